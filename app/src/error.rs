@@ -1,0 +1,51 @@
+//! Error policy for `app`: one serialisable enum crosses the wire. `BadInput` and
+//! `NotFound` carry messages meant for the user (the server also sets HTTP 400 /
+//! 404); `Internal` says a real fault happened and is logged on the server with
+//! the full cause; `Transport` is the client failing to reach the server.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("server error: {0}")]
+    Internal(String),
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) => AppError::BadInput(m),
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// Maps an operation's error and sets the HTTP status of the response
+/// (also of a server-rendered page that called the function).
+#[cfg(feature = "ssr")]
+impl From<engine::EngineError> for AppError {
+    fn from(e: engine::EngineError) -> Self {
+        use leptos_axum::http::StatusCode;
+        let (status, err) = if e.is_input() {
+            (StatusCode::BAD_REQUEST, AppError::BadInput(e.to_string()))
+        } else {
+            tracing::error!(error = %e, "operation failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal(e.to_string()))
+        };
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(status);
+        }
+        err
+    }
+}

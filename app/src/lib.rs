@@ -1,0 +1,63 @@
+//! The dashboard: pages, reusable components and the server functions behind them.
+//! `ssr` builds the server side (rendering + server functions), `hydrate` the
+//! browser side; no other crate has these features.
+
+pub mod api;
+mod components;
+mod error;
+mod pages;
+#[cfg(feature = "ssr")]
+mod state;
+
+pub use error::AppError;
+#[cfg(feature = "ssr")]
+pub use state::ServerState;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="rollcall-css" href="/pkg/rollcall.css"/>
+        <Title text="Rollcall"/>
+        <Router>
+            <header class="rc-header">
+                <a class="rc-brand" href="/">"Rollcall"</a>
+                <span class="rc-tagline">"every expected player answers roll call"</span>
+            </header>
+            <main class="rc-main">
+                // Async: wait for data, then send complete HTML, so a shared link
+                // renders without JavaScript.
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::CoveragePage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

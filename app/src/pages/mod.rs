@@ -1,0 +1,21 @@
+//! Pages: one per route. Reusable pieces live in `components`.
+
+mod coverage;
+
+pub use coverage::CoveragePage;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(leptos_axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="rc-notfound">
+            <h1>"Not found"</h1>
+            <p>"There is no page at this address. " <a href="/">"Back to coverage"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,18 @@
+//! Error policy for `domain`: every error here is a *user input* problem (a bad
+//! date, an unknown processor, a reversed range). They carry a message fit to show
+//! verbatim to the person who typed the input; callers map them to HTTP 400 or to
+//! CLI exit code 2. Nothing in this crate can fail for any other reason.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    #[error("{field}: '{value}' is not a date (expected YYYY-MM-DD)")]
+    MalformedDate { field: &'static str, value: String },
+    #[error("start date {start} is after end date {end}")]
+    ReversedRange { start: String, end: String },
+    #[error("range of {days} days is longer than the maximum of {max} days")]
+    RangeTooLong { days: i64, max: i64 },
+    #[error("unknown processor '{0}' (known: PSZA, PDC, PCF, MLFS)")]
+    UnknownProcessor(String),
+}

@@ -1,0 +1,139 @@
+//! The failure taxonomy: one enum, one table. Category strings written by other
+//! tools are normalised through [`ALIASES`]; anything unrecognised becomes
+//! [`FailureCategory::Unknown`] (the raw string is kept by the caller) so a row is
+//! never dropped because its category is odd.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FailureCategory {
+    InsufficientData,
+    IncompleteData,
+    MissingDependencies,
+    MissingUpstream,
+    NoShotZone,
+    MinimumThresholdNotMet,
+    ProcessingError,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureLevel {
+    Player,
+    Date,
+    Any,
+}
+
+pub struct CategoryInfo {
+    pub category: FailureCategory,
+    pub code: &'static str,
+    /// `true`: an expected gap; `false`: needs investigation.
+    pub expected: bool,
+    pub level: FailureLevel,
+    pub meaning: &'static str,
+}
+
+pub const CATEGORIES: [CategoryInfo; 8] = [
+    CategoryInfo { category: FailureCategory::InsufficientData, code: "INSUFFICIENT_DATA", expected: true, level: FailureLevel::Player, meaning: "not enough game history (early season)" },
+    CategoryInfo { category: FailureCategory::IncompleteData, code: "INCOMPLETE_DATA", expected: true, level: FailureLevel::Player, meaning: "the history window has gaps in upstream data" },
+    CategoryInfo { category: FailureCategory::MissingDependencies, code: "MISSING_DEPENDENCIES", expected: true, level: FailureLevel::Date, meaning: "an upstream table has no / too few rows for the date" },
+    CategoryInfo { category: FailureCategory::MissingUpstream, code: "MISSING_UPSTREAM", expected: true, level: FailureLevel::Player, meaning: "the player has no upstream record" },
+    CategoryInfo { category: FailureCategory::NoShotZone, code: "NO_SHOT_ZONE", expected: true, level: FailureLevel::Player, meaning: "no shot attempts in the window" },
+    CategoryInfo { category: FailureCategory::MinimumThresholdNotMet, code: "MINIMUM_THRESHOLD_NOT_MET", expected: true, level: FailureLevel::Date, meaning: "upstream row count below the processor's threshold" },
+    CategoryInfo { category: FailureCategory::ProcessingError, code: "PROCESSING_ERROR", expected: false, level: FailureLevel::Player, meaning: "an exception or corrupt input" },
+    CategoryInfo { category: FailureCategory::Unknown, code: "UNKNOWN", expected: false, level: FailureLevel::Any, meaning: "a category string Rollcall does not recognise" },
+];
+
+/// Legacy and foreign spellings seen in warehouses written by other tools.
+pub const ALIASES: [(&str, FailureCategory); 9] = [
+    ("MISSING_DEPENDENCY", FailureCategory::MissingDependencies),
+    ("DEPENDENCY_MISSING", FailureCategory::MissingDependencies),
+    ("CALCULATION_ERROR", FailureCategory::ProcessingError),
+    ("PROCESSING_FAILED", FailureCategory::ProcessingError),
+    ("ERROR", FailureCategory::ProcessingError),
+    ("INSUFFICIENT_GAMES", FailureCategory::InsufficientData),
+    ("UPSTREAM_MISSING", FailureCategory::MissingUpstream),
+    ("NO_SHOTS", FailureCategory::NoShotZone),
+    ("BELOW_THRESHOLD", FailureCategory::MinimumThresholdNotMet),
+];
+
+impl FailureCategory {
+    pub fn info(self) -> &'static CategoryInfo {
+        CATEGORIES
+            .iter()
+            .find(|c| c.category == self)
+            .expect("every category is in CATEGORIES")
+    }
+    pub fn code(self) -> &'static str {
+        self.info().code
+    }
+    pub fn is_expected(self) -> bool {
+        self.info().expected
+    }
+    pub fn level(self) -> FailureLevel {
+        self.info().level
+    }
+    pub fn all() -> impl Iterator<Item = FailureCategory> {
+        CATEGORIES.iter().map(|c| c.category)
+    }
+
+    /// Normalises a category string from any writer. Never fails.
+    pub fn normalise(raw: &str) -> FailureCategory {
+        let key: String = raw
+            .trim()
+            .chars()
+            .map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_uppercase() })
+            .collect();
+        CATEGORIES
+            .iter()
+            .find(|c| c.code == key)
+            .map(|c| c.category)
+            .or_else(|| ALIASES.iter().find(|(a, _)| *a == key).map(|(_, c)| *c))
+            .unwrap_or(FailureCategory::Unknown)
+    }
+}
+
+impl std::fmt::Display for FailureCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_codes_round_trip() {
+        for c in FailureCategory::all() {
+            assert_eq!(FailureCategory::normalise(c.code()), c);
+        }
+    }
+
+    #[test]
+    fn legacy_spellings_and_unknowns() {
+        assert_eq!(
+            FailureCategory::normalise("MISSING_DEPENDENCY"),
+            FailureCategory::MissingDependencies
+        );
+        assert_eq!(
+            FailureCategory::normalise("calculation_error"),
+            FailureCategory::ProcessingError
+        );
+        assert_eq!(
+            FailureCategory::normalise("insufficient-data"),
+            FailureCategory::InsufficientData
+        );
+        assert_eq!(FailureCategory::normalise("WEIRD_THING"), FailureCategory::Unknown);
+        assert_eq!(FailureCategory::normalise(""), FailureCategory::Unknown);
+    }
+
+    #[test]
+    fn only_processing_error_and_unknown_need_investigation() {
+        let investigate: Vec<_> = FailureCategory::all().filter(|c| !c.is_expected()).collect();
+        assert_eq!(
+            investigate,
+            vec![FailureCategory::ProcessingError, FailureCategory::Unknown]
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Rollcall's pure core. Nothing in this crate performs IO: no files, no network,
+//! no database. Storage reads inputs, the functions here compute, storage writes
+//! outcomes. That keeps every rule unit-testable with hand-built values.
+
+pub mod dates;
+pub mod demo;
+pub mod error;
+pub mod failure;
+pub mod game;
+pub mod processor;
+pub mod processors;
+pub mod report;
+
+pub use dates::{DateRange, DEFAULT_MAX_RANGE_DAYS};
+pub use error::DomainError;
+pub use failure::{FailureCategory, FailureLevel};
+pub use processor::{ProcessorId, ProcessorSpec, PROCESSORS};

@@ -1,0 +1,34 @@
+// Browser tests run against a server that scripts/test.sh starts (ROLLCALL_E2E_URL).
+// Chromium comes from Debian (/usr/bin/chromium): never `npx playwright install`.
+import { defineConfig } from '@playwright/test';
+
+const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  retries: 0,
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: process.env.ROLLCALL_E2E_URL || 'http://127.0.0.1:3100',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: chromiumArgs,
+    },
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    { name: 'hydrated', use: { javaScriptEnabled: true }, testMatch: /hydrated\.spec\.mjs/ },
+    { name: 'no-javascript', use: { javaScriptEnabled: false }, testMatch: /nojs\.spec\.mjs/ },
+  ],
+});

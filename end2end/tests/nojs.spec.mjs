@@ -1,0 +1,41 @@
+// The server-rendered page, with JavaScript disabled: what a shared link shows
+// before (or without) hydration.
+import { test, expect } from '@playwright/test';
+
+test('coverage page renders the range and table counts without JavaScript', async ({ page }) => {
+  const res = await page.goto('/?start=2021-11-05&end=2021-11-15');
+  expect(res.status()).toBe(200);
+  await expect(page.getByRole('heading', { name: 'Coverage' })).toBeVisible();
+  const summary = page.getByRole('region', { name: 'Coverage summary' });
+  await expect(summary).toContainText('2021-11-05 – 2021-11-15');
+  const counts = page.getByRole('table', { name: 'Rows per table in range' });
+  // header + one row per Rollcall table
+  await expect(counts.getByRole('row')).toHaveCount(9);
+  await expect(page.getByLabel('Start date')).toHaveValue('2021-11-05');
+  await expect(page.getByLabel('End date')).toHaveValue('2021-11-15');
+});
+
+test('the date form works as a plain GET form', async ({ page }) => {
+  await page.goto('/?start=2021-11-05&end=2021-11-15');
+  await page.getByLabel('Start date').fill('2021-11-07');
+  await page.getByLabel('End date').fill('2021-11-09');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/start=2021-11-07&end=2021-11-09/);
+  await expect(page.getByRole('region', { name: 'Coverage summary' })).toContainText('2021-11-07 – 2021-11-09');
+});
+
+test('malformed and reversed dates give an inline message and HTTP 400', async ({ page }) => {
+  let res = await page.goto('/?start=not-a-date&end=2021-11-15');
+  expect(res.status()).toBe(400);
+  await expect(page.getByRole('alert')).toContainText("start: 'not-a-date' is not a date");
+
+  res = await page.goto('/?start=2021-11-15&end=2021-11-01');
+  expect(res.status()).toBe(400);
+  await expect(page.getByRole('alert')).toContainText('start date 2021-11-15 is after end date 2021-11-01');
+});
+
+test('unknown paths are a 404 page', async ({ page }) => {
+  const res = await page.goto('/no/such/page');
+  expect(res.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+});

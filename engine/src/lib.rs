@@ -1,0 +1,23 @@
+//! Operations: the one place where user input meets storage. Each operation
+//! validates with `domain` rules and then calls the `Warehouse` trait, so the CLI
+//! and the dashboard's server functions share one code path and one error type.
+
+mod error;
+mod overview;
+
+pub use error::EngineError;
+pub use overview::{overview, OverviewRequest};
+
+/// Limits that come from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_range_days: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_range_days: domain::DEFAULT_MAX_RANGE_DAYS,
+        }
+    }
+}

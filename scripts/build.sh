@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The plain build route (what cargo-leptos does internally):
+#   1. the hydrate bundle: `frontend` for wasm32 with wasm-bindgen --target web
+#   2. the stylesheet copied next to it
+#   3. the `rollcall` server binary
+# Usage: scripts/build.sh [--release-wasm]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+
+wasm_profile=dev
+wasm_dir=debug
+if [ "${1:-}" = "--release-wasm" ]; then wasm_profile=wasm-release; wasm_dir=wasm-release; fi
+
+log "building the hydrate bundle (wasm32, profile $wasm_profile)"
+cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
+
+pkg="$ROLLCALL_SITE_ROOT/pkg"
+mkdir -p "$pkg"
+log "wasm-bindgen -> $pkg"
+# Dropping the name/producers sections gives the size wasm-opt would, without
+# wasm-opt (see ARCHITECTURE.md, build route).
+wasm-bindgen --target web --out-dir "$pkg" --out-name rollcall --no-typescript \
+  --remove-name-section --remove-producers-section \
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+cp style/main.css "$pkg/rollcall.css"
+
+log "building the rollcall binary"
+cargo build --locked -p server --bin rollcall

@@ -1,0 +1,11 @@
+# Shared settings for the scripts. Sourced, not run.
+# One persistent target directory outside the clone: DuckDB's C++ build is paid once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rollcall/target}"
+export ROLLCALL_SITE_ROOT="${ROLLCALL_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
+export PATH="$HOME/.cargo/bin:$PATH"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+# The wasm-bindgen CLI must equal the crate version pinned in Cargo.lock.
+WASM_BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' "$REPO_ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')"
+export WASM_BINDGEN_VERSION
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for building, serving and testing. Idempotent:
+# a second run only checks versions and returns in seconds.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  # --locked fails for this version here (a locked dependency is not in the index).
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian's chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# Debian's binaryen (wasm-opt 108) silently breaks hydration; we do not use
+# wasm-opt at all, so make sure a stray one is not picked up by any tool.
+if dpkg -s binaryen >/dev/null 2>&1; then
+  log "removing Debian's binaryen (its wasm-opt breaks hydration)"
+  apt-get remove -y -qq binaryen >/dev/null
+fi
+
+if [ ! -d "$REPO_ROOT/end2end/node_modules/@playwright/test" ]; then
+  log "installing the browser-test packages (npm ci)"
+  (cd "$REPO_ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,23 @@
+//! Error policy for the warehouse layer: one enum for every backend. Backend
+//! messages are kept verbatim (they are what an operator needs to debug), but a
+//! variant says what kind of failure it is so callers can map it: `NotRollcall`
+//! and `Open` stop start-up with a one-line message; `Query` is a real fault
+//! (HTTP 500, CLI exit 1); `Conflict` is a refused request (HTTP 409).
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum WarehouseError {
+    #[error("cannot open warehouse at {location}: {message}")]
+    Open { location: String, message: String },
+    #[error("{location} is not a Rollcall database: {reason}")]
+    NotRollcall { location: String, reason: String },
+    #[error("warehouse schema version {found} is newer than this build understands ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("migration {version} ({name}) failed: {message}")]
+    Migration { version: i64, name: String, message: String },
+    #[error("warehouse query failed: {0}")]
+    Query(String),
+    #[error("{0}")]
+    Conflict(String),
+}

@@ -1,0 +1,202 @@
+//! The embedded warehouse: one DuckDB file, created and migrated on open.
+//!
+//! DuckDB allows many connections to one database inside a process, with MVCC:
+//! readers see a consistent snapshot while one writer commits. Every operation
+//! clones a connection from the root and runs on tokio's blocking pool, so a long
+//! backfill write never blocks the dashboard's reads.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use domain::DateRange;
+use duckdb::{params, Connection};
+use warehouse::{GameDateSummary, Result, TableCount, Warehouse, WarehouseError, WarehouseStatus};
+
+pub use migrations::LATEST_SCHEMA_VERSION;
+
+/// Tables counted on the overview, with the date column each is filtered on.
+const COUNTED_TABLES: [(&str, &str); 8] = [
+    ("nba_reference.nba_schedule", "game_date"),
+    ("nba_analytics.player_game_summary", "game_date"),
+    ("nba_precompute.player_shot_zone_analysis", "analysis_date"),
+    ("nba_precompute.player_daily_cache", "cache_date"),
+    ("nba_precompute.player_composite_factors", "game_date"),
+    ("nba_predictions.ml_feature_store_v2", "game_date"),
+    ("nba_processing.precompute_failures", "analysis_date"),
+    ("nba_processing.precompute_processor_runs", "analysis_date"),
+];
+
+pub struct EmbeddedWarehouse {
+    root: Arc<Mutex<Connection>>,
+    location: String,
+    schema_version: i64,
+}
+
+impl EmbeddedWarehouse {
+    /// Opens (creating if needed) and migrates the database file at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let location = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| WarehouseError::Open {
+                location: location.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| WarehouseError::Open {
+            location: location.clone(),
+            message: one_line(&e.to_string()),
+        })?;
+        let schema_version = migrations::migrate(&conn, &location)?;
+        Ok(Self {
+            root: Arc::new(Mutex::new(conn)),
+            location,
+            schema_version,
+        })
+    }
+
+    /// An in-memory database (tests and benchmarks).
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory().map_err(|e| WarehouseError::Open {
+            location: ":memory:".into(),
+            message: one_line(&e.to_string()),
+        })?;
+        let schema_version = migrations::migrate(&conn, ":memory:")?;
+        Ok(Self {
+            root: Arc::new(Mutex::new(conn)),
+            location: ":memory:".into(),
+            schema_version,
+        })
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.location)
+    }
+
+    /// Runs `f` on its own connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let root = Arc::clone(&self.root);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = {
+                let guard = root
+                    .lock()
+                    .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
+                guard.try_clone().map_err(query_err)?
+            };
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| WarehouseError::Query(format!("warehouse task failed: {e}")))?
+    }
+}
+
+pub(crate) fn query_err(e: duckdb::Error) -> WarehouseError {
+    WarehouseError::Query(one_line(&e.to_string()))
+}
+
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[async_trait]
+impl Warehouse for EmbeddedWarehouse {
+    async fn status(&self) -> Result<WarehouseStatus> {
+        let location = self.location.clone();
+        let schema_version = self.schema_version;
+        self.with_conn(move |conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i32>(0))
+                .map_err(query_err)?;
+            Ok(WarehouseStatus {
+                backend: "embedded".into(),
+                location,
+                schema_version,
+            })
+        })
+        .await
+    }
+
+    async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT game_date,
+                            count(DISTINCT game_id) AS games,
+                            count(*) AS player_rows,
+                            count(DISTINCT player_lookup) FILTER (
+                                WHERE is_active AND (minutes_played > 0 OR fg_attempts > 0)
+                            ) AS expected_players
+                     FROM nba_analytics.player_game_summary
+                     WHERE game_date BETWEEN ? AND ?
+                     GROUP BY game_date
+                     ORDER BY game_date",
+                )
+                .map_err(query_err)?;
+            let rows = stmt
+                .query_map(params![range.start(), range.end()], |r| {
+                    Ok(GameDateSummary {
+                        game_date: r.get(0)?,
+                        games: r.get(1)?,
+                        player_rows: r.get(2)?,
+                        expected_players: r.get(3)?,
+                    })
+                })
+                .map_err(query_err)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
+        self.with_conn(move |conn| {
+            // One statement for all tables: a bounded number of queries per request.
+            let sql = COUNTED_TABLES
+                .iter()
+                .map(|(table, col)| {
+                    format!(
+                        "SELECT '{table}' AS t, count(*) AS n FROM {table} WHERE {col} BETWEEN $1 AND $2"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let mut stmt = conn.prepare(&sql).map_err(query_err)?;
+            let rows = stmt
+                .query_map(params![range.start(), range.end()], |r| {
+                    Ok(TableCount {
+                        table: r.get(0)?,
+                        rows: r.get(1)?,
+                    })
+                })
+                .map_err(query_err)?;
+            let mut out = rows
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(query_err)?;
+            out.sort_by_key(|c| {
+                COUNTED_TABLES
+                    .iter()
+                    .position(|(t, _)| *t == c.table)
+                    .unwrap_or(usize::MAX)
+            });
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Test-only helpers to put raw rows in place without the (later) loaders.
+#[doc(hidden)]
+impl EmbeddedWarehouse {
+    pub fn execute_batch_for_tests(&self, sql: &str) -> Result<()> {
+        let guard = self
+            .root
+            .lock()
+            .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
+        guard.execute_batch(sql).map_err(query_err)
+    }
+}
