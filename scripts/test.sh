@@ -25,7 +25,7 @@ workdir="$(mktemp -d)"
 port="${ROLLCALL_E2E_PORT:-3100}"
 server_log="$workdir/server.log"
 "$CARGO_TARGET_DIR/debug/rollcall" --db "$workdir/e2e.duckdb" serve \
-  --addr "127.0.0.1:$port" --site-root "$ROLLCALL_SITE_ROOT" >"$server_log" 2>&1 &
+  --addr "127.0.0.1:$port" --site-root "$ROLLCALL_SITE_ROOT" --demo >"$server_log" 2>&1 &
 server_pid=$!
 cleanup() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$workdir"; }
 trap cleanup EXIT

@@ -36,7 +36,7 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<engine::EngineError> for AppError {
     fn from(e: engine::EngineError) -> Self {
-        use leptos_axum::http::StatusCode;
+        use http::StatusCode;
         let (status, err) = if e.is_input() {
             (StatusCode::BAD_REQUEST, AppError::BadInput(e.to_string()))
         } else {

@@ -11,6 +11,8 @@ test('coverage page renders the range and table counts without JavaScript', asyn
   const counts = page.getByRole('table', { name: 'Rows per table in range' });
   // header + one row per Rollcall table
   await expect(counts.getByRole('row')).toHaveCount(9);
+  // The demo season has games on every one of these 11 dates: header + 11 rows.
+  await expect(page.getByRole('table', { name: 'Game dates' }).getByRole('row')).toHaveCount(12);
   await expect(page.getByLabel('Start date')).toHaveValue('2021-11-05');
   await expect(page.getByLabel('End date')).toHaveValue('2021-11-15');
 });

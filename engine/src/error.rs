@@ -1,6 +1,7 @@
 //! Error policy for `engine`: `Input` is the caller's fault (HTTP 400, CLI exit 2)
-//! and carries a message safe to show; `Warehouse` is a storage fault (HTTP 500 or
-//! 409 for conflicts, CLI exit 1) and keeps the backend's message for operators.
+//! and carries a message safe to show; `Warehouse` is a storage fault (HTTP 500,
+//! or 409 for `Conflict`; CLI exit 1) and keeps the backend's message for
+//! operators; `Internal` is a bug in Rollcall itself.
 
 use thiserror::Error;
 
@@ -10,10 +11,15 @@ pub enum EngineError {
     Input(#[from] domain::DomainError),
     #[error(transparent)]
     Warehouse(#[from] warehouse::WarehouseError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl EngineError {
     pub fn is_input(&self) -> bool {
         matches!(self, EngineError::Input(_))
+    }
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, EngineError::Warehouse(warehouse::WarehouseError::Conflict(_)))
     }
 }

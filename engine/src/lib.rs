@@ -2,6 +2,8 @@
 //! validates with `domain` rules and then calls the `Warehouse` trait, so the CLI
 //! and the dashboard's server functions share one code path and one error type.
 
+pub mod backfill;
+pub mod demo;
 mod error;
 mod overview;
 

@@ -2,7 +2,9 @@
 //! app (SSR pages, server functions, static files, `/healthz`), so tests drive it
 //! without a socket.
 
+pub mod bench;
 pub mod config;
+pub mod progress;
 
 use std::sync::Arc;
 

@@ -1,11 +1,18 @@
-//! The `rollcall` command line.
+//! The `rollcall` command line. Exit codes: 0 success, 1 a failure or something
+//! to investigate, 2 bad input (nothing was written).
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use engine::backfill::{
+    backfill, categories_in_order, plan, BackfillRequest, JobSummary, RawBackfillRequest,
+    RunOptions,
+};
 use server::config::{ServeArgs, StoreArgs};
+use server::progress::BarSink;
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
 
@@ -13,7 +20,7 @@ use warehouse_embedded::EmbeddedWarehouse;
 #[command(
     name = "rollcall",
     version,
-    about = "Backfill observability: every expected entity answers roll call",
+    about = "Backfill observability: every expected player answers roll call",
     long_about = "Rollcall runs a pipeline's processors over date ranges, records an output \
 row or a failure with a reason for every expected player, and shows whether every \
 player is accounted for: in the browser, as a shareable link, or on the command line."
@@ -28,7 +35,101 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the dashboard (default http://127.0.0.1:3000) on the configured warehouse.
-    Serve(ServeArgs),
+    Serve(ServeCmd),
+    /// Write the synthetic 2021-22 demo season and the default demo state.
+    Demo(DemoCmd),
+    /// Run processors over dates, recording a record or a failure for every expected player.
+    Backfill(BackfillCmd),
+    /// Measure performance and write the results into docs/benchmarks.md.
+    Bench(BenchCmd),
+}
+
+#[derive(Debug, Args)]
+struct BenchCmd {
+    /// What to measure.
+    #[arg(value_enum)]
+    what: BenchWhat,
+    /// Markdown file to update (its section for this benchmark is replaced).
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    output: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchWhat {
+    /// A full-season backfill of all four processors on a fresh embedded store.
+    Backfill,
+}
+
+#[derive(Debug, Args)]
+struct ServeCmd {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Fill an empty store with the demo season before serving.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoCmd {
+    /// Random seed; the same seed writes identical tables.
+    #[arg(long, default_value_t = domain::demo::DEFAULT_SEED)]
+    seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct BackfillCmd {
+    /// Processors, comma-separated (PSZA, PDC, PCF, MLFS).
+    #[arg(long, value_name = "P[,P...]", required_unless_present = "status")]
+    processor: Option<String>,
+    /// Add every processor downstream of the selected ones.
+    #[arg(long)]
+    downstream: bool,
+    /// First analysis date (YYYY-MM-DD).
+    #[arg(long, requires = "end_date", conflicts_with = "dates")]
+    start_date: Option<String>,
+    /// Last analysis date (YYYY-MM-DD), inclusive.
+    #[arg(long, requires = "start_date")]
+    end_date: Option<String>,
+    /// Explicit dates, comma-separated.
+    #[arg(long, value_name = "D[,D...]")]
+    dates: Option<String>,
+    /// Only cells that are not OK (unaccounted, investigate, date-level, never run).
+    #[arg(long)]
+    only_gaps: bool,
+    /// List the cells and expected players without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Start a new job even if an unfinished one with the same request exists.
+    #[arg(long)]
+    no_resume: bool,
+    /// Show recent jobs and exit.
+    #[arg(long)]
+    status: bool,
+    /// Write records only, no failure rows (reproduces the pre-tracking pipeline).
+    #[arg(long)]
+    legacy: bool,
+}
+
+/// What went wrong, and which exit code it earns.
+enum CliError {
+    Input(String),
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(e)
+    }
+}
+
+impl From<engine::EngineError> for CliError {
+    fn from(e: engine::EngineError) -> Self {
+        if e.is_input() {
+            CliError::Input(e.to_string())
+        } else {
+            CliError::Failed(e.into())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -48,27 +149,67 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Ok(code) => code,
+        Err(CliError::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
-        Command::Serve(args) => serve(&cli.store, args).await,
+        Command::Serve(cmd) => serve(&cli.store, cmd).await.map(|_| ExitCode::SUCCESS),
+        Command::Demo(cmd) => demo(&cli.store, cmd).await,
+        Command::Backfill(cmd) => backfill_cmd(&cli.store, cmd).await,
+        Command::Bench(cmd) => {
+            let rows = match cmd.what {
+                BenchWhat::Backfill => server::bench::backfill_bench(&cmd.output).await?,
+            };
+            print!("{}", server::bench::render(&rows));
+            println!("written to {}", cmd.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn open_store(store: &StoreArgs) -> anyhow::Result<Arc<dyn Warehouse>> {
+/// Opens the store. The embedded file is locked by this process, so any job
+/// still marked `running` belongs to a process that died: mark it interrupted.
+async fn open_store(store: &StoreArgs) -> anyhow::Result<Arc<dyn Warehouse>> {
     let wh = EmbeddedWarehouse::open(&store.db)?;
+    let interrupted = wh.interrupt_running_jobs().await?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "jobs left running by a stopped process are now interrupted");
+    }
     Ok(Arc::new(wh))
 }
 
-async fn serve(store: &StoreArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let warehouse = open_store(store)?;
+async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
+    let args = cmd.serve;
+    let warehouse = open_store(store).await?;
+    if cmd.demo {
+        let everything = domain::DateRange::new(
+            chrono::NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid"),
+            chrono::NaiveDate::from_ymd_opt(2200, 1, 1).expect("valid"),
+            i64::MAX,
+        )
+        .map_err(|e| CliError::Input(e.to_string()))?;
+        let empty = warehouse
+            .game_dates(everything)
+            .await
+            .map_err(anyhow::Error::from)?
+            .is_empty();
+        if empty {
+            eprintln!("empty store: writing the demo season (once)…");
+            let sink = BarSink::new("demo");
+            engine::demo::load_demo(warehouse.as_ref(), domain::demo::DEFAULT_SEED, &sink).await?;
+            sink.finish();
+        }
+    }
     let site_root = args.site_root.to_string_lossy().to_string();
     let options = server::leptos_options(&site_root, args.addr);
     let limits = engine::Limits {
@@ -85,5 +226,130 @@ async fn serve(store: &StoreArgs, args: ServeArgs) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .context("server stopped with an error")
+        .context("server stopped with an error")?;
+    Ok(())
+}
+
+async fn demo(store: &StoreArgs, cmd: DemoCmd) -> Result<ExitCode, CliError> {
+    let wh = open_store(store).await?;
+    let sink = BarSink::new("demo");
+    let report = engine::demo::load_demo(wh.as_ref(), cmd.seed, &sink).await?;
+    sink.finish();
+    println!(
+        "demo season written to {}: {} games on {} dates, {} box-score rows",
+        store.db.display(),
+        report.load.schedule_rows,
+        report.load.dates,
+        report.load.game_rows
+    );
+    for job in &report.jobs {
+        print_summary(job);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backfill_cmd(store: &StoreArgs, cmd: BackfillCmd) -> Result<ExitCode, CliError> {
+    let limits = engine::Limits::default();
+    // Validate everything before opening (and possibly creating) the store.
+    let request = if cmd.status {
+        None
+    } else {
+        let raw = RawBackfillRequest {
+            processors: cmd.processor.clone().unwrap_or_default(),
+            downstream: cmd.downstream,
+            start: cmd.start_date.clone(),
+            end: cmd.end_date.clone(),
+            dates: cmd.dates.clone(),
+            only_gaps: cmd.only_gaps,
+            legacy: cmd.legacy,
+        };
+        Some(BackfillRequest::parse(&raw, limits).map_err(|e| CliError::Input(e.to_string()))?)
+    };
+    let wh = open_store(store).await?;
+    let Some(request) = request else {
+        return job_status(wh.as_ref()).await;
+    };
+    if cmd.dry_run {
+        let cells = plan(wh.as_ref(), &request).await?;
+        println!("{:<6} {:<12} {:>9}", "Proc", "Date", "Expected");
+        for c in &cells {
+            println!("{:<6} {:<12} {:>9}", c.processor.code(), c.date, c.expected);
+        }
+        println!(
+            "{} cells, {} player-dates (dry run: nothing written)",
+            cells.len(),
+            cells.iter().map(|c| c.expected).sum::<i64>()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("cancelling after the cell in flight…");
+                cancel.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let options = RunOptions {
+        resume: !cmd.no_resume,
+        ..RunOptions::default()
+    };
+    let sink = BarSink::new("backfill");
+    let summary = backfill(wh.as_ref(), &request, &options, &sink, &cancel).await?;
+    sink.finish();
+    print_summary(&summary);
+    Ok(if summary.failed_cells.is_empty() && summary.state == warehouse::JobState::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_summary(s: &JobSummary) {
+    let p = &s.progress;
+    println!(
+        "job {} {}{}: {} cells ok, {} failed, {} player-dates in {:.1}s ({:.0} players/s)",
+        s.job_id,
+        s.state.as_str(),
+        if s.resumed { " (resumed)" } else { "" },
+        p.cells_done - p.cells_failed,
+        p.cells_failed,
+        p.players_done,
+        p.elapsed_ms as f64 / 1000.0,
+        p.players_per_second()
+    );
+    for (cat, n) in categories_in_order(&p.failures_by_category) {
+        println!(
+            "  {:<26} {:>6}  {}",
+            cat.code(),
+            n,
+            if cat.is_expected() { "expected" } else { "INVESTIGATE" }
+        );
+    }
+    for cmd in s.retry_commands() {
+        println!("retry: {cmd}");
+    }
+}
+
+async fn job_status(wh: &dyn Warehouse) -> Result<ExitCode, CliError> {
+    let jobs = wh.jobs(20).await.map_err(anyhow::Error::from)?;
+    if jobs.is_empty() {
+        println!("no jobs yet");
+    }
+    for j in jobs {
+        let p: engine::backfill::Progress = serde_json::from_str(&j.progress).unwrap_or_default();
+        println!(
+            "{}  {:<11} {}/{} cells, {} failed  by {}  created {}",
+            j.id,
+            j.state.as_str(),
+            p.cells_done,
+            p.cells_total,
+            p.cells_failed,
+            j.requested_by,
+            j.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

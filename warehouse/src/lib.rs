@@ -9,7 +9,10 @@ pub use error::WarehouseError;
 pub use types::*;
 
 use async_trait::async_trait;
-use domain::DateRange;
+use chrono::NaiveDate;
+use domain::game::{PlayerGame, ScheduledGame};
+use domain::processors::UpstreamSet;
+use domain::{DateRange, ProcessorId};
 
 pub type Result<T> = std::result::Result<T, WarehouseError>;
 
@@ -24,4 +27,65 @@ pub trait Warehouse: Send + Sync + 'static {
 
     /// Row counts of every Rollcall table within the range (by each table's date column).
     async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>>;
+
+    // ---- upstream (Phase 3) -------------------------------------------------
+
+    /// Replaces the upstream tables' rows for the dates present in `schedule`
+    /// and `games` (all-or-nothing).
+    async fn load_upstream_rows(
+        &self,
+        schedule: Vec<ScheduledGame>,
+        games: Vec<PlayerGame>,
+    ) -> Result<UpstreamLoad>;
+
+    /// Box-score rows and schedule rows with `game_date` in `from..=to`.
+    async fn player_games(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)>;
+
+    // ---- processor outputs ---------------------------------------------------
+
+    /// What `processors` left for `date` (records and player-level failures),
+    /// as the downstream processors read it.
+    async fn upstream_outcomes(&self, date: NaiveDate, processors: &[ProcessorId])
+        -> Result<UpstreamSet>;
+
+    /// Idempotent write of one (processor, date) cell, atomically: replace the
+    /// date's output rows; replace the processor's failure rows for the date
+    /// (always, even with zero new failures — unless `legacy`); append the run
+    /// row; mark the job's checkpoint for the cell.
+    async fn write_cell(&self, write: CellWrite) -> Result<()>;
+
+    /// Records a run that could not write (the cell keeps its old rows).
+    async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()>;
+
+    /// Per (processor, date): expected, records, player failures for expected
+    /// players, date-level failure, investigate failures, runs. Set-based.
+    async fn cell_counts(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<Vec<CellCounts>>;
+
+    // ---- jobs and checkpoints -----------------------------------------------
+
+    /// Creates a job with its pending cells, refusing (`Conflict`) when a job in
+    /// state `running` or `queued` still has any of these cells pending.
+    async fn create_job(&self, job: JobRecord, cells: Vec<(ProcessorId, NaiveDate)>) -> Result<()>;
+
+    async fn job(&self, id: &str) -> Result<Option<JobRecord>>;
+
+    /// Jobs, newest first.
+    async fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>>;
+
+    async fn job_cells(&self, id: &str) -> Result<Vec<JobCell>>;
+
+    /// Updates state, progress, error and timestamps of a job.
+    async fn update_job(&self, job: &JobRecord) -> Result<()>;
+
+    /// Marks every `running` job as `interrupted` (their process is gone).
+    /// Returns how many.
+    async fn interrupt_running_jobs(&self) -> Result<usize>;
 }

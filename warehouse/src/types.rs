@@ -1,4 +1,8 @@
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+
+use domain::processors::CellOutput;
+use domain::ProcessorId;
 
 pub use domain::report::{GameDateSummary, TableCount};
 
@@ -9,4 +13,146 @@ pub struct WarehouseStatus {
     /// A file path or a project id; never a credential.
     pub location: String,
     pub schema_version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLoad {
+    pub schedule_rows: usize,
+    pub game_rows: usize,
+    pub dates: usize,
+}
+
+/// One row of `nba_processing.precompute_processor_runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub job_id: Option<String>,
+    pub processor: ProcessorId,
+    pub analysis_date: NaiveDate,
+    /// `success`, `failed` or `skipped`.
+    pub status: String,
+    pub records_written: i64,
+    pub failures_written: i64,
+    pub expected_count: i64,
+    pub dependency_check_passed: bool,
+    pub duration_ms: i64,
+    pub processor_version: String,
+    pub error: Option<String>,
+    pub started_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct CellWrite {
+    pub output: CellOutput,
+    pub run: RunRow,
+    /// Pre-failure-tracking behaviour: records only, failure rows untouched.
+    pub legacy: bool,
+    pub job_id: Option<String>,
+    pub written_at: NaiveDateTime,
+}
+
+/// Raw accounting numbers for one (processor, date) cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+    /// Expected players with a record.
+    pub has_record: i64,
+    /// Expected players without a record but with a player-level failure.
+    pub has_failure: i64,
+    /// A `DATE_LEVEL` failure exists for the date.
+    pub date_level: bool,
+    /// Expected players with neither (0 when `date_level`).
+    pub unaccounted: i64,
+    /// Player-level failures whose category needs investigation.
+    pub investigate: i64,
+    pub runs: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+            JobState::Interrupted,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+    /// A job in this state can be resumed (its pending and failed cells re-run).
+    pub fn is_resumable(self) -> bool {
+        matches!(self, JobState::Failed | JobState::Interrupted | JobState::Cancelled)
+    }
+}
+
+/// A row of `rollcall.jobs`. `request` and `progress` are JSON documents owned
+/// by the engine; the warehouse stores them opaquely.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: String,
+    pub requested_by: String,
+    pub request: String,
+    pub state: JobState,
+    pub progress: String,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CellState {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl CellState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellState::Pending => "pending",
+            CellState::Done => "done",
+            CellState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(CellState::Pending),
+            "done" => Some(CellState::Done),
+            "failed" => Some(CellState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A job's checkpoint for one cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCell {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub state: CellState,
 }

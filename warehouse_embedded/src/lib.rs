@@ -5,15 +5,24 @@
 //! clones a connection from the root and runs on tokio's blocking pool, so a long
 //! backfill write never blocks the dashboard's reads.
 
+mod jobs;
 mod migrations;
+mod outputs;
+mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use domain::DateRange;
+use chrono::NaiveDate;
+use domain::game::{PlayerGame, ScheduledGame};
+use domain::processors::UpstreamSet;
+use domain::{DateRange, ProcessorId};
 use duckdb::{params, Connection};
-use warehouse::{GameDateSummary, Result, TableCount, Warehouse, WarehouseError, WarehouseStatus};
+use warehouse::{
+    CellCounts, CellWrite, GameDateSummary, JobCell, JobRecord, Result, RunRow, TableCount,
+    UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
+};
 
 pub use migrations::LATEST_SCHEMA_VERSION;
 
@@ -187,9 +196,87 @@ impl Warehouse for EmbeddedWarehouse {
         })
         .await
     }
+
+    async fn load_upstream_rows(
+        &self,
+        schedule: Vec<ScheduledGame>,
+        games: Vec<PlayerGame>,
+    ) -> Result<UpstreamLoad> {
+        self.with_conn(move |c| upstream::load(c, &schedule, &games))
+            .await
+    }
+
+    async fn player_games(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
+        self.with_conn(move |c| upstream::read(c, from, to)).await
+    }
+
+    async fn upstream_outcomes(
+        &self,
+        date: NaiveDate,
+        processors: &[ProcessorId],
+    ) -> Result<UpstreamSet> {
+        let processors = processors.to_vec();
+        self.with_conn(move |c| outputs::upstream_outcomes(c, date, &processors))
+            .await
+    }
+
+    async fn write_cell(&self, write: CellWrite) -> Result<()> {
+        self.with_conn(move |c| outputs::write_cell(c, &write)).await
+    }
+
+    async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()> {
+        self.with_conn(move |c| outputs::record_failed_run(c, &run, job_id.as_deref()))
+            .await
+    }
+
+    async fn cell_counts(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<Vec<CellCounts>> {
+        let processors = processors.to_vec();
+        self.with_conn(move |c| outputs::cell_counts(c, range, &processors))
+            .await
+    }
+
+    async fn create_job(
+        &self,
+        job: JobRecord,
+        cells: Vec<(ProcessorId, NaiveDate)>,
+    ) -> Result<()> {
+        self.with_conn(move |c| jobs::create(c, &job, &cells)).await
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
+        let id = id.to_string();
+        self.with_conn(move |c| jobs::get(c, &id)).await
+    }
+
+    async fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>> {
+        self.with_conn(move |c| jobs::list(c, limit)).await
+    }
+
+    async fn job_cells(&self, id: &str) -> Result<Vec<JobCell>> {
+        let id = id.to_string();
+        self.with_conn(move |c| jobs::cells(c, &id)).await
+    }
+
+    async fn update_job(&self, job: &JobRecord) -> Result<()> {
+        let job = job.clone();
+        self.with_conn(move |c| jobs::update(c, &job)).await
+    }
+
+    async fn interrupt_running_jobs(&self) -> Result<usize> {
+        self.with_conn(jobs::interrupt_running).await
+    }
 }
 
-/// Test-only helpers to put raw rows in place without the (later) loaders.
+/// Test and benchmark helpers: raw SQL against the file, outside the trait.
+/// Never used by the product itself.
 #[doc(hidden)]
 impl EmbeddedWarehouse {
     pub fn execute_batch_for_tests(&self, sql: &str) -> Result<()> {
@@ -198,5 +285,29 @@ impl EmbeddedWarehouse {
             .lock()
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
         guard.execute_batch(sql).map_err(query_err)
+    }
+
+    /// Every row of `sql` rendered as one string (DuckDB's struct-to-text cast),
+    /// so tests can compare whole tables.
+    pub fn rows_for_tests(&self, sql: &str) -> Result<Vec<String>> {
+        let guard = self
+            .root
+            .lock()
+            .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
+        let mut stmt = guard
+            .prepare(&format!("SELECT CAST(t AS VARCHAR) FROM ({sql}) t"))
+            .map_err(query_err)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(query_err)?;
+        rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
+    }
+
+    pub fn count_for_tests(&self, sql: &str) -> Result<i64> {
+        let guard = self
+            .root
+            .lock()
+            .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
+        guard.query_row(sql, [], |r| r.get(0)).map_err(query_err)
     }
 }

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        res.set_status(leptos_axum::http::StatusCode::NOT_FOUND);
+        res.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
         <section class="rc-notfound">

@@ -94,6 +94,34 @@ pub struct UpstreamSet {
     pub pcf: Upstream<PcfRecord>,
 }
 
+impl UpstreamSet {
+    /// Takes in a cell's outcome as the next processors will read it back.
+    pub fn absorb(&mut self, out: &CellOutput) {
+        let failures = || {
+            out.failures
+                .iter()
+                .filter(|f| f.entity_id != DATE_LEVEL)
+                .map(|f| (f.entity_id.clone(), f.category.code().to_string()))
+                .collect()
+        };
+        match &out.records {
+            Records::Psza(r) => {
+                self.psza.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
+                self.psza.failures = failures();
+            }
+            Records::Pdc(r) => {
+                self.pdc.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
+                self.pdc.failures = failures();
+            }
+            Records::Pcf(r) => {
+                self.pcf.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
+                self.pcf.failures = failures();
+            }
+            Records::Mlfs(_) => {}
+        }
+    }
+}
+
 /// The outcome of one (processor, date) cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellOutput {

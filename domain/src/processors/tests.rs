@@ -163,33 +163,11 @@ fn upstreams_for(rows: &[PlayerGame], date: NaiveDate) -> UpstreamSet {
     let mut up = UpstreamSet::default();
     let psza = run(P::Psza, date, &index, &up);
     let pdc = run(P::Pdc, date, &index, &up);
-    fill(&mut up, &psza);
-    fill(&mut up, &pdc);
+    up.absorb(&psza);
+    up.absorb(&pdc);
     let pcf = run(P::Pcf, date, &index, &up);
-    fill(&mut up, &pcf);
+    up.absorb(&pcf);
     up
-}
-
-fn fill(up: &mut UpstreamSet, out: &CellOutput) {
-    let fails = out
-        .failures
-        .iter()
-        .map(|f| (f.entity_id.clone(), f.category.code().to_string()));
-    match &out.records {
-        Records::Psza(r) => {
-            up.psza.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
-            up.psza.failures = fails.collect();
-        }
-        Records::Pdc(r) => {
-            up.pdc.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
-            up.pdc.failures = fails.collect();
-        }
-        Records::Pcf(r) => {
-            up.pcf.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
-            up.pcf.failures = fails.collect();
-        }
-        Records::Mlfs(_) => {}
-    }
 }
 
 #[test]
@@ -267,7 +245,7 @@ fn every_expected_player_gets_exactly_one_outcome() {
         } else {
             assert_eq!(seen, expected, "{p}: one outcome per expected player");
         }
-        fill(&mut up, &out);
+        up.absorb(&out);
     }
 }
 

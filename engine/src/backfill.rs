@@ -1,0 +1,515 @@
+//! The backfill engine: plan cells, run them in dependency order date by date,
+//! write each cell idempotently with its checkpoint, resume unfinished jobs.
+//! The CLI and (later) the server's jobs use this one code path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate, Utc};
+use domain::processors::{self, SeasonIndex, PROCESSOR_VERSION};
+use domain::{DateRange, DomainError, FailureCategory, ProcessorId};
+use serde::{Deserialize, Serialize};
+use warehouse::{CellState, CellWrite, JobRecord, JobState, RunRow, Warehouse};
+
+use crate::{EngineError, Limits};
+
+/// Which dates a backfill covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DateSpec {
+    Range { start: NaiveDate, end: NaiveDate },
+    List(Vec<NaiveDate>),
+}
+
+/// A validated backfill request. Stored as JSON on the job, and compared to
+/// find an unfinished job to resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillRequest {
+    /// Processor codes in dependency order (downstream already added).
+    pub processors: Vec<ProcessorId>,
+    pub dates: DateSpec,
+    /// Only cells that are not OK (unaccounted, investigate, date-level, not run).
+    pub only_gaps: bool,
+    /// Records only, no failure rows (reproduces the pre-tracking pipeline).
+    pub legacy: bool,
+}
+
+/// The request as typed on the command line or in a form.
+#[derive(Debug, Clone, Default)]
+pub struct RawBackfillRequest {
+    pub processors: String,
+    pub downstream: bool,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub dates: Option<String>,
+    pub only_gaps: bool,
+    pub legacy: bool,
+}
+
+impl BackfillRequest {
+    pub fn parse(raw: &RawBackfillRequest, limits: Limits) -> Result<Self, DomainError> {
+        let mut processors = ProcessorId::parse_list(&raw.processors)?;
+        if raw.downstream {
+            processors = ProcessorId::with_downstream(&processors);
+        }
+        let dates = match (&raw.dates, &raw.start, &raw.end) {
+            (Some(list), None, None) => {
+                let mut out = BTreeSet::new();
+                for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    out.insert(domain::dates::parse_date("dates", part)?);
+                }
+                if out.is_empty() {
+                    return Err(DomainError::MalformedDate {
+                        field: "dates",
+                        value: list.chars().take(40).collect(),
+                    });
+                }
+                let (first, last) = (*out.first().unwrap_or(&NaiveDate::MIN), *out.last().unwrap_or(&NaiveDate::MIN));
+                DateRange::new(first, last, limits.max_range_days)?;
+                DateSpec::List(out.into_iter().collect())
+            }
+            (None, Some(s), Some(e)) => {
+                let start = domain::dates::parse_date("start-date", s)?;
+                let end = domain::dates::parse_date("end-date", e)?;
+                DateRange::new(start, end, limits.max_range_days)?;
+                DateSpec::Range { start, end }
+            }
+            _ => {
+                return Err(DomainError::MalformedDate {
+                    field: "dates",
+                    value: "give --start-date and --end-date, or --dates".into(),
+                })
+            }
+        };
+        Ok(Self {
+            processors,
+            dates,
+            only_gaps: raw.only_gaps,
+            legacy: raw.legacy,
+        })
+    }
+
+    pub fn bounds(&self) -> (NaiveDate, NaiveDate) {
+        match &self.dates {
+            DateSpec::Range { start, end } => (*start, *end),
+            DateSpec::List(v) => (
+                *v.first().unwrap_or(&NaiveDate::MIN),
+                *v.last().unwrap_or(&NaiveDate::MIN),
+            ),
+        }
+    }
+
+    fn includes(&self, d: NaiveDate) -> bool {
+        match &self.dates {
+            DateSpec::Range { start, end } => *start <= d && d <= *end,
+            DateSpec::List(v) => v.binary_search(&d).is_ok(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedCell {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+}
+
+/// The exact cells a request will run, in execution order (date, then DAG).
+pub async fn plan(
+    wh: &dyn Warehouse,
+    request: &BackfillRequest,
+) -> Result<Vec<PlannedCell>, EngineError> {
+    let (start, end) = request.bounds();
+    let range = DateRange::new(start, end, i64::MAX)?;
+    let dates = wh.game_dates(range).await?;
+    let expected: BTreeMap<NaiveDate, i64> = dates
+        .iter()
+        .filter(|d| d.expected_players > 0 && request.includes(d.game_date))
+        .map(|d| (d.game_date, d.expected_players))
+        .collect();
+    let mut cells: BTreeSet<(NaiveDate, usize)> = BTreeSet::new();
+    if request.only_gaps {
+        let counts = wh.cell_counts(range, &request.processors).await?;
+        let mut ran: BTreeSet<(NaiveDate, ProcessorId)> = BTreeSet::new();
+        for c in &counts {
+            ran.insert((c.date, c.processor));
+            let not_ok = c.unaccounted > 0 || c.investigate > 0 || c.runs == 0 || c.date_level;
+            if not_ok && expected.contains_key(&c.date) {
+                cells.insert((c.date, c.processor.order()));
+            }
+        }
+        // A selected downstream re-runs wherever its upstream re-runs.
+        let gap_list: Vec<(NaiveDate, usize)> = cells.iter().copied().collect();
+        for (d, order) in gap_list {
+            let p = domain::PROCESSORS[order].id;
+            for q in p.downstream() {
+                if request.processors.contains(&q) {
+                    cells.insert((d, q.order()));
+                }
+            }
+        }
+    } else {
+        for d in expected.keys() {
+            for p in &request.processors {
+                cells.insert((*d, p.order()));
+            }
+        }
+    }
+    Ok(cells
+        .into_iter()
+        .map(|(date, order)| PlannedCell {
+            processor: domain::PROCESSORS[order].id,
+            date,
+            expected: expected.get(&date).copied().unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Live progress of a job, also stored on the job row as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub cells_total: usize,
+    pub cells_done: usize,
+    pub cells_failed: usize,
+    pub players_total: i64,
+    pub players_done: i64,
+    /// Per processor code: (done, total).
+    pub per_processor: BTreeMap<String, (usize, usize)>,
+    pub current: Option<String>,
+    pub failures_by_category: BTreeMap<String, i64>,
+    pub elapsed_ms: u64,
+}
+
+impl Progress {
+    pub fn players_per_second(&self) -> f64 {
+        if self.elapsed_ms == 0 {
+            return 0.0;
+        }
+        self.players_done as f64 / (self.elapsed_ms as f64 / 1000.0)
+    }
+    /// Seconds left at the measured throughput.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let rate = self.players_per_second();
+        (rate > 0.0).then(|| (self.players_total - self.players_done).max(0) as f64 / rate)
+    }
+}
+
+/// Receives progress while a job runs (a CLI bar, the server's job registry).
+pub trait ProgressSink: Send + Sync {
+    fn update(&self, progress: &Progress);
+}
+
+impl ProgressSink for () {
+    fn update(&self, _: &Progress) {}
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub job_id: String,
+    pub state: JobState,
+    pub resumed: bool,
+    pub progress: Progress,
+    pub failed_cells: Vec<(ProcessorId, NaiveDate)>,
+}
+
+impl JobSummary {
+    /// The command that retries the failed cells, per processor.
+    pub fn retry_commands(&self) -> Vec<String> {
+        let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
+        for (p, d) in &self.failed_cells {
+            by.entry(p.order()).or_default().push(*d);
+        }
+        by.into_iter()
+            .map(|(order, dates)| {
+                format!(
+                    "rollcall backfill --processor {} --dates {}",
+                    domain::PROCESSORS[order].code,
+                    dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub requested_by: String,
+    /// Continue an unfinished job with the same request instead of starting anew.
+    pub resume: bool,
+    /// Test hook: stop (as if the process died) after this many cells.
+    pub crash_after: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            requested_by: "cli".into(),
+            resume: true,
+            crash_after: None,
+        }
+    }
+}
+
+static JOB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn new_job_id() -> String {
+    let n = JOB_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("job-{}-{n}", Utc::now().format("%Y%m%dT%H%M%S%6f"))
+}
+
+/// Plans, creates (or resumes) and runs a backfill job to the end.
+pub async fn backfill(
+    wh: &dyn Warehouse,
+    request: &BackfillRequest,
+    options: &RunOptions,
+    sink: &dyn ProgressSink,
+    cancel: &AtomicBool,
+) -> Result<JobSummary, EngineError> {
+    let request_json = serde_json::to_string(request).map_err(|e| {
+        EngineError::Internal(format!("cannot encode request: {e}"))
+    })?;
+    let mut resumed = None;
+    if options.resume {
+        for job in wh.jobs(50).await? {
+            if job.request == request_json && job.state.is_resumable() {
+                resumed = Some(job);
+                break;
+            }
+        }
+    }
+    let (mut job, cells) = match resumed.clone() {
+        Some(job) => {
+            let cells: Vec<PlannedCell> = {
+                let expected = plan_expected(wh, request).await?;
+                wh.job_cells(&job.id)
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.state != CellState::Done)
+                    .map(|c| PlannedCell {
+                        processor: c.processor,
+                        date: c.date,
+                        expected: expected.get(&c.date).copied().unwrap_or(0),
+                    })
+                    .collect()
+            };
+            (job, cells)
+        }
+        None => {
+            let cells = plan(wh, request).await?;
+            let now = Utc::now().naive_utc();
+            let job = JobRecord {
+                id: new_job_id(),
+                requested_by: options.requested_by.clone(),
+                request: request_json,
+                state: JobState::Queued,
+                progress: "{}".into(),
+                created_at: now,
+                started_at: None,
+                finished_at: None,
+                error: None,
+            };
+            wh.create_job(
+                job.clone(),
+                cells.iter().map(|c| (c.processor, c.date)).collect(),
+            )
+            .await?;
+            (job, cells)
+        }
+    };
+    job.state = JobState::Running;
+    job.started_at = Some(Utc::now().naive_utc());
+    job.finished_at = None;
+    job.error = None;
+    wh.update_job(&job).await?;
+    let mut summary = run_cells(wh, &mut job, request, &cells, options, sink, cancel).await?;
+    summary.resumed = resumed.is_some();
+    Ok(summary)
+}
+
+async fn plan_expected(
+    wh: &dyn Warehouse,
+    request: &BackfillRequest,
+) -> Result<BTreeMap<NaiveDate, i64>, EngineError> {
+    let (start, end) = request.bounds();
+    let range = DateRange::new(start, end, i64::MAX)?;
+    Ok(wh
+        .game_dates(range)
+        .await?
+        .into_iter()
+        .map(|d| (d.game_date, d.expected_players))
+        .collect())
+}
+
+async fn run_cells(
+    wh: &dyn Warehouse,
+    job: &mut JobRecord,
+    request: &BackfillRequest,
+    cells: &[PlannedCell],
+    options: &RunOptions,
+    sink: &dyn ProgressSink,
+    cancel: &AtomicBool,
+) -> Result<JobSummary, EngineError> {
+    let started = Instant::now();
+    let mut progress = Progress {
+        cells_total: cells.len(),
+        players_total: cells.iter().map(|c| c.expected).sum(),
+        ..Progress::default()
+    };
+    for c in cells {
+        progress
+            .per_processor
+            .entry(c.processor.code().to_string())
+            .or_insert((0, 0))
+            .1 += 1;
+    }
+    sink.update(&progress);
+    let mut failed_cells = Vec::new();
+    if cells.is_empty() {
+        return finish(wh, job, progress, failed_cells, JobState::Succeeded).await;
+    }
+    let (first, last) = (
+        cells.iter().map(|c| c.date).min().unwrap_or(NaiveDate::MIN),
+        cells.iter().map(|c| c.date).max().unwrap_or(NaiveDate::MIN),
+    );
+    // Every date's history lies within its season; one year back covers it.
+    let (games, schedule) = wh.player_games(first - Duration::days(366), last).await?;
+    let index = SeasonIndex::new(games, &schedule);
+    for (i, cell) in cells.iter().enumerate() {
+        if options.crash_after == Some(i) {
+            // Simulated crash: leave the job `running`, as a killed process would.
+            return Ok(JobSummary {
+                job_id: job.id.clone(),
+                state: JobState::Running,
+                resumed: false,
+                progress,
+                failed_cells,
+            });
+        }
+        if cancel.load(Ordering::SeqCst) {
+            return finish(wh, job, progress, failed_cells, JobState::Cancelled).await;
+        }
+        progress.current = Some(format!("{} {}", cell.processor.code(), cell.date));
+        let cell_started = Instant::now();
+        let started_at = Utc::now().naive_utc();
+        let run_id = format!("{}-{}-{}", job.id, cell.processor.code(), cell.date.format("%Y%m%d"));
+        let outcome = run_one(wh, &index, cell, request.legacy).await;
+        let result = match outcome {
+            Ok(output) => {
+                for f in &output.failures {
+                    *progress
+                        .failures_by_category
+                        .entry(f.category.code().to_string())
+                        .or_default() += 1;
+                }
+                let run = RunRow {
+                    run_id: run_id.clone(),
+                    job_id: Some(job.id.clone()),
+                    processor: cell.processor,
+                    analysis_date: cell.date,
+                    status: "success".into(),
+                    records_written: output.records.len() as i64,
+                    failures_written: if request.legacy { 0 } else { output.failures.len() as i64 },
+                    expected_count: output.expected as i64,
+                    dependency_check_passed: output.dependency_check_passed,
+                    duration_ms: cell_started.elapsed().as_millis() as i64,
+                    processor_version: PROCESSOR_VERSION.into(),
+                    error: None,
+                    started_at,
+                };
+                wh.write_cell(CellWrite {
+                    output,
+                    run,
+                    legacy: request.legacy,
+                    job_id: Some(job.id.clone()),
+                    written_at: Utc::now().naive_utc(),
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(cell = %progress.current.as_deref().unwrap_or(""), error = %e, "cell failed");
+            failed_cells.push((cell.processor, cell.date));
+            progress.cells_failed += 1;
+            let run = RunRow {
+                run_id,
+                job_id: Some(job.id.clone()),
+                processor: cell.processor,
+                analysis_date: cell.date,
+                status: "failed".into(),
+                records_written: 0,
+                failures_written: 0,
+                expected_count: cell.expected,
+                dependency_check_passed: false,
+                duration_ms: cell_started.elapsed().as_millis() as i64,
+                processor_version: PROCESSOR_VERSION.into(),
+                error: Some(e.to_string()),
+                started_at,
+            };
+            wh.record_failed_run(run, Some(job.id.clone())).await?;
+        }
+        progress.cells_done += 1;
+        progress.players_done += cell.expected;
+        if let Some(e) = progress.per_processor.get_mut(cell.processor.code()) {
+            e.0 += 1;
+        }
+        progress.elapsed_ms = started.elapsed().as_millis() as u64;
+        sink.update(&progress);
+        if (i + 1) % 16 == 0 {
+            job.progress = serde_json::to_string(&progress).unwrap_or_default();
+            wh.update_job(job).await?;
+        }
+    }
+    progress.current = None;
+    let state = if failed_cells.is_empty() {
+        JobState::Succeeded
+    } else {
+        JobState::Failed
+    };
+    finish(wh, job, progress, failed_cells, state).await
+}
+
+async fn run_one(
+    wh: &dyn Warehouse,
+    index: &SeasonIndex,
+    cell: &PlannedCell,
+    _legacy: bool,
+) -> Result<processors::CellOutput, warehouse::WarehouseError> {
+    let deps = cell.processor.spec().depends_on;
+    let upstream = if deps.is_empty() {
+        processors::UpstreamSet::default()
+    } else {
+        wh.upstream_outcomes(cell.date, deps).await?
+    };
+    Ok(processors::run(cell.processor, cell.date, index, &upstream))
+}
+
+async fn finish(
+    wh: &dyn Warehouse,
+    job: &mut JobRecord,
+    progress: Progress,
+    failed_cells: Vec<(ProcessorId, NaiveDate)>,
+    state: JobState,
+) -> Result<JobSummary, EngineError> {
+    job.state = state;
+    job.finished_at = Some(Utc::now().naive_utc());
+    job.progress = serde_json::to_string(&progress).unwrap_or_default();
+    if !failed_cells.is_empty() {
+        job.error = Some(format!("{} cells failed", failed_cells.len()));
+    }
+    wh.update_job(job).await?;
+    Ok(JobSummary {
+        job_id: job.id.clone(),
+        state,
+        resumed: false,
+        progress,
+        failed_cells,
+    })
+}
+
+/// Failure counts by category, in taxonomy order (for summaries).
+pub fn categories_in_order(counts: &BTreeMap<String, i64>) -> Vec<(FailureCategory, i64)> {
+    FailureCategory::all()
+        .filter_map(|c| counts.get(c.code()).map(|n| (c, *n)))
+        .collect()
+}

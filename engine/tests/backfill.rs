@@ -1,0 +1,271 @@
+//! The backfill engine against the real embedded store.
+
+use std::sync::atomic::AtomicBool;
+
+use chrono::NaiveDate;
+use domain::{DateRange, ProcessorId as P};
+use engine::backfill::{backfill, plan, BackfillRequest, DateSpec, RunOptions};
+use warehouse::{JobRecord, JobState, Warehouse, WarehouseError};
+use warehouse_embedded::EmbeddedWarehouse;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+const ALL: [P; 4] = [P::Psza, P::Pdc, P::Pcf, P::Mlfs];
+
+/// A store with the demo season's box scores only (no processor output yet).
+async fn season_store() -> EmbeddedWarehouse {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    wh
+}
+
+fn request(processors: &[P], start: &str, end: &str) -> BackfillRequest {
+    BackfillRequest {
+        processors: processors.to_vec(),
+        dates: DateSpec::Range {
+            start: d(start),
+            end: d(end),
+        },
+        only_gaps: false,
+        legacy: false,
+    }
+}
+
+fn fresh() -> RunOptions {
+    RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    }
+}
+
+async fn run(wh: &dyn Warehouse, req: &BackfillRequest) -> engine::backfill::JobSummary {
+    backfill(wh, req, &fresh(), &(), &AtomicBool::new(false))
+        .await
+        .unwrap()
+}
+
+/// Output, failure and run-independent content of every processor table.
+fn dump(wh: &EmbeddedWarehouse) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT * EXCLUDE (run_id, processed_at) FROM nba_precompute.player_shot_zone_analysis ORDER BY ALL",
+        "SELECT * EXCLUDE (run_id, processed_at) FROM nba_precompute.player_daily_cache ORDER BY ALL",
+        "SELECT * EXCLUDE (run_id, processed_at) FROM nba_precompute.player_composite_factors ORDER BY ALL",
+        "SELECT * EXCLUDE (run_id, processed_at) FROM nba_predictions.ml_feature_store_v2 ORDER BY ALL",
+        "SELECT * EXCLUDE (run_id, created_at) FROM nba_processing.precompute_failures ORDER BY ALL",
+    ] {
+        out.extend(wh.rows_for_tests(sql).unwrap());
+        out.push("--".into());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounting_identity_holds_after_a_full_season() {
+    let wh = season_store().await;
+    let summary = run(&wh, &request(&ALL, "2021-10-19", "2022-04-10")).await;
+    assert_eq!(summary.state, JobState::Succeeded);
+    assert!(summary.failed_cells.is_empty());
+    let season = DateRange::new(d("2021-10-19"), d("2022-04-10"), 400).unwrap();
+    let cells = wh.cell_counts(season, &ALL).await.unwrap();
+    assert!(cells.len() > 600, "{} cells", cells.len());
+    for c in &cells {
+        assert_eq!(c.unaccounted, 0, "{c:?}");
+        if !c.date_level {
+            assert_eq!(c.has_record + c.has_failure, c.expected, "{c:?}");
+        }
+        assert_eq!(c.runs, 1, "{c:?}");
+    }
+    // Independent recount from raw rows: every expected (processor, date,
+    // player) has a record, a failure, or a date-level failure.
+    let silent = wh
+        .count_for_tests(
+            "WITH e AS (SELECT DISTINCT game_date d, player_lookup p FROM nba_analytics.player_game_summary
+                        WHERE is_active AND (minutes_played > 0 OR fg_attempts > 0))
+             SELECT count(*) FROM e WHERE
+                NOT EXISTS (SELECT 1 FROM nba_precompute.player_daily_cache r WHERE r.cache_date = e.d AND r.player_lookup = e.p)
+                AND NOT EXISTS (SELECT 1 FROM nba_processing.precompute_failures f
+                                WHERE f.processor_name = 'PlayerDailyCacheProcessor' AND f.analysis_date = e.d
+                                  AND f.entity_id IN (e.p, 'DATE_LEVEL'))",
+        )
+        .unwrap();
+    assert_eq!(silent, 0);
+    // The injected faults surface with the right categories.
+    let categories = wh
+        .rows_for_tests(
+            "SELECT DISTINCT failure_category FROM nba_processing.precompute_failures ORDER BY 1",
+        )
+        .unwrap();
+    for expected in [
+        "INCOMPLETE_DATA",
+        "INSUFFICIENT_DATA",
+        "MISSING_DEPENDENCIES",
+        "MISSING_UPSTREAM",
+        "NO_SHOT_ZONE",
+        "PROCESSING_ERROR",
+    ] {
+        assert!(
+            categories.iter().any(|c| c.contains(expected)),
+            "{expected} missing from {categories:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rerunning_a_date_twice_leaves_identical_tables() {
+    let wh = season_store().await;
+    let req = request(&ALL, "2021-11-08", "2021-11-10");
+    run(&wh, &req).await;
+    let first = dump(&wh);
+    run(&wh, &req).await;
+    assert_eq!(dump(&wh), first, "no duplicates, no drift");
+    let runs = wh
+        .count_for_tests("SELECT count(*) FROM nba_processing.precompute_processor_runs")
+        .unwrap();
+    assert_eq!(runs, 2 * 3 * 4, "run rows are appended, one per run");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
+    let wh = season_store().await;
+    // A late-season date on which PDC fails nobody... except the injected
+    // faults; pick a player who has a record and plant a stale failure row.
+    let req = request(&[P::Psza], "2022-01-10", "2022-01-10");
+    run(&wh, &req).await;
+    let failures_before = wh
+        .count_for_tests("SELECT count(*) FROM nba_processing.precompute_failures WHERE analysis_date = DATE '2022-01-10'")
+        .unwrap();
+    wh.execute_batch_for_tests(
+        "INSERT INTO nba_processing.precompute_failures
+         SELECT 'PlayerShotZoneAnalysisProcessor', 'old-run', DATE '2022-01-10', player_lookup,
+                'calculation_error', 'stale', true, NULL, NULL, now()::TIMESTAMP
+         FROM nba_precompute.player_shot_zone_analysis WHERE analysis_date = DATE '2022-01-10' LIMIT 3",
+    )
+    .unwrap();
+    run(&wh, &req).await;
+    let stale = wh
+        .count_for_tests("SELECT count(*) FROM nba_processing.precompute_failures WHERE run_id = 'old-run'")
+        .unwrap();
+    assert_eq!(stale, 0);
+    let failures_after = wh
+        .count_for_tests("SELECT count(*) FROM nba_processing.precompute_failures WHERE analysis_date = DATE '2022-01-10'")
+        .unwrap();
+    assert_eq!(failures_after, failures_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_job_resumes_to_the_same_tables() {
+    let req = request(&ALL, "2021-11-01", "2021-11-12");
+    let reference = season_store().await;
+    run(&reference, &req).await;
+
+    let wh = season_store().await;
+    let crash = RunOptions {
+        resume: false,
+        crash_after: Some(17),
+        ..RunOptions::default()
+    };
+    let partial = backfill(&wh, &req, &crash, &(), &AtomicBool::new(false))
+        .await
+        .unwrap();
+    assert_eq!(partial.state, JobState::Running);
+    // The next process start marks it interrupted; a plain re-run resumes it.
+    assert_eq!(wh.interrupt_running_jobs().await.unwrap(), 1);
+    let resumed = backfill(&wh, &req, &RunOptions::default(), &(), &AtomicBool::new(false))
+        .await
+        .unwrap();
+    assert!(resumed.resumed);
+    assert_eq!(resumed.job_id, partial.job_id);
+    assert_eq!(resumed.state, JobState::Succeeded);
+    assert_eq!(resumed.progress.cells_total, 12 * 4 - 17);
+    assert_eq!(dump(&wh), dump(&reference));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_jobs_are_refused() {
+    let wh = season_store().await;
+    let now = chrono::Utc::now().naive_utc();
+    let running = JobRecord {
+        id: "job-other".into(),
+        requested_by: "someone".into(),
+        request: "{}".into(),
+        state: JobState::Running,
+        progress: "{}".into(),
+        created_at: now,
+        started_at: Some(now),
+        finished_at: None,
+        error: None,
+    };
+    wh.create_job(running, vec![(P::Pdc, d("2021-11-10"))])
+        .await
+        .unwrap();
+    let err = backfill(
+        &wh,
+        &request(&[P::Pdc], "2021-11-09", "2021-11-11"),
+        &fresh(),
+        &(),
+        &AtomicBool::new(false),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(err.to_string().contains("job-other"), "{err}");
+    // A disjoint request still runs.
+    let ok = run(&wh, &request(&[P::Pdc], "2021-11-12", "2021-11-12")).await;
+    assert_eq!(ok.state, JobState::Succeeded);
+    let _ = WarehouseError::Conflict(String::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_state_has_gaps_and_a_rerun_closes_them() {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    engine::demo::load_demo(&wh, domain::demo::DEFAULT_SEED, &())
+        .await
+        .unwrap();
+    let nov = DateRange::new(d("2021-11-05"), d("2021-11-30"), 400).unwrap();
+    let before = wh.cell_counts(nov, &ALL).await.unwrap();
+    for p in [P::Pdc, P::Pcf, P::Mlfs] {
+        let gaps: i64 = before.iter().filter(|c| c.processor == p).map(|c| c.unaccounted).sum();
+        assert!(gaps > 0, "{p} should have unaccounted players in the demo state");
+    }
+    let psza_gaps: i64 = before.iter().filter(|c| c.processor == P::Psza).map(|c| c.unaccounted).sum();
+    assert_eq!(psza_gaps, 0, "PSZA ran with failure tracking");
+    assert!(
+        wh.cell_counts(
+            DateRange::new(d("2021-12-01"), d("2021-12-31"), 400).unwrap(),
+            &ALL
+        )
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.runs == 0),
+        "nothing after November"
+    );
+
+    let mut req = request(&[P::Pdc, P::Pcf, P::Mlfs], "2021-11-05", "2021-11-30");
+    req.only_gaps = true;
+    let cells = plan(&wh, &req).await.unwrap();
+    assert!(!cells.is_empty());
+    run(&wh, &req).await;
+    let after = wh.cell_counts(nov, &ALL).await.unwrap();
+    for c in &after {
+        assert_eq!(c.unaccounted, 0, "{c:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_plan_lists_cells_with_expected_counts_and_writes_nothing() {
+    let wh = season_store().await;
+    let cells = plan(&wh, &request(&[P::Pdc, P::Pcf], "2021-11-05", "2021-11-06"))
+        .await
+        .unwrap();
+    assert_eq!(cells.len(), 4);
+    assert_eq!(cells[0].processor, P::Pdc);
+    assert_eq!(cells[1].processor, P::Pcf);
+    assert!(cells.iter().all(|c| c.expected > 100));
+    let jobs = wh.jobs(10).await.unwrap();
+    assert!(jobs.is_empty());
+}

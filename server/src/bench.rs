@@ -1,0 +1,150 @@
+//! `rollcall bench backfill`: the full demo season, all four processors,
+//! measured side by side in one run — pure computation (the floor: no storage)
+//! and the real engine on a fresh embedded store — written as a table into
+//! docs/benchmarks.md between markers.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::Context;
+use domain::processors::{self, SeasonIndex, UpstreamSet};
+use domain::ProcessorId;
+use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+use warehouse::Warehouse;
+use warehouse_embedded::EmbeddedWarehouse;
+
+pub struct Row {
+    pub what: String,
+    pub seconds: f64,
+    pub player_dates: i64,
+}
+
+pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let all: Vec<ProcessorId> = ProcessorId::all().collect();
+
+    // Floor: the processors alone, in memory.
+    let t = Instant::now();
+    let index = SeasonIndex::new(season.games.clone(), &season.schedule);
+    let dates: Vec<_> = index.dates().collect();
+    let mut player_dates = 0i64;
+    for d in &dates {
+        let mut up = UpstreamSet::default();
+        for p in &all {
+            let out = processors::run(*p, *d, &index, &up);
+            player_dates += out.expected as i64;
+            up.absorb(&out);
+        }
+    }
+    rows.push(Row {
+        what: "processors only (in memory, no storage)".into(),
+        seconds: t.elapsed().as_secs_f64(),
+        player_dates,
+    });
+
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
+    let t = Instant::now();
+    let load = wh
+        .load_upstream_rows(season.schedule.clone(), season.games.clone())
+        .await?;
+    rows.push(Row {
+        what: format!("load the season's upstream rows ({} box scores)", load.game_rows),
+        seconds: t.elapsed().as_secs_f64(),
+        player_dates: 0,
+    });
+    let request = BackfillRequest {
+        processors: all,
+        dates: DateSpec::Range {
+            start: domain::demo::season_start(),
+            end: domain::demo::season_end(),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    let t = Instant::now();
+    let summary = backfill(
+        &wh,
+        &request,
+        &RunOptions {
+            resume: false,
+            ..RunOptions::default()
+        },
+        &(),
+        &AtomicBool::new(false),
+    )
+    .await?;
+    rows.push(Row {
+        what: format!(
+            "full-season backfill, 4 processors, embedded store ({} cells)",
+            summary.progress.cells_done
+        ),
+        seconds: t.elapsed().as_secs_f64(),
+        player_dates: summary.progress.players_done,
+    });
+    write_section(output, "backfill", &render(&rows))?;
+    Ok(rows)
+}
+
+pub fn render(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| measurement | seconds | player-dates | player-dates / s |\n|---|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let rate = if r.player_dates > 0 && r.seconds > 0.0 {
+            format!("{:.0}", r.player_dates as f64 / r.seconds)
+        } else {
+            "–".into()
+        };
+        s.push_str(&format!(
+            "| {} | {:.2} | {} | {} |\n",
+            r.what,
+            r.seconds,
+            if r.player_dates > 0 { r.player_dates.to_string() } else { "–".into() },
+            rate
+        ));
+    }
+    s
+}
+
+/// Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
+/// (appending the section if it is missing), leaving the rest of the file alone.
+pub fn write_section(path: &Path, name: &str, body: &str) -> anyhow::Result<()> {
+    let open = format!("<!-- bench:{name} -->");
+    let close = format!("<!-- /bench:{name} -->");
+    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let stamp = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let block = format!("{open}\n_Measured {stamp} by `rollcall bench {name}`._\n\n{body}{close}");
+    let updated = match (existing.find(&open), existing.find(&close)) {
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{}{}", &existing[..a], block, &existing[b + close.len()..])
+        }
+        _ => format!("{}\n{}\n", existing.trim_end(), block),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_replaced_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("b.md");
+        std::fs::write(&f, "# Benchmarks\n\nintro\n").unwrap();
+        write_section(&f, "x", "first\n").unwrap();
+        write_section(&f, "y", "other\n").unwrap();
+        write_section(&f, "x", "second\n").unwrap();
+        let s = std::fs::read_to_string(&f).unwrap();
+        assert!(s.contains("intro"));
+        assert!(s.contains("second") && !s.contains("first"));
+        assert!(s.contains("other"));
+        assert_eq!(s.matches("<!-- bench:x -->").count(), 1);
+    }
+}

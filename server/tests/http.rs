@@ -1,0 +1,109 @@
+//! The axum router driven without a socket (tower::ServiceExt::oneshot).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use warehouse::Warehouse;
+use warehouse_embedded::EmbeddedWarehouse;
+
+async fn app_with_demo_rows() -> axum::Router {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    let options = server::leptos_options("target/site", "127.0.0.1:3000".parse().unwrap());
+    let state = server::AppState::new(Arc::new(wh), engine::Limits::default(), options);
+    server::router(state)
+}
+
+async fn get(app: axum::Router, uri: &str) -> (StatusCode, String) {
+    let res = app
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_reports_the_warehouse() {
+    let (status, body) = get(app_with_demo_rows().await, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["warehouse"]["backend"], "embedded");
+    assert_eq!(
+        json["warehouse"]["schema_version"],
+        warehouse_embedded::LATEST_SCHEMA_VERSION
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn coverage_page_is_server_rendered_from_the_warehouse() {
+    let (status, body) = get(
+        app_with_demo_rows().await,
+        "/?start=2021-11-05&end=2021-11-07",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("2021-11-05 – 2021-11-07"), "{body}");
+    // Three game dates, each a table row rendered inline (no JS needed).
+    for date in ["2021-11-05", "2021-11-06", "2021-11-07"] {
+        assert!(body.contains(&format!("<td>{date}</td>")), "{date}");
+    }
+    assert!(!body.contains("<td>2021-11-08</td>"));
+    assert!(body.contains("/pkg/rollcall.js"), "hydration script is linked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_ranges_render_a_message_with_status_400() {
+    let app = app_with_demo_rows().await;
+    let (status, body) = get(app.clone(), "/?start=not-a-date").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("is not a date"), "{body}");
+    let (status, body) = get(app.clone(), "/?start=2021-11-10&end=2021-11-01").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("is after end date"));
+    let (status, body) = get(app, "/?start=1990-01-01&end=2021-11-01").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("longer than the maximum"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_function_answers_400_for_bad_input_and_json_for_good() {
+    use leptos::server_fn::ServerFn;
+    let app = app_with_demo_rows().await;
+    let post = |body: &'static str| {
+        Request::builder()
+            .method("POST")
+            .uri(app::api::CoverageOverview::PATH)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let res = app
+        .clone()
+        .oneshot(post("start=2021-11-05&end=nope"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app
+        .oneshot(post("start=2021-11-05&end=2021-11-06"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let overview: domain::report::Overview = serde_json::from_slice(&body).unwrap();
+    assert_eq!(overview.dates.len(), 2);
+    assert!(overview.total_expected() > 300);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_paths_are_404() {
+    let (status, body) = get(app_with_demo_rows().await, "/nope/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("Not found"));
+}

@@ -1,0 +1,171 @@
+//! Backfill jobs and their per-cell checkpoints.
+
+use chrono::NaiveDate;
+use domain::ProcessorId;
+use duckdb::{params, Connection, OptionalExt};
+use warehouse::{CellState, JobCell, JobRecord, JobState, Result, WarehouseError};
+
+use crate::query_err;
+
+const JOB_COLUMNS: &str =
+    "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error";
+
+fn job_row(r: &duckdb::Row) -> duckdb::Result<JobRecord> {
+    let state: String = r.get(3)?;
+    Ok(JobRecord {
+        id: r.get(0)?,
+        requested_by: r.get(1)?,
+        request: r.get(2)?,
+        state: JobState::parse(&state).unwrap_or(JobState::Failed),
+        progress: r.get(4)?,
+        created_at: r.get(5)?,
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+        error: r.get(8)?,
+    })
+}
+
+pub(crate) fn create(
+    conn: &mut Connection,
+    job: &JobRecord,
+    cells: &[(ProcessorId, NaiveDate)],
+) -> Result<()> {
+    let tx = conn.transaction().map_err(query_err)?;
+    tx.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE new_cells (processor_name VARCHAR, analysis_date DATE)",
+    )
+    .map_err(query_err)?;
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO new_cells VALUES (?, ?)")
+            .map_err(query_err)?;
+        for (p, d) in cells {
+            stmt.execute(params![p.code(), d]).map_err(query_err)?;
+        }
+    }
+    let clash: Option<(String, String, NaiveDate)> = tx
+        .query_row(
+            "SELECT j.id, c.processor_name, c.analysis_date
+             FROM rollcall.job_cells c
+             JOIN rollcall.jobs j ON j.id = c.job_id
+             JOIN new_cells n USING (processor_name, analysis_date)
+             WHERE j.state IN ('running', 'queued') AND c.state = 'pending' AND j.id <> ?
+             ORDER BY c.analysis_date LIMIT 1",
+            params![job.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(query_err)?;
+    if let Some((other, p, d)) = clash {
+        let _ = tx.rollback();
+        return Err(WarehouseError::Conflict(format!(
+            "job {other} is already running over {p} {d}; wait for it or cancel it"
+        )));
+    }
+    tx.execute(
+        &format!("INSERT INTO rollcall.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        params![
+            job.id,
+            job.requested_by,
+            job.request,
+            job.state.as_str(),
+            job.progress,
+            job.created_at,
+            job.started_at,
+            job.finished_at,
+            job.error,
+        ],
+    )
+    .map_err(query_err)?;
+    tx.execute(
+        "INSERT INTO rollcall.job_cells
+         SELECT ?, processor_name, analysis_date, 'pending', ? FROM new_cells",
+        params![job.id, job.created_at],
+    )
+    .map_err(query_err)?;
+    tx.execute_batch("DROP TABLE new_cells").map_err(query_err)?;
+    tx.commit().map_err(query_err)
+}
+
+const JOB_COLUMNS_PLAIN: &str =
+    "id, requested_by, request, state, progress, created_at, started_at, finished_at, error";
+
+pub(crate) fn get(conn: &mut Connection, id: &str) -> Result<Option<JobRecord>> {
+    conn.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM rollcall.jobs WHERE id = ?"),
+        params![id],
+        job_row,
+    )
+    .optional()
+    .map_err(query_err)
+}
+
+pub(crate) fn list(conn: &mut Connection, limit: usize) -> Result<Vec<JobRecord>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM rollcall.jobs ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .map_err(query_err)?;
+    let rows = stmt
+        .query_map(params![limit as i64], job_row)
+        .map_err(query_err)?;
+    rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
+}
+
+pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT processor_name, analysis_date, state FROM rollcall.job_cells
+             WHERE job_id = ? ORDER BY analysis_date, processor_name",
+        )
+        .map_err(query_err)?;
+    let rows = stmt
+        .query_map(params![id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, NaiveDate>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(query_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (p, date, state) = row.map_err(query_err)?;
+        out.push(JobCell {
+            processor: ProcessorId::parse(&p).map_err(|e| WarehouseError::Query(e.to_string()))?,
+            date,
+            state: CellState::parse(&state).unwrap_or(CellState::Pending),
+        });
+    }
+    out.sort_by_key(|c| (c.date, c.processor.order()));
+    Ok(out)
+}
+
+pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
+    let n = conn
+        .execute(
+            "UPDATE rollcall.jobs SET state = ?, progress = ?, started_at = ?, finished_at = ?, error = ?
+             WHERE id = ?",
+            params![
+                job.state.as_str(),
+                job.progress,
+                job.started_at,
+                job.finished_at,
+                job.error,
+                job.id
+            ],
+        )
+        .map_err(query_err)?;
+    if n == 0 {
+        return Err(WarehouseError::Query(format!("no job {}", job.id)));
+    }
+    Ok(())
+}
+
+pub(crate) fn interrupt_running(conn: &mut Connection) -> Result<usize> {
+    conn.execute(
+        "UPDATE rollcall.jobs SET state = 'interrupted' WHERE state = 'running'",
+        [],
+    )
+    .map_err(query_err)
+}

@@ -1,0 +1,173 @@
+//! Phase 3 tables: bulk loads and reads.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use domain::game::{PlayerGame, ScheduledGame};
+use duckdb::{params, Connection, Row};
+use warehouse::{Result, UpstreamLoad};
+
+use crate::query_err;
+
+pub(crate) fn load(
+    conn: &mut Connection,
+    schedule: &[ScheduledGame],
+    games: &[PlayerGame],
+) -> Result<UpstreamLoad> {
+    let dates: BTreeSet<NaiveDate> = schedule
+        .iter()
+        .map(|s| s.game_date)
+        .chain(games.iter().map(|g| g.game_date))
+        .collect();
+    let tx = conn.transaction().map_err(query_err)?;
+    // NaiveDate's Display is digits and dashes only, so the list is safe to inline.
+    let in_list = dates
+        .iter()
+        .map(|d| format!("DATE '{d}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !dates.is_empty() {
+        tx.execute_batch(&format!(
+            "DELETE FROM nba_reference.nba_schedule WHERE game_date IN ({in_list});
+             DELETE FROM nba_analytics.player_game_summary WHERE game_date IN ({in_list});"
+        ))
+        .map_err(query_err)?;
+    }
+    {
+        let mut app = tx
+            .appender_to_db("nba_schedule", "nba_reference")
+            .map_err(query_err)?;
+        for s in schedule {
+            app.append_row(params![
+                s.game_id,
+                s.game_date,
+                s.season_year,
+                s.home_team_abbr,
+                s.away_team_abbr,
+                s.game_status
+            ])
+            .map_err(query_err)?;
+        }
+        let mut app = tx
+            .appender_to_db("player_game_summary", "nba_analytics")
+            .map_err(query_err)?;
+        for g in games {
+            app.append_row(params![
+                g.player_lookup,
+                g.player_full_name,
+                g.game_id,
+                g.game_date,
+                g.season_year,
+                g.team_abbr,
+                g.opponent_team_abbr,
+                g.home_game,
+                g.starter_flag,
+                g.is_active,
+                g.is_dnp,
+                g.minutes_played,
+                g.points,
+                g.fg_attempts,
+                g.fg_makes,
+                g.three_pt_attempts,
+                g.three_pt_makes,
+                g.ft_attempts,
+                g.ft_makes,
+                g.paint_attempts,
+                g.paint_makes,
+                g.mid_range_attempts,
+                g.mid_range_makes,
+                g.rebounds,
+                g.assists,
+                g.turnovers,
+                g.usage_rate,
+            ])
+            .map_err(query_err)?;
+        }
+    }
+    tx.commit().map_err(query_err)?;
+    Ok(UpstreamLoad {
+        schedule_rows: schedule.len(),
+        game_rows: games.len(),
+        dates: dates.len(),
+    })
+}
+
+const PGS_COLUMNS: &str = "player_lookup, coalesce(player_full_name, player_lookup), game_id, game_date,
+    coalesce(season_year, 0), coalesce(team_abbr, ''), coalesce(opponent_team_abbr, ''),
+    coalesce(home_game, false), coalesce(starter_flag, false), coalesce(is_active, false),
+    coalesce(is_dnp, false), minutes_played, points, fg_attempts, fg_makes, three_pt_attempts,
+    three_pt_makes, ft_attempts, ft_makes, paint_attempts, paint_makes, mid_range_attempts,
+    mid_range_makes, rebounds, assists, turnovers, usage_rate";
+
+fn pgs_row(r: &Row) -> duckdb::Result<PlayerGame> {
+    Ok(PlayerGame {
+        player_lookup: r.get(0)?,
+        player_full_name: r.get(1)?,
+        game_id: r.get(2)?,
+        game_date: r.get(3)?,
+        season_year: r.get(4)?,
+        team_abbr: r.get(5)?,
+        opponent_team_abbr: r.get(6)?,
+        home_game: r.get(7)?,
+        starter_flag: r.get(8)?,
+        is_active: r.get(9)?,
+        is_dnp: r.get(10)?,
+        minutes_played: r.get(11)?,
+        points: r.get(12)?,
+        fg_attempts: r.get(13)?,
+        fg_makes: r.get(14)?,
+        three_pt_attempts: r.get(15)?,
+        three_pt_makes: r.get(16)?,
+        ft_attempts: r.get(17)?,
+        ft_makes: r.get(18)?,
+        paint_attempts: r.get(19)?,
+        paint_makes: r.get(20)?,
+        mid_range_attempts: r.get(21)?,
+        mid_range_makes: r.get(22)?,
+        rebounds: r.get(23)?,
+        assists: r.get(24)?,
+        turnovers: r.get(25)?,
+        usage_rate: r.get(26)?,
+    })
+}
+
+pub(crate) fn read(
+    conn: &mut Connection,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {PGS_COLUMNS} FROM nba_analytics.player_game_summary
+             WHERE game_date BETWEEN ? AND ?
+             ORDER BY game_date, player_lookup, game_id"
+        ))
+        .map_err(query_err)?;
+    let games = stmt
+        .query_map(params![from, to], pgs_row)
+        .map_err(query_err)?
+        .collect::<duckdb::Result<Vec<_>>>()
+        .map_err(query_err)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr, game_status
+             FROM nba_reference.nba_schedule WHERE game_date BETWEEN ? AND ?
+             ORDER BY game_date, game_id",
+        )
+        .map_err(query_err)?;
+    let schedule = stmt
+        .query_map(params![from, to], |r| {
+            Ok(ScheduledGame {
+                game_id: r.get(0)?,
+                game_date: r.get(1)?,
+                season_year: r.get(2)?,
+                home_team_abbr: r.get(3)?,
+                away_team_abbr: r.get(4)?,
+                game_status: r.get(5)?,
+            })
+        })
+        .map_err(query_err)?
+        .collect::<duckdb::Result<Vec<_>>>()
+        .map_err(query_err)?;
+    Ok((games, schedule))
+}

@@ -1,0 +1,165 @@
+//! The embedded store: creation, migrations, refusal of foreign files,
+//! concurrent readers during a write, and the overview queries.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use domain::DateRange;
+use warehouse::{Warehouse, WarehouseError};
+use warehouse_embedded::{EmbeddedWarehouse, LATEST_SCHEMA_VERSION};
+
+fn range(a: &str, b: &str) -> DateRange {
+    DateRange::new(
+        NaiveDate::parse_from_str(a, "%Y-%m-%d").unwrap(),
+        NaiveDate::parse_from_str(b, "%Y-%m-%d").unwrap(),
+        1000,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_every_design_table_and_reopens_without_remigrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/rollcall.duckdb");
+    {
+        let wh = EmbeddedWarehouse::open(&path).unwrap();
+        let st = wh.status().await.unwrap();
+        assert_eq!(st.backend, "embedded");
+        assert_eq!(st.schema_version, LATEST_SCHEMA_VERSION);
+        let tables = wh
+            .rows_for_tests(
+                "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables ORDER BY 1",
+            )
+            .unwrap()
+            .join("\n");
+        for t in [
+            "nba_reference.nba_schedule",
+            "nba_analytics.player_game_summary",
+            "nba_precompute.player_shot_zone_analysis",
+            "nba_precompute.player_daily_cache",
+            "nba_precompute.player_composite_factors",
+            "nba_predictions.ml_feature_store_v2",
+            "nba_processing.precompute_failures",
+            "nba_processing.precompute_processor_runs",
+            "rollcall.jobs",
+            "rollcall.job_cells",
+            "rollcall.schema_migrations",
+        ] {
+            assert!(tables.contains(t), "{t} missing in {tables}");
+        }
+    }
+    let wh = EmbeddedWarehouse::open(&path).unwrap();
+    let migrations = wh
+        .count_for_tests("SELECT count(*) FROM rollcall.schema_migrations")
+        .unwrap();
+    assert_eq!(migrations, LATEST_SCHEMA_VERSION);
+}
+
+#[test]
+fn refuses_a_duckdb_file_that_rollcall_did_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.duckdb");
+    {
+        let conn = duckdb::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE customers (id INTEGER); INSERT INTO customers VALUES (1);")
+            .unwrap();
+    }
+    let err = EmbeddedWarehouse::open(&path).err().expect("refused");
+    assert!(matches!(err, WarehouseError::NotRollcall { .. }), "{err}");
+    let conn = duckdb::Connection::open(&path).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema <> 'main'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0, "nothing was created in the foreign file");
+}
+
+#[test]
+fn refuses_a_file_that_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "hello").unwrap();
+    let err = EmbeddedWarehouse::open(&path).err().expect("refused");
+    let msg = err.to_string();
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_queries_count_games_rows_and_expected_players() {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let season = domain::demo::generate(1);
+    let nov5: Vec<_> = season
+        .games
+        .iter()
+        .filter(|g| g.game_date.to_string() == "2021-11-05")
+        .cloned()
+        .collect();
+    let expected_players = {
+        let mut v: Vec<_> = nov5
+            .iter()
+            .filter(|g| g.is_expected())
+            .map(|g| g.player_lookup.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v.len() as i64
+    };
+    let games = {
+        let mut v: Vec<_> = nov5.iter().map(|g| g.game_id.clone()).collect();
+        v.sort();
+        v.dedup();
+        v.len() as i64
+    };
+    let rows = nov5.len() as i64;
+    wh.load_upstream_rows(season.schedule, season.games).await.unwrap();
+    let dates = wh.game_dates(range("2021-11-05", "2021-11-05")).await.unwrap();
+    assert_eq!(dates.len(), 1);
+    assert_eq!(dates[0].games, games);
+    assert_eq!(dates[0].player_rows, rows);
+    assert_eq!(dates[0].expected_players, expected_players);
+    let counts = wh.table_counts(range("2021-11-05", "2021-11-05")).await.unwrap();
+    assert_eq!(counts.len(), 8);
+    assert_eq!(counts[1].table, "nba_analytics.player_game_summary");
+    assert_eq!(counts[1].rows, rows);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reloading_upstream_rows_replaces_instead_of_duplicating() {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let season = domain::demo::generate(3);
+    let n = season.games.len() as i64;
+    wh.load_upstream_rows(season.schedule.clone(), season.games.clone())
+        .await
+        .unwrap();
+    wh.load_upstream_rows(season.schedule, season.games).await.unwrap();
+    assert_eq!(
+        wh.count_for_tests("SELECT count(*) FROM nba_analytics.player_game_summary")
+            .unwrap(),
+        n
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readers_see_a_consistent_snapshot_while_a_writer_works() {
+    let wh = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
+    let season = domain::demo::generate(5);
+    let writer = {
+        let wh = Arc::clone(&wh);
+        tokio::spawn(async move { wh.load_upstream_rows(season.schedule, season.games).await })
+    };
+    // Readers run concurrently; each sees either nothing or the whole load.
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let d = wh.game_dates(range("2021-10-01", "2022-05-01")).await.unwrap();
+        seen.push(d.len());
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap().unwrap();
+    let full = wh.game_dates(range("2021-10-01", "2022-05-01")).await.unwrap().len();
+    assert!(full > 150);
+    assert!(seen.iter().all(|n| *n == 0 || *n == full), "{seen:?}");
+}
