@@ -20,6 +20,17 @@ pub enum AppError {
     Transport(String),
 }
 
+impl AppError {
+    /// A 404 (the HTTP status is set when called on the server).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::NOT_FOUND);
+        }
+        AppError::NotFound(message.into())
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
@@ -41,7 +52,10 @@ impl From<engine::EngineError> for AppError {
             (StatusCode::BAD_REQUEST, AppError::BadInput(e.to_string()))
         } else {
             tracing::error!(error = %e, "operation failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal(e.to_string()))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                AppError::Internal(e.to_string()),
+            )
         };
         if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             res.set_status(status);

@@ -25,7 +25,10 @@ impl DateRange {
         }
         let days = (end - start).num_days() + 1;
         if days > max_days {
-            return Err(DomainError::RangeTooLong { days, max: max_days });
+            return Err(DomainError::RangeTooLong {
+                days,
+                max: max_days,
+            });
         }
         Ok(Self { start, end })
     }
@@ -107,14 +110,28 @@ mod tests {
     #[test]
     fn rejects_malformed_reversed_and_long_ranges() {
         let def = DateRange::default_view();
-        for bad in ["not-a-date", "2021-13-01", "2021-11-5", "2021-11-05T00:00", "'; DROP TABLE x; --"] {
+        for bad in [
+            "not-a-date",
+            "2021-13-01",
+            "2021-11-5",
+            "2021-11-05T00:00",
+            "'; DROP TABLE x; --",
+        ] {
             let e = DateRange::parse(Some(bad), None, def, 100).unwrap_err();
-            assert!(matches!(e, DomainError::MalformedDate { field: "start", .. }), "{bad}: {e}");
+            assert!(
+                matches!(e, DomainError::MalformedDate { field: "start", .. }),
+                "{bad}: {e}"
+            );
         }
         let e = DateRange::parse(Some("2021-11-10"), Some("2021-11-01"), def, 100).unwrap_err();
         assert!(matches!(e, DomainError::ReversedRange { .. }));
-        let e = DateRange::parse(Some("2001-01-01"), Some("2021-01-01"), def, DEFAULT_MAX_RANGE_DAYS)
-            .unwrap_err();
+        let e = DateRange::parse(
+            Some("2001-01-01"),
+            Some("2021-01-01"),
+            def,
+            DEFAULT_MAX_RANGE_DAYS,
+        )
+        .unwrap_err();
         assert!(matches!(e, DomainError::RangeTooLong { .. }), "{e}");
     }
 

@@ -28,12 +28,54 @@ const FIRST: [&str; 48] = [
     "Marcus", "Mikal", "Nikola", "OG", "Pascal", "Rudy", "Shai", "Terry", "Tyrese",
 ];
 const LAST: [&str; 48] = [
-    "Adams", "Allen", "Anderson", "Ball", "Barnes", "Beasley", "Bogdanovic", "Bridges", "Brooks",
-    "Brown", "Bryant", "Butler", "Capela", "Carter", "Collins", "Conley", "Davis", "Dort",
-    "Edwards", "Fox", "Gobert", "Grant", "Green", "Harris", "Hart", "Holiday", "Horford",
-    "Ingram", "Jackson", "Johnson", "Jones", "Lopez", "Lowry", "Martin", "McCollum", "Middleton",
-    "Mitchell", "Morris", "Murray", "Porter", "Randle", "Robinson", "Rozier", "Smart", "Thomas",
-    "Turner", "Walker", "White",
+    "Adams",
+    "Allen",
+    "Anderson",
+    "Ball",
+    "Barnes",
+    "Beasley",
+    "Bogdanovic",
+    "Bridges",
+    "Brooks",
+    "Brown",
+    "Bryant",
+    "Butler",
+    "Capela",
+    "Carter",
+    "Collins",
+    "Conley",
+    "Davis",
+    "Dort",
+    "Edwards",
+    "Fox",
+    "Gobert",
+    "Grant",
+    "Green",
+    "Harris",
+    "Hart",
+    "Holiday",
+    "Horford",
+    "Ingram",
+    "Jackson",
+    "Johnson",
+    "Jones",
+    "Lopez",
+    "Lowry",
+    "Martin",
+    "McCollum",
+    "Middleton",
+    "Mitchell",
+    "Morris",
+    "Murray",
+    "Porter",
+    "Randle",
+    "Robinson",
+    "Rozier",
+    "Smart",
+    "Thomas",
+    "Turner",
+    "Walker",
+    "White",
 ];
 
 /// What the demo injects, so tests and docs can point at it.
@@ -179,12 +221,20 @@ fn schedule(rng: &mut ChaCha8Rng) -> Vec<ScheduledGame> {
     for (i, date) in dates.iter().enumerate() {
         let remaining_dates = (dates.len() - i) as f64;
         let target = (queue.len() as f64 / remaining_dates).ceil() as i64;
-        let jitter = if dates.len() - i > 12 { rng.random_range(-3..=3) } else { 0 };
+        let jitter = if dates.len() - i > 12 {
+            rng.random_range(-3..=3)
+        } else {
+            0
+        };
         let quota = (target + jitter).clamp(1, (n / 2) as i64) as usize;
         let mut busy = vec![false; n];
         let mut taken = 0;
         let mut j = 0;
-        let window = if dates.len() - i > 12 { 45 } else { queue.len() };
+        let window = if dates.len() - i > 12 {
+            45
+        } else {
+            queue.len()
+        };
         while taken < quota && j < queue.len().min(window) {
             let (away, home) = queue[j];
             // No team plays twice a night; two nights in a row is fine (a
@@ -196,7 +246,9 @@ fn schedule(rng: &mut ChaCha8Rng) -> Vec<ScheduledGame> {
                             && (g.home_team_abbr == TEAMS[t] || g.away_team_abbr == TEAMS[t])
                     })
             };
-            if !busy[away] && !busy[home] && (window == queue.len() || (!tired(away) && !tired(home)))
+            if !busy[away]
+                && !busy[home]
+                && (window == queue.len() || (!tired(away) && !tired(home)))
             {
                 busy[away] = true;
                 busy[home] = true;
@@ -256,7 +308,11 @@ fn roster(rng: &mut ChaCha8Rng) -> Vec<Profile> {
                 _ => [0.68, 0.17, 0.15],
             };
             let wobble = |x: f64, rng: &mut ChaCha8Rng| x * rng.random_range(0.8..1.2);
-            let mut z = [wobble(zones[0], rng), wobble(zones[1], rng), wobble(zones[2], rng)];
+            let mut z = [
+                wobble(zones[0], rng),
+                wobble(zones[1], rng),
+                wobble(zones[2], rng),
+            ];
             let s: f64 = z.iter().sum();
             z.iter_mut().for_each(|v| *v /= s);
             out.push(Profile {
@@ -285,7 +341,9 @@ fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> i32 {
     if lambda <= 0.0 {
         return 0;
     }
-    Poisson::new(lambda).map(|d| d.sample(rng) as i32).unwrap_or(0)
+    Poisson::new(lambda)
+        .map(|d| d.sample(rng) as i32)
+        .unwrap_or(0)
 }
 
 fn binomial(rng: &mut ChaCha8Rng, n: i32, p: f64) -> i32 {
@@ -361,7 +419,11 @@ fn box_score(
     let paint_m = binomial(rng, paint_a, p.pct[0]);
     let mid_m = binomial(rng, mid_a, p.pct[1]);
     let three_m = binomial(rng, three_a, p.pct[2]);
-    let fta = if p.no_shots { 0 } else { poisson(rng, fga as f64 * p.ft_rate) };
+    let fta = if p.no_shots {
+        0
+    } else {
+        poisson(rng, fga as f64 * p.ft_rate)
+    };
     let ftm = binomial(rng, fta, p.ft_pct);
     let usage_noise = Normal::new(0.0, 3.0).map(|d| d.sample(rng)).unwrap_or(0.0);
     row.minutes_played = Some(minutes);
@@ -400,7 +462,11 @@ mod tests {
         assert_eq!(per_team.len(), 30);
         assert!(per_team.values().all(|n| *n == 82), "{per_team:?}");
         let dates: HashSet<NaiveDate> = s.schedule.iter().map(|g| g.game_date).collect();
-        assert!((150..=170).contains(&dates.len()), "{} game dates", dates.len());
+        assert!(
+            (150..=170).contains(&dates.len()),
+            "{} game dates",
+            dates.len()
+        );
         assert_eq!(dates.iter().min(), Some(&season_start()));
         assert!(dates.iter().max().unwrap() <= &season_end());
         // Nobody plays twice on one date.
@@ -410,7 +476,10 @@ mod tests {
             assert!(seen.insert((g.game_date, g.away_team_abbr.clone())));
         }
         // Back-to-backs exist.
-        assert!(s.schedule.iter().any(|g| seen.contains(&(g.game_date - Duration::days(1), g.home_team_abbr.clone()))));
+        assert!(s
+            .schedule
+            .iter()
+            .any(|g| seen.contains(&(g.game_date - Duration::days(1), g.home_team_abbr.clone()))));
         let players: HashSet<&str> = s.games.iter().map(|g| g.player_lookup.as_str()).collect();
         assert_eq!(players.len(), 510);
         assert!(s.games.iter().any(|g| g.is_dnp));
@@ -431,12 +500,26 @@ mod tests {
     fn faults_are_injected() {
         let s = generate(DEFAULT_SEED);
         let (p, gid) = &s.faults.corrupt_row;
-        let row = s.games.iter().find(|g| &g.player_lookup == p && &g.game_id == gid).unwrap();
+        let row = s
+            .games
+            .iter()
+            .find(|g| &g.player_lookup == p && &g.game_id == gid)
+            .unwrap();
         assert!(row.corruption().is_some());
-        assert_eq!(s.games.iter().filter(|g| g.corruption().is_some()).count(), 1);
-        assert!(s.schedule.iter().any(|g| g.game_id == s.faults.missing_game));
+        assert_eq!(
+            s.games.iter().filter(|g| g.corruption().is_some()).count(),
+            1
+        );
+        assert!(s
+            .schedule
+            .iter()
+            .any(|g| g.game_id == s.faults.missing_game));
         assert!(!s.games.iter().any(|g| g.game_id == s.faults.missing_game));
-        let ns: Vec<_> = s.games.iter().filter(|g| g.player_lookup == s.faults.no_shot_player).collect();
+        let ns: Vec<_> = s
+            .games
+            .iter()
+            .filter(|g| g.player_lookup == s.faults.no_shot_player)
+            .collect();
         assert!(ns.iter().any(|g| g.minutes() > 0.0));
         assert!(ns.iter().all(|g| g.fga() == 0));
     }

@@ -34,14 +34,62 @@ pub struct CategoryInfo {
 }
 
 pub const CATEGORIES: [CategoryInfo; 8] = [
-    CategoryInfo { category: FailureCategory::InsufficientData, code: "INSUFFICIENT_DATA", expected: true, level: FailureLevel::Player, meaning: "not enough game history (early season)" },
-    CategoryInfo { category: FailureCategory::IncompleteData, code: "INCOMPLETE_DATA", expected: true, level: FailureLevel::Player, meaning: "the history window has gaps in upstream data" },
-    CategoryInfo { category: FailureCategory::MissingDependencies, code: "MISSING_DEPENDENCIES", expected: true, level: FailureLevel::Date, meaning: "an upstream table has no / too few rows for the date" },
-    CategoryInfo { category: FailureCategory::MissingUpstream, code: "MISSING_UPSTREAM", expected: true, level: FailureLevel::Player, meaning: "the player has no upstream record" },
-    CategoryInfo { category: FailureCategory::NoShotZone, code: "NO_SHOT_ZONE", expected: true, level: FailureLevel::Player, meaning: "no shot attempts in the window" },
-    CategoryInfo { category: FailureCategory::MinimumThresholdNotMet, code: "MINIMUM_THRESHOLD_NOT_MET", expected: true, level: FailureLevel::Date, meaning: "upstream row count below the processor's threshold" },
-    CategoryInfo { category: FailureCategory::ProcessingError, code: "PROCESSING_ERROR", expected: false, level: FailureLevel::Player, meaning: "an exception or corrupt input" },
-    CategoryInfo { category: FailureCategory::Unknown, code: "UNKNOWN", expected: false, level: FailureLevel::Any, meaning: "a category string Rollcall does not recognise" },
+    CategoryInfo {
+        category: FailureCategory::InsufficientData,
+        code: "INSUFFICIENT_DATA",
+        expected: true,
+        level: FailureLevel::Player,
+        meaning: "not enough game history (early season)",
+    },
+    CategoryInfo {
+        category: FailureCategory::IncompleteData,
+        code: "INCOMPLETE_DATA",
+        expected: true,
+        level: FailureLevel::Player,
+        meaning: "the history window has gaps in upstream data",
+    },
+    CategoryInfo {
+        category: FailureCategory::MissingDependencies,
+        code: "MISSING_DEPENDENCIES",
+        expected: true,
+        level: FailureLevel::Date,
+        meaning: "an upstream table has no / too few rows for the date",
+    },
+    CategoryInfo {
+        category: FailureCategory::MissingUpstream,
+        code: "MISSING_UPSTREAM",
+        expected: true,
+        level: FailureLevel::Player,
+        meaning: "the player has no upstream record",
+    },
+    CategoryInfo {
+        category: FailureCategory::NoShotZone,
+        code: "NO_SHOT_ZONE",
+        expected: true,
+        level: FailureLevel::Player,
+        meaning: "no shot attempts in the window",
+    },
+    CategoryInfo {
+        category: FailureCategory::MinimumThresholdNotMet,
+        code: "MINIMUM_THRESHOLD_NOT_MET",
+        expected: true,
+        level: FailureLevel::Date,
+        meaning: "upstream row count below the processor's threshold",
+    },
+    CategoryInfo {
+        category: FailureCategory::ProcessingError,
+        code: "PROCESSING_ERROR",
+        expected: false,
+        level: FailureLevel::Player,
+        meaning: "an exception or corrupt input",
+    },
+    CategoryInfo {
+        category: FailureCategory::Unknown,
+        code: "UNKNOWN",
+        expected: false,
+        level: FailureLevel::Any,
+        meaning: "a category string Rollcall does not recognise",
+    },
 ];
 
 /// Legacy and foreign spellings seen in warehouses written by other tools.
@@ -82,7 +130,13 @@ impl FailureCategory {
         let key: String = raw
             .trim()
             .chars()
-            .map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_uppercase() })
+            .map(|c| {
+                if c == '-' || c == ' ' {
+                    '_'
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
             .collect();
         CATEGORIES
             .iter()
@@ -124,13 +178,18 @@ mod tests {
             FailureCategory::normalise("insufficient-data"),
             FailureCategory::InsufficientData
         );
-        assert_eq!(FailureCategory::normalise("WEIRD_THING"), FailureCategory::Unknown);
+        assert_eq!(
+            FailureCategory::normalise("WEIRD_THING"),
+            FailureCategory::Unknown
+        );
         assert_eq!(FailureCategory::normalise(""), FailureCategory::Unknown);
     }
 
     #[test]
     fn only_processing_error_and_unknown_need_investigation() {
-        let investigate: Vec<_> = FailureCategory::all().filter(|c| !c.is_expected()).collect();
+        let investigate: Vec<_> = FailureCategory::all()
+            .filter(|c| !c.is_expected())
+            .collect();
         assert_eq!(
             investigate,
             vec![FailureCategory::ProcessingError, FailureCategory::Unknown]

@@ -103,7 +103,10 @@ impl PlayerGame {
                 return Some(format!("negative {name} count in {}", at()));
             }
             if m > a {
-                return Some(format!("{name}_makes {m} > {name}_attempts {a} in {}", at()));
+                return Some(format!(
+                    "{name}_makes {m} > {name}_attempts {a} in {}",
+                    at()
+                ));
             }
         }
         for (name, v) in [
@@ -210,7 +213,10 @@ mod tests {
         assert_eq!(game("a", d()).corruption(), None);
         let mut g = game("a", d());
         g.fg_makes = Some(20);
-        assert!(g.corruption().unwrap().contains("fg_makes 20 > fg_attempts 16"));
+        assert!(g
+            .corruption()
+            .unwrap()
+            .contains("fg_makes 20 > fg_attempts 16"));
         let mut g = game("a", d());
         g.minutes_played = Some(-3.0);
         assert!(g.corruption().unwrap().contains("negative minutes_played"));

@@ -85,7 +85,10 @@ impl ProcessorId {
     }
     /// Position in dependency order.
     pub fn order(self) -> usize {
-        PROCESSORS.iter().position(|p| p.id == self).unwrap_or(usize::MAX)
+        PROCESSORS
+            .iter()
+            .position(|p| p.id == self)
+            .unwrap_or(usize::MAX)
     }
     pub fn all() -> impl Iterator<Item = ProcessorId> {
         PROCESSORS.iter().map(|p| p.id)
@@ -111,7 +114,9 @@ impl ProcessorId {
             }
         }
         if out.is_empty() {
-            return Err(DomainError::UnknownProcessor(raw.chars().take(40).collect()));
+            return Err(DomainError::UnknownProcessor(
+                raw.chars().take(40).collect(),
+            ));
         }
         out.sort_by_key(|p| p.order());
         Ok(out)
@@ -161,7 +166,12 @@ mod tests {
     fn declaration_is_in_dependency_order() {
         for (i, spec) in PROCESSORS.iter().enumerate() {
             for up in spec.depends_on {
-                assert!(up.order() < i, "{} depends on later {}", spec.code, up.code());
+                assert!(
+                    up.order() < i,
+                    "{} depends on later {}",
+                    spec.code,
+                    up.code()
+                );
             }
         }
     }

@@ -1,10 +1,12 @@
 //! Read models: what storage returns and what the dashboard and CLI show.
 //! Plain data, shared by the server and the browser.
 
-use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::DateRange;
+use crate::{DateRange, ProcessorId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameDateSummary {
@@ -35,5 +37,457 @@ impl Overview {
     }
     pub fn total_expected(&self) -> i64 {
         self.dates.iter().map(|d| d.expected_players).sum()
+    }
+}
+
+/// Raw accounting numbers for one (processor, date) cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+    /// Expected players with a record.
+    pub has_record: i64,
+    /// Expected players without a record but with a player-level failure.
+    pub has_failure: i64,
+    /// A `DATE_LEVEL` failure exists for the date.
+    pub date_level: bool,
+    /// Expected players with neither (0 when `date_level`).
+    pub unaccounted: i64,
+    /// Player-level failures whose category needs investigation.
+    pub investigate: i64,
+    pub runs: i64,
+    /// Players with both a record and a failure row (stale failures).
+    pub conflict: i64,
+    /// Records for players who are not expected (informational).
+    pub extra: i64,
+    /// Records whose upstream record for the same player is missing.
+    pub cascade: i64,
+    /// Failure rows (player- and date-level) by canonical category code.
+    pub failures_by_category: BTreeMap<String, i64>,
+    /// The run that last wrote the cell.
+    pub last_run: Option<LastRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    pub run_id: String,
+    pub status: String,
+    pub started_at: Option<NaiveDateTime>,
+}
+
+/// DESIGN §3 cell status. Counts are always shown beside it; the status only
+/// says what to look at first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CellStatus {
+    NoGames,
+    NotRun,
+    Untracked,
+    Investigate,
+    DepsMissing,
+    ExpectedGaps,
+    Ok,
+}
+
+impl CellStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            CellStatus::NoGames => "NO_GAMES",
+            CellStatus::NotRun => "NOT_RUN",
+            CellStatus::Untracked => "UNTRACKED",
+            CellStatus::Investigate => "INVESTIGATE",
+            CellStatus::DepsMissing => "DEPS_MISSING",
+            CellStatus::ExpectedGaps => "EXPECTED_GAPS",
+            CellStatus::Ok => "OK",
+        }
+    }
+    /// Needs a re-run (or a look) — what "only gaps" selects.
+    pub fn is_gap(self) -> bool {
+        matches!(
+            self,
+            CellStatus::NotRun
+                | CellStatus::Untracked
+                | CellStatus::Investigate
+                | CellStatus::DepsMissing
+        )
+    }
+}
+
+impl CellCounts {
+    pub fn status(&self) -> CellStatus {
+        if self.expected == 0 {
+            CellStatus::NoGames
+        } else if self.runs == 0
+            && self.has_record == 0
+            && self.has_failure == 0
+            && !self.date_level
+        {
+            CellStatus::NotRun
+        } else if self.unaccounted > 0 {
+            CellStatus::Untracked
+        } else if self.investigate > 0 {
+            CellStatus::Investigate
+        } else if self.date_level {
+            CellStatus::DepsMissing
+        } else if self.has_failure > 0 {
+            CellStatus::ExpectedGaps
+        } else {
+            CellStatus::Ok
+        }
+    }
+
+    /// (records + failures + date-level-covered) / expected.
+    pub fn coverage(&self) -> f64 {
+        if self.expected == 0 {
+            return 1.0;
+        }
+        let covered = if self.date_level {
+            self.expected
+        } else {
+            self.has_record + self.has_failure
+        };
+        covered as f64 / self.expected as f64
+    }
+}
+
+/// One failure row as a drill-down shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRow {
+    pub entity_id: String,
+    /// As written by whoever wrote it.
+    pub raw_category: String,
+    /// Canonical code after the alias table (`UNKNOWN` if unrecognised).
+    pub category: String,
+    pub reason: String,
+    pub can_retry: bool,
+    pub upstream_processor: Option<String>,
+    pub upstream_category: Option<String>,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub job_id: Option<String>,
+    pub status: String,
+    pub records_written: i64,
+    pub failures_written: i64,
+    pub expected_count: i64,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    pub started_at: Option<NaiveDateTime>,
+}
+
+/// One processor's answer for one player on one date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceState {
+    Record,
+    Failure {
+        category: String,
+        reason: String,
+        upstream_processor: Option<String>,
+        upstream_category: Option<String>,
+    },
+    DateLevel {
+        reason: String,
+    },
+    Unaccounted,
+    NotExpected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceLink {
+    pub processor: ProcessorId,
+    pub state: TraceState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerTrace {
+    pub player_lookup: String,
+    pub date: NaiveDate,
+    pub expected: bool,
+    /// In dependency order.
+    pub links: Vec<TraceLink>,
+}
+
+impl PlayerTrace {
+    /// The first processor (in dependency order) that did not produce a record,
+    /// following MISSING_UPSTREAM pointers to the upstream that caused it.
+    pub fn root_cause(&self) -> Option<ProcessorId> {
+        let mut current = self
+            .links
+            .iter()
+            .find(|l| !matches!(l.state, TraceState::Record | TraceState::NotExpected))?;
+        // Follow the named upstream while it, too, lacks a record.
+        for _ in 0..self.links.len() {
+            let TraceState::Failure {
+                upstream_processor: Some(up),
+                ..
+            } = &current.state
+            else {
+                break;
+            };
+            match self
+                .links
+                .iter()
+                .find(|l| l.processor.code() == up && !matches!(l.state, TraceState::Record))
+            {
+                Some(next) if next.processor != current.processor => current = next,
+                _ => break,
+            }
+        }
+        Some(current.processor)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub expected: i64,
+    pub has_record: i64,
+    /// Player-level failures plus players covered by a date-level failure.
+    pub has_failure: i64,
+    pub unaccounted: i64,
+    pub investigate: i64,
+    pub coverage: f64,
+    pub cells_by_status: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub range: DateRange,
+    pub processors: Vec<ProcessorId>,
+    /// Sorted by date, then dependency order.
+    pub cells: Vec<CellCounts>,
+}
+
+impl Reconciliation {
+    pub fn cells_of(&self, p: ProcessorId) -> impl Iterator<Item = &CellCounts> {
+        self.cells.iter().filter(move |c| c.processor == p)
+    }
+
+    pub fn totals(&self, p: ProcessorId) -> Totals {
+        let mut t = Totals::default();
+        for c in self.cells_of(p) {
+            t.expected += c.expected;
+            t.has_record += c.has_record;
+            t.has_failure += if c.date_level {
+                c.expected - c.has_record
+            } else {
+                c.has_failure
+            };
+            t.unaccounted += c.unaccounted;
+            t.investigate += c.investigate;
+            *t.cells_by_status
+                .entry(c.status().code().to_string())
+                .or_default() += 1;
+        }
+        t.coverage = if t.expected > 0 {
+            (t.has_record + t.has_failure) as f64 / t.expected as f64
+        } else {
+            1.0
+        };
+        t
+    }
+
+    pub fn unaccounted(&self) -> i64 {
+        self.cells.iter().map(|c| c.unaccounted).sum()
+    }
+
+    pub fn investigate(&self) -> i64 {
+        self.cells.iter().map(|c| c.investigate).sum()
+    }
+
+    /// Everything accounted for and nothing to investigate.
+    pub fn is_clean(&self) -> bool {
+        self.unaccounted() == 0 && self.investigate() == 0
+    }
+
+    /// One command per processor with cells that are not OK, in dependency order.
+    pub fn rerun_commands(&self) -> Vec<String> {
+        let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
+        for c in &self.cells {
+            if c.status().is_gap() {
+                by.entry(c.processor.order()).or_default().push(c.date);
+            }
+        }
+        by.into_iter()
+            .map(|(order, dates)| {
+                let code = crate::PROCESSORS[order].code;
+                let contiguous = dates.len() > 1
+                    && self
+                        .cells_of(crate::PROCESSORS[order].id)
+                        .filter(|c| c.date >= dates[0] && c.date <= dates[dates.len() - 1])
+                        .count()
+                        == dates.len();
+                if contiguous {
+                    format!(
+                        "rollcall backfill --processor {code} --start-date {} --end-date {} --only-gaps",
+                        dates[0],
+                        dates[dates.len() - 1]
+                    )
+                } else {
+                    format!(
+                        "rollcall backfill --processor {code} --dates {}",
+                        dates
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                }
+            })
+            .collect()
+    }
+}
+
+/// Everything the drill-down of one cell shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellDetail {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub counts: Option<CellCounts>,
+    pub status: CellStatus,
+    pub failures: Page<FailureRow>,
+    pub date_level: Option<FailureRow>,
+    pub unaccounted: Vec<String>,
+    pub runs: Vec<RunInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell() -> CellCounts {
+        CellCounts {
+            processor: ProcessorId::Pdc,
+            date: NaiveDate::from_ymd_opt(2021, 11, 10).unwrap(),
+            expected: 10,
+            has_record: 10,
+            has_failure: 0,
+            date_level: false,
+            unaccounted: 0,
+            investigate: 0,
+            runs: 1,
+            conflict: 0,
+            extra: 0,
+            cascade: 0,
+            failures_by_category: BTreeMap::new(),
+            last_run: None,
+        }
+    }
+
+    #[test]
+    fn statuses_in_priority_order() {
+        assert_eq!(cell().status(), CellStatus::Ok);
+        let c = CellCounts {
+            expected: 0,
+            has_record: 0,
+            ..cell()
+        };
+        assert_eq!(c.status(), CellStatus::NoGames);
+        let c = CellCounts {
+            has_record: 0,
+            runs: 0,
+            unaccounted: 10,
+            ..cell()
+        };
+        assert_eq!(c.status(), CellStatus::NotRun);
+        let c = CellCounts {
+            has_record: 7,
+            has_failure: 1,
+            unaccounted: 2,
+            investigate: 1,
+            ..cell()
+        };
+        assert_eq!(c.status(), CellStatus::Untracked);
+        assert!((c.coverage() - 0.8).abs() < 1e-9);
+        let c = CellCounts {
+            has_record: 9,
+            has_failure: 1,
+            investigate: 1,
+            ..cell()
+        };
+        assert_eq!(c.status(), CellStatus::Investigate);
+        let c = CellCounts {
+            has_record: 0,
+            date_level: true,
+            ..cell()
+        };
+        assert_eq!(c.status(), CellStatus::DepsMissing);
+        assert_eq!(c.coverage(), 1.0);
+        let c = CellCounts {
+            has_record: 8,
+            has_failure: 2,
+            ..cell()
+        };
+        assert_eq!(c.status(), CellStatus::ExpectedGaps);
+        assert!(CellStatus::Untracked.is_gap() && !CellStatus::ExpectedGaps.is_gap());
+    }
+
+    fn fail(up: Option<&str>) -> TraceState {
+        TraceState::Failure {
+            category: "MISSING_UPSTREAM".into(),
+            reason: String::new(),
+            upstream_processor: up.map(String::from),
+            upstream_category: None,
+        }
+    }
+
+    #[test]
+    fn root_cause_is_the_first_failing_link() {
+        let d = NaiveDate::from_ymd_opt(2021, 11, 10).unwrap();
+        let trace = PlayerTrace {
+            player_lookup: "p".into(),
+            date: d,
+            expected: true,
+            links: vec![
+                TraceLink {
+                    processor: ProcessorId::Psza,
+                    state: TraceState::Failure {
+                        category: "INSUFFICIENT_DATA".into(),
+                        reason: "4 games, need 10".into(),
+                        upstream_processor: None,
+                        upstream_category: None,
+                    },
+                },
+                TraceLink {
+                    processor: ProcessorId::Pdc,
+                    state: TraceState::Record,
+                },
+                TraceLink {
+                    processor: ProcessorId::Pcf,
+                    state: fail(Some("PSZA")),
+                },
+                TraceLink {
+                    processor: ProcessorId::Mlfs,
+                    state: fail(Some("PCF")),
+                },
+            ],
+        };
+        assert_eq!(trace.root_cause(), Some(ProcessorId::Psza));
+        let ok = PlayerTrace {
+            links: trace
+                .links
+                .iter()
+                .map(|l| TraceLink {
+                    processor: l.processor,
+                    state: TraceState::Record,
+                })
+                .collect(),
+            ..trace.clone()
+        };
+        assert_eq!(ok.root_cause(), None);
+        let mut unacc = ok.clone();
+        unacc.links[2].state = TraceState::Unaccounted;
+        unacc.links[3].state = fail(Some("PCF"));
+        assert_eq!(unacc.root_cause(), Some(ProcessorId::Pcf));
     }
 }

@@ -64,7 +64,10 @@ impl BackfillRequest {
                         value: list.chars().take(40).collect(),
                     });
                 }
-                let (first, last) = (*out.first().unwrap_or(&NaiveDate::MIN), *out.last().unwrap_or(&NaiveDate::MIN));
+                let (first, last) = (
+                    *out.first().unwrap_or(&NaiveDate::MIN),
+                    *out.last().unwrap_or(&NaiveDate::MIN),
+                );
                 DateRange::new(first, last, limits.max_range_days)?;
                 DateSpec::List(out.into_iter().collect())
             }
@@ -133,7 +136,7 @@ pub async fn plan(
         let mut ran: BTreeSet<(NaiveDate, ProcessorId)> = BTreeSet::new();
         for c in &counts {
             ran.insert((c.date, c.processor));
-            let not_ok = c.unaccounted > 0 || c.investigate > 0 || c.runs == 0 || c.date_level;
+            let not_ok = c.status().is_gap();
             if not_ok && expected.contains_key(&c.date) {
                 cells.insert((c.date, c.processor.order()));
             }
@@ -224,7 +227,11 @@ impl JobSummary {
                 format!(
                     "rollcall backfill --processor {} --dates {}",
                     domain::PROCESSORS[order].code,
-                    dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")
+                    dates
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 )
             })
             .collect()
@@ -265,9 +272,8 @@ pub async fn backfill(
     sink: &dyn ProgressSink,
     cancel: &AtomicBool,
 ) -> Result<JobSummary, EngineError> {
-    let request_json = serde_json::to_string(request).map_err(|e| {
-        EngineError::Internal(format!("cannot encode request: {e}"))
-    })?;
+    let request_json = serde_json::to_string(request)
+        .map_err(|e| EngineError::Internal(format!("cannot encode request: {e}")))?;
     let mut resumed = None;
     if options.resume {
         for job in wh.jobs(50).await? {
@@ -391,7 +397,12 @@ async fn run_cells(
         progress.current = Some(format!("{} {}", cell.processor.code(), cell.date));
         let cell_started = Instant::now();
         let started_at = Utc::now().naive_utc();
-        let run_id = format!("{}-{}-{}", job.id, cell.processor.code(), cell.date.format("%Y%m%d"));
+        let run_id = format!(
+            "{}-{}-{}",
+            job.id,
+            cell.processor.code(),
+            cell.date.format("%Y%m%d")
+        );
         let outcome = run_one(wh, &index, cell, request.legacy).await;
         let result = match outcome {
             Ok(output) => {
@@ -408,7 +419,11 @@ async fn run_cells(
                     analysis_date: cell.date,
                     status: "success".into(),
                     records_written: output.records.len() as i64,
-                    failures_written: if request.legacy { 0 } else { output.failures.len() as i64 },
+                    failures_written: if request.legacy {
+                        0
+                    } else {
+                        output.failures.len() as i64
+                    },
                     expected_count: output.expected as i64,
                     dependency_check_passed: output.dependency_check_passed,
                     duration_ms: cell_started.elapsed().as_millis() as i64,

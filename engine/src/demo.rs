@@ -34,7 +34,10 @@ pub async fn load_demo(
     let mut jobs = Vec::new();
     for (processors, legacy) in [
         (vec![ProcessorId::Psza], false),
-        (vec![ProcessorId::Pdc, ProcessorId::Pcf, ProcessorId::Mlfs], true),
+        (
+            vec![ProcessorId::Pdc, ProcessorId::Pcf, ProcessorId::Mlfs],
+            true,
+        ),
     ] {
         let request = BackfillRequest {
             processors,

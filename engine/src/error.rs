@@ -20,6 +20,9 @@ impl EngineError {
         matches!(self, EngineError::Input(_))
     }
     pub fn is_conflict(&self) -> bool {
-        matches!(self, EngineError::Warehouse(warehouse::WarehouseError::Conflict(_)))
+        matches!(
+            self,
+            EngineError::Warehouse(warehouse::WarehouseError::Conflict(_))
+        )
     }
 }

@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod demo;
 mod error;
 mod overview;
+pub mod reconcile;
 
 pub use error::EngineError;
 pub use overview::{overview, OverviewRequest};

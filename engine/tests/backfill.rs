@@ -147,7 +147,9 @@ async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
     .unwrap();
     run(&wh, &req).await;
     let stale = wh
-        .count_for_tests("SELECT count(*) FROM nba_processing.precompute_failures WHERE run_id = 'old-run'")
+        .count_for_tests(
+            "SELECT count(*) FROM nba_processing.precompute_failures WHERE run_id = 'old-run'",
+        )
         .unwrap();
     assert_eq!(stale, 0);
     let failures_after = wh
@@ -174,9 +176,15 @@ async fn a_crashed_job_resumes_to_the_same_tables() {
     assert_eq!(partial.state, JobState::Running);
     // The next process start marks it interrupted; a plain re-run resumes it.
     assert_eq!(wh.interrupt_running_jobs().await.unwrap(), 1);
-    let resumed = backfill(&wh, &req, &RunOptions::default(), &(), &AtomicBool::new(false))
-        .await
-        .unwrap();
+    let resumed = backfill(
+        &wh,
+        &req,
+        &RunOptions::default(),
+        &(),
+        &AtomicBool::new(false),
+    )
+    .await
+    .unwrap();
     assert!(resumed.resumed);
     assert_eq!(resumed.job_id, partial.job_id);
     assert_eq!(resumed.state, JobState::Succeeded);
@@ -228,10 +236,21 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
     let nov = DateRange::new(d("2021-11-05"), d("2021-11-30"), 400).unwrap();
     let before = wh.cell_counts(nov, &ALL).await.unwrap();
     for p in [P::Pdc, P::Pcf, P::Mlfs] {
-        let gaps: i64 = before.iter().filter(|c| c.processor == p).map(|c| c.unaccounted).sum();
-        assert!(gaps > 0, "{p} should have unaccounted players in the demo state");
+        let gaps: i64 = before
+            .iter()
+            .filter(|c| c.processor == p)
+            .map(|c| c.unaccounted)
+            .sum();
+        assert!(
+            gaps > 0,
+            "{p} should have unaccounted players in the demo state"
+        );
     }
-    let psza_gaps: i64 = before.iter().filter(|c| c.processor == P::Psza).map(|c| c.unaccounted).sum();
+    let psza_gaps: i64 = before
+        .iter()
+        .filter(|c| c.processor == P::Psza)
+        .map(|c| c.unaccounted)
+        .sum();
     assert_eq!(psza_gaps, 0, "PSZA ran with failure tracking");
     assert!(
         wh.cell_counts(

@@ -51,7 +51,10 @@ pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
         .load_upstream_rows(season.schedule.clone(), season.games.clone())
         .await?;
     rows.push(Row {
-        what: format!("load the season's upstream rows ({} box scores)", load.game_rows),
+        what: format!(
+            "load the season's upstream rows ({} box scores)",
+            load.game_rows
+        ),
         seconds: t.elapsed().as_secs_f64(),
         player_dates: 0,
     });
@@ -88,6 +91,127 @@ pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// Reconciliation of one season and of ten seasons, each next to the same SQL
+/// run directly on DuckDB (the floor). Median of several runs.
+pub async fn reconcile_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let all: Vec<ProcessorId> = ProcessorId::all().collect();
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
+    wh.load_upstream_rows(season.schedule, season.games).await?;
+    let request = BackfillRequest {
+        processors: all.clone(),
+        dates: DateSpec::Range {
+            start: domain::demo::season_start(),
+            end: domain::demo::season_end(),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    backfill(
+        &wh,
+        &request,
+        &RunOptions {
+            resume: false,
+            ..RunOptions::default()
+        },
+        &(),
+        &AtomicBool::new(false),
+    )
+    .await?;
+    let one = domain::DateRange::new(
+        domain::demo::season_start(),
+        domain::demo::season_end(),
+        400,
+    )?;
+    let mut rows = Vec::new();
+    measure_pair(&wh, one, &all, "1 season", &mut rows).await?;
+    // Nine earlier copies of the season, shifted by whole years.
+    let mut sql = String::new();
+    for k in 1..10 {
+        for spec in domain::PROCESSORS.iter() {
+            sql += &format!(
+                "INSERT INTO {t} SELECT * REPLACE ({c} - INTERVAL {k} YEAR AS {c}) FROM {t}
+                 WHERE {c} >= DATE '2021-10-01';\n",
+                t = spec.output_table,
+                c = spec.date_column
+            );
+        }
+        sql += &format!(
+            "INSERT INTO nba_analytics.player_game_summary SELECT * REPLACE (game_date - INTERVAL {k} YEAR AS game_date, season_year - {k} AS season_year)
+               FROM nba_analytics.player_game_summary WHERE game_date >= DATE '2021-10-01';
+             INSERT INTO nba_processing.precompute_failures SELECT * REPLACE (analysis_date - INTERVAL {k} YEAR AS analysis_date)
+               FROM nba_processing.precompute_failures WHERE analysis_date >= DATE '2021-10-01';
+             INSERT INTO nba_processing.precompute_processor_runs SELECT * REPLACE (analysis_date - INTERVAL {k} YEAR AS analysis_date)
+               FROM nba_processing.precompute_processor_runs WHERE analysis_date >= DATE '2021-10-01';\n"
+        );
+    }
+    wh.execute_batch_for_tests(&sql)?;
+    let ten = domain::DateRange::new(
+        domain::demo::season_start() - chrono::Duration::days(9 * 366),
+        domain::demo::season_end(),
+        4000,
+    )?;
+    measure_pair(&wh, ten, &all, "10 seasons", &mut rows).await?;
+    write_section(output, "reconcile", &render_ms(&rows))?;
+    Ok(rows)
+}
+
+async fn measure_pair(
+    wh: &EmbeddedWarehouse,
+    range: domain::DateRange,
+    all: &[ProcessorId],
+    label: &str,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    const RUNS: usize = 7;
+    let mut trait_times = Vec::new();
+    let mut cells = 0;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        cells = wh.cell_counts(range, all).await?.len();
+        trait_times.push(t.elapsed().as_secs_f64());
+    }
+    let mut raw_times = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        wh.raw_reconcile_for_bench(range, all)?;
+        raw_times.push(t.elapsed().as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    rows.push(Row {
+        what: format!("reconcile {label} ({cells} cells) through the Warehouse trait"),
+        seconds: median(&mut trait_times),
+        player_dates: cells as i64,
+    });
+    rows.push(Row {
+        what: format!("same SQL run directly on DuckDB ({label}, floor)"),
+        seconds: median(&mut raw_times),
+        player_dates: cells as i64,
+    });
+    Ok(())
+}
+
+/// Latency table: milliseconds, and the ratio to the floor row that follows.
+pub fn render_ms(rows: &[Row]) -> String {
+    let mut s = String::from("| measurement | median ms (7 runs) | vs floor |\n|---|---:|---:|\n");
+    for pair in rows.chunks(2) {
+        let floor = pair.get(1).map(|r| r.seconds).unwrap_or(f64::NAN);
+        for r in pair {
+            s.push_str(&format!(
+                "| {} | {:.1} | {:.2}× |\n",
+                r.what,
+                r.seconds * 1000.0,
+                r.seconds / floor
+            ));
+        }
+    }
+    s
+}
+
 pub fn render(rows: &[Row]) -> String {
     let mut s = String::from(
         "| measurement | seconds | player-dates | player-dates / s |\n|---|---:|---:|---:|\n",
@@ -102,7 +226,11 @@ pub fn render(rows: &[Row]) -> String {
             "| {} | {:.2} | {} | {} |\n",
             r.what,
             r.seconds,
-            if r.player_dates > 0 { r.player_dates.to_string() } else { "–".into() },
+            if r.player_dates > 0 {
+                r.player_dates.to_string()
+            } else {
+                "–".into()
+            },
             rate
         ));
     }
@@ -119,7 +247,12 @@ pub fn write_section(path: &Path, name: &str, body: &str) -> anyhow::Result<()> 
     let block = format!("{open}\n_Measured {stamp} by `rollcall bench {name}`._\n\n{body}{close}");
     let updated = match (existing.find(&open), existing.find(&close)) {
         (Some(a), Some(b)) if b > a => {
-            format!("{}{}{}", &existing[..a], block, &existing[b + close.len()..])
+            format!(
+                "{}{}{}",
+                &existing[..a],
+                block,
+                &existing[b + close.len()..]
+            )
         }
         _ => format!("{}\n{}\n", existing.trim_end(), block),
     };

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod config;
 pub mod progress;
+pub mod validate;
 
 use std::sync::Arc;
 

@@ -40,8 +40,32 @@ enum Command {
     Demo(DemoCmd),
     /// Run processors over dates, recording a record or a failure for every expected player.
     Backfill(BackfillCmd),
+    /// Reconcile: is every expected player accounted for? Exit 0 if so, 1 if not, 2 on bad input.
+    Validate(ValidateCmd),
     /// Measure performance and write the results into docs/benchmarks.md.
     Bench(BenchCmd),
+}
+
+#[derive(Debug, Args)]
+struct ValidateCmd {
+    /// First date (YYYY-MM-DD).
+    #[arg(long)]
+    start_date: String,
+    /// Last date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    end_date: String,
+    /// Only these processors (comma-separated); default all.
+    #[arg(long, value_name = "P[,P...]")]
+    processor: Option<String>,
+    /// Add a line per date and processor.
+    #[arg(long)]
+    details: bool,
+    /// Print the Date/Expected/Has Record/Has Failure/Unaccounted/Coverage table per processor.
+    #[arg(long)]
+    reconcile: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = server::validate::Format::Table)]
+    format: server::validate::Format,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +82,8 @@ struct BenchCmd {
 enum BenchWhat {
     /// A full-season backfill of all four processors on a fresh embedded store.
     Backfill,
+    /// Reconciliation latency for one and ten seasons, next to the raw SQL.
+    Reconcile,
 }
 
 #[derive(Debug, Args)]
@@ -166,11 +192,44 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(cmd) => serve(&cli.store, cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Demo(cmd) => demo(&cli.store, cmd).await,
         Command::Backfill(cmd) => backfill_cmd(&cli.store, cmd).await,
-        Command::Bench(cmd) => {
-            let rows = match cmd.what {
-                BenchWhat::Backfill => server::bench::backfill_bench(&cmd.output).await?,
+        Command::Validate(cmd) => {
+            let request = engine::reconcile::ReconcileRequest {
+                start: Some(cmd.start_date),
+                end: Some(cmd.end_date),
+                processors: cmd.processor,
             };
-            print!("{}", server::bench::render(&rows));
+            // Validate the input before touching (or creating) the store.
+            engine::reconcile::parse_processors(request.processors.as_deref())?;
+            domain::DateRange::parse(
+                request.start.as_deref(),
+                request.end.as_deref(),
+                domain::DateRange::default_view(),
+                engine::Limits::default().max_range_days,
+            )
+            .map_err(|e| CliError::Input(e.to_string()))?;
+            let wh = open_store(&cli.store).await?;
+            let rec =
+                engine::reconcile::reconcile(wh.as_ref(), engine::Limits::default(), &request)
+                    .await?;
+            let out = server::validate::render(&rec, cmd.format, cmd.details, cmd.reconcile)
+                .map_err(anyhow::Error::from)?;
+            print!("{out}");
+            Ok(if rec.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Bench(cmd) => {
+            let text = match cmd.what {
+                BenchWhat::Backfill => {
+                    server::bench::render(&server::bench::backfill_bench(&cmd.output).await?)
+                }
+                BenchWhat::Reconcile => {
+                    server::bench::render_ms(&server::bench::reconcile_bench(&cmd.output).await?)
+                }
+            };
+            print!("{text}");
             println!("written to {}", cmd.output.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -183,7 +242,10 @@ async fn open_store(store: &StoreArgs) -> anyhow::Result<Arc<dyn Warehouse>> {
     let wh = EmbeddedWarehouse::open(&store.db)?;
     let interrupted = wh.interrupt_running_jobs().await?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "jobs left running by a stopped process are now interrupted");
+        tracing::warn!(
+            interrupted,
+            "jobs left running by a stopped process are now interrupted"
+        );
     }
     Ok(Arc::new(wh))
 }
@@ -300,11 +362,13 @@ async fn backfill_cmd(store: &StoreArgs, cmd: BackfillCmd) -> Result<ExitCode, C
     let summary = backfill(wh.as_ref(), &request, &options, &sink, &cancel).await?;
     sink.finish();
     print_summary(&summary);
-    Ok(if summary.failed_cells.is_empty() && summary.state == warehouse::JobState::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if summary.failed_cells.is_empty() && summary.state == warehouse::JobState::Succeeded {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 fn print_summary(s: &JobSummary) {
@@ -325,7 +389,11 @@ fn print_summary(s: &JobSummary) {
             "  {:<26} {:>6}  {}",
             cat.code(),
             n,
-            if cat.is_expected() { "expected" } else { "INVESTIGATE" }
+            if cat.is_expected() {
+                "expected"
+            } else {
+                "INVESTIGATE"
+            }
         );
     }
     for cmd in s.retry_commands() {

@@ -55,7 +55,10 @@ async fn coverage_page_is_server_rendered_from_the_warehouse() {
         assert!(body.contains(&format!("<td>{date}</td>")), "{date}");
     }
     assert!(!body.contains("<td>2021-11-08</td>"));
-    assert!(body.contains("/pkg/rollcall.js"), "hydration script is linked");
+    assert!(
+        body.contains("/pkg/rollcall.js"),
+        "hydration script is linked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

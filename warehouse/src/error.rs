@@ -15,7 +15,11 @@ pub enum WarehouseError {
     #[error("warehouse schema version {found} is newer than this build understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("migration {version} ({name}) failed: {message}")]
-    Migration { version: i64, name: String, message: String },
+    Migration {
+        version: i64,
+        name: String,
+        message: String,
+    },
     #[error("warehouse query failed: {0}")]
     Query(String),
     #[error("{0}")]

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::UpstreamSet;
+use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 
 pub type Result<T> = std::result::Result<T, WarehouseError>;
@@ -49,8 +50,11 @@ pub trait Warehouse: Send + Sync + 'static {
 
     /// What `processors` left for `date` (records and player-level failures),
     /// as the downstream processors read it.
-    async fn upstream_outcomes(&self, date: NaiveDate, processors: &[ProcessorId])
-        -> Result<UpstreamSet>;
+    async fn upstream_outcomes(
+        &self,
+        date: NaiveDate,
+        processors: &[ProcessorId],
+    ) -> Result<UpstreamSet>;
 
     /// Idempotent write of one (processor, date) cell, atomically: replace the
     /// date's output rows; replace the processor's failure rows for the date
@@ -68,6 +72,29 @@ pub trait Warehouse: Send + Sync + 'static {
         range: DateRange,
         processors: &[ProcessorId],
     ) -> Result<Vec<CellCounts>>;
+
+    /// Expected players of the cell with neither a record nor any failure.
+    async fn unaccounted_players(
+        &self,
+        processor: ProcessorId,
+        date: NaiveDate,
+    ) -> Result<Vec<String>>;
+
+    /// The cell's failure rows, optionally filtered by canonical category and
+    /// by a player substring, paginated.
+    async fn failure_rows(
+        &self,
+        processor: ProcessorId,
+        date: NaiveDate,
+        filter: FailureFilter,
+    ) -> Result<Page<FailureRow>>;
+
+    /// The runs that wrote the cell, newest first.
+    async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>>;
+
+    /// One player on one date across every processor; `None` if the player has
+    /// no box-score row at all.
+    async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>>;
 
     // ---- jobs and checkpoints -----------------------------------------------
 

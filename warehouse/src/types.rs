@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use domain::processors::CellOutput;
 use domain::ProcessorId;
 
-pub use domain::report::{GameDateSummary, TableCount};
+pub use domain::report::{CellCounts, GameDateSummary, TableCount};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WarehouseStatus {
@@ -51,25 +51,6 @@ pub struct CellWrite {
     pub written_at: NaiveDateTime,
 }
 
-/// Raw accounting numbers for one (processor, date) cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CellCounts {
-    pub processor: ProcessorId,
-    pub date: NaiveDate,
-    pub expected: i64,
-    /// Expected players with a record.
-    pub has_record: i64,
-    /// Expected players without a record but with a player-level failure.
-    pub has_failure: i64,
-    /// A `DATE_LEVEL` failure exists for the date.
-    pub date_level: bool,
-    /// Expected players with neither (0 when `date_level`).
-    pub unaccounted: i64,
-    /// Player-level failures whose category needs investigation.
-    pub investigate: i64,
-    pub runs: i64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobState {
     Queued,
@@ -105,7 +86,10 @@ impl JobState {
     }
     /// A job in this state can be resumed (its pending and failed cells re-run).
     pub fn is_resumable(self) -> bool {
-        matches!(self, JobState::Failed | JobState::Interrupted | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Failed | JobState::Interrupted | JobState::Cancelled
+        )
     }
 }
 
@@ -155,4 +139,15 @@ pub struct JobCell {
     pub processor: ProcessorId,
     pub date: NaiveDate,
     pub state: CellState,
+}
+
+/// Drill-down filter for a cell's failure rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureFilter {
+    /// Canonical category code (`INSUFFICIENT_DATA`, `UNKNOWN`, ...).
+    pub category: Option<String>,
+    /// Substring of the player lookup (case-insensitive, matched literally).
+    pub search: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
 }

@@ -63,7 +63,9 @@ pub(crate) fn create(
         )));
     }
     tx.execute(
-        &format!("INSERT INTO rollcall.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        &format!(
+            "INSERT INTO rollcall.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
         params![
             job.id,
             job.requested_by,
@@ -83,7 +85,8 @@ pub(crate) fn create(
         params![job.id, job.created_at],
     )
     .map_err(query_err)?;
-    tx.execute_batch("DROP TABLE new_cells").map_err(query_err)?;
+    tx.execute_batch("DROP TABLE new_cells")
+        .map_err(query_err)?;
     tx.commit().map_err(query_err)
 }
 

@@ -17,11 +17,12 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::UpstreamSet;
+use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use duckdb::{params, Connection};
 use warehouse::{
-    CellCounts, CellWrite, GameDateSummary, JobCell, JobRecord, Result, RunRow, TableCount,
-    UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
+    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, Result, RunRow,
+    TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
 };
 
 pub use migrations::LATEST_SCHEMA_VERSION;
@@ -225,7 +226,8 @@ impl Warehouse for EmbeddedWarehouse {
     }
 
     async fn write_cell(&self, write: CellWrite) -> Result<()> {
-        self.with_conn(move |c| outputs::write_cell(c, &write)).await
+        self.with_conn(move |c| outputs::write_cell(c, &write))
+            .await
     }
 
     async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()> {
@@ -243,11 +245,37 @@ impl Warehouse for EmbeddedWarehouse {
             .await
     }
 
-    async fn create_job(
+    async fn unaccounted_players(
         &self,
-        job: JobRecord,
-        cells: Vec<(ProcessorId, NaiveDate)>,
-    ) -> Result<()> {
+        processor: ProcessorId,
+        date: NaiveDate,
+    ) -> Result<Vec<String>> {
+        self.with_conn(move |c| outputs::unaccounted_players(c, processor, date))
+            .await
+    }
+
+    async fn failure_rows(
+        &self,
+        processor: ProcessorId,
+        date: NaiveDate,
+        filter: FailureFilter,
+    ) -> Result<Page<FailureRow>> {
+        self.with_conn(move |c| outputs::failure_rows(c, processor, date, &filter))
+            .await
+    }
+
+    async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>> {
+        self.with_conn(move |c| outputs::cell_runs(c, processor, date))
+            .await
+    }
+
+    async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>> {
+        let player = player.to_string();
+        self.with_conn(move |c| outputs::player_trace(c, &player, date))
+            .await
+    }
+
+    async fn create_job(&self, job: JobRecord, cells: Vec<(ProcessorId, NaiveDate)>) -> Result<()> {
         self.with_conn(move |c| jobs::create(c, &job, &cells)).await
     }
 
@@ -301,6 +329,31 @@ impl EmbeddedWarehouse {
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(query_err)?;
         rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
+    }
+
+    /// Runs the reconciliation SQL directly (no row mapping): the engine floor
+    /// the benchmark compares the trait call against. Returns rows read.
+    pub fn raw_reconcile_for_bench(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<usize> {
+        let guard = self
+            .root
+            .lock()
+            .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
+        let (cells, categories) = outputs::reconcile_sql(processors);
+        let mut n = 0;
+        for sql in [cells, categories] {
+            let mut stmt = guard.prepare(&sql).map_err(query_err)?;
+            let mut rows = stmt
+                .query(params![range.start(), range.end()])
+                .map_err(query_err)?;
+            while rows.next().map_err(query_err)?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     pub fn count_for_tests(&self, sql: &str) -> Result<i64> {

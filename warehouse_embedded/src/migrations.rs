@@ -52,9 +52,7 @@ pub(crate) fn migrate(conn: &Connection, location: &str) -> Result<i64> {
         if foreign_tables > 0 {
             return Err(WarehouseError::NotRollcall {
                 location: location.to_string(),
-                reason: format!(
-                    "it has {foreign_tables} tables but no rollcall.schema_migrations"
-                ),
+                reason: format!("it has {foreign_tables} tables but no rollcall.schema_migrations"),
             });
         }
         conn.execute_batch(

@@ -8,9 +8,10 @@ use domain::failure::{ALIASES, CATEGORIES};
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
+use domain::report::{FailureRow, LastRun, Page, PlayerTrace, RunInfo, TraceLink, TraceState};
 use domain::{DateRange, ProcessorId, PROCESSORS};
-use duckdb::{params, Connection, Transaction};
-use warehouse::{CellCounts, CellWrite, Result, RunRow, WarehouseError};
+use duckdb::{params, Connection, OptionalExt, Transaction};
+use warehouse::{CellCounts, CellWrite, FailureFilter, Result, RunRow, WarehouseError};
 
 use crate::query_err;
 
@@ -21,7 +22,10 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
     // Table and column names come from the static processor declaration.
     tx.execute(
-        &format!("DELETE FROM {} WHERE {} = ?", spec.output_table, spec.date_column),
+        &format!(
+            "DELETE FROM {} WHERE {} = ?",
+            spec.output_table, spec.date_column
+        ),
         params![date],
     )
     .map_err(query_err)?;
@@ -69,7 +73,14 @@ pub(crate) fn record_failed_run(
     let tx = conn.transaction().map_err(query_err)?;
     insert_run(&tx, run)?;
     if let Some(job) = job_id {
-        mark_cell(&tx, job, run.processor, run.analysis_date, "failed", run.started_at)?;
+        mark_cell(
+            &tx,
+            job,
+            run.processor,
+            run.analysis_date,
+            "failed",
+            run.started_at,
+        )?;
     }
     tx.commit().map_err(query_err)
 }
@@ -245,7 +256,8 @@ fn insert_records(
                 params![run_id, at],
             )
             .map_err(query_err)?;
-            tx.execute_batch("DROP TABLE mlfs_stage").map_err(query_err)?;
+            tx.execute_batch("DROP TABLE mlfs_stage")
+                .map_err(query_err)?;
         }
     }
     Ok(())
@@ -308,7 +320,9 @@ pub(crate) fn upstream_outcomes(
                             attempts_per_game: r.get::<_, Option<f64>>(10)?.unwrap_or(0.0),
                             total_shots_last_10: r.get::<_, Option<i32>>(11)?.unwrap_or(0),
                             games_in_sample: r.get::<_, Option<i32>>(12)?.unwrap_or(0),
-                            primary_scoring_zone: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                            primary_scoring_zone: r
+                                .get::<_, Option<String>>(13)?
+                                .unwrap_or_default(),
                             sample_quality: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
                         })
                     })
@@ -413,21 +427,35 @@ pub(crate) fn upstream_outcomes(
 }
 
 /// SQL `VALUES` rows built from static declarations only (never user input).
-fn processors_values(processors: &[ProcessorId]) -> String {
+fn processors_values() -> String {
     PROCESSORS
         .iter()
-        .filter(|s| processors.contains(&s.id))
-        .map(|s| {
-            format!(
-                "('{}', '{}', '{}', '{}')",
-                s.code, s.name, s.output_table, s.date_column
-            )
-        })
+        .map(|s| format!("('{}', '{}')", s.code, s.name))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Canonical category per raw spelling, and whether it needs investigation.
+fn selected_values(processors: &[ProcessorId]) -> String {
+    processors
+        .iter()
+        .map(|p| format!("('{}')", p.code()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn deps_values() -> String {
+    let v: Vec<String> = PROCESSORS
+        .iter()
+        .flat_map(|s| {
+            s.depends_on
+                .iter()
+                .map(move |d| format!("('{}', '{}')", s.code, d.code()))
+        })
+        .collect();
+    v.join(", ")
+}
+
+/// Canonical category per raw spelling, and whether it is an expected gap.
 fn categories_values() -> String {
     CATEGORIES
         .iter()
@@ -442,17 +470,10 @@ fn categories_values() -> String {
         .join(", ")
 }
 
-pub(crate) fn cell_counts(
-    conn: &mut Connection,
-    range: DateRange,
-    processors: &[ProcessorId],
-) -> Result<Vec<CellCounts>> {
-    if processors.is_empty() {
-        return Ok(Vec::new());
-    }
+/// The common CTEs of every reconciliation query. `$1`/`$2` bound the dates.
+fn ctes() -> String {
     let records_union = PROCESSORS
         .iter()
-        .filter(|s| processors.contains(&s.id))
         .map(|s| {
             format!(
                 "SELECT DISTINCT '{}' AS code, {} AS d, player_lookup FROM {} WHERE {} BETWEEN $1 AND $2",
@@ -461,8 +482,9 @@ pub(crate) fn cell_counts(
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let sql = format!(
-        "WITH procs(code, name, tbl, col) AS (VALUES {procs}),
+    format!(
+        "procs(code, name) AS (VALUES {procs}),
+         deps(code, dep) AS (VALUES {deps}),
          cats(raw, code, expected) AS (VALUES {cats}),
          expected AS (
              SELECT DISTINCT game_date AS d, player_lookup
@@ -473,46 +495,109 @@ pub(crate) fn cell_counts(
          recs AS ({records_union}),
          fails AS (
              SELECT p.code, f.analysis_date AS d, f.entity_id,
+                    coalesce(c.code, 'UNKNOWN') AS category,
                     coalesce(c.expected, false) AS is_expected
              FROM nba_processing.precompute_failures f
              JOIN procs p ON upper(f.processor_name) IN (upper(p.code), upper(p.name))
-             LEFT JOIN cats c ON c.raw = upper(replace(replace(trim(f.failure_category), '-', '_'), ' ', '_'))
+             LEFT JOIN cats c
+               ON c.raw = upper(replace(replace(trim(coalesce(f.failure_category, '')), '-', '_'), ' ', '_'))
              WHERE f.analysis_date BETWEEN $1 AND $2
          ),
          player_fails AS (
              SELECT code, d, entity_id, bool_and(is_expected) AS all_expected
              FROM fails WHERE entity_id <> '{date_level}' GROUP BY ALL
          ),
-         date_fails AS (SELECT DISTINCT code, d FROM fails WHERE entity_id = '{date_level}'),
+         date_fails AS (SELECT DISTINCT code, d FROM fails WHERE entity_id = '{date_level}')",
+        procs = processors_values(),
+        deps = deps_values(),
+        cats = categories_values(),
+        date_level = DATE_LEVEL,
+    )
+}
+
+/// Reconciliation for a range: two set-based queries whatever the range length
+/// (the cells, then failure counts by category).
+/// The two reconciliation statements (cells, categories) for `processors`.
+pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> (String, String) {
+    let cells = format!(
+        "WITH {ctes},
+         sel(code) AS (VALUES {sel}),
          runs AS (
-             SELECT p.code, r.analysis_date AS d, count(*) AS n
+             SELECT p.code, r.analysis_date AS d, count(*) AS n,
+                    arg_max(r.run_id, r.started_at) AS last_run,
+                    arg_max(r.status, r.started_at) AS last_status,
+                    max(r.started_at) AS last_at
              FROM nba_processing.precompute_processor_runs r
              JOIN procs p ON upper(r.processor_name) IN (upper(p.code), upper(p.name))
              WHERE r.analysis_date BETWEEN $1 AND $2
              GROUP BY ALL
+         ),
+         base AS (
+             SELECT s.code, e.d,
+                    count(*) AS expected,
+                    count(r.player_lookup) AS has_record,
+                    count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NOT NULL) AS has_failure,
+                    bool_or(df.d IS NOT NULL) AS date_level,
+                    count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NULL AND df.d IS NULL) AS unaccounted,
+                    count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NOT NULL AND NOT pf.all_expected) AS investigate
+             FROM sel s CROSS JOIN expected e
+             LEFT JOIN recs r ON r.code = s.code AND r.d = e.d AND r.player_lookup = e.player_lookup
+             LEFT JOIN player_fails pf ON pf.code = s.code AND pf.d = e.d AND pf.entity_id = e.player_lookup
+             LEFT JOIN date_fails df ON df.code = s.code AND df.d = e.d
+             GROUP BY s.code, e.d
+         ),
+         conflicts AS (
+             SELECT r.code, r.d, count(*) AS n FROM recs r
+             JOIN player_fails pf ON pf.code = r.code AND pf.d = r.d AND pf.entity_id = r.player_lookup
+             GROUP BY ALL
+         ),
+         extras AS (
+             SELECT r.code, r.d, count(*) AS n FROM recs r
+             ANTI JOIN expected e ON e.d = r.d AND e.player_lookup = r.player_lookup
+             GROUP BY ALL
+         ),
+         cascades AS (
+             SELECT r.code, r.d, count(DISTINCT r.player_lookup) AS n
+             FROM recs r JOIN deps ON deps.code = r.code
+             ANTI JOIN recs u ON u.code = deps.dep AND u.d = r.d AND u.player_lookup = r.player_lookup
+             GROUP BY ALL
          )
-         SELECT p.code, e.d,
-                count(*) AS expected,
-                count(r.player_lookup) AS has_record,
-                count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NOT NULL) AS has_failure,
-                bool_or(df.d IS NOT NULL) AS date_level,
-                count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NULL AND df.d IS NULL) AS unaccounted,
-                count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NOT NULL AND NOT pf.all_expected) AS investigate,
-                coalesce(any_value(ru.n), 0) AS runs
-         FROM procs p CROSS JOIN expected e
-         LEFT JOIN recs r ON r.code = p.code AND r.d = e.d AND r.player_lookup = e.player_lookup
-         LEFT JOIN player_fails pf ON pf.code = p.code AND pf.d = e.d AND pf.entity_id = e.player_lookup
-         LEFT JOIN date_fails df ON df.code = p.code AND df.d = e.d
-         LEFT JOIN runs ru ON ru.code = p.code AND ru.d = e.d
-         GROUP BY p.code, e.d
-         ORDER BY e.d, p.code",
-        procs = processors_values(processors),
-        cats = categories_values(),
-        date_level = DATE_LEVEL,
+         SELECT b.code, b.d, b.expected, b.has_record, b.has_failure, b.date_level,
+                CASE WHEN b.date_level THEN 0 ELSE b.unaccounted END,
+                b.investigate, coalesce(ru.n, 0),
+                coalesce(c.n, 0), coalesce(x.n, 0), coalesce(k.n, 0),
+                ru.last_run, ru.last_status, ru.last_at
+         FROM base b
+         LEFT JOIN runs ru ON ru.code = b.code AND ru.d = b.d
+         LEFT JOIN conflicts c ON c.code = b.code AND c.d = b.d
+         LEFT JOIN extras x ON x.code = b.code AND x.d = b.d
+         LEFT JOIN cascades k ON k.code = b.code AND k.d = b.d",
+        ctes = ctes(),
+        sel = selected_values(processors),
     );
+    let categories = format!(
+        "WITH {ctes}, sel(code) AS (VALUES {sel})
+         SELECT code, d, category, count(*) FROM fails WHERE code IN (SELECT code FROM sel)
+         GROUP BY ALL",
+        ctes = ctes(),
+        sel = selected_values(processors),
+    );
+    (cells, categories)
+}
+
+pub(crate) fn cell_counts(
+    conn: &mut Connection,
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<Vec<CellCounts>> {
+    if processors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sql, cat_sql) = reconcile_sql(processors);
     let mut stmt = conn.prepare(&sql).map_err(query_err)?;
     let rows = stmt
         .query_map(params![range.start(), range.end()], |r| {
+            let last_run: Option<String> = r.get(12)?;
             Ok((
                 r.get::<_, String>(0)?,
                 CellCounts {
@@ -525,17 +610,267 @@ pub(crate) fn cell_counts(
                     unaccounted: r.get(6)?,
                     investigate: r.get(7)?,
                     runs: r.get(8)?,
+                    conflict: r.get(9)?,
+                    extra: r.get(10)?,
+                    cascade: r.get(11)?,
+                    failures_by_category: Default::default(),
+                    last_run: match last_run {
+                        Some(run_id) => Some(LastRun {
+                            run_id,
+                            status: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                            started_at: r.get(14)?,
+                        }),
+                        None => None,
+                    },
                 },
             ))
         })
         .map_err(query_err)?;
-    let mut out = Vec::new();
+    let mut out: HashMap<(String, NaiveDate), CellCounts> = HashMap::new();
     for row in rows {
         let (code, mut c) = row.map_err(query_err)?;
-        c.processor = ProcessorId::parse(&code)
-            .map_err(|e| WarehouseError::Query(e.to_string()))?;
-        out.push(c);
+        c.processor =
+            ProcessorId::parse(&code).map_err(|e| WarehouseError::Query(e.to_string()))?;
+        out.insert((code, c.date), c);
     }
+    let mut stmt = conn.prepare(&cat_sql).map_err(query_err)?;
+    let rows = stmt
+        .query_map(params![range.start(), range.end()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, NaiveDate>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(query_err)?;
+    for row in rows {
+        let (code, d, cat, n) = row.map_err(query_err)?;
+        if let Some(c) = out.get_mut(&(code, d)) {
+            c.failures_by_category.insert(cat, n);
+        }
+    }
+    let mut out: Vec<CellCounts> = out.into_values().collect();
     out.sort_by_key(|c| (c.date, c.processor.order()));
     Ok(out)
+}
+
+fn single_day(date: NaiveDate) -> DateRange {
+    DateRange::new(date, date, 1).expect("a single day is a valid range")
+}
+
+pub(crate) fn unaccounted_players(
+    conn: &mut Connection,
+    p: ProcessorId,
+    date: NaiveDate,
+) -> Result<Vec<String>> {
+    let sql = format!(
+        "WITH {ctes}
+         SELECT e.player_lookup FROM expected e
+         WHERE NOT EXISTS (SELECT 1 FROM recs r WHERE r.code = $3 AND r.d = e.d AND r.player_lookup = e.player_lookup)
+           AND NOT EXISTS (SELECT 1 FROM fails f WHERE f.code = $3 AND f.d = e.d
+                           AND f.entity_id IN (e.player_lookup, '{date_level}'))
+         ORDER BY 1",
+        ctes = ctes(),
+        date_level = DATE_LEVEL,
+    );
+    let range = single_day(date);
+    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
+    let rows = stmt
+        .query_map(params![range.start(), range.end(), p.code()], |r| r.get(0))
+        .map_err(query_err)?;
+    rows.collect::<duckdb::Result<Vec<String>>>()
+        .map_err(query_err)
+}
+
+pub(crate) fn failure_rows(
+    conn: &mut Connection,
+    p: ProcessorId,
+    date: NaiveDate,
+    filter: &FailureFilter,
+) -> Result<Page<FailureRow>> {
+    let spec = p.spec();
+    let limit = filter.limit.clamp(1, 500);
+    let offset = filter.offset.max(0);
+    // Filters are bound parameters; `contains` matches the search literally.
+    let sql = format!(
+        "WITH cats(raw, code, expected) AS (VALUES {cats}),
+         rows AS (
+             SELECT f.entity_id, coalesce(f.failure_category, '') AS raw_category,
+                    coalesce(c.code, 'UNKNOWN') AS category, coalesce(f.failure_reason, '') AS reason,
+                    coalesce(f.can_retry, false) AS can_retry, f.upstream_processor,
+                    f.upstream_category, f.run_id
+             FROM nba_processing.precompute_failures f
+             LEFT JOIN cats c
+               ON c.raw = upper(replace(replace(trim(coalesce(f.failure_category, '')), '-', '_'), ' ', '_'))
+             WHERE f.analysis_date = $1 AND upper(f.processor_name) IN (upper($2), upper($3))
+               AND ($4 IS NULL OR coalesce(c.code, 'UNKNOWN') = $4)
+               AND ($5 IS NULL OR contains(lower(f.entity_id), lower($5)))
+         )
+         SELECT *, count(*) OVER () AS total FROM rows
+         ORDER BY category, entity_id LIMIT $6 OFFSET $7",
+        cats = categories_values(),
+    );
+    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
+    let mut total = 0i64;
+    let rows = stmt
+        .query_map(
+            params![
+                date,
+                spec.code,
+                spec.name,
+                filter.category,
+                filter.search,
+                limit,
+                offset
+            ],
+            |r| {
+                Ok((
+                    FailureRow {
+                        entity_id: r.get(0)?,
+                        raw_category: r.get(1)?,
+                        category: r.get(2)?,
+                        reason: r.get(3)?,
+                        can_retry: r.get(4)?,
+                        upstream_processor: r.get(5)?,
+                        upstream_category: r.get(6)?,
+                        run_id: r.get(7)?,
+                    },
+                    r.get::<_, i64>(8)?,
+                ))
+            },
+        )
+        .map_err(query_err)?;
+    let mut items = Vec::new();
+    for row in rows {
+        let (item, t) = row.map_err(query_err)?;
+        total = t;
+        items.push(item);
+    }
+    if items.is_empty() && offset > 0 {
+        // Past the end: still report the true total.
+        let mut f = filter.clone();
+        f.offset = 0;
+        f.limit = 1;
+        total = failure_rows(conn, p, date, &f)?.total;
+    }
+    Ok(Page {
+        items,
+        total,
+        offset,
+        limit,
+    })
+}
+
+pub(crate) fn cell_runs(
+    conn: &mut Connection,
+    p: ProcessorId,
+    date: NaiveDate,
+) -> Result<Vec<RunInfo>> {
+    let spec = p.spec();
+    let mut stmt = conn
+        .prepare(
+            "SELECT run_id, job_id, status, coalesce(records_written, 0), coalesce(failures_written, 0),
+                    coalesce(expected_count, 0), coalesce(duration_ms, 0), error, started_at
+             FROM nba_processing.precompute_processor_runs
+             WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))
+             ORDER BY started_at DESC NULLS LAST, run_id DESC",
+        )
+        .map_err(query_err)?;
+    let rows = stmt
+        .query_map(params![date, spec.code, spec.name], |r| {
+            Ok(RunInfo {
+                run_id: r.get(0)?,
+                job_id: r.get(1)?,
+                status: r.get(2)?,
+                records_written: r.get(3)?,
+                failures_written: r.get(4)?,
+                expected_count: r.get(5)?,
+                duration_ms: r.get(6)?,
+                error: r.get(7)?,
+                started_at: r.get(8)?,
+            })
+        })
+        .map_err(query_err)?;
+    rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
+}
+
+pub(crate) fn player_trace(
+    conn: &mut Connection,
+    player: &str,
+    date: NaiveDate,
+) -> Result<Option<PlayerTrace>> {
+    let known: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM nba_analytics.player_game_summary WHERE player_lookup = ?",
+            params![player],
+            |r| r.get(0),
+        )
+        .map_err(query_err)?;
+    if known == 0 {
+        return Ok(None);
+    }
+    let expected: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM nba_analytics.player_game_summary
+             WHERE player_lookup = ? AND game_date = ?
+               AND is_active AND (minutes_played > 0 OR fg_attempts > 0)",
+            params![player, date],
+            |r| r.get(0),
+        )
+        .map_err(query_err)?;
+    let mut links = Vec::new();
+    for spec in PROCESSORS.iter() {
+        let has_record: bool = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) > 0 FROM {} WHERE {} = ? AND player_lookup = ?",
+                    spec.output_table, spec.date_column
+                ),
+                params![date, player],
+                |r| r.get(0),
+            )
+            .map_err(query_err)?;
+        let failure: Option<(String, String, String, Option<String>, Option<String>)> = conn
+            .query_row(
+                "SELECT entity_id, coalesce(failure_category, ''), coalesce(failure_reason, ''),
+                        upstream_processor, upstream_category
+                 FROM nba_processing.precompute_failures
+                 WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))
+                   AND entity_id IN (?, ?)
+                 ORDER BY entity_id = ? DESC LIMIT 1",
+                params![date, spec.code, spec.name, player, DATE_LEVEL, player],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(query_err)?;
+        let state = if has_record {
+            TraceState::Record
+        } else if let Some((entity, raw, reason, up, up_cat)) = failure {
+            if entity == DATE_LEVEL {
+                TraceState::DateLevel { reason }
+            } else {
+                TraceState::Failure {
+                    category: domain::FailureCategory::normalise(&raw).code().to_string(),
+                    reason,
+                    upstream_processor: up,
+                    upstream_category: up_cat,
+                }
+            }
+        } else if expected {
+            TraceState::Unaccounted
+        } else {
+            TraceState::NotExpected
+        };
+        links.push(TraceLink {
+            processor: spec.id,
+            state,
+        });
+    }
+    Ok(Some(PlayerTrace {
+        player_lookup: player.to_string(),
+        date,
+        expected,
+        links,
+    }))
 }

@@ -92,7 +92,8 @@ pub(crate) fn load(
     })
 }
 
-const PGS_COLUMNS: &str = "player_lookup, coalesce(player_full_name, player_lookup), game_id, game_date,
+const PGS_COLUMNS: &str =
+    "player_lookup, coalesce(player_full_name, player_lookup), game_id, game_date,
     coalesce(season_year, 0), coalesce(team_abbr, ''), coalesce(opponent_team_abbr, ''),
     coalesce(home_game, false), coalesce(starter_flag, false), coalesce(is_active, false),
     coalesce(is_dnp, false), minutes_played, points, fg_attempts, fg_makes, three_pt_attempts,

@@ -61,8 +61,10 @@ fn refuses_a_duckdb_file_that_rollcall_did_not_create() {
     let path = dir.path().join("other.duckdb");
     {
         let conn = duckdb::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE customers (id INTEGER); INSERT INTO customers VALUES (1);")
-            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE customers (id INTEGER); INSERT INTO customers VALUES (1);",
+        )
+        .unwrap();
     }
     let err = EmbeddedWarehouse::open(&path).err().expect("refused");
     assert!(matches!(err, WarehouseError::NotRollcall { .. }), "{err}");
@@ -115,13 +117,21 @@ async fn overview_queries_count_games_rows_and_expected_players() {
         v.len() as i64
     };
     let rows = nov5.len() as i64;
-    wh.load_upstream_rows(season.schedule, season.games).await.unwrap();
-    let dates = wh.game_dates(range("2021-11-05", "2021-11-05")).await.unwrap();
+    wh.load_upstream_rows(season.schedule, season.games)
+        .await
+        .unwrap();
+    let dates = wh
+        .game_dates(range("2021-11-05", "2021-11-05"))
+        .await
+        .unwrap();
     assert_eq!(dates.len(), 1);
     assert_eq!(dates[0].games, games);
     assert_eq!(dates[0].player_rows, rows);
     assert_eq!(dates[0].expected_players, expected_players);
-    let counts = wh.table_counts(range("2021-11-05", "2021-11-05")).await.unwrap();
+    let counts = wh
+        .table_counts(range("2021-11-05", "2021-11-05"))
+        .await
+        .unwrap();
     assert_eq!(counts.len(), 8);
     assert_eq!(counts[1].table, "nba_analytics.player_game_summary");
     assert_eq!(counts[1].rows, rows);
@@ -135,7 +145,9 @@ async fn reloading_upstream_rows_replaces_instead_of_duplicating() {
     wh.load_upstream_rows(season.schedule.clone(), season.games.clone())
         .await
         .unwrap();
-    wh.load_upstream_rows(season.schedule, season.games).await.unwrap();
+    wh.load_upstream_rows(season.schedule, season.games)
+        .await
+        .unwrap();
     assert_eq!(
         wh.count_for_tests("SELECT count(*) FROM nba_analytics.player_game_summary")
             .unwrap(),
@@ -154,12 +166,19 @@ async fn readers_see_a_consistent_snapshot_while_a_writer_works() {
     // Readers run concurrently; each sees either nothing or the whole load.
     let mut seen = Vec::new();
     for _ in 0..20 {
-        let d = wh.game_dates(range("2021-10-01", "2022-05-01")).await.unwrap();
+        let d = wh
+            .game_dates(range("2021-10-01", "2022-05-01"))
+            .await
+            .unwrap();
         seen.push(d.len());
         tokio::task::yield_now().await;
     }
     writer.await.unwrap().unwrap();
-    let full = wh.game_dates(range("2021-10-01", "2022-05-01")).await.unwrap().len();
+    let full = wh
+        .game_dates(range("2021-10-01", "2022-05-01"))
+        .await
+        .unwrap()
+        .len();
     assert!(full > 150);
     assert!(seen.iter().all(|n| *n == 0 || *n == full), "{seen:?}");
 }

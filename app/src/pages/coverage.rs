@@ -12,10 +12,7 @@ pub fn CoveragePage() -> impl IntoView {
     let query = use_query_map();
     let start = move || query.read().get("start");
     let end = move || query.read().get("end");
-    let overview = Resource::new(
-        move || (start(), end()),
-        |(s, e)| coverage_overview(s, e),
-    );
+    let overview = Resource::new(move || (start(), end()), |(s, e)| coverage_overview(s, e));
 
     view! {
         <h1 class="rc-title">"Coverage"</h1>
@@ -60,7 +57,7 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
                 <TableCounts overview=overview.clone()/>
             </section>
         }
-            .into_any();
+        .into_any();
     }
     let summary = format!(
         "{} game dates, {} games, {} expected player-games",
@@ -100,7 +97,7 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
             <TableCounts overview=overview.clone()/>
         </section>
     }
-        .into_any()
+    .into_any()
 }
 
 #[component]

@@ -31,7 +31,11 @@ pub struct SeasonIndex {
 impl SeasonIndex {
     pub fn new(mut rows: Vec<PlayerGame>, schedule: &[ScheduledGame]) -> Self {
         rows.sort_by(|a, b| {
-            (a.game_date, &a.player_lookup, &a.game_id).cmp(&(b.game_date, &b.player_lookup, &b.game_id))
+            (a.game_date, &a.player_lookup, &a.game_id).cmp(&(
+                b.game_date,
+                &b.player_lookup,
+                &b.game_id,
+            ))
         });
         // Team aggregates per (game, team).
         let mut per_game: BTreeMap<(String, String), (NaiveDate, f64, [i64; 3])> = BTreeMap::new();
@@ -76,7 +80,10 @@ impl SeasonIndex {
         }
         let mut by_player: HashMap<String, Vec<PlayerGame>> = HashMap::new();
         for g in rows {
-            by_player.entry(g.player_lookup.clone()).or_default().push(g);
+            by_player
+                .entry(g.player_lookup.clone())
+                .or_default()
+                .push(g);
         }
         let mut by_date: BTreeMap<NaiveDate, Vec<(String, usize)>> = BTreeMap::new();
         for (p, games) in &by_player {

@@ -47,7 +47,10 @@ impl FailureRecord {
     pub fn player(entity: &str, category: FailureCategory, reason: impl Into<String>) -> Self {
         let mut reason: String = reason.into();
         if reason.len() > 1000 {
-            let cut = (0..=1000).rev().find(|i| reason.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=1000)
+                .rev()
+                .find(|i| reason.is_char_boundary(*i))
+                .unwrap_or(0);
             reason.truncate(cut);
         }
         Self {
@@ -106,15 +109,24 @@ impl UpstreamSet {
         };
         match &out.records {
             Records::Psza(r) => {
-                self.psza.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
+                self.psza.records = r
+                    .iter()
+                    .map(|x| (x.player_lookup.clone(), x.clone()))
+                    .collect();
                 self.psza.failures = failures();
             }
             Records::Pdc(r) => {
-                self.pdc.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
+                self.pdc.records = r
+                    .iter()
+                    .map(|x| (x.player_lookup.clone(), x.clone()))
+                    .collect();
                 self.pdc.failures = failures();
             }
             Records::Pcf(r) => {
-                self.pcf.records = r.iter().map(|x| (x.player_lookup.clone(), x.clone())).collect();
+                self.pcf.records = r
+                    .iter()
+                    .map(|x| (x.player_lookup.clone(), x.clone()))
+                    .collect();
                 self.pcf.failures = failures();
             }
             Records::Mlfs(_) => {}
@@ -167,7 +179,11 @@ pub fn run(
         }
         return empty(Records::empty(processor), vec![failure], false);
     }
-    let ctx = Ctx { date, index, upstream };
+    let ctx = Ctx {
+        date,
+        index,
+        upstream,
+    };
     match processor {
         ProcessorId::Psza => {
             let (r, f) = per_player(&expected, |g| psza::compute(&ctx, g));

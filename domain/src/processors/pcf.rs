@@ -41,7 +41,11 @@ pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PcfRecord>
     let opp = ctx.index.team_history(&today.opponent_team_abbr, d);
     let opp10 = &opp[opp.len().saturating_sub(10)..];
     let allowed: [i64; 3] = opp10.iter().fold([0; 3], |a, t| {
-        [a[0] + t.allowed_paint, a[1] + t.allowed_mid, a[2] + t.allowed_three]
+        [
+            a[0] + t.allowed_paint,
+            a[1] + t.allowed_mid,
+            a[2] + t.allowed_three,
+        ]
     });
     let allowed_total = (allowed[0] + allowed[1] + allowed[2]) as f64;
     let mismatch = if allowed_total > 0.0 {

@@ -58,10 +58,17 @@ pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PdcRecord>
             .map(|g| g.game_date)
             .filter(|x| *x >= from)
             .collect();
-        dates.windows(2).filter(|w| w[1] - w[0] == Duration::days(1)).count() as i32
+        dates
+            .windows(2)
+            .filter(|w| w[1] - w[0] == Duration::days(1))
+            .count() as i32
     };
     let (ts_pts, ts_fga, ts_fta) = last10.iter().fold((0i64, 0i64, 0i64), |acc, g| {
-        (acc.0 + g.pts() as i64, acc.1 + g.fga() as i64, acc.2 + g.fta() as i64)
+        (
+            acc.0 + g.pts() as i64,
+            acc.1 + g.fga() as i64,
+            acc.2 + g.fta() as i64,
+        )
     });
     let ts_den = 2.0 * (ts_fga as f64 + 0.44 * ts_fta as f64);
     let team = ctx.index.team_history(&today.team_abbr, d);

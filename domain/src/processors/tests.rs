@@ -43,12 +43,17 @@ fn psza_needs_ten_games_nine_is_insufficient() {
     assert_eq!(f.reason, "9 games, need 10");
     assert!(!f.can_retry);
     assert_eq!(out.records.players(), vec!["ten"]);
-    let Records::Psza(r) = &out.records else { panic!() };
+    let Records::Psza(r) = &out.records else {
+        panic!()
+    };
     // 7 paint, 4 mid, 5 three per game
     assert_eq!(r[0].total_shots_last_10, 160);
     assert_eq!(r[0].paint_rate_last_10, 0.438);
     assert_eq!(r[0].primary_scoring_zone, "paint");
-    assert_eq!(r[0].paint_rate_last_20, None, "needs 15 games for the 20-window");
+    assert_eq!(
+        r[0].paint_rate_last_20, None,
+        "needs 15 games for the 20-window"
+    );
     assert_eq!(r[0].sample_quality, "low");
 }
 
@@ -57,7 +62,9 @@ fn psza_twenty_game_window_starts_at_fifteen_games() {
     let mut rows = player_with("fourteen", 14, today());
     rows.extend(player_with("fifteen", 15, today()));
     let out = run(P::Psza, today(), &idx(rows), &UpstreamSet::default());
-    let Records::Psza(r) = &out.records else { panic!() };
+    let Records::Psza(r) = &out.records else {
+        panic!()
+    };
     let by = |p: &str| r.iter().find(|x| x.player_lookup == p).unwrap();
     assert_eq!(by("fourteen").paint_rate_last_20, None);
     assert_eq!(by("fifteen").paint_rate_last_20, Some(0.438));
@@ -96,7 +103,11 @@ fn corrupt_input_is_processing_error_and_the_date_goes_on() {
         let out = run(p, today(), &idx(rows.clone()), &UpstreamSet::default());
         let f = failure_of(&out, "corrupt").unwrap();
         assert_eq!(f.category, C::ProcessingError, "{p}");
-        assert!(f.reason.contains("fg_makes 99 > fg_attempts 16"), "{}", f.reason);
+        assert!(
+            f.reason.contains("fg_makes 99 > fg_attempts 16"),
+            "{}",
+            f.reason
+        );
         assert_eq!(out.records.players(), vec!["clean"], "{p}");
     }
 }
@@ -109,7 +120,9 @@ fn pdc_boundaries_two_three_nine_ten() {
     }
     let out = run(P::Pdc, today(), &idx(rows), &UpstreamSet::default());
     assert_eq!(failure_of(&out, "two").unwrap().reason, "2 games, need 3");
-    let Records::Pdc(r) = &out.records else { panic!() };
+    let Records::Pdc(r) = &out.records else {
+        panic!()
+    };
     let by = |p: &str| r.iter().find(|x| x.player_lookup == p).unwrap();
     assert!(by("three").early_season_flag);
     assert!(by("nine").early_season_flag);
@@ -201,8 +214,14 @@ fn missing_upstream_names_the_upstream_and_its_category() {
 
     let mlfs = run(P::Mlfs, today(), &index, &up);
     let f = failure_of(&mlfs, "rookie").unwrap();
-    assert_eq!(f.upstream_processor, Some(P::Psza), "root of the lineage first");
-    let Records::Mlfs(r) = &mlfs.records else { panic!() };
+    assert_eq!(
+        f.upstream_processor,
+        Some(P::Psza),
+        "root of the lineage first"
+    );
+    let Records::Mlfs(r) = &mlfs.records else {
+        panic!()
+    };
     assert_eq!(r[0].features.len(), FEATURE_NAMES.len());
     assert_eq!(r[0].feature_version, FEATURE_VERSION);
 }
@@ -217,13 +236,20 @@ fn missing_upstream_without_any_upstream_row_says_so() {
     let out = run(P::Pcf, today(), &idx(rows), &up);
     let f = failure_of(&out, "veteran").unwrap();
     assert_eq!(f.upstream_category, None);
-    assert!(f.reason.contains("no record and no failure"), "{}", f.reason);
+    assert!(
+        f.reason.contains("no record and no failure"),
+        "{}",
+        f.reason
+    );
 }
 
 #[test]
 fn every_expected_player_gets_exactly_one_outcome() {
     let mut rows = Vec::new();
-    for (i, n) in [0usize, 1, 2, 3, 5, 9, 10, 11, 15, 20, 25].iter().enumerate() {
+    for (i, n) in [0usize, 1, 2, 3, 5, 9, 10, 11, 15, 20, 25]
+        .iter()
+        .enumerate()
+    {
         rows.extend(player_with(&format!("p{i}"), *n, today()));
     }
     rows[7].points = Some(-4); // corrupt one
@@ -231,7 +257,12 @@ fn every_expected_player_gets_exactly_one_outcome() {
     let mut up = UpstreamSet::default();
     for p in PROCESSORS_IN_ORDER {
         let out = run(p, today(), &index, &up);
-        let mut seen: Vec<String> = out.records.players().into_iter().map(String::from).collect();
+        let mut seen: Vec<String> = out
+            .records
+            .players()
+            .into_iter()
+            .map(String::from)
+            .collect();
         seen.extend(out.failures.iter().map(|f| f.entity_id.clone()));
         seen.sort();
         let mut expected: Vec<String> = index

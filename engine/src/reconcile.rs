@@ -1,0 +1,105 @@
+//! Reconciliation: the accounting identity per (processor, date) for a range,
+//! totals per processor, and the re-run commands that would close the gaps.
+
+use chrono::NaiveDate;
+use domain::report::{CellCounts, CellDetail, CellStatus, PlayerTrace, Reconciliation};
+use domain::{DateRange, ProcessorId};
+use serde::{Deserialize, Serialize};
+use warehouse::{FailureFilter, Warehouse};
+
+use crate::{EngineError, Limits};
+
+/// Range and processor filter as typed by the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileRequest {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Comma-separated codes; empty or missing = all processors.
+    pub processors: Option<String>,
+}
+
+pub fn parse_processors(raw: Option<&str>) -> Result<Vec<ProcessorId>, EngineError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(ProcessorId::all().collect()),
+        Some(list) => Ok(ProcessorId::parse_list(list)?),
+    }
+}
+
+pub async fn reconcile(
+    wh: &dyn Warehouse,
+    limits: Limits,
+    request: &ReconcileRequest,
+) -> Result<Reconciliation, EngineError> {
+    let range = DateRange::parse(
+        request.start.as_deref(),
+        request.end.as_deref(),
+        DateRange::default_view(),
+        limits.max_range_days,
+    )?;
+    let processors = parse_processors(request.processors.as_deref())?;
+    let cells = wh.cell_counts(range, &processors).await?;
+    Ok(Reconciliation {
+        range,
+        processors,
+        cells,
+    })
+}
+
+/// `PDC:2021-11-10` → the cell.
+pub fn parse_cell(raw: &str) -> Result<(ProcessorId, NaiveDate), EngineError> {
+    let (p, d) = raw.split_once(':').ok_or_else(|| {
+        EngineError::Input(domain::DomainError::MalformedDate {
+            field: "cell",
+            value: raw.chars().take(40).collect(),
+        })
+    })?;
+    Ok((
+        ProcessorId::parse(p)?,
+        domain::dates::parse_date("cell", d.trim())?,
+    ))
+}
+
+pub async fn cell_detail(
+    wh: &dyn Warehouse,
+    raw_cell: &str,
+    filter: FailureFilter,
+) -> Result<CellDetail, EngineError> {
+    let (processor, date) = parse_cell(raw_cell)?;
+    let day = DateRange::new(date, date, 1)?;
+    let counts = wh.cell_counts(day, &[processor]).await?.into_iter().next();
+    let mut failures = wh.failure_rows(processor, date, filter).await?;
+    let date_level = failures
+        .items
+        .iter()
+        .position(|f| f.entity_id == domain::processors::DATE_LEVEL)
+        .map(|i| failures.items.remove(i));
+    let unaccounted = wh.unaccounted_players(processor, date).await?;
+    let runs = wh.cell_runs(processor, date).await?;
+    Ok(CellDetail {
+        processor,
+        date,
+        status: counts
+            .as_ref()
+            .map(CellCounts::status)
+            .unwrap_or(CellStatus::NoGames),
+        counts,
+        failures,
+        date_level,
+        unaccounted,
+        runs,
+    })
+}
+
+pub async fn player_trace(
+    wh: &dyn Warehouse,
+    player: &str,
+    raw_date: &str,
+) -> Result<Option<PlayerTrace>, EngineError> {
+    let date = domain::dates::parse_date("date", raw_date.trim())?;
+    let player = player.trim();
+    if player.is_empty() || player.len() > 64 || !player.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Ok(None);
+    }
+    Ok(wh.player_trace(player, date).await?)
+}
