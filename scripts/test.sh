@@ -24,11 +24,21 @@ log "browser tests"
 workdir="$(mktemp -d)"
 port="${ROLLCALL_E2E_PORT:-3100}"
 server_log="$workdir/server.log"
-"$CARGO_TARGET_DIR/debug/rollcall" --db "$workdir/e2e.duckdb" serve \
-  --addr "127.0.0.1:$port" --site-root "$ROLLCALL_SITE_ROOT" --demo >"$server_log" 2>&1 &
-server_pid=$!
-cleanup() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$workdir"; }
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$workdir"
+}
 trap cleanup EXIT
+rollcall="$CARGO_TARGET_DIR/debug/rollcall"
+# The demo's default state, plus PDC and its downstream re-run with failure
+# tracking over 2021-11-16..18 (real MISSING_UPSTREAM rows for the trace test).
+"$rollcall" --db "$workdir/e2e.duckdb" demo >/dev/null
+"$rollcall" --db "$workdir/e2e.duckdb" backfill --processor PDC --downstream \
+  --start-date 2021-11-16 --end-date 2021-11-18 >/dev/null
+"$rollcall" --db "$workdir/e2e.duckdb" serve \
+  --addr "127.0.0.1:$port" --site-root "$ROLLCALL_SITE_ROOT" >"$server_log" 2>&1 &
+server_pid=$!
 for _ in $(seq 1 300); do
   if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then break; fi
   if ! kill -0 "$server_pid" 2>/dev/null; then cat "$server_log"; echo "server exited" >&2; exit 1; fi

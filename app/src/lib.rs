@@ -6,8 +6,10 @@ pub mod api;
 mod components;
 mod error;
 mod pages;
+pub mod palette;
 #[cfg(feature = "ssr")]
 mod state;
+mod view_query;
 
 pub use error::AppError;
 #[cfg(feature = "ssr")]
@@ -17,7 +19,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app (server side only).
@@ -56,6 +58,11 @@ pub fn App() -> impl IntoView {
                 // renders without JavaScript.
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::CoveragePage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("players"), ParamSegment("player"))
+                        view=pages::PlayerPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

@@ -209,13 +209,15 @@ pub struct TraceLink {
     pub state: TraceState,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlayerTrace {
     pub player_lookup: String,
     pub date: NaiveDate,
     pub expected: bool,
     /// In dependency order.
     pub links: Vec<TraceLink>,
+    /// The player's last games up to and including the date, newest first.
+    pub recent_games: Vec<crate::game::PlayerGame>,
 }
 
 impl PlayerTrace {
@@ -471,6 +473,7 @@ mod tests {
                     state: fail(Some("PCF")),
                 },
             ],
+            recent_games: Vec::new(),
         };
         assert_eq!(trace.root_cause(), Some(ProcessorId::Psza));
         let ok = PlayerTrace {

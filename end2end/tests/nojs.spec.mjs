@@ -41,3 +41,14 @@ test('unknown paths are a 404 page', async ({ page }) => {
   expect(res.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
 });
+
+test('the heatmap, summary table and a drill-down render without JavaScript', async ({ page }) => {
+  await page.goto('/?start=2021-11-05&end=2021-11-15&cell=PDC:2021-11-10');
+  const grid = page.getByRole('table', { name: 'Coverage heatmap' });
+  await expect(grid.locator('td[data-cell]')).toHaveCount(44);
+  await expect(page.getByRole('table', { name: 'Reconciliation summary' }).getByRole('row')).toHaveCount(5);
+  await expect(page.getByRole('region', { name: 'Cell detail' })).toContainText('PDC 2021-11-10');
+  // Links work as plain navigation.
+  await grid.locator('td[data-cell="PSZA:2021-11-12"] a').click();
+  await expect(page.getByRole('region', { name: 'Cell detail' })).toContainText('PSZA 2021-11-12');
+});

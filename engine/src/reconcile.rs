@@ -103,3 +103,19 @@ pub async fn player_trace(
     }
     Ok(wh.player_trace(player, date).await?)
 }
+
+/// Every unaccounted (processor, date, player) of a range (the CSV export).
+pub async fn unaccounted_list(
+    wh: &dyn Warehouse,
+    limits: Limits,
+    request: &ReconcileRequest,
+) -> Result<Vec<(ProcessorId, NaiveDate, String)>, EngineError> {
+    let range = DateRange::parse(
+        request.start.as_deref(),
+        request.end.as_deref(),
+        DateRange::default_view(),
+        limits.max_range_days,
+    )?;
+    let processors = parse_processors(request.processors.as_deref())?;
+    Ok(wh.unaccounted(range, &processors).await?)
+}

@@ -5,13 +5,16 @@
 pub mod bench;
 pub mod config;
 pub mod progress;
+pub mod report;
 pub mod validate;
 
 use std::sync::Arc;
 
 use app::{shell, App, ServerState};
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, Query, State};
+use axum::http::header;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use axum::Router;
@@ -61,6 +64,9 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/report.csv", get(report_csv))
+        .route("/report.png", get(report_png))
+        .route("/report.svg", get(report_svg))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -82,5 +88,108 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "error", "error": e.to_string() })),
         ),
+    }
+}
+
+/// The coverage page's query parameters (same names, so a page link's query
+/// works on the exports).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ReportQuery {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub p: Option<String>,
+    pub kind: Option<String>,
+}
+
+impl ReportQuery {
+    fn request(&self) -> engine::reconcile::ReconcileRequest {
+        engine::reconcile::ReconcileRequest {
+            start: self.start.clone(),
+            end: self.end.clone(),
+            processors: self.p.clone(),
+        }
+    }
+}
+
+fn engine_error(e: engine::EngineError) -> Response {
+    let status = if e.is_input() {
+        StatusCode::BAD_REQUEST
+    } else {
+        tracing::error!(error = %e, "report failed");
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, format!("{e}\n")).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "report failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()
+}
+
+async fn reconciliation(
+    state: &AppState,
+    q: &ReportQuery,
+) -> Result<domain::report::Reconciliation, Response> {
+    engine::reconcile::reconcile(
+        state.server.warehouse.as_ref(),
+        state.server.limits,
+        &q.request(),
+    )
+    .await
+    .map_err(engine_error)
+}
+
+async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
+    let body = match q.kind.as_deref() {
+        None | Some("grid") => match reconciliation(&state, &q).await {
+            Ok(rec) => {
+                validate::render(&rec, validate::Format::Csv, false, false).map_err(internal)
+            }
+            Err(r) => return r,
+        },
+        Some("unaccounted") => match engine::reconcile::unaccounted_list(
+            state.server.warehouse.as_ref(),
+            state.server.limits,
+            &q.request(),
+        )
+        .await
+        {
+            Ok(rows) => report::unaccounted_csv(&rows).map_err(internal),
+            Err(e) => return engine_error(e),
+        },
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "kind must be 'grid' or 'unaccounted'\n",
+            )
+                .into_response()
+        }
+    };
+    match body {
+        Ok(csv) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn report_png(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
+    let rec = match reconciliation(&state, &q).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match tokio::task::spawn_blocking(move || report::png(&rec)).await {
+        Ok(Ok(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+async fn report_svg(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
+    let rec = match reconciliation(&state, &q).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match report::svg(&rec) {
+        Ok(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
+        Err(e) => internal(e),
     }
 }

@@ -110,3 +110,109 @@ async fn unknown_paths_are_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("Not found"));
 }
+
+async fn get_bytes(app: axum::Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
+    let res = app
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, ctype, body)
+}
+
+/// A store in the demo's default state (gaps in PDC/PCF/MLFS in November).
+async fn app_with_demo_state() -> axum::Router {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    engine::demo::load_demo(&wh, domain::demo::DEFAULT_SEED, &())
+        .await
+        .unwrap();
+    let options = server::leptos_options("target/site", "127.0.0.1:3000".parse().unwrap());
+    let state = server::AppState::new(Arc::new(wh), engine::Limits::default(), options);
+    server::router(state)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_match_the_grid() {
+    let app = app_with_demo_state().await;
+    let q = "start=2021-11-05&end=2021-11-15";
+    let (status, ctype, csv) = get_bytes(app.clone(), &format!("/report.csv?{q}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/csv"));
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        1 + 11 * 4,
+        "header + 11 dates × 4 processors"
+    );
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "unaccounted").unwrap();
+    let total: i64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert!(total > 0);
+
+    let (status, _, list) =
+        get_bytes(app.clone(), &format!("/report.csv?{q}&kind=unaccounted")).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = String::from_utf8(list).unwrap();
+    assert_eq!(
+        list.lines().count() as i64 - 1,
+        total,
+        "one line per unaccounted player"
+    );
+
+    let (status, ctype, png) = get_bytes(app.clone(), &format!("/report.png?{q}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "image/png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24.
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), (server::report::WIDTH, server::report::HEIGHT));
+
+    let (status, ctype, svg) = get_bytes(app.clone(), &format!("/report.svg?{q}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "image/svg+xml");
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("2021-11-05"));
+
+    for bad in [
+        "/report.csv?start=nope",
+        "/report.png?start=2021-11-10&end=2021-11-01",
+        "/report.csv?p=XYZ",
+        "/report.csv?kind=bogus",
+    ] {
+        let (status, _, _) = get_bytes(app.clone(), bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heatmap_and_drilldown_render_on_the_server() {
+    let app = app_with_demo_state().await;
+    let (status, body) = get(
+        app.clone(),
+        "/?start=2021-11-05&end=2021-11-15&cell=PDC:2021-11-10",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("aria-label=\"Coverage heatmap\""));
+    assert_eq!(body.matches("data-cell=\"").count(), 11 * 4);
+    assert!(body.contains("aria-label=\"Cell detail\""));
+    assert!(body.contains("og:image"));
+    assert!(body.contains("/report.png?start=2021-11-05"));
+
+    let (status, body) = get(app.clone(), "/players/nobodyatall?date=2021-11-10").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("no player"));
+    let (status, _) = get(app, "/players/x?date=garbage").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

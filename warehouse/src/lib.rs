@@ -73,12 +73,29 @@ pub trait Warehouse: Send + Sync + 'static {
         processors: &[ProcessorId],
     ) -> Result<Vec<CellCounts>>;
 
-    /// Expected players of the cell with neither a record nor any failure.
+    /// (processor, date, player) for every expected player of the selected cells
+    /// with neither a record nor any failure. Set-based.
+    async fn unaccounted(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<Vec<(ProcessorId, NaiveDate, String)>>;
+
+    /// The unaccounted players of one cell.
     async fn unaccounted_players(
         &self,
         processor: ProcessorId,
         date: NaiveDate,
-    ) -> Result<Vec<String>>;
+    ) -> Result<Vec<String>> {
+        let day =
+            DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
+        Ok(self
+            .unaccounted(day, &[processor])
+            .await?
+            .into_iter()
+            .map(|(_, _, p)| p)
+            .collect())
+    }
 
     /// The cell's failure rows, optionally filtered by canonical category and
     /// by a player substring, paginated.

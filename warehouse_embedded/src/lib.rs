@@ -245,12 +245,13 @@ impl Warehouse for EmbeddedWarehouse {
             .await
     }
 
-    async fn unaccounted_players(
+    async fn unaccounted(
         &self,
-        processor: ProcessorId,
-        date: NaiveDate,
-    ) -> Result<Vec<String>> {
-        self.with_conn(move |c| outputs::unaccounted_players(c, processor, date))
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
+        let processors = processors.to_vec();
+        self.with_conn(move |c| outputs::unaccounted(c, range, &processors))
             .await
     }
 

@@ -659,28 +659,45 @@ fn single_day(date: NaiveDate) -> DateRange {
     DateRange::new(date, date, 1).expect("a single day is a valid range")
 }
 
-pub(crate) fn unaccounted_players(
+/// Expected players with neither a record nor a failure (player- or
+/// date-level), for every selected cell of the range, in one query.
+pub(crate) fn unaccounted(
     conn: &mut Connection,
-    p: ProcessorId,
-    date: NaiveDate,
-) -> Result<Vec<String>> {
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
+    if processors.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
-        "WITH {ctes}
-         SELECT e.player_lookup FROM expected e
-         WHERE NOT EXISTS (SELECT 1 FROM recs r WHERE r.code = $3 AND r.d = e.d AND r.player_lookup = e.player_lookup)
-           AND NOT EXISTS (SELECT 1 FROM fails f WHERE f.code = $3 AND f.d = e.d
+        "WITH {ctes}, sel(code) AS (VALUES {sel})
+         SELECT s.code, e.d, e.player_lookup FROM sel s CROSS JOIN expected e
+         WHERE NOT EXISTS (SELECT 1 FROM recs r WHERE r.code = s.code AND r.d = e.d AND r.player_lookup = e.player_lookup)
+           AND NOT EXISTS (SELECT 1 FROM fails f WHERE f.code = s.code AND f.d = e.d
                            AND f.entity_id IN (e.player_lookup, '{date_level}'))
-         ORDER BY 1",
+         ORDER BY e.d, s.code, e.player_lookup",
         ctes = ctes(),
+        sel = selected_values(processors),
         date_level = DATE_LEVEL,
     );
-    let range = single_day(date);
     let mut stmt = conn.prepare(&sql).map_err(query_err)?;
     let rows = stmt
-        .query_map(params![range.start(), range.end(), p.code()], |r| r.get(0))
+        .query_map(params![range.start(), range.end()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, NaiveDate>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
         .map_err(query_err)?;
-    rows.collect::<duckdb::Result<Vec<String>>>()
-        .map_err(query_err)
+    let mut out = Vec::new();
+    for row in rows {
+        let (code, d, player) = row.map_err(query_err)?;
+        let p = ProcessorId::parse(&code).map_err(|e| WarehouseError::Query(e.to_string()))?;
+        out.push((p, d, player));
+    }
+    out.sort_by(|a, b| (a.1, a.0.order(), &a.2).cmp(&(b.1, b.0.order(), &b.2)));
+    Ok(out)
 }
 
 pub(crate) fn failure_rows(
@@ -867,10 +884,24 @@ pub(crate) fn player_trace(
             state,
         });
     }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM nba_analytics.player_game_summary
+             WHERE player_lookup = ? AND game_date <= ?
+             ORDER BY game_date DESC, game_id DESC LIMIT 10",
+            crate::upstream::PGS_COLUMNS
+        ))
+        .map_err(query_err)?;
+    let recent_games = stmt
+        .query_map(params![player, date], crate::upstream::pgs_row)
+        .map_err(query_err)?
+        .collect::<duckdb::Result<Vec<_>>>()
+        .map_err(query_err)?;
     Ok(Some(PlayerTrace {
         player_lookup: player.to_string(),
         date,
         expected,
         links,
+        recent_games,
     }))
 }

@@ -92,7 +92,7 @@ pub(crate) fn load(
     })
 }
 
-const PGS_COLUMNS: &str =
+pub(crate) const PGS_COLUMNS: &str =
     "player_lookup, coalesce(player_full_name, player_lookup), game_id, game_date,
     coalesce(season_year, 0), coalesce(team_abbr, ''), coalesce(opponent_team_abbr, ''),
     coalesce(home_game, false), coalesce(starter_flag, false), coalesce(is_active, false),
@@ -100,7 +100,7 @@ const PGS_COLUMNS: &str =
     three_pt_makes, ft_attempts, ft_makes, paint_attempts, paint_makes, mid_range_attempts,
     mid_range_makes, rebounds, assists, turnovers, usage_rate";
 
-fn pgs_row(r: &Row) -> duckdb::Result<PlayerGame> {
+pub(crate) fn pgs_row(r: &Row) -> duckdb::Result<PlayerGame> {
     Ok(PlayerGame {
         player_lookup: r.get(0)?,
         player_full_name: r.get(1)?,

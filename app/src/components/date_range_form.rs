@@ -1,11 +1,42 @@
+use domain::PROCESSORS;
 use leptos::prelude::*;
-use leptos_router::components::Form;
+use leptos_router::components::{Form, A};
 
-/// Start/end inputs that submit as the page's URL query (`?start=&end=`).
-/// Without JavaScript it is a plain GET form; hydrated, the router turns the
-/// submission into a client-side navigation.
+use crate::view_query::ViewQuery;
+
+/// Season and month presets of the demo's 2021-22 season.
+const PRESETS: [(&str, &str, &str); 7] = [
+    ("Season 2021-22", "2021-10-19", "2022-04-10"),
+    ("Oct 2021", "2021-10-19", "2021-10-31"),
+    ("Nov 2021", "2021-11-01", "2021-11-30"),
+    ("Dec 2021", "2021-12-01", "2021-12-31"),
+    ("Jan 2022", "2022-01-01", "2022-01-31"),
+    ("Feb 2022", "2022-02-01", "2022-02-28"),
+    ("Mar–Apr 2022", "2022-03-01", "2022-04-10"),
+];
+
+/// Start/end inputs and the processor filter, submitted as the page's URL
+/// query. Without JavaScript it is a plain GET form; hydrated, the router turns
+/// the submission into a client-side navigation.
 #[component]
-pub fn DateRangeForm(start: String, end: String) -> impl IntoView {
+pub fn DateRangeForm(start: String, end: String, view: ViewQuery) -> impl IntoView {
+    let all = view.processors.is_empty();
+    let checked: Vec<(&'static str, bool)> = PROCESSORS
+        .iter()
+        .map(|p| {
+            (
+                p.code,
+                all || view
+                    .processors
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(p.code)),
+            )
+        })
+        .collect();
+    let presets: Vec<(&'static str, String)> = PRESETS
+        .iter()
+        .map(|(label, s, e)| (*label, view.with_range(s, e).href()))
+        .collect();
     view! {
         <Form method="GET" action="">
             <fieldset class="rc-range">
@@ -16,8 +47,27 @@ pub fn DateRangeForm(start: String, end: String) -> impl IntoView {
                 <label>
                     "End date" <input type="date" name="end" value=end/>
                 </label>
+                <span class="rc-procs" role="group" aria-label="Processors">
+                    {checked
+                        .into_iter()
+                        .map(|(code, checked)| {
+                            view! {
+                                <label class="rc-check">
+                                    <input type="checkbox" name="p" value=code checked=checked/>
+                                    {code}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </span>
                 <button type="submit">"Show"</button>
             </fieldset>
         </Form>
+        <nav class="rc-presets" aria-label="Presets">
+            {presets
+                .into_iter()
+                .map(|(label, href)| view! { <A href=href>{label}</A> })
+                .collect_view()}
+        </nav>
     }
 }

@@ -1,7 +1,13 @@
 //! Reusable components shared by pages.
 
+mod cell_detail;
+mod copy_link;
 mod date_range_form;
 mod error_message;
+mod heatmap;
 
+pub use cell_detail::CellDetailView;
+pub use copy_link::CopyLink;
 pub use date_range_form::DateRangeForm;
 pub use error_message::ErrorMessage;
+pub use heatmap::{Heatmap, Legend, SummaryTable};

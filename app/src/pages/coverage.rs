@@ -1,42 +1,114 @@
 use domain::report::Overview;
 use leptos::prelude::*;
+use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::coverage_overview;
-use crate::components::{DateRangeForm, ErrorMessage};
+use crate::api::{cell_detail, coverage_grid, coverage_overview};
+use crate::components::{
+    CellDetailView, CopyLink, DateRangeForm, ErrorMessage, Heatmap, Legend, SummaryTable,
+};
+use crate::view_query::ViewQuery;
 
-/// `/?start=&end=`: the coverage page. Everything it shows is derived from the
-/// URL query, so a copied link reproduces the view.
+/// `/?start=&end=&p=&cell=&cat=&q=&offset=`: the coverage page. Everything it
+/// shows is derived from the URL query, so a copied link reproduces the view.
 #[component]
 pub fn CoveragePage() -> impl IntoView {
     let query = use_query_map();
-    let start = move || query.read().get("start");
-    let end = move || query.read().get("end");
-    let overview = Resource::new(move || (start(), end()), |(s, e)| coverage_overview(s, e));
+    let view_state = Memo::new(move |_| ViewQuery::from_params(&query.read()));
+    let grid = Resource::new(
+        move || {
+            let v = view_state.get();
+            let p = v.processor_list();
+            (v.start, v.end, p)
+        },
+        |(s, e, p)| coverage_grid(s, e, p),
+    );
+    let overview = Resource::new(
+        move || {
+            let v = view_state.get();
+            (v.start, v.end)
+        },
+        |(s, e)| coverage_overview(s, e),
+    );
+    let detail = Resource::new(
+        move || {
+            let v = view_state.get();
+            (v.cell, v.category, v.search, v.offset)
+        },
+        |(cell, cat, q, offset)| async move {
+            match cell {
+                None => None,
+                Some(cell) => Some(cell_detail(cell, cat, q, offset).await),
+            }
+        },
+    );
 
     view! {
         <h1 class="rc-title">"Coverage"</h1>
         <Suspense fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match overview.await {
-                    Ok(o) => {
-                        let (s, e) = (o.range.start().to_string(), o.range.end().to_string());
+                let v = view_state.get_untracked();
+                match grid.await {
+                    Ok(rec) => {
+                        let (s, e) = (rec.range.start().to_string(), rec.range.end().to_string());
+                        let image = format!("/report.png?start={s}&end={e}");
+                        let export_query = format!(
+                            "start={s}&end={e}{}",
+                            v.processor_list().map(|p| format!("&p={p}")).unwrap_or_default()
+                        );
+                        let csv_href = format!("/report.csv?{export_query}");
+                        let png_href = format!("/report.png?{export_query}");
+                        let unaccounted = rec.unaccounted();
+                        let headline = if unaccounted == 0 {
+                            "All players accounted for".to_string()
+                        } else {
+                            format!("{unaccounted} players unaccounted for")
+                        };
                         view! {
-                            <DateRangeForm start=s end=e/>
-                            <OverviewSection overview=o/>
+                            <Meta property="og:image" content=image.clone()/>
+                            <Meta name="twitter:image" content=image/>
+                            <DateRangeForm start=s.clone() end=e.clone() view=v.clone()/>
+                            <p class="rc-headline">
+                                {format!("{s} – {e}: ")}<strong>{headline}</strong>" "
+                                <CopyLink/>" "
+                                <a href=csv_href>"CSV"</a>" "
+                                <a href=png_href>"PNG"</a>
+                            </p>
+                            <Heatmap rec=rec.clone() view=v.clone()/>
+                            <Legend/>
+                            <SummaryTable rec=rec/>
                         }
                             .into_any()
                     }
                     Err(err) => {
                         view! {
                             <DateRangeForm
-                                start=start().unwrap_or_default()
-                                end=end().unwrap_or_default()
+                                start=v.start.clone().unwrap_or_default()
+                                end=v.end.clone().unwrap_or_default()
+                                view=v.clone()
                             />
                             <ErrorMessage error=err/>
                         }
                             .into_any()
                     }
+                }
+            })}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let v = view_state.get_untracked();
+                match detail.await {
+                    None => ().into_any(),
+                    Some(Ok(d)) => view! { <CellDetailView detail=d view=v/> }.into_any(),
+                    Some(Err(err)) => view! { <ErrorMessage error=err/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! { <OverviewSection overview=o/> }.into_any(),
+                    Err(_) => ().into_any(),
                 }
             })}
         </Suspense>
@@ -67,6 +139,7 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
     );
     view! {
         <section class="rc-overview" aria-label="Coverage summary">
+            <h2>"Upstream data"</h2>
             <p class="rc-summary">{range_label} ": " {summary}</p>
             <table class="rc-table" aria-label="Game dates">
                 <thead>

@@ -1,8 +1,10 @@
 //! Pages: one per route. Reusable pieces live in `components`.
 
 mod coverage;
+mod player;
 
 pub use coverage::CoveragePage;
+pub use player::PlayerPage;
 
 use leptos::prelude::*;
 

@@ -1,0 +1,170 @@
+use domain::report::CellDetail;
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+
+use crate::view_query::ViewQuery;
+
+fn badge(category: &str) -> impl IntoView {
+    let expected = domain::FailureCategory::normalise(category).is_expected();
+    view! {
+        <span class=if expected { "rc-badge rc-badge-expected" } else { "rc-badge rc-badge-investigate" }>
+            {if expected { "expected" } else { "investigate" }}
+        </span>
+    }
+}
+
+/// The drill-down of one cell: counts, failures by category, unaccounted
+/// players, the date-level failure, and the runs that wrote it.
+#[component]
+pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
+    let title = format!(
+        "{} {} — {}",
+        detail.processor.code(),
+        detail.date,
+        detail.status.code()
+    );
+    let date = detail.date;
+    let trace = move |player: &str| format!("/players/{player}?date={date}");
+    let counts = detail.counts.clone().map(|c| {
+        view! {
+            <dl class="rc-counts">
+                <dt>"Expected"</dt><dd>{c.expected}</dd>
+                <dt>"Has record"</dt><dd>{c.has_record}</dd>
+                <dt>"Has failure"</dt><dd>{c.has_failure}</dd>
+                <dt>"Unaccounted"</dt><dd data-testid="unaccounted-count">{c.unaccounted}</dd>
+                <dt>"Investigate"</dt><dd>{c.investigate}</dd>
+                <dt>"Conflict"</dt><dd>{c.conflict}</dd>
+                <dt>"Extra"</dt><dd>{c.extra}</dd>
+                <dt>"Cascade"</dt><dd>{c.cascade}</dd>
+                <dt>"Coverage"</dt><dd>{format!("{:.1}%", c.coverage() * 100.0)}</dd>
+            </dl>
+            <ul class="rc-categories" aria-label="Failures by category">
+                {c.failures_by_category
+                    .into_iter()
+                    .map(|(cat, n)| {
+                        let b = badge(&cat);
+                        view! { <li><code>{cat}</code>" " {n} " " {b}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    });
+    let date_level = detail.date_level.clone().map(|f| {
+        view! {
+            <p class="rc-datelevel" role="note">
+                <strong>"Date-level failure: "</strong><code>{f.category.clone()}</code>" — " {f.reason}
+            </p>
+        }
+    });
+    let page = detail.failures.clone();
+    let prev = (page.offset > 0).then(|| {
+        let mut v = view.clone();
+        v.offset = Some((page.offset - page.limit).max(0));
+        v.href()
+    });
+    let next = (page.offset + page.limit < page.total).then(|| {
+        let mut v = view.clone();
+        v.offset = Some(page.offset + page.limit);
+        v.href()
+    });
+    let close = view.with_cell(None).href();
+    let cell_value = view.cell.clone().unwrap_or_default();
+    view! {
+        <section class="rc-detail" aria-label="Cell detail">
+            <header class="rc-detail-head">
+                <h2>{title}</h2>
+                <A href=close attr:class="rc-close">"Close"</A>
+            </header>
+            {counts}
+            {date_level}
+            <h3>"Unaccounted players (" {detail.unaccounted.len()} ")"</h3>
+            <ul class="rc-players" aria-label="Unaccounted players">
+                {detail
+                    .unaccounted
+                    .clone()
+                    .into_iter()
+                    .map(|p| {
+                        let href = trace(&p);
+                        view! { <li><A href=href>{p}</A></li> }
+                    })
+                    .collect_view()}
+            </ul>
+            <h3>"Failures (" {page.total} ")"</h3>
+            <Form method="GET" action="">
+                <input type="hidden" name="start" value=view.start.clone().unwrap_or_default()/>
+                <input type="hidden" name="end" value=view.end.clone().unwrap_or_default()/>
+                <input type="hidden" name="cell" value=cell_value/>
+                <label>"Search player " <input type="search" name="q" value=view.search.clone().unwrap_or_default()/></label>
+                <button type="submit">"Filter"</button>
+            </Form>
+            <table class="rc-table" aria-label="Failure rows">
+                <thead>
+                    <tr>
+                        <th scope="col">"Player"</th>
+                        <th scope="col">"Category"</th>
+                        <th scope="col">"Reason"</th>
+                        <th scope="col">"Upstream"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page
+                        .items
+                        .into_iter()
+                        .map(|f| {
+                            let raw = (f.raw_category != f.category).then(|| format!(" (written as {})", f.raw_category));
+                            let upstream = f.upstream_processor.clone().map(|u| {
+                                format!("{u}{}", f.upstream_category.as_deref().map(|c| format!(": {c}")).unwrap_or_default())
+                            });
+                            let href = trace(&f.entity_id);
+                            let badge_view = badge(&f.category);
+                            view! {
+                                <tr>
+                                    <td><A href=href>{f.entity_id.clone()}</A></td>
+                                    <td><code>{f.category.clone()}</code>{raw}" " {badge_view}</td>
+                                    <td>{f.reason}</td>
+                                    <td>{upstream}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+            <nav class="rc-pager" aria-label="Failure pages">
+                {prev.map(|h| view! { <A href=h>"Previous"</A> })}
+                <span>{format!("{}–{} of {}", (page.offset + 1).min(page.total), (page.offset + page.limit).min(page.total), page.total)}</span>
+                {next.map(|h| view! { <A href=h>"Next"</A> })}
+            </nav>
+            <h3>"Runs that wrote this cell"</h3>
+            <table class="rc-table" aria-label="Runs">
+                <thead>
+                    <tr>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Records"</th>
+                        <th scope="col">"Failures"</th>
+                        <th scope="col">"Expected"</th>
+                        <th scope="col">"Duration"</th>
+                        <th scope="col">"Run"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {detail
+                        .runs
+                        .into_iter()
+                        .map(|r| view! {
+                            <tr>
+                                <td>{r.started_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()}</td>
+                                <td>{r.status}</td>
+                                <td class="rc-num">{r.records_written}</td>
+                                <td class="rc-num">{r.failures_written}</td>
+                                <td class="rc-num">{r.expected_count}</td>
+                                <td class="rc-num">{format!("{} ms", r.duration_ms)}</td>
+                                <td><code>{r.run_id}</code></td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}

@@ -1,0 +1,118 @@
+use domain::report::TraceState;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::player_trace;
+use crate::components::ErrorMessage;
+
+/// `/players/{player_lookup}?date=`: one player on one date across every
+/// processor, with the root cause of a missing record highlighted.
+#[component]
+pub fn PlayerPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let trace = Resource::new(
+        move || {
+            (
+                params.read().get("player").unwrap_or_default(),
+                query.read().get("date").unwrap_or_default(),
+            )
+        },
+        |(p, d)| player_trace(p, d),
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match trace.await {
+                    Err(e) => view! { <h1>"Player trace"</h1><ErrorMessage error=e/> }.into_any(),
+                    Ok(t) => {
+                        let root = t.root_cause();
+                        let games = t.recent_games.clone();
+                        let back = format!("/?start={}&end={}", t.date, t.date);
+                        view! {
+                            <h1 class="rc-title">{format!("{} on {}", t.player_lookup, t.date)}</h1>
+                            <p>
+                                {if t.expected { "Expected on this date (active, on the floor)." } else { "Not expected on this date (did not play)." }}
+                                " " <A href=back>"Back to the date"</A>
+                            </p>
+                            {root.map(|r| view! {
+                                <p class="rc-root" role="note">"Root cause: " <strong>{r.code()}</strong></p>
+                            })}
+                            <ol class="rc-trace" aria-label="Trace">
+                                {t.links
+                                    .into_iter()
+                                    .map(|l| {
+                                        let is_root = root == Some(l.processor);
+                                        let cell = format!("/?start={d}&end={d}&cell={}:{d}", l.processor.code(), d = t.date);
+                                        let (state, detail) = match l.state {
+                                            TraceState::Record => ("record".to_string(), String::new()),
+                                            TraceState::Failure { category, reason, upstream_processor, upstream_category } => (
+                                                category,
+                                                format!(
+                                                    "{reason}{}",
+                                                    upstream_processor
+                                                        .map(|u| format!(" (upstream {u}{})", upstream_category.map(|c| format!(": {c}")).unwrap_or_default()))
+                                                        .unwrap_or_default()
+                                                ),
+                                            ),
+                                            TraceState::DateLevel { reason } => ("date-level failure".into(), reason),
+                                            TraceState::Unaccounted => ("UNACCOUNTED".into(), "no record and no failure".into()),
+                                            TraceState::NotExpected => ("not expected".into(), String::new()),
+                                        };
+                                        view! {
+                                            <li class=if is_root { "rc-link rc-link-root" } else { "rc-link" }>
+                                                <A href=cell><strong>{l.processor.code()}</strong></A>
+                                                ": " <span class="rc-link-state">{state}</span>
+                                                " " <span class="rc-muted">{detail}</span>
+                                                {is_root.then(|| view! { " " <span class="rc-badge rc-badge-investigate">"root cause"</span> })}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ol>
+                            <h2>"Recent games"</h2>
+                            <table class="rc-table" aria-label="Recent games">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Date"</th>
+                                        <th scope="col">"Game"</th>
+                                        <th scope="col">"Active"</th>
+                                        <th scope="col">"Minutes"</th>
+                                        <th scope="col">"Points"</th>
+                                        <th scope="col">"FGM/FGA"</th>
+                                        <th scope="col">"Paint/Mid/3PA"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {games
+                                        .into_iter()
+                                        .map(|g| {
+                                            let active = if g.is_dnp { "DNP" } else if g.is_active { "yes" } else { "inactive" };
+                                            let fg = format!("{}/{}", g.fg_makes.unwrap_or(0), g.fga());
+                                            let zones = format!("{}/{}/{}", g.paint().0, g.mid().0, g.three().0);
+                                            let minutes = format!("{:.1}", g.minutes());
+                                            let points = g.pts();
+                                            view! {
+                                                <tr>
+                                                    <td>{g.game_date.to_string()}</td>
+                                                    <td>{g.game_id}</td>
+                                                    <td>{active}</td>
+                                                    <td class="rc-num">{minutes}</td>
+                                                    <td class="rc-num">{points}</td>
+                                                    <td class="rc-num">{fg}</td>
+                                                    <td class="rc-num">{zones}</td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
