@@ -1,6 +1,6 @@
 # The two commands of the README. Both are idempotent: they install only what is
 # missing, then build incrementally.
-.PHONY: run test build setup
+.PHONY: run test build setup bench
 
 run:    ## install what is missing, build, serve http://127.0.0.1:3000 on the embedded store
 	./scripts/run.sh
@@ -13,3 +13,6 @@ build:
 
 setup:
 	./scripts/setup.sh
+
+bench:  ## benchmarks (backfill, reconciliation, dashboard) into docs/benchmarks.md
+	./scripts/bench.sh

@@ -13,7 +13,8 @@ wasm_dir=debug
 if [ "${1:-}" = "--release-wasm" ]; then wasm_profile=wasm-release; wasm_dir=wasm-release; fi
 
 log "building the hydrate bundle (wasm32, profile $wasm_profile)"
-cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
+CARGO_TARGET_DIR="$ROLLCALL_WASM_TARGET_DIR" \
+  cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
 
 pkg="$ROLLCALL_SITE_ROOT/pkg"
 mkdir -p "$pkg"
@@ -22,8 +23,12 @@ log "wasm-bindgen -> $pkg"
 # wasm-opt (see ARCHITECTURE.md, build route).
 wasm-bindgen --target web --out-dir "$pkg" --out-name rollcall --no-typescript \
   --remove-name-section --remove-producers-section \
-  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+  "$ROLLCALL_WASM_TARGET_DIR/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
 cp style/main.css "$pkg/rollcall.css"
 
-log "building the rollcall binary"
-cargo build --locked -p server --bin rollcall
+log "building the rollcall binary (and the test targets)"
+# Always the same package and target selection as `cargo test` and clippy:
+# cargo unifies dependency features per invocation, and a different selection
+# gives DuckDB's build script different host features, i.e. a 40-minute C++
+# rebuild. `cargo test --no-run` builds target/debug/rollcall too.
+cargo test --locked --no-run

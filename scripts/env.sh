@@ -1,6 +1,9 @@
 # Shared settings for the scripts. Sourced, not run.
 # One persistent target directory outside the clone: DuckDB's C++ build is paid once.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rollcall/target}"
+# The wasm bundle builds in its own target directory: it shares no units with
+# the host build, and a separate lock lets both build at once.
+export ROLLCALL_WASM_TARGET_DIR="${ROLLCALL_WASM_TARGET_DIR:-$HOME/.cache/rollcall/target-wasm}"
 export ROLLCALL_SITE_ROOT="${ROLLCALL_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
 export PATH="$HOME/.cargo/bin:$PATH"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

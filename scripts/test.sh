@@ -13,7 +13,8 @@ cargo fmt --all --check
 log "clippy: server feature set (ssr)"
 cargo clippy --locked --all-targets -- -D warnings
 log "clippy: browser feature set (hydrate, wasm32)"
-cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+CARGO_TARGET_DIR="$ROLLCALL_WASM_TARGET_DIR" \
+  cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 log "Rust tests"
 cargo test --locked

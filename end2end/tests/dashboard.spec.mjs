@@ -78,3 +78,13 @@ test('report.png is a PNG of the advertised size', async ({ request }) => {
   expect(buf.readUInt32BE(16)).toBe(1200);
   expect(buf.readUInt32BE(20)).toBe(630);
 });
+
+test('"Copy link" puts the exact view URL on the clipboard', async ({ page, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.goto('/?start=2021-11-05&end=2021-11-15&cell=PDC:2021-11-10');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  await expect(page.getByRole('button', { name: 'Link copied' })).toBeVisible();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(copied).toBe(page.url());
+});

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, side by side, into docs/benchmarks.md.
+# Not part of `make test`: timings are numbers to read, never assertions.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+"$REPO_ROOT/scripts/setup.sh"
+"$REPO_ROOT/scripts/build.sh"
+rollcall="$CARGO_TARGET_DIR/debug/rollcall"
+"$rollcall" bench backfill --output docs/benchmarks.md
+"$rollcall" bench reconcile --output docs/benchmarks.md
+workdir="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+"$rollcall" --db "$workdir/bench.duckdb" demo >/dev/null
+"$rollcall" --db "$workdir/bench.duckdb" serve --addr 127.0.0.1:3200 --site-root "$ROLLCALL_SITE_ROOT" >"$workdir/server.log" 2>&1 &
+server_pid=$!
+until curl -sf http://127.0.0.1:3200/healthz >/dev/null; do sleep 0.2; done
+(cd end2end && node measure.mjs http://127.0.0.1:3200 "$ROLLCALL_SITE_ROOT/pkg" ../docs/benchmarks.md)
