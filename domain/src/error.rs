@@ -15,4 +15,10 @@ pub enum DomainError {
     RangeTooLong { days: i64, max: i64 },
     #[error("unknown processor '{0}' (known: PSZA, PDC, PCF, MLFS)")]
     UnknownProcessor(String),
+    #[error("line {line}, column {column}: {message}")]
+    BadImportRow {
+        line: u64,
+        column: String,
+        message: String,
+    },
 }

@@ -123,6 +123,42 @@ impl PlayerGame {
     }
 }
 
+impl PlayerGame {
+    /// Why an imported row cannot be loaded: (column, problem). Semantic
+    /// corruption (negative minutes, makes > attempts) is loaded on purpose:
+    /// the processors report it as PROCESSING_ERROR.
+    pub fn import_problem(&self) -> Option<(&'static str, String)> {
+        let lookup = &self.player_lookup;
+        if lookup.is_empty() || !lookup.chars().all(|c| c.is_ascii_lowercase()) {
+            return Some((
+                "player_lookup",
+                format!("'{}' must be lowercase letters only", clip(lookup)),
+            ));
+        }
+        let date_prefix = self.game_date.format("%Y%m%d").to_string();
+        if !self.game_id.starts_with(&date_prefix) || self.game_id.len() > 40 {
+            return Some((
+                "game_id",
+                format!(
+                    "'{}' does not start with the game date {date_prefix}",
+                    clip(&self.game_id)
+                ),
+            ));
+        }
+        if !(1946..=2100).contains(&self.season_year) {
+            return Some((
+                "season_year",
+                format!("{} is not a season", self.season_year),
+            ));
+        }
+        None
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
 /// One row of `nba_reference.nba_schedule`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledGame {
@@ -223,6 +259,24 @@ mod tests {
         let mut g = game("a", d());
         g.minutes_played = Some(f64::NAN);
         assert!(g.corruption().is_some());
+    }
+
+    #[test]
+    fn import_checks_name_the_column() {
+        assert_eq!(game("a", d()).import_problem(), None);
+        let mut g = game("a", d());
+        g.player_lookup = "LeBron James".into();
+        assert_eq!(g.import_problem().unwrap().0, "player_lookup");
+        let mut g = game("a", d());
+        g.game_id = "19990101_AAA_BBB".into();
+        assert_eq!(g.import_problem().unwrap().0, "game_id");
+        let mut g = game("a", d());
+        g.fg_makes = Some(99);
+        assert_eq!(
+            g.import_problem(),
+            None,
+            "corruption is loaded and reported later"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod backfill;
 pub mod demo;
 mod error;
+pub mod import;
 mod overview;
 pub mod reconcile;
 
@@ -23,4 +24,18 @@ impl Default for Limits {
             max_range_days: domain::DEFAULT_MAX_RANGE_DAYS,
         }
     }
+}
+
+/// A user-typed range, defaulting to the standard view, within the limits.
+pub(crate) fn parse_range(
+    limits: Limits,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<domain::DateRange, EngineError> {
+    Ok(domain::DateRange::parse(
+        start,
+        end,
+        domain::DateRange::default_view(),
+        limits.max_range_days,
+    )?)
 }

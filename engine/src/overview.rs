@@ -1,5 +1,4 @@
 use domain::report::Overview;
-use domain::DateRange;
 use serde::{Deserialize, Serialize};
 use warehouse::Warehouse;
 
@@ -18,12 +17,7 @@ pub async fn overview(
     limits: Limits,
     request: &OverviewRequest,
 ) -> Result<Overview, EngineError> {
-    let range = DateRange::parse(
-        request.start.as_deref(),
-        request.end.as_deref(),
-        DateRange::default_view(),
-        limits.max_range_days,
-    )?;
+    let range = crate::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
     let dates = warehouse.game_dates(range).await?;
     let tables = warehouse.table_counts(range).await?;
     Ok(Overview {

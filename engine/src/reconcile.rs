@@ -30,12 +30,7 @@ pub async fn reconcile(
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<Reconciliation, EngineError> {
-    let range = DateRange::parse(
-        request.start.as_deref(),
-        request.end.as_deref(),
-        DateRange::default_view(),
-        limits.max_range_days,
-    )?;
+    let range = crate::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
     let processors = parse_processors(request.processors.as_deref())?;
     let cells = wh.cell_counts(range, &processors).await?;
     Ok(Reconciliation {
@@ -110,12 +105,7 @@ pub async fn unaccounted_list(
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<Vec<(ProcessorId, NaiveDate, String)>, EngineError> {
-    let range = DateRange::parse(
-        request.start.as_deref(),
-        request.end.as_deref(),
-        DateRange::default_view(),
-        limits.max_range_days,
-    )?;
+    let range = crate::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
     let processors = parse_processors(request.processors.as_deref())?;
     Ok(wh.unaccounted(range, &processors).await?)
 }

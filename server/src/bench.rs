@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use domain::processors::{self, SeasonIndex, UpstreamSet};
 use domain::ProcessorId;
-use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+use engine::backfill::{backfill, BackfillRequest, DateSpec, JobSummary, RunOptions};
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
 
@@ -58,27 +58,8 @@ pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
         seconds: t.elapsed().as_secs_f64(),
         player_dates: 0,
     });
-    let request = BackfillRequest {
-        processors: all,
-        dates: DateSpec::Range {
-            start: domain::demo::season_start(),
-            end: domain::demo::season_end(),
-        },
-        only_gaps: false,
-        legacy: false,
-    };
     let t = Instant::now();
-    let summary = backfill(
-        &wh,
-        &request,
-        &RunOptions {
-            resume: false,
-            ..RunOptions::default()
-        },
-        &(),
-        &AtomicBool::new(false),
-    )
-    .await?;
+    let summary = full_season_backfill(&wh).await?;
     rows.push(Row {
         what: format!(
             "full-season backfill, 4 processors, embedded store ({} cells)",
@@ -99,26 +80,7 @@ pub async fn reconcile_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
     wh.load_upstream_rows(season.schedule, season.games).await?;
-    let request = BackfillRequest {
-        processors: all.clone(),
-        dates: DateSpec::Range {
-            start: domain::demo::season_start(),
-            end: domain::demo::season_end(),
-        },
-        only_gaps: false,
-        legacy: false,
-    };
-    backfill(
-        &wh,
-        &request,
-        &RunOptions {
-            resume: false,
-            ..RunOptions::default()
-        },
-        &(),
-        &AtomicBool::new(false),
-    )
-    .await?;
+    full_season_backfill(&wh).await?;
     let one = domain::DateRange::new(
         domain::demo::season_start(),
         domain::demo::season_end(),
@@ -210,6 +172,24 @@ pub fn render_ms(rows: &[Row]) -> String {
         }
     }
     s
+}
+
+/// All four processors over the whole demo season, with failure tracking.
+async fn full_season_backfill(wh: &EmbeddedWarehouse) -> anyhow::Result<JobSummary> {
+    let request = BackfillRequest {
+        processors: ProcessorId::all().collect(),
+        dates: DateSpec::Range {
+            start: domain::demo::season_start(),
+            end: domain::demo::season_end(),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    let options = RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    };
+    Ok(backfill(wh, &request, &options, &(), &AtomicBool::new(false)).await?)
 }
 
 pub fn render(rows: &[Row]) -> String {

@@ -40,10 +40,28 @@ enum Command {
     Demo(DemoCmd),
     /// Run processors over dates, recording a record or a failure for every expected player.
     Backfill(BackfillCmd),
+    /// Load real upstream rows from a file (validated first; all or nothing).
+    Import(ImportCmd),
     /// Reconcile: is every expected player accounted for? Exit 0 if so, 1 if not, 2 on bad input.
     Validate(ValidateCmd),
     /// Measure performance and write the results into docs/benchmarks.md.
     Bench(BenchCmd),
+}
+
+#[derive(Debug, Args)]
+struct ImportCmd {
+    #[command(subcommand)]
+    what: ImportWhat,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportWhat {
+    /// nba_analytics.player_game_summary rows from CSV (with a header row) or
+    /// Parquet; dates in the file replace the stored rows of those dates.
+    PlayerGameSummary {
+        /// A .csv or .parquet file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +210,21 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(cmd) => serve(&cli.store, cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Demo(cmd) => demo(&cli.store, cmd).await,
         Command::Backfill(cmd) => backfill_cmd(&cli.store, cmd).await,
+        Command::Import(ImportCmd {
+            what: ImportWhat::PlayerGameSummary { file },
+        }) => {
+            // Parse and validate the whole file before opening the store.
+            let rows = read_player_games(&file)?;
+            let wh = open_store(&cli.store).await?;
+            let load = engine::import::import_player_games(wh.as_ref(), rows).await?;
+            println!(
+                "imported {} rows on {} dates from {}",
+                load.game_rows,
+                load.dates,
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate(cmd) => {
             let request = engine::reconcile::ReconcileRequest {
                 start: Some(cmd.start_date),
@@ -420,4 +453,53 @@ async fn job_status(wh: &dyn Warehouse) -> Result<ExitCode, CliError> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// CSV (header row, columns named as in player_game_summary) or Parquet.
+fn read_player_games(
+    file: &std::path::Path,
+) -> Result<Vec<(u64, domain::game::PlayerGame)>, CliError> {
+    let name = file.display().to_string();
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("parquet") => warehouse_embedded::read_parquet_player_games(file)
+            .map_err(|e| CliError::Input(format!("{name}: {e}"))),
+        Some("csv") => {
+            let mut reader = csv::Reader::from_path(file)
+                .map_err(|e| CliError::Input(format!("{name}: {e}")))?;
+            let headers = reader
+                .headers()
+                .map_err(|e| CliError::Input(format!("{name}: {e}")))?
+                .clone();
+            let mut rows = Vec::new();
+            for record in reader.deserialize::<domain::game::PlayerGame>() {
+                match record {
+                    Ok(row) => rows.push((rows.len() as u64 + 2, row)),
+                    Err(e) => {
+                        let line = e.position().map(|p| p.line()).unwrap_or(0);
+                        let (column, message) = match e.kind() {
+                            csv::ErrorKind::Deserialize { err, .. } => (
+                                err.field()
+                                    .and_then(|i| headers.get(i as usize))
+                                    .unwrap_or("-")
+                                    .to_string(),
+                                err.kind().to_string(),
+                            ),
+                            _ => ("-".to_string(), e.to_string()),
+                        };
+                        return Err(CliError::Input(format!(
+                            "{name}: line {line}, column {column}: {message}"
+                        )));
+                    }
+                }
+            }
+            Ok(rows)
+        }
+        _ => Err(CliError::Input(format!(
+            "{name}: expected a .csv or .parquet file"
+        ))),
+    }
 }

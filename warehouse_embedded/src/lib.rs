@@ -26,6 +26,7 @@ use warehouse::{
 };
 
 pub use migrations::LATEST_SCHEMA_VERSION;
+pub use upstream::read_parquet_player_games;
 
 /// Tables counted on the overview, with the date column each is filtered on.
 const COUNTED_TABLES: [(&str, &str); 8] = [

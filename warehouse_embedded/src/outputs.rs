@@ -655,10 +655,6 @@ pub(crate) fn cell_counts(
     Ok(out)
 }
 
-fn single_day(date: NaiveDate) -> DateRange {
-    DateRange::new(date, date, 1).expect("a single day is a valid range")
-}
-
 /// Expected players with neither a record nor a failure (player- or
 /// date-level), for every selected cell of the range, in one query.
 pub(crate) fn unaccounted(

@@ -14,22 +14,29 @@ pub(crate) fn load(
     schedule: &[ScheduledGame],
     games: &[PlayerGame],
 ) -> Result<UpstreamLoad> {
-    let dates: BTreeSet<NaiveDate> = schedule
-        .iter()
-        .map(|s| s.game_date)
-        .chain(games.iter().map(|g| g.game_date))
-        .collect();
+    // Replace by date, each table only for the dates it receives.
+    let schedule_dates: BTreeSet<NaiveDate> = schedule.iter().map(|s| s.game_date).collect();
+    let game_dates: BTreeSet<NaiveDate> = games.iter().map(|g| g.game_date).collect();
+    let dates: BTreeSet<NaiveDate> = schedule_dates.union(&game_dates).copied().collect();
     let tx = conn.transaction().map_err(query_err)?;
-    // NaiveDate's Display is digits and dashes only, so the list is safe to inline.
-    let in_list = dates
-        .iter()
-        .map(|d| format!("DATE '{d}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if !dates.is_empty() {
+    // NaiveDate's Display is digits and dashes only, so the lists are safe to inline.
+    let in_list = |set: &BTreeSet<NaiveDate>| {
+        set.iter()
+            .map(|d| format!("DATE '{d}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !schedule_dates.is_empty() {
         tx.execute_batch(&format!(
-            "DELETE FROM nba_reference.nba_schedule WHERE game_date IN ({in_list});
-             DELETE FROM nba_analytics.player_game_summary WHERE game_date IN ({in_list});"
+            "DELETE FROM nba_reference.nba_schedule WHERE game_date IN ({})",
+            in_list(&schedule_dates)
+        ))
+        .map_err(query_err)?;
+    }
+    if !game_dates.is_empty() {
+        tx.execute_batch(&format!(
+            "DELETE FROM nba_analytics.player_game_summary WHERE game_date IN ({})",
+            in_list(&game_dates)
         ))
         .map_err(query_err)?;
     }
@@ -171,4 +178,64 @@ pub(crate) fn read(
         .collect::<duckdb::Result<Vec<_>>>()
         .map_err(query_err)?;
     Ok((games, schedule))
+}
+
+/// Column names and types of `player_game_summary`, in table order.
+const PGS_TYPES: [(&str, &str); 27] = [
+    ("player_lookup", "VARCHAR"),
+    ("player_full_name", "VARCHAR"),
+    ("game_id", "VARCHAR"),
+    ("game_date", "DATE"),
+    ("season_year", "INTEGER"),
+    ("team_abbr", "VARCHAR"),
+    ("opponent_team_abbr", "VARCHAR"),
+    ("home_game", "BOOLEAN"),
+    ("starter_flag", "BOOLEAN"),
+    ("is_active", "BOOLEAN"),
+    ("is_dnp", "BOOLEAN"),
+    ("minutes_played", "DOUBLE"),
+    ("points", "INTEGER"),
+    ("fg_attempts", "INTEGER"),
+    ("fg_makes", "INTEGER"),
+    ("three_pt_attempts", "INTEGER"),
+    ("three_pt_makes", "INTEGER"),
+    ("ft_attempts", "INTEGER"),
+    ("ft_makes", "INTEGER"),
+    ("paint_attempts", "INTEGER"),
+    ("paint_makes", "INTEGER"),
+    ("mid_range_attempts", "INTEGER"),
+    ("mid_range_makes", "INTEGER"),
+    ("rebounds", "INTEGER"),
+    ("assists", "INTEGER"),
+    ("turnovers", "INTEGER"),
+    ("usage_rate", "DOUBLE"),
+];
+
+/// Reads `player_game_summary` rows from a Parquet file with DuckDB's reader
+/// (an in-memory connection: nothing touches the warehouse). Returns
+/// (row number, row) pairs for validation.
+pub fn read_parquet_player_games(path: &std::path::Path) -> Result<Vec<(u64, PlayerGame)>> {
+    let conn = Connection::open_in_memory().map_err(query_err)?;
+    // A file path, quoted as an SQL string literal.
+    let literal = path.to_string_lossy().replace('\'', "''");
+    let columns = PGS_TYPES
+        .iter()
+        .map(|(c, t)| format!("CAST({c} AS {t}) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "WITH src AS (SELECT {columns} FROM read_parquet('{literal}'))
+         SELECT {PGS_COLUMNS} FROM src"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
+    let rows = stmt
+        .query_map([], pgs_row)
+        .map_err(query_err)?
+        .collect::<duckdb::Result<Vec<_>>>()
+        .map_err(query_err)?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| (i as u64 + 1, g))
+        .collect())
 }

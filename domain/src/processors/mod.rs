@@ -290,6 +290,27 @@ pub(crate) fn missing_upstream(
     }
 }
 
+/// The player's played games before the date, or INSUFFICIENT_DATA when there
+/// are fewer than the processor's minimum.
+pub(crate) fn history_or_insufficient<'a>(
+    ctx: &Ctx<'a>,
+    today: &PlayerGame,
+    processor: ProcessorId,
+) -> Result<Vec<&'a PlayerGame>, FailureRecord> {
+    let history = ctx
+        .index
+        .history(&today.player_lookup, today.season_year, ctx.date);
+    let need = processor.spec().min_games;
+    if history.len() < need {
+        return Err(FailureRecord::player(
+            &today.player_lookup,
+            FailureCategory::InsufficientData,
+            format!("{} games, need {need}", history.len()),
+        ));
+    }
+    Ok(history)
+}
+
 pub(crate) fn mean(xs: impl IntoIterator<Item = f64>) -> Option<f64> {
     let (mut sum, mut n) = (0.0, 0usize);
     for x in xs {

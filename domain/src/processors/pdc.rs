@@ -2,23 +2,18 @@
 
 use chrono::Duration;
 
-use super::{mean, round3, Ctx, FailureRecord, PdcRecord, PlayerOutcome};
+use super::{history_or_insufficient, mean, round3, Ctx, FailureRecord, PdcRecord, PlayerOutcome};
 use crate::game::PlayerGame;
 use crate::{FailureCategory, ProcessorId};
 
 pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PdcRecord> {
     let player = &today.player_lookup;
     let d = ctx.date;
-    let history = ctx.index.history(player, today.season_year, d);
-    let need = ProcessorId::Pdc.spec().min_games;
+    let history = match history_or_insufficient(ctx, today, ProcessorId::Pdc) {
+        Ok(h) => h,
+        Err(f) => return PlayerOutcome::Failure(f),
+    };
     let n = history.len();
-    if n < need {
-        return PlayerOutcome::Failure(FailureRecord::player(
-            player,
-            FailureCategory::InsufficientData,
-            format!("{n} games, need {need}"),
-        ));
-    }
     for g in &history {
         if let Some(bad) = g.corruption() {
             return PlayerOutcome::Failure(FailureRecord::player(

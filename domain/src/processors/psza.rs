@@ -1,22 +1,19 @@
 //! PSZA: shot-zone profile over the last 10 games (paint over the last 20 when
 //! at least 15 games exist).
 
-use super::{ratio, round3, Ctx, FailureRecord, PlayerOutcome, PszaRecord};
+use super::{
+    history_or_insufficient, ratio, round3, Ctx, FailureRecord, PlayerOutcome, PszaRecord,
+};
 use crate::game::PlayerGame;
 use crate::{FailureCategory, ProcessorId};
 
 pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PszaRecord> {
     let player = &today.player_lookup;
-    let history = ctx.index.history(player, today.season_year, ctx.date);
-    let need = ProcessorId::Psza.spec().min_games;
+    let history = match history_or_insufficient(ctx, today, ProcessorId::Psza) {
+        Ok(h) => h,
+        Err(f) => return PlayerOutcome::Failure(f),
+    };
     let n = history.len();
-    if n < need {
-        return PlayerOutcome::Failure(FailureRecord::player(
-            player,
-            FailureCategory::InsufficientData,
-            format!("{n} games, need {need}"),
-        ));
-    }
     let last20 = &history[n.saturating_sub(20)..];
     let last10 = &history[n - 10..];
     for g in last20 {
