@@ -141,7 +141,7 @@ async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
     wh.execute_batch_for_tests(
         "INSERT INTO nba_processing.precompute_failures
          SELECT 'PlayerShotZoneAnalysisProcessor', 'old-run', DATE '2022-01-10', player_lookup,
-                'calculation_error', 'stale', true, NULL, NULL, now()::TIMESTAMP
+                'calculation_error', 'stale', true, NULL, NULL, TIMESTAMP '2021-11-10 06:00:00'
          FROM nba_precompute.player_shot_zone_analysis WHERE analysis_date = DATE '2022-01-10' LIMIT 3",
     )
     .unwrap();

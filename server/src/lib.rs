@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(server_state.clone()),
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -93,7 +93,7 @@ impl JobState {
     }
 }
 
-/// A row of `rollcall.jobs`. `request` and `progress` are JSON documents owned
+/// A row of `rollcall_meta.jobs`. `request` and `progress` are JSON documents owned
 /// by the engine; the warehouse stores them opaquely.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {

@@ -142,7 +142,7 @@ CREATE TABLE nba_processing.precompute_processor_runs (
     started_at TIMESTAMP
 );
 
-CREATE TABLE rollcall.jobs (
+CREATE TABLE rollcall_meta.jobs (
     id VARCHAR PRIMARY KEY,
     requested_by VARCHAR,
     request VARCHAR NOT NULL,

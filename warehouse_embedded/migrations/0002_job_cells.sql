@@ -1,5 +1,5 @@
 -- Job checkpoints live in the warehouse (not /tmp): one row per (job, cell).
-CREATE TABLE rollcall.job_cells (
+CREATE TABLE rollcall_meta.job_cells (
     job_id VARCHAR NOT NULL,
     processor_name VARCHAR NOT NULL,
     analysis_date DATE NOT NULL,

@@ -46,8 +46,8 @@ pub(crate) fn create(
     let clash: Option<(String, String, NaiveDate)> = tx
         .query_row(
             "SELECT j.id, c.processor_name, c.analysis_date
-             FROM rollcall.job_cells c
-             JOIN rollcall.jobs j ON j.id = c.job_id
+             FROM rollcall_meta.job_cells c
+             JOIN rollcall_meta.jobs j ON j.id = c.job_id
              JOIN new_cells n USING (processor_name, analysis_date)
              WHERE j.state IN ('running', 'queued') AND c.state = 'pending' AND j.id <> ?
              ORDER BY c.analysis_date LIMIT 1",
@@ -64,7 +64,7 @@ pub(crate) fn create(
     }
     tx.execute(
         &format!(
-            "INSERT INTO rollcall.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO rollcall_meta.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         params![
             job.id,
@@ -80,7 +80,7 @@ pub(crate) fn create(
     )
     .map_err(query_err)?;
     tx.execute(
-        "INSERT INTO rollcall.job_cells
+        "INSERT INTO rollcall_meta.job_cells
          SELECT ?, processor_name, analysis_date, 'pending', ? FROM new_cells",
         params![job.id, job.created_at],
     )
@@ -95,7 +95,7 @@ const JOB_COLUMNS_PLAIN: &str =
 
 pub(crate) fn get(conn: &mut Connection, id: &str) -> Result<Option<JobRecord>> {
     conn.query_row(
-        &format!("SELECT {JOB_COLUMNS} FROM rollcall.jobs WHERE id = ?"),
+        &format!("SELECT {JOB_COLUMNS} FROM rollcall_meta.jobs WHERE id = ?"),
         params![id],
         job_row,
     )
@@ -106,7 +106,7 @@ pub(crate) fn get(conn: &mut Connection, id: &str) -> Result<Option<JobRecord>> 
 pub(crate) fn list(conn: &mut Connection, limit: usize) -> Result<Vec<JobRecord>> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {JOB_COLUMNS} FROM rollcall.jobs ORDER BY created_at DESC, id DESC LIMIT ?"
+            "SELECT {JOB_COLUMNS} FROM rollcall_meta.jobs ORDER BY created_at DESC, id DESC LIMIT ?"
         ))
         .map_err(query_err)?;
     let rows = stmt
@@ -118,7 +118,7 @@ pub(crate) fn list(conn: &mut Connection, limit: usize) -> Result<Vec<JobRecord>
 pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
     let mut stmt = conn
         .prepare(
-            "SELECT processor_name, analysis_date, state FROM rollcall.job_cells
+            "SELECT processor_name, analysis_date, state FROM rollcall_meta.job_cells
              WHERE job_id = ? ORDER BY analysis_date, processor_name",
         )
         .map_err(query_err)?;
@@ -147,7 +147,7 @@ pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
 pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
     let n = conn
         .execute(
-            "UPDATE rollcall.jobs SET state = ?, progress = ?, started_at = ?, finished_at = ?, error = ?
+            "UPDATE rollcall_meta.jobs SET state = ?, progress = ?, started_at = ?, finished_at = ?, error = ?
              WHERE id = ?",
             params![
                 job.state.as_str(),
@@ -167,7 +167,7 @@ pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
 
 pub(crate) fn interrupt_running(conn: &mut Connection) -> Result<usize> {
     conn.execute(
-        "UPDATE rollcall.jobs SET state = 'interrupted' WHERE state = 'running'",
+        "UPDATE rollcall_meta.jobs SET state = 'interrupted' WHERE state = 'running'",
         [],
     )
     .map_err(query_err)

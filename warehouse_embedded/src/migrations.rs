@@ -1,5 +1,5 @@
 //! Versioned schema migrations. Each migration runs once, in its own transaction,
-//! and is recorded in `rollcall.schema_migrations`. Add new ones at the end; never
+//! and is recorded in `rollcall_meta.schema_migrations`. Add new ones at the end; never
 //! edit one that has shipped.
 
 use duckdb::Connection;
@@ -35,7 +35,7 @@ pub(crate) fn migrate(conn: &Connection, location: &str) -> Result<i64> {
     let has_ledger: i64 = conn
         .query_row(
             "SELECT count(*) FROM information_schema.tables
-             WHERE table_schema = 'rollcall' AND table_name = 'schema_migrations'",
+             WHERE table_schema = 'rollcall_meta' AND table_name = 'schema_migrations'",
             [],
             |r| r.get(0),
         )
@@ -52,12 +52,14 @@ pub(crate) fn migrate(conn: &Connection, location: &str) -> Result<i64> {
         if foreign_tables > 0 {
             return Err(WarehouseError::NotRollcall {
                 location: location.to_string(),
-                reason: format!("it has {foreign_tables} tables but no rollcall.schema_migrations"),
+                reason: format!(
+                    "it has {foreign_tables} tables but no rollcall_meta.schema_migrations"
+                ),
             });
         }
         conn.execute_batch(
-            "CREATE SCHEMA IF NOT EXISTS rollcall;
-             CREATE TABLE IF NOT EXISTS rollcall.schema_migrations (
+            "CREATE SCHEMA IF NOT EXISTS rollcall_meta;
+             CREATE TABLE IF NOT EXISTS rollcall_meta.schema_migrations (
                  version BIGINT PRIMARY KEY,
                  name VARCHAR NOT NULL,
                  applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp
@@ -67,7 +69,7 @@ pub(crate) fn migrate(conn: &Connection, location: &str) -> Result<i64> {
     }
     let current: i64 = conn
         .query_row(
-            "SELECT coalesce(max(version), 0) FROM rollcall.schema_migrations",
+            "SELECT coalesce(max(version), 0) FROM rollcall_meta.schema_migrations",
             [],
             |r| r.get(0),
         )
@@ -80,7 +82,7 @@ pub(crate) fn migrate(conn: &Connection, location: &str) -> Result<i64> {
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         let sql = format!(
-            "BEGIN TRANSACTION;\n{}\nINSERT INTO rollcall.schema_migrations (version, name) VALUES ({}, '{}');\nCOMMIT;",
+            "BEGIN TRANSACTION;\n{}\nINSERT INTO rollcall_meta.schema_migrations (version, name) VALUES ({}, '{}');\nCOMMIT;",
             m.sql, m.version, m.name
         );
         if let Err(e) = conn.execute_batch(&sql) {

@@ -94,7 +94,7 @@ fn mark_cell(
     at: chrono::NaiveDateTime,
 ) -> Result<()> {
     tx.execute(
-        "UPDATE rollcall.job_cells SET state = ?, updated_at = ?
+        "UPDATE rollcall_meta.job_cells SET state = ?, updated_at = ?
          WHERE job_id = ? AND processor_name = ? AND analysis_date = ?",
         params![state, at, job, p.code(), date],
     )

@@ -43,7 +43,7 @@ fn fixture() -> EmbeddedWarehouse {
     let fail = |proc_name: &str, date: &str, entity: &str, cat: &str| {
         format!(
             "INSERT INTO nba_processing.precompute_failures VALUES
-             ('{proc_name}', 'r1', DATE '{date}', '{entity}', '{cat}', 'reason for {entity}', true, NULL, NULL, now()::TIMESTAMP);"
+             ('{proc_name}', 'r1', DATE '{date}', '{entity}', '{cat}', 'reason for {entity}', true, NULL, NULL, TIMESTAMP '2021-11-10 06:00:00');"
         )
     };
     let run = |proc_name: &str, date: &str| {

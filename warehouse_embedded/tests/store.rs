@@ -28,7 +28,7 @@ async fn creates_every_design_table_and_reopens_without_remigrating() {
         assert_eq!(st.schema_version, LATEST_SCHEMA_VERSION);
         let tables = wh
             .rows_for_tests(
-                "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables ORDER BY 1",
+                "SELECT table_schema || '.' || table_name AS qualified FROM information_schema.tables ORDER BY 1",
             )
             .unwrap()
             .join("\n");
@@ -41,16 +41,16 @@ async fn creates_every_design_table_and_reopens_without_remigrating() {
             "nba_predictions.ml_feature_store_v2",
             "nba_processing.precompute_failures",
             "nba_processing.precompute_processor_runs",
-            "rollcall.jobs",
-            "rollcall.job_cells",
-            "rollcall.schema_migrations",
+            "rollcall_meta.jobs",
+            "rollcall_meta.job_cells",
+            "rollcall_meta.schema_migrations",
         ] {
             assert!(tables.contains(t), "{t} missing in {tables}");
         }
     }
     let wh = EmbeddedWarehouse::open(&path).unwrap();
     let migrations = wh
-        .count_for_tests("SELECT count(*) FROM rollcall.schema_migrations")
+        .count_for_tests("SELECT count(*) FROM rollcall_meta.schema_migrations")
         .unwrap();
     assert_eq!(migrations, LATEST_SCHEMA_VERSION);
 }
