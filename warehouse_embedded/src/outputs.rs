@@ -808,6 +808,9 @@ pub(crate) fn cell_runs(
     rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
 }
 
+/// (entity, raw category, reason, upstream processor, upstream category)
+type TraceFailure = (String, String, String, Option<String>, Option<String>);
+
 pub(crate) fn player_trace(
     conn: &mut Connection,
     player: &str,
@@ -844,7 +847,7 @@ pub(crate) fn player_trace(
                 |r| r.get(0),
             )
             .map_err(query_err)?;
-        let failure: Option<(String, String, String, Option<String>, Option<String>)> = conn
+        let failure: Option<TraceFailure> = conn
             .query_row(
                 "SELECT entity_id, coalesce(failure_category, ''), coalesce(failure_reason, ''),
                         upstream_processor, upstream_category

@@ -15,10 +15,10 @@ const D1: &str = "2021-11-10";
 const D2: &str = "2021-11-11";
 
 fn pgs(player: &str, date: &str, minutes: f64, active: bool) -> String {
+    let g = format!("{}_AAA_BBB", date.replace('-', ""));
     format!(
         "('{player}', '{player}', '{g}', DATE '{date}', 2021, 'AAA', 'BBB', true, true, {active}, {dnp},
           {minutes}, 10, 8, 4, 2, 1, 2, 1, 3, 2, 3, 1, 4, 2, 1, 20.0)",
-        g = format!("{}_AAA_BBB", date.replace('-', "")),
         dnp = minutes == 0.0,
     )
 }
