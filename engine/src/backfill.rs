@@ -380,6 +380,11 @@ async fn run_cells(
     // Every date's history lies within its season; one year back covers it.
     let (games, schedule) = wh.player_games(first - Duration::days(366), last).await?;
     let index = SeasonIndex::new(games, &schedule);
+    // Outcomes written by this job on the current date, so downstream cells read
+    // them from memory instead of back from the warehouse (same values: the
+    // warehouse stores exactly what was absorbed). Legacy runs read back, since
+    // they leave older failure rows in place that memory does not hold.
+    let mut written = WrittenToday::default();
     for (i, cell) in cells.iter().enumerate() {
         if options.crash_after == Some(i) {
             // Simulated crash: leave the job `running`, as a killed process would.
@@ -403,7 +408,13 @@ async fn run_cells(
             cell.processor.code(),
             cell.date.format("%Y%m%d")
         );
-        let outcome = run_one(wh, &index, cell, request.legacy).await;
+        if written.date != Some(cell.date) {
+            written = WrittenToday {
+                date: Some(cell.date),
+                ..WrittenToday::default()
+            };
+        }
+        let outcome = run_one(wh, &index, cell, &written).await;
         let result = match outcome {
             Ok(output) => {
                 for f in &output.failures {
@@ -431,14 +442,21 @@ async fn run_cells(
                     error: None,
                     started_at,
                 };
-                wh.write_cell(CellWrite {
-                    output,
-                    run,
-                    legacy: request.legacy,
-                    job_id: Some(job.id.clone()),
-                    written_at: Utc::now().naive_utc(),
-                })
-                .await
+                let absorbed = (!request.legacy).then(|| output.clone());
+                let write = wh
+                    .write_cell(CellWrite {
+                        output,
+                        run,
+                        legacy: request.legacy,
+                        job_id: Some(job.id.clone()),
+                        written_at: Utc::now().naive_utc(),
+                    })
+                    .await;
+                if let (Ok(()), Some(output)) = (&write, absorbed) {
+                    written.upstream.absorb(&output);
+                    written.processors.push(cell.processor);
+                }
+                write
             }
             Err(e) => Err(e),
         };
@@ -484,18 +502,30 @@ async fn run_cells(
     finish(wh, job, progress, failed_cells, state).await
 }
 
+/// The cells this job has written on one date, as downstream cells read them.
+#[derive(Default)]
+struct WrittenToday {
+    date: Option<NaiveDate>,
+    processors: Vec<ProcessorId>,
+    upstream: processors::UpstreamSet,
+}
+
 async fn run_one(
     wh: &dyn Warehouse,
     index: &SeasonIndex,
     cell: &PlannedCell,
-    _legacy: bool,
+    written: &WrittenToday,
 ) -> Result<processors::CellOutput, warehouse::WarehouseError> {
     let deps = cell.processor.spec().depends_on;
-    let upstream = if deps.is_empty() {
-        processors::UpstreamSet::default()
-    } else {
-        wh.upstream_outcomes(cell.date, deps).await?
-    };
+    let missing: Vec<ProcessorId> = deps
+        .iter()
+        .copied()
+        .filter(|p| !written.processors.contains(p))
+        .collect();
+    let mut upstream = written.upstream.clone();
+    if !missing.is_empty() {
+        upstream.merge(wh.upstream_outcomes(cell.date, &missing).await?, &missing);
+    }
     Ok(processors::run(cell.processor, cell.date, index, &upstream))
 }
 

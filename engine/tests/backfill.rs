@@ -128,6 +128,25 @@ async fn rerunning_a_date_twice_leaves_identical_tables() {
     assert_eq!(runs, 2 * 3 * 4, "run rows are appended, one per run");
 }
 
+/// Downstream cells of a job read their upstream from memory; one processor
+/// per job reads it back from the warehouse. Both must write the same tables.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_read_from_memory_equals_upstream_read_from_the_store() {
+    let together = season_store().await;
+    run(&together, &request(&ALL, "2021-11-18", "2021-11-26")).await;
+    let apart = season_store().await;
+    for p in ALL {
+        run(&apart, &request(&[p], "2021-11-18", "2021-11-26")).await;
+    }
+    let dumped = dump(&together);
+    assert!(
+        dumped.len() > 5 * 100,
+        "the range writes rows: {}",
+        dumped.len()
+    );
+    assert_eq!(dumped, dump(&apart));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
     let wh = season_store().await;

@@ -2,8 +2,10 @@
 //!
 //! DuckDB allows many connections to one database inside a process, with MVCC:
 //! readers see a consistent snapshot while one writer commits. Every operation
-//! clones a connection from the root and runs on tokio's blocking pool, so a long
-//! backfill write never blocks the dashboard's reads.
+//! takes a connection of its own (an idle one, or a new clone of the root) and
+//! runs on tokio's blocking pool, so a long backfill write never blocks the
+//! dashboard's reads. Connections are kept after use: their prepared-statement
+//! caches make the backfill's many small writes cheap.
 
 mod jobs;
 mod migrations;
@@ -40,8 +42,12 @@ const COUNTED_TABLES: [(&str, &str); 8] = [
     ("nba_processing.precompute_processor_runs", "analysis_date"),
 ];
 
+/// Idle connections kept for reuse; more than this are dropped after use.
+const MAX_IDLE_CONNECTIONS: usize = 8;
+
 pub struct EmbeddedWarehouse {
     root: Arc<Mutex<Connection>>,
+    idle: Arc<Mutex<Vec<Connection>>>,
     location: String,
     schema_version: i64,
 }
@@ -63,6 +69,7 @@ impl EmbeddedWarehouse {
         let schema_version = migrations::migrate(&conn, &location)?;
         Ok(Self {
             root: Arc::new(Mutex::new(conn)),
+            idle: Arc::default(),
             location,
             schema_version,
         })
@@ -77,6 +84,7 @@ impl EmbeddedWarehouse {
         let schema_version = migrations::migrate(&conn, ":memory:")?;
         Ok(Self {
             root: Arc::new(Mutex::new(conn)),
+            idle: Arc::default(),
             location: ":memory:".into(),
             schema_version,
         })
@@ -86,21 +94,33 @@ impl EmbeddedWarehouse {
         PathBuf::from(&self.location)
     }
 
-    /// Runs `f` on its own connection on the blocking pool.
+    /// Runs `f` on a connection of its own on the blocking pool.
     async fn with_conn<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let root = Arc::clone(&self.root);
+        let idle = Arc::clone(&self.idle);
+        let poisoned = || WarehouseError::Query("connection pool poisoned".into());
         tokio::task::spawn_blocking(move || {
-            let mut conn = {
-                let guard = root
+            let reused = idle.lock().map_err(|_| poisoned())?.pop();
+            let mut conn = match reused {
+                Some(conn) => conn,
+                None => root
                     .lock()
-                    .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
-                guard.try_clone().map_err(query_err)?
+                    .map_err(|_| poisoned())?
+                    .try_clone()
+                    .map_err(query_err)?,
             };
-            f(&mut conn)
+            let result = f(&mut conn);
+            // `f` cannot leave a transaction open (duckdb's Transaction rolls back
+            // on drop), so the connection is clean to reuse.
+            let mut idle = idle.lock().map_err(|_| poisoned())?;
+            if idle.len() < MAX_IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+            result
         })
         .await
         .map_err(|e| WarehouseError::Query(format!("warehouse task failed: {e}")))?
@@ -344,16 +364,15 @@ impl EmbeddedWarehouse {
             .root
             .lock()
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
-        let (cells, categories) = outputs::reconcile_sql(processors);
+        let sql = outputs::reconcile_sql(processors);
+        // Cached like the trait's statement, so both sides compare execution.
+        let mut stmt = guard.prepare_cached(&sql).map_err(query_err)?;
+        let mut rows = stmt
+            .query(params![range.start(), range.end()])
+            .map_err(query_err)?;
         let mut n = 0;
-        for sql in [cells, categories] {
-            let mut stmt = guard.prepare(&sql).map_err(query_err)?;
-            let mut rows = stmt
-                .query(params![range.start(), range.end()])
-                .map_err(query_err)?;
-            while rows.next().map_err(query_err)?.is_some() {
-                n += 1;
-            }
+        while rows.next().map_err(query_err)?.is_some() {
+            n += 1;
         }
         Ok(n)
     }

@@ -10,6 +10,7 @@ use domain::processors::{
 };
 use domain::report::{FailureRow, LastRun, Page, PlayerTrace, RunInfo, TraceLink, TraceState};
 use domain::{DateRange, ProcessorId, PROCESSORS};
+use duckdb::types::Value;
 use duckdb::{params, Connection, OptionalExt, Transaction};
 use warehouse::{CellCounts, CellWrite, FailureFilter, Result, RunRow, WarehouseError};
 
@@ -21,20 +22,18 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
     let date = w.output.date;
     let tx = conn.transaction().map_err(query_err)?;
     // Table and column names come from the static processor declaration.
-    tx.execute(
-        &format!(
-            "DELETE FROM {} WHERE {} = ?",
-            spec.output_table, spec.date_column
-        ),
-        params![date],
-    )
+    tx.prepare_cached(&format!(
+        "DELETE FROM {} WHERE {} = ?",
+        spec.output_table, spec.date_column
+    ))
+    .and_then(|mut s| s.execute(params![date]))
     .map_err(query_err)?;
     if !w.legacy {
-        tx.execute(
+        tx.prepare_cached(
             "DELETE FROM nba_processing.precompute_failures
              WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
-            params![date, spec.name, spec.code],
         )
+        .and_then(|mut s| s.execute(params![date, spec.name, spec.code]))
         .map_err(query_err)?;
     }
     insert_records(&tx, &w.output.records, &w.run.run_id, w.written_at)?;
@@ -93,19 +92,20 @@ fn mark_cell(
     state: &str,
     at: chrono::NaiveDateTime,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE rollcall_meta.job_cells SET state = ?, updated_at = ?
          WHERE job_id = ? AND processor_name = ? AND analysis_date = ?",
-        params![state, at, job, p.code(), date],
     )
+    .and_then(|mut s| s.execute(params![state, at, job, p.code(), date]))
     .map_err(query_err)?;
     Ok(())
 }
 
 fn insert_run(tx: &Transaction, run: &RunRow) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO nba_processing.precompute_processor_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
+    )
+    .and_then(|mut s| s.execute(params![
             run.run_id,
             run.job_id,
             run.processor.name(),
@@ -119,8 +119,7 @@ fn insert_run(tx: &Transaction, run: &RunRow) -> Result<()> {
             run.processor_version,
             run.error,
             run.started_at,
-        ],
-    )
+        ]))
     .map_err(query_err)?;
     Ok(())
 }
@@ -209,55 +208,30 @@ fn insert_records(
             }
         }
         Records::Mlfs(rows) => {
-            if rows.is_empty() {
-                return Ok(());
-            }
-            // The appender cannot bind LIST values: stage the vectors as text and
-            // cast them in one INSERT … SELECT.
-            tx.execute_batch(
-                "CREATE OR REPLACE TEMP TABLE mlfs_stage (
-                    player_lookup VARCHAR, game_date DATE, feature_version VARCHAR,
-                    features VARCHAR, feature_quality_score DOUBLE)",
-            )
-            .map_err(query_err)?;
-            let mut stmt = tx
-                .prepare("INSERT INTO mlfs_stage VALUES (?, ?, ?, ?, ?)")
+            // The appender binds owned LIST values (not borrowed ones).
+            let names = Value::List(
+                FEATURE_NAMES
+                    .iter()
+                    .map(|n| Value::Text((*n).to_string()))
+                    .collect(),
+            );
+            let mut app = tx
+                .appender_to_db("ml_feature_store_v2", "nba_predictions")
                 .map_err(query_err)?;
             for r in rows {
-                let features = format!(
-                    "[{}]",
-                    r.features
-                        .iter()
-                        .map(|f| format!("{f:?}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                stmt.execute(params![
+                let features = Value::List(r.features.iter().map(|f| Value::Double(*f)).collect());
+                app.append_row(params![
                     r.player_lookup,
                     r.game_date,
                     r.feature_version,
+                    names.clone(),
                     features,
-                    r.feature_quality_score
+                    r.feature_quality_score,
+                    run_id,
+                    at,
                 ])
                 .map_err(query_err)?;
             }
-            let names = FEATURE_NAMES
-                .iter()
-                .map(|n| format!("'{n}'"))
-                .collect::<Vec<_>>()
-                .join(",");
-            tx.execute(
-                &format!(
-                    "INSERT INTO nba_predictions.ml_feature_store_v2
-                     SELECT player_lookup, game_date, feature_version, [{names}]::VARCHAR[],
-                            CAST(features AS DOUBLE[]), feature_quality_score, ?, ?
-                     FROM mlfs_stage"
-                ),
-                params![run_id, at],
-            )
-            .map_err(query_err)?;
-            tx.execute_batch("DROP TABLE mlfs_stage")
-                .map_err(query_err)?;
         }
     }
     Ok(())
@@ -427,32 +401,29 @@ pub(crate) fn upstream_outcomes(
 }
 
 /// SQL `VALUES` rows built from static declarations only (never user input).
-fn processors_values() -> String {
+/// Every spelling of a processor in `processor_name` columns (code or class
+/// name, compared upper-cased), with the processor's bit in the marks below.
+fn proc_names_values() -> String {
     PROCESSORS
         .iter()
-        .map(|s| format!("('{}', '{}')", s.code, s.name))
+        .flat_map(|s| {
+            let bit = 1u32 << s.id.order();
+            [s.code, s.name].map(|raw| format!("('{}', '{}', {bit})", raw.to_uppercase(), s.code))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
+/// The selected processors with their bit and the bits of their dependencies.
 fn selected_values(processors: &[ProcessorId]) -> String {
     processors
         .iter()
-        .map(|p| format!("('{}')", p.code()))
+        .map(|p| {
+            let deps: u32 = p.spec().depends_on.iter().map(|d| 1u32 << d.order()).sum();
+            format!("('{}', {}, {deps})", p.code(), 1u32 << p.order())
+        })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn deps_values() -> String {
-    let v: Vec<String> = PROCESSORS
-        .iter()
-        .flat_map(|s| {
-            s.depends_on
-                .iter()
-                .map(move |d| format!("('{}', '{}')", s.code, d.code()))
-        })
-        .collect();
-    v.join(", ")
 }
 
 /// Canonical category per raw spelling, and whether it is an expected gap.
@@ -470,7 +441,7 @@ fn categories_values() -> String {
         .join(", ")
 }
 
-/// The common CTEs of every reconciliation query. `$1`/`$2` bound the dates.
+/// The common CTEs of the drill-down queries. `$1`/`$2` bound the dates.
 fn ctes() -> String {
     let records_union = PROCESSORS
         .iter()
@@ -483,106 +454,127 @@ fn ctes() -> String {
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     format!(
-        "procs(code, name) AS (VALUES {procs}),
-         deps(code, dep) AS (VALUES {deps}),
-         cats(raw, code, expected) AS (VALUES {cats}),
+        "{common},
          expected AS (
              SELECT DISTINCT game_date AS d, player_lookup
              FROM nba_analytics.player_game_summary
-             WHERE game_date BETWEEN $1 AND $2
-               AND is_active AND (minutes_played > 0 OR fg_attempts > 0)
+             WHERE game_date BETWEEN $1 AND $2 AND {expected_player}
          ),
-         recs AS ({records_union}),
-         fails AS (
-             SELECT p.code, f.analysis_date AS d, f.entity_id,
-                    coalesce(c.code, 'UNKNOWN') AS category,
-                    coalesce(c.expected, false) AS is_expected
-             FROM nba_processing.precompute_failures f
-             JOIN procs p ON upper(f.processor_name) IN (upper(p.code), upper(p.name))
-             LEFT JOIN cats c
-               ON c.raw = upper(replace(replace(trim(coalesce(f.failure_category, '')), '-', '_'), ' ', '_'))
-             WHERE f.analysis_date BETWEEN $1 AND $2
-         ),
-         player_fails AS (
-             SELECT code, d, entity_id, bool_and(is_expected) AS all_expected
-             FROM fails WHERE entity_id <> '{date_level}' GROUP BY ALL
-         ),
-         date_fails AS (SELECT DISTINCT code, d FROM fails WHERE entity_id = '{date_level}')",
-        procs = processors_values(),
-        deps = deps_values(),
-        cats = categories_values(),
-        date_level = DATE_LEVEL,
+         recs AS ({records_union})",
+        common = failure_ctes(),
+        expected_player = EXPECTED_PLAYER,
     )
 }
 
-/// Reconciliation for a range: two set-based queries whatever the range length
-/// (the cells, then failure counts by category).
-/// The two reconciliation statements (cells, categories) for `processors`.
-pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> (String, String) {
-    let cells = format!(
-        "WITH {ctes},
-         sel(code) AS (VALUES {sel}),
+/// A player is expected on a date when they played (DESIGN §1).
+const EXPECTED_PLAYER: &str = "is_active AND (minutes_played > 0 OR fg_attempts > 0)";
+
+/// `proc_names`, `cats` and `fails` (failure rows of the range with their
+/// processor and canonical category), shared by every reconciliation query.
+fn failure_ctes() -> String {
+    format!(
+        "proc_names(raw, code, bit) AS (VALUES {names}),
+         cats(raw, code, expected) AS (VALUES {cats}),
+         fails AS (
+             SELECT pn.code, pn.bit, f.analysis_date AS d, f.entity_id,
+                    coalesce(c.code, 'UNKNOWN') AS category,
+                    coalesce(c.expected, false) AS is_expected
+             FROM nba_processing.precompute_failures f
+             JOIN proc_names pn ON pn.raw = upper(f.processor_name)
+             LEFT JOIN cats c
+               ON c.raw = upper(replace(replace(trim(coalesce(f.failure_category, '')), '-', '_'), ' ', '_'))
+             WHERE f.analysis_date BETWEEN $1 AND $2
+         )",
+        names = proc_names_values(),
+        cats = categories_values(),
+    )
+}
+
+/// The reconciliation of a range as one set-based statement, whatever the
+/// range length. Each (date, player) seen anywhere (expected, a record, a
+/// failure) gets one bit mask — bit 0 expected, then per processor a record
+/// bit, a failure bit and an investigate-failure bit — so the whole accounting
+/// is one grouping over ~100k rows; the cells are then counted from the few
+/// distinct masks per date. Columns: code, date, expected, has_record,
+/// has_failure, date_level, unaccounted, investigate, runs, conflict, extra,
+/// cascade, last run id/status/time, failures by category ("CAT=n,...").
+pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> String {
+    const REC: u32 = 1;
+    const FAIL: u32 = 1 + PROCESSORS.len() as u32;
+    const INVESTIGATE: u32 = 1 + 2 * PROCESSORS.len() as u32;
+    let all_bits = (1u32 << PROCESSORS.len()) - 1;
+    let record_marks = PROCESSORS
+        .iter()
+        .map(|s| {
+            format!(
+                "SELECT {c} AS d, player_lookup AS p, {m} AS m FROM {t} WHERE {c} BETWEEN $1 AND $2",
+                c = s.date_column,
+                t = s.output_table,
+                m = 1u32 << (REC + s.id.order() as u32),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n UNION ALL ");
+    format!(
+        "WITH {failure_ctes},
+         sel(code, bit, deps) AS (VALUES {sel}),
+         marks AS (
+             SELECT game_date AS d, player_lookup AS p, 1 AS m
+             FROM nba_analytics.player_game_summary
+             WHERE game_date BETWEEN $1 AND $2 AND {expected_player}
+             UNION ALL {record_marks}
+             UNION ALL SELECT d, entity_id, (bit << {FAIL}) | CASE WHEN is_expected THEN 0 ELSE bit << {INVESTIGATE} END
+             FROM fails WHERE entity_id <> '{date_level}'
+         ),
+         mask_counts AS (
+             SELECT d, m & 1 AS e, (m >> {REC}) & {all_bits} AS r, (m >> {FAIL}) & {all_bits} AS f,
+                    (m >> {INVESTIGATE}) & {all_bits} AS fi, count(*) AS n
+             FROM (SELECT d, bit_or(m) AS m FROM marks GROUP BY d, p)
+             GROUP BY d, m
+         ),
+         cells AS (
+             SELECT s.code, mc.d,
+                    coalesce(sum(n) FILTER (WHERE e = 1), 0) AS expected,
+                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit <> 0), 0) AS has_record,
+                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit = 0 AND f & s.bit <> 0), 0) AS has_failure,
+                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit = 0 AND f & s.bit = 0), 0) AS unaccounted,
+                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit = 0 AND fi & s.bit <> 0), 0) AS investigate,
+                    coalesce(sum(n) FILTER (WHERE r & s.bit <> 0 AND f & s.bit <> 0), 0) AS conflict,
+                    coalesce(sum(n) FILTER (WHERE e = 0 AND r & s.bit <> 0), 0) AS extra,
+                    coalesce(sum(n) FILTER (WHERE r & s.bit <> 0 AND r & s.deps <> s.deps), 0) AS cascade
+             FROM mask_counts mc CROSS JOIN sel s
+             GROUP BY s.code, mc.d
+             HAVING sum(n) FILTER (WHERE e = 1) > 0
+         ),
+         date_fails AS (SELECT DISTINCT code, d FROM fails WHERE entity_id = '{date_level}'),
+         cats_by_cell AS (
+             SELECT code, d, string_agg(category || '=' || n, ',') AS categories
+             FROM (SELECT code, d, category, count(*) AS n FROM fails GROUP BY ALL)
+             GROUP BY ALL
+         ),
          runs AS (
-             SELECT p.code, r.analysis_date AS d, count(*) AS n,
+             SELECT pn.code, r.analysis_date AS d, count(*) AS n,
                     arg_max(r.run_id, r.started_at) AS last_run,
                     arg_max(r.status, r.started_at) AS last_status,
                     max(r.started_at) AS last_at
              FROM nba_processing.precompute_processor_runs r
-             JOIN procs p ON upper(r.processor_name) IN (upper(p.code), upper(p.name))
+             JOIN proc_names pn ON pn.raw = upper(r.processor_name)
              WHERE r.analysis_date BETWEEN $1 AND $2
              GROUP BY ALL
-         ),
-         base AS (
-             SELECT s.code, e.d,
-                    count(*) AS expected,
-                    count(r.player_lookup) AS has_record,
-                    count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NOT NULL) AS has_failure,
-                    bool_or(df.d IS NOT NULL) AS date_level,
-                    count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NULL AND df.d IS NULL) AS unaccounted,
-                    count(*) FILTER (WHERE r.player_lookup IS NULL AND pf.entity_id IS NOT NULL AND NOT pf.all_expected) AS investigate
-             FROM sel s CROSS JOIN expected e
-             LEFT JOIN recs r ON r.code = s.code AND r.d = e.d AND r.player_lookup = e.player_lookup
-             LEFT JOIN player_fails pf ON pf.code = s.code AND pf.d = e.d AND pf.entity_id = e.player_lookup
-             LEFT JOIN date_fails df ON df.code = s.code AND df.d = e.d
-             GROUP BY s.code, e.d
-         ),
-         conflicts AS (
-             SELECT r.code, r.d, count(*) AS n FROM recs r
-             JOIN player_fails pf ON pf.code = r.code AND pf.d = r.d AND pf.entity_id = r.player_lookup
-             GROUP BY ALL
-         ),
-         extras AS (
-             SELECT r.code, r.d, count(*) AS n FROM recs r
-             ANTI JOIN expected e ON e.d = r.d AND e.player_lookup = r.player_lookup
-             GROUP BY ALL
-         ),
-         cascades AS (
-             SELECT r.code, r.d, count(DISTINCT r.player_lookup) AS n
-             FROM recs r JOIN deps ON deps.code = r.code
-             ANTI JOIN recs u ON u.code = deps.dep AND u.d = r.d AND u.player_lookup = r.player_lookup
-             GROUP BY ALL
          )
-         SELECT b.code, b.d, b.expected, b.has_record, b.has_failure, b.date_level,
-                CASE WHEN b.date_level THEN 0 ELSE b.unaccounted END,
-                b.investigate, coalesce(ru.n, 0),
-                coalesce(c.n, 0), coalesce(x.n, 0), coalesce(k.n, 0),
-                ru.last_run, ru.last_status, ru.last_at
-         FROM base b
-         LEFT JOIN runs ru ON ru.code = b.code AND ru.d = b.d
-         LEFT JOIN conflicts c ON c.code = b.code AND c.d = b.d
-         LEFT JOIN extras x ON x.code = b.code AND x.d = b.d
-         LEFT JOIN cascades k ON k.code = b.code AND k.d = b.d",
-        ctes = ctes(),
+         SELECT c.code, c.d, c.expected, c.has_record, c.has_failure, df.d IS NOT NULL,
+                CASE WHEN df.d IS NOT NULL THEN 0 ELSE c.unaccounted END,
+                c.investigate, coalesce(ru.n, 0), c.conflict, c.extra, c.cascade,
+                ru.last_run, ru.last_status, ru.last_at, cc.categories
+         FROM cells c
+         LEFT JOIN date_fails df USING (code, d)
+         LEFT JOIN runs ru USING (code, d)
+         LEFT JOIN cats_by_cell cc USING (code, d)",
+        failure_ctes = failure_ctes(),
         sel = selected_values(processors),
-    );
-    let categories = format!(
-        "WITH {ctes}, sel(code) AS (VALUES {sel})
-         SELECT code, d, category, count(*) FROM fails WHERE code IN (SELECT code FROM sel)
-         GROUP BY ALL",
-        ctes = ctes(),
-        sel = selected_values(processors),
-    );
-    (cells, categories)
+        expected_player = EXPECTED_PLAYER,
+        date_level = DATE_LEVEL,
+    )
 }
 
 pub(crate) fn cell_counts(
@@ -593,13 +585,15 @@ pub(crate) fn cell_counts(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let (sql, cat_sql) = reconcile_sql(processors);
-    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
+    let sql = reconcile_sql(processors);
+    // Cached: planning this statement costs about as much as running it.
+    let mut stmt = conn.prepare_cached(&sql).map_err(query_err)?;
     let rows = stmt
         .query_map(params![range.start(), range.end()], |r| {
             let last_run: Option<String> = r.get(12)?;
             Ok((
                 r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(15)?,
                 CellCounts {
                     processor: ProcessorId::Psza,
                     date: r.get(1)?,
@@ -626,31 +620,22 @@ pub(crate) fn cell_counts(
             ))
         })
         .map_err(query_err)?;
-    let mut out: HashMap<(String, NaiveDate), CellCounts> = HashMap::new();
+    let mut out = Vec::new();
     for row in rows {
-        let (code, mut c) = row.map_err(query_err)?;
+        let (code, categories, mut c) = row.map_err(query_err)?;
         c.processor =
             ProcessorId::parse(&code).map_err(|e| WarehouseError::Query(e.to_string()))?;
-        out.insert((code, c.date), c);
-    }
-    let mut stmt = conn.prepare(&cat_sql).map_err(query_err)?;
-    let rows = stmt
-        .query_map(params![range.start(), range.end()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, NaiveDate>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(query_err)?;
-    for row in rows {
-        let (code, d, cat, n) = row.map_err(query_err)?;
-        if let Some(c) = out.get_mut(&(code, d)) {
-            c.failures_by_category.insert(cat, n);
+        // Canonical category codes only (never raw strings), so ',' and '='
+        // cannot occur inside a name.
+        for pair in categories.iter().flat_map(|s| s.split(',')) {
+            let (cat, n) = pair
+                .split_once('=')
+                .and_then(|(cat, n)| Some((cat, n.parse::<i64>().ok()?)))
+                .ok_or_else(|| WarehouseError::Query(format!("bad category count {pair:?}")))?;
+            c.failures_by_category.insert(cat.to_string(), n);
         }
+        out.push(c);
     }
-    let mut out: Vec<CellCounts> = out.into_values().collect();
     out.sort_by_key(|c| (c.date, c.processor.order()));
     Ok(out)
 }
@@ -666,7 +651,7 @@ pub(crate) fn unaccounted(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "WITH {ctes}, sel(code) AS (VALUES {sel})
+        "WITH {ctes}, sel(code, bit, deps) AS (VALUES {sel})
          SELECT s.code, e.d, e.player_lookup FROM sel s CROSS JOIN expected e
          WHERE NOT EXISTS (SELECT 1 FROM recs r WHERE r.code = s.code AND r.d = e.d AND r.player_lookup = e.player_lookup)
            AND NOT EXISTS (SELECT 1 FROM fails f WHERE f.code = s.code AND f.d = e.d

@@ -98,6 +98,18 @@ pub struct UpstreamSet {
 }
 
 impl UpstreamSet {
+    /// Takes `processors`' outcomes from `other`, keeping the rest of `self`.
+    pub fn merge(&mut self, mut other: UpstreamSet, processors: &[ProcessorId]) {
+        for p in processors {
+            match p {
+                ProcessorId::Psza => self.psza = std::mem::take(&mut other.psza),
+                ProcessorId::Pdc => self.pdc = std::mem::take(&mut other.pdc),
+                ProcessorId::Pcf => self.pcf = std::mem::take(&mut other.pcf),
+                ProcessorId::Mlfs => {}
+            }
+        }
+    }
+
     /// Takes in a cell's outcome as the next processors will read it back.
     pub fn absorb(&mut self, out: &CellOutput) {
         let failures = || {
