@@ -497,7 +497,7 @@ fn failure_ctes() -> String {
 /// is one grouping over ~100k rows; the cells are then counted from the few
 /// distinct masks per date. Columns: code, date, expected, has_record,
 /// has_failure, date_level, unaccounted, investigate, runs, conflict, extra,
-/// cascade, last run id/status/time, failures by category ("CAT=n,...").
+/// cascade, last run id/status/time, then failure rows per category.
 pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> String {
     const REC: u32 = 1;
     const FAIL: u32 = 1 + PROCESSORS.len() as u32;
@@ -546,11 +546,9 @@ pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> String {
              GROUP BY s.code, mc.d
              HAVING sum(n) FILTER (WHERE e = 1) > 0
          ),
-         date_fails AS (SELECT DISTINCT code, d FROM fails WHERE entity_id = '{date_level}'),
-         cats_by_cell AS (
-             SELECT code, d, string_agg(category || '=' || n, ',') AS categories
-             FROM (SELECT code, d, category, count(*) AS n FROM fails GROUP BY ALL)
-             GROUP BY ALL
+         fail_cells AS (
+             SELECT code, d, bool_or(entity_id = '{date_level}') AS date_level, {category_counts}
+             FROM fails GROUP BY code, d
          ),
          runs AS (
              SELECT pn.code, r.analysis_date AS d, count(*) AS n,
@@ -562,20 +560,33 @@ pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> String {
              WHERE r.analysis_date BETWEEN $1 AND $2
              GROUP BY ALL
          )
-         SELECT c.code, c.d, c.expected, c.has_record, c.has_failure, df.d IS NOT NULL,
-                CASE WHEN df.d IS NOT NULL THEN 0 ELSE c.unaccounted END,
+         SELECT c.code, c.d, c.expected, c.has_record, c.has_failure, coalesce(fc.date_level, false),
+                CASE WHEN fc.date_level THEN 0 ELSE c.unaccounted END,
                 c.investigate, coalesce(ru.n, 0), c.conflict, c.extra, c.cascade,
-                ru.last_run, ru.last_status, ru.last_at, cc.categories
+                ru.last_run, ru.last_status, ru.last_at, {category_columns}
          FROM cells c
-         LEFT JOIN date_fails df USING (code, d)
-         LEFT JOIN runs ru USING (code, d)
-         LEFT JOIN cats_by_cell cc USING (code, d)",
+         LEFT JOIN fail_cells fc USING (code, d)
+         LEFT JOIN runs ru USING (code, d)",
         failure_ctes = failure_ctes(),
         sel = selected_values(processors),
         expected_player = EXPECTED_PLAYER,
         date_level = DATE_LEVEL,
+        category_counts = CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("count(*) FILTER (WHERE category = '{}') AS n{i}", c.code))
+            .collect::<Vec<_>>()
+            .join(", "),
+        category_columns = (0..CATEGORIES.len())
+            .map(|i| format!("coalesce(fc.n{i}, 0)"))
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }
+
+/// Column of the first failures-by-category count in the reconciliation row
+/// (then one per entry of `CATEGORIES`, in order).
+const FIRST_CATEGORY_COLUMN: usize = 15;
 
 pub(crate) fn cell_counts(
     conn: &mut Connection,
@@ -591,9 +602,15 @@ pub(crate) fn cell_counts(
     let rows = stmt
         .query_map(params![range.start(), range.end()], |r| {
             let last_run: Option<String> = r.get(12)?;
+            let mut failures_by_category = std::collections::BTreeMap::new();
+            for (i, c) in CATEGORIES.iter().enumerate() {
+                let n: i64 = r.get(FIRST_CATEGORY_COLUMN + i)?;
+                if n > 0 {
+                    failures_by_category.insert(c.code.to_string(), n);
+                }
+            }
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(15)?,
                 CellCounts {
                     processor: ProcessorId::Psza,
                     date: r.get(1)?,
@@ -607,7 +624,7 @@ pub(crate) fn cell_counts(
                     conflict: r.get(9)?,
                     extra: r.get(10)?,
                     cascade: r.get(11)?,
-                    failures_by_category: Default::default(),
+                    failures_by_category,
                     last_run: match last_run {
                         Some(run_id) => Some(LastRun {
                             run_id,
@@ -622,18 +639,9 @@ pub(crate) fn cell_counts(
         .map_err(query_err)?;
     let mut out = Vec::new();
     for row in rows {
-        let (code, categories, mut c) = row.map_err(query_err)?;
+        let (code, mut c) = row.map_err(query_err)?;
         c.processor =
             ProcessorId::parse(&code).map_err(|e| WarehouseError::Query(e.to_string()))?;
-        // Canonical category codes only (never raw strings), so ',' and '='
-        // cannot occur inside a name.
-        for pair in categories.iter().flat_map(|s| s.split(',')) {
-            let (cat, n) = pair
-                .split_once('=')
-                .and_then(|(cat, n)| Some((cat, n.parse::<i64>().ok()?)))
-                .ok_or_else(|| WarehouseError::Query(format!("bad category count {pair:?}")))?;
-            c.failures_by_category.insert(cat.to_string(), n);
-        }
         out.push(c);
     }
     out.sort_by_key(|c| (c.date, c.processor.order()));
