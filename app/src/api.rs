@@ -40,13 +40,15 @@ pub async fn coverage_grid(
     Ok(engine::reconcile::reconcile(state.warehouse.as_ref(), state.limits, &request).await?)
 }
 
-/// One cell's drill-down (`cell` = `PDC:2021-11-10`), failures paginated.
+/// One cell's drill-down (`cell` = `PDC:2021-11-10`); failures and
+/// unaccounted players paginated separately.
 #[server]
 pub async fn cell_detail(
     cell: String,
     category: Option<String>,
     search: Option<String>,
     offset: Option<i64>,
+    unaccounted_offset: Option<i64>,
 ) -> Result<domain::report::CellDetail, AppError> {
     let state = state()?;
     let filter = warehouse::FailureFilter {
@@ -55,7 +57,13 @@ pub async fn cell_detail(
         offset: offset.unwrap_or(0),
         limit: 50,
     };
-    Ok(engine::reconcile::cell_detail(state.warehouse.as_ref(), &cell, filter).await?)
+    Ok(engine::reconcile::cell_detail(
+        state.warehouse.as_ref(),
+        &cell,
+        filter,
+        unaccounted_offset.unwrap_or(0),
+    )
+    .await?)
 }
 
 /// One player on one date across every processor, with the root cause.

@@ -16,6 +16,8 @@ pub struct ViewQuery {
     /// Player search of the drill-down.
     pub search: Option<String>,
     pub offset: Option<i64>,
+    /// Page offset of the unaccounted players.
+    pub unaccounted_offset: Option<i64>,
 }
 
 impl ViewQuery {
@@ -41,6 +43,7 @@ impl ViewQuery {
             category: nonempty("cat"),
             search: nonempty("q"),
             offset: nonempty("offset").and_then(|v| v.parse().ok()),
+            unaccounted_offset: nonempty("uoff").and_then(|v| v.parse().ok()),
         }
     }
 
@@ -53,6 +56,10 @@ impl ViewQuery {
     pub fn href(&self) -> String {
         let processors = (!self.processors.is_empty()).then(|| self.processors.join(","));
         let offset = self.offset.filter(|o| *o > 0).map(|o| o.to_string());
+        let uoffset = self
+            .unaccounted_offset
+            .filter(|o| *o > 0)
+            .map(|o| o.to_string());
         let parts: Vec<(&str, &String)> = [
             ("start", &self.start),
             ("end", &self.end),
@@ -61,6 +68,7 @@ impl ViewQuery {
             ("cat", &self.category),
             ("q", &self.search),
             ("offset", &offset),
+            ("uoff", &uoffset),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
@@ -80,6 +88,7 @@ impl ViewQuery {
             category: None,
             search: None,
             offset: None,
+            unaccounted_offset: None,
             ..self.clone()
         }
     }
@@ -107,10 +116,11 @@ mod tests {
             category: None,
             search: Some("a b&c".into()),
             offset: Some(50),
+            unaccounted_offset: Some(100),
         };
         assert_eq!(
             v.href(),
-            "/?start=2021-11-01&end=2021-11-30&p=PDC%2CPCF&cell=PDC%3A2021-11-10&q=a+b%26c&offset=50"
+            "/?start=2021-11-01&end=2021-11-30&p=PDC%2CPCF&cell=PDC%3A2021-11-10&q=a+b%26c&offset=50&uoff=100"
         );
         assert_eq!(ViewQuery::default().href(), "/");
     }

@@ -173,6 +173,34 @@ pub struct Page<T> {
     pub limit: i64,
 }
 
+impl<T> Page<T> {
+    /// One page of a list held in memory (offset clamped to >= 0, limit to 1..=500).
+    pub fn of(all: Vec<T>, offset: i64, limit: i64) -> Self {
+        let limit = limit.clamp(1, 500);
+        let offset = offset.max(0);
+        let total = all.len() as i64;
+        let items = all
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        Self {
+            items,
+            total,
+            offset,
+            limit,
+        }
+    }
+
+    /// Offsets of the previous and next pages, when there are such pages.
+    pub fn neighbours(&self) -> (Option<i64>, Option<i64>) {
+        (
+            (self.offset > 0).then(|| (self.offset - self.limit).max(0)),
+            (self.offset + self.limit < self.total).then(|| self.offset + self.limit),
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub run_id: String,
@@ -359,13 +387,34 @@ pub struct CellDetail {
     pub status: CellStatus,
     pub failures: Page<FailureRow>,
     pub date_level: Option<FailureRow>,
-    pub unaccounted: Vec<String>,
+    /// Unaccounted players, filtered by the same search as the failures.
+    pub unaccounted: Page<String>,
     pub runs: Vec<RunInfo>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_of_a_list() {
+        let all: Vec<i32> = (0..120).collect();
+        let p = Page::of(all.clone(), 50, 50);
+        assert_eq!(p.items.first(), Some(&50));
+        assert_eq!(p.items.len(), 50);
+        assert_eq!(p.neighbours(), (Some(0), Some(100)));
+        let last = Page::of(all.clone(), 100, 50);
+        assert_eq!(last.items.len(), 20);
+        assert_eq!(last.neighbours(), (Some(50), None));
+        let past = Page::of(all.clone(), 500, 50);
+        assert!(past.items.is_empty());
+        assert_eq!(past.total, 120);
+        let hostile = Page::of(all, -5, 0);
+        assert_eq!(
+            (hostile.offset, hostile.limit, hostile.items.len()),
+            (0, 1, 1)
+        );
+    }
 
     fn cell() -> CellCounts {
         CellCounts {

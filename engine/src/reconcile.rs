@@ -2,7 +2,7 @@
 //! totals per processor, and the re-run commands that would close the gaps.
 
 use chrono::NaiveDate;
-use domain::report::{CellCounts, CellDetail, CellStatus, PlayerTrace, Reconciliation};
+use domain::report::{CellCounts, CellDetail, CellStatus, Page, PlayerTrace, Reconciliation};
 use domain::{DateRange, ProcessorId};
 use serde::{Deserialize, Serialize};
 use warehouse::{FailureFilter, Warehouse};
@@ -58,8 +58,11 @@ pub async fn cell_detail(
     wh: &dyn Warehouse,
     raw_cell: &str,
     filter: FailureFilter,
+    unaccounted_offset: i64,
 ) -> Result<CellDetail, EngineError> {
     let (processor, date) = parse_cell(raw_cell)?;
+    let needle = filter.search.as_deref().map(str::to_lowercase);
+    let page_size = filter.limit;
     let day = DateRange::new(date, date, 1)?;
     let counts = wh.cell_counts(day, &[processor]).await?.into_iter().next();
     let mut failures = wh.failure_rows(processor, date, filter).await?;
@@ -68,7 +71,13 @@ pub async fn cell_detail(
         .iter()
         .position(|f| f.entity_id == domain::processors::DATE_LEVEL)
         .map(|i| failures.items.remove(i));
-    let unaccounted = wh.unaccounted_players(processor, date).await?;
+    let unaccounted: Vec<String> = wh
+        .unaccounted_players(processor, date)
+        .await?
+        .into_iter()
+        .filter(|p| needle.as_ref().is_none_or(|n| p.to_lowercase().contains(n)))
+        .collect();
+    let unaccounted = Page::of(unaccounted, unaccounted_offset, page_size);
     let runs = wh.cell_runs(processor, date).await?;
     Ok(CellDetail {
         processor,

@@ -195,6 +195,68 @@ async fn exports_match_the_grid() {
     }
 }
 
+/// `/report.csv` carries exactly the numbers the dashboard's grid server
+/// function returns for the same query (range and processor filter).
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_export_equals_the_grid_server_function() {
+    use leptos::server_fn::ServerFn;
+    let app = app_with_demo_state().await;
+    let (status, _, csv) = get_bytes(
+        app.clone(),
+        "/report.csv?start=2021-11-05&end=2021-11-15&p=PDC,MLFS",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let res = app
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri(app::api::CoverageGrid::PATH)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(
+                    "start=2021-11-05&end=2021-11-15&processors=PDC%2CMLFS",
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let grid: domain::report::Reconciliation = serde_json::from_slice(&body).unwrap();
+    assert_eq!(grid.cells.len(), 11 * 2);
+
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), grid.cells.len());
+    for (row, cell) in rows.iter().zip(&grid.cells) {
+        let field = |i: usize| row.get(i).unwrap().to_string();
+        assert_eq!(field(0), cell.processor.code());
+        assert_eq!(field(1), cell.date.to_string());
+        assert_eq!(field(2), cell.status().code());
+        let numbers = [
+            cell.expected,
+            cell.has_record,
+            cell.has_failure,
+            cell.unaccounted,
+        ];
+        for (i, n) in [3, 4, 5, 7].into_iter().zip(numbers) {
+            assert_eq!(field(i), n.to_string(), "column {i} of {row:?}");
+        }
+        for (i, n) in [8, 9, 10, 11].into_iter().zip([
+            cell.investigate,
+            cell.conflict,
+            cell.extra,
+            cell.cascade,
+        ]) {
+            assert_eq!(field(i), n.to_string(), "column {i} of {row:?}");
+        }
+    }
+    assert!(
+        grid.cells.iter().any(|c| c.unaccounted > 0),
+        "the demo state has gaps to compare"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn heatmap_and_drilldown_render_on_the_server() {
     let app = app_with_demo_state().await;
@@ -215,4 +277,46 @@ async fn heatmap_and_drilldown_render_on_the_server() {
     assert!(body.contains("no player"));
     let (status, _) = get(app, "/players/x?date=garbage").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// The unaccounted players of a cell come in pages of 50, searchable, with
+/// their own offset in the URL (`uoff`).
+#[tokio::test(flavor = "multi_thread")]
+async fn unaccounted_players_are_paginated_and_searchable() {
+    let app = app_with_demo_state().await;
+    // Legacy PDC on 2021-10-21: all 134 expected players are unaccounted.
+    let base = "/?start=2021-10-19&end=2021-10-24&cell=PDC:2021-10-21";
+    let listed = |body: &str| -> Vec<String> {
+        let start = body
+            .find("aria-label=\"Unaccounted players\"")
+            .expect("unaccounted list");
+        let end = start + body[start..].find("</ul>").unwrap();
+        body[start..end]
+            .split("/players/")
+            .skip(1)
+            .map(|s| s.split('?').next().unwrap().to_string())
+            .collect()
+    };
+    let (status, first) = get(app.clone(), base).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        first.contains("Unaccounted players (<!>134"),
+        "{}",
+        &first[..200]
+    );
+    let first = listed(&first);
+    assert_eq!(first.len(), 50);
+    let (_, third) = get(app.clone(), &format!("{base}&uoff=100")).await;
+    let third = listed(&third);
+    assert_eq!(third.len(), 34);
+    assert!(
+        first.iter().all(|p| !third.contains(p)),
+        "pages do not overlap"
+    );
+    let needle = &third[0][..4];
+    let (_, found) = get(app.clone(), &format!("{base}&q={needle}")).await;
+    let found = listed(&found);
+    assert!(!found.is_empty() && found.iter().all(|p| p.contains(needle)));
+    let (status, _) = get(app, &format!("{base}&uoff=-7")).await;
+    assert_eq!(status, StatusCode::OK, "a hostile offset is clamped");
 }

@@ -13,6 +13,14 @@ fn badge(category: &str) -> impl IntoView {
     }
 }
 
+fn page_label(offset: i64, limit: i64, total: i64) -> String {
+    format!(
+        "{}–{} of {total}",
+        (offset + 1).min(total),
+        (offset + limit).min(total)
+    )
+}
+
 /// The drill-down of one cell: counts, failures by category, unaccounted
 /// players, the date-level failure, and the runs that wrote it.
 #[component]
@@ -57,16 +65,25 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         }
     });
     let page = detail.failures.clone();
-    let prev = (page.offset > 0).then(|| {
-        let mut v = view.clone();
-        v.offset = Some((page.offset - page.limit).max(0));
-        v.href()
-    });
-    let next = (page.offset + page.limit < page.total).then(|| {
-        let mut v = view.clone();
-        v.offset = Some(page.offset + page.limit);
-        v.href()
-    });
+    let (prev, next) = page.neighbours();
+    let at_offset = |offset: i64| ViewQuery {
+        offset: Some(offset),
+        ..view.clone()
+    };
+    let (prev, next) = (
+        prev.map(|o| at_offset(o).href()),
+        next.map(|o| at_offset(o).href()),
+    );
+    let unaccounted = detail.unaccounted.clone();
+    let (uprev, unext) = unaccounted.neighbours();
+    let at_uoffset = |offset: i64| ViewQuery {
+        unaccounted_offset: Some(offset),
+        ..view.clone()
+    };
+    let (uprev, unext) = (
+        uprev.map(|o| at_uoffset(o).href()),
+        unext.map(|o| at_uoffset(o).href()),
+    );
     let close = view.with_cell(None).href();
     let cell_value = view.cell.clone().unwrap_or_default();
     view! {
@@ -77,11 +94,10 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
             </header>
             {counts}
             {date_level}
-            <h3>"Unaccounted players (" {detail.unaccounted.len()} ")"</h3>
+            <h3>"Unaccounted players (" {unaccounted.total} ")"</h3>
             <ul class="rc-players" aria-label="Unaccounted players">
-                {detail
-                    .unaccounted
-                    .clone()
+                {unaccounted
+                    .items
                     .into_iter()
                     .map(|p| {
                         let href = trace(&p);
@@ -89,6 +105,11 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
+            <nav class="rc-pager" aria-label="Unaccounted pages">
+                {uprev.map(|h| view! { <A href=h>"Previous"</A> })}
+                <span>{page_label(unaccounted.offset, unaccounted.limit, unaccounted.total)}</span>
+                {unext.map(|h| view! { <A href=h>"Next"</A> })}
+            </nav>
             <h3>"Failures (" {page.total} ")"</h3>
             <Form method="GET" action="">
                 <input type="hidden" name="start" value=view.start.clone().unwrap_or_default()/>
@@ -131,7 +152,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
             </table>
             <nav class="rc-pager" aria-label="Failure pages">
                 {prev.map(|h| view! { <A href=h>"Previous"</A> })}
-                <span>{format!("{}–{} of {}", (page.offset + 1).min(page.total), (page.offset + page.limit).min(page.total), page.total)}</span>
+                <span>{page_label(page.offset, page.limit, page.total)}</span>
                 {next.map(|h| view! { <A href=h>"Next"</A> })}
             </nav>
             <h3>"Runs that wrote this cell"</h3>

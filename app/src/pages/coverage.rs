@@ -33,12 +33,12 @@ pub fn CoveragePage() -> impl IntoView {
     let detail = Resource::new(
         move || {
             let v = view_state.get();
-            (v.cell, v.category, v.search, v.offset)
+            (v.cell, v.category, v.search, v.offset, v.unaccounted_offset)
         },
-        |(cell, cat, q, offset)| async move {
+        |(cell, cat, q, offset, uoffset)| async move {
             match cell {
                 None => None,
-                Some(cell) => Some(cell_detail(cell, cat, q, offset).await),
+                Some(cell) => Some(cell_detail(cell, cat, q, offset, uoffset).await),
             }
         },
     );
