@@ -14,6 +14,13 @@ pub enum AppError {
     BadInput(String),
     #[error("{0}")]
     NotFound(String),
+    /// Valid, but not possible now (a running job overlaps, a finished job
+    /// cannot be cancelled) — HTTP 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// Missing or wrong operator token, or a cross-origin request — HTTP 403.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("server error: {0}")]
     Internal(String),
     #[error("request failed: {0}")]
@@ -50,6 +57,10 @@ impl From<engine::EngineError> for AppError {
         use http::StatusCode;
         let (status, err) = if e.is_input() {
             (StatusCode::BAD_REQUEST, AppError::BadInput(e.to_string()))
+        } else if let engine::EngineError::NotFound(m) = &e {
+            (StatusCode::NOT_FOUND, AppError::NotFound(m.clone()))
+        } else if e.is_conflict() {
+            (StatusCode::CONFLICT, AppError::Conflict(e.to_string()))
         } else {
             tracing::error!(error = %e, "operation failed");
             (

@@ -392,9 +392,177 @@ pub struct CellDetail {
     pub runs: Vec<RunInfo>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One (processor, date) a backfill will run, with its expected players.
+pub struct PlannedCell {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+}
+
+/// Live progress of a job, also stored on the job row as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub cells_total: usize,
+    pub cells_done: usize,
+    pub cells_failed: usize,
+    pub players_total: i64,
+    pub players_done: i64,
+    /// Per processor code: (done, total).
+    pub per_processor: BTreeMap<String, (usize, usize)>,
+    pub current: Option<String>,
+    pub failures_by_category: BTreeMap<String, i64>,
+    pub elapsed_ms: u64,
+}
+
+impl Progress {
+    pub fn players_per_second(&self) -> f64 {
+        if self.elapsed_ms == 0 {
+            return 0.0;
+        }
+        self.players_done as f64 / (self.elapsed_ms as f64 / 1000.0)
+    }
+    /// Seconds left at the measured throughput.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let rate = self.players_per_second();
+        (rate > 0.0).then(|| (self.players_total - self.players_done).max(0) as f64 / rate)
+    }
+}
+
+/// A job as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    pub requested_by: String,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled`, `interrupted`.
+    pub state: String,
+    /// Processors, dates and mode in one line.
+    pub summary: String,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub error: Option<String>,
+    pub progress: Progress,
+    /// The job this one waits for, while queued.
+    pub queued_behind: Option<String>,
+    /// Touched cells before/after, once the job has ended.
+    pub changes: Option<Vec<CellChange>>,
+    pub resumable: bool,
+    pub active: bool,
+}
+
+/// What a job did to one cell it touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeKind {
+    /// More failures needing investigation than before (takes precedence).
+    NewInvestigate,
+    /// Was a gap, now OK (or expected gaps only).
+    GapClosed,
+    /// Still a gap after the job.
+    StillOpen,
+    /// Was fine, is fine.
+    Unchanged,
+}
+
+impl ChangeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKind::NewInvestigate => "new investigate failures",
+            ChangeKind::GapClosed => "gap closed",
+            ChangeKind::StillOpen => "still open",
+            ChangeKind::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One touched cell before and after a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellChange {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub before: Option<CellCounts>,
+    pub after: Option<CellCounts>,
+    pub kind: ChangeKind,
+}
+
+/// Pairs the cells of `before` and `after` (same cells, any order) and says
+/// what changed for each, in date then dependency order.
+pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellChange> {
+    let key = |c: &CellCounts| (c.date, c.processor.order());
+    let mut keys: Vec<(NaiveDate, usize)> = before.iter().chain(after).map(key).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|k| {
+            let b = before.iter().find(|c| key(c) == k).cloned();
+            let a = after.iter().find(|c| key(c) == k).cloned();
+            let gap = |c: &Option<CellCounts>| c.as_ref().is_some_and(|c| c.status().is_gap());
+            let investigate = |c: &Option<CellCounts>| c.as_ref().map_or(0, |c| c.investigate);
+            let kind = if investigate(&a) > investigate(&b) {
+                ChangeKind::NewInvestigate
+            } else if gap(&a) {
+                ChangeKind::StillOpen
+            } else if gap(&b) {
+                ChangeKind::GapClosed
+            } else {
+                ChangeKind::Unchanged
+            };
+            CellChange {
+                processor: crate::PROCESSORS[k.1].id,
+                date: k.0,
+                before: b,
+                after: a,
+                kind,
+            }
+        })
+        .collect()
+}
+
+/// Counts of each kind of change, for the job summary line.
+pub fn change_counts(changes: &[CellChange]) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for c in changes {
+        *out.entry(c.kind.label()).or_default() += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn before_and_after_are_classified() {
+        let mut gap = cell();
+        gap.unaccounted = 5;
+        gap.has_record -= 5;
+        assert!(gap.status().is_gap());
+        let ok = cell();
+        assert!(!ok.status().is_gap());
+        let mut worse = cell();
+        worse.investigate = 2;
+        let mut other_day = cell();
+        other_day.date = other_day.date.succ_opt().unwrap();
+        let changes = compare_cells(std::slice::from_ref(&ok), std::slice::from_ref(&ok));
+        assert_eq!(changes.len(), 1, "same cell paired");
+        assert_eq!(changes[0].kind, ChangeKind::Unchanged);
+        assert_eq!(
+            compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&ok))[0].kind,
+            ChangeKind::GapClosed
+        );
+        assert_eq!(
+            compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&gap))[0].kind,
+            ChangeKind::StillOpen
+        );
+        assert_eq!(
+            compare_cells(std::slice::from_ref(&ok), &[worse])[0].kind,
+            ChangeKind::NewInvestigate
+        );
+        let two = compare_cells(&[other_day.clone(), gap.clone()], &[ok.clone(), other_day]);
+        assert_eq!(two.len(), 2);
+        assert!(two[0].date < two[1].date, "date order");
+        assert_eq!(change_counts(&two).get("gap closed"), Some(&1));
+    }
 
     #[test]
     fn pages_of_a_list() {

@@ -12,6 +12,8 @@ use domain::{DateRange, DomainError, FailureCategory, ProcessorId};
 use serde::{Deserialize, Serialize};
 use warehouse::{CellState, CellWrite, JobRecord, JobState, RunRow, Warehouse};
 
+pub use domain::report::{PlannedCell, Progress};
+
 use crate::{EngineError, Limits};
 
 /// Which dates a backfill covers.
@@ -110,13 +112,6 @@ impl BackfillRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedCell {
-    pub processor: ProcessorId,
-    pub date: NaiveDate,
-    pub expected: i64,
-}
-
 /// The exact cells a request will run, in execution order (date, then DAG).
 pub async fn plan(
     wh: &dyn Warehouse,
@@ -166,35 +161,6 @@ pub async fn plan(
             expected: expected.get(&date).copied().unwrap_or(0),
         })
         .collect())
-}
-
-/// Live progress of a job, also stored on the job row as JSON.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
-    pub cells_total: usize,
-    pub cells_done: usize,
-    pub cells_failed: usize,
-    pub players_total: i64,
-    pub players_done: i64,
-    /// Per processor code: (done, total).
-    pub per_processor: BTreeMap<String, (usize, usize)>,
-    pub current: Option<String>,
-    pub failures_by_category: BTreeMap<String, i64>,
-    pub elapsed_ms: u64,
-}
-
-impl Progress {
-    pub fn players_per_second(&self) -> f64 {
-        if self.elapsed_ms == 0 {
-            return 0.0;
-        }
-        self.players_done as f64 / (self.elapsed_ms as f64 / 1000.0)
-    }
-    /// Seconds left at the measured throughput.
-    pub fn eta_seconds(&self) -> Option<f64> {
-        let rate = self.players_per_second();
-        (rate > 0.0).then(|| (self.players_total - self.players_done).max(0) as f64 / rate)
-    }
 }
 
 /// Receives progress while a job runs (a CLI bar, the server's job registry).
@@ -264,6 +230,114 @@ fn new_job_id() -> String {
     format!("job-{}-{n}", Utc::now().format("%Y%m%dT%H%M%S%6f"))
 }
 
+/// Cell counts of a job's touched cells before it ran and after it ended,
+/// stored as JSON on the job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobSnapshot {
+    pub before: Vec<domain::report::CellCounts>,
+    pub after: Option<Vec<domain::report::CellCounts>>,
+}
+
+impl JobSnapshot {
+    pub fn parse(job: &JobRecord) -> Option<Self> {
+        serde_json::from_str(job.snapshot.as_deref()?).ok()
+    }
+}
+
+/// Current counts of exactly these cells (one set-based query over their span).
+async fn counts_of(
+    wh: &dyn Warehouse,
+    cells: &[(ProcessorId, NaiveDate)],
+) -> Result<Vec<domain::report::CellCounts>, EngineError> {
+    let (Some(first), Some(last)) = (
+        cells.iter().map(|c| c.1).min(),
+        cells.iter().map(|c| c.1).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let mut processors: Vec<ProcessorId> = cells.iter().map(|c| c.0).collect();
+    processors.sort_by_key(|p| p.order());
+    processors.dedup();
+    let wanted: BTreeSet<(ProcessorId, NaiveDate)> = cells.iter().copied().collect();
+    let range = DateRange::new(first, last, i64::MAX)?;
+    Ok(wh
+        .cell_counts(range, &processors)
+        .await?
+        .into_iter()
+        .filter(|c| wanted.contains(&(c.processor, c.date)))
+        .collect())
+}
+
+/// Plans a request and records it as a job in `state` (`Running` to run it
+/// now — refused if a running job overlaps — or `Queued` to wait in a queue),
+/// with the counts of its cells before anything runs.
+pub async fn create_job(
+    wh: &dyn Warehouse,
+    request: &BackfillRequest,
+    requested_by: &str,
+    state: JobState,
+) -> Result<(JobRecord, Vec<PlannedCell>), EngineError> {
+    let request_json = serde_json::to_string(request)
+        .map_err(|e| EngineError::Internal(format!("cannot encode request: {e}")))?;
+    let cells = plan(wh, request).await?;
+    let keys: Vec<(ProcessorId, NaiveDate)> = cells.iter().map(|c| (c.processor, c.date)).collect();
+    let snapshot = JobSnapshot {
+        before: counts_of(wh, &keys).await?,
+        after: None,
+    };
+    let now = Utc::now().naive_utc();
+    let job = JobRecord {
+        id: new_job_id(),
+        requested_by: requested_by.to_string(),
+        request: request_json,
+        state,
+        progress: "{}".into(),
+        created_at: now,
+        started_at: (state == JobState::Running).then_some(now),
+        finished_at: None,
+        error: None,
+        snapshot: serde_json::to_string(&snapshot).ok(),
+    };
+    wh.create_job(job.clone(), keys).await?;
+    Ok((job, cells))
+}
+
+/// Starts (or resumes) a recorded job and runs its unfinished cells to the
+/// end, a cancel, or a failure. The one code path of CLI and server jobs.
+pub async fn run_job(
+    wh: &dyn Warehouse,
+    job_id: &str,
+    options: &RunOptions,
+    sink: &dyn ProgressSink,
+    cancel: &AtomicBool,
+) -> Result<JobSummary, EngineError> {
+    let job = wh
+        .job(job_id)
+        .await?
+        .ok_or_else(|| EngineError::NotFound(format!("no job {job_id}")))?;
+    let request: BackfillRequest = serde_json::from_str(&job.request).map_err(|e| {
+        EngineError::Internal(format!("job {job_id} has an unreadable request: {e}"))
+    })?;
+    let expected = plan_expected(wh, &request).await?;
+    let cells: Vec<PlannedCell> = wh
+        .job_cells(job_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.state != CellState::Done)
+        .map(|c| PlannedCell {
+            processor: c.processor,
+            date: c.date,
+            expected: expected.get(&c.date).copied().unwrap_or(0),
+        })
+        .collect();
+    let mut job = if job.state == JobState::Running {
+        job
+    } else {
+        wh.start_job(job_id).await?
+    };
+    run_cells(wh, &mut job, &request, &cells, options, sink, cancel).await
+}
+
 /// Plans, creates (or resumes) and runs a backfill job to the end.
 pub async fn backfill(
     wh: &dyn Warehouse,
@@ -283,51 +357,16 @@ pub async fn backfill(
             }
         }
     }
-    let (mut job, cells) = match resumed.clone() {
-        Some(job) => {
-            let cells: Vec<PlannedCell> = {
-                let expected = plan_expected(wh, request).await?;
-                wh.job_cells(&job.id)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.state != CellState::Done)
-                    .map(|c| PlannedCell {
-                        processor: c.processor,
-                        date: c.date,
-                        expected: expected.get(&c.date).copied().unwrap_or(0),
-                    })
-                    .collect()
-            };
-            (job, cells)
-        }
+    let job_id = match &resumed {
+        Some(job) => job.id.clone(),
         None => {
-            let cells = plan(wh, request).await?;
-            let now = Utc::now().naive_utc();
-            let job = JobRecord {
-                id: new_job_id(),
-                requested_by: options.requested_by.clone(),
-                request: request_json,
-                state: JobState::Queued,
-                progress: "{}".into(),
-                created_at: now,
-                started_at: None,
-                finished_at: None,
-                error: None,
-            };
-            wh.create_job(
-                job.clone(),
-                cells.iter().map(|c| (c.processor, c.date)).collect(),
-            )
-            .await?;
-            (job, cells)
+            create_job(wh, request, &options.requested_by, JobState::Running)
+                .await?
+                .0
+                .id
         }
     };
-    job.state = JobState::Running;
-    job.started_at = Some(Utc::now().naive_utc());
-    job.finished_at = None;
-    job.error = None;
-    wh.update_job(&job).await?;
-    let mut summary = run_cells(wh, &mut job, request, &cells, options, sink, cancel).await?;
+    let mut summary = run_job(wh, &job_id, options, sink, cancel).await?;
     summary.resumed = resumed.is_some();
     Ok(summary)
 }
@@ -541,6 +580,16 @@ async fn finish(
     job.progress = serde_json::to_string(&progress).unwrap_or_default();
     if !failed_cells.is_empty() {
         job.error = Some(format!("{} cells failed", failed_cells.len()));
+    }
+    if let Some(mut snapshot) = JobSnapshot::parse(job) {
+        let cells: Vec<(ProcessorId, NaiveDate)> = wh
+            .job_cells(&job.id)
+            .await?
+            .into_iter()
+            .map(|c| (c.processor, c.date))
+            .collect();
+        snapshot.after = Some(counts_of(wh, &cells).await?);
+        job.snapshot = serde_json::to_string(&snapshot).ok();
     }
     wh.update_job(job).await?;
     Ok(JobSummary {

@@ -1,7 +1,9 @@
 //! Error policy for `engine`: `Input` is the caller's fault (HTTP 400, CLI exit 2)
 //! and carries a message safe to show; `Warehouse` is a storage fault (HTTP 500,
 //! or 409 for `Conflict`; CLI exit 1) and keeps the backend's message for
-//! operators; `Internal` is a bug in Rollcall itself.
+//! operators; `NotFound` names a missing job (404); `Refused` is a request
+//! that is valid but not possible in the current state, e.g. resuming a job
+//! that succeeded (409); `Internal` is a bug in Rollcall itself.
 
 use thiserror::Error;
 
@@ -11,6 +13,10 @@ pub enum EngineError {
     Input(#[from] domain::DomainError),
     #[error(transparent)]
     Warehouse(#[from] warehouse::WarehouseError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -22,7 +28,8 @@ impl EngineError {
     pub fn is_conflict(&self) -> bool {
         matches!(
             self,
-            EngineError::Warehouse(warehouse::WarehouseError::Conflict(_))
+            EngineError::Refused(_)
+                | EngineError::Warehouse(warehouse::WarehouseError::Conflict(_))
         )
     }
 }

@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod demo;
 mod error;
 pub mod import;
+pub mod jobs;
 mod overview;
 pub mod reconcile;
 

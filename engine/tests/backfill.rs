@@ -225,8 +225,9 @@ async fn overlapping_jobs_are_refused() {
         started_at: Some(now),
         finished_at: None,
         error: None,
+        snapshot: None,
     };
-    wh.create_job(running, vec![(P::Pdc, d("2021-11-10"))])
+    wh.create_job(running.clone(), vec![(P::Pdc, d("2021-11-10"))])
         .await
         .unwrap();
     let err = backfill(
@@ -240,10 +241,42 @@ async fn overlapping_jobs_are_refused() {
     .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     assert!(err.to_string().contains("job-other"), "{err}");
+    assert_eq!(
+        wh.jobs(10).await.unwrap().len(),
+        1,
+        "the refused job left nothing"
+    );
+    // A queued job may wait behind it, but cannot start while it runs.
+    let queued = JobRecord {
+        id: "job-queued".into(),
+        state: JobState::Queued,
+        started_at: None,
+        ..running.clone()
+    };
+    wh.create_job(queued, vec![(P::Pdc, d("2021-11-10"))])
+        .await
+        .unwrap();
+    assert!(matches!(
+        wh.start_job("job-queued").await,
+        Err(WarehouseError::Conflict(_))
+    ));
+    assert_eq!(
+        wh.job("job-queued").await.unwrap().unwrap().state,
+        JobState::Queued
+    );
     // A disjoint request still runs.
     let ok = run(&wh, &request(&[P::Pdc], "2021-11-12", "2021-11-12")).await;
     assert_eq!(ok.state, JobState::Succeeded);
-    let _ = WarehouseError::Conflict(String::new());
+    // Once the other job is over, the queued one starts.
+    wh.update_job(&JobRecord {
+        state: JobState::Succeeded,
+        ..running
+    })
+    .await
+    .unwrap();
+    let started = wh.start_job("job-queued").await.unwrap();
+    assert_eq!(started.state, JobState::Running);
+    assert!(started.started_at.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

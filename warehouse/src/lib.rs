@@ -115,9 +115,16 @@ pub trait Warehouse: Send + Sync + 'static {
 
     // ---- jobs and checkpoints -----------------------------------------------
 
-    /// Creates a job with its pending cells, refusing (`Conflict`) when a job in
-    /// state `running` or `queued` still has any of these cells pending.
+    /// Creates a job with its pending cells. A job created `running` is refused
+    /// (`Conflict`, nothing written) when another running job still has any of
+    /// these cells pending; a `queued` one waits its turn and is checked by
+    /// [`Warehouse::start_job`].
     async fn create_job(&self, job: JobRecord, cells: Vec<(ProcessorId, NaiveDate)>) -> Result<()>;
+
+    /// Moves a job to `running` (started now, error cleared), refusing
+    /// (`Conflict`) while another running job has any of its unfinished cells
+    /// pending. Check and transition are one atomic step.
+    async fn start_job(&self, id: &str) -> Result<JobRecord>;
 
     async fn job(&self, id: &str) -> Result<Option<JobRecord>>;
 

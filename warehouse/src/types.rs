@@ -84,6 +84,10 @@ impl JobState {
         .into_iter()
         .find(|st| st.as_str() == s)
     }
+    /// Queued or running: the job is not over.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running)
+    }
     /// A job in this state can be resumed (its pending and failed cells re-run).
     pub fn is_resumable(self) -> bool {
         matches!(
@@ -106,6 +110,9 @@ pub struct JobRecord {
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
     pub error: Option<String>,
+    /// Cell counts before and after the job (JSON owned by the engine).
+    #[serde(default)]
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

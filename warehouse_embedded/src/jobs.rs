@@ -8,7 +8,7 @@ use warehouse::{CellState, JobCell, JobRecord, JobState, Result, WarehouseError}
 use crate::query_err;
 
 const JOB_COLUMNS: &str =
-    "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error";
+    "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error, snapshot";
 
 fn job_row(r: &duckdb::Row) -> duckdb::Result<JobRecord> {
     let state: String = r.get(3)?;
@@ -22,6 +22,7 @@ fn job_row(r: &duckdb::Row) -> duckdb::Result<JobRecord> {
         started_at: r.get(6)?,
         finished_at: r.get(7)?,
         error: r.get(8)?,
+        snapshot: r.get(9)?,
     })
 }
 
@@ -43,28 +44,9 @@ pub(crate) fn create(
             stmt.execute(params![p.code(), d]).map_err(query_err)?;
         }
     }
-    let clash: Option<(String, String, NaiveDate)> = tx
-        .query_row(
-            "SELECT j.id, c.processor_name, c.analysis_date
-             FROM rollcall_meta.job_cells c
-             JOIN rollcall_meta.jobs j ON j.id = c.job_id
-             JOIN new_cells n USING (processor_name, analysis_date)
-             WHERE j.state IN ('running', 'queued') AND c.state = 'pending' AND j.id <> ?
-             ORDER BY c.analysis_date LIMIT 1",
-            params![job.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(query_err)?;
-    if let Some((other, p, d)) = clash {
-        let _ = tx.rollback();
-        return Err(WarehouseError::Conflict(format!(
-            "job {other} is already running over {p} {d}; wait for it or cancel it"
-        )));
-    }
     tx.execute(
         &format!(
-            "INSERT INTO rollcall_meta.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO rollcall_meta.jobs ({JOB_COLUMNS_PLAIN}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         params![
             job.id,
@@ -76,6 +58,7 @@ pub(crate) fn create(
             job.started_at,
             job.finished_at,
             job.error,
+            job.snapshot,
         ],
     )
     .map_err(query_err)?;
@@ -87,11 +70,75 @@ pub(crate) fn create(
     .map_err(query_err)?;
     tx.execute_batch("DROP TABLE new_cells")
         .map_err(query_err)?;
+    // A queued job waits its turn; only a job that starts now must not overlap.
+    if job.state == JobState::Running {
+        if let Some(clash) = overlap(&tx, &job.id)? {
+            let _ = tx.rollback();
+            return Err(clash);
+        }
+    }
     tx.commit().map_err(query_err)
 }
 
+/// A running job other than `id` with a pending cell that `id` still has to run.
+fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>> {
+    let clash: Option<(String, String, NaiveDate)> = tx
+        .query_row(
+            "SELECT j.id, c.processor_name, c.analysis_date
+             FROM rollcall_meta.job_cells c
+             JOIN rollcall_meta.jobs j ON j.id = c.job_id
+             JOIN rollcall_meta.job_cells mine
+               ON mine.job_id = ? AND mine.state <> 'done'
+              AND mine.processor_name = c.processor_name AND mine.analysis_date = c.analysis_date
+             WHERE j.state = 'running' AND c.state = 'pending' AND j.id <> ?
+             ORDER BY c.analysis_date LIMIT 1",
+            params![id, id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(query_err)?;
+    Ok(clash.map(|(other, p, d)| {
+        WarehouseError::Conflict(format!(
+            "job {other} is already running over {p} {d}; wait for it or cancel it"
+        ))
+    }))
+}
+
+/// Moves a job to `running` unless a running job overlaps it (atomically).
+pub(crate) fn start(
+    conn: &mut Connection,
+    id: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<JobRecord> {
+    let tx = conn.transaction().map_err(query_err)?;
+    if let Some(clash) = overlap(&tx, id)? {
+        let _ = tx.rollback();
+        return Err(clash);
+    }
+    let n = tx
+        .execute(
+            "UPDATE rollcall_meta.jobs SET state = 'running', started_at = ?, finished_at = NULL, error = NULL
+             WHERE id = ?",
+            params![at, id],
+        )
+        .map_err(query_err)?;
+    if n == 0 {
+        let _ = tx.rollback();
+        return Err(WarehouseError::Query(format!("no job {id}")));
+    }
+    let job = tx
+        .query_row(
+            &format!("SELECT {JOB_COLUMNS} FROM rollcall_meta.jobs WHERE id = ?"),
+            params![id],
+            job_row,
+        )
+        .map_err(query_err)?;
+    tx.commit().map_err(query_err)?;
+    Ok(job)
+}
+
 const JOB_COLUMNS_PLAIN: &str =
-    "id, requested_by, request, state, progress, created_at, started_at, finished_at, error";
+    "id, requested_by, request, state, progress, created_at, started_at, finished_at, error, snapshot";
 
 pub(crate) fn get(conn: &mut Connection, id: &str) -> Result<Option<JobRecord>> {
     conn.query_row(
@@ -147,7 +194,8 @@ pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
 pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
     let n = conn
         .execute(
-            "UPDATE rollcall_meta.jobs SET state = ?, progress = ?, started_at = ?, finished_at = ?, error = ?
+            "UPDATE rollcall_meta.jobs SET state = ?, progress = ?, started_at = ?, finished_at = ?, error = ?,
+                    snapshot = ?
              WHERE id = ?",
             params![
                 job.state.as_str(),
@@ -155,6 +203,7 @@ pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
                 job.started_at,
                 job.finished_at,
                 job.error,
+                job.snapshot,
                 job.id
             ],
         )

@@ -301,6 +301,12 @@ impl Warehouse for EmbeddedWarehouse {
         self.with_conn(move |c| jobs::create(c, &job, &cells)).await
     }
 
+    async fn start_job(&self, id: &str) -> Result<JobRecord> {
+        let id = id.to_string();
+        let now = chrono::Utc::now().naive_utc();
+        self.with_conn(move |c| jobs::start(c, &id, now)).await
+    }
+
     async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
         let id = id.to_string();
         self.with_conn(move |c| jobs::get(c, &id)).await

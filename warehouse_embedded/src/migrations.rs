@@ -24,9 +24,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "job_cells",
         sql: include_str!("../migrations/0002_job_cells.sql"),
     },
+    Migration {
+        version: 3,
+        name: "job_snapshot",
+        sql: include_str!("../migrations/0003_job_snapshot.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 2;
+pub const LATEST_SCHEMA_VERSION: i64 = 3;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

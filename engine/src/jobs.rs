@@ -1,0 +1,298 @@
+//! Backfills inside the server process. One queue and one worker: the embedded
+//! store has a single writer anyway, and a request that overlaps the running job
+//! simply waits behind it. Jobs are rows in the warehouse (state, cells,
+//! progress, before/after), so a restarted server finds them; live progress is
+//! also kept in memory for the dashboard to poll.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use domain::report::{compare_cells, JobView, PlannedCell, Progress};
+use tokio::sync::mpsc;
+use warehouse::{JobRecord, JobState, Warehouse};
+
+use crate::backfill::{
+    create_job, plan, run_job, BackfillRequest, DateSpec, JobSnapshot, ProgressSink,
+    RawBackfillRequest, RunOptions,
+};
+use crate::{EngineError, Limits};
+
+struct Live {
+    progress: Progress,
+    cancel: Arc<AtomicBool>,
+}
+
+pub struct JobRunner {
+    warehouse: Arc<dyn Warehouse>,
+    queue: mpsc::UnboundedSender<String>,
+    live: Mutex<HashMap<String, Live>>,
+    /// Test hook: the worker stops (as a killed process would) after this many cells.
+    crash_after: Option<usize>,
+}
+
+/// The cells a re-run request would run, with expected players: the dry run.
+pub async fn preview(
+    wh: &dyn Warehouse,
+    limits: Limits,
+    raw: &RawBackfillRequest,
+) -> Result<Vec<PlannedCell>, EngineError> {
+    let request = BackfillRequest::parse(raw, limits)?;
+    plan(wh, &request).await
+}
+
+impl JobRunner {
+    /// Starts the worker on the current tokio runtime.
+    pub fn start(warehouse: Arc<dyn Warehouse>) -> Arc<Self> {
+        Self::start_with(warehouse, None)
+    }
+
+    #[doc(hidden)]
+    pub fn start_with(warehouse: Arc<dyn Warehouse>, crash_after: Option<usize>) -> Arc<Self> {
+        let (queue, mut rx) = mpsc::unbounded_channel::<String>();
+        let runner = Arc::new(Self {
+            warehouse,
+            queue,
+            live: Mutex::new(HashMap::new()),
+            crash_after,
+        });
+        let worker = Arc::clone(&runner);
+        tokio::spawn(async move {
+            while let Some(id) = rx.recv().await {
+                worker.run_one(&id).await;
+            }
+        });
+        runner
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (each update is a single insert/assign), so poisoning is ignored.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a queued job for `raw` and puts it in the queue.
+    pub async fn submit(
+        &self,
+        raw: &RawBackfillRequest,
+        limits: Limits,
+        requested_by: &str,
+    ) -> Result<JobRecord, EngineError> {
+        let request = BackfillRequest::parse(raw, limits)?;
+        let (job, cells) = create_job(
+            self.warehouse.as_ref(),
+            &request,
+            requested_by,
+            JobState::Queued,
+        )
+        .await?;
+        if cells.is_empty() {
+            // Nothing to do (e.g. only gaps, and there are none): end it now.
+            let mut job = job;
+            job.state = JobState::Succeeded;
+            job.finished_at = Some(chrono::Utc::now().naive_utc());
+            self.warehouse.update_job(&job).await?;
+            return Ok(job);
+        }
+        self.enqueue(&job.id);
+        Ok(job)
+    }
+
+    fn enqueue(&self, id: &str) {
+        self.live().insert(
+            id.to_string(),
+            Live {
+                progress: Progress::default(),
+                cancel: Arc::new(AtomicBool::new(false)),
+            },
+        );
+        // The worker lives as long as the runner; a closed queue means the
+        // process is shutting down, and the job stays `queued` for a resume.
+        let _ = self.queue.send(id.to_string());
+    }
+
+    /// Puts an interrupted, cancelled or failed job back in the queue; it runs
+    /// its unfinished cells only.
+    pub async fn resume(&self, id: &str) -> Result<JobRecord, EngineError> {
+        let mut job = self.job(id).await?;
+        if !job.state.is_resumable() {
+            return Err(EngineError::Refused(format!(
+                "job {id} is {}; only interrupted, cancelled or failed jobs can be resumed",
+                job.state.as_str()
+            )));
+        }
+        job.state = JobState::Queued;
+        job.error = None;
+        self.warehouse.update_job(&job).await?;
+        self.enqueue(id);
+        Ok(job)
+    }
+
+    /// Stops a job after its in-flight cell (each cell is one transaction, so
+    /// every cell is left fully old or fully new). A queued job is cancelled
+    /// before it starts.
+    pub async fn cancel(&self, id: &str) -> Result<JobRecord, EngineError> {
+        let mut job = self.job(id).await?;
+        if !job.state.is_active() {
+            return Err(EngineError::Refused(format!(
+                "job {id} is {}; only queued or running jobs can be cancelled",
+                job.state.as_str()
+            )));
+        }
+        if let Some(live) = self.live().get(id) {
+            live.cancel.store(true, Ordering::SeqCst);
+        }
+        if job.state == JobState::Queued {
+            job.state = JobState::Cancelled;
+            job.finished_at = Some(chrono::Utc::now().naive_utc());
+            self.warehouse.update_job(&job).await?;
+        }
+        Ok(job)
+    }
+
+    async fn job(&self, id: &str) -> Result<JobRecord, EngineError> {
+        self.warehouse
+            .job(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no job '{id}'")))
+    }
+
+    /// One job as the dashboard shows it (live progress while it runs).
+    pub async fn view(&self, id: &str) -> Result<JobView, EngineError> {
+        let job = self.job(id).await?;
+        let running = if job.state == JobState::Queued {
+            self.warehouse
+                .jobs(50)
+                .await?
+                .into_iter()
+                .find(|j| j.state == JobState::Running && j.id != job.id)
+                .map(|j| j.id)
+        } else {
+            None
+        };
+        Ok(self.view_of(job, running))
+    }
+
+    /// The newest jobs.
+    pub async fn list(&self, limit: usize) -> Result<Vec<JobView>, EngineError> {
+        let jobs = self.warehouse.jobs(limit).await?;
+        let running = jobs
+            .iter()
+            .find(|j| j.state == JobState::Running)
+            .map(|j| j.id.clone());
+        Ok(jobs
+            .into_iter()
+            .map(|j| {
+                let behind = (j.state == JobState::Queued)
+                    .then(|| running.clone())
+                    .flatten();
+                self.view_of(j, behind)
+            })
+            .collect())
+    }
+
+    fn view_of(&self, job: JobRecord, queued_behind: Option<String>) -> JobView {
+        let stored: Progress = serde_json::from_str(&job.progress).unwrap_or_default();
+        let progress = match self.live().get(&job.id) {
+            Some(live) if job.state.is_active() && live.progress.cells_total > 0 => {
+                live.progress.clone()
+            }
+            _ => stored,
+        };
+        let changes = JobSnapshot::parse(&job)
+            .and_then(|s| s.after.map(|after| compare_cells(&s.before, &after)));
+        JobView {
+            summary: summarize(&job.request),
+            state: job.state.as_str().to_string(),
+            resumable: job.state.is_resumable(),
+            active: job.state.is_active(),
+            id: job.id,
+            requested_by: job.requested_by,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            error: job.error,
+            progress,
+            queued_behind,
+            changes,
+        }
+    }
+
+    async fn run_one(&self, id: &str) {
+        let cancel = match self.live().get(id) {
+            Some(live) => Arc::clone(&live.cancel),
+            None => Arc::new(AtomicBool::new(false)),
+        };
+        let sink = LiveSink { runner: self, id };
+        let options = RunOptions {
+            requested_by: String::new(),
+            resume: true,
+            crash_after: self.crash_after,
+        };
+        let wh = self.warehouse.as_ref();
+        let result = async {
+            // Cancelled (or otherwise ended) while waiting in the queue.
+            if !self.job(id).await?.state.is_active() {
+                return Ok(());
+            }
+            loop {
+                match run_job(wh, id, &options, &sink, &cancel).await {
+                    // Another process's job holds some of these cells: wait.
+                    Err(e) if e.is_conflict() && !cancel.load(Ordering::SeqCst) => {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    other => return other.map(|_| ()),
+                }
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(job = id, error = %e, "job failed");
+            if let Ok(mut job) = self.job(id).await {
+                job.state = JobState::Failed;
+                job.error = Some(e.to_string());
+                job.finished_at = Some(chrono::Utc::now().naive_utc());
+                let _ = wh.update_job(&job).await;
+            }
+        }
+        if self.crash_after.is_none() {
+            self.live().remove(id);
+        }
+    }
+}
+
+struct LiveSink<'a> {
+    runner: &'a JobRunner,
+    id: &'a str,
+}
+
+impl ProgressSink for LiveSink<'_> {
+    fn update(&self, progress: &Progress) {
+        if let Some(live) = self.runner.live().get_mut(self.id) {
+            live.progress = progress.clone();
+        }
+    }
+}
+
+/// "PDC, PCF · 2021-11-05 … 2021-11-15 · only gaps" from a stored request.
+fn summarize(request_json: &str) -> String {
+    let Ok(r) = serde_json::from_str::<BackfillRequest>(request_json) else {
+        return "unreadable request".into();
+    };
+    let processors: Vec<&str> = r.processors.iter().map(|p| p.code()).collect();
+    let dates = match &r.dates {
+        DateSpec::Range { start, end } => format!("{start} … {end}"),
+        DateSpec::List(v) if v.len() <= 4 => v
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        DateSpec::List(v) => format!("{} dates", v.len()),
+    };
+    let mode = if r.only_gaps {
+        "only gaps"
+    } else {
+        "all cells"
+    };
+    format!("{} · {dates} · {mode}", processors.join(", "))
+}
