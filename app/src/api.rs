@@ -77,3 +77,143 @@ pub async fn player_trace(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no player '{player}' in player_game_summary")))
 }
+
+/// The re-run dialog's fields, as the form and the URL carry them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RerunForm {
+    /// Processor codes, comma-separated.
+    pub p: String,
+    /// Explicit dates (comma-separated); otherwise `start`..`end`.
+    pub dates: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// `gaps` (default: only cells that are not OK) or `all`.
+    pub mode: Option<String>,
+    /// `yes` (default) or `no`: add the downstream processors.
+    pub downstream: Option<String>,
+}
+
+impl RerunForm {
+    /// The dialog's state from the `/rerun` URL query (`p` may repeat or be a
+    /// comma list, as the coverage page writes it).
+    pub fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
+        let nonempty = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+        let p: Vec<String> = q
+            .get_all("p")
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        Self {
+            p: p.join(","),
+            dates: nonempty("dates"),
+            start: nonempty("start"),
+            end: nonempty("end"),
+            mode: nonempty("mode"),
+            downstream: nonempty("downstream"),
+        }
+    }
+
+    /// The `/rerun` page URL for this state.
+    pub fn href(&self) -> String {
+        let pairs = [
+            ("p", Some(&self.p).filter(|p| !p.is_empty())),
+            ("dates", self.dates.as_ref()),
+            ("start", self.start.as_ref()),
+            ("end", self.end.as_ref()),
+            ("mode", self.mode.as_ref()),
+            ("downstream", self.downstream.as_ref()),
+        ];
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .finish();
+        format!("/rerun?{query}")
+    }
+
+    pub fn only_gaps(&self) -> bool {
+        self.mode.as_deref() != Some("all")
+    }
+
+    pub fn with_downstream(&self) -> bool {
+        self.downstream.as_deref() != Some("no")
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl RerunForm {
+    fn raw(&self) -> engine::backfill::RawBackfillRequest {
+        let dates = self.dates.clone().filter(|d| !d.trim().is_empty());
+        engine::backfill::RawBackfillRequest {
+            processors: self.p.clone(),
+            downstream: self.with_downstream(),
+            start: dates.is_none().then(|| self.start.clone()).flatten(),
+            end: dates.is_none().then(|| self.end.clone()).flatten(),
+            dates,
+            only_gaps: self.only_gaps(),
+            legacy: false,
+        }
+    }
+}
+
+/// Dry run: the exact cells a re-run would run, with expected players.
+#[server]
+pub async fn rerun_preview(form: RerunForm) -> Result<Vec<domain::report::PlannedCell>, AppError> {
+    let state = state()?;
+    Ok(engine::jobs::preview(state.warehouse.as_ref(), state.limits, &form.raw()).await?)
+}
+
+/// Queues a re-run and opens its job page. Operator-only (checked by the
+/// server's middleware before this runs).
+#[server]
+pub async fn start_rerun(form: RerunForm) -> Result<String, AppError> {
+    let state = state()?;
+    let job = state
+        .jobs
+        .submit(&form.raw(), state.limits, "dashboard")
+        .await?;
+    leptos_axum::redirect(&format!("/jobs/{}", job.id));
+    Ok(job.id)
+}
+
+/// The newest jobs.
+#[server]
+pub async fn jobs_list() -> Result<Vec<domain::report::JobView>, AppError> {
+    let state = state()?;
+    Ok(state.jobs.list(50).await?)
+}
+
+/// One job with live progress and, once ended, its before/after.
+#[server]
+pub async fn job_status(id: String) -> Result<domain::report::JobView, AppError> {
+    let state = state()?;
+    Ok(state.jobs.view(&id).await?)
+}
+
+/// Stops a job after its in-flight cell. Operator-only.
+#[server]
+pub async fn cancel_job(id: String) -> Result<(), AppError> {
+    let state = state()?;
+    state.jobs.cancel(&id).await?;
+    leptos_axum::redirect(&format!("/jobs/{id}"));
+    Ok(())
+}
+
+/// Re-queues an interrupted, cancelled or failed job. Operator-only.
+#[server]
+pub async fn resume_job(id: String) -> Result<(), AppError> {
+    let state = state()?;
+    state.jobs.resume(&id).await?;
+    leptos_axum::redirect(&format!("/jobs/{id}"));
+    Ok(())
+}
+
+/// Who may start jobs on this server (for the pages' note).
+#[server]
+pub async fn operator_access() -> Result<crate::OperatorAccess, AppError> {
+    Ok(state()?.access)
+}

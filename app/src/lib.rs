@@ -12,6 +12,33 @@ mod state;
 mod view_query;
 
 pub use error::AppError;
+
+/// Who may start, cancel and resume jobs (viewing needs nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OperatorAccess {
+    /// Listening on loopback with no token configured: allowed, with a note.
+    OpenOnLoopback,
+    /// The operator token is required (header or cookie).
+    TokenRequired,
+    /// Listening beyond loopback with no token configured: nobody may.
+    Disabled,
+}
+
+impl OperatorAccess {
+    pub fn note(self) -> &'static str {
+        match self {
+            OperatorAccess::OpenOnLoopback => {
+                "Re-runs are allowed without a token: this server listens on 127.0.0.1 and no ROLLCALL_OPERATOR_TOKEN is set."
+            }
+            OperatorAccess::TokenRequired => {
+                "Starting, cancelling and resuming jobs needs the operator token."
+            }
+            OperatorAccess::Disabled => {
+                "Re-runs are disabled: this server listens beyond loopback and no ROLLCALL_OPERATOR_TOKEN is set."
+            }
+        }
+    }
+}
 #[cfg(feature = "ssr")]
 pub use state::ServerState;
 
@@ -52,12 +79,23 @@ pub fn App() -> impl IntoView {
             <header class="rc-header">
                 <a class="rc-brand" href="/">"Rollcall"</a>
                 <span class="rc-tagline">"every expected player answers roll call"</span>
+                <nav class="rc-nav" aria-label="Main">
+                    <a href="/">"Coverage"</a>
+                    <a href="/jobs">"Jobs"</a>
+                </nav>
             </header>
             <main class="rc-main">
                 // Async: wait for data, then send complete HTML, so a shared link
                 // renders without JavaScript.
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::CoveragePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("rerun") view=pages::RerunPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("jobs") view=pages::JobsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("jobs"), ParamSegment("id"))
+                        view=pages::JobPage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=(StaticSegment("players"), ParamSegment("player"))
                         view=pages::PlayerPage

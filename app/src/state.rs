@@ -2,10 +2,15 @@ use std::sync::Arc;
 
 use warehouse::Warehouse;
 
+use crate::OperatorAccess;
+
 /// What every server function gets from context: the warehouse chosen at
-/// start-up and the configured limits.
+/// start-up, the configured limits, the job runner and who may start jobs.
 #[derive(Clone)]
 pub struct ServerState {
     pub warehouse: Arc<dyn Warehouse>,
     pub limits: engine::Limits,
+    pub jobs: Arc<engine::jobs::JobRunner>,
+    /// Enforced by the server's middleware; shown by the pages.
+    pub access: OperatorAccess,
 }

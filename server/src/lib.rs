@@ -2,6 +2,7 @@
 //! app (SSR pages, server functions, static files, `/healthz`), so tests drive it
 //! without a socket.
 
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod progress;
@@ -26,6 +27,7 @@ use warehouse::Warehouse;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub server: ServerState,
+    pub operator: auth::Operator,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -35,14 +37,38 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// State for a server listening on loopback without a token (tests, the
+    /// local default). Starts the job runner on the current tokio runtime.
     pub fn new(
         warehouse: Arc<dyn Warehouse>,
         limits: engine::Limits,
         leptos_options: LeptosOptions,
     ) -> Self {
+        let loopback: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        Self::with_operator(
+            warehouse,
+            limits,
+            leptos_options,
+            auth::Operator::new(loopback, None),
+        )
+    }
+
+    pub fn with_operator(
+        warehouse: Arc<dyn Warehouse>,
+        limits: engine::Limits,
+        leptos_options: LeptosOptions,
+        operator: auth::Operator,
+    ) -> Self {
+        let jobs = engine::jobs::JobRunner::start(Arc::clone(&warehouse));
         Self {
             leptos_options,
-            server: ServerState { warehouse, limits },
+            server: ServerState {
+                warehouse,
+                limits,
+                jobs,
+                access: operator.access,
+            },
+            operator,
         }
     }
 }
@@ -67,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
         .route("/report.svg", get(report_svg))
+        .route(auth::TOKEN_PATH, axum::routing::post(auth::remember_token))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -74,6 +101,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -310,7 +310,9 @@ async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
     let limits = engine::Limits {
         max_range_days: args.max_range_days,
     };
-    let state = server::AppState::new(warehouse, limits, options);
+    let operator = server::auth::Operator::new(args.addr, args.operator_token.clone());
+    tracing::info!(access = ?operator.access, "operator access");
+    let state = server::AppState::with_operator(warehouse, limits, options, operator);
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -5,9 +5,13 @@ mod copy_link;
 mod date_range_form;
 mod error_message;
 mod heatmap;
+mod operator;
+mod polling;
 
 pub use cell_detail::CellDetailView;
 pub use copy_link::CopyLink;
 pub use date_range_form::DateRangeForm;
 pub use error_message::ErrorMessage;
 pub use heatmap::{Heatmap, Legend, SummaryTable};
+pub use operator::OperatorNote;
+pub use polling::poll_while;

@@ -1,10 +1,14 @@
 //! Pages: one per route. Reusable pieces live in `components`.
 
 mod coverage;
+mod jobs;
 mod player;
+mod rerun;
 
 pub use coverage::CoveragePage;
+pub use jobs::{JobPage, JobsPage};
 pub use player::PlayerPage;
+pub use rerun::RerunPage;
 
 use leptos::prelude::*;
 

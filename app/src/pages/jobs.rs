@@ -1,0 +1,270 @@
+use domain::report::{change_counts, JobView, Progress};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{job_status, jobs_list, operator_access, CancelJob, ResumeJob};
+use crate::components::{poll_while, ErrorMessage, OperatorNote};
+
+fn percent(p: &Progress) -> f64 {
+    if p.cells_total == 0 {
+        0.0
+    } else {
+        100.0 * p.cells_done as f64 / p.cells_total as f64
+    }
+}
+
+fn bar(label: String, done: usize, total: usize) -> impl IntoView {
+    view! {
+        <progress max=total.max(1).to_string() value=done.to_string() aria-label=label></progress>
+    }
+}
+
+/// `/jobs`: every recent job with its state and progress.
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let jobs = Resource::new(|| (), |_| jobs_list());
+    let access = Resource::new(|| (), |_| operator_access());
+    let any_active = move || {
+        jobs.get_untracked()
+            .and_then(|r| r.ok())
+            .is_some_and(|js| js.iter().any(|j| j.active))
+    };
+    poll_while(any_active, move || jobs.refetch(), 1000);
+    view! {
+        <h1 class="rc-title">"Jobs"</h1>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                access.await.ok().map(|a| view! { <OperatorNote access=a/> })
+            })}
+        </Suspense>
+        <p><a href="/jobs">"Refresh"</a></p>
+        <Transition fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match jobs.await {
+                    Err(e) => view! { <ErrorMessage error=e/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <p>"No jobs yet. Start one from the heatmap (" <A href="/">"Coverage"</A> ")."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <table class="rc-table" aria-label="Jobs">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Job"</th>
+                                    <th scope="col">"State"</th>
+                                    <th scope="col">"Request"</th>
+                                    <th scope="col">"Progress"</th>
+                                    <th scope="col">"Created"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.into_iter().map(|j| {
+                                    let id = j.id.clone();
+                                    let link_text = id.clone();
+                                    let href = format!("/jobs/{id}");
+                                    let label = format!("Progress of {}", j.id);
+                                    let pct = format!("{:.0}%", percent(&j.progress));
+                                    view! {
+                                        <tr data-job=id>
+                                            <td><A href=href>{link_text}</A></td>
+                                            <td data-testid="job-state">{j.state.clone()}</td>
+                                            <td>{j.summary.clone()}</td>
+                                            <td>{bar(label, j.progress.cells_done, j.progress.cells_total)}" " {pct}</td>
+                                            <td>{j.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/jobs/{id}`: live progress, Cancel/Resume, and before/after once ended.
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let cancel = ServerAction::<CancelJob>::new();
+    let resume = ServerAction::<ResumeJob>::new();
+    let job = Resource::new(
+        move || {
+            (
+                params.read().get("id").unwrap_or_default(),
+                cancel.version().get(),
+                resume.version().get(),
+            )
+        },
+        |(id, _, _)| job_status(id),
+    );
+    let access = Resource::new(|| (), |_| operator_access());
+    let active = move || {
+        job.get_untracked()
+            .and_then(|r| r.ok())
+            .is_some_and(|j| j.active)
+    };
+    poll_while(active, move || job.refetch(), 1000);
+    let action_error = move || {
+        let err = match (cancel.value().get(), resume.value().get()) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e),
+            _ => None,
+        };
+        err.map(|e| view! { <ErrorMessage error=e/> })
+    };
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                access.await.ok().map(|a| view! { <OperatorNote access=a/> })
+            })}
+        </Suspense>
+        {action_error}
+        <Transition fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match job.await {
+                    Err(e) => view! { <h1>"Job"</h1><ErrorMessage error=e/> }.into_any(),
+                    Ok(j) => view! { <JobDetail job=j cancel=cancel resume=resume/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn JobDetail(
+    job: JobView,
+    cancel: ServerAction<CancelJob>,
+    resume: ServerAction<ResumeJob>,
+) -> impl IntoView {
+    let p = job.progress.clone();
+    let throughput = p.players_per_second();
+    let eta = p
+        .eta_seconds()
+        .filter(|_| job.active)
+        .map(|s| format!("{s:.0} s"))
+        .unwrap_or_else(|| "–".into());
+    let self_href = format!("/jobs/{}", job.id);
+    let queued = job.queued_behind.clone().map(|other| {
+        let href = format!("/jobs/{other}");
+        view! {
+            <p class="rc-note" role="note">
+                "Queued behind " <A href=href>{other.clone()}</A>
+                ", which is running; this job starts when it ends."
+            </p>
+        }
+    });
+    let controls = {
+        let id = job.id.clone();
+        let cancel_form = job.active.then(|| {
+            let id = id.clone();
+            view! {
+                <ActionForm action=cancel>
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit">"Cancel"</button>
+                </ActionForm>
+            }
+        });
+        let resume_form = job.resumable.then(|| {
+            view! {
+                <ActionForm action=resume>
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit">"Resume"</button>
+                </ActionForm>
+            }
+        });
+        view! { <div class="rc-controls">{cancel_form}{resume_form}</div> }
+    };
+    let per_processor = p
+        .per_processor
+        .iter()
+        .map(|(code, (done, total))| {
+            let label = format!("{code} progress");
+            view! {
+                <li>{code.clone()} " " {bar(label, *done, *total)} {format!(" {done} / {total} dates")}</li>
+            }
+        })
+        .collect_view();
+    let failures = p
+        .failures_by_category
+        .iter()
+        .map(|(c, n)| view! { <li><code>{c.clone()}</code> " " {*n}</li> })
+        .collect_view();
+    let changes = job.changes.clone().map(|changes| {
+        let counts = change_counts(&changes)
+            .into_iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = changes
+            .into_iter()
+            .map(|c| {
+                let status = |x: &Option<domain::report::CellCounts>| {
+                    x.as_ref()
+                        .map(|x| {
+                            format!(
+                                "{} ({} unaccounted, {} investigate)",
+                                x.status().code(),
+                                x.unaccounted,
+                                x.investigate
+                            )
+                        })
+                        .unwrap_or_else(|| "–".into())
+                };
+                let href = format!(
+                    "/?start={d}&end={d}&cell={}:{d}",
+                    c.processor.code(),
+                    d = c.date
+                );
+                view! {
+                    <tr data-change=c.kind.label()>
+                        <td><A href=href>{format!("{} {}", c.processor.code(), c.date)}</A></td>
+                        <td>{status(&c.before)}</td>
+                        <td>{status(&c.after)}</td>
+                        <td>{c.kind.label()}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section aria-label="Before and after">
+                <h2>"Before and after"</h2>
+                <p data-testid="change-counts">{counts}</p>
+                <table class="rc-table" aria-label="Touched cells">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Cell"</th>
+                            <th scope="col">"Before"</th>
+                            <th scope="col">"After"</th>
+                            <th scope="col">"Change"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    });
+    view! {
+        <h1 class="rc-title">{format!("Job {}", job.id)}</h1>
+        <p>{job.summary.clone()} " · requested by " {job.requested_by.clone()} " · " <a href=self_href>"Refresh"</a></p>
+        {queued}
+        <dl class="rc-counts" aria-label="Job progress">
+            <dt>"State"</dt><dd data-testid="job-state">{job.state.clone()}</dd>
+            <dt>"Cells"</dt><dd data-testid="job-cells">{format!("{} / {}", p.cells_done, p.cells_total)}</dd>
+            <dt>"Done"</dt><dd data-testid="job-percent">{format!("{:.0}%", percent(&p))}</dd>
+            <dt>"Players"</dt><dd>{format!("{} / {}", p.players_done, p.players_total)}</dd>
+            <dt>"Throughput"</dt><dd>{format!("{throughput:.0} players/s")}</dd>
+            <dt>"ETA"</dt><dd>{eta}</dd>
+            <dt>"Current cell"</dt><dd>{p.current.clone().unwrap_or_else(|| "–".into())}</dd>
+            <dt>"Failed cells"</dt><dd>{p.cells_failed}</dd>
+        </dl>
+        {bar("Overall progress".into(), p.cells_done, p.cells_total)}
+        {job.error.clone().map(|e| view! { <p class="rc-error" role="alert">{e}</p> })}
+        {controls}
+        <h2>"Per processor"</h2>
+        <ul class="rc-per-proc">{per_processor}</ul>
+        <h2>"Failures by category so far"</h2>
+        <ul class="rc-categories">{failures}</ul>
+        {changes}
+    }
+}

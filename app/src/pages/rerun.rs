@@ -1,0 +1,141 @@
+use domain::PROCESSORS;
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{operator_access, rerun_preview, RerunForm, StartRerun};
+use crate::components::{ErrorMessage, OperatorNote};
+
+/// `/rerun?p=PDC,PCF&dates=…|start=…&end=…&mode=gaps|all&downstream=yes|no`:
+/// the re-run dialog, prefilled from a heatmap selection or a drill-down. Its
+/// dry run lists the exact cells and expected players before anything is
+/// written; Start queues the job and opens its page.
+#[component]
+pub fn RerunPage() -> impl IntoView {
+    let query = use_query_map();
+    let form = Memo::new(move |_| RerunForm::from_query(&query.read()));
+    let preview = Resource::new(move || form.get(), rerun_preview);
+    let access = Resource::new(|| (), |_| operator_access());
+    let start = ServerAction::<StartRerun>::new();
+    view! {
+        <h1 class="rc-title">"Re-run"</h1>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                access.await.ok().map(|a| view! { <OperatorNote access=a/> })
+            })}
+        </Suspense>
+        {move || view! { <RerunFields form=form.get()/> }}
+        <Suspense fallback=|| view! { <p class="rc-loading">"Planning…"</p> }>
+            {move || Suspend::new(async move {
+                let f = form.get_untracked();
+                match preview.await {
+                    Err(e) => view! { <ErrorMessage error=e/> }.into_any(),
+                    Ok(cells) => {
+                        let players: i64 = cells.iter().map(|c| c.expected).sum();
+                        let n = cells.len();
+                        view! {
+                            <section class="rc-preview" aria-label="Dry run">
+                                <h2>"Dry run"</h2>
+                                <p data-testid="preview-summary">
+                                    {format!("{n} cells, {players} expected players. Nothing has been written yet.")}
+                                </p>
+                                <table class="rc-table" aria-label="Cells to run">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Processor"</th>
+                                            <th scope="col">"Date"</th>
+                                            <th scope="col">"Expected players"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {cells
+                                            .into_iter()
+                                            .map(|c| view! {
+                                                <tr>
+                                                    <td>{c.processor.code()}</td>
+                                                    <td>{c.date.to_string()}</td>
+                                                    <td class="rc-num">{c.expected}</td>
+                                                </tr>
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                                <ActionForm action=start>
+                                    <input type="hidden" name="form[p]" value=f.p.clone()/>
+                                    <input type="hidden" name="form[dates]" value=f.dates.clone().unwrap_or_default()/>
+                                    <input type="hidden" name="form[start]" value=f.start.clone().unwrap_or_default()/>
+                                    <input type="hidden" name="form[end]" value=f.end.clone().unwrap_or_default()/>
+                                    <input type="hidden" name="form[mode]" value=f.mode.clone().unwrap_or_default()/>
+                                    <input type="hidden" name="form[downstream]" value=f.downstream.clone().unwrap_or_default()/>
+                                    <button type="submit" disabled=n == 0>"Start re-run"</button>
+                                </ActionForm>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+        {move || match start.value().get() {
+            Some(Err(e)) => Some(view! { <ErrorMessage error=e/> }),
+            _ => None,
+        }}
+    }
+}
+
+/// The editable request: processors, dates, mode, downstream (a GET form, so
+/// the preview follows the URL and works without JavaScript).
+#[component]
+fn RerunFields(form: RerunForm) -> impl IntoView {
+    let chosen: Vec<String> = form.p.split(',').map(|s| s.trim().to_uppercase()).collect();
+    let gaps = form.only_gaps();
+    let downstream = form.with_downstream();
+    view! {
+        <Form method="GET" action="/rerun">
+            <fieldset class="rc-range">
+                <legend>"Request"</legend>
+                <span class="rc-procs" role="group" aria-label="Processors">
+                    {PROCESSORS
+                        .iter()
+                        .map(|p| {
+                            let checked = chosen.iter().any(|c| c == p.code);
+                            view! {
+                                <label class="rc-check">
+                                    <input type="checkbox" name="p" value=p.code checked=checked/>
+                                    {p.code}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </span>
+                <label>
+                    "Dates (comma-separated)"
+                    <input type="text" name="dates" value=form.dates.clone().unwrap_or_default()/>
+                </label>
+                <label>"Start date" <input type="date" name="start" value=form.start.clone().unwrap_or_default()/></label>
+                <label>"End date" <input type="date" name="end" value=form.end.clone().unwrap_or_default()/></label>
+                <span role="radiogroup" aria-label="Mode">
+                    <label class="rc-check">
+                        <input type="radio" name="mode" value="gaps" checked=gaps/>
+                        "Only cells that are not OK"
+                    </label>
+                    <label class="rc-check">
+                        <input type="radio" name="mode" value="all" checked=!gaps/>
+                        "All cells"
+                    </label>
+                </span>
+                <span role="radiogroup" aria-label="Downstream">
+                    <label class="rc-check">
+                        <input type="radio" name="downstream" value="yes" checked=downstream/>
+                        "Include downstream"
+                    </label>
+                    <label class="rc-check">
+                        <input type="radio" name="downstream" value="no" checked=!downstream/>
+                        "Only these processors"
+                    </label>
+                </span>
+                <button type="submit">"Preview"</button>
+            </fieldset>
+        </Form>
+    }
+}
