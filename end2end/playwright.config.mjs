@@ -30,5 +30,12 @@ export default defineConfig({
   projects: [
     { name: 'hydrated', use: { javaScriptEnabled: true }, testMatch: /(hydrated|dashboard)\.spec\.mjs/ },
     { name: 'no-javascript', use: { javaScriptEnabled: false }, testMatch: /nojs\.spec\.mjs/ },
+    // Writes to the store: runs after the read-only projects.
+    {
+      name: 'jobs',
+      use: { javaScriptEnabled: true },
+      testMatch: /jobs\.spec\.mjs/,
+      dependencies: ['hydrated', 'no-javascript'],
+    },
   ],
 });

@@ -52,3 +52,20 @@ test('the heatmap, summary table and a drill-down render without JavaScript', as
   await grid.locator('td[data-cell="PSZA:2021-11-12"] a').click();
   await expect(page.getByRole('region', { name: 'Cell detail' })).toContainText('PSZA 2021-11-12');
 });
+
+test('the re-run dialog shows its dry run without JavaScript', async ({ page }) => {
+  await page.goto('/?start=2021-11-05&end=2021-11-15&p=PDC');
+  await page.getByRole('link', { name: /Re-run not-OK cells in view/ }).click();
+  await expect(page).toHaveURL(/\/rerun\?p=PDC&start=2021-11-05&end=2021-11-15&mode=gaps/);
+  await expect(page.getByRole('group', { name: 'Processors' }).getByLabel('PDC')).toBeChecked();
+  await expect(page.getByLabel('Only cells that are not OK')).toBeChecked();
+  const rows = page.getByRole('table', { name: 'Cells to run' }).getByRole('row');
+  expect(await rows.count()).toBeGreaterThan(1);
+  await expect(page.getByTestId('preview-summary')).toContainText('Nothing has been written yet');
+  await expect(page.getByRole('button', { name: 'Start re-run' })).toBeVisible();
+  // Editing the request is a plain GET form too.
+  await page.getByLabel('All cells').check();
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page).toHaveURL(/mode=all/);
+  await expect(page.getByRole('note', { name: 'Operator access' })).toContainText('allowed without a token');
+});

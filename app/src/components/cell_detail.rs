@@ -85,11 +85,19 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         unext.map(|o| at_uoffset(o).href()),
     );
     let close = view.with_cell(None).href();
+    let rerun_href = crate::api::RerunForm {
+        p: detail.processor.code().to_string(),
+        dates: Some(detail.date.to_string()),
+        mode: Some("all".into()),
+        ..Default::default()
+    }
+    .href();
     let cell_value = view.cell.clone().unwrap_or_default();
     view! {
         <section class="rc-detail" aria-label="Cell detail">
             <header class="rc-detail-head">
                 <h2>{title}</h2>
+                <a href=rerun_href class="rc-button">"Re-run this cell"</a>
                 <A href=close attr:class="rc-close">"Close"</A>
             </header>
             {counts}

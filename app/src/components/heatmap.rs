@@ -47,11 +47,64 @@ pub fn tooltip(c: &CellCounts) -> String {
     )
 }
 
+/// Cells picked for a re-run on the heatmap (browser only): `picking` turns
+/// clicks into picks; shift-click picks the run of cells in the same row since
+/// the last pick.
+#[derive(Debug, Clone, Copy)]
+pub struct CellPicker {
+    pub picking: RwSignal<bool>,
+    pub picked: RwSignal<Vec<String>>,
+    pub anchor: RwSignal<Option<String>>,
+}
+
+impl CellPicker {
+    pub fn new() -> Self {
+        Self {
+            picking: RwSignal::new(false),
+            picked: RwSignal::new(Vec::new()),
+            anchor: RwSignal::new(None),
+        }
+    }
+
+    /// Toggles `key`, or with `extend` adds the cells of `row` between the
+    /// anchor and `key`.
+    fn pick(&self, key: &str, extend: bool, row: &[String]) {
+        let anchor = self.anchor.get_untracked();
+        let span = anchor.as_ref().and_then(|a| {
+            let i = row.iter().position(|k| k == a)?;
+            let j = row.iter().position(|k| k == key)?;
+            Some(row[i.min(j)..=i.max(j)].to_vec())
+        });
+        self.picked.update(|picked| match span.filter(|_| extend) {
+            Some(span) => {
+                for k in span {
+                    if !picked.contains(&k) {
+                        picked.push(k);
+                    }
+                }
+            }
+            None => match picked.iter().position(|k| k == key) {
+                Some(i) => {
+                    picked.remove(i);
+                }
+                None => picked.push(key.to_string()),
+            },
+        });
+        self.anchor.set(Some(key.to_string()));
+    }
+}
+
+impl Default for CellPicker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Rows = processors in DAG order, columns = dates (every day of the range, so
 /// NO_GAMES days show as empty), grouped by month. Each cell is a link to its
 /// drill-down: keyboard reachable, and it works without JavaScript.
 #[component]
-pub fn Heatmap(rec: Reconciliation, view: ViewQuery) -> impl IntoView {
+pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl IntoView {
     let dates: Vec<NaiveDate> = rec.range.iter().collect();
     let mut months: Vec<(String, usize)> = Vec::new();
     for d in &dates {
@@ -72,6 +125,13 @@ pub fn Heatmap(rec: Reconciliation, view: ViewQuery) -> impl IntoView {
         .iter()
         .map(|p| {
             let p: ProcessorId = *p;
+            let row_keys: std::sync::Arc<Vec<String>> = std::sync::Arc::new(
+                dates
+                    .iter()
+                    .filter(|d| by_cell.contains_key(&(p, **d)))
+                    .map(|d| format!("{}:{}", p.code(), d))
+                    .collect(),
+            );
             let cells = dates
                 .iter()
                 .map(|d| {
@@ -95,8 +155,23 @@ pub fn Heatmap(rec: Reconciliation, view: ViewQuery) -> impl IntoView {
                             let label = tooltip(&c);
                             let status = c.status().code();
                             let mark = marks(&c);
+                            let (row, picked_key, click_key) =
+                                (row_keys.clone(), key.clone(), key.clone());
+                            let on_click = move |ev: leptos::ev::MouseEvent| {
+                                if picker.picking.get_untracked() {
+                                    ev.prevent_default();
+                                    picker.pick(&click_key, ev.shift_key(), &row);
+                                }
+                            };
                             view! {
-                                <td class=class style=style data-cell=key data-status=status>
+                                <td
+                                    class=class
+                                    class:rc-picked=move || picker.picked.with(|s| s.contains(&picked_key))
+                                    style=style
+                                    data-cell=key
+                                    data-status=status
+                                    on:click=on_click
+                                >
                                     <A href=href attr:title=label.clone() attr:aria-label=label>
                                         {mark}
                                     </A>

@@ -12,6 +12,6 @@ pub use cell_detail::CellDetailView;
 pub use copy_link::CopyLink;
 pub use date_range_form::DateRangeForm;
 pub use error_message::ErrorMessage;
-pub use heatmap::{Heatmap, Legend, SummaryTable};
+pub use heatmap::{CellPicker, Heatmap, Legend, SummaryTable};
 pub use operator::OperatorNote;
 pub use polling::poll_while;

@@ -3,9 +3,10 @@ use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{cell_detail, coverage_grid, coverage_overview};
+use crate::api::{cell_detail, coverage_grid, coverage_overview, jobs_list, RerunForm};
 use crate::components::{
-    CellDetailView, CopyLink, DateRangeForm, ErrorMessage, Heatmap, Legend, SummaryTable,
+    poll_while, CellDetailView, CellPicker, CopyLink, DateRangeForm, ErrorMessage, Heatmap, Legend,
+    SummaryTable,
 };
 use crate::view_query::ViewQuery;
 
@@ -43,9 +44,32 @@ pub fn CoveragePage() -> impl IntoView {
         },
     );
 
+    // While a job runs, the grid refreshes as its cells complete (and once
+    // more after it ends).
+    let jobs = Resource::new(|| (), |_| jobs_list());
+    let was_active = StoredValue::new(false);
+    let running = move || {
+        let now = jobs
+            .get_untracked()
+            .and_then(|r| r.ok())
+            .is_some_and(|js| js.iter().any(|j| j.active));
+        let before = was_active.get_value();
+        was_active.set_value(now);
+        now || before
+    };
+    poll_while(
+        running,
+        move || {
+            grid.refetch();
+            jobs.refetch();
+        },
+        2000,
+    );
+    let picker = CellPicker::new();
+
     view! {
         <h1 class="rc-title">"Coverage"</h1>
-        <Suspense fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let v = view_state.get_untracked();
                 match grid.await {
@@ -74,7 +98,8 @@ pub fn CoveragePage() -> impl IntoView {
                                 <a href=csv_href>"CSV"</a>" "
                                 <a href=png_href>"PNG"</a>
                             </p>
-                            <Heatmap rec=rec.clone() view=v.clone()/>
+                            <RerunBar rec=rec.clone() picker=picker/>
+                            <Heatmap rec=rec.clone() view=v.clone() picker=picker/>
                             <Legend/>
                             <SummaryTable rec=rec/>
                         }
@@ -93,7 +118,7 @@ pub fn CoveragePage() -> impl IntoView {
                     }
                 }
             })}
-        </Suspense>
+        </Transition>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let v = view_state.get_untracked();
@@ -112,6 +137,65 @@ pub fn CoveragePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Re-run entry points: every not-OK cell in view (a plain link, works
+/// without JavaScript), or the cells picked on the heatmap.
+#[component]
+fn RerunBar(rec: domain::report::Reconciliation, picker: CellPicker) -> impl IntoView {
+    let codes: Vec<&str> = rec.processors.iter().map(|p| p.code()).collect();
+    let gaps = RerunForm {
+        p: codes.join(","),
+        start: Some(rec.range.start().to_string()),
+        end: Some(rec.range.end().to_string()),
+        mode: Some("gaps".into()),
+        ..RerunForm::default()
+    };
+    let not_ok = rec.cells.iter().filter(|c| c.status().is_gap()).count();
+    let selected = move || {
+        let picked = picker.picked.get();
+        (!picked.is_empty()).then(|| {
+            let mut procs: Vec<domain::ProcessorId> = Vec::new();
+            let mut dates: Vec<String> = Vec::new();
+            for key in &picked {
+                if let Some((p, d)) = key.split_once(':') {
+                    if let Ok(p) = domain::ProcessorId::parse(p) {
+                        if !procs.contains(&p) {
+                            procs.push(p);
+                        }
+                    }
+                    if !dates.iter().any(|x| x == d) {
+                        dates.push(d.to_string());
+                    }
+                }
+            }
+            procs.sort_by_key(|p| p.order());
+            dates.sort();
+            let form = RerunForm {
+                p: procs.iter().map(|p| p.code()).collect::<Vec<_>>().join(","),
+                dates: Some(dates.join(",")),
+                mode: Some("gaps".into()),
+                ..RerunForm::default()
+            };
+            let href = form.href();
+            let label = format!("Re-run selected ({})", picked.len());
+            view! { <a href=href class="rc-button">{label}</a> }
+        })
+    };
+    view! {
+        <div class="rc-rerun-bar" role="group" aria-label="Re-run">
+            <a href=gaps.href() class="rc-button">{format!("Re-run not-OK cells in view ({not_ok})")}</a>
+            <label class="rc-check">
+                <input
+                    type="checkbox"
+                    prop:checked=move || picker.picking.get()
+                    on:change=move |ev| picker.picking.set(event_target_checked(&ev))
+                />
+                "Select cells (shift-click for a run)"
+            </label>
+            {selected}
+        </div>
     }
 }
 
