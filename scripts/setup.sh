@@ -15,10 +15,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  log "installing Debian's chromium"
+if [ ! -x /usr/bin/chromium ] || ! command -v curl >/dev/null; then
+  log "installing Debian's chromium and curl"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null
 fi
 
 # Debian's binaryen (wasm-opt 108) silently breaks hydration; we do not use

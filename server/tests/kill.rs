@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 }
 
 fn serve(db: &Path, port: u16) -> Child {
-    let child = rollcall()
+    let mut child = rollcall()
         .arg("--db")
         .arg(db)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
@@ -40,6 +40,8 @@ fn serve(db: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server on port {port} did not become healthy");
 }
 
