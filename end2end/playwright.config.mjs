@@ -37,5 +37,14 @@ export default defineConfig({
       testMatch: /jobs\.spec\.mjs/,
       dependencies: ['hydrated', 'no-javascript'],
     },
+    // The same dashboard served from the BigQuery warehouse (the emulator).
+    {
+      name: 'bigquery',
+      use: {
+        javaScriptEnabled: true,
+        baseURL: process.env.ROLLCALL_E2E_BQ_URL || 'http://127.0.0.1:3101',
+      },
+      testMatch: /bigquery\.spec\.mjs/,
+    },
   ],
 });

@@ -9,6 +9,12 @@ cd "$REPO_ROOT"
 rollcall="$CARGO_TARGET_DIR/debug/rollcall"
 "$rollcall" bench backfill --output docs/benchmarks.md
 "$rollcall" bench reconcile --output docs/benchmarks.md
+bq_pid_file="$(mktemp)"
+trap 'kill "$(cat "$bq_pid_file")" 2>/dev/null || true' EXIT
+bq_url="$("$REPO_ROOT/scripts/bq-emulator.sh" "$bq_pid_file" 9070)"
+"$rollcall" --warehouse bigquery --project local-proj --dataset-prefix bench_ --bq-auth none \
+  --bigquery-url "$bq_url" bench bigquery --output docs/benchmarks.md
+kill "$(cat "$bq_pid_file")" 2>/dev/null || true
 workdir="$(mktemp -d)"
 server_pid=""
 cleanup() {

@@ -5,6 +5,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rollcall/target}"
 # the host build, and a separate lock lets both build at once.
 export ROLLCALL_WASM_TARGET_DIR="${ROLLCALL_WASM_TARGET_DIR:-$HOME/.cache/rollcall/target-wasm}"
 export ROLLCALL_SITE_ROOT="${ROLLCALL_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
+# The BigQuery emulator's virtualenv (outside the clone, installed once).
+export ROLLCALL_BQ_VENV="${ROLLCALL_BQ_VENV:-$HOME/.cache/rollcall/venv-bq}"
 export PATH="$HOME/.cargo/bin:$PATH"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT

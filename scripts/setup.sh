@@ -28,6 +28,23 @@ if dpkg -s binaryen >/dev/null 2>&1; then
   apt-get remove -y -qq binaryen >/dev/null
 fi
 
+# The BigQuery emulator for the BigQuery warehouse's tests. Pinned: unpinned,
+# pip picks duckdb 2.x and start-up fails downloading the spatial extension;
+# numpy is an undeclared dependency (see ../shared/BUILD-NOTES.md).
+if [ ! -x "$ROLLCALL_BQ_VENV/bin/bqemulator" ]; then
+  log "installing the BigQuery emulator (bqemulator 1.4.0) into $ROLLCALL_BQ_VENV"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv "$ROLLCALL_BQ_VENV"
+  "$ROLLCALL_BQ_VENV/bin/pip" install -q bqemulator==1.4.0 duckdb==1.5.5 numpy \
+    duckdb-extensions==1.5.5 duckdb-extension-spatial==1.5.5
+fi
+# The emulator loads DuckDB's spatial extension from $HOME/.duckdb: put the
+# bundled copy there (idempotent, no network).
+"$ROLLCALL_BQ_VENV/bin/python" -c "from duckdb_extensions import import_extension; import_extension('spatial')"
+
 if [ ! -d "$REPO_ROOT/end2end/node_modules/@playwright/test" ]; then
   log "installing the browser-test packages (npm ci)"
   (cd "$REPO_ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)

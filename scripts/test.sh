@@ -16,6 +16,13 @@ log "clippy: browser feature set (hydrate, wasm32)"
 CARGO_TARGET_DIR="$ROLLCALL_WASM_TARGET_DIR" \
   cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+log "starting the BigQuery emulator"
+bq_pid_file="$(mktemp)"
+stop_emulator() { kill "$(cat "$bq_pid_file")" 2>/dev/null || true; rm -f "$bq_pid_file"; }
+trap stop_emulator EXIT
+ROLLCALL_BQ_URL="$("$REPO_ROOT/scripts/bq-emulator.sh" "$bq_pid_file" "${ROLLCALL_BQ_PORT:-9050}")"
+export ROLLCALL_BQ_URL
+
 log "Rust tests"
 cargo test --locked
 
@@ -24,26 +31,42 @@ cargo test --locked
 log "browser tests"
 workdir="$(mktemp -d)"
 port="${ROLLCALL_E2E_PORT:-3100}"
-server_log="$workdir/server.log"
-server_pid=""
+bq_port="${ROLLCALL_E2E_BQ_PORT:-3101}"
+server_pids=()
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$workdir"
+  stop_emulator
 }
 trap cleanup EXIT
 rollcall="$CARGO_TARGET_DIR/debug/rollcall"
+
+# serve_and_wait LOG ARGS...: starts `rollcall ARGS... serve` and waits for /healthz.
+serve_and_wait() {
+  local log_file="$1" addr="$2"; shift 2
+  "$rollcall" "$@" serve --addr "$addr" --site-root "$ROLLCALL_SITE_ROOT" >"$log_file" 2>&1 &
+  local pid=$!
+  server_pids+=("$pid")
+  for _ in $(seq 1 300); do
+    if curl -sf "http://$addr/healthz" >/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then cat "$log_file"; echo "server exited" >&2; exit 1; fi
+    sleep 0.2
+  done
+  cat "$log_file"; echo "server on $addr did not become healthy" >&2; exit 1
+}
+
 # The demo's default state, plus PDC and its downstream re-run with failure
 # tracking over 2021-11-16..18 (real MISSING_UPSTREAM rows for the trace test).
 "$rollcall" --db "$workdir/e2e.duckdb" demo >/dev/null
 "$rollcall" --db "$workdir/e2e.duckdb" backfill --processor PDC --downstream \
   --start-date 2021-11-16 --end-date 2021-11-18 >/dev/null
-"$rollcall" --db "$workdir/e2e.duckdb" serve \
-  --addr "127.0.0.1:$port" --site-root "$ROLLCALL_SITE_ROOT" >"$server_log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 300); do
-  if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then break; fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then cat "$server_log"; echo "server exited" >&2; exit 1; fi
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$server_log"; echo "server did not become healthy" >&2; exit 1; }
-(cd end2end && ROLLCALL_E2E_URL="http://127.0.0.1:$port" npx --no-install playwright test)
+serve_and_wait "$workdir/server.log" "127.0.0.1:$port" --db "$workdir/e2e.duckdb"
+
+# The same product on the BigQuery warehouse (the emulator): a 20-day demo.
+bq=(--warehouse bigquery --project local-proj --dataset-prefix e2e_ --bq-auth none
+    --bigquery-url "$ROLLCALL_BQ_URL")
+"$rollcall" "${bq[@]}" demo --days 20 >/dev/null
+serve_and_wait "$workdir/server-bq.log" "127.0.0.1:$bq_port" "${bq[@]}"
+
+(cd end2end && ROLLCALL_E2E_URL="http://127.0.0.1:$port" \
+  ROLLCALL_E2E_BQ_URL="http://127.0.0.1:$bq_port" npx --no-install playwright test)

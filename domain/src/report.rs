@@ -231,6 +231,41 @@ pub enum TraceState {
     NotExpected,
 }
 
+/// A failure row as the player trace reads it (any warehouse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceFailure {
+    /// The player, or `DATE_LEVEL`.
+    pub entity_id: String,
+    /// The category as written (normalised here).
+    pub raw_category: String,
+    pub reason: String,
+    pub upstream_processor: Option<String>,
+    pub upstream_category: Option<String>,
+}
+
+impl TraceState {
+    /// One processor's answer for the player: a record wins, then the failure
+    /// (date-level or the player's own), else unaccounted if they were expected.
+    pub fn of(has_record: bool, failure: Option<TraceFailure>, expected: bool) -> Self {
+        match (has_record, failure) {
+            (true, _) => TraceState::Record,
+            (false, Some(f)) if f.entity_id == crate::processors::DATE_LEVEL => {
+                TraceState::DateLevel { reason: f.reason }
+            }
+            (false, Some(f)) => TraceState::Failure {
+                category: crate::FailureCategory::normalise(&f.raw_category)
+                    .code()
+                    .to_string(),
+                reason: f.reason,
+                upstream_processor: f.upstream_processor,
+                upstream_category: f.upstream_category,
+            },
+            (false, None) if expected => TraceState::Unaccounted,
+            (false, None) => TraceState::NotExpected,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceLink {
     pub processor: ProcessorId,
@@ -530,6 +565,31 @@ pub fn change_counts(changes: &[CellChange]) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_state_prefers_record_then_failure_then_expectation() {
+        let failure = |entity: &str| TraceFailure {
+            entity_id: entity.into(),
+            raw_category: "upstream-missing".into(),
+            reason: "r".into(),
+            upstream_processor: Some("PDC".into()),
+            upstream_category: None,
+        };
+        assert_eq!(
+            TraceState::of(true, Some(failure("x")), true),
+            TraceState::Record
+        );
+        assert_eq!(
+            TraceState::of(false, Some(failure(crate::processors::DATE_LEVEL)), true),
+            TraceState::DateLevel { reason: "r".into() }
+        );
+        match TraceState::of(false, Some(failure("x")), true) {
+            TraceState::Failure { category, .. } => assert_eq!(category, "MISSING_UPSTREAM"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(TraceState::of(false, None, true), TraceState::Unaccounted);
+        assert_eq!(TraceState::of(false, None, false), TraceState::NotExpected);
+    }
 
     #[test]
     fn before_and_after_are_classified() {

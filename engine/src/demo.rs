@@ -26,10 +26,27 @@ pub async fn load_demo(
     seed: u64,
     sink: &dyn ProgressSink,
 ) -> Result<DemoReport, EngineError> {
-    let season = domain::demo::generate(seed);
-    let load = wh.load_upstream_rows(season.schedule, season.games).await?;
+    load_demo_days(wh, seed, None, sink).await
+}
+
+/// Like [`load_demo`], limited to the season's first `days` days when given
+/// (a small demo for slow warehouses, e.g. BigQuery through an emulator).
+pub async fn load_demo_days(
+    wh: &dyn Warehouse,
+    seed: u64,
+    days: Option<u32>,
+    sink: &dyn ProgressSink,
+) -> Result<DemoReport, EngineError> {
+    let mut season = domain::demo::generate(seed);
     let start = domain::demo::season_start();
-    let end = demo_state_end();
+    let mut end = demo_state_end();
+    if let Some(days) = days {
+        let last = start + chrono::Duration::days(i64::from(days.max(1)) - 1);
+        season.games.retain(|g| g.game_date <= last);
+        season.schedule.retain(|g| g.game_date <= last);
+        end = end.min(last);
+    }
+    let load = wh.load_upstream_rows(season.schedule, season.games).await?;
     let cancel = AtomicBool::new(false);
     let mut jobs = Vec::new();
     for (processors, legacy) in [

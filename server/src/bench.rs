@@ -119,6 +119,79 @@ pub async fn reconcile_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// BigQuery (through the emulator at `config.base_url`) next to the embedded
+/// store, in one run: bulk load of a month of box scores, then reconciliation
+/// of that month (PSZA and its downstream run over its last ten days).
+pub async fn bigquery_bench(
+    output: &Path,
+    config: warehouse_bigquery::BigQueryConfig,
+) -> anyhow::Result<Vec<Row>> {
+    let mut season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let start = domain::demo::season_start();
+    let end = start + chrono::Duration::days(29);
+    season.games.retain(|g| g.game_date <= end);
+    season.schedule.retain(|g| g.game_date <= end);
+    let month = domain::DateRange::new(start, end, 40)?;
+    let embedded = EmbeddedWarehouse::in_memory()?;
+    let bigquery = warehouse_bigquery::BigQueryWarehouse::open(config).await?;
+    let stores: [(&str, &dyn Warehouse); 2] =
+        [("embedded", &embedded), ("BigQuery emulator", &bigquery)];
+    let mut rows = Vec::new();
+    for (name, wh) in stores {
+        let t = Instant::now();
+        let load = wh
+            .load_upstream_rows(season.schedule.clone(), season.games.clone())
+            .await?;
+        rows.push(Row {
+            what: format!(
+                "{name}: bulk load of a month ({} box scores)",
+                load.game_rows
+            ),
+            seconds: t.elapsed().as_secs_f64(),
+            player_dates: load.game_rows as i64,
+        });
+        let request = BackfillRequest {
+            processors: ProcessorId::all().collect(),
+            dates: DateSpec::Range {
+                start: end - chrono::Duration::days(9),
+                end,
+            },
+            only_gaps: false,
+            legacy: false,
+        };
+        let options = RunOptions {
+            resume: false,
+            ..RunOptions::default()
+        };
+        let t = Instant::now();
+        let summary = backfill(wh, &request, &options, &(), &AtomicBool::new(false)).await?;
+        rows.push(Row {
+            what: format!(
+                "{name}: backfill of 10 days × 4 processors ({} cells)",
+                summary.progress.cells_done
+            ),
+            seconds: t.elapsed().as_secs_f64(),
+            player_dates: summary.progress.players_done,
+        });
+        let all: Vec<ProcessorId> = ProcessorId::all().collect();
+        let mut times = Vec::new();
+        let mut cells = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            cells = wh.cell_counts(month, &all).await?.len();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        rows.push(Row {
+            what: format!("{name}: reconcile one month ({cells} cells), median of 5"),
+            seconds: times[times.len() / 2],
+            player_dates: 0,
+        });
+    }
+    write_section(output, "bigquery", &render(&rows))?;
+    Ok(rows)
+}
+
 async fn measure_pair(
     wh: &EmbeddedWarehouse,
     range: domain::DateRange,

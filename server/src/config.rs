@@ -9,12 +9,95 @@ use clap::Args;
 
 pub const DEFAULT_DB: &str = "data/rollcall.duckdb";
 
+/// Which warehouse implementation serves every operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WarehouseKind {
+    /// A local DuckDB file (`--db`).
+    Embedded,
+    /// Google BigQuery (`--project`, …).
+    Bigquery,
+}
+
+/// How the BigQuery client authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BigQueryAuth {
+    /// Application Default Credentials.
+    Adc,
+    /// The service-account key file given with `--credentials`.
+    KeyFile,
+    /// No credentials (a local emulator at `--bigquery-url`).
+    None,
+}
+
 /// Where the data lives. Every subcommand takes these, with the same defaults.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
+    /// Warehouse to use.
+    #[arg(
+        long,
+        value_enum,
+        env = "ROLLCALL_WAREHOUSE",
+        default_value = "embedded",
+        global = true
+    )]
+    pub warehouse: WarehouseKind,
     /// Path of the embedded database file (created and migrated if missing).
     #[arg(long = "db", env = "ROLLCALL_DB", default_value = DEFAULT_DB, global = true)]
     pub db: PathBuf,
+    /// BigQuery project.
+    #[arg(long, env = "ROLLCALL_BQ_PROJECT", global = true)]
+    pub project: Option<String>,
+    /// Prefix of every BigQuery dataset name (e.g. `staging_`).
+    #[arg(
+        long,
+        env = "ROLLCALL_BQ_DATASET_PREFIX",
+        default_value = "",
+        global = true
+    )]
+    pub dataset_prefix: String,
+    /// BigQuery location of created datasets (e.g. `US`).
+    #[arg(long, env = "ROLLCALL_BQ_LOCATION", global = true)]
+    pub location: Option<String>,
+    /// BigQuery API base URL (an emulator's `http://127.0.0.1:9050/bigquery/v2`).
+    #[arg(long, env = "ROLLCALL_BQ_URL", global = true)]
+    pub bigquery_url: Option<String>,
+    /// How to authenticate to BigQuery.
+    #[arg(
+        long,
+        value_enum,
+        env = "ROLLCALL_BQ_AUTH",
+        default_value = "adc",
+        global = true
+    )]
+    pub bq_auth: BigQueryAuth,
+    /// Service-account key file (with `--bq-auth key-file`).
+    #[arg(long, env = "ROLLCALL_BQ_CREDENTIALS", global = true)]
+    pub credentials: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The BigQuery settings, checked (a project is required).
+    pub fn bigquery(&self) -> anyhow::Result<warehouse_bigquery::BigQueryConfig> {
+        let project = self.project.clone().ok_or_else(|| {
+            anyhow::anyhow!("--warehouse bigquery needs --project (or ROLLCALL_BQ_PROJECT)")
+        })?;
+        let credentials = match self.bq_auth {
+            BigQueryAuth::Adc => warehouse_bigquery::Credentials::ApplicationDefault,
+            BigQueryAuth::None => warehouse_bigquery::Credentials::None,
+            BigQueryAuth::KeyFile => {
+                warehouse_bigquery::Credentials::KeyFile(self.credentials.clone().ok_or_else(
+                    || anyhow::anyhow!("--bq-auth key-file needs --credentials FILE"),
+                )?)
+            }
+        };
+        Ok(warehouse_bigquery::BigQueryConfig {
+            project,
+            dataset_prefix: self.dataset_prefix.clone(),
+            location: self.location.clone(),
+            base_url: self.bigquery_url.clone(),
+            credentials,
+        })
+    }
 }
 
 /// `rollcall serve` settings.

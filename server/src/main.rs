@@ -11,7 +11,7 @@ use engine::backfill::{
     backfill, categories_in_order, plan, BackfillRequest, JobSummary, RawBackfillRequest,
     RunOptions,
 };
-use server::config::{ServeArgs, StoreArgs};
+use server::config::{ServeArgs, StoreArgs, WarehouseKind};
 use server::progress::BarSink;
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
@@ -102,6 +102,8 @@ enum BenchWhat {
     Backfill,
     /// Reconciliation latency for one and ten seasons, next to the raw SQL.
     Reconcile,
+    /// BigQuery (pass the store options, e.g. an emulator) next to the embedded store.
+    Bigquery,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +120,9 @@ struct DemoCmd {
     /// Random seed; the same seed writes identical tables.
     #[arg(long, default_value_t = domain::demo::DEFAULT_SEED)]
     seed: u64,
+    /// Only the first N days of the season (a small demo, e.g. 30).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=400))]
+    days: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +266,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 BenchWhat::Reconcile => {
                     server::bench::render_ms(&server::bench::reconcile_bench(&cmd.output).await?)
                 }
+                BenchWhat::Bigquery => server::bench::render(
+                    &server::bench::bigquery_bench(&cmd.output, cli.store.bigquery()?).await?,
+                ),
             };
             print!("{text}");
             println!("written to {}", cmd.output.display());
@@ -269,10 +277,24 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Opens the store. The embedded file is locked by this process, so any job
-/// still marked `running` belongs to a process that died: mark it interrupted.
+/// Opens the configured store. The embedded file is locked by this process,
+/// so any job still marked `running` belongs to a process that died: mark it
+/// interrupted. (On BigQuery, where processes share the datasets, only `serve`
+/// does that — one server per dataset prefix.)
 async fn open_store(store: &StoreArgs) -> anyhow::Result<Arc<dyn Warehouse>> {
-    let wh = EmbeddedWarehouse::open(&store.db)?;
+    let wh: Arc<dyn Warehouse> = match store.warehouse {
+        WarehouseKind::Embedded => Arc::new(EmbeddedWarehouse::open(&store.db)?),
+        WarehouseKind::Bigquery => {
+            return Ok(Arc::new(
+                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?).await?,
+            ))
+        }
+    };
+    interrupt_dead_jobs(wh.as_ref()).await?;
+    Ok(wh)
+}
+
+async fn interrupt_dead_jobs(wh: &dyn Warehouse) -> anyhow::Result<()> {
     let interrupted = wh.interrupt_running_jobs().await?;
     if interrupted > 0 {
         tracing::warn!(
@@ -280,12 +302,15 @@ async fn open_store(store: &StoreArgs) -> anyhow::Result<Arc<dyn Warehouse>> {
             "jobs left running by a stopped process are now interrupted"
         );
     }
-    Ok(Arc::new(wh))
+    Ok(())
 }
 
 async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
     let args = cmd.serve;
     let warehouse = open_store(store).await?;
+    if store.warehouse == WarehouseKind::Bigquery {
+        interrupt_dead_jobs(warehouse.as_ref()).await?;
+    }
     if cmd.demo {
         let everything = domain::DateRange::new(
             chrono::NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid"),
@@ -330,7 +355,7 @@ async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
 async fn demo(store: &StoreArgs, cmd: DemoCmd) -> Result<ExitCode, CliError> {
     let wh = open_store(store).await?;
     let sink = BarSink::new("demo");
-    let report = engine::demo::load_demo(wh.as_ref(), cmd.seed, &sink).await?;
+    let report = engine::demo::load_demo_days(wh.as_ref(), cmd.seed, cmd.days, &sink).await?;
     sink.finish();
     println!(
         "demo season written to {}: {} games on {} dates, {} box-score rows",

@@ -8,7 +8,9 @@ use domain::failure::{ALIASES, CATEGORIES};
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
-use domain::report::{FailureRow, LastRun, Page, PlayerTrace, RunInfo, TraceLink, TraceState};
+use domain::report::{
+    FailureRow, LastRun, Page, PlayerTrace, RunInfo, TraceFailure, TraceLink, TraceState,
+};
 use domain::{DateRange, ProcessorId, PROCESSORS};
 use duckdb::types::Value;
 use duckdb::{params, Connection, OptionalExt, Transaction};
@@ -802,7 +804,7 @@ pub(crate) fn cell_runs(
 }
 
 /// (entity, raw category, reason, upstream processor, upstream category)
-type TraceFailure = (String, String, String, Option<String>, Option<String>);
+type FailureColumns = (String, String, String, Option<String>, Option<String>);
 
 pub(crate) fn player_trace(
     conn: &mut Connection,
@@ -840,7 +842,7 @@ pub(crate) fn player_trace(
                 |r| r.get(0),
             )
             .map_err(query_err)?;
-        let failure: Option<TraceFailure> = conn
+        let failure: Option<FailureColumns> = conn
             .query_row(
                 "SELECT entity_id, coalesce(failure_category, ''), coalesce(failure_reason, ''),
                         upstream_processor, upstream_category
@@ -853,24 +855,18 @@ pub(crate) fn player_trace(
             )
             .optional()
             .map_err(query_err)?;
-        let state = if has_record {
-            TraceState::Record
-        } else if let Some((entity, raw, reason, up, up_cat)) = failure {
-            if entity == DATE_LEVEL {
-                TraceState::DateLevel { reason }
-            } else {
-                TraceState::Failure {
-                    category: domain::FailureCategory::normalise(&raw).code().to_string(),
+        let failure = failure.map(
+            |(entity_id, raw_category, reason, upstream_processor, upstream_category)| {
+                TraceFailure {
+                    entity_id,
+                    raw_category,
                     reason,
-                    upstream_processor: up,
-                    upstream_category: up_cat,
+                    upstream_processor,
+                    upstream_category,
                 }
-            }
-        } else if expected {
-            TraceState::Unaccounted
-        } else {
-            TraceState::NotExpected
-        };
+            },
+        );
+        let state = TraceState::of(has_record, failure, expected);
         links.push(TraceLink {
             processor: spec.id,
             state,

@@ -1,0 +1,404 @@
+//! One conformance suite over the `Warehouse` trait, run against the embedded
+//! store and against BigQuery through the local emulator (`bqemulator`, started
+//! by `scripts/test.sh`, which exports `ROLLCALL_BQ_URL`). Both must give the
+//! same answers: reconciliation numbers, drill-downs, idempotent re-runs,
+//! resume after an interruption, jobs.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use domain::report::CellCounts;
+use domain::{DateRange, ProcessorId as P};
+use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+use warehouse::{FailureFilter, JobState, Warehouse};
+use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
+use warehouse_embedded::EmbeddedWarehouse;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+const ALL: [P; 4] = [P::Psza, P::Pdc, P::Pcf, P::Mlfs];
+
+/// BigQuery on the emulator, in datasets of its own (a unique prefix).
+async fn bigquery() -> BigQueryWarehouse {
+    let url = std::env::var("ROLLCALL_BQ_URL").expect(
+        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
+         run them with `make test` (scripts/test.sh starts it) or start it with \
+         scripts/bq-emulator.sh and export ROLLCALL_BQ_URL",
+    );
+    let prefix = format!(
+        "t{}_{}_",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    );
+    BigQueryWarehouse::open(BigQueryConfig {
+        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+        dataset_prefix: prefix,
+        location: None,
+        base_url: Some(url),
+        credentials: Credentials::None,
+    })
+    .await
+    .expect("BigQuery warehouse opens on the emulator")
+}
+
+/// The first weeks of the demo season: small enough for the emulator.
+async fn load(wh: &dyn Warehouse) {
+    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    s.games.retain(|g| g.game_date <= d("2021-11-04"));
+    s.schedule.retain(|g| g.game_date <= d("2021-11-04"));
+    let load = wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    assert!(load.game_rows > 3000, "{load:?}");
+}
+
+fn request(processors: &[P], start: &str, end: &str, legacy: bool) -> BackfillRequest {
+    BackfillRequest {
+        processors: processors.to_vec(),
+        dates: DateSpec::Range {
+            start: d(start),
+            end: d(end),
+        },
+        only_gaps: false,
+        legacy,
+    }
+}
+
+fn fresh() -> RunOptions {
+    RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    }
+}
+
+/// A cell's numbers without the run ids and times (those differ by design).
+fn numbers(cells: Vec<CellCounts>) -> Vec<String> {
+    cells
+        .into_iter()
+        .map(|mut c| {
+            let status = c.last_run.take().map(|r| r.status);
+            format!("{c:?} last={status:?} status={:?}", c.status())
+        })
+        .collect()
+}
+
+/// Everything observable through the trait after the same operations.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    steps: Vec<(String, Vec<String>)>,
+}
+
+impl Observed {
+    fn push(&mut self, step: &str, lines: Vec<String>) {
+        self.steps.push((step.to_string(), lines));
+    }
+}
+
+async fn scenario(wh: &dyn Warehouse) -> Observed {
+    let mut o = Observed { steps: Vec::new() };
+    let range = DateRange::new(d("2021-10-30"), d("2021-11-04"), 100).unwrap();
+    let cancel = AtomicBool::new(false);
+    load(wh).await;
+    o.push(
+        "game dates",
+        wh.game_dates(range)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| format!("{g:?}"))
+            .collect(),
+    );
+
+    // The pre-tracking pipeline (records only) for PDC+, then PSZA tracked.
+    backfill(
+        wh,
+        &request(&[P::Pdc, P::Pcf, P::Mlfs], "2021-11-01", "2021-11-02", true),
+        &fresh(),
+        &(),
+        &cancel,
+    )
+    .await
+    .unwrap();
+    backfill(
+        wh,
+        &request(&[P::Psza], "2021-11-01", "2021-11-03", false),
+        &fresh(),
+        &(),
+        &cancel,
+    )
+    .await
+    .unwrap();
+    let before = wh.cell_counts(range, &ALL).await.unwrap();
+    assert!(
+        before.iter().any(|c| c.unaccounted > 0),
+        "legacy cells leave gaps"
+    );
+    o.push("legacy + psza", numbers(before));
+    o.push(
+        "unaccounted",
+        wh.unaccounted(range, &[P::Pdc, P::Mlfs])
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| format!("{u:?}"))
+            .collect(),
+    );
+
+    // Failure tracking over the same cells closes every gap.
+    let tracked = request(&ALL, "2021-11-01", "2021-11-03", false);
+    let summary = backfill(wh, &tracked, &fresh(), &(), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(summary.state, JobState::Succeeded);
+    let after = wh.cell_counts(range, &ALL).await.unwrap();
+    for c in after
+        .iter()
+        .filter(|c| c.date >= d("2021-11-01") && c.date <= d("2021-11-03"))
+    {
+        assert_eq!(c.unaccounted, 0, "{c:?}");
+    }
+    o.push("tracked", numbers(after.clone()));
+
+    // Re-running is idempotent: same numbers, one more run per cell.
+    backfill(wh, &tracked, &fresh(), &(), &cancel)
+        .await
+        .unwrap();
+    let again = wh.cell_counts(range, &ALL).await.unwrap();
+    for (a, b) in after.iter().zip(&again) {
+        assert_eq!(
+            (
+                a.expected,
+                a.has_record,
+                a.has_failure,
+                a.unaccounted,
+                &a.failures_by_category
+            ),
+            (
+                b.expected,
+                b.has_record,
+                b.has_failure,
+                b.unaccounted,
+                &b.failures_by_category
+            )
+        );
+        if a.runs > 0 && a.date <= d("2021-11-03") && a.date >= d("2021-11-01") {
+            assert_eq!(b.runs, a.runs + 1, "{b:?}");
+        }
+    }
+    o.push("rerun", numbers(again));
+    o.push(
+        "table counts",
+        wh.table_counts(range)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect(),
+    );
+
+    // Drill-downs.
+    let page = wh
+        .failure_rows(
+            P::Psza,
+            d("2021-11-02"),
+            FailureFilter {
+                category: None,
+                search: None,
+                offset: 2,
+                limit: 5,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.total > 5, "{page:?}");
+    let mut lines: Vec<String> = page
+        .items
+        .iter()
+        .map(|f| format!("{f:?}").replace(&f.run_id.clone().unwrap_or_default(), "RUN"))
+        .collect();
+    lines.push(format!(
+        "total={} offset={} limit={}",
+        page.total, page.offset, page.limit
+    ));
+    let needle = page.items[0].entity_id[..3].to_string();
+    let searched = wh
+        .failure_rows(
+            P::Psza,
+            d("2021-11-02"),
+            FailureFilter {
+                category: Some("INSUFFICIENT_DATA".into()),
+                search: Some(needle.to_uppercase()),
+                offset: 0,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(searched
+        .items
+        .iter()
+        .all(|f| f.entity_id.contains(&needle) && f.category == "INSUFFICIENT_DATA"));
+    lines.push(format!("searched total={}", searched.total));
+    o.push("failure rows", lines);
+    let runs = wh.cell_runs(P::Mlfs, d("2021-11-02")).await.unwrap();
+    o.push(
+        "cell runs",
+        runs.iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r.status, r.records_written, r.failures_written, r.expected_count
+                )
+            })
+            .collect(),
+    );
+    let player = page.items[0].entity_id.clone();
+    let trace = wh
+        .player_trace(&player, d("2021-11-02"))
+        .await
+        .unwrap()
+        .unwrap();
+    o.push(
+        "trace",
+        vec![format!(
+            "{:?} {:?} {:?} games={}",
+            trace.expected,
+            trace.links,
+            trace.root_cause(),
+            trace.recent_games.len()
+        )],
+    );
+    assert!(wh
+        .player_trace("nobodyatall", d("2021-11-02"))
+        .await
+        .unwrap()
+        .is_none());
+
+    // A job that dies after 3 cells resumes to the same tables.
+    let crashed = request(&[P::Pdc, P::Pcf], "2021-11-03", "2021-11-04", false);
+    let options = RunOptions {
+        resume: false,
+        crash_after: Some(3),
+        ..RunOptions::default()
+    };
+    let partial = backfill(wh, &crashed, &options, &(), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(
+        partial.state,
+        JobState::Running,
+        "left running, as a killed process"
+    );
+    assert_eq!(wh.interrupt_running_jobs().await.unwrap(), 1);
+    let resumed = backfill(wh, &crashed, &RunOptions::default(), &(), &cancel)
+        .await
+        .unwrap();
+    assert!(resumed.resumed);
+    assert_eq!(resumed.state, JobState::Succeeded);
+    assert_eq!(
+        resumed.progress.cells_total, 1,
+        "only the unfinished cell re-runs"
+    );
+    o.push(
+        "after resume",
+        numbers(wh.cell_counts(range, &ALL).await.unwrap()),
+    );
+    let jobs = wh.jobs(20).await.unwrap();
+    o.push(
+        "jobs",
+        jobs.iter()
+            .map(|j| format!("{} {}", j.state.as_str(), j.requested_by))
+            .collect(),
+    );
+    let cells = wh.job_cells(&jobs[0].id).await.unwrap();
+    o.push(
+        "job cells",
+        cells.iter().map(|c| format!("{c:?}")).collect(),
+    );
+    o
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_and_bigquery_give_the_same_answers() {
+    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let expected = scenario(&embedded).await;
+    let bq: Arc<dyn Warehouse> = Arc::new(bigquery().await);
+    let status = bq.status().await.unwrap();
+    assert_eq!(status.backend, "bigquery");
+    let got = scenario(bq.as_ref()).await;
+    for ((step, want), (_, have)) in expected.steps.iter().zip(&got.steps) {
+        assert_eq!(
+            want, have,
+            "step '{step}' differs between embedded and BigQuery"
+        );
+    }
+    assert_eq!(expected.steps.len(), got.steps.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
+    let bq = bigquery().await;
+    load(&bq).await;
+    let now = chrono::Utc::now().naive_utc();
+    let running = warehouse::JobRecord {
+        id: "job-other".into(),
+        requested_by: "someone".into(),
+        request: "{}".into(),
+        state: JobState::Running,
+        progress: "{}".into(),
+        created_at: now,
+        started_at: Some(now),
+        finished_at: None,
+        error: None,
+        snapshot: None,
+    };
+    bq.create_job(running, vec![(P::Pdc, d("2021-11-02"))])
+        .await
+        .unwrap();
+    let err = backfill(
+        &bq,
+        &request(&[P::Pdc], "2021-11-01", "2021-11-03", false),
+        &fresh(),
+        &(),
+        &AtomicBool::new(false),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert_eq!(
+        bq.jobs(10).await.unwrap().len(),
+        1,
+        "the refused job left nothing"
+    );
+
+    for (project, prefix) in [("bad project!", ""), ("p", "x`; DROP TABLE y; --")] {
+        let e = BigQueryWarehouse::open(BigQueryConfig {
+            project: project.into(),
+            dataset_prefix: prefix.into(),
+            location: None,
+            base_url: Some("http://127.0.0.1:9".into()),
+            credentials: Credentials::None,
+        })
+        .await
+        .err()
+        .expect("refused");
+        assert!(e.to_string().contains("may contain only"), "{e}");
+    }
+    // Hostile strings are bound parameters: found nothing, broke nothing.
+    let page = bq
+        .failure_rows(
+            P::Pdc,
+            d("2021-11-02"),
+            FailureFilter {
+                category: Some("x' OR '1'='1".into()),
+                search: Some("%'; DROP TABLE x; --".into()),
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0);
+    assert!(bq.status().await.is_ok());
+}
