@@ -7,6 +7,32 @@ use warehouse::{CellState, JobCell, JobRecord, JobState, Result, WarehouseError}
 
 use crate::query_err;
 
+/// Each job cell with its state derived from the last run the job recorded
+/// for it: `success` → done, `failed` → failed, none → pending. Writing the
+/// run row is part of every cell write, so checkpoints cost no extra statement.
+/// `$job_filter` narrows the runs read (a `WHERE` on `r.job_id`).
+fn cell_states(job_filter: &str) -> String {
+    format!(
+        "proc_names(raw, code, bit) AS (VALUES {names}),
+         last_runs AS (
+             SELECT r.job_id, pn.code AS processor_name, r.analysis_date,
+                    arg_max(r.status, r.started_at) AS status
+             FROM nba_processing.precompute_processor_runs r
+             JOIN proc_names pn ON pn.raw = upper(r.processor_name)
+             WHERE {job_filter}
+             GROUP BY ALL
+         ),
+         cell_states AS (
+             SELECT c.job_id, c.processor_name, c.analysis_date,
+                    CASE lr.status WHEN 'success' THEN 'done' WHEN 'failed' THEN 'failed'
+                                   ELSE 'pending' END AS state
+             FROM rollcall_meta.job_cells c
+             LEFT JOIN last_runs lr USING (job_id, processor_name, analysis_date)
+         )",
+        names = crate::outputs::proc_names_values(),
+    )
+}
+
 const JOB_COLUMNS: &str =
     "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error, snapshot";
 
@@ -84,15 +110,21 @@ pub(crate) fn create(
 fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>> {
     let clash: Option<(String, String, NaiveDate)> = tx
         .query_row(
-            "SELECT j.id, c.processor_name, c.analysis_date
-             FROM rollcall_meta.job_cells c
-             JOIN rollcall_meta.jobs j ON j.id = c.job_id
-             JOIN rollcall_meta.job_cells mine
-               ON mine.job_id = ? AND mine.state <> 'done'
-              AND mine.processor_name = c.processor_name AND mine.analysis_date = c.analysis_date
-             WHERE j.state = 'running' AND c.state = 'pending' AND j.id <> ?
-             ORDER BY c.analysis_date LIMIT 1",
-            params![id, id],
+            &format!(
+                "WITH {states}
+                 SELECT j.id, c.processor_name, c.analysis_date
+                 FROM cell_states c
+                 JOIN rollcall_meta.jobs j ON j.id = c.job_id
+                 JOIN cell_states mine
+                   ON mine.job_id = $1 AND mine.state <> 'done'
+                  AND mine.processor_name = c.processor_name AND mine.analysis_date = c.analysis_date
+                 WHERE j.state = 'running' AND c.state = 'pending' AND j.id <> $1
+                 ORDER BY c.analysis_date LIMIT 1",
+                states = cell_states(
+                    "r.job_id = $1 OR r.job_id IN (SELECT id FROM rollcall_meta.jobs WHERE state = 'running')"
+                ),
+            ),
+            params![id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
@@ -164,10 +196,12 @@ pub(crate) fn list(conn: &mut Connection, limit: usize) -> Result<Vec<JobRecord>
 
 pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
     let mut stmt = conn
-        .prepare(
-            "SELECT processor_name, analysis_date, state FROM rollcall_meta.job_cells
-             WHERE job_id = ? ORDER BY analysis_date, processor_name",
-        )
+        .prepare(&format!(
+            "WITH {states}
+                 SELECT processor_name, analysis_date, state FROM cell_states
+                 WHERE job_id = $1 ORDER BY analysis_date, processor_name",
+            states = cell_states("r.job_id = $1"),
+        ))
         .map_err(query_err)?;
     let rows = stmt
         .query_map(params![id], |r| {

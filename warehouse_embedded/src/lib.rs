@@ -252,7 +252,9 @@ impl Warehouse for EmbeddedWarehouse {
     }
 
     async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()> {
-        self.with_conn(move |c| outputs::record_failed_run(c, &run, job_id.as_deref()))
+        // The run row carries the job id; `job_id` names the same job.
+        let _ = job_id;
+        self.with_conn(move |c| outputs::record_failed_run(c, &run))
             .await
     }
 

@@ -59,48 +59,17 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
             .map_err(query_err)?;
         }
     }
+    // The run row (with its job id) is also the job's checkpoint for the cell.
     insert_run(&tx, &w.run)?;
-    if let Some(job) = &w.job_id {
-        mark_cell(&tx, job, p, date, "done", w.written_at)?;
-    }
     tx.commit().map_err(query_err)
 }
 
-pub(crate) fn record_failed_run(
-    conn: &mut Connection,
-    run: &RunRow,
-    job_id: Option<&str>,
-) -> Result<()> {
+/// Records a run that could not write; as a run row with the job id it also
+/// marks the job's cell as failed (see `jobs::CELL_STATES`).
+pub(crate) fn record_failed_run(conn: &mut Connection, run: &RunRow) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
     insert_run(&tx, run)?;
-    if let Some(job) = job_id {
-        mark_cell(
-            &tx,
-            job,
-            run.processor,
-            run.analysis_date,
-            "failed",
-            run.started_at,
-        )?;
-    }
     tx.commit().map_err(query_err)
-}
-
-fn mark_cell(
-    tx: &Transaction,
-    job: &str,
-    p: ProcessorId,
-    date: NaiveDate,
-    state: &str,
-    at: chrono::NaiveDateTime,
-) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE rollcall_meta.job_cells SET state = ?, updated_at = ?
-         WHERE job_id = ? AND processor_name = ? AND analysis_date = ?",
-    )
-    .and_then(|mut s| s.execute(params![state, at, job, p.code(), date]))
-    .map_err(query_err)?;
-    Ok(())
 }
 
 fn insert_run(tx: &Transaction, run: &RunRow) -> Result<()> {
@@ -405,7 +374,7 @@ pub(crate) fn upstream_outcomes(
 /// SQL `VALUES` rows built from static declarations only (never user input).
 /// Every spelling of a processor in `processor_name` columns (code or class
 /// name, compared upper-cased), with the processor's bit in the marks below.
-fn proc_names_values() -> String {
+pub(crate) fn proc_names_values() -> String {
     PROCESSORS
         .iter()
         .flat_map(|s| {
