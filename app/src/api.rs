@@ -98,19 +98,8 @@ impl RerunForm {
     /// comma list, as the coverage page writes it).
     pub fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
         let nonempty = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
-        let p: Vec<String> = q
-            .get_all("p")
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .collect::<Vec<_>>()
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
         Self {
-            p: p.join(","),
+            p: crate::view_query::processor_codes(q).join(","),
             dates: nonempty("dates"),
             start: nonempty("start"),
             end: nonempty("end"),

@@ -20,21 +20,29 @@ pub struct ViewQuery {
     pub unaccounted_offset: Option<i64>,
 }
 
+/// Processor codes from `p`, which may repeat (checkboxes) or be a comma list
+/// (links), in the order given, without repeats.
+pub fn processor_codes(q: &ParamsMap) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for code in q
+        .get_all("p")
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if !codes.iter().any(|c| c == code) {
+            codes.push(code.to_string());
+        }
+    }
+    codes
+}
+
 impl ViewQuery {
     pub fn from_params(q: &ParamsMap) -> Self {
         let nonempty = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
-        let mut processors: Vec<String> = q
-            .get_all("p")
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .collect::<Vec<_>>()
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
-        processors.dedup();
+        let processors = processor_codes(q);
         Self {
             start: nonempty("start"),
             end: nonempty("end"),
@@ -105,6 +113,16 @@ impl ViewQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processor_codes_accept_repeats_and_comma_lists() {
+        let mut q = ParamsMap::new();
+        q.insert("p", "PDC, PCF".into());
+        q.insert("p", "PDC".into());
+        q.insert("p", " ,MLFS".into());
+        assert_eq!(processor_codes(&q), ["PDC", "PCF", "MLFS"]);
+        assert!(processor_codes(&ParamsMap::new()).is_empty());
+    }
 
     #[test]
     fn round_trips_through_the_url() {

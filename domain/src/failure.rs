@@ -105,6 +105,20 @@ pub const ALIASES: [(&str, FailureCategory); 9] = [
     ("BELOW_THRESHOLD", FailureCategory::MinimumThresholdNotMet),
 ];
 
+/// Every accepted spelling of a category — the canonical codes and the legacy
+/// aliases — with its canonical code and whether it is an expected gap. Both
+/// warehouses normalise stored strings in SQL through this one list.
+pub fn spellings() -> impl Iterator<Item = (&'static str, &'static str, bool)> {
+    CATEGORIES
+        .iter()
+        .map(|c| (c.code, c.code, c.expected))
+        .chain(
+            ALIASES
+                .iter()
+                .map(|(alias, cat)| (*alias, cat.code(), cat.is_expected())),
+        )
+}
+
 impl FailureCategory {
     pub fn info(self) -> &'static CategoryInfo {
         CATEGORIES

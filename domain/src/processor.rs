@@ -70,6 +70,16 @@ pub const PROCESSORS: [ProcessorSpec; 4] = [
     },
 ];
 
+/// How `processor_name` columns may spell each processor (code or class name,
+/// compared upper-cased), with the processor's code and its bit (`1 << order`)
+/// in the reconciliation masks of both warehouses.
+pub fn name_spellings() -> impl Iterator<Item = (String, &'static str, u32)> {
+    PROCESSORS.iter().flat_map(|s| {
+        let bit = 1u32 << s.id.order();
+        [s.code, s.name].map(|raw| (raw.to_uppercase(), s.code, bit))
+    })
+}
+
 impl ProcessorId {
     pub fn spec(self) -> &'static ProcessorSpec {
         PROCESSORS

@@ -306,17 +306,13 @@ impl BigQueryWarehouse {
     }
 
     fn procs_param() -> gcp_bigquery_client::model::query_parameter::QueryParameter {
-        let rows = PROCESSORS
-            .iter()
-            .flat_map(|s| {
-                let bit = 1i64 << s.id.order();
-                [s.code, s.name].map(|raw| {
-                    vec![
-                        P::Str(Some(raw.to_uppercase())),
-                        P::Str(Some(s.code.into())),
-                        P::Int(Some(bit)),
-                    ]
-                })
+        let rows = domain::processor::name_spellings()
+            .map(|(raw, code, bit)| {
+                vec![
+                    P::Str(Some(raw)),
+                    P::Str(Some(code.into())),
+                    P::Int(Some(i64::from(bit))),
+                ]
             })
             .collect();
         rows_param(
@@ -328,11 +324,7 @@ impl BigQueryWarehouse {
     }
 
     fn cats_param() -> gcp_bigquery_client::model::query_parameter::QueryParameter {
-        use domain::failure::{ALIASES, CATEGORIES};
-        let rows = CATEGORIES
-            .iter()
-            .map(|c| (c.code, c.code, c.expected))
-            .chain(ALIASES.iter().map(|(a, c)| (*a, c.code(), c.is_expected())))
+        let rows = domain::failure::spellings()
             .map(|(raw, code, expected)| {
                 vec![
                     P::Str(Some(raw.into())),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use domain::failure::{ALIASES, CATEGORIES};
+use domain::failure::CATEGORIES;
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
@@ -375,12 +375,8 @@ pub(crate) fn upstream_outcomes(
 /// Every spelling of a processor in `processor_name` columns (code or class
 /// name, compared upper-cased), with the processor's bit in the marks below.
 pub(crate) fn proc_names_values() -> String {
-    PROCESSORS
-        .iter()
-        .flat_map(|s| {
-            let bit = 1u32 << s.id.order();
-            [s.code, s.name].map(|raw| format!("('{}', '{}', {bit})", raw.to_uppercase(), s.code))
-        })
+    domain::processor::name_spellings()
+        .map(|(raw, code, bit)| format!("('{raw}', '{code}', {bit})"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -399,14 +395,7 @@ fn selected_values(processors: &[ProcessorId]) -> String {
 
 /// Canonical category per raw spelling, and whether it is an expected gap.
 fn categories_values() -> String {
-    CATEGORIES
-        .iter()
-        .map(|c| (c.code, c.code, c.expected))
-        .chain(
-            ALIASES
-                .iter()
-                .map(|(alias, cat)| (*alias, cat.code(), cat.is_expected())),
-        )
+    domain::failure::spellings()
         .map(|(raw, code, expected)| format!("('{raw}', '{code}', {expected})"))
         .collect::<Vec<_>>()
         .join(", ")
