@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
-"$REPO_ROOT/scripts/setup.sh"
+ROLLCALL_SETUP_BQ=1 "$REPO_ROOT/scripts/setup.sh"
 "$REPO_ROOT/scripts/build.sh"
 rollcall="$CARGO_TARGET_DIR/debug/rollcall"
 "$rollcall" bench backfill --output docs/benchmarks.md

@@ -31,7 +31,8 @@ fi
 # The BigQuery emulator for the BigQuery warehouse's tests. Pinned: unpinned,
 # pip picks duckdb 2.x and start-up fails downloading the spatial extension;
 # numpy is an undeclared dependency (see ../shared/BUILD-NOTES.md).
-if [ ! -x "$ROLLCALL_BQ_VENV/bin/bqemulator" ]; then
+# Only the tests and benchmarks need it (`make run` does not).
+if [ "${ROLLCALL_SETUP_BQ:-0}" = 1 ] && [ ! -x "$ROLLCALL_BQ_VENV/bin/bqemulator" ]; then
   log "installing the BigQuery emulator (bqemulator 1.4.0) into $ROLLCALL_BQ_VENV"
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     apt-get update -qq
@@ -43,7 +44,9 @@ if [ ! -x "$ROLLCALL_BQ_VENV/bin/bqemulator" ]; then
 fi
 # The emulator loads DuckDB's spatial extension from $HOME/.duckdb: put the
 # bundled copy there (idempotent, no network).
-"$ROLLCALL_BQ_VENV/bin/python" -c "from duckdb_extensions import import_extension; import_extension('spatial')"
+if [ "${ROLLCALL_SETUP_BQ:-0}" = 1 ]; then
+  "$ROLLCALL_BQ_VENV/bin/python" -c "from duckdb_extensions import import_extension; import_extension('spatial')"
+fi
 
 if [ ! -d "$REPO_ROOT/end2end/node_modules/@playwright/test" ]; then
   log "installing the browser-test packages (npm ci)"

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
-"$REPO_ROOT/scripts/setup.sh"
+ROLLCALL_SETUP_BQ=1 "$REPO_ROOT/scripts/setup.sh"
 
 log "cargo fmt --check"
 cargo fmt --all --check
