@@ -418,6 +418,15 @@ async fn run_cells(
     );
     // Every date's history lies within its season; one year back covers it.
     let (games, schedule) = wh.player_games(first - Duration::days(366), last).await?;
+    // Cells with no rows at all (a first backfill): nothing to delete. Read
+    // now, after the job started, while it holds its cells exclusively.
+    let keys: Vec<(ProcessorId, NaiveDate)> = cells.iter().map(|c| (c.processor, c.date)).collect();
+    let empty: BTreeSet<(ProcessorId, NaiveDate)> = counts_of(wh, &keys)
+        .await?
+        .into_iter()
+        .filter(|c| c.has_record + c.extra == 0 && c.failures_by_category.is_empty())
+        .map(|c| (c.processor, c.date))
+        .collect();
     let index = SeasonIndex::new(games, &schedule);
     // Outcomes written by this job on the current date, so downstream cells read
     // them from memory instead of back from the warehouse (same values: the
@@ -489,6 +498,7 @@ async fn run_cells(
                         legacy: request.legacy,
                         job_id: Some(job.id.clone()),
                         written_at: Utc::now().naive_utc(),
+                        known_empty: empty.contains(&(cell.processor, cell.date)),
                     })
                     .await;
                 if let (Ok(()), Some(output)) = (&write, absorbed) {

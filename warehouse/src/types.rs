@@ -49,6 +49,10 @@ pub struct CellWrite {
     pub legacy: bool,
     pub job_id: Option<String>,
     pub written_at: NaiveDateTime,
+    /// The engine found no output or failure rows for this cell when the job
+    /// started, and the job holds the cell exclusively: a store may skip
+    /// deleting what is not there. (`false` is always correct.)
+    pub known_empty: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

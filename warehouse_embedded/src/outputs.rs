@@ -24,13 +24,15 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
     let date = w.output.date;
     let tx = conn.transaction().map_err(query_err)?;
     // Table and column names come from the static processor declaration.
-    tx.prepare_cached(&format!(
-        "DELETE FROM {} WHERE {} = ?",
-        spec.output_table, spec.date_column
-    ))
-    .and_then(|mut s| s.execute(params![date]))
-    .map_err(query_err)?;
-    if !w.legacy {
+    if !w.known_empty {
+        tx.prepare_cached(&format!(
+            "DELETE FROM {} WHERE {} = ?",
+            spec.output_table, spec.date_column
+        ))
+        .and_then(|mut s| s.execute(params![date]))
+        .map_err(query_err)?;
+    }
+    if !w.legacy && !w.known_empty {
         tx.prepare_cached(
             "DELETE FROM nba_processing.precompute_failures
              WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
@@ -39,7 +41,7 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
         .map_err(query_err)?;
     }
     insert_records(&tx, &w.output.records, &w.run.run_id, w.written_at)?;
-    if !w.legacy {
+    if !w.legacy && !w.output.failures.is_empty() {
         let mut app = tx
             .appender_to_db("precompute_failures", "nba_processing")
             .map_err(query_err)?;

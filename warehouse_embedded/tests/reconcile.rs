@@ -374,6 +374,7 @@ async fn engine_free_demo(wh: &EmbeddedWarehouse) {
                 legacy,
                 job_id: None,
                 written_at: now,
+                known_empty: false,
             })
             .await
             .unwrap();
