@@ -119,6 +119,22 @@ pub fn spellings() -> impl Iterator<Item = (&'static str, &'static str, bool)> {
         )
 }
 
+/// The lookup key of a stored category string: spaces trimmed, `-` and ` `
+/// turned into `_`, upper-cased. [`NORMALISED_CATEGORY_SQL`] is the same
+/// function in SQL, so what a warehouse groups by and what Rust looks up agree.
+pub fn normalised_key(raw: &str) -> String {
+    raw.trim_matches(' ')
+        .chars()
+        .map(|c| if c == '-' || c == ' ' { '_' } else { c })
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// [`normalised_key`] of the `failure_category` column, valid in both DuckDB
+/// and BigQuery (`trim(x, ' ')` trims spaces only in both).
+pub const NORMALISED_CATEGORY_SQL: &str =
+    "upper(replace(replace(trim(coalesce(failure_category, ''), ' '), '-', '_'), ' ', '_'))";
+
 impl FailureCategory {
     pub fn info(self) -> &'static CategoryInfo {
         CATEGORIES
@@ -141,22 +157,16 @@ impl FailureCategory {
 
     /// Normalises a category string from any writer. Never fails.
     pub fn normalise(raw: &str) -> FailureCategory {
-        let key: String = raw
-            .trim()
-            .chars()
-            .map(|c| {
-                if c == '-' || c == ' ' {
-                    '_'
-                } else {
-                    c.to_ascii_uppercase()
-                }
-            })
-            .collect();
-        CATEGORIES
-            .iter()
-            .find(|c| c.code == key)
+        Self::from_key(&normalised_key(raw))
+    }
+
+    /// The category of an already normalised spelling ([`normalised_key`]):
+    /// a canonical code or an alias, else `Unknown`.
+    pub fn from_key(key: &str) -> FailureCategory {
+        spellings()
+            .find(|(spelling, _, _)| *spelling == key)
+            .and_then(|(_, code, _)| CATEGORIES.iter().find(|c| c.code == code))
             .map(|c| c.category)
-            .or_else(|| ALIASES.iter().find(|(a, _)| *a == key).map(|(_, c)| *c))
             .unwrap_or(FailureCategory::Unknown)
     }
 }
@@ -197,6 +207,15 @@ mod tests {
             FailureCategory::Unknown
         );
         assert_eq!(FailureCategory::normalise(""), FailureCategory::Unknown);
+        assert_eq!(
+            FailureCategory::normalise("  no shots "),
+            FailureCategory::NoShotZone
+        );
+        // Only spaces are trimmed, as SQL's trim(x, ' ') does.
+        assert_eq!(
+            FailureCategory::normalise("\tERROR"),
+            FailureCategory::Unknown
+        );
     }
 
     #[test]

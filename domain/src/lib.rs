@@ -9,6 +9,7 @@ pub mod failure;
 pub mod game;
 pub mod processor;
 pub mod processors;
+pub mod reconcile;
 pub mod report;
 
 pub use dates::{DateRange, DEFAULT_MAX_RANGE_DAYS};

@@ -136,6 +136,18 @@ fn parse_processor(code: &str) -> Result<ProcessorId> {
 impl BigQueryWarehouse {
     /// Connects, then creates missing datasets and tables (existing ones are
     /// left alone).
+    /// Runs one statement written against the plain table names
+    /// (`nba_processing.precompute_failures`), each rewritten to this
+    /// warehouse's datasets. For tests that plant rows another writer would
+    /// leave (legacy spellings, unknown categories).
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<()> {
+        let mut sql = sql.to_string();
+        for t in schema::TABLES {
+            sql = sql.replace(&format!("{}.{}", t.dataset, t.name), &self.names.of(t));
+        }
+        self.q(&sql, Vec::new()).await.map(|_| ())
+    }
+
     pub async fn open(config: BigQueryConfig) -> Result<Self> {
         valid_identifier("project", &config.project, false)?;
         valid_identifier("dataset prefix", &config.dataset_prefix, true)?;
@@ -870,19 +882,9 @@ impl Warehouse for BigQueryWarehouse {
             return Ok(Vec::new());
         }
         let mut params = range_params(range);
-        params.extend([
-            Self::procs_param(),
-            Self::cats_param(),
-            Self::sel_param(processors),
-            param("date_level", P::Str(Some(DATE_LEVEL.into()))),
-        ]);
+        params.push(param("date_level", P::Str(Some(DATE_LEVEL.into()))));
         let rows = self.q(&reconcile::cells_sql(&self.names), params).await?;
-        let mut out = rows
-            .iter()
-            .map(|r| reconcile::cell_from_row(r))
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by_key(|c| (c.date, c.processor.order()));
-        Ok(out)
+        reconcile::cells_from_rows(&rows, processors)
     }
 
     async fn unaccounted(

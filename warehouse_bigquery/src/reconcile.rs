@@ -1,21 +1,17 @@
-//! Reconciliation and drill-down SQL in BigQuery's dialect: the same bit-mask
-//! accounting as the embedded store (one grouping per (date, player), then the
-//! few distinct masks per date), with the static tables — processor
-//! spellings, the selected processors, the category aliases — bound as
-//! `ARRAY<STRUCT>` parameters (`@procs`, `@sel`, `@cats`).
+//! Reconciliation and drill-down SQL in BigQuery's dialect. The accounting
+//! query has the embedded store's shape (per-date mask counts, failure and run
+//! groups; `domain::reconcile` turns them into cells); the drill-downs bind
+//! the static tables — processor spellings, the selected processors, the
+//! category aliases — as `ARRAY<STRUCT>` parameters (`@procs`, `@sel`, `@cats`).
 
-use domain::failure::CATEGORIES;
 use domain::report::{CellCounts, LastRun};
-use domain::PROCESSORS;
+use domain::{ProcessorId, PROCESSORS};
 use serde_json::Value;
-use warehouse::Result;
+use warehouse::{Result, WarehouseError};
 
 use crate::client;
 use crate::schema::{self, Names};
 
-const REC: u32 = 1;
-const FAIL: u32 = 1 + PROCESSORS.len() as u32;
-const INVESTIGATE: u32 = 1 + 2 * PROCESSORS.len() as u32;
 const EXPECTED_PLAYER: &str = "is_active AND (minutes_played > 0 OR fg_attempts > 0)";
 
 fn failure_ctes(n: &Names) -> String {
@@ -30,129 +26,125 @@ fn failure_ctes(n: &Names) -> String {
              FROM {failures} AS f
              JOIN proc_names AS pn ON pn.raw = UPPER(f.processor_name)
              LEFT JOIN cats AS c
-               ON c.raw = UPPER(REPLACE(REPLACE(TRIM(COALESCE(f.failure_category, '')), '-', '_'), ' ', '_'))
+               ON c.raw = {normalised}
              WHERE f.analysis_date BETWEEN @start AND @end
          )",
         failures = n.of(&schema::FAILURES),
+        normalised = domain::failure::NORMALISED_CATEGORY_SQL,
     )
 }
 
-/// Columns: code, date, expected, has_record, has_failure, date_level,
-/// unaccounted, investigate, runs, conflict, extra, cascade, last run id,
-/// status, started (micros), then one count per `CATEGORIES` entry.
+/// The reconciliation of a range in one query, the same shape as the embedded
+/// store's: kind 0 rows are (date, mask, players), kind 1 failure rows per
+/// (processor bit, date, normalised category) with the date-level flag, kind 2
+/// runs per (processor bit, date) with the latest run. Columns: kind, date,
+/// mask or bit, count, category or run id, status, date-level, started (micros).
 pub(crate) fn cells_sql(n: &Names) -> String {
-    let all_bits = (1u32 << PROCESSORS.len()) - 1;
+    use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql};
     let record_marks = PROCESSORS
         .iter()
         .map(|s| {
             format!(
-                "SELECT {c} AS d, player_lookup AS p, {m} AS m FROM {t} WHERE {c} BETWEEN @start AND @end",
+                "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN @start AND @end",
                 c = s.date_column,
                 t = n.of(schema::output_table(s.id)),
-                m = 1u32 << (REC + s.id.order() as u32),
+                m = mask::record(s.id),
             )
         })
         .collect::<Vec<_>>()
         .join("\n UNION ALL ");
-    let category_counts = CATEGORIES
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("COUNTIF(category = '{}') AS n{i}", c.code))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let category_columns = (0..CATEGORIES.len())
-        .map(|i| format!("COALESCE(fc.n{i}, 0)"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let bit = processor_bit_sql("processor_name");
     format!(
-        "WITH {failure_ctes},
+        "WITH fails AS (
+             SELECT {bit} AS bit, analysis_date AS d, entity_id, {category} AS category
+             FROM {failures}
+             WHERE analysis_date BETWEEN @start AND @end
+         ),
          marks AS (
-             SELECT game_date AS d, player_lookup AS p, 1 AS m
+             SELECT game_date AS d, player_lookup AS p, {expected} AS m
              FROM {pgs}
              WHERE game_date BETWEEN @start AND @end AND {EXPECTED_PLAYER}
              UNION ALL {record_marks}
-             UNION ALL SELECT d, entity_id AS p,
-                              (bit << {FAIL}) | IF(is_expected, 0, bit << {INVESTIGATE}) AS m
-             FROM fails WHERE entity_id <> @date_level
-         ),
-         per_player AS (SELECT d, BIT_OR(m) AS m FROM marks GROUP BY d, p),
-         mask_counts AS (
-             SELECT d, (m & 1) AS e, ((m >> {REC}) & {all_bits}) AS r, ((m >> {FAIL}) & {all_bits}) AS f,
-                    ((m >> {INVESTIGATE}) & {all_bits}) AS fi, COUNT(*) AS n
-             FROM per_player GROUP BY d, m
-         ),
-         cells AS (
-             SELECT s.code, mc.d,
-                    SUM(IF(e = 1, n, 0)) AS expected,
-                    SUM(IF(e = 1 AND (r & s.bit) <> 0, n, 0)) AS has_record,
-                    SUM(IF(e = 1 AND (r & s.bit) = 0 AND (f & s.bit) <> 0, n, 0)) AS has_failure,
-                    SUM(IF(e = 1 AND (r & s.bit) = 0 AND (f & s.bit) = 0, n, 0)) AS unaccounted,
-                    SUM(IF(e = 1 AND (r & s.bit) = 0 AND (fi & s.bit) <> 0, n, 0)) AS investigate,
-                    SUM(IF((r & s.bit) <> 0 AND (f & s.bit) <> 0, n, 0)) AS conflict,
-                    SUM(IF(e = 0 AND (r & s.bit) <> 0, n, 0)) AS extra,
-                    SUM(IF((r & s.bit) <> 0 AND (r & s.deps) <> s.deps, n, 0)) AS cascade
-             FROM mask_counts AS mc CROSS JOIN sel AS s
-             GROUP BY s.code, mc.d
-             HAVING SUM(IF(e = 1, n, 0)) > 0
-         ),
-         fail_cells AS (
-             SELECT code, d, LOGICAL_OR(entity_id = @date_level) AS date_level, {category_counts}
-             FROM fails GROUP BY code, d
+             UNION ALL SELECT d, entity_id, (bit << {failure_shift})
+                 | IF(category IN ({expected_categories}), 0, bit << {investigate_shift})
+             FROM fails WHERE bit IS NOT NULL AND entity_id <> @date_level
          ),
          runs AS (
-             SELECT pn.code, r.analysis_date AS d, r.run_id, r.status, r.started_at,
-                    COUNT(*) OVER (PARTITION BY pn.code, r.analysis_date) AS n
-             FROM {runs} AS r
-             JOIN proc_names AS pn ON pn.raw = UPPER(r.processor_name)
-             WHERE r.analysis_date BETWEEN @start AND @end
-             QUALIFY ROW_NUMBER() OVER (PARTITION BY pn.code, r.analysis_date ORDER BY r.started_at DESC, r.run_id DESC) = 1
+             SELECT bit, d, run_id, status, started_at,
+                    COUNT(*) OVER (PARTITION BY bit, d) AS n
+             FROM (SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at
+                   FROM {runs} WHERE analysis_date BETWEEN @start AND @end)
+             WHERE bit IS NOT NULL
+             QUALIFY ROW_NUMBER() OVER (PARTITION BY bit, d ORDER BY started_at DESC, run_id DESC) = 1
          )
-         SELECT c.code, c.d, c.expected, c.has_record, c.has_failure, COALESCE(fc.date_level, FALSE),
-                IF(COALESCE(fc.date_level, FALSE), 0, c.unaccounted),
-                c.investigate, COALESCE(ru.n, 0), c.conflict, c.extra, c.cascade,
-                ru.run_id, ru.status, UNIX_MICROS(ru.started_at), {category_columns}
-         FROM cells AS c
-         LEFT JOIN fail_cells AS fc ON fc.code = c.code AND fc.d = c.d
-         LEFT JOIN runs AS ru ON ru.code = c.code AND ru.d = c.d",
-        failure_ctes = failure_ctes(n),
+         SELECT 0 AS kind, d, m AS k, COUNT(*) AS n, CAST(NULL AS STRING) AS s1,
+                CAST(NULL AS STRING) AS s2, CAST(NULL AS BOOL) AS b, CAST(NULL AS INT64) AS ts
+         FROM (SELECT d, BIT_OR(m) AS m FROM marks GROUP BY d, p) GROUP BY d, m
+         UNION ALL
+         SELECT 1, d, bit, COUNT(*), category, NULL, LOGICAL_OR(entity_id = @date_level), NULL
+         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
+         UNION ALL
+         SELECT 2, d, bit, n, run_id, status, NULL, UNIX_MICROS(started_at) FROM runs",
+        category = domain::failure::NORMALISED_CATEGORY_SQL,
+        failures = n.of(&schema::FAILURES),
         pgs = n.of(&schema::PLAYER_GAMES),
         runs = n.of(&schema::RUNS),
+        expected = mask::EXPECTED,
+        failure_shift = mask::FAILURE_SHIFT,
+        investigate_shift = mask::INVESTIGATE_SHIFT,
+        expected_categories = expected_spellings_sql(),
     )
 }
 
-pub(crate) fn cell_from_row(r: &[Value]) -> Result<CellCounts> {
-    let int = |i: usize| r.get(i).and_then(client::i).unwrap_or(0);
-    let code = r.first().and_then(client::s).unwrap_or_default();
-    let mut failures_by_category = std::collections::BTreeMap::new();
-    for (i, c) in CATEGORIES.iter().enumerate() {
-        let n = int(15 + i);
-        if n > 0 {
-            failures_by_category.insert(c.code.to_string(), n);
-        }
-    }
-    Ok(CellCounts {
-        processor: crate::parse_processor(&code)?,
-        date: r
+/// Cells of the selected processors from the rows of [`cells_sql`].
+pub(crate) fn cells_from_rows(
+    rows: &[Vec<Value>],
+    processors: &[ProcessorId],
+) -> Result<Vec<CellCounts>> {
+    use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
+    let (mut masks, mut failures, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    for r in rows {
+        let int = |i: usize| {
+            r.get(i)
+                .and_then(client::i)
+                .ok_or_else(|| client::missing("reconciliation count"))
+        };
+        let date = r
             .get(1)
             .and_then(client::d)
-            .ok_or_else(|| client::missing("cell date"))?,
-        expected: int(2),
-        has_record: int(3),
-        has_failure: int(4),
-        date_level: r.get(5).and_then(client::b).unwrap_or(false),
-        unaccounted: int(6),
-        investigate: int(7),
-        runs: int(8),
-        conflict: int(9),
-        extra: int(10),
-        cascade: int(11),
-        failures_by_category,
-        last_run: r.get(12).and_then(client::s).map(|run_id| LastRun {
-            run_id,
-            status: r.get(13).and_then(client::s).unwrap_or_default(),
-            started_at: r.get(14).and_then(client::ts),
-        }),
-    })
+            .ok_or_else(|| client::missing("cell date"))?;
+        let key = int(2)?;
+        let processor = || {
+            processor_of_bit(key)
+                .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {key}")))
+        };
+        match int(0)? {
+            0 => masks.push(MaskCount {
+                date,
+                mask: u32::try_from(key)
+                    .map_err(|_| WarehouseError::Query(format!("bad mask {key}")))?,
+                players: int(3)?,
+            }),
+            1 => failures.push(FailureGroup {
+                processor: processor()?,
+                date,
+                category_key: r.get(4).and_then(client::s).unwrap_or_default(),
+                date_level: r.get(6).and_then(client::b).unwrap_or(false),
+                rows: int(3)?,
+            }),
+            _ => runs.push(RunGroup {
+                processor: processor()?,
+                date,
+                runs: int(3)?,
+                last: r.get(4).and_then(client::s).map(|run_id| LastRun {
+                    run_id,
+                    status: r.get(5).and_then(client::s).unwrap_or_default(),
+                    started_at: r.get(7).and_then(client::ts),
+                }),
+            }),
+        }
+    }
+    Ok(cells(processors, &masks, &failures, &runs))
 }
 
 /// Columns: code, date, player — expected players with neither a record nor
@@ -203,7 +195,7 @@ pub(crate) fn failure_rows_sql(n: &Names) -> String {
                     f.upstream_category, f.run_id
              FROM {failures} AS f
              LEFT JOIN cats AS c
-               ON c.raw = UPPER(REPLACE(REPLACE(TRIM(COALESCE(f.failure_category, '')), '-', '_'), ' ', '_'))
+               ON c.raw = {normalised}
              WHERE f.analysis_date = @date AND UPPER(f.processor_name) IN (UPPER(@code), UPPER(@name))
                AND (@category IS NULL OR COALESCE(c.code, 'UNKNOWN') = @category)
                AND (@search IS NULL OR STRPOS(LOWER(f.entity_id), LOWER(@search)) > 0)
@@ -214,5 +206,6 @@ pub(crate) fn failure_rows_sql(n: &Names) -> String {
          ORDER BY category, entity_id
          LIMIT @lim OFFSET @off",
         failures = n.of(&schema::FAILURES),
+        normalised = domain::failure::NORMALISED_CATEGORY_SQL,
     )
 }

@@ -5,7 +5,6 @@
 //! resume after an interruption, jobs.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
 use domain::report::CellCounts;
@@ -95,7 +94,81 @@ impl Observed {
     }
 }
 
-async fn scenario(wh: &dyn Warehouse) -> Observed {
+/// A store under test, with its way of planting rows a foreign writer left.
+enum Store<'a> {
+    Embedded(&'a EmbeddedWarehouse),
+    BigQuery(&'a BigQueryWarehouse),
+}
+
+impl Store<'_> {
+    fn warehouse(&self) -> &dyn Warehouse {
+        match self {
+            Store::Embedded(w) => *w,
+            Store::BigQuery(w) => *w,
+        }
+    }
+    async fn plant(&self, sql: &str) {
+        match self {
+            Store::Embedded(w) => w.execute_batch_for_tests(sql).unwrap(),
+            Store::BigQuery(w) => w.execute_for_tests(sql).await.unwrap(),
+        }
+    }
+}
+
+/// Failure rows as other tools write them — class names, lower case, legacy
+/// and unknown categories, a date-level row, an unknown processor — on a date
+/// nobody has run yet; returns the cells of that date.
+async fn foreign_failures(store: &Store<'_>) -> Vec<CellCounts> {
+    let wh = store.warehouse();
+    let date = d("2021-11-04");
+    let day = DateRange::new(date, date, 1).unwrap();
+    let missing = wh.unaccounted(day, &[P::Pdc]).await.unwrap();
+    let (a, b) = (&missing[0].2, &missing[1].2);
+    let rows = [
+        ("PDC", a.as_str(), "calculation_error"),
+        ("PDC", "notaplayer", "INSUFFICIENT_DATA"),
+        ("PlayerShotZoneAnalysisProcessor", a.as_str(), "  no-shots "),
+        ("pcf", b.as_str(), "WEIRD_THING"),
+        ("MLFS", "DATE_LEVEL", "MISSING_DEPENDENCY"),
+        ("SomeOtherProcessor", a.as_str(), "ERROR"),
+    ]
+    .map(|(name, entity, category)| {
+        format!("('{name}', DATE '2021-11-04', '{entity}', '{category}', 'planted')")
+    })
+    .join(", ");
+    store
+        .plant(&format!(
+            "INSERT INTO nba_processing.precompute_failures
+               (processor_name, analysis_date, entity_id, failure_category, failure_reason)
+             VALUES {rows}"
+        ))
+        .await;
+    let cells = wh.cell_counts(day, &ALL).await.unwrap();
+    let cell = |p: P| cells.iter().find(|c| c.processor == p).unwrap();
+    let categories = |p: P| {
+        cell(p)
+            .failures_by_category
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let pdc = cell(P::Pdc);
+    assert_eq!((pdc.has_failure, pdc.investigate), (1, 1), "{pdc:?}");
+    assert_eq!(categories(P::Pdc), "INSUFFICIENT_DATA=1,PROCESSING_ERROR=1");
+    let psza = cell(P::Psza);
+    assert_eq!((psza.has_failure, psza.investigate), (1, 0), "{psza:?}");
+    assert_eq!(categories(P::Psza), "NO_SHOT_ZONE=1");
+    assert_eq!(cell(P::Pcf).investigate, 1);
+    assert_eq!(categories(P::Pcf), "UNKNOWN=1");
+    let mlfs = cell(P::Mlfs);
+    assert!(mlfs.date_level && mlfs.unaccounted == 0, "{mlfs:?}");
+    assert_eq!(categories(P::Mlfs), "MISSING_DEPENDENCIES=1");
+    cells
+}
+
+async fn scenario(store: Store<'_>) -> Observed {
+    let wh = store.warehouse();
     let mut o = Observed { steps: Vec::new() };
     let range = DateRange::new(d("2021-10-30"), d("2021-11-04"), 100).unwrap();
     let cancel = AtomicBool::new(false);
@@ -195,6 +268,11 @@ async fn scenario(wh: &dyn Warehouse) -> Observed {
             .iter()
             .map(|t| format!("{t:?}"))
             .collect(),
+    );
+
+    o.push(
+        "foreign failure rows",
+        numbers(foreign_failures(&store).await),
     );
 
     // Drill-downs.
@@ -322,11 +400,11 @@ async fn scenario(wh: &dyn Warehouse) -> Observed {
 #[tokio::test(flavor = "multi_thread")]
 async fn embedded_and_bigquery_give_the_same_answers() {
     let embedded = EmbeddedWarehouse::in_memory().unwrap();
-    let expected = scenario(&embedded).await;
-    let bq: Arc<dyn Warehouse> = Arc::new(bigquery().await);
+    let expected = scenario(Store::Embedded(&embedded)).await;
+    let bq = bigquery().await;
     let status = bq.status().await.unwrap();
     assert_eq!(status.backend, "bigquery");
-    let got = scenario(bq.as_ref()).await;
+    let got = scenario(Store::BigQuery(&bq)).await;
     for ((step, want), (_, have)) in expected.steps.iter().zip(&got.steps) {
         assert_eq!(
             want, have,

@@ -363,16 +363,12 @@ impl EmbeddedWarehouse {
 
     /// Runs the reconciliation SQL directly (no row mapping): the engine floor
     /// the benchmark compares the trait call against. Returns rows read.
-    pub fn raw_reconcile_for_bench(
-        &self,
-        range: DateRange,
-        processors: &[ProcessorId],
-    ) -> Result<usize> {
+    pub fn raw_reconcile_for_bench(&self, range: DateRange) -> Result<usize> {
         let guard = self
             .root
             .lock()
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
-        let sql = outputs::reconcile_sql(processors);
+        let sql = outputs::reconcile_sql();
         // Cached like the trait's statement, so both sides compare execution.
         let mut stmt = guard.prepare_cached(&sql).map_err(query_err)?;
         let mut rows = stmt

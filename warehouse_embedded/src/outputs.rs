@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use domain::failure::CATEGORIES;
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
@@ -444,170 +443,138 @@ fn failure_ctes() -> String {
              FROM nba_processing.precompute_failures f
              JOIN proc_names pn ON pn.raw = upper(f.processor_name)
              LEFT JOIN cats c
-               ON c.raw = upper(replace(replace(trim(coalesce(f.failure_category, '')), '-', '_'), ' ', '_'))
+               ON c.raw = {normalised}
              WHERE f.analysis_date BETWEEN $1 AND $2
          )",
         names = proc_names_values(),
         cats = categories_values(),
+        normalised = domain::failure::NORMALISED_CATEGORY_SQL,
     )
 }
 
 /// The reconciliation of a range as one set-based statement, whatever the
-/// range length. Each (date, player) seen anywhere (expected, a record, a
-/// failure) gets one bit mask — bit 0 expected, then per processor a record
-/// bit, a failure bit and an investigate-failure bit — so the whole accounting
-/// is one grouping over ~100k rows; the cells are then counted from the few
-/// distinct masks per date. Columns: code, date, expected, has_record,
-/// has_failure, date_level, unaccounted, investigate, runs, conflict, extra,
-/// cascade, last run id/status/time, then failure rows per category.
-pub(crate) fn reconcile_sql(processors: &[ProcessorId]) -> String {
-    const REC: u32 = 1;
-    const FAIL: u32 = 1 + PROCESSORS.len() as u32;
-    const INVESTIGATE: u32 = 1 + 2 * PROCESSORS.len() as u32;
-    let all_bits = (1u32 << PROCESSORS.len()) - 1;
+/// range length or the processors asked for. Each (date, player) seen anywhere
+/// (expected, a record, a failure) gets one bit mask (`domain::reconcile::mask`),
+/// so the accounting is one grouping over the range's rows; the statement
+/// returns the few distinct masks per date with their player counts (kind 0),
+/// failure rows per (processor, date, normalised category) (kind 1) and runs per
+/// (processor, date) with the latest (kind 2). `domain::reconcile::cells` turns
+/// them into cells. Columns: kind, date, mask or processor bit, count,
+/// category or last run id, last status, date-level flag, last start.
+///
+/// Kept small on purpose: DuckDB re-plans a prepared statement that reads
+/// tables on every execution, so planning is paid per call.
+pub(crate) fn reconcile_sql() -> String {
+    use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql};
     let record_marks = PROCESSORS
         .iter()
         .map(|s| {
             format!(
-                "SELECT {c} AS d, player_lookup AS p, {m} AS m FROM {t} WHERE {c} BETWEEN $1 AND $2",
+                "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN $1 AND $2",
                 c = s.date_column,
                 t = s.output_table,
-                m = 1u32 << (REC + s.id.order() as u32),
+                m = mask::record(s.id),
             )
         })
         .collect::<Vec<_>>()
         .join("\n UNION ALL ");
     format!(
-        "WITH {failure_ctes},
-         sel(code, bit, deps) AS (VALUES {sel}),
+        "WITH fails AS (
+             SELECT {failure_bit} AS bit, analysis_date AS d, entity_id, {category} AS category
+             FROM nba_processing.precompute_failures
+             WHERE analysis_date BETWEEN $1 AND $2
+         ),
          marks AS (
-             SELECT game_date AS d, player_lookup AS p, 1 AS m
+             SELECT game_date AS d, player_lookup AS p, {expected} AS m
              FROM nba_analytics.player_game_summary
              WHERE game_date BETWEEN $1 AND $2 AND {expected_player}
              UNION ALL {record_marks}
-             UNION ALL SELECT d, entity_id, (bit << {FAIL}) | CASE WHEN is_expected THEN 0 ELSE bit << {INVESTIGATE} END
-             FROM fails WHERE entity_id <> '{date_level}'
-         ),
-         mask_counts AS (
-             SELECT d, m & 1 AS e, (m >> {REC}) & {all_bits} AS r, (m >> {FAIL}) & {all_bits} AS f,
-                    (m >> {INVESTIGATE}) & {all_bits} AS fi, count(*) AS n
-             FROM (SELECT d, bit_or(m) AS m FROM marks GROUP BY d, p)
-             GROUP BY d, m
-         ),
-         cells AS (
-             SELECT s.code, mc.d,
-                    coalesce(sum(n) FILTER (WHERE e = 1), 0) AS expected,
-                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit <> 0), 0) AS has_record,
-                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit = 0 AND f & s.bit <> 0), 0) AS has_failure,
-                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit = 0 AND f & s.bit = 0), 0) AS unaccounted,
-                    coalesce(sum(n) FILTER (WHERE e = 1 AND r & s.bit = 0 AND fi & s.bit <> 0), 0) AS investigate,
-                    coalesce(sum(n) FILTER (WHERE r & s.bit <> 0 AND f & s.bit <> 0), 0) AS conflict,
-                    coalesce(sum(n) FILTER (WHERE e = 0 AND r & s.bit <> 0), 0) AS extra,
-                    coalesce(sum(n) FILTER (WHERE r & s.bit <> 0 AND r & s.deps <> s.deps), 0) AS cascade
-             FROM mask_counts mc CROSS JOIN sel s
-             GROUP BY s.code, mc.d
-             HAVING sum(n) FILTER (WHERE e = 1) > 0
-         ),
-         fail_cells AS (
-             SELECT code, d, bool_or(entity_id = '{date_level}') AS date_level, {category_counts}
-             FROM fails GROUP BY code, d
-         ),
-         runs AS (
-             SELECT pn.code, r.analysis_date AS d, count(*) AS n,
-                    arg_max(r.run_id, r.started_at) AS last_run,
-                    arg_max(r.status, r.started_at) AS last_status,
-                    max(r.started_at) AS last_at
-             FROM nba_processing.precompute_processor_runs r
-             JOIN proc_names pn ON pn.raw = upper(r.processor_name)
-             WHERE r.analysis_date BETWEEN $1 AND $2
-             GROUP BY ALL
+             UNION ALL SELECT d, entity_id, (bit << {failure_shift})
+                 | CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit << {investigate_shift} END
+             FROM fails WHERE bit IS NOT NULL AND entity_id <> '{date_level}'
          )
-         SELECT c.code, c.d, c.expected, c.has_record, c.has_failure, coalesce(fc.date_level, false),
-                CASE WHEN fc.date_level THEN 0 ELSE c.unaccounted END,
-                c.investigate, coalesce(ru.n, 0), c.conflict, c.extra, c.cascade,
-                ru.last_run, ru.last_status, ru.last_at, {category_columns}
-         FROM cells c
-         LEFT JOIN fail_cells fc USING (code, d)
-         LEFT JOIN runs ru USING (code, d)",
-        failure_ctes = failure_ctes(),
-        sel = selected_values(processors),
+         SELECT 0 AS kind, d, m, count(*), NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN, NULL::TIMESTAMP
+         FROM (SELECT d, bit_or(m) AS m FROM marks GROUP BY d, p) GROUP BY d, m
+         UNION ALL
+         SELECT 1, d, bit, count(*), category, NULL, bool_or(entity_id = '{date_level}'), NULL
+         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
+         UNION ALL
+         SELECT 2, analysis_date, {run_bit} AS bit, count(*), arg_max(run_id, started_at),
+                arg_max(status, started_at), NULL, max(started_at)
+         FROM nba_processing.precompute_processor_runs
+         WHERE analysis_date BETWEEN $1 AND $2
+         GROUP BY ALL HAVING bit IS NOT NULL",
+        failure_bit = processor_bit_sql("processor_name"),
+        run_bit = processor_bit_sql("processor_name"),
+        category = domain::failure::NORMALISED_CATEGORY_SQL,
+        expected = mask::EXPECTED,
         expected_player = EXPECTED_PLAYER,
+        failure_shift = mask::FAILURE_SHIFT,
+        investigate_shift = mask::INVESTIGATE_SHIFT,
+        expected_categories = expected_spellings_sql(),
         date_level = DATE_LEVEL,
-        category_counts = CATEGORIES
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("count(*) FILTER (WHERE category = '{}') AS n{i}", c.code))
-            .collect::<Vec<_>>()
-            .join(", "),
-        category_columns = (0..CATEGORIES.len())
-            .map(|i| format!("coalesce(fc.n{i}, 0)"))
-            .collect::<Vec<_>>()
-            .join(", "),
     )
 }
-
-/// Column of the first failures-by-category count in the reconciliation row
-/// (then one per entry of `CATEGORIES`, in order).
-const FIRST_CATEGORY_COLUMN: usize = 15;
 
 pub(crate) fn cell_counts(
     conn: &mut Connection,
     range: DateRange,
     processors: &[ProcessorId],
 ) -> Result<Vec<CellCounts>> {
+    use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = reconcile_sql(processors);
-    // Cached: planning this statement costs about as much as running it.
-    let mut stmt = conn.prepare_cached(&sql).map_err(query_err)?;
-    let rows = stmt
-        .query_map(params![range.start(), range.end()], |r| {
-            let last_run: Option<String> = r.get(12)?;
-            let mut failures_by_category = std::collections::BTreeMap::new();
-            for (i, c) in CATEGORIES.iter().enumerate() {
-                let n: i64 = r.get(FIRST_CATEGORY_COLUMN + i)?;
-                if n > 0 {
-                    failures_by_category.insert(c.code.to_string(), n);
-                }
-            }
-            Ok((
-                r.get::<_, String>(0)?,
-                CellCounts {
-                    processor: ProcessorId::Psza,
-                    date: r.get(1)?,
-                    expected: r.get(2)?,
-                    has_record: r.get(3)?,
-                    has_failure: r.get(4)?,
-                    date_level: r.get(5)?,
-                    unaccounted: r.get(6)?,
-                    investigate: r.get(7)?,
-                    runs: r.get(8)?,
-                    conflict: r.get(9)?,
-                    extra: r.get(10)?,
-                    cascade: r.get(11)?,
-                    failures_by_category,
-                    last_run: match last_run {
-                        Some(run_id) => Some(LastRun {
-                            run_id,
-                            status: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-                            started_at: r.get(14)?,
-                        }),
-                        None => None,
-                    },
-                },
-            ))
-        })
+    let mut stmt = conn.prepare_cached(&reconcile_sql()).map_err(query_err)?;
+    let mut rows = stmt
+        .query(params![range.start(), range.end()])
         .map_err(query_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (code, mut c) = row.map_err(query_err)?;
-        c.processor =
-            ProcessorId::parse(&code).map_err(|e| WarehouseError::Query(e.to_string()))?;
-        out.push(c);
+    let (mut masks, mut failures, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    let processor = |bit: i64| {
+        processor_of_bit(bit)
+            .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {bit}")))
+    };
+    while let Some(r) = rows.next().map_err(query_err)? {
+        let kind: i32 = r.get(0).map_err(query_err)?;
+        let date: NaiveDate = r.get(1).map_err(query_err)?;
+        let key: i64 = r.get(2).map_err(query_err)?;
+        let n: i64 = r.get(3).map_err(query_err)?;
+        match kind {
+            0 => masks.push(MaskCount {
+                date,
+                mask: u32::try_from(key)
+                    .map_err(|_| WarehouseError::Query(format!("bad mask {key}")))?,
+                players: n,
+            }),
+            1 => failures.push(FailureGroup {
+                processor: processor(key)?,
+                date,
+                category_key: r.get(4).map_err(query_err)?,
+                date_level: r.get(6).map_err(query_err)?,
+                rows: n,
+            }),
+            _ => runs.push(RunGroup {
+                processor: processor(key)?,
+                date,
+                runs: n,
+                last: r
+                    .get::<_, Option<String>>(4)
+                    .map_err(query_err)?
+                    .map(|run_id| -> Result<LastRun> {
+                        Ok(LastRun {
+                            run_id,
+                            status: r
+                                .get::<_, Option<String>>(5)
+                                .map_err(query_err)?
+                                .unwrap_or_default(),
+                            started_at: r.get(7).map_err(query_err)?,
+                        })
+                    })
+                    .transpose()?,
+            }),
+        }
     }
-    out.sort_by_key(|c| (c.date, c.processor.order()));
-    Ok(out)
+    Ok(cells(processors, &masks, &failures, &runs))
 }
 
 /// Expected players with neither a record nor a failure (player- or
@@ -670,7 +637,7 @@ pub(crate) fn failure_rows(
                     f.upstream_category, f.run_id
              FROM nba_processing.precompute_failures f
              LEFT JOIN cats c
-               ON c.raw = upper(replace(replace(trim(coalesce(f.failure_category, '')), '-', '_'), ' ', '_'))
+               ON c.raw = {normalised}
              WHERE f.analysis_date = $1 AND upper(f.processor_name) IN (upper($2), upper($3))
                AND ($4 IS NULL OR coalesce(c.code, 'UNKNOWN') = $4)
                AND ($5 IS NULL OR contains(lower(f.entity_id), lower($5)))
@@ -678,6 +645,7 @@ pub(crate) fn failure_rows(
          SELECT *, count(*) OVER () AS total FROM rows
          ORDER BY category, entity_id LIMIT $6 OFFSET $7",
         cats = categories_values(),
+        normalised = domain::failure::NORMALISED_CATEGORY_SQL,
     );
     let mut stmt = conn.prepare(&sql).map_err(query_err)?;
     let mut total = 0i64;

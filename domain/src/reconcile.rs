@@ -1,0 +1,386 @@
+//! Reconciliation rules (DESIGN §1): how who-has-what per (date, player)
+//! becomes the numbers of each (processor, date) cell.
+//!
+//! The split with storage: a warehouse does the set-based part in one query —
+//! one bit mask per (date, player) seen anywhere (expected, a record, a
+//! failure), then the number of players per (date, mask) — plus failure rows
+//! and runs grouped per cell. Those are a few rows per date whatever the
+//! number of players; the rules below turn them into [`CellCounts`], the same
+//! for every warehouse.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::failure::{spellings, FailureCategory};
+use crate::processor::name_spellings;
+use crate::report::{CellCounts, LastRun};
+use crate::{ProcessorId, PROCESSORS};
+
+/// Bit layout of the per-(date, player) mask: bit 0 expected, then one record
+/// bit, one failure bit and one investigate-failure bit per processor, each
+/// group in dependency order.
+pub mod mask {
+    use crate::{ProcessorId, PROCESSORS};
+
+    pub const EXPECTED: u32 = 1;
+    /// Shift of the record bits: `processor_bit << RECORD_SHIFT`.
+    pub const RECORD_SHIFT: u32 = 1;
+    /// Shift of the player-level failure bits.
+    pub const FAILURE_SHIFT: u32 = 1 + PROCESSORS.len() as u32;
+    /// Shift of the failure bits whose category needs investigation.
+    pub const INVESTIGATE_SHIFT: u32 = 1 + 2 * PROCESSORS.len() as u32;
+
+    /// `1 << order`: the processor's bit before shifting.
+    pub fn processor_bit(p: ProcessorId) -> u32 {
+        1 << p.order()
+    }
+    pub fn record(p: ProcessorId) -> u32 {
+        processor_bit(p) << RECORD_SHIFT
+    }
+    pub fn failure(p: ProcessorId) -> u32 {
+        processor_bit(p) << FAILURE_SHIFT
+    }
+    pub fn investigate(p: ProcessorId) -> u32 {
+        processor_bit(p) << INVESTIGATE_SHIFT
+    }
+    /// Record bits of the processor's dependencies.
+    pub fn dependency_records(p: ProcessorId) -> u32 {
+        p.spec().depends_on.iter().map(|d| record(*d)).sum()
+    }
+}
+
+/// How many players of a date carry exactly this mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaskCount {
+    pub date: NaiveDate,
+    pub mask: u32,
+    pub players: i64,
+}
+
+/// Failure rows of one cell with one normalised category spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureGroup {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    /// [`crate::failure::normalised_key`] of the stored category.
+    pub category_key: String,
+    /// At least one of the rows is a `DATE_LEVEL` failure.
+    pub date_level: bool,
+    pub rows: i64,
+}
+
+/// Runs recorded for one cell, and the latest of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunGroup {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub runs: i64,
+    pub last: Option<LastRun>,
+}
+
+/// The cells of the selected processors on every date with expected players,
+/// ordered by date then dependency order.
+pub fn cells(
+    selected: &[ProcessorId],
+    masks: &[MaskCount],
+    failures: &[FailureGroup],
+    runs: &[RunGroup],
+) -> Vec<CellCounts> {
+    let mut by_date: BTreeMap<NaiveDate, Vec<(u32, i64)>> = BTreeMap::new();
+    for m in masks {
+        by_date.entry(m.date).or_default().push((m.mask, m.players));
+    }
+    let mut failures_of: BTreeMap<(NaiveDate, ProcessorId), Vec<&FailureGroup>> = BTreeMap::new();
+    for f in failures {
+        failures_of
+            .entry((f.date, f.processor))
+            .or_default()
+            .push(f);
+    }
+    let runs_of: BTreeMap<(NaiveDate, ProcessorId), &RunGroup> =
+        runs.iter().map(|r| ((r.date, r.processor), r)).collect();
+    let mut processors = selected.to_vec();
+    processors.sort_by_key(|p| p.order());
+    processors.dedup();
+
+    let mut out = Vec::new();
+    for (date, date_masks) in &by_date {
+        let expected: i64 = date_masks
+            .iter()
+            .filter(|(m, _)| m & mask::EXPECTED != 0)
+            .map(|(_, n)| n)
+            .sum();
+        if expected == 0 {
+            continue;
+        }
+        for &p in &processors {
+            let mut cell = count_cell(p, *date, date_masks);
+            for f in failures_of.get(&(*date, p)).into_iter().flatten() {
+                cell.date_level |= f.date_level;
+                *cell
+                    .failures_by_category
+                    .entry(
+                        FailureCategory::from_key(&f.category_key)
+                            .code()
+                            .to_string(),
+                    )
+                    .or_default() += f.rows;
+            }
+            if cell.date_level {
+                // A date-level failure covers every expected player of the date.
+                cell.unaccounted = 0;
+            }
+            if let Some(r) = runs_of.get(&(*date, p)) {
+                cell.runs = r.runs;
+                cell.last_run = r.last.clone();
+            }
+            out.push(cell);
+        }
+    }
+    out
+}
+
+/// The player counts of one cell from the masks of its date.
+fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(u32, i64)]) -> CellCounts {
+    let record = mask::record(p);
+    let failure = mask::failure(p);
+    let investigate = mask::investigate(p);
+    let deps = mask::dependency_records(p);
+    let mut c = CellCounts {
+        processor: p,
+        date,
+        expected: 0,
+        has_record: 0,
+        has_failure: 0,
+        date_level: false,
+        unaccounted: 0,
+        investigate: 0,
+        runs: 0,
+        conflict: 0,
+        extra: 0,
+        cascade: 0,
+        failures_by_category: BTreeMap::new(),
+        last_run: None,
+    };
+    for &(m, n) in masks {
+        let is_expected = m & mask::EXPECTED != 0;
+        let has_record = m & record != 0;
+        let has_failure = m & failure != 0;
+        if is_expected {
+            c.expected += n;
+            if has_record {
+                c.has_record += n;
+            } else if has_failure {
+                c.has_failure += n;
+            } else {
+                c.unaccounted += n;
+            }
+            if !has_record && m & investigate != 0 {
+                c.investigate += n;
+            }
+        } else if has_record {
+            c.extra += n;
+        }
+        if has_record && has_failure {
+            c.conflict += n;
+        }
+        if has_record && m & deps != deps {
+            c.cascade += n;
+        }
+    }
+    c
+}
+
+/// `CASE` expression giving the processor bit (`1 << order`) of a
+/// `processor_name` column in any accepted spelling, NULL for names Rollcall
+/// does not know. Valid in DuckDB and BigQuery.
+pub fn processor_bit_sql(column: &str) -> String {
+    let arms: String = name_spellings()
+        .map(|(raw, _, bit)| format!(" WHEN '{raw}' THEN {bit}"))
+        .collect();
+    format!("CASE upper({column}){arms} END")
+}
+
+/// The processor of a bit from [`processor_bit_sql`].
+pub fn processor_of_bit(bit: i64) -> Option<ProcessorId> {
+    PROCESSORS
+        .iter()
+        .map(|s| s.id)
+        .find(|p| i64::from(mask::processor_bit(*p)) == bit)
+}
+
+/// SQL list (`'A', 'B'`) of the normalised spellings that are expected gaps;
+/// any other normalised category needs investigation.
+pub fn expected_spellings_sql() -> String {
+    spellings()
+        .filter(|(_, _, expected)| *expected)
+        .map(|(raw, _, _)| format!("'{raw}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ProcessorId::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 11, day).unwrap()
+    }
+
+    /// One player: expected?, records, failures, investigate-failures.
+    type Player<'a> = (
+        bool,
+        &'a [ProcessorId],
+        &'a [ProcessorId],
+        &'a [ProcessorId],
+    );
+
+    /// The mask counts of one date's players.
+    fn players(date: NaiveDate, list: &[Player]) -> Vec<MaskCount> {
+        let mut counts: BTreeMap<u32, i64> = BTreeMap::new();
+        for (expected, recs, fails, inv) in list {
+            let mut m = if *expected { mask::EXPECTED } else { 0 };
+            m |= recs.iter().map(|p| mask::record(*p)).sum::<u32>();
+            m |= fails.iter().map(|p| mask::failure(*p)).sum::<u32>();
+            m |= inv.iter().map(|p| mask::investigate(*p)).sum::<u32>();
+            *counts.entry(m).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|(mask, players)| MaskCount {
+                date,
+                mask,
+                players,
+            })
+            .collect()
+    }
+
+    fn cell(cells: &[CellCounts], p: ProcessorId, date: NaiveDate) -> &CellCounts {
+        cells
+            .iter()
+            .find(|c| c.processor == p && c.date == date)
+            .unwrap()
+    }
+
+    #[test]
+    fn every_expected_player_lands_in_exactly_one_bucket() {
+        let masks = players(
+            d(5),
+            &[
+                (true, &[Psza, Pdc, Pcf, Mlfs], &[], &[]),
+                (true, &[Psza, Pdc], &[Pcf, Mlfs], &[]),
+                (true, &[], &[Psza, Pdc], &[Psza]),
+                (true, &[], &[], &[]),
+            ],
+        );
+        let cells = cells(&ProcessorId::all().collect::<Vec<_>>(), &masks, &[], &[]);
+        assert_eq!(cells.len(), 4);
+        for c in &cells {
+            assert_eq!(c.expected, 4);
+            assert_eq!(c.has_record + c.has_failure + c.unaccounted, c.expected);
+        }
+        let psza = cell(&cells, Psza, d(5));
+        assert_eq!(
+            (psza.has_record, psza.has_failure, psza.unaccounted),
+            (2, 1, 1)
+        );
+        assert_eq!(psza.investigate, 1);
+        let pcf = cell(&cells, Pcf, d(5));
+        assert_eq!(
+            (pcf.has_record, pcf.has_failure, pcf.unaccounted),
+            (1, 1, 2)
+        );
+        assert_eq!(pcf.investigate, 0);
+    }
+
+    #[test]
+    fn conflict_extra_and_cascade() {
+        let masks = players(
+            d(6),
+            &[
+                // Record and a stale failure: conflict, still a record.
+                (true, &[Psza], &[Psza], &[Psza]),
+                // Not expected but written: extra.
+                (false, &[Psza, Pdc], &[], &[]),
+                // PCF without its PSZA upstream: cascade.
+                (true, &[Pdc, Pcf], &[], &[]),
+            ],
+        );
+        let cells = cells(&[Psza, Pcf], &masks, &[], &[]);
+        assert_eq!(cells.len(), 2, "only the selected processors");
+        let psza = cell(&cells, Psza, d(6));
+        assert_eq!((psza.conflict, psza.extra, psza.has_record), (1, 1, 1));
+        assert_eq!(psza.investigate, 0, "a record wins over its failure");
+        let pcf = cell(&cells, Pcf, d(6));
+        assert_eq!((pcf.cascade, pcf.has_record, pcf.extra), (1, 1, 0));
+    }
+
+    #[test]
+    fn dates_without_expected_players_have_no_cells() {
+        let masks = players(d(7), &[(false, &[Psza], &[], &[])]);
+        assert!(cells(&[Psza], &masks, &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn date_level_failures_cover_the_date_and_categories_are_normalised() {
+        let masks = players(d(8), &[(true, &[], &[], &[]), (true, &[], &[], &[])]);
+        let failures = vec![
+            FailureGroup {
+                processor: Pcf,
+                date: d(8),
+                category_key: "MISSING_DEPENDENCY".into(),
+                date_level: true,
+                rows: 1,
+            },
+            FailureGroup {
+                processor: Pcf,
+                date: d(8),
+                category_key: "MISSING_DEPENDENCIES".into(),
+                date_level: false,
+                rows: 2,
+            },
+            FailureGroup {
+                processor: Pcf,
+                date: d(8),
+                category_key: "SOMETHING_NEW".into(),
+                date_level: false,
+                rows: 3,
+            },
+        ];
+        let last = LastRun {
+            run_id: "r1".into(),
+            status: "success".into(),
+            started_at: None,
+        };
+        let runs = vec![RunGroup {
+            processor: Pcf,
+            date: d(8),
+            runs: 2,
+            last: Some(last.clone()),
+        }];
+        let cells = cells(&[Psza, Pcf], &masks, &failures, &runs);
+        let pcf = cell(&cells, Pcf, d(8));
+        assert!(pcf.date_level);
+        assert_eq!(pcf.unaccounted, 0);
+        assert_eq!(
+            pcf.failures_by_category.get("MISSING_DEPENDENCIES"),
+            Some(&3)
+        );
+        assert_eq!(pcf.failures_by_category.get("UNKNOWN"), Some(&3));
+        assert_eq!((pcf.runs, pcf.last_run.as_ref()), (2, Some(&last)));
+        let psza = cell(&cells, Psza, d(8));
+        assert!(!psza.date_level);
+        assert_eq!((psza.unaccounted, psza.runs), (2, 0));
+    }
+
+    #[test]
+    fn processor_bits_round_trip() {
+        for p in ProcessorId::all() {
+            assert_eq!(processor_of_bit(i64::from(mask::processor_bit(p))), Some(p));
+        }
+        assert_eq!(processor_of_bit(0), None);
+        assert!(processor_bit_sql("processor_name").contains("'PLAYERDAILYCACHEPROCESSOR' THEN 2"));
+    }
+}
