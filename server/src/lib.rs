@@ -84,8 +84,18 @@ pub fn leptos_options(site_root: &str, addr: std::net::SocketAddr) -> LeptosOpti
         .build()
 }
 
+/// The app's routes, generated once per process. Generating them sets a
+/// process-wide "suppress resource loads" flag, and a resource first polled
+/// while it is set never resolves (leptos#4773): a second `router()` call —
+/// tests build one router each, in parallel — could hang another's render.
+fn routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = routes();
     let server_state = state.server.clone();
     let options = state.leptos_options.clone();
     Router::new()

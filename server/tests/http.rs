@@ -320,3 +320,49 @@ async fn unaccounted_players_are_paginated_and_searchable() {
     let (status, _) = get(app, &format!("{base}&uoff=-7")).await;
     assert_eq!(status, StatusCode::OK, "a hostile offset is clamped");
 }
+
+/// Building routers while another renders must not stall that render: route
+/// generation sets a process-wide flag that parks resources first polled
+/// meanwhile (leptos#4773), so `server::router` generates the routes once.
+/// Renders run on a thread of their own so a stall fails the test (after a
+/// timeout) instead of hanging it.
+#[test]
+fn renders_finish_while_other_routers_are_built() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(app_with_demo_rows());
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_builder = StopOnDrop(Arc::clone(&stop));
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let options = server::leptos_options("target/site", "127.0.0.1:3000".parse().unwrap());
+    // The state starts a job worker, so it is made inside the runtime.
+    let state = runtime.block_on(async {
+        server::AppState::new(Arc::new(wh), engine::Limits::default(), options)
+    });
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            drop(server::router(state.clone()));
+        }
+    });
+    let (done, renders) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..40 {
+            let render = get(app.clone(), "/?start=2021-11-05&end=2021-11-06");
+            if done.send(runtime.block_on(render).0).is_err() {
+                return;
+            }
+        }
+    });
+    for _ in 0..40 {
+        let status = renders
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a render stalled while routers were being built");
+        assert_eq!(status, StatusCode::OK);
+    }
+}
