@@ -190,32 +190,19 @@ mod tests {
 
     #[test]
     fn legacy_spellings_and_unknowns() {
-        assert_eq!(
-            FailureCategory::normalise("MISSING_DEPENDENCY"),
-            FailureCategory::MissingDependencies
-        );
-        assert_eq!(
-            FailureCategory::normalise("calculation_error"),
-            FailureCategory::ProcessingError
-        );
-        assert_eq!(
-            FailureCategory::normalise("insufficient-data"),
-            FailureCategory::InsufficientData
-        );
-        assert_eq!(
-            FailureCategory::normalise("WEIRD_THING"),
-            FailureCategory::Unknown
-        );
-        assert_eq!(FailureCategory::normalise(""), FailureCategory::Unknown);
-        assert_eq!(
-            FailureCategory::normalise("  no shots "),
-            FailureCategory::NoShotZone
-        );
-        // Only spaces are trimmed, as SQL's trim(x, ' ') does.
-        assert_eq!(
-            FailureCategory::normalise("\tERROR"),
-            FailureCategory::Unknown
-        );
+        use FailureCategory::*;
+        for (raw, want) in [
+            ("MISSING_DEPENDENCY", MissingDependencies),
+            ("calculation_error", ProcessingError),
+            ("insufficient-data", InsufficientData),
+            ("  no shots ", NoShotZone),
+            ("WEIRD_THING", Unknown),
+            ("", Unknown),
+            // Only spaces are trimmed, as SQL's trim(x, ' ') does.
+            ("\tERROR", Unknown),
+        ] {
+            assert_eq!(FailureCategory::normalise(raw), want, "{raw:?}");
+        }
     }
 
     #[test]
