@@ -25,3 +25,11 @@ pub enum WarehouseError {
     #[error("{0}")]
     Conflict(String),
 }
+
+impl WarehouseError {
+    /// A processor code read back from storage: an unknown one means the
+    /// stored data is not what this build wrote, a query fault.
+    pub fn stored_processor(code: &str) -> Result<domain::ProcessorId, WarehouseError> {
+        domain::ProcessorId::parse(code).map_err(|e| WarehouseError::Query(e.to_string()))
+    }
+}

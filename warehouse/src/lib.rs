@@ -2,6 +2,7 @@
 //! Implementations live in their own crates (`warehouse_embedded`, later BigQuery)
 //! and are chosen once at start-up as an `Arc<dyn Warehouse>`.
 
+pub mod accounting;
 mod error;
 mod types;
 

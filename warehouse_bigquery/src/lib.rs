@@ -129,10 +129,6 @@ fn range_params(
     ]
 }
 
-fn parse_processor(code: &str) -> Result<ProcessorId> {
-    ProcessorId::parse(code).map_err(|e| WarehouseError::Query(e.to_string()))
-}
-
 impl BigQueryWarehouse {
     /// Connects, then creates missing datasets and tables (existing ones are
     /// left alone).
@@ -909,7 +905,7 @@ impl Warehouse for BigQueryWarehouse {
             .iter()
             .map(|r| {
                 Ok((
-                    parse_processor(&client::s(&r[0]).unwrap_or_default())?,
+                    WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default())?,
                     client::d(&r[1]).ok_or_else(|| client::missing("date"))?,
                     client::s(&r[2]).unwrap_or_default(),
                 ))
@@ -1238,7 +1234,9 @@ impl Warehouse for BigQueryWarehouse {
             .iter()
             .map(|r| {
                 Ok(JobCell {
-                    processor: parse_processor(&client::s(&r[0]).unwrap_or_default())?,
+                    processor: WarehouseError::stored_processor(
+                        &client::s(&r[0]).unwrap_or_default(),
+                    )?,
                     date: client::d(&r[1]).ok_or_else(|| client::missing("analysis_date"))?,
                     state: client::s(&r[2])
                         .and_then(|s| CellState::parse(&s))

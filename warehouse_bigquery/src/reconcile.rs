@@ -4,10 +4,11 @@
 //! the static tables — processor spellings, the selected processors, the
 //! category aliases — as `ARRAY<STRUCT>` parameters (`@procs`, `@sel`, `@cats`).
 
-use domain::report::{CellCounts, LastRun};
+use domain::report::CellCounts;
 use domain::{ProcessorId, PROCESSORS};
 use serde_json::Value;
-use warehouse::{Result, WarehouseError};
+use warehouse::accounting::{Accounting, AccountingRow};
+use warehouse::Result;
 
 use crate::client;
 use crate::schema::{self, Names};
@@ -77,14 +78,14 @@ pub(crate) fn cells_sql(n: &Names) -> String {
              WHERE bit IS NOT NULL
              QUALIFY ROW_NUMBER() OVER (PARTITION BY bit, d ORDER BY started_at DESC, run_id DESC) = 1
          )
-         SELECT 0 AS kind, d, m AS k, COUNT(*) AS n, CAST(NULL AS STRING) AS s1,
+         SELECT {mask_row} AS kind, d, m AS k, COUNT(*) AS n, CAST(NULL AS STRING) AS s1,
                 CAST(NULL AS STRING) AS s2, CAST(NULL AS BOOL) AS b, CAST(NULL AS INT64) AS ts
          FROM (SELECT d, BIT_OR(m) AS m FROM marks GROUP BY d, p) GROUP BY d, m
          UNION ALL
-         SELECT 1, d, bit, COUNT(*), category, NULL, LOGICAL_OR(entity_id = @date_level), NULL
+         SELECT {failure_row}, d, bit, COUNT(*), category, NULL, LOGICAL_OR(entity_id = @date_level), NULL
          FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
          UNION ALL
-         SELECT 2, d, bit, n, run_id, status, NULL, UNIX_MICROS(started_at) FROM runs",
+         SELECT {run_row}, d, bit, n, run_id, status, NULL, UNIX_MICROS(started_at) FROM runs",
         category = domain::failure::NORMALISED_CATEGORY_SQL,
         failures = n.of(&schema::FAILURES),
         pgs = n.of(&schema::PLAYER_GAMES),
@@ -93,6 +94,9 @@ pub(crate) fn cells_sql(n: &Names) -> String {
         failure_shift = mask::FAILURE_SHIFT,
         investigate_shift = mask::INVESTIGATE_SHIFT,
         expected_categories = expected_spellings_sql(),
+        mask_row = warehouse::accounting::MASK_ROW,
+        failure_row = warehouse::accounting::FAILURE_ROW,
+        run_row = warehouse::accounting::RUN_ROW,
     )
 }
 
@@ -101,50 +105,28 @@ pub(crate) fn cells_from_rows(
     rows: &[Vec<Value>],
     processors: &[ProcessorId],
 ) -> Result<Vec<CellCounts>> {
-    use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
-    let (mut masks, mut failures, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut accounting = Accounting::default();
     for r in rows {
         let int = |i: usize| {
             r.get(i)
                 .and_then(client::i)
                 .ok_or_else(|| client::missing("reconciliation count"))
         };
-        let date = r
-            .get(1)
-            .and_then(client::d)
-            .ok_or_else(|| client::missing("cell date"))?;
-        let key = int(2)?;
-        let processor = || {
-            processor_of_bit(key)
-                .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {key}")))
-        };
-        match int(0)? {
-            0 => masks.push(MaskCount {
-                date,
-                mask: u32::try_from(key)
-                    .map_err(|_| WarehouseError::Query(format!("bad mask {key}")))?,
-                players: int(3)?,
-            }),
-            1 => failures.push(FailureGroup {
-                processor: processor()?,
-                date,
-                category_key: r.get(4).and_then(client::s).unwrap_or_default(),
-                date_level: r.get(6).and_then(client::b).unwrap_or(false),
-                rows: int(3)?,
-            }),
-            _ => runs.push(RunGroup {
-                processor: processor()?,
-                date,
-                runs: int(3)?,
-                last: r.get(4).and_then(client::s).map(|run_id| LastRun {
-                    run_id,
-                    status: r.get(5).and_then(client::s).unwrap_or_default(),
-                    started_at: r.get(7).and_then(client::ts),
-                }),
-            }),
-        }
+        accounting.push(AccountingRow {
+            kind: int(0)?,
+            date: r
+                .get(1)
+                .and_then(client::d)
+                .ok_or_else(|| client::missing("cell date"))?,
+            key: int(2)?,
+            count: int(3)?,
+            text: r.get(4).and_then(client::s),
+            status: r.get(5).and_then(client::s),
+            date_level: r.get(6).and_then(client::b),
+            started_at: r.get(7).and_then(client::ts),
+        })?;
     }
-    Ok(cells(processors, &masks, &failures, &runs))
+    Ok(accounting.cells(processors))
 }
 
 /// Columns: code, date, player — expected players with neither a record nor

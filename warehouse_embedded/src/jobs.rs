@@ -216,7 +216,7 @@ pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
     for row in rows {
         let (p, date, state) = row.map_err(query_err)?;
         out.push(JobCell {
-            processor: ProcessorId::parse(&p).map_err(|e| WarehouseError::Query(e.to_string()))?,
+            processor: WarehouseError::stored_processor(&p)?,
             date,
             state: CellState::parse(&state).unwrap_or(CellState::Pending),
         });

@@ -7,9 +7,7 @@ use chrono::NaiveDate;
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
-use domain::report::{
-    FailureRow, LastRun, Page, PlayerTrace, RunInfo, TraceFailure, TraceLink, TraceState,
-};
+use domain::report::{FailureRow, Page, PlayerTrace, RunInfo, TraceFailure, TraceLink, TraceState};
 use domain::{DateRange, ProcessorId, PROCESSORS};
 use duckdb::types::Value;
 use duckdb::{params, Connection, OptionalExt, Transaction};
@@ -493,13 +491,13 @@ pub(crate) fn reconcile_sql() -> String {
                  | CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit << {investigate_shift} END
              FROM fails WHERE bit IS NOT NULL AND entity_id <> '{date_level}'
          )
-         SELECT 0 AS kind, d, m, count(*), NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN, NULL::TIMESTAMP
+         SELECT {mask_row} AS kind, d, m, count(*), NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN, NULL::TIMESTAMP
          FROM (SELECT d, bit_or(m) AS m FROM marks GROUP BY d, p) GROUP BY d, m
          UNION ALL
-         SELECT 1, d, bit, count(*), category, NULL, bool_or(entity_id = '{date_level}'), NULL
+         SELECT {failure_row}, d, bit, count(*), category, NULL, bool_or(entity_id = '{date_level}'), NULL
          FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
          UNION ALL
-         SELECT 2, analysis_date, {run_bit} AS bit, count(*), arg_max(run_id, started_at),
+         SELECT {run_row}, analysis_date, {run_bit} AS bit, count(*), arg_max(run_id, started_at),
                 arg_max(status, started_at), NULL, max(started_at)
          FROM nba_processing.precompute_processor_runs
          WHERE analysis_date BETWEEN $1 AND $2
@@ -512,6 +510,9 @@ pub(crate) fn reconcile_sql() -> String {
         failure_shift = mask::FAILURE_SHIFT,
         investigate_shift = mask::INVESTIGATE_SHIFT,
         expected_categories = expected_spellings_sql(),
+        mask_row = warehouse::accounting::MASK_ROW,
+        failure_row = warehouse::accounting::FAILURE_ROW,
+        run_row = warehouse::accounting::RUN_ROW,
         date_level = DATE_LEVEL,
     )
 }
@@ -521,7 +522,7 @@ pub(crate) fn cell_counts(
     range: DateRange,
     processors: &[ProcessorId],
 ) -> Result<Vec<CellCounts>> {
-    use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
+    use warehouse::accounting::{Accounting, AccountingRow};
     if processors.is_empty() {
         return Ok(Vec::new());
     }
@@ -529,52 +530,20 @@ pub(crate) fn cell_counts(
     let mut rows = stmt
         .query(params![range.start(), range.end()])
         .map_err(query_err)?;
-    let (mut masks, mut failures, mut runs) = (Vec::new(), Vec::new(), Vec::new());
-    let processor = |bit: i64| {
-        processor_of_bit(bit)
-            .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {bit}")))
-    };
+    let mut accounting = Accounting::default();
     while let Some(r) = rows.next().map_err(query_err)? {
-        let kind: i32 = r.get(0).map_err(query_err)?;
-        let date: NaiveDate = r.get(1).map_err(query_err)?;
-        let key: i64 = r.get(2).map_err(query_err)?;
-        let n: i64 = r.get(3).map_err(query_err)?;
-        match kind {
-            0 => masks.push(MaskCount {
-                date,
-                mask: u32::try_from(key)
-                    .map_err(|_| WarehouseError::Query(format!("bad mask {key}")))?,
-                players: n,
-            }),
-            1 => failures.push(FailureGroup {
-                processor: processor(key)?,
-                date,
-                category_key: r.get(4).map_err(query_err)?,
-                date_level: r.get(6).map_err(query_err)?,
-                rows: n,
-            }),
-            _ => runs.push(RunGroup {
-                processor: processor(key)?,
-                date,
-                runs: n,
-                last: r
-                    .get::<_, Option<String>>(4)
-                    .map_err(query_err)?
-                    .map(|run_id| -> Result<LastRun> {
-                        Ok(LastRun {
-                            run_id,
-                            status: r
-                                .get::<_, Option<String>>(5)
-                                .map_err(query_err)?
-                                .unwrap_or_default(),
-                            started_at: r.get(7).map_err(query_err)?,
-                        })
-                    })
-                    .transpose()?,
-            }),
-        }
+        accounting.push(AccountingRow {
+            kind: r.get(0).map_err(query_err)?,
+            date: r.get(1).map_err(query_err)?,
+            key: r.get(2).map_err(query_err)?,
+            count: r.get(3).map_err(query_err)?,
+            text: r.get(4).map_err(query_err)?,
+            status: r.get(5).map_err(query_err)?,
+            date_level: r.get(6).map_err(query_err)?,
+            started_at: r.get(7).map_err(query_err)?,
+        })?;
     }
-    Ok(cells(processors, &masks, &failures, &runs))
+    Ok(accounting.cells(processors))
 }
 
 /// Expected players with neither a record nor a failure (player- or
@@ -611,7 +580,7 @@ pub(crate) fn unaccounted(
     let mut out = Vec::new();
     for row in rows {
         let (code, d, player) = row.map_err(query_err)?;
-        let p = ProcessorId::parse(&code).map_err(|e| WarehouseError::Query(e.to_string()))?;
+        let p = WarehouseError::stored_processor(&code)?;
         out.push((p, d, player));
     }
     out.sort_by(|a, b| (a.1, a.0.order(), &a.2).cmp(&(b.1, b.0.order(), &b.2)));

@@ -1,0 +1,121 @@
+//! The rows of a warehouse's reconciliation statement, decoded once for every
+//! backend. Each backend runs its own dialect's statement returning these
+//! columns — kind, date, mask or processor bit, count, category or last run id,
+//! last status, date-level flag, last start — and `domain::reconcile` applies
+//! the rules.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
+use domain::report::{CellCounts, LastRun};
+use domain::ProcessorId;
+
+use crate::{Result, WarehouseError};
+
+/// Kind 0: players of a date with one mask.
+pub const MASK_ROW: i64 = 0;
+/// Kind 1: failure rows of a cell with one normalised category.
+pub const FAILURE_ROW: i64 = 1;
+/// Kind 2: the runs of a cell and the latest one.
+pub const RUN_ROW: i64 = 2;
+
+/// One row as the statement returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountingRow {
+    pub kind: i64,
+    pub date: NaiveDate,
+    /// The mask (kind 0) or the processor bit (kinds 1 and 2).
+    pub key: i64,
+    pub count: i64,
+    /// The normalised category (kind 1) or the last run id (kind 2).
+    pub text: Option<String>,
+    pub status: Option<String>,
+    pub date_level: Option<bool>,
+    pub started_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Default)]
+pub struct Accounting {
+    masks: Vec<MaskCount>,
+    failures: Vec<FailureGroup>,
+    runs: Vec<RunGroup>,
+}
+
+impl Accounting {
+    pub fn push(&mut self, row: AccountingRow) -> Result<()> {
+        let processor = || {
+            processor_of_bit(row.key)
+                .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {}", row.key)))
+        };
+        match row.kind {
+            MASK_ROW => self.masks.push(MaskCount {
+                date: row.date,
+                mask: u32::try_from(row.key)
+                    .map_err(|_| WarehouseError::Query(format!("bad mask {}", row.key)))?,
+                players: row.count,
+            }),
+            FAILURE_ROW => self.failures.push(FailureGroup {
+                processor: processor()?,
+                date: row.date,
+                category_key: row.text.unwrap_or_default(),
+                date_level: row.date_level.unwrap_or(false),
+                rows: row.count,
+            }),
+            RUN_ROW => self.runs.push(RunGroup {
+                processor: processor()?,
+                date: row.date,
+                runs: row.count,
+                last: row.text.map(|run_id| LastRun {
+                    run_id,
+                    status: row.status.unwrap_or_default(),
+                    started_at: row.started_at,
+                }),
+            }),
+            other => {
+                return Err(WarehouseError::Query(format!(
+                    "unknown reconciliation row kind {other}"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// The cells of the selected processors.
+    pub fn cells(&self, selected: &[ProcessorId]) -> Vec<CellCounts> {
+        cells(selected, &self.masks, &self.failures, &self.runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: i64, key: i64) -> AccountingRow {
+        AccountingRow {
+            kind,
+            date: NaiveDate::from_ymd_opt(2021, 11, 5).unwrap(),
+            key,
+            count: 3,
+            text: Some("r1".into()),
+            status: Some("success".into()),
+            date_level: None,
+            started_at: None,
+        }
+    }
+
+    #[test]
+    fn rows_become_cells_and_corrupt_rows_are_errors() {
+        let mut a = Accounting::default();
+        a.push(row(MASK_ROW, 1)).unwrap();
+        a.push(row(RUN_ROW, 2)).unwrap();
+        let cells = a.cells(&[ProcessorId::Pdc]);
+        assert_eq!(cells.len(), 1);
+        assert_eq!(
+            (cells[0].expected, cells[0].unaccounted, cells[0].runs),
+            (3, 3, 3)
+        );
+        assert_eq!(cells[0].last_run.as_ref().unwrap().run_id, "r1");
+        assert!(a.push(row(RUN_ROW, 3)).is_err(), "no processor has bit 3");
+        assert!(a.push(row(MASK_ROW, -1)).is_err());
+        assert!(a.push(row(7, 1)).is_err());
+    }
+}
