@@ -526,7 +526,11 @@ pub(crate) fn cell_counts(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(&reconcile_sql()).map_err(query_err)?;
+    // Built once: the text is the statement cache's key.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let mut stmt = conn
+        .prepare_cached(SQL.get_or_init(reconcile_sql))
+        .map_err(query_err)?;
     let mut rows = stmt
         .query(params![range.start(), range.end()])
         .map_err(query_err)?;
