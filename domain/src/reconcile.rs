@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use crate::failure::{spellings, FailureCategory};
 use crate::processor::name_spellings;
 use crate::report::{CellCounts, LastRun};
-use crate::{ProcessorId, PROCESSORS};
+use crate::{ProcessorId, ProcessorSpec, PROCESSORS};
 
 /// Bit layout of the per-(date, player) mask: bit 0 expected, then one record
 /// bit, one failure bit and one investigate-failure bit per processor, each
@@ -200,6 +200,17 @@ pub fn processor_bit_sql(column: &str) -> String {
         .map(|(raw, _, bit)| format!(" WHEN '{raw}' THEN {bit}"))
         .collect();
     format!("CASE upper({column}){arms} END")
+}
+
+/// One `SELECT` per processor's output table, joined with `UNION ALL`;
+/// `select` writes the one for a processor (in the warehouse's dialect and
+/// table names).
+pub fn union_per_processor(select: impl Fn(&ProcessorSpec) -> String) -> String {
+    PROCESSORS
+        .iter()
+        .map(select)
+        .collect::<Vec<_>>()
+        .join("\n UNION ALL ")
 }
 
 /// The processor of a bit from [`processor_bit_sql`].

@@ -5,7 +5,7 @@
 //! category aliases — as `ARRAY<STRUCT>` parameters (`@procs`, `@sel`, `@cats`).
 
 use domain::report::CellCounts;
-use domain::{ProcessorId, PROCESSORS};
+use domain::ProcessorId;
 use serde_json::Value;
 use warehouse::accounting::{Accounting, AccountingRow};
 use warehouse::Result;
@@ -42,18 +42,14 @@ fn failure_ctes(n: &Names) -> String {
 /// mask or bit, count, category or run id, status, date-level, started (micros).
 pub(crate) fn cells_sql(n: &Names) -> String {
     use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql};
-    let record_marks = PROCESSORS
-        .iter()
-        .map(|s| {
-            format!(
-                "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN @start AND @end",
-                c = s.date_column,
-                t = n.of(schema::output_table(s.id)),
-                m = mask::record(s.id),
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n UNION ALL ");
+    let record_marks = domain::reconcile::union_per_processor(|s| {
+        format!(
+            "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN @start AND @end",
+            c = s.date_column,
+            t = n.of(schema::output_table(s.id)),
+            m = mask::record(s.id),
+        )
+    });
     let bit = processor_bit_sql("processor_name");
     format!(
         "WITH fails AS (
@@ -132,18 +128,14 @@ pub(crate) fn cells_from_rows(
 /// Columns: code, date, player — expected players with neither a record nor
 /// a failure (player-level or date-level) in the selected cells.
 pub(crate) fn unaccounted_sql(n: &Names) -> String {
-    let records = PROCESSORS
-        .iter()
-        .map(|s| {
-            format!(
+    let records = domain::reconcile::union_per_processor(|s| {
+        format!(
                 "SELECT '{code}' AS code, {c} AS d, player_lookup AS p FROM {t} WHERE {c} BETWEEN @start AND @end",
                 code = s.code,
                 c = s.date_column,
                 t = n.of(schema::output_table(s.id)),
             )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
+    });
     format!(
         "WITH {failure_ctes},
          expected AS (

@@ -402,16 +402,12 @@ fn categories_values() -> String {
 
 /// The common CTEs of the drill-down queries. `$1`/`$2` bound the dates.
 fn ctes() -> String {
-    let records_union = PROCESSORS
-        .iter()
-        .map(|s| {
-            format!(
+    let records_union = domain::reconcile::union_per_processor(|s| {
+        format!(
                 "SELECT DISTINCT '{}' AS code, {} AS d, player_lookup FROM {} WHERE {} BETWEEN $1 AND $2",
                 s.code, s.date_column, s.output_table, s.date_column
             )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
+    });
     format!(
         "{common},
          expected AS (
@@ -464,18 +460,14 @@ fn failure_ctes() -> String {
 /// tables on every execution, so planning is paid per call.
 pub(crate) fn reconcile_sql() -> String {
     use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql};
-    let record_marks = PROCESSORS
-        .iter()
-        .map(|s| {
-            format!(
-                "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN $1 AND $2",
-                c = s.date_column,
-                t = s.output_table,
-                m = mask::record(s.id),
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n UNION ALL ");
+    let record_marks = domain::reconcile::union_per_processor(|s| {
+        format!(
+            "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN $1 AND $2",
+            c = s.date_column,
+            t = s.output_table,
+            m = mask::record(s.id),
+        )
+    });
     format!(
         "WITH fails AS (
              SELECT {failure_bit} AS bit, analysis_date AS d, entity_id, {category} AS category
