@@ -47,23 +47,18 @@ pub async fn cell_detail(
     cell: String,
     category: Option<String>,
     search: Option<String>,
-    offset: Option<i64>,
-    unaccounted_offset: Option<i64>,
+    offset: Option<String>,
+    unaccounted_offset: Option<String>,
 ) -> Result<domain::report::CellDetail, AppError> {
     let state = state()?;
-    let filter = warehouse::FailureFilter {
+    let query = engine::reconcile::CellQuery {
+        cell,
         category,
         search,
-        offset: offset.unwrap_or(0),
-        limit: 50,
+        offset,
+        unaccounted_offset,
     };
-    Ok(engine::reconcile::cell_detail(
-        state.warehouse.as_ref(),
-        &cell,
-        filter,
-        unaccounted_offset.unwrap_or(0),
-    )
-    .await?)
+    Ok(engine::reconcile::cell_detail(state.warehouse.as_ref(), &query).await?)
 }
 
 /// One player on one date across every processor, with the root cause.

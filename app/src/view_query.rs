@@ -15,9 +15,11 @@ pub struct ViewQuery {
     pub category: Option<String>,
     /// Player search of the drill-down.
     pub search: Option<String>,
-    pub offset: Option<i64>,
-    /// Page offset of the unaccounted players.
-    pub unaccounted_offset: Option<i64>,
+    /// Page offset of the failure rows, as typed in the URL (the server
+    /// parses and bounds it, and answers 400 naming it when it cannot).
+    pub offset: Option<String>,
+    /// Page offset of the unaccounted players (same).
+    pub unaccounted_offset: Option<String>,
 }
 
 /// Processor codes from `p`, which may repeat (checkboxes) or be a comma list
@@ -50,8 +52,8 @@ impl ViewQuery {
             cell: nonempty("cell"),
             category: nonempty("cat"),
             search: nonempty("q"),
-            offset: nonempty("offset").and_then(|v| v.parse().ok()),
-            unaccounted_offset: nonempty("uoff").and_then(|v| v.parse().ok()),
+            offset: nonempty("offset"),
+            unaccounted_offset: nonempty("uoff"),
         }
     }
 
@@ -63,11 +65,8 @@ impl ViewQuery {
     /// The page URL for this state.
     pub fn href(&self) -> String {
         let processors = (!self.processors.is_empty()).then(|| self.processors.join(","));
-        let offset = self.offset.filter(|o| *o > 0).map(|o| o.to_string());
-        let uoffset = self
-            .unaccounted_offset
-            .filter(|o| *o > 0)
-            .map(|o| o.to_string());
+        let offset = self.offset.clone().filter(|o| o != "0");
+        let uoffset = self.unaccounted_offset.clone().filter(|o| o != "0");
         let parts: Vec<(&str, &String)> = [
             ("start", &self.start),
             ("end", &self.end),
@@ -133,8 +132,8 @@ mod tests {
             cell: Some("PDC:2021-11-10".into()),
             category: None,
             search: Some("a b&c".into()),
-            offset: Some(50),
-            unaccounted_offset: Some(100),
+            offset: Some("50".into()),
+            unaccounted_offset: Some("100".into()),
         };
         assert_eq!(
             v.href(),

@@ -15,6 +15,10 @@ pub enum DomainError {
     RangeTooLong { days: i64, max: i64 },
     #[error("unknown processor '{0}' (known: PSZA, PDC, PCF, MLFS)")]
     UnknownProcessor(String),
+    /// A request parameter that cannot be used (not a number, out of
+    /// bounds, too long).
+    #[error("{name}: {message}")]
+    BadParameter { name: &'static str, message: String },
     #[error("line {line}, column {column}: {message}")]
     BadImportRow {
         line: u64,

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod failure;
 pub mod game;
+pub mod params;
 pub mod processor;
 pub mod processors;
 pub mod reconcile;

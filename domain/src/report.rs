@@ -195,8 +195,9 @@ impl<T> Page<T> {
     /// Offsets of the previous and next pages, when there are such pages.
     pub fn neighbours(&self) -> (Option<i64>, Option<i64>) {
         (
-            (self.offset > 0).then(|| (self.offset - self.limit).max(0)),
-            (self.offset + self.limit < self.total).then(|| self.offset + self.limit),
+            (self.offset > 0).then(|| self.offset.saturating_sub(self.limit).max(0)),
+            (self.offset.saturating_add(self.limit) < self.total)
+                .then(|| self.offset.saturating_add(self.limit)),
         )
     }
 }
@@ -565,6 +566,15 @@ pub fn change_counts(changes: &[CellChange]) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_neighbours_of_extreme_offsets_do_not_overflow() {
+        let page = Page::of(vec![1, 2, 3], i64::MAX, 500);
+        assert!(page.items.is_empty());
+        assert_eq!(page.neighbours(), (Some(i64::MAX - 500), None));
+        let first = Page::of(vec![1, 2, 3], 0, 2);
+        assert_eq!(first.neighbours(), (None, Some(2)));
+    }
 
     #[test]
     fn trace_state_prefers_record_then_failure_then_expectation() {

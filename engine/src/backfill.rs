@@ -1,6 +1,6 @@
 //! The backfill engine: plan cells, run them in dependency order date by date,
 //! write each cell idempotently with its checkpoint, resume unfinished jobs.
-//! The CLI and (later) the server's jobs use this one code path.
+//! The CLI and the server's jobs use this one code path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -385,7 +385,67 @@ async fn plan_expected(
         .collect())
 }
 
+/// How long a running job's lease lasts without renewal, and how often its
+/// process renews it. A process that finds a `running` job whose lease ran out
+/// may mark it interrupted (see `Warehouse::interrupt_stale_jobs`).
+pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+pub const JOB_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs the cells while renewing the job's lease every [`JOB_HEARTBEAT`].
 async fn run_cells(
+    wh: &dyn Warehouse,
+    job: &mut JobRecord,
+    request: &BackfillRequest,
+    cells: &[PlannedCell],
+    options: &RunOptions,
+    sink: &dyn ProgressSink,
+    cancel: &AtomicBool,
+) -> Result<JobSummary, EngineError> {
+    let job_id = job.id.clone();
+    let heartbeat = async {
+        loop {
+            if let Err(e) = wh.heartbeat(&job_id, Utc::now().naive_utc()).await {
+                tracing::warn!(job = %job_id, error = %e, "could not renew the job's lease");
+            }
+            tokio::time::sleep(JOB_HEARTBEAT).await;
+        }
+    };
+    tokio::select! {
+        result = run_batches(wh, job, request, cells, options, sink, cancel) => result,
+        () = heartbeat => Err(EngineError::Internal("the lease renewal stopped".into())),
+    }
+}
+
+/// Consecutive cells of whole dates (dates are never split unless one date
+/// alone exceeds the batch), at most `limit.max_cells` cells and about
+/// `limit.max_rows` expected players.
+fn next_batch(cells: &[PlannedCell], limit: warehouse::WriteBatch) -> usize {
+    let max_cells = limit.max_cells.max(1);
+    let mut end = 0;
+    let mut rows = 0usize;
+    while end < cells.len() {
+        let date = cells[end].date;
+        let date_end = end + cells[end..].iter().take_while(|c| c.date == date).count();
+        let date_rows: usize = cells[end..date_end]
+            .iter()
+            .map(|c| c.expected.max(0) as usize)
+            .sum();
+        let fits = date_end <= max_cells && rows.saturating_add(date_rows) <= limit.max_rows;
+        if !fits {
+            // The first date alone is too big: split it in DAG order.
+            return if end == 0 {
+                date_end.min(max_cells)
+            } else {
+                end
+            };
+        }
+        rows += date_rows;
+        end = date_end;
+    }
+    end
+}
+
+async fn run_batches(
     wh: &dyn Warehouse,
     job: &mut JobRecord,
     request: &BackfillRequest,
@@ -428,116 +488,145 @@ async fn run_cells(
         .map(|c| (c.processor, c.date))
         .collect();
     let index = SeasonIndex::new(games, &schedule);
+    let limit = wh.write_batch();
     // Outcomes written by this job on the current date, so downstream cells read
     // them from memory instead of back from the warehouse (same values: the
     // warehouse stores exactly what was absorbed). Legacy runs read back, since
     // they leave older failure rows in place that memory does not hold.
     let mut written = WrittenToday::default();
-    for (i, cell) in cells.iter().enumerate() {
-        if options.crash_after == Some(i) {
-            // Simulated crash: leave the job `running`, as a killed process would.
-            return Ok(JobSummary {
-                job_id: job.id.clone(),
-                state: JobState::Running,
-                resumed: false,
-                progress,
-                failed_cells,
-            });
-        }
+    let mut since_saved = 0;
+    let mut offset = 0;
+    while offset < cells.len() {
         if cancel.load(Ordering::SeqCst) {
             return finish(wh, job, progress, failed_cells, JobState::Cancelled).await;
         }
-        progress.current = Some(format!("{} {}", cell.processor.code(), cell.date));
-        let cell_started = Instant::now();
-        let started_at = Utc::now().naive_utc();
-        let run_id = format!(
-            "{}-{}-{}",
-            job.id,
-            cell.processor.code(),
-            cell.date.format("%Y%m%d")
-        );
-        if written.date != Some(cell.date) {
-            written = WrittenToday {
-                date: Some(cell.date),
-                ..WrittenToday::default()
-            };
-        }
-        let outcome = run_one(wh, &index, cell, &written).await;
-        let result = match outcome {
-            Ok(output) => {
-                for f in &output.failures {
-                    *progress
-                        .failures_by_category
-                        .entry(f.category.code().to_string())
-                        .or_default() += 1;
-                }
-                let run = RunRow {
-                    run_id: run_id.clone(),
-                    job_id: Some(job.id.clone()),
-                    processor: cell.processor,
-                    analysis_date: cell.date,
-                    status: "success".into(),
-                    records_written: output.records.len() as i64,
-                    failures_written: if request.legacy {
-                        0
-                    } else {
-                        output.failures.len() as i64
-                    },
-                    expected_count: output.expected as i64,
-                    dependency_check_passed: output.dependency_check_passed,
-                    duration_ms: cell_started.elapsed().as_millis() as i64,
-                    processor_version: PROCESSOR_VERSION.into(),
-                    error: None,
-                    started_at,
+        let batch = &cells[offset..offset + next_batch(&cells[offset..], limit)];
+        // Computed in memory first; the batch is then written in one atomic
+        // `write_cells`, so its checkpoint is all of its cells or none.
+        let mut writes = Vec::with_capacity(batch.len());
+        let mut failed_runs = Vec::new();
+        let mut pending = written.clone();
+        for (k, cell) in batch.iter().enumerate() {
+            if options.crash_after == Some(offset + k) {
+                // Simulated crash: leave the job `running`, as a killed process
+                // would, and the batch unwritten.
+                return Ok(JobSummary {
+                    job_id: job.id.clone(),
+                    state: JobState::Running,
+                    resumed: false,
+                    progress,
+                    failed_cells,
+                });
+            }
+            progress.current = Some(format!("{} {}", cell.processor.code(), cell.date));
+            let cell_started = Instant::now();
+            let started_at = Utc::now().naive_utc();
+            let run_id = format!(
+                "{}-{}-{}",
+                job.id,
+                cell.processor.code(),
+                cell.date.format("%Y%m%d")
+            );
+            if pending.date != Some(cell.date) {
+                pending = WrittenToday {
+                    date: Some(cell.date),
+                    ..WrittenToday::default()
                 };
-                let absorbed = (!request.legacy).then(|| output.clone());
-                let write = wh
-                    .write_cell(CellWrite {
+            }
+            match run_one(wh, &index, cell, &pending).await {
+                Ok(output) => {
+                    let run = RunRow {
+                        run_id,
+                        job_id: Some(job.id.clone()),
+                        processor: cell.processor,
+                        analysis_date: cell.date,
+                        status: "success".into(),
+                        records_written: output.records.len() as i64,
+                        failures_written: if request.legacy {
+                            0
+                        } else {
+                            output.failures.len() as i64
+                        },
+                        expected_count: output.expected as i64,
+                        dependency_check_passed: output.dependency_check_passed,
+                        duration_ms: cell_started.elapsed().as_millis() as i64,
+                        processor_version: PROCESSOR_VERSION.into(),
+                        error: None,
+                        started_at,
+                    };
+                    if !request.legacy {
+                        pending.upstream.absorb(&output);
+                        pending.processors.push(cell.processor);
+                    }
+                    writes.push(CellWrite {
                         output,
                         run,
                         legacy: request.legacy,
                         job_id: Some(job.id.clone()),
                         written_at: Utc::now().naive_utc(),
                         known_empty: empty.contains(&(cell.processor, cell.date)),
-                    })
-                    .await;
-                if let (Ok(()), Some(output)) = (&write, absorbed) {
-                    written.upstream.absorb(&output);
-                    written.processors.push(cell.processor);
+                    });
                 }
-                write
+                Err(e) => failed_runs.push(failed_run(job, cell, run_id, started_at, &e)),
             }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            tracing::warn!(cell = %progress.current.as_deref().unwrap_or(""), error = %e, "cell failed");
-            failed_cells.push((cell.processor, cell.date));
-            progress.cells_failed += 1;
-            let run = RunRow {
-                run_id,
-                job_id: Some(job.id.clone()),
-                processor: cell.processor,
-                analysis_date: cell.date,
-                status: "failed".into(),
-                records_written: 0,
-                failures_written: 0,
-                expected_count: cell.expected,
-                dependency_check_passed: false,
-                duration_ms: cell_started.elapsed().as_millis() as i64,
-                processor_version: PROCESSOR_VERSION.into(),
-                error: Some(e.to_string()),
-                started_at,
-            };
-            wh.record_failed_run(run, Some(job.id.clone())).await?;
         }
-        progress.cells_done += 1;
-        progress.players_done += cell.expected;
-        if let Some(e) = progress.per_processor.get_mut(cell.processor.code()) {
-            e.0 += 1;
+        let categories: Vec<String> = writes
+            .iter()
+            .flat_map(|w| {
+                w.output
+                    .failures
+                    .iter()
+                    .map(|f| f.category.code().to_string())
+            })
+            .collect();
+        let write_started = Instant::now();
+        let runs: Vec<RunRow> = writes.iter().map(|w| w.run.clone()).collect();
+        if writes.is_empty() {
+            // Nothing computed: only failed runs to record.
+        } else if let Err(e) = wh.write_cells(writes).await {
+            tracing::warn!(cells = runs.len(), error = %e, "batch write failed");
+            for run in runs {
+                failed_runs.push(RunRow {
+                    status: "failed".into(),
+                    records_written: 0,
+                    failures_written: 0,
+                    dependency_check_passed: false,
+                    duration_ms: write_started.elapsed().as_millis() as i64,
+                    error: Some(e.to_string()),
+                    ..run
+                });
+            }
+        } else {
+            for c in categories {
+                *progress.failures_by_category.entry(c).or_default() += 1;
+            }
+            // Committed: later cells of the same date may read it from memory.
+            written = pending;
+        }
+        if !failed_runs.is_empty() {
+            for run in &failed_runs {
+                tracing::warn!(processor = run.processor.code(), date = %run.analysis_date,
+                    error = run.error.as_deref().unwrap_or(""), "cell failed");
+                failed_cells.push((run.processor, run.analysis_date));
+                progress.cells_failed += 1;
+            }
+            // A failed cell's upstream outcome must not feed later cells.
+            written = WrittenToday::default();
+            wh.record_failed_runs(failed_runs).await?;
+        }
+        for cell in batch {
+            progress.cells_done += 1;
+            progress.players_done += cell.expected;
+            if let Some(e) = progress.per_processor.get_mut(cell.processor.code()) {
+                e.0 += 1;
+            }
         }
         progress.elapsed_ms = started.elapsed().as_millis() as u64;
         sink.update(&progress);
-        if (i + 1) % 16 == 0 {
+        since_saved += batch.len();
+        offset += batch.len();
+        if since_saved >= 16 || limit.max_cells > 1 {
+            since_saved = 0;
             job.progress = serde_json::to_string(&progress).unwrap_or_default();
             wh.update_job(job).await?;
         }
@@ -551,8 +640,32 @@ async fn run_cells(
     finish(wh, job, progress, failed_cells, state).await
 }
 
+fn failed_run(
+    job: &JobRecord,
+    cell: &PlannedCell,
+    run_id: String,
+    started_at: chrono::NaiveDateTime,
+    error: &warehouse::WarehouseError,
+) -> RunRow {
+    RunRow {
+        run_id,
+        job_id: Some(job.id.clone()),
+        processor: cell.processor,
+        analysis_date: cell.date,
+        status: "failed".into(),
+        records_written: 0,
+        failures_written: 0,
+        expected_count: cell.expected,
+        dependency_check_passed: false,
+        duration_ms: 0,
+        processor_version: PROCESSOR_VERSION.into(),
+        error: Some(error.to_string()),
+        started_at,
+    }
+}
+
 /// The cells this job has written on one date, as downstream cells read them.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct WrittenToday {
     date: Option<NaiveDate>,
     processors: Vec<ProcessorId>,

@@ -29,6 +29,38 @@ pub async fn load_demo(
     load_demo_days(wh, seed, None, sink).await
 }
 
+/// Box-score rows the demo would replace but did not write: the first date
+/// on which the store's row count differs from the demo's, described for the
+/// user. `None`: every stored date in the demo's span holds the demo's rows
+/// (or nothing).
+pub async fn foreign_rows(
+    wh: &dyn Warehouse,
+    seed: u64,
+    days: Option<u32>,
+) -> Result<Option<String>, EngineError> {
+    let season = domain::demo::generate(seed);
+    let start = domain::demo::season_start();
+    let last = match days {
+        Some(days) => start + chrono::Duration::days(i64::from(days.max(1)) - 1),
+        None => domain::demo::season_end(),
+    };
+    let mut demo_rows: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
+    for g in season.games.iter().filter(|g| g.game_date <= last) {
+        *demo_rows.entry(g.game_date).or_default() += 1;
+    }
+    let range = domain::DateRange::new(start, last, i64::MAX)?;
+    for stored in wh.game_dates(range).await? {
+        let demo = demo_rows.get(&stored.game_date).copied().unwrap_or(0);
+        if stored.player_rows != demo {
+            return Ok(Some(format!(
+                "{} holds {} box-score rows where the demo has {demo}",
+                stored.game_date, stored.player_rows
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// Like [`load_demo`], limited to the season's first `days` days when given
 /// (a small demo for slow warehouses, e.g. BigQuery through an emulator).
 pub async fn load_demo_days(

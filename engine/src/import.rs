@@ -30,6 +30,22 @@ pub async fn import_player_games(
             .into());
         }
     }
+    // One row per (player, game): a second one would make the store's
+    // history double-count the game.
+    let mut seen: std::collections::HashMap<(&str, &str), u64> = std::collections::HashMap::new();
+    for (line, row) in &rows {
+        if let Some(first) = seen.insert((&row.player_lookup, &row.game_id), *line) {
+            return Err(DomainError::BadImportRow {
+                line: *line,
+                column: "player_lookup, game_id".into(),
+                message: format!(
+                    "{} in {} again (first on line {first}): one row per player and game",
+                    row.player_lookup, row.game_id
+                ),
+            }
+            .into());
+        }
+    }
     let games = rows.into_iter().map(|(_, g)| g).collect();
     Ok(wh.load_upstream_rows(Vec::new(), games).await?)
 }

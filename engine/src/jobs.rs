@@ -1,12 +1,16 @@
 //! Backfills inside the server process. One queue and one worker: the embedded
 //! store has a single writer anyway, and a request that overlaps the running job
 //! simply waits behind it. Jobs are rows in the warehouse (state, cells,
-//! progress, before/after), so a restarted server finds them; live progress is
-//! also kept in memory for the dashboard to poll.
+//! progress, before/after), so a restarted server finds them: queued jobs are
+//! queued again at start-up. Live progress is also kept in memory for the
+//! dashboard to poll. Each job runs on a task of its own, so a panic fails that
+//! job (with the panic's message) and the queue goes on; `shutdown` stops the
+//! running job after its in-flight write and leaves it `interrupted`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use domain::report::{compare_cells, JobView, PlannedCell, Progress};
 use tokio::sync::mpsc;
@@ -29,6 +33,12 @@ pub struct JobRunner {
     live: Mutex<HashMap<String, Live>>,
     /// Test hook: the worker stops (as a killed process would) after this many cells.
     crash_after: Option<usize>,
+    /// The process is stopping: run nothing new, stop the running job.
+    stopping: AtomicBool,
+    /// A job is running right now.
+    busy: AtomicBool,
+    /// Test hook: the next job panics inside the worker.
+    panic_next: AtomicBool,
 }
 
 /// The cells a re-run request would run, with expected players: the dry run.
@@ -55,14 +65,76 @@ impl JobRunner {
             queue,
             live: Mutex::new(HashMap::new()),
             crash_after,
+            stopping: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
+            panic_next: AtomicBool::new(false),
         });
         let worker = Arc::clone(&runner);
         tokio::spawn(async move {
+            // Jobs queued before a restart wait their turn again, oldest first.
+            match worker.warehouse.jobs(QUEUE_SCAN).await {
+                Ok(jobs) => {
+                    for job in jobs.iter().rev().filter(|j| j.state == JobState::Queued) {
+                        worker.enqueue(&job.id);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the queued jobs"),
+            }
             while let Some(id) = rx.recv().await {
-                worker.run_one(&id).await;
+                if worker.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                worker.run_isolated(&id).await;
             }
         });
         runner
+    }
+
+    /// Test hook: the next job the worker takes panics.
+    #[doc(hidden)]
+    pub fn panic_next_job_for_tests(&self) {
+        self.panic_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops after the running job's in-flight write (the job becomes
+    /// `interrupted`, resumable) and starts nothing new; waits up to `wait`.
+    pub async fn shutdown(&self, wait: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for live in self.live().values() {
+            live.cancel.store(true, Ordering::SeqCst);
+        }
+        let deadline = Instant::now() + wait;
+        while self.busy.load(Ordering::SeqCst) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs one job on a task of its own: a panic in it fails the job with
+    /// the panic's message instead of killing the queue.
+    async fn run_isolated(self: &Arc<Self>, id: &str) {
+        self.busy.store(true, Ordering::SeqCst);
+        let worker = Arc::clone(self);
+        let owned = id.to_string();
+        let outcome = tokio::spawn(async move { worker.run_one(&owned).await }).await;
+        if let Err(e) = outcome {
+            let message = match e.try_into_panic() {
+                Ok(panic) => panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into()),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(job = id, %message, "job panicked");
+            if let Ok(mut job) = self.job(id).await {
+                job.state = JobState::Failed;
+                job.error = Some(format!("internal error (panic): {message}"));
+                job.finished_at = Some(chrono::Utc::now().naive_utc());
+                let _ = self.warehouse.update_job(&job).await;
+            }
+            self.live().remove(id);
+        }
+        self.busy.store(false, Ordering::SeqCst);
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
@@ -151,6 +223,17 @@ impl JobRunner {
     }
 
     async fn job(&self, id: &str) -> Result<JobRecord, EngineError> {
+        let well_formed = !id.is_empty()
+            && id.len() <= 100
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !well_formed {
+            return Err(EngineError::Input(domain::DomainError::BadParameter {
+                name: "id",
+                message: "not a job id (letters, digits, '-' and '_', at most 100)".into(),
+            }));
+        }
         self.warehouse
             .job(id)
             .await?
@@ -235,11 +318,25 @@ impl JobRunner {
             if !self.job(id).await?.state.is_active() {
                 return Ok(());
             }
+            if self.panic_next.swap(false, Ordering::SeqCst) {
+                panic!("test panic inside job {id}");
+            }
             loop {
                 match run_job(wh, id, &options, &sink, &cancel).await {
                     // Another process's job holds some of these cells: wait.
                     Err(e) if e.is_conflict() && !cancel.load(Ordering::SeqCst) => {
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    Ok(summary)
+                        if summary.state == JobState::Cancelled
+                            && self.stopping.load(Ordering::SeqCst) =>
+                    {
+                        // Stopped by the process shutting down, not by a user.
+                        let mut job = self.job(id).await?;
+                        job.state = JobState::Interrupted;
+                        job.finished_at = None;
+                        wh.update_job(&job).await?;
+                        return Ok(());
                     }
                     other => return other.map(|_| ()),
                 }
@@ -260,6 +357,9 @@ impl JobRunner {
         }
     }
 }
+
+/// How many recent jobs start-up scans for queued ones.
+const QUEUE_SCAN: usize = 500;
 
 struct LiveSink<'a> {
     runner: &'a JobRunner,

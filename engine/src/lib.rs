@@ -3,6 +3,7 @@
 //! and the dashboard's server functions share one code path and one error type.
 
 pub mod backfill;
+pub mod cache;
 pub mod demo;
 mod error;
 pub mod import;

@@ -54,13 +54,29 @@ pub fn parse_cell(raw: &str) -> Result<(ProcessorId, NaiveDate), EngineError> {
     ))
 }
 
-pub async fn cell_detail(
-    wh: &dyn Warehouse,
-    raw_cell: &str,
-    filter: FailureFilter,
-    unaccounted_offset: i64,
-) -> Result<CellDetail, EngineError> {
-    let (processor, date) = parse_cell(raw_cell)?;
+/// A drill-down request as typed in a URL: every field is checked here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellQuery {
+    /// `PDC:2021-11-10`
+    pub cell: String,
+    pub category: Option<String>,
+    pub search: Option<String>,
+    pub offset: Option<String>,
+    pub unaccounted_offset: Option<String>,
+}
+
+/// Failure rows per drill-down page.
+pub const DRILLDOWN_PAGE: i64 = 50;
+
+pub async fn cell_detail(wh: &dyn Warehouse, query: &CellQuery) -> Result<CellDetail, EngineError> {
+    let (processor, date) = parse_cell(&query.cell)?;
+    let filter = FailureFilter {
+        category: domain::params::text("cat", query.category.as_deref())?,
+        search: domain::params::text("q", query.search.as_deref())?,
+        offset: domain::params::offset("offset", query.offset.as_deref())?,
+        limit: DRILLDOWN_PAGE,
+    };
+    let unaccounted_offset = domain::params::offset("uoff", query.unaccounted_offset.as_deref())?;
     let needle = filter.search.as_deref().map(str::to_lowercase);
     let page_size = filter.limit;
     let day = DateRange::new(date, date, 1)?;

@@ -194,7 +194,7 @@ async fn a_crashed_job_resumes_to_the_same_tables() {
         .unwrap();
     assert_eq!(partial.state, JobState::Running);
     // The next process start marks it interrupted; a plain re-run resumes it.
-    assert_eq!(wh.interrupt_running_jobs().await.unwrap(), 1);
+    assert_eq!(wh.interrupt_stale_jobs(None).await.unwrap(), 1);
     let resumed = backfill(
         &wh,
         &req,

@@ -223,7 +223,7 @@ async fn an_interrupted_job_resumes_to_the_same_tables_and_reports_before_and_af
         JobState::Running
     );
     // The restart: the new process marks it interrupted, then one click resumes.
-    assert_eq!(wh.interrupt_running_jobs().await.unwrap(), 1);
+    assert_eq!(wh.interrupt_stale_jobs(None).await.unwrap(), 1);
     let restarted = JobRunner::start(wh.clone());
     let view = restarted.view(&job.id).await.unwrap();
     assert_eq!(view.state, "interrupted");
@@ -286,4 +286,87 @@ async fn a_second_request_queues_behind_the_running_one_and_can_be_cancelled_the
         .unwrap_err()
         .is_input());
     assert_eq!(wh.jobs(100).await.unwrap().len(), jobs_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_inside_a_job_fails_that_job_and_the_queue_goes_on() {
+    let wh = demo_store().await;
+    let runner = JobRunner::start(wh.clone());
+    runner.panic_next_job_for_tests();
+    let first = runner
+        .submit(&pdc_downstream(), Limits::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_until_over(wh.as_ref(), &first.id).await,
+        JobState::Failed
+    );
+    let failed = wh.job(&first.id).await.unwrap().unwrap();
+    assert!(
+        failed.error.as_deref().unwrap_or("").contains("panic"),
+        "{:?}",
+        failed.error
+    );
+    let second = runner
+        .submit(&pdc_downstream(), Limits::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_until_over(wh.as_ref(), &second.id).await,
+        JobState::Succeeded,
+        "the worker survived the panic"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_jobs_run_after_a_restart() {
+    let wh = demo_store().await;
+    let request =
+        engine::backfill::BackfillRequest::parse(&pdc_downstream(), Limits::default()).unwrap();
+    // Recorded as queued by a server that then stopped before running it.
+    let (job, _) = create_job(wh.as_ref(), &request, "test", JobState::Queued)
+        .await
+        .unwrap();
+    let _runner = JobRunner::start(wh.clone());
+    assert_eq!(
+        wait_until_over(wh.as_ref(), &job.id).await,
+        JobState::Succeeded
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_leaves_the_running_job_interrupted_and_resumable() {
+    let wh = demo_store().await;
+    let runner = JobRunner::start(wh.clone());
+    let job = runner
+        .submit(
+            &RawBackfillRequest {
+                processors: "PSZA".into(),
+                downstream: true,
+                start: Some("2021-10-19".into()),
+                end: Some("2022-01-31".into()),
+                ..RawBackfillRequest::default()
+            },
+            Limits::default(),
+            "test",
+        )
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        if wh.job(&job.id).await.unwrap().unwrap().state == JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    runner.shutdown(Duration::from_secs(30)).await;
+    let stopped = wh.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(stopped.state, JobState::Interrupted);
+    assert!(stopped.state.is_resumable());
+    let cells = wh.job_cells(&job.id).await.unwrap();
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.state == warehouse::CellState::Pending),
+        "stopped before the end"
+    );
 }

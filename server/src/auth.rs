@@ -1,9 +1,14 @@
-//! Who may start, cancel and resume jobs. Viewing needs nothing. Mutating
-//! endpoints accept POST only, refuse cross-origin requests (Origin / Host and
+//! Who may start, cancel and resume jobs. Viewing needs nothing. Every
+//! request must address one of this server's own host names (loopback
+//! names, the bind address, configured public names), so a page that
+//! rebinds its DNS name to 127.0.0.1 reaches nothing. Mutating endpoints
+//! accept POST only, refuse cross-origin requests (Origin / Host and
 //! Sec-Fetch-Site), and need the operator token — from the `x-rollcall-token`
 //! header or the `rollcall_token` cookie — unless the server listens on
-//! loopback with no token configured. Tokens are compared in constant time and
-//! never logged.
+//! loopback with no token configured and the request is local (a request
+//! carrying `Forwarded` / `X-Forwarded-For` is not, unless a trusted proxy is
+//! configured and names a loopback client). Tokens are compared in constant
+//! time and never logged.
 
 use std::net::SocketAddr;
 
@@ -24,10 +29,17 @@ pub const TOKEN_COOKIE: &str = "rollcall_token";
 /// Where the token form posts (sets the cookie).
 pub const TOKEN_PATH: &str = "/operator-token";
 
+/// How long the token cookie lives.
+const TOKEN_COOKIE_MAX_AGE_SECS: u64 = 12 * 3600;
+
 #[derive(Clone)]
 pub struct Operator {
     pub access: OperatorAccess,
     token: Option<Secret>,
+    /// Host names (lowercase, no port) requests may address.
+    hosts: Vec<String>,
+    /// A reverse proxy of ours sets `X-Forwarded-For` / `-Proto`.
+    trusted_proxy: bool,
 }
 
 impl std::fmt::Debug for Operator {
@@ -35,6 +47,8 @@ impl std::fmt::Debug for Operator {
         f.debug_struct("Operator")
             .field("access", &self.access)
             .field("token", &self.token)
+            .field("hosts", &self.hosts)
+            .field("trusted_proxy", &self.trusted_proxy)
             .finish()
     }
 }
@@ -48,7 +62,78 @@ impl Operator {
             (None, true) => OperatorAccess::OpenOnLoopback,
             (None, false) => OperatorAccess::Disabled,
         };
-        Self { access, token }
+        let mut hosts: Vec<String> = ["127.0.0.1", "localhost", "::1"].map(String::from).to_vec();
+        if !addr.ip().is_unspecified() {
+            hosts.push(addr.ip().to_string());
+        }
+        Self {
+            access,
+            token,
+            hosts,
+            trusted_proxy: false,
+        }
+    }
+
+    /// Adds the public host names this server answers to (behind a proxy or
+    /// on a network address) and whether a proxy of ours forwards requests.
+    pub fn with_public_hosts(mut self, public: &[String], trusted_proxy: bool) -> Self {
+        for h in public {
+            let h = h.trim().to_ascii_lowercase();
+            if !h.is_empty() && !self.hosts.contains(&h) {
+                self.hosts.push(h);
+            }
+        }
+        self.trusted_proxy = trusted_proxy;
+        self
+    }
+
+    /// The request's `Host` must be one of ours (absent: a non-browser client).
+    fn check_host(&self, headers: &HeaderMap) -> Result<(), String> {
+        let Some(raw) = headers.get(header::HOST) else {
+            return Ok(());
+        };
+        let host = raw.to_str().ok().map(host_name).unwrap_or_default();
+        if self.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+            return Ok(());
+        }
+        let shown: String = host.chars().filter(|c| !c.is_control()).take(100).collect();
+        Err(format!(
+            "Host '{shown}' is not this server's (it answers to {}; add names with ROLLCALL_PUBLIC_HOST)",
+            self.hosts.join(", ")
+        ))
+    }
+
+    /// Whether the request comes from this machine as far as we can tell.
+    fn is_local(&self, headers: &HeaderMap) -> bool {
+        let forwarded_for = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim);
+        let forwarded = headers.contains_key("forwarded")
+            || headers.contains_key("x-real-ip")
+            || forwarded_for.is_some();
+        if !forwarded {
+            return true;
+        }
+        self.trusted_proxy
+            && forwarded_for
+                .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether the client reached us over https (for the cookie's `Secure`).
+    fn is_https(&self, headers: &HeaderMap) -> bool {
+        let origin_https = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|o| o.starts_with("https://"));
+        let proxied_https = self.trusted_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        origin_https || proxied_https
     }
 
     fn matches(&self, offered: &str) -> bool {
@@ -59,7 +144,12 @@ impl Operator {
 
     fn authorize(&self, headers: &HeaderMap) -> Result<(), String> {
         match self.access {
-            OperatorAccess::OpenOnLoopback => Ok(()),
+            OperatorAccess::OpenOnLoopback if self.is_local(headers) => Ok(()),
+            OperatorAccess::OpenOnLoopback => Err(
+                "a forwarded request is not local: set ROLLCALL_OPERATOR_TOKEN \
+                 (or ROLLCALL_TRUSTED_PROXY when a proxy of yours is in front)"
+                    .into(),
+            ),
             OperatorAccess::Disabled => Err(
                 "re-runs are disabled: this server listens beyond loopback and has no ROLLCALL_OPERATOR_TOKEN"
                     .into(),
@@ -73,6 +163,17 @@ impl Operator {
             },
         }
     }
+}
+
+/// `Host` without its port, lowercase (`[::1]:3000` → `::1`).
+fn host_name(host: &str) -> String {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.to_ascii_lowercase()
 }
 
 fn offered_token(headers: &HeaderMap) -> Option<String> {
@@ -131,6 +232,10 @@ fn forbidden(message: String) -> Response {
 
 /// The middleware in front of every route.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Err(m) = state.operator.check_host(req.headers()) {
+        tracing::warn!(%m, "request for a foreign host refused");
+        return (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response();
+    }
     let path = req.uri().path();
     if !is_mutation(path) && path != TOKEN_PATH {
         return next.run(req).await;
@@ -157,13 +262,19 @@ pub struct TokenForm {
 /// `POST /operator-token`: checks the token and keeps it in a cookie.
 pub async fn remember_token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
     if !state.operator.matches(&form.token) {
         return (StatusCode::FORBIDDEN, "wrong operator token\n").into_response();
     }
+    let secure = if state.operator.is_https(&headers) {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
-        "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+        "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TOKEN_COOKIE_MAX_AGE_SECS}{secure}",
         form.token
     );
     (
@@ -231,6 +342,53 @@ mod tests {
             .authorize(&headers(&[]))
             .unwrap_err()
             .contains("required"));
+    }
+
+    #[test]
+    fn only_our_host_names_are_served() {
+        let lo = Operator::new("127.0.0.1:3000".parse().unwrap(), None);
+        for ok in [
+            "127.0.0.1:3000",
+            "localhost:3000",
+            "LOCALHOST",
+            "[::1]:3000",
+        ] {
+            assert!(lo.check_host(&headers(&[("host", ok)])).is_ok(), "{ok}");
+        }
+        let err = lo
+            .check_host(&headers(&[("host", "rebind.example:3000")]))
+            .unwrap_err();
+        assert!(err.contains("rebind.example"), "{err}");
+        assert!(lo.check_host(&headers(&[])).is_ok(), "non-browser clients");
+        let public = Operator::new("0.0.0.0:3000".parse().unwrap(), None)
+            .with_public_hosts(&["Rollcall.Example.com".into()], false);
+        assert!(public
+            .check_host(&headers(&[("host", "rollcall.example.com")]))
+            .is_ok());
+        assert!(public
+            .check_host(&headers(&[("host", "0.0.0.0:3000")]))
+            .is_err());
+    }
+
+    #[test]
+    fn forwarded_requests_are_not_local_without_a_trusted_proxy() {
+        let lo = Operator::new("127.0.0.1:3000".parse().unwrap(), None);
+        assert!(lo.authorize(&headers(&[])).is_ok());
+        for h in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+            let v = if h == "forwarded" {
+                "for=127.0.0.1"
+            } else {
+                "127.0.0.1"
+            };
+            assert!(lo.authorize(&headers(&[(h, v)])).is_err(), "{h}");
+        }
+        let proxied = lo.clone().with_public_hosts(&[], true);
+        assert!(proxied
+            .authorize(&headers(&[("x-forwarded-for", "127.0.0.1")]))
+            .is_ok());
+        assert!(proxied
+            .authorize(&headers(&[("x-forwarded-for", "203.0.113.9, 127.0.0.1")]))
+            .is_err());
     }
 
     #[test]

@@ -130,42 +130,62 @@ pub async fn reconcile_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// BigQuery (through the emulator at `config.base_url`) next to the embedded
-/// store, in one run: bulk load of a month of box scores, then reconciliation
-/// of that month (PSZA and its downstream run over its last ten days).
+/// BigQuery (through the emulator at `config.base_url`, behind a counting
+/// proxy) next to the embedded store, in one run: the season's upstream load,
+/// a full-season backfill of the four processors and a season's
+/// reconciliation. The job counts are the requests that start a BigQuery
+/// job (queries, scripts, load uploads), counted by the proxy.
 pub async fn bigquery_bench(
     output: &Path,
-    config: warehouse_bigquery::BigQueryConfig,
+    mut config: warehouse_bigquery::BigQueryConfig,
 ) -> anyhow::Result<Vec<Row>> {
-    let mut season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let start = domain::demo::season_start();
-    let end = start + chrono::Duration::days(29);
-    season.games.retain(|g| g.game_date <= end);
-    season.schedule.retain(|g| g.game_date <= end);
-    let month = domain::DateRange::new(start, end, 40)?;
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let upstream_url = config
+        .base_url
+        .clone()
+        .context("bench bigquery needs --bigquery-url (the emulator)")?;
+    let proxy = crate::faultproxy::FaultProxy::start(&upstream_url).await?;
+    config.base_url = Some(proxy.base_url.clone());
     let embedded = EmbeddedWarehouse::in_memory()?;
     let bigquery = warehouse_bigquery::BigQueryWarehouse::open(config).await?;
     let stores: [(&str, &dyn Warehouse); 2] =
         [("embedded", &embedded), ("BigQuery emulator", &bigquery)];
+    let range = domain::DateRange::new(
+        domain::demo::season_start(),
+        domain::demo::season_end(),
+        400,
+    )?;
+    let all: Vec<ProcessorId> = ProcessorId::all().collect();
     let mut rows = Vec::new();
+    let jobs_label = |name: &str, before: usize| {
+        if name == "embedded" {
+            String::new()
+        } else {
+            format!(", {} BigQuery jobs", proxy.counts.jobs() - before)
+        }
+    };
     for (name, wh) in stores {
+        let before = proxy.counts.jobs();
         let t = Instant::now();
         let load = wh
             .load_upstream_rows(season.schedule.clone(), season.games.clone())
             .await?;
         rows.push(Row {
             what: format!(
-                "{name}: bulk load of a month ({} box scores)",
-                load.game_rows
+                "{name}: load the season's upstream ({} box scores{})",
+                load.game_rows,
+                jobs_label(name, before)
             ),
             seconds: t.elapsed().as_secs_f64(),
             player_dates: load.game_rows as i64,
         });
+        let before = proxy.counts.jobs();
+        let t = Instant::now();
         let request = BackfillRequest {
-            processors: ProcessorId::all().collect(),
+            processors: all.clone(),
             dates: DateSpec::Range {
-                start: end - chrono::Duration::days(9),
-                end,
+                start: range.start(),
+                end: range.end(),
             },
             only_gaps: false,
             legacy: false,
@@ -174,31 +194,38 @@ pub async fn bigquery_bench(
             resume: false,
             ..RunOptions::default()
         };
-        let t = Instant::now();
         let summary = backfill(wh, &request, &options, &(), &AtomicBool::new(false)).await?;
         rows.push(Row {
             what: format!(
-                "{name}: backfill of 10 days × 4 processors ({} cells)",
-                summary.progress.cells_done
+                "{name}: full-season backfill, 4 processors ({} cells{})",
+                summary.progress.cells_done,
+                jobs_label(name, before)
             ),
             seconds: t.elapsed().as_secs_f64(),
             player_dates: summary.progress.players_done,
         });
-        let all: Vec<ProcessorId> = ProcessorId::all().collect();
         let mut times = Vec::new();
         let mut cells = 0;
         for _ in 0..5 {
             let t = Instant::now();
-            cells = wh.cell_counts(month, &all).await?.len();
+            cells = wh.cell_counts(range, &all).await?.len();
             times.push(t.elapsed().as_secs_f64());
         }
         times.sort_by(|a, b| a.total_cmp(b));
         rows.push(Row {
-            what: format!("{name}: reconcile one month ({cells} cells), median of 5"),
+            what: format!("{name}: reconcile the season ({cells} cells), median of 5"),
             seconds: times[times.len() / 2],
             player_dates: 0,
         });
     }
+    rows.push(Row {
+        what: "before batching (per-cell writes, measured 2026-11-30 on the same emulator): \
+               10 days × 4 processors = 40 cells in 47.5 s, ~5 jobs per cell \
+               (98 per 20 cells) → a season ≈ 3 250 jobs, ≈ 13 min"
+            .into(),
+        seconds: 47.54,
+        player_dates: 9724,
+    });
     write_section(output, "bigquery", &render(&rows))?;
     Ok(rows)
 }
@@ -333,6 +360,261 @@ pub fn write_section(path: &Path, name: &str, body: &str) -> anyhow::Result<()> 
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `rollcall bench load`: 100 viewers, each polling the season grid and the
+/// job list every second, during a full-season backfill started from the
+/// dashboard's API — on 127.0.0.1 only, bounded in time. Three runs side by
+/// side, each on a fresh store: the backfill alone, with the viewers and no
+/// read cache, with the viewers and the read cache the server uses.
+pub async fn load_bench(output: &Path, viewers: usize) -> anyhow::Result<String> {
+    let mut table = String::from(
+        "| run | backfill s | grid p50 / p95 ms | jobs p50 / p95 ms | /healthz p95 ms | requests | errors | max RSS MB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut results = Vec::new();
+    for (label, viewers, cached) in [
+        ("backfill alone", 0, true),
+        ("100 viewers, no read cache", viewers, false),
+        ("100 viewers, read cache (as served)", viewers, true),
+    ] {
+        let r = load_run(viewers, cached).await?;
+        table.push_str(&format!(
+            "| {label} | {:.1} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} | {} | {} | {:.0} |\n",
+            r.backfill_s,
+            r.grid.0,
+            r.grid.1,
+            r.jobs.0,
+            r.jobs.1,
+            r.healthz_p95,
+            r.requests,
+            r.errors,
+            r.max_rss_mb
+        ));
+        results.push(r);
+    }
+    write_section(output, "load", &table)?;
+    Ok(table)
+}
+
+struct LoadResult {
+    backfill_s: f64,
+    grid: (f64, f64),
+    jobs: (f64, f64),
+    healthz_p95: f64,
+    requests: usize,
+    errors: usize,
+    max_rss_mb: f64,
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
+    use leptos::server_fn::ServerFn;
+    use std::sync::atomic::Ordering;
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let embedded = EmbeddedWarehouse::in_memory()?;
+    embedded
+        .load_upstream_rows(season.schedule, season.games)
+        .await?;
+    let inner: std::sync::Arc<dyn Warehouse> = std::sync::Arc::new(embedded);
+    let warehouse: std::sync::Arc<dyn Warehouse> = if cached {
+        std::sync::Arc::new(engine::cache::CachedWarehouse::new(
+            inner,
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(1),
+        ))
+    } else {
+        inner
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let options = crate::leptos_options("target/site", addr);
+    let state = crate::AppState::new(warehouse, engine::Limits::default(), options);
+    let app = crate::router(state);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        crate::serve::ServeLimits::default(),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .pool_max_idle_per_host(viewers + 8)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let (start, end) = (domain::demo::season_start(), domain::demo::season_end());
+    let grid_body = format!("start={start}&end={end}");
+    let running = std::sync::Arc::new(AtomicBool::new(true));
+    let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let samples = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Vec::new(), Vec::new())));
+    let max_rss = std::sync::Arc::new(std::sync::Mutex::new(rss_mb()));
+    let mut tasks = Vec::new();
+    for v in 0..viewers {
+        let (http, base, grid_body) = (http.clone(), base.clone(), grid_body.clone());
+        let (running, errors, samples) = (running.clone(), errors.clone(), samples.clone());
+        tasks.push(tokio::spawn(async move {
+            // Spread the viewers over the second.
+            tokio::time::sleep(std::time::Duration::from_millis((v as u64 * 10) % 1000)).await;
+            while running.load(Ordering::SeqCst) {
+                let tick = Instant::now();
+                for (kind, path, body) in [
+                    (0, app::api::CoverageGrid::PATH, grid_body.clone()),
+                    (1, app::api::JobsList::PATH, String::new()),
+                ] {
+                    let t = Instant::now();
+                    let ok = http
+                        .post(format!("{base}{path}"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header("accept", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .map(|r| r.status().is_success());
+                    let ms = t.elapsed().as_secs_f64() * 1e3;
+                    if !matches!(ok, Ok(true)) {
+                        errors.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if let Ok(mut s) = samples.lock() {
+                        if kind == 0 {
+                            s.0.push(ms)
+                        } else {
+                            s.1.push(ms)
+                        }
+                    }
+                }
+                let rest = std::time::Duration::from_secs(1).saturating_sub(tick.elapsed());
+                tokio::time::sleep(rest).await;
+            }
+        }));
+    }
+    {
+        let (http, base, running, samples, errors, max_rss) = (
+            http.clone(),
+            base.clone(),
+            running.clone(),
+            samples.clone(),
+            errors.clone(),
+            max_rss.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while running.load(Ordering::SeqCst) {
+                let t = Instant::now();
+                let ok = http.get(format!("{base}/healthz")).send().await;
+                if !matches!(ok.map(|r| r.status().is_success()), Ok(true)) {
+                    errors.fetch_add(1, Ordering::SeqCst);
+                }
+                if let Ok(mut s) = samples.lock() {
+                    s.2.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+                if let Ok(mut m) = max_rss.lock() {
+                    *m = m.max(rss_mb());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }));
+    }
+    // Let the viewers settle, then start the season job through the API.
+    tokio::time::sleep(std::time::Duration::from_secs(if viewers > 0 {
+        2
+    } else {
+        0
+    }))
+    .await;
+    let form = format!(
+        "form%5Bp%5D=PSZA%2CPDC%2CPCF%2CMLFS&form%5Bstart%5D={start}&form%5Bend%5D={end}&form%5Bmode%5D=all&form%5Bdownstream%5D=no"
+    );
+    let started = Instant::now();
+    let answer = http
+        .post(format!("{base}{}", app::api::StartRerun::PATH))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(form)
+        .send()
+        .await?;
+    // The function answers the job id, or redirects to its page.
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.strip_prefix("/jobs/"))
+        .map(String::from);
+    let status = answer.status();
+    let text = answer.text().await?;
+    let job_id = match serde_json::from_str::<String>(&text).ok().or(location) {
+        Some(id) => id,
+        None => anyhow::bail!("starting the season job failed ({status}): {text}"),
+    };
+    // Bounded: a season job takes seconds; give up after five minutes.
+    let deadline = Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let view: domain::report::JobView = http
+            .post(format!("{base}{}", app::api::JobStatus::PATH))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(format!("id={job_id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if !view.active {
+            anyhow::ensure!(
+                view.state == "succeeded",
+                "the season job ended {}",
+                view.state
+            );
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the season job did not finish in 5 minutes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let backfill_s = started.elapsed().as_secs_f64();
+    running.store(false, Ordering::SeqCst);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    let (grid, jobs, health) = {
+        let s = samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        (s.0.clone(), s.1.clone(), s.2.clone())
+    };
+    let requests = grid.len() + jobs.len() + health.len();
+    let max_rss_mb = max_rss.lock().map(|m| *m).unwrap_or(0.0);
+    Ok(LoadResult {
+        backfill_s,
+        grid: percentiles(grid),
+        jobs: percentiles(jobs),
+        healthz_p95: percentiles(health).1,
+        requests,
+        errors: errors.load(Ordering::SeqCst),
+        max_rss_mb,
+    })
 }
 
 #[cfg(test)]

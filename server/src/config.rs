@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 
 pub const DEFAULT_DB: &str = "data/rollcall.duckdb";
@@ -44,6 +45,22 @@ pub struct StoreArgs {
     /// Path of the embedded database file (created and migrated if missing).
     #[arg(long = "db", env = "ROLLCALL_DB", default_value = DEFAULT_DB, global = true)]
     pub db: PathBuf,
+    /// DuckDB's memory limit for the embedded store (e.g. `2GB`).
+    #[arg(
+        long,
+        env = "ROLLCALL_DUCKDB_MEMORY_LIMIT",
+        default_value = "2GB",
+        global = true
+    )]
+    pub duckdb_memory_limit: String,
+    /// DuckDB worker threads for the embedded store.
+    #[arg(long, env = "ROLLCALL_DUCKDB_THREADS", default_value_t = 2, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=256).map(|v| v as usize))]
+    pub duckdb_threads: usize,
+    /// Embedded-store operations running at once (each on its own connection).
+    #[arg(long, env = "ROLLCALL_DUCKDB_CONNECTIONS", default_value_t = 8, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=256).map(|v| v as usize))]
+    pub duckdb_connections: usize,
     /// BigQuery project.
     #[arg(long, env = "ROLLCALL_BQ_PROJECT", global = true)]
     pub project: Option<String>,
@@ -61,6 +78,15 @@ pub struct StoreArgs {
     /// BigQuery API base URL (an emulator's `http://127.0.0.1:9050/bigquery/v2`).
     #[arg(long, env = "ROLLCALL_BQ_URL", global = true)]
     pub bigquery_url: Option<String>,
+    /// Seconds one BigQuery HTTP request may take before it is retried or fails.
+    #[arg(long, env = "ROLLCALL_BQ_REQUEST_TIMEOUT", global = true, default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub bq_request_timeout: u64,
+    /// Seconds one BigQuery job (query, load or transaction) may run before
+    /// Rollcall stops waiting and reports it by id.
+    #[arg(long, env = "ROLLCALL_BQ_JOB_DEADLINE", global = true, default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub bq_job_deadline: u64,
     /// How to authenticate to BigQuery.
     #[arg(
         long,
@@ -77,6 +103,14 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     /// The BigQuery settings, checked (a project is required).
+    pub fn embedded_limits(&self) -> warehouse_embedded::EmbeddedLimits {
+        warehouse_embedded::EmbeddedLimits {
+            max_connections: self.duckdb_connections,
+            memory_limit: self.duckdb_memory_limit.clone(),
+            threads: self.duckdb_threads,
+        }
+    }
+
     pub fn bigquery(&self) -> anyhow::Result<warehouse_bigquery::BigQueryConfig> {
         let project = self.project.clone().ok_or_else(|| {
             anyhow::anyhow!("--warehouse bigquery needs --project (or ROLLCALL_BQ_PROJECT)")
@@ -96,6 +130,10 @@ impl StoreArgs {
             location: self.location.clone(),
             base_url: self.bigquery_url.clone(),
             credentials,
+            timeouts: warehouse_bigquery::Timeouts {
+                request: std::time::Duration::from_secs(self.bq_request_timeout),
+                job: std::time::Duration::from_secs(self.bq_job_deadline),
+            },
         })
     }
 }
@@ -116,6 +154,28 @@ pub struct ServeArgs {
     /// Token required for re-runs and cancels when listening on a non-loopback address.
     #[arg(long, env = "ROLLCALL_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<Secret>,
+    /// Host names the server answers to besides loopback and its bind
+    /// address (comma list: what users type in the browser). Requests for any
+    /// other `Host` are refused (no DNS rebinding).
+    #[arg(long, env = "ROLLCALL_PUBLIC_HOST", value_delimiter = ',')]
+    pub public_host: Vec<String>,
+    /// A reverse proxy of yours sets `X-Forwarded-For`/`-Proto`; without it a
+    /// forwarded request is never treated as local.
+    #[arg(long, env = "ROLLCALL_TRUSTED_PROXY")]
+    pub trusted_proxy: bool,
+    /// Most connections open at once (more wait in the listen backlog).
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=100_000).map(|v| v as usize))]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's head (slowloris guard).
+    #[arg(long, env = "ROLLCALL_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a cached view (grid, game dates, job list) may be reused when
+    /// no write went through this server (other writers: BigQuery).
+    #[arg(long, env = "ROLLCALL_CACHE_MAX_AGE", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub cache_max_age_secs: u64,
 }
 
 /// A string that never shows up in logs or `Debug` output.

@@ -104,6 +104,8 @@ enum BenchWhat {
     Reconcile,
     /// BigQuery (pass the store options, e.g. an emulator) next to the embedded store.
     Bigquery,
+    /// 100 viewers polling the dashboard during a season backfill (loopback only).
+    Load,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +125,9 @@ struct DemoCmd {
     /// Only the first N days of the season (a small demo, e.g. 30).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=400))]
     days: Option<u32>,
+    /// Replace box-score rows the demo did not write (imported real data).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +174,31 @@ impl From<anyhow::Error> for CliError {
     fn from(e: anyhow::Error) -> Self {
         CliError::Failed(e)
     }
+}
+
+impl From<server::remote::RemoteError> for CliError {
+    fn from(e: server::remote::RemoteError) -> Self {
+        match e {
+            server::remote::RemoteError::Input(m) => CliError::Input(m),
+            other => CliError::Failed(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+/// The server holding this embedded store, if one runs (see `server::remote`).
+async fn running_server(store: &StoreArgs) -> Option<server::remote::Remote> {
+    if store.warehouse != WarehouseKind::Embedded {
+        return None;
+    }
+    let token = std::env::var("ROLLCALL_OPERATOR_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let remote = server::remote::Remote::find(&store.db, token).await?;
+    eprintln!(
+        "the store is served by {}: going through it",
+        remote.address()
+    );
+    Some(remote)
 }
 
 impl From<engine::EngineError> for CliError {
@@ -220,7 +250,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }) => {
             // Parse and validate the whole file before opening the store.
             let rows = read_player_games(&file)?;
-            let wh = open_store(&cli.store).await?;
+            let wh = open_store(&cli.store, Create::Yes).await?;
             let load = engine::import::import_player_games(wh.as_ref(), rows).await?;
             println!(
                 "imported {} rows on {} dates from {}",
@@ -245,10 +275,21 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 engine::Limits::default().max_range_days,
             )
             .map_err(|e| CliError::Input(e.to_string()))?;
-            let wh = open_store(&cli.store).await?;
-            let rec =
-                engine::reconcile::reconcile(wh.as_ref(), engine::Limits::default(), &request)
-                    .await?;
+            let rec = match running_server(&cli.store).await {
+                Some(remote) => remote
+                    .reconcile(
+                        request.start.as_deref().unwrap_or_default(),
+                        request.end.as_deref().unwrap_or_default(),
+                        request.processors.as_deref(),
+                    )
+                    .await
+                    .map_err(CliError::from)?,
+                None => {
+                    let wh = open_store(&cli.store, Create::No).await?;
+                    engine::reconcile::reconcile(wh.as_ref(), engine::Limits::default(), &request)
+                        .await?
+                }
+            };
             let out = server::validate::render(&rec, cmd.format, cmd.details, cmd.reconcile)
                 .map_err(anyhow::Error::from)?;
             print!("{out}");
@@ -269,6 +310,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 BenchWhat::Bigquery => server::bench::render(
                     &server::bench::bigquery_bench(&cmd.output, cli.store.bigquery()?).await?,
                 ),
+                BenchWhat::Load => server::bench::load_bench(&cmd.output, 100).await?,
             };
             print!("{text}");
             println!("written to {}", cmd.output.display());
@@ -277,25 +319,48 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Whether opening may create a missing embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Create {
+    Yes,
+    No,
+}
+
 /// Opens the configured store. The embedded file is locked by this process,
 /// so any job still marked `running` belongs to a process that died: mark it
-/// interrupted. (On BigQuery, where processes share the datasets, only `serve`
-/// does that — one server per dataset prefix.)
-async fn open_store(store: &StoreArgs) -> anyhow::Result<Arc<dyn Warehouse>> {
+/// interrupted. On BigQuery, where processes share the datasets, only `serve`
+/// does that, and only for jobs whose lease ran out (a CLI backfill running
+/// beside the server renews its lease and stays `running`).
+async fn open_store(store: &StoreArgs, create: Create) -> Result<Arc<dyn Warehouse>, CliError> {
+    if store.warehouse == WarehouseKind::Embedded && create == Create::No && !store.db.exists() {
+        // A mistyped path must not turn into an empty store and a false green.
+        return Err(CliError::Input(format!(
+            "no such store: {} (create one with `rollcall demo` or `rollcall import`, or pass --db)",
+            store.db.display()
+        )));
+    }
     let wh: Arc<dyn Warehouse> = match store.warehouse {
-        WarehouseKind::Embedded => Arc::new(EmbeddedWarehouse::open(&store.db)?),
+        WarehouseKind::Embedded => Arc::new(
+            EmbeddedWarehouse::open_with(&store.db, &store.embedded_limits())
+                .map_err(anyhow::Error::from)?,
+        ),
         WarehouseKind::Bigquery => {
             return Ok(Arc::new(
-                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?).await?,
+                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?)
+                    .await
+                    .map_err(anyhow::Error::from)?,
             ))
         }
     };
-    interrupt_dead_jobs(wh.as_ref()).await?;
+    interrupt_dead_jobs(wh.as_ref(), None).await?;
     Ok(wh)
 }
 
-async fn interrupt_dead_jobs(wh: &dyn Warehouse) -> anyhow::Result<()> {
-    let interrupted = wh.interrupt_running_jobs().await?;
+async fn interrupt_dead_jobs(
+    wh: &dyn Warehouse,
+    stale_before: Option<chrono::NaiveDateTime>,
+) -> anyhow::Result<()> {
+    let interrupted = wh.interrupt_stale_jobs(stale_before).await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
@@ -307,9 +372,16 @@ async fn interrupt_dead_jobs(wh: &dyn Warehouse) -> anyhow::Result<()> {
 
 async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
     let args = cmd.serve;
-    let warehouse = open_store(store).await?;
+    let create = if cmd.demo { Create::Yes } else { Create::No };
+    let warehouse = open_store(store, create).await?;
     if store.warehouse == WarehouseKind::Bigquery {
-        interrupt_dead_jobs(warehouse.as_ref()).await?;
+        let lease = chrono::Duration::from_std(engine::backfill::JOB_LEASE)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        interrupt_dead_jobs(
+            warehouse.as_ref(),
+            Some(chrono::Utc::now().naive_utc() - lease),
+        )
+        .await?;
     }
     if cmd.demo {
         let everything = domain::DateRange::new(
@@ -335,25 +407,60 @@ async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
     let limits = engine::Limits {
         max_range_days: args.max_range_days,
     };
-    let operator = server::auth::Operator::new(args.addr, args.operator_token.clone());
+    let operator = server::auth::Operator::new(args.addr, args.operator_token.clone())
+        .with_public_hosts(&args.public_host, args.trusted_proxy);
     tracing::info!(access = ?operator.access, "operator access");
+    // Dashboards poll: repeated views are lookups, at most a second behind a
+    // write made here, and at most `cache_max_age` behind writers elsewhere.
+    let warehouse: Arc<dyn Warehouse> = Arc::new(engine::cache::CachedWarehouse::new(
+        warehouse,
+        std::time::Duration::from_secs(args.cache_max_age_secs),
+        std::time::Duration::from_secs(1),
+    ));
     let state = server::AppState::with_operator(warehouse, limits, options, operator);
+    let jobs = std::sync::Arc::clone(&state.server.jobs);
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     tracing::info!(addr = %args.addr, db = %store.db.display(), "serving http://{}", args.addr);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("server stopped with an error")?;
+    // Commands on the same embedded store find this server here and go
+    // through it (the file is locked by this process).
+    let _address = match store.warehouse {
+        WarehouseKind::Embedded => {
+            let local = listener.local_addr().map_err(anyhow::Error::from)?;
+            Some(server::remote::record_address(&store.db, local).map_err(anyhow::Error::from)?)
+        }
+        WarehouseKind::Bigquery => None,
+    };
+    let serve_limits = server::serve::ServeLimits {
+        max_connections: args.max_connections,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+        ..Default::default()
+    };
+    server::serve::serve(
+        listener,
+        app,
+        serve_limits,
+        server::serve::shutdown_signal(),
+    )
+    .await;
+    // The running job stops after its in-flight write and stays resumable.
+    jobs.shutdown(serve_limits.drain).await;
+    tracing::info!("stopped");
     Ok(())
 }
 
 async fn demo(store: &StoreArgs, cmd: DemoCmd) -> Result<ExitCode, CliError> {
-    let wh = open_store(store).await?;
+    let wh = open_store(store, Create::Yes).await?;
+    if !cmd.force {
+        if let Some(found) = engine::demo::foreign_rows(wh.as_ref(), cmd.seed, cmd.days).await? {
+            return Err(CliError::Input(format!(
+                "the store has rows the demo did not write ({found}); \
+                 nothing was changed — pass --force to replace them with the demo's"
+            )));
+        }
+    }
     let sink = BarSink::new("demo");
     let report = engine::demo::load_demo_days(wh.as_ref(), cmd.seed, cmd.days, &sink).await?;
     sink.finish();
@@ -387,21 +494,16 @@ async fn backfill_cmd(store: &StoreArgs, cmd: BackfillCmd) -> Result<ExitCode, C
         };
         Some(BackfillRequest::parse(&raw, limits).map_err(|e| CliError::Input(e.to_string()))?)
     };
-    let wh = open_store(store).await?;
+    if let Some(remote) = running_server(store).await {
+        return backfill_through(&remote, &cmd, request.is_none()).await;
+    }
+    let wh = open_store(store, Create::No).await?;
     let Some(request) = request else {
         return job_status(wh.as_ref()).await;
     };
     if cmd.dry_run {
         let cells = plan(wh.as_ref(), &request).await?;
-        println!("{:<6} {:<12} {:>9}", "Proc", "Date", "Expected");
-        for c in &cells {
-            println!("{:<6} {:<12} {:>9}", c.processor.code(), c.date, c.expected);
-        }
-        println!(
-            "{} cells, {} player-dates (dry run: nothing written)",
-            cells.len(),
-            cells.iter().map(|c| c.expected).sum::<i64>()
-        );
+        print_plan(&cells);
         return Ok(ExitCode::SUCCESS);
     }
     let cancel = Arc::new(AtomicBool::new(false));
@@ -429,6 +531,110 @@ async fn backfill_cmd(store: &StoreArgs, cmd: BackfillCmd) -> Result<ExitCode, C
             ExitCode::FAILURE
         },
     )
+}
+
+/// `backfill` while a server holds the store: the same request as a
+/// dashboard re-run, followed with the same progress bar and exit codes.
+async fn backfill_through(
+    remote: &server::remote::Remote,
+    cmd: &BackfillCmd,
+    status_only: bool,
+) -> Result<ExitCode, CliError> {
+    if status_only {
+        for j in remote.jobs().await? {
+            print_job_line(&j.id, &j.state, &j.progress, &j.requested_by, j.created_at);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cmd.legacy {
+        return Err(CliError::Input(
+            "--legacy needs the store to itself: stop the server first".into(),
+        ));
+    }
+    let form = app::api::RerunForm {
+        p: cmd.processor.clone().unwrap_or_default(),
+        dates: cmd.dates.clone(),
+        start: cmd.start_date.clone(),
+        end: cmd.end_date.clone(),
+        mode: Some(if cmd.only_gaps { "gaps" } else { "all" }.into()),
+        downstream: Some(if cmd.downstream { "yes" } else { "no" }.into()),
+    };
+    if cmd.dry_run {
+        let cells = remote.preview(&form).await?;
+        print_plan(&cells);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = remote.start(&form).await?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("cancelling after the cell in flight…");
+                cancel.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let sink = BarSink::new("backfill");
+    let mut cancel_sent = false;
+    let view = loop {
+        let view = remote.job(&id).await?;
+        engine::backfill::ProgressSink::update(&sink, &view.progress);
+        if !view.active {
+            break view;
+        }
+        if cancel.load(Ordering::SeqCst) && !cancel_sent {
+            remote.cancel(&id).await?;
+            cancel_sent = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    sink.finish();
+    let state = warehouse::JobState::parse(&view.state).unwrap_or(warehouse::JobState::Failed);
+    print_summary(&JobSummary {
+        job_id: view.id.clone(),
+        state,
+        resumed: false,
+        progress: view.progress.clone(),
+        failed_cells: Vec::new(),
+    });
+    Ok(
+        if state == warehouse::JobState::Succeeded && view.progress.cells_failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}
+
+/// The dry run's table.
+fn print_plan(cells: &[engine::backfill::PlannedCell]) {
+    println!("{:<6} {:<12} {:>9}", "Proc", "Date", "Expected");
+    for c in cells {
+        println!("{:<6} {:<12} {:>9}", c.processor.code(), c.date, c.expected);
+    }
+    println!(
+        "{} cells, {} player-dates (dry run: nothing written)",
+        cells.len(),
+        cells.iter().map(|c| c.expected).sum::<i64>()
+    );
+}
+
+/// One line of `backfill --status`.
+fn print_job_line(
+    id: &str,
+    state: &str,
+    p: &engine::backfill::Progress,
+    requested_by: &str,
+    created_at: chrono::NaiveDateTime,
+) {
+    println!(
+        "{id}  {state:<11} {}/{} cells, {} failed  by {requested_by}  created {}",
+        p.cells_done,
+        p.cells_total,
+        p.cells_failed,
+        created_at.format("%Y-%m-%d %H:%M:%S")
+    );
 }
 
 fn print_summary(s: &JobSummary) {
@@ -468,16 +674,7 @@ async fn job_status(wh: &dyn Warehouse) -> Result<ExitCode, CliError> {
     }
     for j in jobs {
         let p: engine::backfill::Progress = serde_json::from_str(&j.progress).unwrap_or_default();
-        println!(
-            "{}  {:<11} {}/{} cells, {} failed  by {}  created {}",
-            j.id,
-            j.state.as_str(),
-            p.cells_done,
-            p.cells_total,
-            p.cells_failed,
-            j.requested_by,
-            j.created_at.format("%Y-%m-%d %H:%M:%S")
-        );
+        print_job_line(&j.id, j.state.as_str(), &p, &j.requested_by, j.created_at);
     }
     Ok(ExitCode::SUCCESS)
 }

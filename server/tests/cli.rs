@@ -94,7 +94,7 @@ fn a_file_that_is_not_a_rollcall_database_is_refused_in_one_line() {
 fn a_read_only_location_fails_at_start_up_in_one_line() {
     // /proc is read-only even for root (CI runs as root, which ignores file modes).
     let db = Path::new("/proc/rollcall-test/rollcall.duckdb");
-    let out = rollcall(db, &["backfill", "--status"]);
+    let out = rollcall(db, &["demo", "--days", "3"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -369,4 +369,168 @@ async fn import_parquet_round_trips() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(pgs_count(&db), n);
+}
+
+#[test]
+fn commands_that_read_a_store_refuse_one_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.duckdb");
+    for args in [
+        &[
+            "validate",
+            "--start-date",
+            "2021-11-05",
+            "--end-date",
+            "2021-11-06",
+        ][..],
+        &["backfill", "--processor", "PDC", "--dates", "2021-11-05"],
+        &["backfill", "--status"],
+        &["serve", "--addr", "127.0.0.1:0"],
+    ] {
+        let out = rollcall(&db, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("no such store"), "{}", stderr(&out));
+        assert!(!db.exists(), "{args:?} created nothing");
+    }
+}
+
+#[test]
+fn demo_refuses_to_replace_rows_it_did_not_write_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("real.duckdb");
+    let file = dir.path().join("real.csv");
+    std::fs::write(
+        &file,
+        format!("{CSV_HEADER}\n{}\n", csv_row("kevindurant", "2021-10-20")),
+    )
+    .unwrap();
+    let out = rollcall(
+        &db,
+        &["import", "player-game-summary", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = rollcall(&db, &["demo", "--days", "5"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not write"), "{}", stderr(&out));
+    assert_eq!(pgs_count(&db), 1, "nothing replaced");
+    let out = rollcall(&db, &["demo", "--days", "5", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(pgs_count(&db) > 100);
+    // The demo's own rows: a second demo needs no --force.
+    let out = rollcall(&db, &["demo", "--days", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn import_rejects_duplicate_rows_and_takes_paths_literally() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("import.duckdb");
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(
+        &dup,
+        format!(
+            "{CSV_HEADER}\n{}\n{}\n{}\n",
+            csv_row("kevindurant", "2021-11-05"),
+            csv_row("jamesharden", "2021-11-05"),
+            csv_row("kevindurant", "2021-11-05")
+        ),
+    )
+    .unwrap();
+    let out = rollcall(
+        &db,
+        &["import", "player-game-summary", dup.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 4") && err.contains("first on line 2"),
+        "{err}"
+    );
+    assert!(!db.exists() || pgs_count(&db) == 0, "nothing written");
+    // A glob or a URL is a file name like any other: here, one that is not there.
+    std::fs::write(dir.path().join("x.parquet"), b"PAR1").unwrap();
+    for path in [
+        dir.path().join("*.parquet").to_string_lossy().to_string(),
+        "http://127.0.0.1:9/data.parquet".to_string(),
+    ] {
+        let out = rollcall(&db, &["import", "player-game-summary", &path]);
+        assert_eq!(out.status.code(), Some(2), "{path}: {}", stderr(&out));
+        assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn validate_and_backfill_work_beside_a_server_holding_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.duckdb");
+    let out = rollcall(&db, &["demo", "--days", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("ROLLCALL_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !remote_file_exists(&db) || std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let validate = |db: &Path| {
+        rollcall(
+            db,
+            &[
+                "validate",
+                "--start-date",
+                "2021-11-05",
+                "--end-date",
+                "2021-11-05",
+                "--processor",
+                "PDC",
+                "--reconcile",
+            ],
+        )
+    };
+    // The demo leaves PDC unaccounted on 2021-11-05: exit 1, as locally.
+    let out = validate(&db);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("unaccounted"), "{}", stdout(&out));
+    let out = rollcall(
+        &db,
+        &["backfill", "--processor", "PDC", "--dates", "2021-11-05"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
+    let out = validate(&db);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // Bad input is still exit 2, through the server too.
+    let out = rollcall(
+        &db,
+        &[
+            "validate",
+            "--start-date",
+            "2021-11-05",
+            "--end-date",
+            "2021-11-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+fn remote_file_exists(db: &Path) -> bool {
+    server::remote::address_file(db).exists()
 }

@@ -317,8 +317,13 @@ async fn unaccounted_players_are_paginated_and_searchable() {
     let (_, found) = get(app.clone(), &format!("{base}&q={needle}")).await;
     let found = listed(&found);
     assert!(!found.is_empty() && found.iter().all(|p| p.contains(needle)));
-    let (status, _) = get(app, &format!("{base}&uoff=-7")).await;
-    assert_eq!(status, StatusCode::OK, "a hostile offset is clamped");
+    let (status, body) = get(app, &format!("{base}&uoff=-7")).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a hostile offset is refused"
+    );
+    assert!(body.contains("uoff: "), "named in the message");
 }
 
 /// Building routers while another renders must not stall that render: route

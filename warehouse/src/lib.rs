@@ -1,6 +1,6 @@
 //! The `Warehouse` trait: the only way any Rollcall component reaches data.
-//! Implementations live in their own crates (`warehouse_embedded`, later BigQuery)
-//! and are chosen once at start-up as an `Arc<dyn Warehouse>`.
+//! Implementations live in their own crates (`warehouse_embedded`,
+//! `warehouse_bigquery`) and are chosen once at start-up as an `Arc<dyn Warehouse>`.
 
 pub mod accounting;
 mod error;
@@ -10,7 +10,7 @@ pub use error::WarehouseError;
 pub use types::*;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
@@ -60,11 +60,30 @@ pub trait Warehouse: Send + Sync + 'static {
     /// Idempotent write of one (processor, date) cell, atomically: replace the
     /// date's output rows; replace the processor's failure rows for the date
     /// (always, even with zero new failures — unless `legacy`); append the run
-    /// row; mark the job's checkpoint for the cell.
-    async fn write_cell(&self, write: CellWrite) -> Result<()>;
+    /// row, which is also the job's checkpoint for the cell.
+    async fn write_cell(&self, write: CellWrite) -> Result<()> {
+        self.write_cells(vec![write]).await
+    }
+
+    /// [`Warehouse::write_cell`] for many cells at once, all or nothing: either
+    /// every cell of the batch is replaced or none is. Applying the same batch
+    /// twice leaves what applying it once does.
+    async fn write_cells(&self, writes: Vec<CellWrite>) -> Result<()>;
+
+    /// How many cells the engine should hand to one [`Warehouse::write_cells`]
+    /// (a store whose every statement is a remote job wants many).
+    fn write_batch(&self) -> WriteBatch {
+        WriteBatch::default()
+    }
 
     /// Records a run that could not write (the cell keeps its old rows).
-    async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()>;
+    async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()> {
+        let _ = job_id;
+        self.record_failed_runs(vec![run]).await
+    }
+
+    /// [`Warehouse::record_failed_run`] for many runs (one request).
+    async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()>;
 
     /// Per (processor, date): expected, records, player failures for expected
     /// players, date-level failure, investigate failures, runs. Set-based.
@@ -137,7 +156,12 @@ pub trait Warehouse: Send + Sync + 'static {
     /// Updates state, progress, error and timestamps of a job.
     async fn update_job(&self, job: &JobRecord) -> Result<()>;
 
-    /// Marks every `running` job as `interrupted` (their process is gone).
-    /// Returns how many.
-    async fn interrupt_running_jobs(&self) -> Result<usize>;
+    /// Renews a running job's lease: the job's process is alive at `at`.
+    async fn heartbeat(&self, id: &str, at: NaiveDateTime) -> Result<()>;
+
+    /// Marks `running` jobs as `interrupted` whose lease was last renewed (or
+    /// which started, if never renewed) before `stale_before`: their process
+    /// is gone. `None` marks every running job (a store locked by this process
+    /// cannot have a live job elsewhere). Returns how many.
+    async fn interrupt_stale_jobs(&self, stale_before: Option<NaiveDateTime>) -> Result<usize>;
 }

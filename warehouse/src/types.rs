@@ -55,6 +55,35 @@ pub struct CellWrite {
     pub known_empty: bool,
 }
 
+/// How the engine groups cells into one [`crate::Warehouse::write_cells`]:
+/// whole dates, at most `max_cells` cells and about `max_rows` output rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteBatch {
+    pub max_cells: usize,
+    pub max_rows: usize,
+}
+
+impl Default for WriteBatch {
+    /// One cell per write: the finest checkpoint, right for a local store.
+    fn default() -> Self {
+        Self {
+            max_cells: 1,
+            max_rows: usize::MAX,
+        }
+    }
+}
+
+/// A job cell's checkpoint from the status of the last run the job recorded
+/// for it: `success` → done, `failed` → failed, no run → pending. Both stores
+/// derive job cell states this way (the embedded one in SQL, mirroring this).
+pub fn checkpoint_state(last_run_status: Option<&str>) -> CellState {
+    match last_run_status {
+        Some("success") => CellState::Done,
+        Some("failed") => CellState::Failed,
+        _ => CellState::Pending,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobState {
     Queued,

@@ -1,12 +1,23 @@
-//! The one way this crate talks to BigQuery: `jobs.query` with named
-//! parameters, every page of the result, errors checked in the body (the
-//! emulator answers SQL errors with HTTP 200), and bounded retries with
-//! exponential backoff on 429, 5xx and transport timeouts.
+//! The one way this crate talks to BigQuery:
+//! - `jobs.query` with named parameters, every page of the result, errors
+//!   checked in the body (the emulator answers SQL errors with HTTP 200);
+//! - load jobs with an in-memory multipart upload (newline-delimited JSON),
+//!   which stage rows far cheaper than DML (no DML quota, ~100× faster on the
+//!   emulator than `INSERT … FROM UNNEST(@rows)`);
+//! - bounded retries with exponential backoff on 429, 5xx and transport
+//!   timeouts. Every logical request keeps one id across its attempts (the
+//!   `requestId` of `jobs.query`, the job id of a load), so BigQuery applies a
+//!   retried request once; writes are also idempotent by construction (see
+//!   `stage`), because the emulator ignores both ids;
+//! - every HTTP request has a timeout and every job a deadline, each ending
+//!   in an error that names the job.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
 use gcp_bigquery_client::model::query_parameter::QueryParameter;
@@ -22,12 +33,38 @@ use warehouse::{Result, WarehouseError};
 /// Attempts per request (the first try included) and the total time budget.
 const MAX_ATTEMPTS: u32 = 5;
 const RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// How long `jobs.query` waits server-side before answering "not complete".
+const QUERY_WAIT_MS: i32 = 10_000;
+
+/// Time limits of every call (configurable so tests can provoke them).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// One HTTP request, connect to last byte.
+    pub request: Duration,
+    /// One job, from submission until it is done (all polls included).
+    pub job: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            request: Duration::from_secs(60),
+            job: Duration::from_secs(600),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct Bq {
     pub client: Arc<Client>,
+    pub http: reqwest::Client,
+    pub auth: Arc<dyn Authenticator>,
+    /// `…/bigquery/v2` and its upload twin `…/upload/bigquery/v2`.
+    pub v2_url: String,
+    pub upload_url: String,
     pub project: String,
     pub location: Option<String>,
+    pub timeouts: Timeouts,
 }
 
 /// Result rows as JSON values, one `Vec` per row in column order.
@@ -37,20 +74,96 @@ pub(crate) struct Rows {
     pub affected: i64,
 }
 
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh id for one logical request (≤ 36 ASCII characters, as BigQuery's
+/// `requestId` requires; letters, digits and `_` so it is also a job id).
+pub(crate) fn request_id(kind: &str) -> String {
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = chrono::Utc::now().timestamp_micros();
+    let pid = std::process::id();
+    format!("rc{kind}_{t:x}_{pid:x}_{n:x}")
+}
+
+/// Why one attempt failed.
+enum CallError {
+    Bq(BQError),
+    Http {
+        status: u16,
+        body: String,
+    },
+    Transport(reqwest::Error),
+    /// The job is still running at its deadline.
+    Deadline(String),
+}
+
+impl CallError {
+    fn retryable(&self) -> bool {
+        match self {
+            CallError::Bq(BQError::ResponseError { error }) => {
+                error.error.code == 429 || (500..600).contains(&error.error.code)
+            }
+            CallError::Bq(BQError::RequestError(r)) | CallError::Transport(r) => {
+                r.is_timeout() || r.is_connect() || r.is_request() || r.is_body()
+            }
+            CallError::Http { status, .. } => *status == 429 || (500..600).contains(status),
+            _ => false,
+        }
+    }
+
+    fn into_warehouse(self, what: &str) -> WarehouseError {
+        match self {
+            CallError::Bq(BQError::RequestError(e)) | CallError::Transport(e) if e.is_timeout() => {
+                WarehouseError::Query(format!(
+                    "{what}: no answer from BigQuery within the request timeout"
+                ))
+            }
+            CallError::Bq(e) => WarehouseError::Query(format!("{what}: {}", bq_message(e))),
+            CallError::Http { status, body } => {
+                WarehouseError::Query(format!("{what}: BigQuery {status}: {}", first_line(&body)))
+            }
+            CallError::Transport(e) => WarehouseError::Query(format!("{what}: BigQuery: {e}")),
+            CallError::Deadline(m) => WarehouseError::Query(format!("{what}: {m}")),
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(300).collect()
+}
+
 impl Bq {
-    /// Runs one statement and returns every row of every page.
+    /// Runs one statement and returns every row of every page. Retries reuse
+    /// the statement's `requestId`, so a mutation whose reply was lost is not
+    /// applied again by BigQuery.
     pub async fn query(&self, sql: &str, params: Vec<QueryParameter>) -> Result<Rows> {
+        let id = request_id("q");
+        let what = format!("BigQuery request {id}");
         let mut request = QueryRequest::new(sql);
         request.use_legacy_sql = false;
         request.location = self.location.clone();
+        request.request_id = Some(id.clone());
+        request.timeout_ms = Some(QUERY_WAIT_MS);
         if !params.is_empty() {
             request.parameter_mode = Some("NAMED".into());
             request.query_parameters = Some(params);
         }
+        let deadline = Instant::now() + self.timeouts.job;
         let response = self
-            .retrying(|| self.client.job().query(&self.project, request.clone()))
+            .retrying(&what, || async {
+                self.client
+                    .job()
+                    .query(&self.project, request.clone())
+                    .await
+                    .map_err(CallError::Bq)
+            })
             .await?;
-        check_errors(response.errors.as_deref())?;
+        let job_id = response.job_reference.and_then(|j| j.job_id);
+        let what = match &job_id {
+            Some(job) => format!("BigQuery job {job}"),
+            None => what,
+        };
+        check_errors(&what, response.errors.as_deref())?;
         let affected = response
             .num_dml_affected_rows
             .as_deref()
@@ -58,42 +171,174 @@ impl Bq {
             .unwrap_or(0);
         let mut rows = Vec::new();
         collect(&mut rows, response.rows);
-        let job_id = response.job_reference.and_then(|j| j.job_id);
         let mut page_token = response.page_token;
         let mut complete = response.job_complete.unwrap_or(true);
         // Further pages (or the rest of a query that did not finish in time).
         while let (Some(job_id), true) = (&job_id, page_token.is_some() || !complete) {
+            if !complete && Instant::now() > deadline {
+                return Err(CallError::Deadline(format!(
+                    "still running after {} s (the job deadline); it may still finish",
+                    self.timeouts.job.as_secs()
+                ))
+                .into_warehouse(&what));
+            }
             let params = GetQueryResultsParameters {
                 page_token: page_token.clone(),
                 location: self.location.clone(),
+                timeout_ms: Some(QUERY_WAIT_MS),
                 ..Default::default()
             };
             let page = self
-                .retrying(|| {
+                .retrying(&what, || async {
                     self.client
                         .job()
                         .get_query_results(&self.project, job_id, params.clone())
+                        .await
+                        .map_err(CallError::Bq)
                 })
                 .await?;
-            check_errors(page.errors.as_deref())?;
+            check_errors(&what, page.errors.as_deref())?;
             complete = page.job_complete.unwrap_or(true);
             if complete {
                 collect(&mut rows, page.rows);
-            }
-            page_token = page.page_token;
-            if !complete {
+                page_token = page.page_token;
+            } else {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
         Ok(Rows { rows, affected })
     }
 
-    async fn retrying<T, F, Fut>(&self, call: F) -> Result<T>
+    /// Appends `rows` (JSON objects by column name) to `dataset.table` with
+    /// one load job, and waits until it is done. The job id is fixed for all
+    /// attempts: a retry after a lost reply finds the job already there
+    /// (409) instead of loading twice.
+    pub async fn load_json(&self, dataset: &str, table: &str, rows: &[Value]) -> Result<()> {
+        let job_id = request_id("load");
+        let what = format!("BigQuery load job {job_id} into {dataset}.{table}");
+        let mut body_rows = Vec::with_capacity(rows.len() * 256);
+        for row in rows {
+            serde_json::to_writer(&mut body_rows, row)
+                .map_err(|e| WarehouseError::Query(format!("{what}: cannot encode a row: {e}")))?;
+            body_rows.push(b'\n');
+        }
+        let mut job_reference = serde_json::json!({"projectId": self.project, "jobId": job_id});
+        if let Some(loc) = &self.location {
+            job_reference["location"] = Value::String(loc.clone());
+        }
+        let envelope = serde_json::json!({
+            "jobReference": job_reference,
+            "configuration": {"load": {
+                "destinationTable": {"projectId": self.project, "datasetId": dataset, "tableId": table},
+                "sourceFormat": "NEWLINE_DELIMITED_JSON",
+                "writeDisposition": "WRITE_APPEND",
+                "createDisposition": "CREATE_NEVER",
+            }},
+        });
+        const BOUNDARY: &str = "rollcall_load_boundary_7f3a";
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{envelope}\r\n--{BOUNDARY}\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&body_rows);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let url = format!(
+            "{}/projects/{}/jobs?uploadType=multipart",
+            self.upload_url, self.project
+        );
+        let deadline = Instant::now() + self.timeouts.job;
+        let job: Value = self
+            .retrying(&what, || async {
+                let token = self.auth.access_token().await.map_err(CallError::Bq)?;
+                let response = self
+                    .http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header(
+                        "Content-Type",
+                        format!("multipart/related; boundary={BOUNDARY}"),
+                    )
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(CallError::Transport)?;
+                let status = response.status().as_u16();
+                let text = response.text().await.map_err(CallError::Transport)?;
+                match status {
+                    200..=299 => serde_json::from_str(&text).map_err(|e| CallError::Http {
+                        status,
+                        body: format!("unreadable job resource: {e}"),
+                    }),
+                    // Our earlier attempt created it: follow that job.
+                    409 => Ok(serde_json::json!({"jobReference": {"jobId": job_id}})),
+                    _ => Err(CallError::Http { status, body: text }),
+                }
+            })
+            .await?;
+        // The emulator names jobs itself; follow the id it answered with.
+        let id = job["jobReference"]["jobId"]
+            .as_str()
+            .unwrap_or(&job_id)
+            .to_string();
+        let mut state = job;
+        loop {
+            if state["status"]["state"].as_str() == Some("DONE") {
+                return match state["status"].get("errorResult") {
+                    Some(err) if !err.is_null() => Err(WarehouseError::Query(format!(
+                        "{what}: {}",
+                        err["message"].as_str().unwrap_or("failed")
+                    ))),
+                    _ => Ok(()),
+                };
+            }
+            if Instant::now() > deadline {
+                return Err(CallError::Deadline(format!(
+                    "not done after {} s (the job deadline)",
+                    self.timeouts.job.as_secs()
+                ))
+                .into_warehouse(&what));
+            }
+            if !state["status"].is_null() {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            state = self.get_job(&what, &id).await?;
+        }
+    }
+
+    async fn get_job(&self, what: &str, job_id: &str) -> Result<Value> {
+        let mut url = format!("{}/projects/{}/jobs/{job_id}", self.v2_url, self.project);
+        if let Some(loc) = &self.location {
+            url += &format!("?location={loc}");
+        }
+        self.retrying(what, || async {
+            let token = self.auth.access_token().await.map_err(CallError::Bq)?;
+            let response = self
+                .http
+                .get(&url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map_err(CallError::Transport)?;
+            let status = response.status().as_u16();
+            let text = response.text().await.map_err(CallError::Transport)?;
+            if (200..300).contains(&status) {
+                serde_json::from_str(&text).map_err(|e| CallError::Http {
+                    status,
+                    body: format!("unreadable job resource: {e}"),
+                })
+            } else {
+                Err(CallError::Http { status, body: text })
+            }
+        })
+        .await
+    }
+
+    async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<T, BQError>>,
+        Fut: std::future::Future<Output = std::result::Result<T, CallError>>,
     {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut delay = Duration::from_millis(250);
         let mut attempt = 1;
         loop {
@@ -101,15 +346,15 @@ impl Bq {
                 Ok(v) => return Ok(v),
                 Err(e)
                     if attempt < MAX_ATTEMPTS
-                        && retryable(&e)
+                        && e.retryable()
                         && started.elapsed() + delay < RETRY_BUDGET =>
                 {
-                    tracing::warn!(attempt, error = %e, "BigQuery request failed; retrying");
+                    tracing::warn!(attempt, request = what, "BigQuery request failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
                 }
-                Err(e) => return Err(bq_error(e)),
+                Err(e) => return Err(e.into_warehouse(what)),
             }
         }
     }
@@ -127,33 +372,33 @@ fn collect(out: &mut Vec<Vec<Value>>, rows: Option<Vec<TableRow>>) {
     }
 }
 
-fn retryable(e: &BQError) -> bool {
+/// BigQuery's own message for an error.
+fn bq_message(e: BQError) -> String {
     match e {
         BQError::ResponseError { error } => {
-            error.error.code == 429 || (500..600).contains(&error.error.code)
+            format!("BigQuery {}: {}", error.error.code, error.error.message)
         }
-        BQError::RequestError(r) => r.is_timeout() || r.is_connect(),
-        _ => false,
+        other => format!("BigQuery: {other}"),
     }
 }
 
 /// The typed warehouse error, keeping BigQuery's own message.
 pub(crate) fn bq_error(e: BQError) -> WarehouseError {
-    match e {
-        BQError::ResponseError { error } => WarehouseError::Query(format!(
-            "BigQuery {}: {}",
-            error.error.code, error.error.message
-        )),
-        other => WarehouseError::Query(format!("BigQuery: {other}")),
-    }
+    WarehouseError::Query(bq_message(e))
+}
+
+/// Whether a BigQuery API error is a 404 (a dataset or table that is not there).
+pub(crate) fn is_not_found(e: &BQError) -> bool {
+    matches!(e, BQError::ResponseError { error } if error.error.code == 404)
 }
 
 fn check_errors(
+    what: &str,
     errors: Option<&[gcp_bigquery_client::model::error_proto::ErrorProto]>,
 ) -> Result<()> {
     match errors {
         Some(errs) if !errs.is_empty() => Err(WarehouseError::Query(format!(
-            "BigQuery: {}",
+            "{what}: {}",
             errs.iter()
                 .filter_map(|e| e.message.clone())
                 .collect::<Vec<_>>()
@@ -202,6 +447,29 @@ impl P {
                 array_type: Some(Box::new(scalar("STRING"))),
                 struct_types: None,
             },
+        }
+    }
+
+    /// The value as a load job's newline-delimited JSON takes it.
+    pub fn json(&self) -> Value {
+        let num = |f: f64| {
+            serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
+        };
+        match self {
+            P::Str(v) => v.clone().map(Value::String).unwrap_or(Value::Null),
+            P::Int(v) => v.map(Value::from).unwrap_or(Value::Null),
+            P::Float(v) => v.map(num).unwrap_or(Value::Null),
+            P::Bool(v) => v.map(Value::Bool).unwrap_or(Value::Null),
+            P::Date(v) => v
+                .map(|d| Value::String(d.to_string()))
+                .unwrap_or(Value::Null),
+            P::Timestamp(v) => v
+                .map(|t| Value::String(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()))
+                .unwrap_or(Value::Null),
+            P::FloatArray(v) => Value::Array(v.iter().map(|f| num(*f)).collect()),
+            P::StrArray(v) => Value::Array(v.iter().cloned().map(Value::String).collect()),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The tables of DESIGN §2 on BigQuery, declared once: DDL (partitioned by
 //! their date column, clustered by processor/player), the staging twins used
-//! by atomic cell writes, and the JSON ⇄ column conversions that let domain
-//! types (all serde) travel as rows without a hand-written mapping per table.
+//! by atomic writes (`stage`), and the JSON ⇄ column conversions that let
+//! domain types (all serde) travel as rows without a hand-written mapping per
+//! table.
 
 use serde_json::{Map, Value};
 
@@ -40,9 +41,27 @@ pub(crate) struct TableDef {
     pub columns: &'static [(&'static str, Ty)],
     pub partition: Option<&'static str>,
     pub cluster: &'static [&'static str],
-    /// Cell writes stage rows here first (see `outputs::write_cell`).
+    /// Writes stage rows in this table's staging twin first (see `stage`).
     pub staged: bool,
 }
+
+/// Columns every staging twin adds in front of its table's own: the write
+/// the row belongs to, its position within that write (a row loaded twice by
+/// a retried load is taken once), and the day it was staged (the partition
+/// that expires rows a failed write leaked).
+pub(crate) const STAGE_COLUMNS: &[(&str, Ty)] =
+    &[("write_id", Str), ("seq", Int), ("staged_on", Date)];
+
+/// Extra columns of the runs' staging twin: which processor code the run is
+/// for and whether its cell replaces the processor's failure rows (not in
+/// legacy mode). The staged runs are also the write's marker: a transaction
+/// that finds none applies nothing, so applying a write twice is harmless.
+pub(crate) const RUN_STAGE_EXTRAS: &[(&str, Ty)] =
+    &[("processor_code", Str), ("replace_failures", Bool)];
+
+/// Days before BigQuery drops a staging partition (leaked rows of writes
+/// that failed or whose process died; successful writes remove their own).
+const STAGE_EXPIRATION_DAYS: u32 = 2;
 
 use Ty::*;
 
@@ -253,7 +272,7 @@ pub(crate) const JOBS: TableDef = TableDef {
     ],
     partition: None,
     cluster: &["id"],
-    staged: false,
+    staged: true,
 };
 
 pub(crate) const JOB_CELLS: TableDef = TableDef {
@@ -268,10 +287,32 @@ pub(crate) const JOB_CELLS: TableDef = TableDef {
     ],
     partition: None,
     cluster: &["job_id"],
+    staged: true,
+};
+
+/// A running job's lease, renewed by its process (`Warehouse::heartbeat`).
+pub(crate) const JOB_LEASES: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "job_leases",
+    columns: &[("job_id", Str), ("heartbeat_at", Timestamp)],
+    partition: None,
+    cluster: &["job_id"],
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 10] = [
+/// One row every job-starting transaction updates: BigQuery cancels one of
+/// two concurrent transactions that mutate the same table, so job starts are
+/// serialised and the overlap check inside them cannot race.
+pub(crate) const JOB_LOCK: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "job_lock",
+    columns: &[("name", Str), ("taken_at", Timestamp)],
+    partition: None,
+    cluster: &[],
+    staged: false,
+};
+
+pub(crate) const TABLES: [&TableDef; 12] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
@@ -282,7 +323,37 @@ pub(crate) const TABLES: [&TableDef; 10] = [
     &RUNS,
     &JOBS,
     &JOB_CELLS,
+    &JOB_LEASES,
+    &JOB_LOCK,
 ];
+
+/// The datasets of the tables above, each once (staging lives in `rollcall_meta`).
+pub(crate) fn datasets() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for t in TABLES {
+        if !out.contains(&t.dataset) {
+            out.push(t.dataset);
+        }
+    }
+    out
+}
+
+pub(crate) const STAGE_DATASET: &str = "rollcall_meta";
+
+/// The staging twin's table name (new name: the twins of schema 3 had no
+/// `seq`/`staged_on` and are left alone).
+pub(crate) fn stage_name(t: &TableDef) -> String {
+    format!("staged_{}", t.name)
+}
+
+/// The staging twin's columns after `STAGE_COLUMNS`.
+pub(crate) fn stage_columns(t: &TableDef) -> Vec<(&'static str, Ty)> {
+    let mut cols: Vec<(&'static str, Ty)> = t.columns.to_vec();
+    if t.name == RUNS.name {
+        cols.extend_from_slice(RUN_STAGE_EXTRAS);
+    }
+    cols
+}
 
 pub(crate) fn output_table(p: domain::ProcessorId) -> &'static TableDef {
     match p {
@@ -310,10 +381,10 @@ impl Names {
     }
     pub fn stage(&self, t: &TableDef) -> String {
         format!(
-            "`{}.{}.stage_{}`",
+            "`{}.{}.{}`",
             self.project,
-            self.dataset("rollcall_meta"),
-            t.name
+            self.dataset(STAGE_DATASET),
+            stage_name(t)
         )
     }
 
@@ -338,13 +409,15 @@ impl Names {
     }
 
     pub fn create_stage(&self, t: &TableDef) -> String {
-        let columns: Vec<String> = t
-            .columns
+        let columns: Vec<String> = STAGE_COLUMNS
             .iter()
+            .copied()
+            .chain(stage_columns(t))
             .map(|(c, ty)| format!("{c} {}", ty.sql()))
             .collect();
         format!(
-            "CREATE TABLE IF NOT EXISTS {} (write_id STRING, {}) CLUSTER BY write_id",
+            "CREATE TABLE IF NOT EXISTS {} ({}) PARTITION BY staged_on CLUSTER BY write_id \
+             OPTIONS (partition_expiration_days = {STAGE_EXPIRATION_DAYS})",
             self.stage(t),
             columns.join(", ")
         )
@@ -417,11 +490,12 @@ pub(crate) fn to_param(ty: Ty, v: &Value) -> P {
     }
 }
 
-/// Types of a table's columns as empty parameter values (for an empty array).
-pub(crate) fn param_types(t: &TableDef) -> Vec<P> {
-    t.columns
+/// A row as a load job's JSON object, by column name.
+pub(crate) fn row_json(columns: &[(&str, Ty)], values: &[P]) -> Map<String, Value> {
+    columns
         .iter()
-        .map(|(_, ty)| to_param(*ty, &Value::Null))
+        .zip(values)
+        .map(|((c, _), v)| ((*c).to_string(), v.json()))
         .collect()
 }
 
@@ -457,4 +531,100 @@ pub(crate) fn row_object(t: &TableDef, row: &[Value]) -> Map<String, Value> {
             ((*name).to_string(), typed.unwrap_or(Value::Null))
         })
         .collect()
+}
+
+/// The tables of `dataset` (every page), or `None` if the dataset is missing.
+async fn list_tables(
+    wh: &crate::BigQueryWarehouse,
+    dataset: &str,
+) -> warehouse::Result<Option<std::collections::BTreeSet<String>>> {
+    use gcp_bigquery_client::table::ListOptions;
+    let mut names = std::collections::BTreeSet::new();
+    let mut page: Option<String> = None;
+    loop {
+        let mut options = ListOptions::default().max_results(1000);
+        if let Some(token) = page.take() {
+            options = options.page_token(token);
+        }
+        let list = match wh
+            .bq
+            .client
+            .table()
+            .list(&wh.bq.project, dataset, options)
+            .await
+        {
+            Ok(list) => list,
+            Err(e) if crate::client::is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(crate::client::bq_error(e)),
+        };
+        for t in list.tables.unwrap_or_default() {
+            names.insert(t.table_reference.table_id);
+        }
+        match list.next_page_token {
+            Some(token) if !token.is_empty() => page = Some(token),
+            _ => return Ok(Some(names)),
+        }
+    }
+}
+
+/// Creates what is missing: one table listing per dataset (six calls when
+/// everything exists), then a dataset or `CREATE TABLE` only where needed.
+pub(crate) async fn ensure(
+    wh: &crate::BigQueryWarehouse,
+    location: Option<&str>,
+) -> warehouse::Result<()> {
+    let mut existing = std::collections::BTreeMap::new();
+    for ds in datasets() {
+        let id = wh.names.dataset(ds);
+        // A dataset without tables may be missing: the emulator lists a
+        // missing dataset as empty (BigQuery answers 404), so create it then;
+        // "already exists" is fine.
+        let tables = match list_tables(wh, &id).await? {
+            Some(tables) if !tables.is_empty() => tables,
+            listed => {
+                let mut dataset =
+                    gcp_bigquery_client::model::dataset::Dataset::new(&wh.bq.project, &id);
+                if let Some(loc) = location {
+                    dataset = dataset.location(loc);
+                }
+                if let Err(e) = wh.bq.client.dataset().create(dataset).await {
+                    let exists = wh
+                        .bq
+                        .client
+                        .dataset()
+                        .get(&wh.bq.project, &id)
+                        .await
+                        .is_ok();
+                    if !exists {
+                        return Err(crate::client::bq_error(e));
+                    }
+                }
+                listed.unwrap_or_default()
+            }
+        };
+        existing.insert(ds, tables);
+    }
+    let has = |ds: &str, name: &str| existing.get(ds).is_some_and(|t| t.contains(name));
+    for t in TABLES {
+        if !has(t.dataset, t.name) {
+            wh.bq.query(&wh.names.create_table(t), vec![]).await?;
+            if t.name == JOB_LOCK.name {
+                wh.bq
+                    .query(
+                        &format!(
+                            "INSERT INTO {lock} (name, taken_at)
+                             SELECT 'jobs', CURRENT_TIMESTAMP() FROM UNNEST([1])
+                             WHERE NOT EXISTS (SELECT 1 FROM {lock})",
+                            lock = wh.names.of(t)
+                        ),
+                        vec![],
+                    )
+                    .await?;
+            }
+        }
+        if t.staged && !has(STAGE_DATASET, &stage_name(t)) {
+            wh.bq.query(&wh.names.create_stage(t), vec![]).await?;
+        }
+    }
+    Ok(())
 }

@@ -38,6 +38,7 @@ async fn bigquery() -> BigQueryWarehouse {
         location: None,
         base_url: Some(url),
         credentials: Credentials::None,
+        timeouts: Default::default(),
     })
     .await
     .expect("BigQuery warehouse opens on the emulator")
@@ -368,15 +369,26 @@ async fn scenario(store: Store<'_>) -> Observed {
         JobState::Running,
         "left running, as a killed process"
     );
-    assert_eq!(wh.interrupt_running_jobs().await.unwrap(), 1);
+    assert_eq!(wh.interrupt_stale_jobs(None).await.unwrap(), 1);
+    // Checkpoints advance per write batch (one cell on the embedded store,
+    // many on BigQuery): exactly the cells not yet done re-run.
+    let done_before = wh
+        .job_cells(&partial.job_id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.state == warehouse::CellState::Done)
+        .count();
+    assert_eq!(done_before % wh.write_batch().max_cells.min(4), 0);
     let resumed = backfill(wh, &crashed, &RunOptions::default(), &(), &cancel)
         .await
         .unwrap();
     assert!(resumed.resumed);
     assert_eq!(resumed.state, JobState::Succeeded);
     assert_eq!(
-        resumed.progress.cells_total, 1,
-        "only the unfinished cell re-runs"
+        resumed.progress.cells_total,
+        4 - done_before,
+        "only the unfinished cells re-run"
     );
     o.push(
         "after resume",
@@ -457,6 +469,7 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
             location: None,
             base_url: Some("http://127.0.0.1:9".into()),
             credentials: Credentials::None,
+            timeouts: Default::default(),
         })
         .await
         .err()
@@ -479,4 +492,114 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
         .unwrap();
     assert_eq!(page.total, 0);
     assert!(bq.status().await.is_ok());
+}
+
+fn job_record(id: &str, started: chrono::NaiveDateTime) -> warehouse::JobRecord {
+    warehouse::JobRecord {
+        id: id.into(),
+        requested_by: "test".into(),
+        request: "{}".into(),
+        state: JobState::Running,
+        progress: "{}".into(),
+        created_at: started,
+        started_at: Some(started),
+        finished_at: None,
+        error: None,
+        snapshot: None,
+    }
+}
+
+/// A running job is interrupted only once its lease has run out.
+async fn leases(wh: &dyn Warehouse) -> Vec<String> {
+    let now = chrono::Utc::now().naive_utc();
+    let long_ago = now - chrono::Duration::minutes(30);
+    wh.create_job(
+        job_record("job-alive", long_ago),
+        vec![(P::Pdc, d("2021-11-02"))],
+    )
+    .await
+    .unwrap();
+    wh.create_job(
+        job_record("job-dead", long_ago),
+        vec![(P::Psza, d("2021-11-02"))],
+    )
+    .await
+    .unwrap();
+    wh.heartbeat("job-alive", now).await.unwrap();
+    let lease_start = now - chrono::Duration::minutes(2);
+    let first = wh.interrupt_stale_jobs(Some(lease_start)).await.unwrap();
+    let state = |id: &'static str| async move {
+        wh.job(id)
+            .await
+            .unwrap()
+            .map(|j| j.state.as_str().to_string())
+    };
+    let mut out = vec![
+        format!("interrupted {first}"),
+        format!("alive {:?}", state("job-alive").await),
+        format!("dead {:?}", state("job-dead").await),
+    ];
+    // Its lease runs out too.
+    let later = wh
+        .interrupt_stale_jobs(Some(now + chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    out.push(format!("interrupted later {later}"));
+    out.push(format!("alive {:?}", state("job-alive").await));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_decide_which_running_jobs_are_dead_on_both_stores() {
+    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let want = leases(&embedded).await;
+    assert_eq!(
+        want,
+        [
+            "interrupted 1",
+            "alive Some(\"running\")",
+            "dead Some(\"interrupted\")",
+            "interrupted later 1",
+            "alive Some(\"interrupted\")"
+        ]
+    );
+    let bq = bigquery().await;
+    assert_eq!(leases(&bq).await, want);
+}
+
+/// Two clients (separate connections, as two processes would have) start
+/// overlapping jobs at the same moment: exactly one gets them.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_clients_racing_for_the_same_cells_start_one_job() {
+    let a = bigquery().await;
+    let b = BigQueryWarehouse::open(BigQueryConfig {
+        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+        dataset_prefix: a.dataset_prefix_for_tests(),
+        location: None,
+        base_url: std::env::var("ROLLCALL_BQ_URL").ok(),
+        credentials: Credentials::None,
+        timeouts: Default::default(),
+    })
+    .await
+    .unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    for round in 0..3 {
+        let cells = vec![(P::Pdc, d("2021-11-02") + chrono::Duration::days(round))];
+        let (x, y) = tokio::join!(
+            a.create_job(job_record(&format!("job-a{round}"), now), cells.clone()),
+            b.create_job(job_record(&format!("job-b{round}"), now), cells.clone()),
+        );
+        let won = [x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(won, 1, "round {round}: {x:?} / {y:?}");
+        let lost = x.err().or(y.err()).unwrap();
+        assert!(
+            matches!(lost, warehouse::WarehouseError::Conflict(_)),
+            "{lost}"
+        );
+    }
+    assert_eq!(
+        a.jobs(10).await.unwrap().len(),
+        3,
+        "the losers left nothing"
+    );
 }

@@ -248,10 +248,34 @@ pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn interrupt_running(conn: &mut Connection) -> Result<usize> {
+pub(crate) fn heartbeat(conn: &mut Connection, id: &str, at: chrono::NaiveDateTime) -> Result<()> {
     conn.execute(
-        "UPDATE rollcall_meta.jobs SET state = 'interrupted' WHERE state = 'running'",
-        [],
+        "INSERT INTO rollcall_meta.job_leases VALUES (?, ?)
+         ON CONFLICT (job_id) DO UPDATE SET heartbeat_at = greatest(heartbeat_at, excluded.heartbeat_at)",
+        params![id, at],
     )
+    .map_err(query_err)?;
+    Ok(())
+}
+
+/// Running jobs whose lease (or start, if never renewed) is older than
+/// `stale_before` become interrupted; `None`: every running job.
+pub(crate) fn interrupt_stale(
+    conn: &mut Connection,
+    stale_before: Option<chrono::NaiveDateTime>,
+) -> Result<usize> {
+    match stale_before {
+        None => conn.execute(
+            "UPDATE rollcall_meta.jobs SET state = 'interrupted' WHERE state = 'running'",
+            [],
+        ),
+        Some(cutoff) => conn.execute(
+            "UPDATE rollcall_meta.jobs SET state = 'interrupted'
+             WHERE state = 'running'
+               AND coalesce(started_at, created_at) < $1
+               AND id NOT IN (SELECT job_id FROM rollcall_meta.job_leases WHERE heartbeat_at >= $1)",
+            params![cutoff],
+        ),
+    }
     .map_err(query_err)
 }

@@ -28,6 +28,27 @@ use warehouse::{
 };
 
 pub use migrations::LATEST_SCHEMA_VERSION;
+
+#[cfg(test)]
+mod limit_tests {
+    #[test]
+    fn memory_limits_are_sizes_only() {
+        for ok in ["2GB", "512MB", "1.5GiB", " 8gb "] {
+            assert!(super::valid_memory_limit(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "GB",
+            "2",
+            "2GB'; DROP TABLE x; --",
+            "1.2.3GB",
+            "2 GB",
+            "-1GB",
+        ] {
+            assert!(!super::valid_memory_limit(bad), "{bad}");
+        }
+    }
+}
 pub use upstream::read_parquet_player_games;
 
 /// Tables counted on the overview, with the date column each is filtered on.
@@ -42,19 +63,81 @@ const COUNTED_TABLES: [(&str, &str); 8] = [
     ("nba_processing.precompute_processor_runs", "analysis_date"),
 ];
 
-/// Idle connections kept for reuse; more than this are dropped after use.
-const MAX_IDLE_CONNECTIONS: usize = 8;
+/// Resource bounds of the embedded database: how many operations run at
+/// once (each on a connection of its own; the rest wait their turn), and
+/// DuckDB's own `memory_limit` and `threads`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedLimits {
+    pub max_connections: usize,
+    /// A DuckDB size, e.g. `2GB`.
+    pub memory_limit: String,
+    pub threads: usize,
+}
+
+impl Default for EmbeddedLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            memory_limit: "2GB".into(),
+            threads: 2,
+        }
+    }
+}
 
 pub struct EmbeddedWarehouse {
     root: Arc<Mutex<Connection>>,
     idle: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per connection in use: a burst of requests queues here
+    /// instead of opening a connection each.
+    permits: Arc<tokio::sync::Semaphore>,
+    max_idle: usize,
     location: String,
     schema_version: i64,
+}
+
+/// `2GB`, `512MB`, `1.5GiB`: digits, one dot, letters — nothing a statement
+/// could be built from.
+fn valid_memory_limit(s: &str) -> bool {
+    let s = s.trim();
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|c| *c == '.').count() <= 1
+        && ["B", "KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB"]
+            .contains(&unit.to_ascii_uppercase().as_str())
+}
+
+fn apply_limits(conn: &Connection, limits: &EmbeddedLimits, location: &str) -> Result<()> {
+    let bad = |message: String| WarehouseError::Open {
+        location: location.to_string(),
+        message,
+    };
+    if !valid_memory_limit(&limits.memory_limit) {
+        return Err(bad(format!(
+            "memory limit {:?} is not a size like 2GB or 512MB",
+            limits.memory_limit
+        )));
+    }
+    if limits.threads == 0 || limits.max_connections == 0 {
+        return Err(bad("threads and connections must be at least 1".into()));
+    }
+    conn.execute_batch(&format!(
+        "SET memory_limit = '{}'; SET threads = {};",
+        limits.memory_limit.trim(),
+        limits.threads
+    ))
+    .map_err(|e| bad(one_line(&e.to_string())))
 }
 
 impl EmbeddedWarehouse {
     /// Opens (creating if needed) and migrates the database file at `path`.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, &EmbeddedLimits::default())
+    }
+
+    /// [`EmbeddedWarehouse::open`] with explicit resource bounds.
+    pub fn open_with(path: &Path, limits: &EmbeddedLimits) -> Result<Self> {
         let location = path.display().to_string();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| WarehouseError::Open {
@@ -66,13 +149,25 @@ impl EmbeddedWarehouse {
             location: location.clone(),
             message: one_line(&e.to_string()),
         })?;
+        apply_limits(&conn, limits, &location)?;
         let schema_version = migrations::migrate(&conn, &location)?;
-        Ok(Self {
+        Ok(Self::from_root(conn, limits, location, schema_version))
+    }
+
+    fn from_root(
+        conn: Connection,
+        limits: &EmbeddedLimits,
+        location: String,
+        schema_version: i64,
+    ) -> Self {
+        Self {
             root: Arc::new(Mutex::new(conn)),
             idle: Arc::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
+            max_idle: limits.max_connections,
             location,
             schema_version,
-        })
+        }
     }
 
     /// An in-memory database (tests and benchmarks).
@@ -81,13 +176,15 @@ impl EmbeddedWarehouse {
             location: ":memory:".into(),
             message: one_line(&e.to_string()),
         })?;
+        let limits = EmbeddedLimits::default();
+        apply_limits(&conn, &limits, ":memory:")?;
         let schema_version = migrations::migrate(&conn, ":memory:")?;
-        Ok(Self {
-            root: Arc::new(Mutex::new(conn)),
-            idle: Arc::default(),
-            location: ":memory:".into(),
+        Ok(Self::from_root(
+            conn,
+            &limits,
+            ":memory:".into(),
             schema_version,
-        })
+        ))
     }
 
     pub fn path(&self) -> PathBuf {
@@ -102,8 +199,14 @@ impl EmbeddedWarehouse {
     {
         let root = Arc::clone(&self.root);
         let idle = Arc::clone(&self.idle);
+        let max_idle = self.max_idle;
         let poisoned = || WarehouseError::Query("connection pool poisoned".into());
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| WarehouseError::Query("connection pool closed".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let reused = idle.lock().map_err(|_| poisoned())?.pop();
             let mut conn = match reused {
                 Some(conn) => conn,
@@ -117,7 +220,7 @@ impl EmbeddedWarehouse {
             // `f` cannot leave a transaction open (duckdb's Transaction rolls back
             // on drop), so the connection is clean to reuse.
             let mut idle = idle.lock().map_err(|_| poisoned())?;
-            if idle.len() < MAX_IDLE_CONNECTIONS {
+            if idle.len() < max_idle {
                 idle.push(conn);
             }
             result
@@ -246,15 +349,13 @@ impl Warehouse for EmbeddedWarehouse {
             .await
     }
 
-    async fn write_cell(&self, write: CellWrite) -> Result<()> {
-        self.with_conn(move |c| outputs::write_cell(c, &write))
+    async fn write_cells(&self, writes: Vec<CellWrite>) -> Result<()> {
+        self.with_conn(move |c| outputs::write_cells(c, &writes))
             .await
     }
 
-    async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()> {
-        // The run row carries the job id; `job_id` names the same job.
-        let _ = job_id;
-        self.with_conn(move |c| outputs::record_failed_run(c, &run))
+    async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
+        self.with_conn(move |c| outputs::record_failed_runs(c, &runs))
             .await
     }
 
@@ -328,8 +429,17 @@ impl Warehouse for EmbeddedWarehouse {
         self.with_conn(move |c| jobs::update(c, &job)).await
     }
 
-    async fn interrupt_running_jobs(&self) -> Result<usize> {
-        self.with_conn(jobs::interrupt_running).await
+    async fn heartbeat(&self, id: &str, at: chrono::NaiveDateTime) -> Result<()> {
+        let id = id.to_string();
+        self.with_conn(move |c| jobs::heartbeat(c, &id, at)).await
+    }
+
+    async fn interrupt_stale_jobs(
+        &self,
+        stale_before: Option<chrono::NaiveDateTime>,
+    ) -> Result<usize> {
+        self.with_conn(move |c| jobs::interrupt_stale(c, stale_before))
+            .await
     }
 }
 

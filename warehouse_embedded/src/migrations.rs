@@ -29,9 +29,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "job_snapshot",
         sql: include_str!("../migrations/0003_job_snapshot.sql"),
     },
+    Migration {
+        version: 4,
+        name: "job_leases",
+        sql: include_str!("../migrations/0004_job_leases.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 3;
+pub const LATEST_SCHEMA_VERSION: i64 = 4;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

@@ -15,11 +15,19 @@ use warehouse::{CellCounts, CellWrite, FailureFilter, Result, RunRow, WarehouseE
 
 use crate::query_err;
 
-pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
+/// Writes every cell of the batch in one transaction: all or nothing.
+pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result<()> {
+    let tx = conn.transaction().map_err(query_err)?;
+    for w in writes {
+        write_cell(&tx, w)?;
+    }
+    tx.commit().map_err(query_err)
+}
+
+fn write_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
     let p = w.output.processor;
     let spec = p.spec();
     let date = w.output.date;
-    let tx = conn.transaction().map_err(query_err)?;
     // Table and column names come from the static processor declaration.
     if !w.known_empty {
         tx.prepare_cached(&format!(
@@ -37,7 +45,7 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
         .and_then(|mut s| s.execute(params![date, spec.name, spec.code]))
         .map_err(query_err)?;
     }
-    insert_records(&tx, &w.output.records, &w.run.run_id, w.written_at)?;
+    insert_records(tx, &w.output.records, &w.run.run_id, w.written_at)?;
     if !w.legacy && !w.output.failures.is_empty() {
         let mut app = tx
             .appender_to_db("precompute_failures", "nba_processing")
@@ -59,15 +67,16 @@ pub(crate) fn write_cell(conn: &mut Connection, w: &CellWrite) -> Result<()> {
         }
     }
     // The run row (with its job id) is also the job's checkpoint for the cell.
-    insert_run(&tx, &w.run)?;
-    tx.commit().map_err(query_err)
+    insert_run(tx, &w.run)
 }
 
-/// Records a run that could not write; as a run row with the job id it also
-/// marks the job's cell as failed (see `jobs::CELL_STATES`).
-pub(crate) fn record_failed_run(conn: &mut Connection, run: &RunRow) -> Result<()> {
+/// Records runs that could not write; as run rows with the job id they also
+/// mark the job's cells as failed (see `jobs::cell_states`).
+pub(crate) fn record_failed_runs(conn: &mut Connection, runs: &[RunRow]) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
-    insert_run(&tx, run)?;
+    for run in runs {
+        insert_run(&tx, run)?;
+    }
     tx.commit().map_err(query_err)
 }
 

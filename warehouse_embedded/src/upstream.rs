@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use duckdb::{params, Connection, Row};
-use warehouse::{Result, UpstreamLoad};
+use warehouse::{Result, UpstreamLoad, WarehouseError};
 
 use crate::query_err;
 
@@ -215,9 +215,25 @@ const PGS_TYPES: [(&str, &str); 27] = [
 /// (an in-memory connection: nothing touches the warehouse). Returns
 /// (row number, row) pairs for validation.
 pub fn read_parquet_player_games(path: &std::path::Path) -> Result<Vec<(u64, PlayerGame)>> {
+    // DuckDB reads globs (`*`, `?`, `[`) and URLs in `read_parquet`: the
+    // path must name one existing local file, taken literally. The bytes go
+    // through a temporary file whose name has none of those characters.
+    let not_a_file = || WarehouseError::Query(format!("{}: no such file", path.display()));
+    if !path.is_file() {
+        return Err(not_a_file());
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| WarehouseError::Query(format!("{}: {e}", path.display())))?;
+    let copy = tempfile::Builder::new()
+        .prefix("rollcall-import-")
+        .suffix(".parquet")
+        .tempfile()
+        .map_err(|e| WarehouseError::Query(format!("cannot stage the import: {e}")))?;
+    std::fs::write(copy.path(), bytes)
+        .map_err(|e| WarehouseError::Query(format!("cannot stage the import: {e}")))?;
     let conn = Connection::open_in_memory().map_err(query_err)?;
-    // A file path, quoted as an SQL string literal.
-    let literal = path.to_string_lossy().replace('\'', "''");
+    // A temporary path of our own, quoted as an SQL string literal.
+    let literal = copy.path().to_string_lossy().replace('\'', "''");
     let columns = PGS_TYPES
         .iter()
         .map(|(c, t)| format!("CAST({c} AS {t}) AS {c}"))

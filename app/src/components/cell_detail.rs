@@ -16,8 +16,8 @@ fn badge(category: &str) -> impl IntoView {
 fn page_label(offset: i64, limit: i64, total: i64) -> String {
     format!(
         "{}–{} of {total}",
-        (offset + 1).min(total),
-        (offset + limit).min(total)
+        offset.saturating_add(1).min(total),
+        offset.saturating_add(limit).min(total)
     )
 }
 
@@ -67,7 +67,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     let page = detail.failures.clone();
     let (prev, next) = page.neighbours();
     let at_offset = |offset: i64| ViewQuery {
-        offset: Some(offset),
+        offset: Some(offset.to_string()),
         ..view.clone()
     };
     let (prev, next) = (
@@ -77,7 +77,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     let unaccounted = detail.unaccounted.clone();
     let (uprev, unext) = unaccounted.neighbours();
     let at_uoffset = |offset: i64| ViewQuery {
-        unaccounted_offset: Some(offset),
+        unaccounted_offset: Some(offset.to_string()),
         ..view.clone()
     };
     let (uprev, unext) = (

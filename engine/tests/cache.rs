@@ -1,0 +1,97 @@
+//! The read cache in front of the warehouse: repeated views are lookups, and
+//! every write through it makes the next view fresh.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use domain::{DateRange, ProcessorId as P};
+use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+use engine::cache::CachedWarehouse;
+use warehouse::Warehouse;
+use warehouse_embedded::EmbeddedWarehouse;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn views_are_cached_until_a_write_or_their_age() {
+    let inner = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
+    let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    inner.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    let cached = CachedWarehouse::new(inner.clone(), Duration::from_secs(3600), Duration::ZERO);
+    let range = DateRange::new(d("2021-11-01"), d("2021-11-10"), 400).unwrap();
+    let before = cached.cell_counts(range, &[P::Pdc]).await.unwrap();
+    assert_eq!(before, cached.cell_counts(range, &[P::Pdc]).await.unwrap());
+    assert_eq!(cached.stats(), (1, 1), "the second view was a lookup");
+    assert!(before.iter().all(|c| c.has_record == 0));
+
+    // A backfill through the cache: the next view sees its records.
+    let request = BackfillRequest {
+        processors: vec![P::Pdc],
+        dates: DateSpec::Range {
+            start: d("2021-11-05"),
+            end: d("2021-11-05"),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    let options = RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    };
+    backfill(&cached, &request, &options, &(), &AtomicBool::new(false))
+        .await
+        .unwrap();
+    let after = cached.cell_counts(range, &[P::Pdc]).await.unwrap();
+    assert_eq!(after, inner.cell_counts(range, &[P::Pdc]).await.unwrap());
+    assert!(
+        after.iter().any(|c| c.has_record > 0),
+        "fresh after the write"
+    );
+
+    // A writer the cache does not see: only the age ends the answer.
+    let short = CachedWarehouse::new(inner.clone(), Duration::from_millis(50), Duration::ZERO);
+    let jobs = short.jobs(10).await.unwrap().len();
+    inner
+        .create_job(
+            warehouse::JobRecord {
+                id: "job-elsewhere".into(),
+                requested_by: "other".into(),
+                request: "{}".into(),
+                state: warehouse::JobState::Queued,
+                progress: "{}".into(),
+                created_at: chrono::Utc::now().naive_utc(),
+                started_at: None,
+                finished_at: None,
+                error: None,
+                snapshot: None,
+            },
+            vec![(P::Pdc, d("2021-11-06"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(short.jobs(10).await.unwrap().len(), jobs, "still cached");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(short.jobs(10).await.unwrap().len(), jobs + 1, "expired");
+
+    // Tolerated staleness: right after a write the old answer may still serve.
+    let lenient = CachedWarehouse::new(
+        inner.clone(),
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    let first = lenient.jobs(10).await.unwrap().len();
+    lenient
+        .update_job(&inner.job("job-elsewhere").await.unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(lenient.jobs(10).await.unwrap().len(), first);
+    assert_eq!(
+        lenient.stats().0,
+        1,
+        "served from the cache after the write"
+    );
+}

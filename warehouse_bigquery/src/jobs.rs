@@ -1,0 +1,449 @@
+//! Backfill jobs: rows in `rollcall_meta.jobs` and `job_cells`, checkpoints
+//! derived from the run rows (a job cell is done when the last run the job
+//! recorded for it succeeded, as in the embedded store), leases, and job
+//! starts that check for overlapping running jobs atomically.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use domain::ProcessorId;
+use serde_json::Value;
+use warehouse::{checkpoint_state, JobCell, JobRecord, JobState, Result, WarehouseError};
+
+use crate::client::{self, param, P};
+use crate::schema;
+use crate::stage::{date_literal, Staging};
+use crate::BigQueryWarehouse;
+
+/// `UPPER(processor_name)` of the runs Rollcall's own jobs write, per
+/// processor code (static declarations only: the scripts take no parameters).
+fn run_name_of(code_column: &str) -> String {
+    let arms: String = domain::PROCESSORS
+        .iter()
+        .map(|s| format!(" WHEN '{}' THEN '{}'", s.code, s.name.to_uppercase()))
+        .collect();
+    format!("CASE {code_column}{arms} END")
+}
+
+/// Cells of running jobs other than `me` that their job has not run yet,
+/// restricted to dates in `lo..=hi` (a partition filter on the runs).
+fn pending_elsewhere(wh: &BigQueryWarehouse, me: &str, lo: &str, hi: &str) -> String {
+    format!(
+        "SELECT c.job_id, c.processor_name, c.analysis_date
+         FROM {cells} AS c JOIN {jobs} AS j ON j.id = c.job_id
+         WHERE j.state = 'running' AND j.id <> {me} AND c.analysis_date BETWEEN {lo} AND {hi}
+           AND NOT EXISTS (
+               SELECT 1 FROM {runs} AS r
+               WHERE r.job_id = c.job_id AND r.analysis_date = c.analysis_date
+                 AND UPPER(r.processor_name) = {name}
+                 AND r.analysis_date BETWEEN {lo} AND {hi})",
+        cells = wh.t(&schema::JOB_CELLS),
+        jobs = wh.t(&schema::JOBS),
+        runs = wh.t(&schema::RUNS),
+        name = run_name_of("c.processor_name"),
+    )
+}
+
+/// The cells' date span (a fixed day for none, so SQL stays valid).
+fn bounds(cells: &[(ProcessorId, NaiveDate)]) -> (NaiveDate, NaiveDate) {
+    let none = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (
+        cells.iter().map(|c| c.1).min().unwrap_or(none),
+        cells.iter().map(|c| c.1).max().unwrap_or(none),
+    )
+}
+
+/// Records the job and its cells in one transaction. A job created
+/// `running` is inserted only if no other running job has any of its cells
+/// pending (checked inside the transaction, which also updates the lock row:
+/// BigQuery runs one of two such transactions and cancels the other).
+pub(crate) async fn create_job(
+    wh: &BigQueryWarehouse,
+    job: JobRecord,
+    cells: Vec<(ProcessorId, NaiveDate)>,
+) -> Result<()> {
+    let id = safe_job_id(&job.id)?.to_string();
+    let mut staging = Staging::new();
+    staging.push(&schema::JOBS, &job_values(&job));
+    for (p, d) in &cells {
+        staging.push(
+            &schema::JOB_CELLS,
+            &[
+                P::Str(Some(id.clone())),
+                P::Str(Some(p.code().into())),
+                P::Date(Some(*d)),
+                P::Str(Some("pending".into())),
+                P::Timestamp(Some(job.created_at)),
+            ],
+        );
+    }
+    staging.load(wh).await?;
+    let (lo, hi) = bounds(&cells);
+    let (lo, hi) = (date_literal(lo), date_literal(hi));
+    let me = format!("'{id}'");
+    let w = &staging.id;
+    let cells_stage = wh.names.stage(&schema::JOB_CELLS);
+    let jobs_stage = wh.names.stage(&schema::JOBS);
+    let mut body = format!(
+        "UPDATE {lock} SET taken_at = CURRENT_TIMESTAMP() WHERE TRUE;
+",
+        lock = wh.t(&schema::JOB_LOCK)
+    );
+    body += &format!(
+        "INSERT INTO {jobs} ({cols})
+         SELECT {cols} FROM {jobs_stage} AS s
+         WHERE s.write_id = '{w}'
+           AND NOT EXISTS (SELECT 1 FROM {jobs} AS x WHERE x.id = {me})
+           AND (s.state <> 'running' OR NOT EXISTS (
+                SELECT 1 FROM ({pending}) AS o
+                JOIN {cells_stage} AS m
+                  ON m.write_id = '{w}' AND m.processor_name = o.processor_name
+                 AND m.analysis_date = o.analysis_date))
+         QUALIFY ROW_NUMBER() OVER (PARTITION BY s.seq ORDER BY s.seq) = 1;
+",
+        jobs = wh.t(&schema::JOBS),
+        cols = schema::column_list(&schema::JOBS),
+        pending = pending_elsewhere(wh, &me, &lo, &hi),
+    );
+    body += &format!(
+        "INSERT INTO {target} ({cols})
+         SELECT {cols} FROM {cells_stage} AS s
+         WHERE s.write_id = '{w}'
+           AND EXISTS (SELECT 1 FROM {jobs} AS x WHERE x.id = {me})
+           AND NOT EXISTS (SELECT 1 FROM {target} AS y WHERE y.job_id = {me})
+         QUALIFY ROW_NUMBER() OVER (PARTITION BY s.seq ORDER BY s.seq) = 1;
+",
+        target = wh.t(&schema::JOB_CELLS),
+        cols = schema::column_list(&schema::JOB_CELLS),
+        jobs = wh.t(&schema::JOBS),
+    );
+    body += &staging.clear_sql(wh);
+    staging.commit(wh, &body).await?;
+    if job_exists(wh, &id).await? {
+        return Ok(());
+    }
+    Err(overlap_error(wh, &id, &cells).await?)
+}
+
+async fn job_exists(wh: &BigQueryWarehouse, id: &str) -> Result<bool> {
+    let rows = wh
+        .q(
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE id = @id",
+                wh.t(&schema::JOBS)
+            ),
+            vec![param("id", P::Str(Some(id.into())))],
+        )
+        .await?;
+    Ok(rows.first().and_then(|r| client::i(&r[0])).unwrap_or(0) > 0)
+}
+
+/// The conflict that kept a job from starting, named for the user.
+async fn overlap_error(
+    wh: &BigQueryWarehouse,
+    id: &str,
+    cells: &[(ProcessorId, NaiveDate)],
+) -> Result<WarehouseError> {
+    let (lo, hi) = bounds(cells);
+    let wanted: std::collections::BTreeSet<(String, NaiveDate)> = cells
+        .iter()
+        .map(|(p, d)| (p.code().to_string(), *d))
+        .collect();
+    let rows = wh
+        .q(
+            &format!(
+                "SELECT o.job_id, o.processor_name, o.analysis_date FROM ({}) AS o
+                 ORDER BY o.analysis_date",
+                pending_elsewhere(
+                    wh,
+                    &format!("'{}'", safe_job_id(id)?),
+                    &date_literal(lo),
+                    &date_literal(hi)
+                )
+            ),
+            vec![],
+        )
+        .await?;
+    let clash = rows.iter().find_map(|r| {
+        let p = client::s(&r[1])?;
+        let d = client::d(&r[2])?;
+        wanted
+            .contains(&(p.clone(), d))
+            .then(|| (client::s(&r[0]).unwrap_or_default(), p, d))
+    });
+    Ok(match clash {
+        Some((other, p, d)) => WarehouseError::Conflict(format!(
+            "job {other} is already running over {p} {d}; wait for it or cancel it"
+        )),
+        None => WarehouseError::Conflict(format!(
+            "job {id} could not start: another job started over the same cells; try again"
+        )),
+    })
+}
+
+/// Moves a job to `running` with one conditional `UPDATE` (a single DML
+/// statement is atomic; two on the same table do not run concurrently).
+pub(crate) async fn start_job(wh: &BigQueryWarehouse, id: &str) -> Result<JobRecord> {
+    let id = safe_job_id(id)?.to_string();
+    let mine: Vec<(ProcessorId, NaiveDate)> = job_cells(wh, &id)
+        .await?
+        .into_iter()
+        .filter(|c| c.state != warehouse::CellState::Done)
+        .map(|c| (c.processor, c.date))
+        .collect();
+    let now = chrono::Utc::now().naive_utc();
+    let (lo, hi) = bounds(&mine);
+    let me = format!("'{id}'");
+    let rows: Vec<Vec<P>> = mine
+        .iter()
+        .map(|(p, d)| vec![P::Str(Some(p.code().into())), P::Date(Some(*d))])
+        .collect();
+    let changed = wh
+        .bq
+        .query(
+            &format!(
+                "UPDATE {jobs} SET state = 'running', started_at = @now, finished_at = NULL, error = NULL
+                 WHERE id = @id AND NOT EXISTS (
+                     SELECT 1 FROM ({pending}) AS o
+                     JOIN UNNEST(@mine) AS m ON m.p = o.processor_name AND m.d = o.analysis_date)",
+                jobs = wh.t(&schema::JOBS),
+                pending = pending_elsewhere(wh, &me, &date_literal(lo), &date_literal(hi)),
+            ),
+            vec![
+                param("now", P::Timestamp(Some(now))),
+                param("id", P::Str(Some(id.clone()))),
+                client::rows_param("mine", &["p", "d"], &[P::Str(None), P::Date(None)], rows),
+            ],
+        )
+        .await?;
+    if changed.affected == 0 {
+        if !job_exists(wh, &id).await? {
+            return Err(WarehouseError::Query(format!("no job {id}")));
+        }
+        return Err(overlap_error(wh, &id, &mine).await?);
+    }
+    heartbeat(wh, &id, now).await?;
+    job(wh, &id)
+        .await?
+        .ok_or_else(|| WarehouseError::Query(format!("no job {id}")))
+}
+
+/// The job's cells with their checkpoint state from the job's runs.
+pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<JobCell>> {
+    let rows = wh
+        .q(
+            &format!(
+                "SELECT processor_name, analysis_date FROM {} WHERE job_id = @id",
+                wh.t(&schema::JOB_CELLS)
+            ),
+            vec![param("id", P::Str(Some(id.into())))],
+        )
+        .await?;
+    let mut cells = Vec::with_capacity(rows.len());
+    for r in &rows {
+        cells.push((
+            WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default())?,
+            client::d(&r[1]).ok_or_else(|| client::missing("analysis_date"))?,
+        ));
+    }
+    if cells.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (lo, hi) = bounds(&cells);
+    let runs = wh
+        .q(
+            &format!(
+                "SELECT processor_name, analysis_date, status, UNIX_MICROS(started_at) FROM {}
+                 WHERE job_id = @id AND analysis_date BETWEEN @lo AND @hi",
+                wh.t(&schema::RUNS)
+            ),
+            vec![
+                param("id", P::Str(Some(id.into()))),
+                param("lo", P::Date(Some(lo))),
+                param("hi", P::Date(Some(hi))),
+            ],
+        )
+        .await?;
+    // The last run per cell (by start time; a failure recorded at the same
+    // instant as a success is the later word).
+    let mut last: BTreeMap<(usize, NaiveDate), (i64, String)> = BTreeMap::new();
+    for r in &runs {
+        let (Ok(p), Some(d)) = (
+            WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default()),
+            client::d(&r[1]),
+        ) else {
+            continue;
+        };
+        let status = client::s(&r[2]).unwrap_or_default();
+        let at = client::i(&r[3]).unwrap_or(0);
+        let entry = last
+            .entry((p.order(), d))
+            .or_insert((i64::MIN, String::new()));
+        if (at, status.as_str() == "failed") >= (entry.0, entry.1 == "failed") {
+            *entry = (at, status);
+        }
+    }
+    let mut out: Vec<JobCell> = cells
+        .into_iter()
+        .map(|(processor, date)| JobCell {
+            processor,
+            date,
+            state: checkpoint_state(last.get(&(processor.order(), date)).map(|l| l.1.as_str())),
+        })
+        .collect();
+    out.sort_by_key(|c| (c.date, c.processor.order()));
+    Ok(out)
+}
+
+/// Renews the lease (one idempotent statement).
+pub(crate) async fn heartbeat(wh: &BigQueryWarehouse, id: &str, at: NaiveDateTime) -> Result<()> {
+    wh.q(
+        &format!(
+            "MERGE {leases} AS l USING (SELECT @id AS job_id, @at AS heartbeat_at) AS s
+             ON l.job_id = s.job_id
+             WHEN MATCHED AND l.heartbeat_at < s.heartbeat_at THEN UPDATE SET heartbeat_at = s.heartbeat_at
+             WHEN NOT MATCHED THEN INSERT (job_id, heartbeat_at) VALUES (s.job_id, s.heartbeat_at)",
+            leases = wh.t(&schema::JOB_LEASES)
+        ),
+        vec![
+            param("id", P::Str(Some(id.into()))),
+            param("at", P::Timestamp(Some(at))),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+pub(crate) async fn interrupt_stale_jobs(
+    wh: &BigQueryWarehouse,
+    stale_before: Option<NaiveDateTime>,
+) -> Result<usize> {
+    let jobs = wh.t(&schema::JOBS);
+    let changed = match stale_before {
+        None => {
+            wh.bq
+                .query(
+                    &format!("UPDATE {jobs} SET state = 'interrupted' WHERE state = 'running'"),
+                    vec![],
+                )
+                .await?
+        }
+        Some(cutoff) => {
+            wh.bq
+                .query(
+                    &format!(
+                        "UPDATE {jobs} SET state = 'interrupted'
+                         WHERE state = 'running' AND COALESCE(started_at, created_at) < @cutoff
+                           AND id NOT IN (SELECT job_id FROM {leases} WHERE heartbeat_at >= @cutoff)",
+                        leases = wh.t(&schema::JOB_LEASES)
+                    ),
+                    vec![param("cutoff", P::Timestamp(Some(cutoff)))],
+                )
+                .await?
+        }
+    };
+    Ok(changed.affected.max(0) as usize)
+}
+
+fn job_values(job: &JobRecord) -> Vec<P> {
+    vec![
+        P::Str(Some(job.id.clone())),
+        P::Str(Some(job.requested_by.clone())),
+        P::Str(Some(job.request.clone())),
+        P::Str(Some(job.state.as_str().into())),
+        P::Str(Some(job.progress.clone())),
+        P::Timestamp(Some(job.created_at)),
+        P::Timestamp(job.started_at),
+        P::Timestamp(job.finished_at),
+        P::Str(job.error.clone()),
+        P::Str(job.snapshot.clone()),
+    ]
+}
+
+pub(crate) fn job_from(row: &[Value]) -> Result<JobRecord> {
+    let object = schema::row_object(&schema::JOBS, row);
+    let get = |k: &str| object.get(k).cloned().unwrap_or(Value::Null);
+    let text = |k: &str| get(k).as_str().map(String::from);
+    let time = |k: &str| text(k).and_then(|s| s.parse().ok());
+    Ok(JobRecord {
+        id: text("id").ok_or_else(|| client::missing("job id"))?,
+        requested_by: text("requested_by").unwrap_or_default(),
+        request: text("request").unwrap_or_default(),
+        state: text("state")
+            .and_then(|s| JobState::parse(&s))
+            .unwrap_or(JobState::Failed),
+        progress: text("progress").unwrap_or_else(|| "{}".into()),
+        created_at: time("created_at").ok_or_else(|| client::missing("job created_at"))?,
+        started_at: time("started_at"),
+        finished_at: time("finished_at"),
+        error: text("error"),
+        snapshot: text("snapshot"),
+    })
+}
+
+pub(crate) fn safe_job_id(id: &str) -> Result<&str> {
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(id)
+    } else {
+        Err(WarehouseError::Query(format!("malformed job id {id:?}")))
+    }
+}
+
+pub(crate) async fn job(wh: &BigQueryWarehouse, id: &str) -> Result<Option<JobRecord>> {
+    let rows = wh
+        .q(
+            &format!(
+                "SELECT {} FROM {} AS t WHERE t.id = @id",
+                schema::select_list(&schema::JOBS, "t"),
+                wh.t(&schema::JOBS)
+            ),
+            vec![param("id", P::Str(Some(id.into())))],
+        )
+        .await?;
+    rows.first().map(|r| job_from(r)).transpose()
+}
+
+pub(crate) async fn jobs(wh: &BigQueryWarehouse, limit: usize) -> Result<Vec<JobRecord>> {
+    let rows = wh
+        .q(
+            &format!(
+                "SELECT {} FROM {} AS t ORDER BY t.created_at DESC, t.id DESC LIMIT @lim",
+                schema::select_list(&schema::JOBS, "t"),
+                wh.t(&schema::JOBS)
+            ),
+            vec![param("lim", P::Int(Some(limit as i64)))],
+        )
+        .await?;
+    rows.iter().map(|r| job_from(r)).collect()
+}
+
+pub(crate) async fn update_job(wh: &BigQueryWarehouse, job: &JobRecord) -> Result<()> {
+    let changed = wh
+        .bq
+        .query(
+            &format!(
+                "UPDATE {} SET state = @state, progress = @progress, started_at = @started,
+                        finished_at = @finished, error = @error, snapshot = @snapshot
+                 WHERE id = @id",
+                wh.t(&schema::JOBS)
+            ),
+            vec![
+                param("id", P::Str(Some(job.id.clone()))),
+                param("state", P::Str(Some(job.state.as_str().into()))),
+                param("progress", P::Str(Some(job.progress.clone()))),
+                param("started", P::Timestamp(job.started_at)),
+                param("finished", P::Timestamp(job.finished_at)),
+                param("error", P::Str(job.error.clone())),
+                param("snapshot", P::Str(job.snapshot.clone())),
+            ],
+        )
+        .await?;
+    if changed.affected == 0 {
+        return Err(WarehouseError::Query(format!("no job {}", job.id)));
+    }
+    Ok(())
+}

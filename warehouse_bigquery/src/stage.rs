@@ -1,0 +1,163 @@
+//! Staged, retry-safe writes. A write that must be atomic (a batch of cells,
+//! an upstream load, a new job) happens in two steps:
+//!
+//! 1. its rows are loaded into the tables' staging twins under one write id
+//!    (load jobs: one per table, more only past `MAX_LOAD_BYTES`), each row
+//!    numbered (`seq`);
+//! 2. one parameter-free transaction replaces the target rows from the
+//!    stage and deletes the write's stage rows.
+//!
+//! Why this survives lost replies: every statement of the transaction is
+//! conditioned on the write's stage rows (deletes target only dates present
+//! in the stage, inserts copy only staged rows), so once a transaction has
+//! committed, applying it again finds an empty stage and changes nothing. A
+//! load retried after a lost reply can stage a chunk twice on an emulator
+//! that ignores job ids: the copy takes each `seq` once. The script carries
+//! no parameters (the emulator cannot bind them inside a script): only the
+//! generated write id, dates rendered from typed values and names from the
+//! static declarations — never user input.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use warehouse::Result;
+
+use crate::client::{param, P};
+use crate::schema::{self, TableDef};
+use crate::BigQueryWarehouse;
+
+/// Load jobs stay under this many bytes of JSON (multipart uploads are for
+/// small payloads; BigQuery's request limit is far above it).
+const MAX_LOAD_BYTES: usize = 8 * 1024 * 1024;
+
+static WRITE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique id for one staged write (letters, digits and `_` only).
+pub(crate) fn write_id() -> String {
+    let n = WRITE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = chrono::Utc::now().timestamp_micros();
+    format!("w{t:x}_{:x}_{n:x}", std::process::id())
+}
+
+/// Dates rendered from typed values: digits and dashes only.
+pub(crate) fn date_literal(d: NaiveDate) -> String {
+    format!("DATE '{d}'")
+}
+
+/// The rows of one write, per table, on their way to the stage.
+pub(crate) struct Staging {
+    pub id: String,
+    staged_on: NaiveDate,
+    tables: BTreeMap<&'static str, (&'static TableDef, Vec<Value>)>,
+}
+
+impl Staging {
+    pub fn new() -> Self {
+        Self {
+            id: write_id(),
+            staged_on: chrono::Utc::now().date_naive(),
+            tables: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a row: `values` in the order of `schema::stage_columns(t)`.
+    pub fn push(&mut self, t: &'static TableDef, values: &[P]) {
+        let entry = self.tables.entry(t.name).or_insert((t, Vec::new()));
+        let mut row: Map<String, Value> = schema::row_json(&schema::stage_columns(t), values);
+        row.insert("write_id".into(), Value::String(self.id.clone()));
+        row.insert("seq".into(), Value::from(entry.1.len() as i64));
+        row.insert(
+            "staged_on".into(),
+            Value::String(self.staged_on.to_string()),
+        );
+        entry.1.push(Value::Object(row));
+    }
+
+    pub fn has_rows(&self, t: &TableDef) -> bool {
+        self.tables
+            .get(t.name)
+            .is_some_and(|(_, rows)| !rows.is_empty())
+    }
+
+    pub fn rows(&self, t: &TableDef) -> usize {
+        self.tables.get(t.name).map_or(0, |(_, rows)| rows.len())
+    }
+
+    /// Step 1: one load job per table (split only past `MAX_LOAD_BYTES`).
+    pub async fn load(&self, wh: &BigQueryWarehouse) -> Result<()> {
+        let dataset = wh.names.dataset(schema::STAGE_DATASET);
+        for (t, rows) in self.tables.values() {
+            let table = schema::stage_name(t);
+            let mut chunk_start = 0;
+            let mut bytes = 0;
+            for (i, row) in rows.iter().enumerate() {
+                let size = row.to_string().len() + 1;
+                if bytes + size > MAX_LOAD_BYTES && i > chunk_start {
+                    wh.bq
+                        .load_json(&dataset, &table, &rows[chunk_start..i])
+                        .await?;
+                    chunk_start = i;
+                    bytes = 0;
+                }
+                bytes += size;
+            }
+            if chunk_start < rows.len() {
+                wh.bq
+                    .load_json(&dataset, &table, &rows[chunk_start..])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `INSERT INTO t SELECT … FROM stage` for this write, each row once.
+    pub fn copy_sql(&self, wh: &BigQueryWarehouse, t: &TableDef) -> String {
+        let cols = schema::column_list(t);
+        format!(
+            "INSERT INTO {target} ({cols})
+             SELECT {cols} FROM {stage} WHERE write_id = '{id}'
+             QUALIFY ROW_NUMBER() OVER (PARTITION BY seq ORDER BY seq) = 1;\n",
+            target = wh.names.of(t),
+            stage = wh.names.stage(t),
+            id = self.id,
+        )
+    }
+
+    /// Deletes this write's stage rows from every table it staged.
+    pub fn clear_sql(&self, wh: &BigQueryWarehouse) -> String {
+        self.tables
+            .values()
+            .map(|(t, _)| {
+                format!(
+                    "DELETE FROM {} WHERE write_id = '{}';\n",
+                    wh.names.stage(t),
+                    self.id
+                )
+            })
+            .collect()
+    }
+
+    /// Step 2: runs `body` (which must end with `clear_sql`) as one
+    /// transaction. If it fails, the write's stage rows are removed (best
+    /// effort: partition expiration removes whatever this misses).
+    pub async fn commit(&self, wh: &BigQueryWarehouse, body: &str) -> Result<()> {
+        let script = format!("BEGIN TRANSACTION;\n{body}COMMIT TRANSACTION;");
+        match wh.bq.query(&script, vec![]).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                for (t, _) in self.tables.values() {
+                    let _ = wh
+                        .bq
+                        .query(
+                            &format!("DELETE FROM {} WHERE write_id = @w", wh.names.stage(t)),
+                            vec![param("w", P::Str(Some(self.id.clone())))],
+                        )
+                        .await;
+                }
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Writes: batches of cells, failed runs and upstream loads, each through one
+//! staged, retry-safe transaction (see `stage`).
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use domain::game::{PlayerGame, ScheduledGame};
+use domain::processors::Records;
+use domain::PROCESSORS;
+use serde_json::Value;
+use warehouse::{CellWrite, Result, RunRow, UpstreamLoad, WarehouseError};
+
+use crate::client::P;
+use crate::schema::{self, TableDef};
+use crate::stage::{date_literal, Staging};
+use crate::BigQueryWarehouse;
+
+/// A run row's values in the runs' staging-twin order (`RUNS` columns, then
+/// `RUN_STAGE_EXTRAS`).
+fn staged_run(run: &RunRow, replace_failures: bool) -> Vec<P> {
+    vec![
+        P::Str(Some(run.run_id.clone())),
+        P::Str(run.job_id.clone()),
+        P::Str(Some(run.processor.name().into())),
+        P::Date(Some(run.analysis_date)),
+        P::Str(Some(run.status.clone())),
+        P::Int(Some(run.records_written)),
+        P::Int(Some(run.failures_written)),
+        P::Int(Some(run.expected_count)),
+        P::Bool(Some(run.dependency_check_passed)),
+        P::Int(Some(run.duration_ms)),
+        P::Str(Some(run.processor_version.clone())),
+        P::Str(run.error.clone()),
+        P::Timestamp(Some(run.started_at)),
+        P::Str(Some(run.processor.code().into())),
+        P::Bool(Some(replace_failures)),
+    ]
+}
+
+fn encode<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>> {
+    items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| WarehouseError::Query(format!("cannot encode rows: {e}")))
+}
+
+/// Stages the cells' rows, then replaces them in one transaction.
+pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) -> Result<()> {
+    let (Some(lo), Some(hi)) = (
+        writes.iter().map(|w| w.output.date).min(),
+        writes.iter().map(|w| w.output.date).max(),
+    ) else {
+        return Ok(());
+    };
+    let mut staging = Staging::new();
+    let feature_names = P::StrArray(
+        domain::processors::FEATURE_NAMES
+            .iter()
+            .map(|n| (*n).to_string())
+            .collect(),
+    );
+    let mut processors: BTreeSet<usize> = BTreeSet::new();
+    let mut tracks_failures = false;
+    for w in &writes {
+        let p = w.output.processor;
+        processors.insert(p.order());
+        let out = schema::output_table(p);
+        let at = P::Timestamp(Some(w.written_at));
+        let run_id = P::Str(Some(w.run.run_id.clone()));
+        let values = match &w.output.records {
+            Records::Psza(r) => encode(r)?,
+            Records::Pdc(r) => encode(r)?,
+            Records::Pcf(r) => encode(r)?,
+            Records::Mlfs(r) => encode(r)?,
+        };
+        for o in values.iter().filter_map(Value::as_object) {
+            let row = schema::row_params(
+                out,
+                o,
+                &[
+                    ("run_id", run_id.clone()),
+                    ("processed_at", at.clone()),
+                    ("feature_names", feature_names.clone()),
+                ],
+            );
+            staging.push(out, &row);
+        }
+        if !w.legacy {
+            tracks_failures = true;
+            for f in &w.output.failures {
+                staging.push(
+                    &schema::FAILURES,
+                    &[
+                        P::Str(Some(p.name().into())),
+                        run_id.clone(),
+                        P::Date(Some(w.output.date)),
+                        P::Str(Some(f.entity_id.clone())),
+                        P::Str(Some(f.category.code().into())),
+                        P::Str(Some(f.reason.clone())),
+                        P::Bool(Some(f.can_retry)),
+                        P::Str(f.upstream_processor.map(|u| u.code().into())),
+                        P::Str(f.upstream_category.clone()),
+                        at.clone(),
+                    ],
+                );
+            }
+        }
+        staging.push(&schema::RUNS, &staged_run(&w.run, !w.legacy));
+    }
+    staging.load(wh).await?;
+    let runs_stage = wh.names.stage(&schema::RUNS);
+    let id = &staging.id;
+    let (lo, hi) = (date_literal(lo), date_literal(hi));
+    let mut body = String::new();
+    for order in processors {
+        let spec = &PROCESSORS[order];
+        let out = schema::output_table(spec.id);
+        // The dates this write replaces for the processor are the dates of its
+        // staged runs: once the stage is cleared, this deletes nothing.
+        body += &format!(
+            "DELETE FROM {target} AS t WHERE t.{col} BETWEEN {lo} AND {hi}
+               AND t.{col} IN (SELECT s.analysis_date FROM {runs_stage} AS s
+                               WHERE s.write_id = '{id}' AND s.processor_code = '{code}');\n",
+            target = wh.names.of(out),
+            col = spec.date_column,
+            code = spec.code,
+        );
+        if staging.has_rows(out) {
+            body += &staging.copy_sql(wh, out);
+        }
+    }
+    if tracks_failures {
+        body += &format!(
+            "DELETE FROM {failures} AS f WHERE f.analysis_date BETWEEN {lo} AND {hi}
+               AND EXISTS (SELECT 1 FROM {runs_stage} AS s
+                           WHERE s.write_id = '{id}' AND s.replace_failures
+                             AND s.analysis_date = f.analysis_date
+                             AND UPPER(f.processor_name) IN (UPPER(s.processor_name), s.processor_code));\n",
+            failures = wh.t(&schema::FAILURES),
+        );
+        if staging.has_rows(&schema::FAILURES) {
+            body += &staging.copy_sql(wh, &schema::FAILURES);
+        }
+    }
+    body += &staging.copy_sql(wh, &schema::RUNS);
+    body += &staging.clear_sql(wh);
+    staging.commit(wh, &body).await
+}
+
+/// Appends run rows (runs that could not write) in one staged transaction.
+pub(crate) async fn record_failed_runs(wh: &BigQueryWarehouse, runs: Vec<RunRow>) -> Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let mut staging = Staging::new();
+    for run in &runs {
+        staging.push(&schema::RUNS, &staged_run(run, false));
+    }
+    staging.load(wh).await?;
+    let body = staging.copy_sql(wh, &schema::RUNS) + &staging.clear_sql(wh);
+    staging.commit(wh, &body).await
+}
+
+/// Replaces the upstream tables' rows for the dates present in the load.
+pub(crate) async fn load_upstream_rows(
+    wh: &BigQueryWarehouse,
+    schedule: Vec<ScheduledGame>,
+    games: Vec<PlayerGame>,
+) -> Result<UpstreamLoad> {
+    let dates: BTreeSet<NaiveDate> = schedule
+        .iter()
+        .map(|s| s.game_date)
+        .chain(games.iter().map(|g| g.game_date))
+        .collect();
+    let (Some(lo), Some(hi)) = (dates.first().copied(), dates.last().copied()) else {
+        return Ok(UpstreamLoad {
+            schedule_rows: 0,
+            game_rows: 0,
+            dates: 0,
+        });
+    };
+    let mut staging = Staging::new();
+    let mut stage_all = |t: &'static TableDef, values: Vec<Value>| {
+        for o in values.iter().filter_map(Value::as_object) {
+            staging.push(t, &schema::row_params(t, o, &[]));
+        }
+    };
+    stage_all(&schema::SCHEDULE, encode(&schedule)?);
+    stage_all(&schema::PLAYER_GAMES, encode(&games)?);
+    staging.load(wh).await?;
+    let (lo, hi) = (date_literal(lo), date_literal(hi));
+    let mut body = String::new();
+    for t in [&schema::SCHEDULE, &schema::PLAYER_GAMES] {
+        if !staging.has_rows(t) {
+            continue;
+        }
+        // Each table loses exactly the dates it has staged rows for.
+        body += &format!(
+            "DELETE FROM {target} AS t WHERE t.game_date BETWEEN {lo} AND {hi}
+               AND t.game_date IN (SELECT s.game_date FROM {stage} AS s WHERE s.write_id = '{id}');\n",
+            target = wh.t(t),
+            stage = wh.names.stage(t),
+            id = staging.id,
+        );
+        body += &staging.copy_sql(wh, t);
+    }
+    body += &staging.clear_sql(wh);
+    staging.commit(wh, &body).await?;
+    Ok(UpstreamLoad {
+        schedule_rows: staging.rows(&schema::SCHEDULE),
+        game_rows: staging.rows(&schema::PLAYER_GAMES),
+        dates: dates.len(),
+    })
+}
+
+/// How many cells and rows one BigQuery write carries. Each batch costs
+/// about eight jobs (a load per staged table, one transaction, the job's
+/// progress), so a season of 4 × 166 cells takes ~11 batches; the row bound
+/// keeps each load well under `stage::MAX_LOAD_BYTES` per table and the
+/// transaction's rows within a few seconds of BigQuery time.
+pub(crate) const WRITE_BATCH: warehouse::WriteBatch = warehouse::WriteBatch {
+    max_cells: 64,
+    max_rows: 24_000,
+};
