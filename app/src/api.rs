@@ -20,7 +20,7 @@ pub async fn coverage_overview(
 ) -> Result<Overview, AppError> {
     let state = state()?;
     let request = engine::OverviewRequest { start, end };
-    Ok(engine::overview(state.warehouse.as_ref(), state.limits, &request).await?)
+    Ok(engine::overview(state.views.as_ref(), state.limits, &request).await?)
 }
 
 /// The reconciliation grid for a range and processor filter (per-cell numbers
@@ -37,7 +37,7 @@ pub async fn coverage_grid(
         end,
         processors,
     };
-    Ok(engine::reconcile::reconcile(state.warehouse.as_ref(), state.limits, &request).await?)
+    Ok(engine::reconcile::reconcile(state.views.as_ref(), state.limits, &request).await?)
 }
 
 /// One cell's drill-down (`cell` = `PDC:2021-11-10`); failures and

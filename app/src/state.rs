@@ -9,6 +9,10 @@ use crate::OperatorAccess;
 #[derive(Clone)]
 pub struct ServerState {
     pub warehouse: Arc<dyn Warehouse>,
+    /// The same warehouse behind the read cache, for the views dashboards
+    /// poll (grid, overview); operations that must see the latest rows use
+    /// `warehouse`.
+    pub views: Arc<dyn Warehouse>,
     pub limits: engine::Limits,
     pub jobs: Arc<engine::jobs::JobRunner>,
     /// Enforced by the server's middleware; shown by the pages.

@@ -1,10 +1,13 @@
 //! Repeated views cost a lookup: a `Warehouse` in front of another that keeps
 //! the answers dashboards poll (the grid's cell counts, the game dates, the
 //! job list) until something could have changed them. Every write through
-//! this warehouse bumps a data version that invalidates all cached answers;
-//! answers also expire after `max_age`, for writers this process does not
-//! see (another process on the same BigQuery datasets). Concurrent misses for
-//! the same answer compute it once. Under a stream of writes (a backfill
+//! this warehouse — or reported to it through [`Changes`] by a writer that
+//! goes around it, like the job runner — bumps a data version that
+//! invalidates all cached answers; answers also expire after `max_age`, for
+//! writers this process does not see (another process on the same BigQuery
+//! datasets). Concurrent misses for the same answer compute it once. Only
+//! views read through it: operations that must see the latest rows (a job's
+//! plan and before/after) read the warehouse directly. Under a stream of writes (a backfill
 //! writes a cell every few milliseconds) an answer may be served up to
 //! `stale_ok` after a write, so a hundred viewers cost about one computation
 //! per `stale_ok` instead of one per view.
@@ -141,6 +144,23 @@ impl CachedWarehouse {
             },
         );
         Ok(answer)
+    }
+}
+
+/// Told about writes made around the cache.
+pub trait Changes: Send + Sync {
+    /// Rows changed; more changes may follow soon (views may lag `stale_ok`).
+    fn changed(&self);
+    /// A batch of changes is over (a job ended): views are fresh from now on.
+    fn settled(&self);
+}
+
+impl Changes for CachedWarehouse {
+    fn changed(&self) {
+        self.invalidate();
+    }
+    fn settled(&self) {
+        self.clear();
     }
 }
 

@@ -39,6 +39,8 @@ pub struct JobRunner {
     busy: AtomicBool,
     /// Test hook: the next job panics inside the worker.
     panic_next: AtomicBool,
+    /// Told when a job writes and when it ends (the views' read cache).
+    changes: Option<Arc<dyn crate::cache::Changes>>,
 }
 
 /// The cells a re-run request would run, with expected players: the dry run.
@@ -54,11 +56,27 @@ pub async fn preview(
 impl JobRunner {
     /// Starts the worker on the current tokio runtime.
     pub fn start(warehouse: Arc<dyn Warehouse>) -> Arc<Self> {
-        Self::start_with(warehouse, None)
+        Self::start_full(warehouse, None, None)
+    }
+
+    /// [`JobRunner::start`], reporting every job's writes to `changes`.
+    pub fn start_notifying(
+        warehouse: Arc<dyn Warehouse>,
+        changes: Arc<dyn crate::cache::Changes>,
+    ) -> Arc<Self> {
+        Self::start_full(warehouse, None, Some(changes))
     }
 
     #[doc(hidden)]
     pub fn start_with(warehouse: Arc<dyn Warehouse>, crash_after: Option<usize>) -> Arc<Self> {
+        Self::start_full(warehouse, crash_after, None)
+    }
+
+    fn start_full(
+        warehouse: Arc<dyn Warehouse>,
+        crash_after: Option<usize>,
+        changes: Option<Arc<dyn crate::cache::Changes>>,
+    ) -> Arc<Self> {
         let (queue, mut rx) = mpsc::unbounded_channel::<String>();
         let runner = Arc::new(Self {
             warehouse,
@@ -68,6 +86,7 @@ impl JobRunner {
             stopping: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             panic_next: AtomicBool::new(false),
+            changes,
         });
         let worker = Arc::clone(&runner);
         tokio::spawn(async move {
@@ -133,6 +152,9 @@ impl JobRunner {
                 let _ = self.warehouse.update_job(&job).await;
             }
             self.live().remove(id);
+        }
+        if let Some(changes) = &self.changes {
+            changes.settled();
         }
         self.busy.store(false, Ordering::SeqCst);
     }
@@ -370,6 +392,10 @@ impl ProgressSink for LiveSink<'_> {
     fn update(&self, progress: &Progress) {
         if let Some(live) = self.runner.live().get_mut(self.id) {
             live.progress = progress.clone();
+        }
+        // Called after each written batch: the views may have changed.
+        if let Some(changes) = &self.runner.changes {
+            changes.changed();
         }
     }
 }

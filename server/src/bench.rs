@@ -435,20 +435,17 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
     embedded
         .load_upstream_rows(season.schedule, season.games)
         .await?;
-    let inner: std::sync::Arc<dyn Warehouse> = std::sync::Arc::new(embedded);
-    let warehouse: std::sync::Arc<dyn Warehouse> = if cached {
-        std::sync::Arc::new(engine::cache::CachedWarehouse::new(
-            inner,
-            std::time::Duration::from_secs(5),
-            std::time::Duration::from_secs(1),
-        ))
-    } else {
-        inner
-    };
+    let warehouse: std::sync::Arc<dyn Warehouse> = std::sync::Arc::new(embedded);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let options = crate::leptos_options("target/site", addr);
-    let state = crate::AppState::new(warehouse, engine::Limits::default(), options);
+    let state = crate::AppState::with_view_cache(
+        warehouse,
+        engine::Limits::default(),
+        options,
+        crate::auth::Operator::new(addr, None),
+        cached.then(crate::ViewCache::default),
+    );
     let app = crate::router(state);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::serve::serve(

@@ -62,16 +62,67 @@ impl AppState {
         leptos_options: LeptosOptions,
         operator: auth::Operator,
     ) -> Self {
-        let jobs = engine::jobs::JobRunner::start(Arc::clone(&warehouse));
+        Self::with_view_cache(
+            warehouse,
+            limits,
+            leptos_options,
+            operator,
+            Some(ViewCache::default()),
+        )
+    }
+
+    /// The full constructor: `view_cache: None` reads every view from the
+    /// warehouse (for comparison in `bench load`).
+    pub fn with_view_cache(
+        warehouse: Arc<dyn Warehouse>,
+        limits: engine::Limits,
+        leptos_options: LeptosOptions,
+        operator: auth::Operator,
+        view_cache: Option<ViewCache>,
+    ) -> Self {
+        let (views, jobs): (Arc<dyn Warehouse>, _) = match view_cache {
+            Some(c) => {
+                let cache = Arc::new(engine::cache::CachedWarehouse::new(
+                    Arc::clone(&warehouse),
+                    c.max_age,
+                    c.stale_ok,
+                ));
+                let jobs =
+                    engine::jobs::JobRunner::start_notifying(Arc::clone(&warehouse), cache.clone());
+                (cache, jobs)
+            }
+            None => (
+                Arc::clone(&warehouse),
+                engine::jobs::JobRunner::start(Arc::clone(&warehouse)),
+            ),
+        };
         Self {
             leptos_options,
             server: ServerState {
                 warehouse,
+                views,
                 limits,
                 jobs,
                 access: operator.access,
             },
             operator,
+        }
+    }
+}
+
+/// How long polled views may be reused: at most `max_age` (writers in other
+/// processes), at most `stale_ok` after a write made here.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewCache {
+    pub max_age: std::time::Duration,
+    pub stale_ok: std::time::Duration,
+}
+
+impl Default for ViewCache {
+    fn default() -> Self {
+        Self {
+            max_age: std::time::Duration::from_secs(5),
+            stale_ok: std::time::Duration::from_secs(1),
         }
     }
 }

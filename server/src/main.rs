@@ -411,13 +411,14 @@ async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
         .with_public_hosts(&args.public_host, args.trusted_proxy);
     tracing::info!(access = ?operator.access, "operator access");
     // Dashboards poll: repeated views are lookups, at most a second behind a
-    // write made here, and at most `cache_max_age` behind writers elsewhere.
-    let warehouse: Arc<dyn Warehouse> = Arc::new(engine::cache::CachedWarehouse::new(
-        warehouse,
-        std::time::Duration::from_secs(args.cache_max_age_secs),
-        std::time::Duration::from_secs(1),
-    ));
-    let state = server::AppState::with_operator(warehouse, limits, options, operator);
+    // job's writes, fresh once it ends, and at most `cache_max_age` behind
+    // writers elsewhere.
+    let view_cache = server::ViewCache {
+        max_age: std::time::Duration::from_secs(args.cache_max_age_secs),
+        ..Default::default()
+    };
+    let state =
+        server::AppState::with_view_cache(warehouse, limits, options, operator, Some(view_cache));
     let jobs = std::sync::Arc::clone(&state.server.jobs);
     let app = server::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
