@@ -507,16 +507,7 @@ async fn backfill_cmd(store: &StoreArgs, cmd: BackfillCmd) -> Result<ExitCode, C
         print_plan(&cells);
         return Ok(ExitCode::SUCCESS);
     }
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("cancelling after the cell in flight…");
-                cancel.store(true, Ordering::SeqCst);
-            }
-        });
-    }
+    let cancel = cancel_on_ctrl_c();
     let options = RunOptions {
         resume: !cmd.no_resume,
         ..RunOptions::default()
@@ -566,16 +557,7 @@ async fn backfill_through(
         return Ok(ExitCode::SUCCESS);
     }
     let id = remote.start(&form).await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("cancelling after the cell in flight…");
-                cancel.store(true, Ordering::SeqCst);
-            }
-        });
-    }
+    let cancel = cancel_on_ctrl_c();
     let sink = BarSink::new("backfill");
     let mut cancel_sent = false;
     let view = loop {
@@ -606,6 +588,19 @@ async fn backfill_through(
             ExitCode::FAILURE
         },
     )
+}
+
+/// A flag Ctrl-C raises: the backfill stops after the cell in flight.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let raised = Arc::clone(&cancel);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling after the cell in flight…");
+            raised.store(true, Ordering::SeqCst);
+        }
+    });
+    cancel
 }
 
 /// The dry run's table.
