@@ -1,18 +1,26 @@
 //! Repeated views cost a lookup: a `Warehouse` in front of another that keeps
 //! the answers dashboards poll (the grid's cell counts, the game dates, the
-//! job list) until something could have changed them. Every write through
-//! this warehouse — or reported to it through [`Changes`] by a writer that
-//! goes around it, like the job runner — bumps a data version that
-//! invalidates all cached answers; answers also expire after `max_age`, for
-//! writers this process does not see (another process on the same BigQuery
-//! datasets). Concurrent misses for the same answer compute it once. Only
-//! views read through it: operations that must see the latest rows (a job's
-//! plan and before/after) read the warehouse directly. Under a stream of writes (a backfill
-//! writes a cell every few milliseconds) an answer may be served up to
-//! `stale_ok` after a write, so a hundred viewers cost about one computation
-//! per `stale_ok` instead of one per view.
+//! job list, the store's status) until something could have changed them.
+//!
+//! Every write through this warehouse — or reported to it through
+//! [`Changes`] by a writer that goes around it, like the job runner — bumps a
+//! data version. An answer computed before the latest write may still be
+//! served for `stale_ok` after it was computed; past that, the first viewer
+//! to ask starts one refresh in the background and every viewer keeps getting
+//! the previous answer until the refresh lands (stale-while-revalidate), so
+//! under a stream of writes a hundred viewers cost one computation per
+//! `stale_ok` and none of them waits for it. No answer older than `max_age`
+//! is served (writers this process does not see, such as another process on
+//! the same BigQuery datasets): answers are refreshed in the background from
+//! half that age, and computed while the viewer waits past it. `settled`
+//! (a job ended) drops every answer: the next views are fresh. Concurrent
+//! misses compute an answer once. Only views read through it: operations
+//! that must see the latest rows (a job's plan and before/after) read the
+//! warehouse directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +41,7 @@ const MAX_ENTRIES: usize = 512;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Key {
+    Status,
     Cells(DateRange, Vec<ProcessorId>),
     GameDates(DateRange),
     Jobs(usize),
@@ -40,10 +49,15 @@ enum Key {
 
 #[derive(Clone)]
 enum Answer {
+    Status(Arc<WarehouseStatus>),
     Cells(Arc<Vec<CellCounts>>),
     GameDates(Arc<Vec<GameDateSummary>>),
     Jobs(Arc<Vec<JobRecord>>),
 }
+
+type Compute = Box<
+    dyn FnOnce(Arc<dyn Warehouse>) -> Pin<Box<dyn Future<Output = Result<Answer>> + Send>> + Send,
+>;
 
 struct Entry {
     version: u64,
@@ -51,87 +65,63 @@ struct Entry {
     answer: Answer,
 }
 
-pub struct CachedWarehouse {
-    inner: Arc<dyn Warehouse>,
+/// What a lookup found.
+enum Found {
+    /// Servable, nothing to do.
+    Fresh(Answer),
+    /// Servable, but a refresh is due.
+    Refresh(Answer),
+    /// Nothing servable: compute while the viewer waits.
+    Missing,
+}
+
+struct Shared {
     max_age: Duration,
     stale_ok: Duration,
     version: AtomicU64,
+    /// Answers computed from a version below this are never served (set by
+    /// `settled`, so a refresh that began before a job ended cannot land
+    /// its older answer as fresh).
+    floor: AtomicU64,
     entries: Mutex<HashMap<Key, Entry>>,
-    /// Serialises misses, so a burst of viewers computes an answer once.
-    computing: tokio::sync::Mutex<()>,
+    /// Keys with a background refresh in flight.
+    refreshing: Mutex<HashSet<Key>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-impl CachedWarehouse {
-    /// Answers live at most `max_age`, and at most `stale_ok` once a write
-    /// happened after them.
-    pub fn new(inner: Arc<dyn Warehouse>, max_age: Duration, stale_ok: Duration) -> Self {
-        Self {
-            inner,
-            max_age,
-            stale_ok,
-            version: AtomicU64::new(0),
-            entries: Mutex::new(HashMap::new()),
-            computing: tokio::sync::Mutex::new(()),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
+impl Shared {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        // Each update is one insert or clear: a panic cannot leave it half-done.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// (hits, misses) so far.
-    pub fn stats(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
-    }
-
-    fn invalidate(&self) {
-        self.version.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Invalidates without the `stale_ok` grace.
-    fn clear(&self) {
-        self.invalidate();
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-
-    fn lookup(&self, key: &Key) -> Option<Answer> {
+    fn lookup(&self, key: &Key) -> Found {
         let version = self.version.load(Ordering::SeqCst);
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|e| {
-                let age = e.at.elapsed();
-                age < self.max_age && (e.version == version || age < self.stale_ok)
-            })
-            .map(|e| e.answer.clone())
+        let floor = self.floor.load(Ordering::SeqCst);
+        let entries = self.entries();
+        let Some(e) = entries.get(key).filter(|e| e.version >= floor) else {
+            return Found::Missing;
+        };
+        let age = e.at.elapsed();
+        if age >= self.max_age {
+            Found::Missing
+        } else if e.version != version && age >= self.stale_ok {
+            if self.stale_ok.is_zero() {
+                // No staleness tolerated: the viewer waits for the fresh answer.
+                Found::Missing
+            } else {
+                Found::Refresh(e.answer.clone())
+            }
+        } else if age >= self.max_age / 2 {
+            Found::Refresh(e.answer.clone())
+        } else {
+            Found::Fresh(e.answer.clone())
+        }
     }
 
-    async fn cached<F, Fut>(&self, key: Key, compute: F) -> Result<Answer>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Answer>>,
-    {
-        if let Some(answer) = self.lookup(&key) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(answer);
-        }
-        let _turn = self.computing.lock().await;
-        if let Some(answer) = self.lookup(&key) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(answer);
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        // Read the version before computing: a write meanwhile makes this
-        // answer stale at once rather than cached as current.
-        let version = self.version.load(Ordering::SeqCst);
-        let answer = compute().await?;
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+    fn store(&self, key: Key, version: u64, answer: Answer) {
+        let mut entries = self.entries();
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -140,9 +130,114 @@ impl CachedWarehouse {
             Entry {
                 version,
                 at: Instant::now(),
-                answer: answer.clone(),
+                answer,
             },
         );
+    }
+}
+
+pub struct CachedWarehouse {
+    inner: Arc<dyn Warehouse>,
+    shared: Arc<Shared>,
+    /// Serialises misses, so a burst of viewers computes an answer once.
+    computing: tokio::sync::Mutex<()>,
+}
+
+impl CachedWarehouse {
+    /// Answers live at most `max_age`, and at most `stale_ok` once a write
+    /// happened after them (then they are refreshed while still served).
+    pub fn new(inner: Arc<dyn Warehouse>, max_age: Duration, stale_ok: Duration) -> Self {
+        Self {
+            inner,
+            shared: Arc::new(Shared {
+                max_age,
+                stale_ok,
+                version: AtomicU64::new(0),
+                floor: AtomicU64::new(0),
+                entries: Mutex::new(HashMap::new()),
+                refreshing: Mutex::new(HashSet::new()),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+            }),
+            computing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// (hits, misses) so far; an answer served while it is refreshed is a hit.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.shared.hits.load(Ordering::Relaxed),
+            self.shared.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    fn invalidate(&self) {
+        self.shared.version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Invalidates without the `stale_ok` grace.
+    fn clear(&self) {
+        let version = self.shared.version.fetch_add(1, Ordering::SeqCst) + 1;
+        self.shared.floor.store(version, Ordering::SeqCst);
+        self.shared.entries().clear();
+    }
+
+    /// Starts `compute` in the background unless a refresh of `key` is in
+    /// flight. A failed refresh drops the answer, so the next viewer sees the
+    /// error instead of an ever older answer.
+    fn refresh_in_background(&self, key: Key, compute: Compute) {
+        let shared = Arc::clone(&self.shared);
+        if !shared
+            .refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone())
+        {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            let version = shared.version.load(Ordering::SeqCst);
+            match compute(inner).await {
+                Ok(answer) => shared.store(key.clone(), version, answer),
+                Err(e) => {
+                    tracing::warn!(error = %e, "refreshing a cached view failed");
+                    shared.entries().remove(&key);
+                }
+            }
+            shared
+                .refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        });
+    }
+
+    async fn cached(&self, key: Key, compute: Compute) -> Result<Answer> {
+        let shared = &self.shared;
+        match shared.lookup(&key) {
+            Found::Fresh(answer) => {
+                shared.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(answer);
+            }
+            Found::Refresh(answer) => {
+                shared.hits.fetch_add(1, Ordering::Relaxed);
+                self.refresh_in_background(key, compute);
+                return Ok(answer);
+            }
+            Found::Missing => {}
+        }
+        let _turn = self.computing.lock().await;
+        if let Found::Fresh(answer) | Found::Refresh(answer) = shared.lookup(&key) {
+            shared.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(answer);
+        }
+        shared.misses.fetch_add(1, Ordering::Relaxed);
+        // Read the version before computing: a write meanwhile makes this
+        // answer stale at once rather than cached as current.
+        let version = shared.version.load(Ordering::SeqCst);
+        let answer = compute(Arc::clone(&self.inner)).await?;
+        shared.store(key, version, answer.clone());
         Ok(answer)
     }
 }
@@ -167,19 +262,22 @@ impl Changes for CachedWarehouse {
 #[async_trait]
 impl Warehouse for CachedWarehouse {
     async fn status(&self) -> Result<WarehouseStatus> {
-        self.inner.status().await
+        let compute: Compute = Box::new(|wh| {
+            Box::pin(async move { Ok(Answer::Status(Arc::new(wh.status().await?))) })
+        });
+        match self.cached(Key::Status, compute).await? {
+            Answer::Status(v) => Ok(v.as_ref().clone()),
+            _ => self.inner.status().await,
+        }
     }
 
     async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
-        let inner = &self.inner;
-        match self
-            .cached(Key::GameDates(range), || async {
-                Ok(Answer::GameDates(Arc::new(inner.game_dates(range).await?)))
-            })
-            .await?
-        {
+        let compute: Compute = Box::new(move |wh| {
+            Box::pin(async move { Ok(Answer::GameDates(Arc::new(wh.game_dates(range).await?))) })
+        });
+        match self.cached(Key::GameDates(range), compute).await? {
             Answer::GameDates(v) => Ok(v.as_ref().clone()),
-            _ => inner.game_dates(range).await,
+            _ => self.inner.game_dates(range).await,
         }
     }
 
@@ -234,17 +332,20 @@ impl Warehouse for CachedWarehouse {
         range: DateRange,
         processors: &[ProcessorId],
     ) -> Result<Vec<CellCounts>> {
-        let inner = &self.inner;
-        match self
-            .cached(Key::Cells(range, processors.to_vec()), || async {
+        let owned = processors.to_vec();
+        let compute: Compute = Box::new(move |wh| {
+            Box::pin(async move {
                 Ok(Answer::Cells(Arc::new(
-                    inner.cell_counts(range, processors).await?,
+                    wh.cell_counts(range, &owned).await?,
                 )))
             })
+        });
+        match self
+            .cached(Key::Cells(range, processors.to_vec()), compute)
             .await?
         {
             Answer::Cells(v) => Ok(v.as_ref().clone()),
-            _ => inner.cell_counts(range, processors).await,
+            _ => self.inner.cell_counts(range, processors).await,
         }
     }
 
@@ -290,15 +391,12 @@ impl Warehouse for CachedWarehouse {
     }
 
     async fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>> {
-        let inner = &self.inner;
-        match self
-            .cached(Key::Jobs(limit), || async {
-                Ok(Answer::Jobs(Arc::new(inner.jobs(limit).await?)))
-            })
-            .await?
-        {
+        let compute: Compute = Box::new(move |wh| {
+            Box::pin(async move { Ok(Answer::Jobs(Arc::new(wh.jobs(limit).await?))) })
+        });
+        match self.cached(Key::Jobs(limit), compute).await? {
             Answer::Jobs(v) => Ok(v.as_ref().clone()),
-            _ => inner.jobs(limit).await,
+            _ => self.inner.jobs(limit).await,
         }
     }
 

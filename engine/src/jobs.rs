@@ -29,6 +29,9 @@ struct Live {
 
 pub struct JobRunner {
     warehouse: Arc<dyn Warehouse>,
+    /// Where the job list is read: the views' read cache when there is one
+    /// (the list is polled by every dashboard; live progress is overlaid).
+    views: Arc<dyn Warehouse>,
     queue: mpsc::UnboundedSender<String>,
     live: Mutex<HashMap<String, Live>>,
     /// Test hook: the worker stops (as a killed process would) after this many cells.
@@ -59,12 +62,13 @@ impl JobRunner {
         Self::start_full(warehouse, None, None)
     }
 
-    /// [`JobRunner::start`], reporting every job's writes to `changes`.
+    /// [`JobRunner::start`], reading the job list through `cache` and
+    /// reporting every job's writes and state changes to it.
     pub fn start_notifying(
         warehouse: Arc<dyn Warehouse>,
-        changes: Arc<dyn crate::cache::Changes>,
+        cache: Arc<crate::cache::CachedWarehouse>,
     ) -> Arc<Self> {
-        Self::start_full(warehouse, None, Some(changes))
+        Self::start_full(warehouse, None, Some(cache))
     }
 
     #[doc(hidden)]
@@ -75,11 +79,17 @@ impl JobRunner {
     fn start_full(
         warehouse: Arc<dyn Warehouse>,
         crash_after: Option<usize>,
-        changes: Option<Arc<dyn crate::cache::Changes>>,
+        cache: Option<Arc<crate::cache::CachedWarehouse>>,
     ) -> Arc<Self> {
         let (queue, mut rx) = mpsc::unbounded_channel::<String>();
+        let views: Arc<dyn Warehouse> = match &cache {
+            Some(cache) => cache.clone(),
+            None => Arc::clone(&warehouse),
+        };
+        let changes = cache.map(|c| c as Arc<dyn crate::cache::Changes>);
         let runner = Arc::new(Self {
             warehouse,
+            views,
             queue,
             live: Mutex::new(HashMap::new()),
             crash_after,
@@ -153,10 +163,15 @@ impl JobRunner {
             }
             self.live().remove(id);
         }
+        self.settled();
+        self.busy.store(false, Ordering::SeqCst);
+    }
+
+    /// A job changed state: the job list and views are fresh from now on.
+    fn settled(&self) {
         if let Some(changes) = &self.changes {
             changes.settled();
         }
-        self.busy.store(false, Ordering::SeqCst);
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
@@ -186,9 +201,11 @@ impl JobRunner {
             job.state = JobState::Succeeded;
             job.finished_at = Some(chrono::Utc::now().naive_utc());
             self.warehouse.update_job(&job).await?;
+            self.settled();
             return Ok(job);
         }
         self.enqueue(&job.id);
+        self.settled();
         Ok(job)
     }
 
@@ -219,6 +236,7 @@ impl JobRunner {
         job.error = None;
         self.warehouse.update_job(&job).await?;
         self.enqueue(id);
+        self.settled();
         Ok(job)
     }
 
@@ -240,6 +258,7 @@ impl JobRunner {
             job.state = JobState::Cancelled;
             job.finished_at = Some(chrono::Utc::now().naive_utc());
             self.warehouse.update_job(&job).await?;
+            self.settled();
         }
         Ok(job)
     }
@@ -280,7 +299,7 @@ impl JobRunner {
 
     /// The newest jobs.
     pub async fn list(&self, limit: usize) -> Result<Vec<JobView>, EngineError> {
-        let jobs = self.warehouse.jobs(limit).await?;
+        let jobs = self.views.jobs(limit).await?;
         let running = jobs
             .iter()
             .find(|j| j.state == JobState::Running)
@@ -393,8 +412,12 @@ impl ProgressSink for LiveSink<'_> {
         if let Some(live) = self.runner.live().get_mut(self.id) {
             live.progress = progress.clone();
         }
-        // Called after each written batch: the views may have changed.
-        if let Some(changes) = &self.runner.changes {
+        // Called once the job has started (nothing done yet: its state
+        // changed, the list must show it at once), then after each written
+        // batch (the views may lag `stale_ok`).
+        if progress.cells_done == 0 {
+            self.runner.settled();
+        } else if let Some(changes) = &self.runner.changes {
             changes.changed();
         }
     }

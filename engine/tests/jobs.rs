@@ -129,9 +129,13 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
     .await
     .unwrap();
     assert_eq!(summary.state, JobState::Cancelled);
-    assert_eq!(
-        summary.progress.cells_done, 7,
-        "stops after the in-flight cell"
+    // Cells are written in batches of whole dates: the job stops after the
+    // batch in flight when the flag was raised, before the end.
+    let done = summary.progress.cells_done;
+    assert!(
+        done >= 7 && done < summary.progress.cells_total,
+        "stops after the in-flight batch: {done} of {} done",
+        summary.progress.cells_total
     );
     let now = cells(&wh);
     let (mut kept_old, mut became_new) = (0, 0);
@@ -144,8 +148,8 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
         }
     }
     assert!(
-        became_new >= 7 && kept_old > 0,
-        "{became_new} new, {kept_old} old"
+        became_new >= done && kept_old > 0,
+        "{became_new} new, {kept_old} old, {done} done"
     );
     // The cancelled job resumes and finishes the rest.
     let resumed = run_job(

@@ -434,6 +434,15 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
     (at(0.5), at(0.95))
 }
 
+/// Sends a request and reads its whole body, as a browser would (the time
+/// measured includes the transfer): whether it succeeded.
+async fn fetched(request: reqwest::RequestBuilder) -> reqwest::Result<bool> {
+    let response = request.send().await?;
+    let ok = response.status().is_success();
+    response.bytes().await?;
+    Ok(ok)
+}
+
 async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
     use leptos::server_fn::ServerFn;
     use std::sync::atomic::Ordering;
@@ -443,27 +452,39 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
         .load_upstream_rows(season.schedule, season.games)
         .await?;
     let warehouse: std::sync::Arc<dyn Warehouse> = std::sync::Arc::new(embedded);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // The server gets a runtime of its own, as it would in its own process:
+    // the viewers' client tasks must not queue in front of its tasks.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-server")
+        .build()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let options = crate::leptos_options("target/site", addr);
-    let state = crate::AppState::with_view_cache(
-        warehouse,
-        engine::Limits::default(),
-        options,
-        crate::auth::Operator::new(addr, None),
-        cached.then(crate::ViewCache::default),
-    );
-    let jobs = std::sync::Arc::clone(&state.server.jobs);
-    let app = crate::router(state);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::serve::serve(
-        listener,
-        app,
-        crate::serve::ServeLimits::default(),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let (jobs, server) = {
+        let _inside = server_runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let options = crate::leptos_options("target/site", addr);
+        let state = crate::AppState::with_view_cache(
+            warehouse,
+            engine::Limits::default(),
+            options,
+            crate::auth::Operator::new(addr, None),
+            cached.then(crate::ViewCache::default),
+        );
+        let jobs = std::sync::Arc::clone(&state.server.jobs);
+        let app = crate::router(state);
+        let server = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            crate::serve::ServeLimits::default(),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        (jobs, server)
+    };
     let base = format!("http://{addr}");
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
@@ -490,14 +511,13 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
                     (1, app::api::JobsList::PATH, String::new()),
                 ] {
                     let t = Instant::now();
-                    let ok = http
-                        .post(format!("{base}{path}"))
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .header("accept", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .map(|r| r.status().is_success());
+                    let ok = fetched(
+                        http.post(format!("{base}{path}"))
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .header("accept", "application/json")
+                            .body(body),
+                    )
+                    .await;
                     let ms = t.elapsed().as_secs_f64() * 1e3;
                     if !matches!(ok, Ok(true)) {
                         errors.fetch_add(1, Ordering::SeqCst);
@@ -527,8 +547,8 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
         tasks.push(tokio::spawn(async move {
             while running.load(Ordering::SeqCst) {
                 let t = Instant::now();
-                let ok = http.get(format!("{base}/healthz")).send().await;
-                if !matches!(ok.map(|r| r.status().is_success()), Ok(true)) {
+                let ok = fetched(http.get(format!("{base}/healthz"))).await;
+                if !matches!(ok, Ok(true)) {
                     errors.fetch_add(1, Ordering::SeqCst);
                 }
                 if let Ok(mut s) = samples.lock() {
@@ -604,7 +624,10 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
     let _ = stop_tx.send(());
     let _ = server.await;
     // An unfinished job must not run on into the next measurement.
-    jobs.shutdown(std::time::Duration::from_secs(60)).await;
+    server_runtime
+        .spawn(async move { jobs.shutdown(std::time::Duration::from_secs(60)).await })
+        .await?;
+    server_runtime.shutdown_background();
     let (grid, jobs, health) = {
         let s = samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         (s.0.clone(), s.1.clone(), s.2.clone())

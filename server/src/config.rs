@@ -146,8 +146,9 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLCALL_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
     /// Directory holding the built site (`pkg/rollcall.js`, `.wasm`, `.css`).
-    #[arg(long, env = "ROLLCALL_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    /// Default: found beside the executable (see `server::site_root`).
+    #[arg(long, env = "ROLLCALL_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
     /// Longest date range a request may ask for, in days.
     #[arg(long, env = "ROLLCALL_MAX_RANGE_DAYS", default_value_t = domain::DEFAULT_MAX_RANGE_DAYS)]
     pub max_range_days: i64,

@@ -127,6 +127,29 @@ impl Default for ViewCache {
     }
 }
 
+/// Where the built site lies relative to the executable, in order: installed
+/// by `make install` (`<prefix>/bin/rollcall`, `<prefix>/share/rollcall/site`),
+/// and in the build's target directory (`target/debug/rollcall`,
+/// `target/site`).
+const SITE_BESIDE_EXECUTABLE: [&str; 2] = ["../share/rollcall/site", "../site"];
+
+/// The site root to serve: `explicit` (`--site-root`) if given, else the
+/// first place beside `executable` that holds a built site; `None` when
+/// there is none (pages then work without JavaScript only).
+pub fn site_root(
+    explicit: Option<&std::path::Path>,
+    executable: Option<&std::path::Path>,
+) -> Option<std::path::PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    let dir = executable?.parent()?;
+    SITE_BESIDE_EXECUTABLE
+        .iter()
+        .map(|relative| dir.join(relative))
+        .find(|root| root.join("pkg").join("rollcall.js").is_file())
+}
+
 /// Leptos options for a site built by `scripts/build.sh` (the plain route:
 /// wasm-bindgen output named `rollcall`, under `site_root/pkg`).
 pub fn leptos_options(site_root: &str, addr: std::net::SocketAddr) -> LeptosOptions {
@@ -268,8 +291,11 @@ async fn bad_arguments_are_400(
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// Through the read cache: a monitor polling every second must not queue
+/// behind a hundred viewers for a store connection. The status is at most a
+/// few seconds old, and a failed check is reported on the next request.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.server.warehouse.status().await {
+    match state.server.views.status().await {
         Ok(status) => (
             StatusCode::OK,
             Json(serde_json::json!({ "status": "ok", "warehouse": status })),
@@ -381,5 +407,41 @@ async fn report_svg(State(state): State<AppState>, Query(q): Query<ReportQuery>)
     match report::svg(&rec) {
         Ok(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
         Err(e) => internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::site_root;
+
+    #[test]
+    fn the_site_is_found_beside_the_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("target/debug/rollcall");
+        std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+        assert_eq!(site_root(None, Some(&exe)), None, "nothing built yet");
+        let built = dir.path().join("target/site");
+        std::fs::create_dir_all(built.join("pkg")).unwrap();
+        std::fs::write(built.join("pkg/rollcall.js"), "").unwrap();
+        assert_eq!(
+            site_root(None, Some(&exe)),
+            Some(dir.path().join("target/debug/../site"))
+        );
+        let explicit = dir.path().join("elsewhere");
+        assert_eq!(
+            site_root(Some(&explicit), Some(&exe)),
+            Some(explicit.clone()),
+            "--site-root wins"
+        );
+        // Installed: <prefix>/bin/rollcall beside <prefix>/share/rollcall/site.
+        let exe = dir.path().join("bin/rollcall");
+        std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+        let installed = dir.path().join("share/rollcall/site/pkg");
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::write(installed.join("rollcall.js"), "").unwrap();
+        assert_eq!(
+            site_root(None, Some(&exe)),
+            Some(dir.path().join("bin/../share/rollcall/site"))
+        );
     }
 }

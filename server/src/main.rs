@@ -402,7 +402,21 @@ async fn serve(store: &StoreArgs, cmd: ServeCmd) -> Result<(), CliError> {
             sink.finish();
         }
     }
-    let site_root = args.site_root.to_string_lossy().to_string();
+    let executable = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok());
+    let site_root = match server::site_root(args.site_root.as_deref(), executable.as_deref()) {
+        Some(root) => root,
+        None => {
+            tracing::warn!(
+                "no built site beside the executable: pages work without JavaScript only \
+                 (run `make build`, or pass --site-root)"
+            );
+            std::path::PathBuf::from("target/site")
+        }
+    };
+    tracing::info!(site_root = %site_root.display(), "serving the site's assets");
+    let site_root = site_root.to_string_lossy().to_string();
     let options = server::leptos_options(&site_root, args.addr);
     let limits = engine::Limits {
         max_range_days: args.max_range_days,

@@ -534,3 +534,50 @@ fn validate_and_backfill_work_beside_a_server_holding_the_store() {
 fn remote_file_exists(db: &Path) -> bool {
     server::remote::address_file(db).exists()
 }
+
+#[test]
+fn an_installed_binary_serves_the_site_installed_beside_it() {
+    // `make install`'s layout, started from a directory with no build in it
+    // and without --site-root: the assets are found beside the executable.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("prefix");
+    let bin = prefix.join("bin");
+    let pkg = prefix.join("share/rollcall/site/pkg");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&pkg).unwrap();
+    let installed = bin.join("rollcall");
+    std::fs::copy(env!("CARGO_BIN_EXE_rollcall"), &installed).unwrap();
+    let bundle = "// the installed bundle\n";
+    std::fs::write(pkg.join("rollcall.js"), bundle).unwrap();
+    let db = dir.path().join("s.duckdb");
+    let out = rollcall(&db, &["demo", "--days", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let port = free_port();
+    let mut server = Command::new(&installed)
+        .current_dir(dir.path())
+        .env_remove("ROLLCALL_SITE_ROOT")
+        .env("ROLLCALL_LOG", "error")
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/pkg/rollcall.js");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let body = loop {
+        let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = server.kill();
+            panic!("{url} never answered 200");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(body, bundle);
+}

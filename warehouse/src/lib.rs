@@ -146,9 +146,12 @@ pub trait Warehouse: Send + Sync + 'static {
     /// pending. Check and transition are one atomic step.
     async fn start_job(&self, id: &str) -> Result<JobRecord>;
 
+    /// One job, with its before/after snapshot.
     async fn job(&self, id: &str) -> Result<Option<JobRecord>>;
 
-    /// Jobs, newest first.
+    /// Jobs, newest first, without their snapshots (`snapshot: None`): the
+    /// list is what every dashboard polls, and a season job's snapshot is
+    /// hundreds of kilobytes. [`Warehouse::job`] has it.
     async fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>>;
 
     async fn job_cells(&self, id: &str) -> Result<Vec<JobCell>>;

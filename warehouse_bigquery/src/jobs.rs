@@ -412,7 +412,8 @@ pub(crate) async fn jobs(wh: &BigQueryWarehouse, limit: usize) -> Result<Vec<Job
         .q(
             &format!(
                 "SELECT {} FROM {} AS t ORDER BY t.created_at DESC, t.id DESC LIMIT @lim",
-                schema::select_list(&schema::JOBS, "t"),
+                // The list leaves the snapshot out (see `Warehouse::jobs`).
+                schema::select_list_without(&schema::JOBS, "t", &["snapshot"]),
                 wh.t(&schema::JOBS)
             ),
             vec![param("lim", P::Int(Some(limit as i64)))],

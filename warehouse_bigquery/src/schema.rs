@@ -435,8 +435,14 @@ pub(crate) fn column_list(t: &TableDef) -> String {
 /// The SELECT list that reads a table back into a JSON-friendly shape
 /// (timestamps as microseconds, see `client::ts`).
 pub(crate) fn select_list(t: &TableDef, alias: &str) -> String {
+    select_list_without(t, alias, &[])
+}
+
+/// [`select_list`] without the columns in `left_out`.
+pub(crate) fn select_list_without(t: &TableDef, alias: &str, left_out: &[&str]) -> String {
     t.columns
         .iter()
+        .filter(|(c, _)| !left_out.contains(c))
         .map(|(c, ty)| match ty {
             Timestamp => format!("UNIX_MICROS({alias}.{c}) AS {c}"),
             _ => format!("{alias}.{c}"),

@@ -401,6 +401,21 @@ async fn scenario(store: Store<'_>) -> Observed {
             .map(|j| format!("{} {}", j.state.as_str(), j.requested_by))
             .collect(),
     );
+    // The list leaves the snapshots out; one job carries its own.
+    assert!(
+        jobs.iter().all(|j| j.snapshot.is_none()),
+        "list without snapshots"
+    );
+    let one = wh.job(&jobs[0].id).await.unwrap().unwrap();
+    let snapshot = engine::backfill::JobSnapshot::parse(&one).expect("a job's snapshot");
+    o.push(
+        "snapshot",
+        vec![format!(
+            "{} before, {} after",
+            snapshot.before.len(),
+            snapshot.after.map_or(0, |a| a.len())
+        )],
+    );
     let cells = wh.job_cells(&jobs[0].id).await.unwrap();
     o.push(
         "job cells",

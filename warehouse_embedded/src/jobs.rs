@@ -35,6 +35,9 @@ fn cell_states(job_filter: &str) -> String {
 
 const JOB_COLUMNS: &str =
     "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error, snapshot";
+/// The list leaves the snapshot out (see `Warehouse::jobs`).
+const JOB_LIST_COLUMNS: &str =
+    "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error, NULL::VARCHAR";
 
 fn job_row(r: &duckdb::Row) -> duckdb::Result<JobRecord> {
     let state: String = r.get(3)?;
@@ -185,7 +188,7 @@ pub(crate) fn get(conn: &mut Connection, id: &str) -> Result<Option<JobRecord>> 
 pub(crate) fn list(conn: &mut Connection, limit: usize) -> Result<Vec<JobRecord>> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {JOB_COLUMNS} FROM rollcall_meta.jobs ORDER BY created_at DESC, id DESC LIMIT ?"
+            "SELECT {JOB_LIST_COLUMNS} FROM rollcall_meta.jobs ORDER BY created_at DESC, id DESC LIMIT ?"
         ))
         .map_err(query_err)?;
     let rows = stmt
