@@ -95,3 +95,61 @@ async fn views_are_cached_until_a_write_or_their_age() {
         "served from the cache after the write"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_stale_ok_the_old_answer_serves_while_one_refresh_runs() {
+    use engine::cache::Changes;
+    let inner = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
+    let cached = CachedWarehouse::new(
+        inner.clone(),
+        Duration::from_secs(3600),
+        Duration::from_millis(50),
+    );
+    let first = cached.jobs(10).await.unwrap();
+    assert!(first.is_empty());
+    assert_eq!(cached.stats(), (0, 1));
+    // A writer around the cache reports its write; the answer may lag.
+    inner
+        .create_job(
+            warehouse::JobRecord {
+                id: "job-around".into(),
+                requested_by: "runner".into(),
+                request: "{}".into(),
+                state: warehouse::JobState::Queued,
+                progress: "{}".into(),
+                created_at: chrono::Utc::now().naive_utc(),
+                started_at: None,
+                finished_at: None,
+                error: None,
+                snapshot: Some("{\"before\":[]}".into()),
+            },
+            vec![(P::Pdc, d("2021-11-06"))],
+        )
+        .await
+        .unwrap();
+    cached.changed();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // Past `stale_ok`: the viewer gets the old answer at once, and a refresh starts.
+    assert!(cached.jobs(10).await.unwrap().is_empty(), "served stale");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = cached.jobs(10).await.unwrap();
+        if now.len() == 1 {
+            assert_eq!(now[0].snapshot, None, "the list carries no snapshots");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never refreshed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cached.stats().1, 1, "no viewer waited for a recomputation");
+
+    // A settled change (a job ended) is visible to the very next view.
+    let mut job = inner.job("job-around").await.unwrap().unwrap();
+    job.state = warehouse::JobState::Cancelled;
+    inner.update_job(&job).await.unwrap();
+    cached.settled();
+    assert_eq!(
+        cached.jobs(10).await.unwrap()[0].state,
+        warehouse::JobState::Cancelled
+    );
+}
