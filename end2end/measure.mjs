@@ -1,8 +1,7 @@
 // Dashboard measurements for docs/benchmarks.md (not a test: numbers only).
 // Usage: node measure.mjs BASE_URL SITE_PKG_DIR OUTPUT_MD
 import { chromium } from '@playwright/test';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [base, pkgDir, output] = process.argv.slice(2);
@@ -62,10 +61,16 @@ for (const [label, path] of [
   await page.close();
 }
 await browser.close();
-const wasm = join(pkgDir, 'rollcall_bg.wasm');
-if (existsSync(wasm)) {
-  const bytes = readFileSync(wasm);
-  rows.push(['hydrate bundle rollcall_bg.wasm, raw / gzip -9', `${bytes.length} / ${gzipSync(bytes, { level: 9 }).length} bytes`]);
+// The bundle as served: the content-hashed name scripts/build.sh recorded,
+// with the .br / .gz twins it wrote beside each file.
+const nameFile = join(pkgDir, '..', 'output-name');
+if (existsSync(nameFile)) {
+  const name = readFileSync(nameFile, 'utf8').trim();
+  const size = (f) => (existsSync(f) ? statSync(f).size : NaN);
+  for (const [label, file] of [['hydrate bundle (wasm)', `${name}_bg.wasm`], ['loader (js)', `${name}.js`], ['stylesheet (css)', `${name}.css`]]) {
+    const f = join(pkgDir, file);
+    rows.push([`${label} ${file}, raw / gzip / brotli as served`, `${size(f)} / ${size(f + '.gz')} / ${size(f + '.br')} bytes`]);
+  }
 }
 const table = '| measurement | value |\n|---|---:|\n' + rows.map(([a, b]) => `| ${a} | ${b} |`).join('\n') + '\n';
 const open = '<!-- bench:dashboard -->';

@@ -43,14 +43,17 @@ impl OperatorAccess {
 pub use state::ServerState;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     ParamSegment, SsrMode, StaticSegment,
 };
 
-/// The HTML document around the app (server side only).
+/// The HTML document around the app (server side only). The stylesheet is
+/// named like the bundle (`rollcall.<hash>.css`), so it is linked here, where
+/// the site's options are known.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -58,6 +61,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="data:,"/>
+                <link rel="stylesheet" id="rollcall-css" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -73,7 +77,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="rollcall-css" href="/pkg/rollcall.css"/>
         <Title text="Rollcall"/>
         <Router>
             <header class="rc-header">

@@ -147,14 +147,41 @@ pub fn site_root(
     SITE_BESIDE_EXECUTABLE
         .iter()
         .map(|relative| dir.join(relative))
-        .find(|root| root.join("pkg").join("rollcall.js").is_file())
+        .find(|root| output_name(root).is_some())
+}
+
+/// Where `scripts/build.sh` writes the bundle's name, `rollcall.<hash>`.
+pub const OUTPUT_NAME_FILE: &str = "output-name";
+
+/// The name of the site's bundle under `pkg/` (`<name>.js`, `<name>_bg.wasm`,
+/// `<name>.css`): the content-hashed name `scripts/build.sh` recorded in
+/// [`OUTPUT_NAME_FILE`], or `rollcall` for a site built without hashes;
+/// `None` when `site_root` holds no site.
+pub fn output_name(site_root: &std::path::Path) -> Option<String> {
+    let recorded = std::fs::read_to_string(site_root.join(OUTPUT_NAME_FILE)).ok();
+    match recorded.as_deref().map(str::trim) {
+        Some(name)
+            if !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) =>
+        {
+            Some(name.to_string())
+        }
+        _ => site_root
+            .join("pkg/rollcall.js")
+            .is_file()
+            .then(|| "rollcall".to_string()),
+    }
 }
 
 /// Leptos options for a site built by `scripts/build.sh` (the plain route:
-/// wasm-bindgen output named `rollcall`, under `site_root/pkg`).
+/// wasm-bindgen output under `site_root/pkg`, named by [`output_name`]).
 pub fn leptos_options(site_root: &str, addr: std::net::SocketAddr) -> LeptosOptions {
+    let name = output_name(std::path::Path::new(site_root)).unwrap_or_else(|| "rollcall".into());
     LeptosOptions::builder()
-        .output_name("rollcall")
+        .output_name(name)
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
@@ -176,6 +203,7 @@ pub fn router(state: AppState) -> Router {
     let server_state = state.server.clone();
     let options = state.leptos_options.clone();
     Router::new()
+        .nest_service("/pkg", assets(&state.leptos_options))
         .route("/healthz", get(healthz))
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
@@ -205,8 +233,42 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+        // Pages and server-function answers change with the data: revalidate
+        // every time (assets under /pkg set their own).
+        .layer(security_header(header::CACHE_CONTROL, "no-cache"))
+        // Compressed on the fly when the client asks; responses that are
+        // already encoded (the precompressed assets) pass through.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `/pkg`: the bundle and stylesheet, sent as the `.br`/`.gz` twins
+/// `scripts/build.sh` wrote beside them when the client accepts those. A
+/// content-hashed name never changes meaning, so it may be cached for good;
+/// an unhashed one is revalidated.
+fn assets(options: &LeptosOptions) -> Router {
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let files = tower_http::services::ServeDir::new(dir)
+        .precompressed_br()
+        .precompressed_gzip();
+    let hashed = options.output_name.contains('.');
+    Router::new()
+        .fallback_service(files)
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| async move {
+                let policy = if hashed && response.status().is_success() {
+                    "public, max-age=31536000, immutable"
+                } else {
+                    "no-cache"
+                };
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static(policy),
+                );
+                response
+            },
+        ))
 }
 
 /// Longest a request may take end to end (a season's export takes well under

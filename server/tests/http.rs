@@ -371,3 +371,86 @@ fn renders_finish_while_other_routers_are_built() {
         assert_eq!(status, StatusCode::OK);
     }
 }
+
+async fn get_with(
+    app: axum::Router,
+    uri: &str,
+    accept_encoding: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::builder().uri(uri);
+    if let Some(encodings) = accept_encoding {
+        request = request.header("accept-encoding", encodings);
+    }
+    let res = app
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hashed_assets_are_sent_precompressed_and_cached_for_good_pages_revalidated() {
+    // A site as scripts/build.sh lays it out: hashed names, .br/.gz twins.
+    let site = tempfile::tempdir().unwrap();
+    let name = "rollcall.0123456789abcdef";
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(
+        site.path().join(server::OUTPUT_NAME_FILE),
+        format!("{name}\n"),
+    )
+    .unwrap();
+    std::fs::write(pkg.join(format!("{name}.js")), "raw js").unwrap();
+    std::fs::write(pkg.join(format!("{name}.js.br")), "brotli js").unwrap();
+    std::fs::write(pkg.join(format!("{name}.js.gz")), "gzip js").unwrap();
+    std::fs::write(pkg.join(format!("{name}.css")), "raw css").unwrap();
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    let options = server::leptos_options(
+        site.path().to_str().unwrap(),
+        "127.0.0.1:3000".parse().unwrap(),
+    );
+    let app = server::router(server::AppState::new(
+        Arc::new(wh),
+        engine::Limits::default(),
+        options,
+    ));
+    let js = format!("/pkg/{name}.js");
+    let immutable = "public, max-age=31536000, immutable";
+
+    let (status, headers, body) = get_with(app.clone(), &js, Some("gzip, br")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "br");
+    assert_eq!(body, b"brotli js");
+    assert_eq!(headers["cache-control"], immutable);
+    let (_, headers, body) = get_with(app.clone(), &js, Some("gzip")).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(body, b"gzip js");
+    let (_, headers, body) = get_with(app.clone(), &js, None).await;
+    assert!(headers.get("content-encoding").is_none());
+    assert_eq!(body, b"raw js");
+    let (status, headers, _) = get_with(app.clone(), "/pkg/rollcall.0000.js", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["cache-control"], "no-cache", "a miss is not cached");
+
+    // The page links the hashed names, is compressed on the fly and revalidated.
+    let uri = "/?start=2021-11-05&end=2021-11-07";
+    let (status, headers, page) = get_with(app.clone(), uri, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["cache-control"], "no-cache");
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(&format!("/pkg/{name}.js")), "{page}");
+    assert!(page.contains(&format!("/pkg/{name}_bg.wasm")));
+    assert!(page.contains(&format!("/pkg/{name}.css")));
+    let (_, headers, gzipped) = get_with(app.clone(), uri, Some("gzip")).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(
+        gzipped.len() * 3 < page.len(),
+        "{} vs {}",
+        gzipped.len(),
+        page.len()
+    );
+}
