@@ -494,7 +494,7 @@ async fn run_batches(
     // warehouse stores exactly what was absorbed). Legacy runs read back, since
     // they leave older failure rows in place that memory does not hold.
     let mut written = WrittenToday::default();
-    let mut since_saved = 0;
+    let mut last_saved = Instant::now();
     let mut offset = 0;
     while offset < cells.len() {
         if cancel.load(Ordering::SeqCst) {
@@ -623,10 +623,12 @@ async fn run_batches(
         }
         progress.elapsed_ms = started.elapsed().as_millis() as u64;
         sink.update(&progress);
-        since_saved += batch.len();
         offset += batch.len();
-        if since_saved >= 16 || limit.max_cells > 1 {
-            since_saved = 0;
+        // The stored progress is for other processes' views (live progress
+        // is in memory, checkpoints are the run rows): once a second is
+        // enough, and each save is a commit.
+        if last_saved.elapsed() >= PROGRESS_SAVE_INTERVAL {
+            last_saved = Instant::now();
             job.progress = serde_json::to_string(&progress).unwrap_or_default();
             wh.update_job(job).await?;
         }
@@ -639,6 +641,9 @@ async fn run_batches(
     };
     finish(wh, job, progress, failed_cells, state).await
 }
+
+/// How often a running job's progress is written to its row.
+const PROGRESS_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn failed_run(
     job: &JobRecord,

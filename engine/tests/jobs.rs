@@ -61,6 +61,10 @@ fn cell_rows(wh: &EmbeddedWarehouse, code: &str, date: &str) -> Vec<String> {
     rows
 }
 
+fn d0() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2021, 11, 5).unwrap()
+}
+
 fn dates() -> Vec<String> {
     (5..=15).map(|d| format!("2021-11-{d:02}")).collect()
 }
@@ -95,7 +99,16 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
     let wh = demo_store().await;
     let finished = demo_store().await;
     let limits = Limits::default();
-    let request = engine::backfill::BackfillRequest::parse(&pdc_downstream(), limits).unwrap();
+    // More dates than one write batch holds, so the job can stop between two.
+    let raw = RawBackfillRequest {
+        end: Some("2022-01-31".into()),
+        ..pdc_downstream()
+    };
+    let request = engine::backfill::BackfillRequest::parse(&raw, limits).unwrap();
+    let span: Vec<String> = (0..88)
+        .map(|i| (d0() + chrono::Duration::days(i)).to_string())
+        .collect();
+    let cells = |wh: &EmbeddedWarehouse| cells_on(wh, &span);
 
     let old: Vec<Vec<String>> = cells(&wh);
     let (job, _) = create_job(finished.as_ref(), &request, "test", JobState::Running)
@@ -166,10 +179,14 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
 }
 
 fn cells(wh: &EmbeddedWarehouse) -> Vec<Vec<String>> {
+    cells_on(wh, &dates())
+}
+
+fn cells_on(wh: &EmbeddedWarehouse, dates: &[String]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
-    for date in dates() {
+    for date in dates {
         for (code, _, _) in CELL_TABLES {
-            out.push(cell_rows(wh, code, &date));
+            out.push(cell_rows(wh, code, date));
         }
     }
     out

@@ -61,6 +61,13 @@ pub struct StoreArgs {
     #[arg(long, env = "ROLLCALL_DUCKDB_CONNECTIONS", default_value_t = 8, global = true,
           value_parser = clap::value_parser!(u64).range(1..=256).map(|v| v as usize))]
     pub duckdb_connections: usize,
+    /// Cells per write transaction on the embedded store: a job's
+    /// checkpoint granularity (fewer = less work redone after a crash, more
+    /// commits).
+    #[arg(long, env = "ROLLCALL_DUCKDB_BATCH_CELLS", global = true,
+          default_value_t = warehouse_embedded::EMBEDDED_BATCH_CELLS,
+          value_parser = clap::value_parser!(u64).range(1..=10_000).map(|v| v as usize))]
+    pub duckdb_batch_cells: usize,
     /// BigQuery project.
     #[arg(long, env = "ROLLCALL_BQ_PROJECT", global = true)]
     pub project: Option<String>,
@@ -108,6 +115,7 @@ impl StoreArgs {
             max_connections: self.duckdb_connections,
             memory_limit: self.duckdb_memory_limit.clone(),
             threads: self.duckdb_threads,
+            batch_cells: self.duckdb_batch_cells,
         }
     }
 

@@ -15,6 +15,9 @@ use warehouse_embedded::EmbeddedWarehouse;
 fn rollcall() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     c.env("ROLLCALL_LOG", "error");
+    // Small write batches: a season job then has some forty checkpoints,
+    // so five kills fall inside it (the default batch makes it six).
+    c.env("ROLLCALL_DUCKDB_BATCH_CELLS", "16");
     c
 }
 

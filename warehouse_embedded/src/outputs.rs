@@ -9,35 +9,85 @@ use domain::processors::{
 };
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo, TraceFailure, TraceLink, TraceState};
 use domain::{DateRange, ProcessorId, PROCESSORS};
-use duckdb::types::Value;
 use duckdb::{params, Connection, OptionalExt, Transaction};
 use warehouse::{CellCounts, CellWrite, FailureFilter, Result, RunRow, WarehouseError};
 
 use crate::query_err;
 
-/// Writes every cell of the batch in one transaction: all or nothing.
+/// Writes every cell of the batch in one transaction: all or nothing. The
+/// old rows of every cell go first; then each table gets one appender for
+/// the whole batch (an appender per cell and table cost more than the rows).
 pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
     for w in writes {
-        write_cell(&tx, w)?;
+        delete_cell(&tx, w)?;
     }
+    for p in ProcessorId::all() {
+        let mut of_p = writes.iter().filter(|w| w.output.processor == p).peekable();
+        if of_p.peek().is_none() {
+            continue;
+        }
+        if p == ProcessorId::Mlfs {
+            append_mlfs(&tx, of_p)?;
+            continue;
+        }
+        let spec = p.spec();
+        let (schema, table) = spec
+            .output_table
+            .split_once('.')
+            .unwrap_or(("main", spec.output_table));
+        let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
+        for w in of_p {
+            append_records(&mut app, &w.output.records, &w.run.run_id, w.written_at)?;
+        }
+    }
+    if writes
+        .iter()
+        .any(|w| !w.legacy && !w.output.failures.is_empty())
+    {
+        let mut app = tx
+            .appender_to_db("precompute_failures", "nba_processing")
+            .map_err(query_err)?;
+        for w in writes.iter().filter(|w| !w.legacy) {
+            let spec = w.output.processor.spec();
+            for f in &w.output.failures {
+                app.append_row(params![
+                    spec.name,
+                    w.run.run_id,
+                    w.output.date,
+                    f.entity_id,
+                    f.category.code(),
+                    f.reason,
+                    f.can_retry,
+                    f.upstream_processor.map(|u| u.code()),
+                    f.upstream_category,
+                    w.written_at,
+                ])
+                .map_err(query_err)?;
+            }
+        }
+    }
+    // The run rows (with their job id) are also the job's checkpoints.
+    append_runs(&tx, writes.iter().map(|w| &w.run))?;
     tx.commit().map_err(query_err)
 }
 
-fn write_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
-    let p = w.output.processor;
-    let spec = p.spec();
+/// Removes a cell's old output rows and, unless legacy, its failure rows
+/// (nothing to remove when the engine saw the cell empty).
+fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
+    if w.known_empty {
+        return Ok(());
+    }
+    let spec = w.output.processor.spec();
     let date = w.output.date;
     // Table and column names come from the static processor declaration.
-    if !w.known_empty {
-        tx.prepare_cached(&format!(
-            "DELETE FROM {} WHERE {} = ?",
-            spec.output_table, spec.date_column
-        ))
-        .and_then(|mut s| s.execute(params![date]))
-        .map_err(query_err)?;
-    }
-    if !w.legacy && !w.known_empty {
+    tx.prepare_cached(&format!(
+        "DELETE FROM {} WHERE {} = ?",
+        spec.output_table, spec.date_column
+    ))
+    .and_then(|mut s| s.execute(params![date]))
+    .map_err(query_err)?;
+    if !w.legacy {
         tx.prepare_cached(
             "DELETE FROM nba_processing.precompute_failures
              WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
@@ -45,46 +95,23 @@ fn write_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
         .and_then(|mut s| s.execute(params![date, spec.name, spec.code]))
         .map_err(query_err)?;
     }
-    insert_records(tx, &w.output.records, &w.run.run_id, w.written_at)?;
-    if !w.legacy && !w.output.failures.is_empty() {
-        let mut app = tx
-            .appender_to_db("precompute_failures", "nba_processing")
-            .map_err(query_err)?;
-        for f in &w.output.failures {
-            app.append_row(params![
-                spec.name,
-                w.run.run_id,
-                date,
-                f.entity_id,
-                f.category.code(),
-                f.reason,
-                f.can_retry,
-                f.upstream_processor.map(|u| u.code()),
-                f.upstream_category,
-                w.written_at,
-            ])
-            .map_err(query_err)?;
-        }
-    }
-    // The run row (with its job id) is also the job's checkpoint for the cell.
-    insert_run(tx, &w.run)
+    Ok(())
 }
 
 /// Records runs that could not write; as run rows with the job id they also
 /// mark the job's cells as failed (see `jobs::cell_states`).
 pub(crate) fn record_failed_runs(conn: &mut Connection, runs: &[RunRow]) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
-    for run in runs {
-        insert_run(&tx, run)?;
-    }
+    append_runs(&tx, runs.iter())?;
     tx.commit().map_err(query_err)
 }
 
-fn insert_run(tx: &Transaction, run: &RunRow) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO nba_processing.precompute_processor_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .and_then(|mut s| s.execute(params![
+fn append_runs<'a>(tx: &Transaction, runs: impl Iterator<Item = &'a RunRow>) -> Result<()> {
+    let mut app = tx
+        .appender_to_db("precompute_processor_runs", "nba_processing")
+        .map_err(query_err)?;
+    for run in runs {
+        app.append_row(params![
             run.run_id,
             run.job_id,
             run.processor.name(),
@@ -98,22 +125,20 @@ fn insert_run(tx: &Transaction, run: &RunRow) -> Result<()> {
             run.processor_version,
             run.error,
             run.started_at,
-        ]))
-    .map_err(query_err)?;
+        ])
+        .map_err(query_err)?;
+    }
     Ok(())
 }
 
-fn insert_records(
-    tx: &Transaction,
+fn append_records(
+    app: &mut duckdb::Appender<'_>,
     records: &Records,
     run_id: &str,
     at: chrono::NaiveDateTime,
 ) -> Result<()> {
     match records {
         Records::Psza(rows) => {
-            let mut app = tx
-                .appender_to_db("player_shot_zone_analysis", "nba_precompute")
-                .map_err(query_err)?;
             for r in rows {
                 app.append_row(params![
                     r.player_lookup,
@@ -138,9 +163,6 @@ fn insert_records(
             }
         }
         Records::Pdc(rows) => {
-            let mut app = tx
-                .appender_to_db("player_daily_cache", "nba_precompute")
-                .map_err(query_err)?;
             for r in rows {
                 app.append_row(params![
                     r.player_lookup,
@@ -167,9 +189,6 @@ fn insert_records(
             }
         }
         Records::Pcf(rows) => {
-            let mut app = tx
-                .appender_to_db("player_composite_factors", "nba_precompute")
-                .map_err(query_err)?;
             for r in rows {
                 app.append_row(params![
                     r.player_lookup,
@@ -187,33 +206,77 @@ fn insert_records(
             }
         }
         Records::Mlfs(rows) => {
-            // The appender binds owned LIST values (not borrowed ones).
-            let names = Value::List(
-                FEATURE_NAMES
-                    .iter()
-                    .map(|n| Value::Text((*n).to_string()))
-                    .collect(),
-            );
-            let mut app = tx
-                .appender_to_db("ml_feature_store_v2", "nba_predictions")
-                .map_err(query_err)?;
+            // Written by `append_mlfs` (LIST columns).
+            return Err(WarehouseError::Query(format!(
+                "{} feature rows cannot be appended row by row",
+                rows.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The feature store's rows. Appending a LIST value per row costs about
+/// 12 µs (two lists of 25 values each): most of a season's write time. So
+/// the rows go to a connection-local staging table with the features as
+/// text — Rust's shortest round-trip formatting, which DuckDB's parser
+/// reads back to the same doubles — and one `INSERT … SELECT` builds the
+/// lists inside DuckDB; the feature names are one constant list.
+fn append_mlfs<'a>(tx: &Transaction, writes: impl Iterator<Item = &'a CellWrite>) -> Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS mlfs_stage (
+             player_lookup VARCHAR, game_date DATE, feature_version VARCHAR, features VARCHAR,
+             feature_quality_score DOUBLE, run_id VARCHAR, processed_at TIMESTAMP)",
+    )
+    .map_err(query_err)?;
+    {
+        let mut app = tx
+            .appender_to_catalog_and_db("mlfs_stage", "temp", "main")
+            .map_err(query_err)?;
+        let mut features = String::new();
+        for w in writes {
+            let Records::Mlfs(rows) = &w.output.records else {
+                continue;
+            };
             for r in rows {
-                let features = Value::List(r.features.iter().map(|f| Value::Double(*f)).collect());
+                features.clear();
+                for (i, f) in r.features.iter().enumerate() {
+                    if i > 0 {
+                        features.push(',');
+                    }
+                    features.push_str(&f.to_string());
+                }
                 app.append_row(params![
                     r.player_lookup,
                     r.game_date,
                     r.feature_version,
-                    names.clone(),
                     features,
                     r.feature_quality_score,
-                    run_id,
-                    at,
+                    w.run.run_id,
+                    w.written_at,
                 ])
                 .map_err(query_err)?;
             }
         }
     }
-    Ok(())
+    // The names are the static declaration, never input.
+    let names = FEATURE_NAMES
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.prepare_cached(&format!(
+        "INSERT INTO nba_predictions.ml_feature_store_v2
+         SELECT player_lookup, game_date, feature_version, [{names}]::VARCHAR[],
+                CASE WHEN features = '' THEN []::DOUBLE[]
+                     ELSE CAST(string_split(features, ',') AS DOUBLE[]) END,
+                feature_quality_score, run_id, processed_at
+         FROM temp.main.mlfs_stage"
+    ))
+    .and_then(|mut s| s.execute([]))
+    .map_err(query_err)?;
+    tx.execute_batch("DELETE FROM temp.main.mlfs_stage")
+        .map_err(query_err)
 }
 
 fn failures_of(

@@ -182,3 +182,89 @@ async fn readers_see_a_consistent_snapshot_while_a_writer_works() {
     assert!(full > 150);
     assert!(seen.iter().all(|n| *n == 0 || *n == full), "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feature_rows_keep_every_double_exactly() {
+    use domain::processors::{CellOutput, MlfsRecord, Records};
+    use domain::ProcessorId;
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let date = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
+    // Values whose text forms are where a lossy round trip would show.
+    let tricky = vec![
+        0.1 + 0.2,
+        1.0 / 3.0,
+        -0.0,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        123_456_789.123_456_79,
+        -2.5e-10,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let rows = vec![
+        MlfsRecord {
+            player_lookup: "a".into(),
+            game_date: date,
+            feature_version: "v2".into(),
+            features: tricky.clone(),
+            feature_quality_score: 0.5,
+        },
+        MlfsRecord {
+            player_lookup: "b".into(),
+            game_date: date,
+            feature_version: "v2".into(),
+            features: Vec::new(),
+            feature_quality_score: 1.0,
+        },
+    ];
+    let now = chrono::Utc::now().naive_utc();
+    wh.write_cells(vec![warehouse::CellWrite {
+        output: CellOutput {
+            processor: ProcessorId::Mlfs,
+            date,
+            expected: 2,
+            records: Records::Mlfs(rows),
+            failures: Vec::new(),
+            dependency_check_passed: true,
+        },
+        run: warehouse::RunRow {
+            run_id: "run-1".into(),
+            job_id: None,
+            processor: ProcessorId::Mlfs,
+            analysis_date: date,
+            status: "success".into(),
+            records_written: 2,
+            failures_written: 0,
+            expected_count: 2,
+            dependency_check_passed: true,
+            duration_ms: 1,
+            processor_version: "test".into(),
+            error: None,
+            started_at: now,
+        },
+        legacy: false,
+        job_id: None,
+        written_at: now,
+        known_empty: true,
+    }])
+    .await
+    .unwrap();
+    let back = wh
+        .double_lists_for_tests(
+            "SELECT features FROM nba_predictions.ml_feature_store_v2 ORDER BY player_lookup",
+        )
+        .unwrap();
+    assert_eq!(back.len(), 2);
+    let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&back[0]), bits(&tricky), "bit for bit");
+    assert!(back[1].is_empty());
+    assert_eq!(
+        wh.count_for_tests(
+            "SELECT count(*) FROM nba_predictions.ml_feature_store_v2
+             WHERE len(feature_names) = 25 AND run_id = 'run-1'"
+        )
+        .unwrap(),
+        2
+    );
+}
