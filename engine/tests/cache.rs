@@ -16,6 +16,22 @@ fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
+/// A queued job as another writer would record it.
+fn queued_job(id: &str, snapshot: Option<&str>) -> warehouse::JobRecord {
+    warehouse::JobRecord {
+        id: id.into(),
+        requested_by: "other".into(),
+        request: "{}".into(),
+        state: warehouse::JobState::Queued,
+        progress: "{}".into(),
+        created_at: chrono::Utc::now().naive_utc(),
+        started_at: None,
+        finished_at: None,
+        error: None,
+        snapshot: snapshot.map(String::from),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn views_are_cached_until_a_write_or_their_age() {
     let inner = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
@@ -57,18 +73,7 @@ async fn views_are_cached_until_a_write_or_their_age() {
     let jobs = short.jobs(10).await.unwrap().len();
     inner
         .create_job(
-            warehouse::JobRecord {
-                id: "job-elsewhere".into(),
-                requested_by: "other".into(),
-                request: "{}".into(),
-                state: warehouse::JobState::Queued,
-                progress: "{}".into(),
-                created_at: chrono::Utc::now().naive_utc(),
-                started_at: None,
-                finished_at: None,
-                error: None,
-                snapshot: None,
-            },
+            queued_job("job-elsewhere", None),
             vec![(P::Pdc, d("2021-11-06"))],
         )
         .await
@@ -111,18 +116,7 @@ async fn past_stale_ok_the_old_answer_serves_while_one_refresh_runs() {
     // A writer around the cache reports its write; the answer may lag.
     inner
         .create_job(
-            warehouse::JobRecord {
-                id: "job-around".into(),
-                requested_by: "runner".into(),
-                request: "{}".into(),
-                state: warehouse::JobState::Queued,
-                progress: "{}".into(),
-                created_at: chrono::Utc::now().naive_utc(),
-                started_at: None,
-                finished_at: None,
-                error: None,
-                snapshot: Some("{\"before\":[]}".into()),
-            },
+            queued_job("job-around", Some("{\"before\":[]}")),
             vec![(P::Pdc, d("2021-11-06"))],
         )
         .await
