@@ -178,7 +178,7 @@ pub async fn job_status(id: String) -> Result<domain::report::JobView, AppError>
     Ok(state.jobs.view(&id).await?)
 }
 
-/// Stops a job after its in-flight cell. Operator-only.
+/// Stops a job after its in-flight write. Operator-only.
 #[server]
 pub async fn cancel_job(id: String) -> Result<(), AppError> {
     let state = state()?;

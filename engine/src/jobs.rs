@@ -240,9 +240,9 @@ impl JobRunner {
         Ok(job)
     }
 
-    /// Stops a job after its in-flight cell (each cell is one transaction, so
-    /// every cell is left fully old or fully new). A queued job is cancelled
-    /// before it starts.
+    /// Stops a job after its in-flight write (each batch of cells is one
+    /// transaction, so every cell is left fully old or fully new). A queued
+    /// job is cancelled before it starts.
     pub async fn cancel(&self, id: &str) -> Result<JobRecord, EngineError> {
         let mut job = self.job(id).await?;
         if !job.state.is_active() {

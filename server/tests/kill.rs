@@ -251,7 +251,7 @@ fn sigterm_stops_gracefully_and_queued_jobs_survive_the_restart() {
     let view = status(port, &running);
     assert_eq!(
         view.state, "interrupted",
-        "stopped after its in-flight cell"
+        "stopped after its in-flight write"
     );
     assert!(view.resumable);
     // The queued job was queued again at start-up and runs now.
