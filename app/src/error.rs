@@ -49,24 +49,37 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// The HTTP status of an operation's error: the one mapping, used by server
+/// functions (below) and by the server's plain routes alike.
+#[cfg(feature = "ssr")]
+pub fn status_of(e: &engine::EngineError) -> http::StatusCode {
+    use http::StatusCode;
+    if e.is_input() {
+        StatusCode::BAD_REQUEST
+    } else if matches!(e, engine::EngineError::NotFound(_)) {
+        StatusCode::NOT_FOUND
+    } else if e.is_conflict() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
 /// Maps an operation's error and sets the HTTP status of the response
 /// (also of a server-rendered page that called the function).
 #[cfg(feature = "ssr")]
 impl From<engine::EngineError> for AppError {
     fn from(e: engine::EngineError) -> Self {
         use http::StatusCode;
-        let (status, err) = if e.is_input() {
-            (StatusCode::BAD_REQUEST, AppError::BadInput(e.to_string()))
-        } else if let engine::EngineError::NotFound(m) = &e {
-            (StatusCode::NOT_FOUND, AppError::NotFound(m.clone()))
-        } else if e.is_conflict() {
-            (StatusCode::CONFLICT, AppError::Conflict(e.to_string()))
-        } else {
-            tracing::error!(error = %e, "operation failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                AppError::Internal(e.to_string()),
-            )
+        let status = status_of(&e);
+        let err = match status {
+            StatusCode::BAD_REQUEST => AppError::BadInput(e.to_string()),
+            StatusCode::NOT_FOUND => AppError::NotFound(e.to_string()),
+            StatusCode::CONFLICT => AppError::Conflict(e.to_string()),
+            _ => {
+                tracing::error!(error = %e, "operation failed");
+                AppError::Internal(e.to_string())
+            }
         };
         if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             res.set_status(status);

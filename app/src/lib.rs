@@ -4,7 +4,7 @@
 
 pub mod api;
 mod components;
-mod error;
+pub mod error;
 mod pages;
 pub mod palette;
 #[cfg(feature = "ssr")]

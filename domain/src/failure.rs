@@ -135,6 +135,16 @@ pub fn normalised_key(raw: &str) -> String {
 pub const NORMALISED_CATEGORY_SQL: &str =
     "upper(replace(replace(trim(coalesce(failure_category, ''), ' '), '-', '_'), ' ', '_'))";
 
+/// The canonical code of the `failure_category` column (`'UNKNOWN'` for a
+/// spelling Rollcall does not know): [`FailureCategory::normalise`] in SQL,
+/// valid in DuckDB and BigQuery.
+pub fn category_code_sql() -> String {
+    let arms: String = spellings()
+        .map(|(raw, code, _)| format!(" WHEN '{raw}' THEN '{code}'"))
+        .collect();
+    format!("CASE {NORMALISED_CATEGORY_SQL}{arms} ELSE 'UNKNOWN' END")
+}
+
 impl FailureCategory {
     pub fn info(self) -> &'static CategoryInfo {
         CATEGORIES

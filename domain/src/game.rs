@@ -40,6 +40,11 @@ fn n(v: Option<i32>) -> i32 {
     v.unwrap_or(0)
 }
 
+/// [`PlayerGame::is_expected`] over `player_game_summary`'s columns, valid in
+/// DuckDB and BigQuery: the one SQL spelling of the rule (the conformance
+/// suite checks both stores count what the Rust rule counts).
+pub const EXPECTED_PLAYER_SQL: &str = "is_active AND (minutes_played > 0 OR fg_attempts > 0)";
+
 impl PlayerGame {
     /// DESIGN §1: an expected entity is active and got on the floor.
     pub fn is_expected(&self) -> bool {

@@ -202,6 +202,15 @@ pub fn processor_bit_sql(column: &str) -> String {
     format!("CASE upper({column}){arms} END")
 }
 
+/// `CASE` expression giving the processor code of a `processor_name` column
+/// in any accepted spelling, NULL for names Rollcall does not know.
+pub fn processor_code_sql(column: &str) -> String {
+    let arms: String = name_spellings()
+        .map(|(raw, code, _)| format!(" WHEN '{raw}' THEN '{code}'"))
+        .collect();
+    format!("CASE upper({column}){arms} END")
+}
+
 /// One `SELECT` per processor's output table, joined with `UNION ALL`;
 /// `select` writes the one for a processor (in the warehouse's dialect and
 /// table names).

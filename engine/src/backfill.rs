@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use domain::processors::{self, SeasonIndex, PROCESSOR_VERSION};
 use domain::{DateRange, DomainError, FailureCategory, ProcessorId};
 use serde::{Deserialize, Serialize};
-use warehouse::{CellState, CellWrite, JobRecord, JobState, RunRow, Warehouse};
+use warehouse::{CellState, CellWrite, JobRecord, JobState, RunRow, RunStatus, Warehouse};
 
 pub use domain::report::{PlannedCell, Progress};
 
@@ -540,7 +540,7 @@ async fn run_batches(
                         job_id: Some(job.id.clone()),
                         processor: cell.processor,
                         analysis_date: cell.date,
-                        status: "success".into(),
+                        status: RunStatus::Success,
                         records_written: output.records.len() as i64,
                         failures_written: if request.legacy {
                             0
@@ -587,7 +587,7 @@ async fn run_batches(
             tracing::warn!(cells = runs.len(), error = %e, "batch write failed");
             for run in runs {
                 failed_runs.push(RunRow {
-                    status: "failed".into(),
+                    status: RunStatus::Failed,
                     records_written: 0,
                     failures_written: 0,
                     dependency_check_passed: false,
@@ -657,7 +657,7 @@ fn failed_run(
         job_id: Some(job.id.clone()),
         processor: cell.processor,
         analysis_date: cell.date,
-        status: "failed".into(),
+        status: RunStatus::Failed,
         records_written: 0,
         failures_written: 0,
         expected_count: cell.expected,

@@ -32,8 +32,8 @@ use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use warehouse::{
-    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, Result, RunRow,
-    TableCount, UpstreamLoad, Warehouse, WarehouseStatus, WriteBatch,
+    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
+    Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseStatus, WriteBatch,
 };
 
 /// Entries kept before the cache starts over (each is one view's answer).
@@ -355,6 +355,17 @@ impl Warehouse for CachedWarehouse {
         processors: &[ProcessorId],
     ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
         self.inner.unaccounted(range, processors).await
+    }
+
+    async fn unaccounted_players(
+        &self,
+        processor: ProcessorId,
+        date: NaiveDate,
+        filter: PlayerFilter,
+    ) -> Result<Page<String>> {
+        self.inner
+            .unaccounted_players(processor, date, filter)
+            .await
     }
 
     async fn failure_rows(

@@ -327,7 +327,7 @@ impl JobRunner {
             .and_then(|s| s.after.map(|after| compare_cells(&s.before, &after)));
         JobView {
             summary: summarize(&job.request),
-            state: job.state.as_str().to_string(),
+            state: job.state,
             resumable: job.state.is_resumable(),
             active: job.state.is_active(),
             id: job.id,

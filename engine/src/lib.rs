@@ -29,7 +29,7 @@ impl Default for Limits {
 }
 
 /// A user-typed range, defaulting to the standard view, within the limits.
-pub(crate) fn parse_range(
+pub fn parse_range(
     limits: Limits,
     start: Option<&str>,
     end: Option<&str>,

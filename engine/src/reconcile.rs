@@ -2,10 +2,10 @@
 //! totals per processor, and the re-run commands that would close the gaps.
 
 use chrono::NaiveDate;
-use domain::report::{CellCounts, CellDetail, CellStatus, Page, PlayerTrace, Reconciliation};
+use domain::report::{CellCounts, CellDetail, CellStatus, PlayerTrace, Reconciliation};
 use domain::{DateRange, ProcessorId};
 use serde::{Deserialize, Serialize};
-use warehouse::{FailureFilter, Warehouse};
+use warehouse::{FailureFilter, PlayerFilter, Warehouse};
 
 use crate::{EngineError, Limits};
 
@@ -42,16 +42,8 @@ pub async fn reconcile(
 
 /// `PDC:2021-11-10` → the cell.
 pub fn parse_cell(raw: &str) -> Result<(ProcessorId, NaiveDate), EngineError> {
-    let (p, d) = raw.split_once(':').ok_or_else(|| {
-        EngineError::Input(domain::DomainError::MalformedDate {
-            field: "cell",
-            value: raw.chars().take(40).collect(),
-        })
-    })?;
-    Ok((
-        ProcessorId::parse(p)?,
-        domain::dates::parse_date("cell", d.trim())?,
-    ))
+    let key: domain::report::CellKey = raw.parse()?;
+    Ok((key.processor, key.date))
 }
 
 /// A drill-down request as typed in a URL: every field is checked here.
@@ -76,9 +68,11 @@ pub async fn cell_detail(wh: &dyn Warehouse, query: &CellQuery) -> Result<CellDe
         offset: domain::params::offset("offset", query.offset.as_deref())?,
         limit: DRILLDOWN_PAGE,
     };
-    let unaccounted_offset = domain::params::offset("uoff", query.unaccounted_offset.as_deref())?;
-    let needle = filter.search.as_deref().map(str::to_lowercase);
-    let page_size = filter.limit;
+    let unaccounted_filter = PlayerFilter {
+        search: filter.search.clone(),
+        offset: domain::params::offset("uoff", query.unaccounted_offset.as_deref())?,
+        limit: filter.limit,
+    };
     let day = DateRange::new(date, date, 1)?;
     let counts = wh.cell_counts(day, &[processor]).await?.into_iter().next();
     let mut failures = wh.failure_rows(processor, date, filter).await?;
@@ -87,13 +81,9 @@ pub async fn cell_detail(wh: &dyn Warehouse, query: &CellQuery) -> Result<CellDe
         .iter()
         .position(|f| f.entity_id == domain::processors::DATE_LEVEL)
         .map(|i| failures.items.remove(i));
-    let unaccounted: Vec<String> = wh
-        .unaccounted_players(processor, date)
-        .await?
-        .into_iter()
-        .filter(|p| needle.as_ref().is_none_or(|n| p.to_lowercase().contains(n)))
-        .collect();
-    let unaccounted = Page::of(unaccounted, unaccounted_offset, page_size);
+    let unaccounted = wh
+        .unaccounted_players(processor, date, unaccounted_filter)
+        .await?;
     let runs = wh.cell_runs(processor, date).await?;
     Ok(CellDetail {
         processor,

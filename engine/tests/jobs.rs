@@ -247,7 +247,7 @@ async fn an_interrupted_job_resumes_to_the_same_tables_and_reports_before_and_af
     assert_eq!(wh.interrupt_stale_jobs(None).await.unwrap(), 1);
     let restarted = JobRunner::start(wh.clone());
     let view = restarted.view(&job.id).await.unwrap();
-    assert_eq!(view.state, "interrupted");
+    assert_eq!(view.state, warehouse::JobState::Interrupted);
     assert!(view.resumable);
     restarted.resume(&job.id).await.unwrap();
     assert_eq!(
@@ -278,7 +278,7 @@ async fn a_second_request_queues_behind_the_running_one_and_can_be_cancelled_the
         .await
         .unwrap();
     let view = runner.view(&second.id).await.unwrap();
-    assert_eq!(view.state, "queued");
+    assert_eq!(view.state, warehouse::JobState::Queued);
     runner.cancel(&second.id).await.unwrap();
     assert_eq!(
         wait_until_over(wh.as_ref(), &first.id).await,

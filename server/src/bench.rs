@@ -7,12 +7,13 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::Context;
 use domain::processors::{self, SeasonIndex, UpstreamSet};
 use domain::ProcessorId;
 use engine::backfill::{backfill, BackfillRequest, DateSpec, JobSummary, RunOptions};
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
+
+use crate::error::{Result, ServerError};
 
 pub struct Row {
     pub what: String,
@@ -20,7 +21,7 @@ pub struct Row {
     pub player_dates: i64,
 }
 
-pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
+pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
     let all: Vec<ProcessorId> = ProcessorId::all().collect();
@@ -49,7 +50,7 @@ pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
     let mut loads = Vec::new();
     let mut runs = Vec::new();
     for _ in 0..RUNS {
-        let dir = tempfile::tempdir().context("temp dir")?;
+        let dir = tempfile::tempdir().map_err(ServerError::io("temp dir"))?;
         let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
         let t = Instant::now();
         let load = wh
@@ -85,10 +86,10 @@ pub async fn backfill_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
 
 /// Reconciliation of one season and of ten seasons, each next to the same SQL
 /// run directly on DuckDB (the floor). Median of several runs.
-pub async fn reconcile_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
+pub async fn reconcile_bench(output: &Path) -> Result<Vec<Row>> {
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
     let all: Vec<ProcessorId> = ProcessorId::all().collect();
-    let dir = tempfile::tempdir().context("temp dir")?;
+    let dir = tempfile::tempdir().map_err(ServerError::io("temp dir"))?;
     let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
     wh.load_upstream_rows(season.schedule, season.games).await?;
     full_season_backfill(&wh).await?;
@@ -138,12 +139,11 @@ pub async fn reconcile_bench(output: &Path) -> anyhow::Result<Vec<Row>> {
 pub async fn bigquery_bench(
     output: &Path,
     mut config: warehouse_bigquery::BigQueryConfig,
-) -> anyhow::Result<Vec<Row>> {
+) -> Result<Vec<Row>> {
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let upstream_url = config
-        .base_url
-        .clone()
-        .context("bench bigquery needs --bigquery-url (the emulator)")?;
+    let upstream_url = config.base_url.clone().ok_or_else(|| {
+        ServerError::Input("bench bigquery needs --bigquery-url (the emulator)".into())
+    })?;
     let proxy = crate::faultproxy::FaultProxy::start(&upstream_url).await?;
     config.base_url = Some(proxy.base_url.clone());
     let embedded = EmbeddedWarehouse::in_memory()?;
@@ -240,7 +240,7 @@ async fn measure_pair(
     all: &[ProcessorId],
     label: &str,
     rows: &mut Vec<Row>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     // Interleaved, so both sides see the same background noise.
     let (mut trait_times, mut raw_times) = (Vec::new(), Vec::new());
     let mut cells = 0;
@@ -295,7 +295,7 @@ pub fn render_ms(rows: &[Row]) -> String {
 }
 
 /// All four processors over the whole demo season, with failure tracking.
-async fn full_season_backfill(wh: &EmbeddedWarehouse) -> anyhow::Result<JobSummary> {
+async fn full_season_backfill(wh: &EmbeddedWarehouse) -> Result<JobSummary> {
     let request = BackfillRequest {
         processors: ProcessorId::all().collect(),
         dates: DateSpec::Range {
@@ -339,7 +339,7 @@ pub fn render(rows: &[Row]) -> String {
 
 /// Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
 /// (appending the section if it is missing), leaving the rest of the file alone.
-pub fn write_section(path: &Path, name: &str, body: &str) -> anyhow::Result<()> {
+pub fn write_section(path: &Path, name: &str, body: &str) -> Result<()> {
     let open = format!("<!-- bench:{name} -->");
     let close = format!("<!-- /bench:{name} -->");
     let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
@@ -359,7 +359,8 @@ pub fn write_section(path: &Path, name: &str, body: &str) -> anyhow::Result<()> 
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, updated)
+        .map_err(ServerError::io(format!("cannot write {}", path.display())))
 }
 
 /// `rollcall bench load`: 100 viewers, each polling the season grid and the
@@ -367,7 +368,7 @@ pub fn write_section(path: &Path, name: &str, body: &str) -> anyhow::Result<()> 
 /// dashboard's API — on 127.0.0.1 only, bounded in time. Three runs side by
 /// side, each on a fresh store: the backfill alone, with the viewers and no
 /// read cache, with the viewers and the read cache the server uses.
-pub async fn load_bench(output: &Path, viewers: usize) -> anyhow::Result<String> {
+pub async fn load_bench(output: &Path, viewers: usize) -> Result<String> {
     let mut table = String::from(
         "| run | backfill s | grid p50 / p95 ms | jobs p50 / p95 ms | /healthz p95 ms | requests | errors | max RSS MB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -443,7 +444,7 @@ async fn fetched(request: reqwest::RequestBuilder) -> reqwest::Result<bool> {
     Ok(ok)
 }
 
-async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
+async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
     use leptos::server_fn::ServerFn;
     use std::sync::atomic::Ordering;
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
@@ -590,7 +591,11 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
     let text = answer.text().await?;
     let job_id = match serde_json::from_str::<String>(&text).ok().or(location) {
         Some(id) => id,
-        None => anyhow::bail!("starting the season job failed ({status}): {text}"),
+        None => {
+            return Err(ServerError::Failed(format!(
+                "starting the season job failed ({status}): {text}"
+            )))
+        }
     };
     // Bounded: a season job takes seconds alone; stop at the limit.
     let deadline = Instant::now() + LOAD_RUN_LIMIT;
@@ -605,11 +610,12 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
             .json()
             .await?;
         if !view.active {
-            anyhow::ensure!(
-                view.state == "succeeded",
-                "the season job ended {}",
-                view.state
-            );
+            if view.state != warehouse::JobState::Succeeded {
+                return Err(ServerError::Failed(format!(
+                    "the season job ended {}",
+                    view.state
+                )));
+            }
             break Some(started.elapsed().as_secs_f64());
         }
         if Instant::now() > deadline {
@@ -626,10 +632,13 @@ async fn load_run(viewers: usize, cached: bool) -> anyhow::Result<LoadResult> {
     // An unfinished job must not run on into the next measurement.
     server_runtime
         .spawn(async move { jobs.shutdown(std::time::Duration::from_secs(60)).await })
-        .await?;
+        .await
+        .map_err(|e| ServerError::failed("stopping the job runner", e))?;
     server_runtime.shutdown_background();
     let (grid, jobs, health) = {
-        let s = samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let s = samples
+            .lock()
+            .map_err(|_| ServerError::Failed("latency samples poisoned".into()))?;
         (s.0.clone(), s.1.clone(), s.2.clone())
     };
     let requests = grid.len() + jobs.len() + health.len();

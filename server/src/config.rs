@@ -1,5 +1,6 @@
-//! Configuration: one typed struct, read once at start-up from `ROLLCALL_*`
-//! environment variables and command-line flags (flags win). Secrets are
+//! Configuration: one typed struct, [`Config`], read once at start-up from
+//! `ROLLCALL_*` environment variables and command-line flags (flags win) and
+//! handed to every subcommand; `serve` adds [`ServeArgs`]. Secrets are
 //! wrapped in [`Secret`], whose `Debug` prints `[redacted]`.
 
 use std::net::SocketAddr;
@@ -7,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
+
+use crate::error::ServerError;
 
 pub const DEFAULT_DB: &str = "data/rollcall.duckdb";
 
@@ -28,6 +31,26 @@ pub enum BigQueryAuth {
     KeyFile,
     /// No credentials (a local emulator at `--bigquery-url`).
     None,
+}
+
+/// Every subcommand's settings: where the data lives and what a request may ask.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Longest date range a request may ask for, in days (the dashboard,
+    /// `validate`, `backfill`).
+    #[arg(long, env = "ROLLCALL_MAX_RANGE_DAYS", default_value_t = domain::DEFAULT_MAX_RANGE_DAYS,
+          global = true, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub max_range_days: i64,
+}
+
+impl Config {
+    pub fn limits(&self) -> engine::Limits {
+        engine::Limits {
+            max_range_days: self.max_range_days,
+        }
+    }
 }
 
 /// Where the data lives. Every subcommand takes these, with the same defaults.
@@ -109,7 +132,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The BigQuery settings, checked (a project is required).
+    /// The embedded store's resource limits.
     pub fn embedded_limits(&self) -> warehouse_embedded::EmbeddedLimits {
         warehouse_embedded::EmbeddedLimits {
             max_connections: self.duckdb_connections,
@@ -119,16 +142,19 @@ impl StoreArgs {
         }
     }
 
-    pub fn bigquery(&self) -> anyhow::Result<warehouse_bigquery::BigQueryConfig> {
+    /// The BigQuery settings, checked (a project is required).
+    pub fn bigquery(&self) -> Result<warehouse_bigquery::BigQueryConfig, ServerError> {
         let project = self.project.clone().ok_or_else(|| {
-            anyhow::anyhow!("--warehouse bigquery needs --project (or ROLLCALL_BQ_PROJECT)")
+            ServerError::Input(
+                "--warehouse bigquery needs --project (or ROLLCALL_BQ_PROJECT)".into(),
+            )
         })?;
         let credentials = match self.bq_auth {
             BigQueryAuth::Adc => warehouse_bigquery::Credentials::ApplicationDefault,
             BigQueryAuth::None => warehouse_bigquery::Credentials::None,
             BigQueryAuth::KeyFile => {
                 warehouse_bigquery::Credentials::KeyFile(self.credentials.clone().ok_or_else(
-                    || anyhow::anyhow!("--bq-auth key-file needs --credentials FILE"),
+                    || ServerError::Input("--bq-auth key-file needs --credentials FILE".into()),
                 )?)
             }
         };
@@ -157,9 +183,6 @@ pub struct ServeArgs {
     /// Default: found beside the executable (see `server::site_root`).
     #[arg(long, env = "ROLLCALL_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
-    /// Longest date range a request may ask for, in days.
-    #[arg(long, env = "ROLLCALL_MAX_RANGE_DAYS", default_value_t = domain::DEFAULT_MAX_RANGE_DAYS)]
-    pub max_range_days: i64,
     /// Token required for re-runs and cancels when listening on a non-loopback address.
     #[arg(long, env = "ROLLCALL_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<Secret>,

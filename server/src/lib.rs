@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod bench;
+pub mod commands;
 pub mod config;
+pub mod error;
 pub mod faultproxy;
 pub mod progress;
 pub mod remote;
@@ -25,6 +27,8 @@ use axum::Router;
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use warehouse::Warehouse;
+
+use crate::error::ServerError;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -389,21 +393,6 @@ impl ReportQuery {
     }
 }
 
-fn engine_error(e: engine::EngineError) -> Response {
-    let status = if e.is_input() {
-        StatusCode::BAD_REQUEST
-    } else {
-        tracing::error!(error = %e, "report failed");
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    (status, format!("{e}\n")).into_response()
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "report failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()
-}
-
 async fn reconciliation(
     state: &AppState,
     q: &ReportQuery,
@@ -414,15 +403,13 @@ async fn reconciliation(
         &q.request(),
     )
     .await
-    .map_err(engine_error)
+    .map_err(|e| ServerError::from(e).into_response())
 }
 
 async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
     let body = match q.kind.as_deref() {
         None | Some("grid") => match reconciliation(&state, &q).await {
-            Ok(rec) => {
-                validate::render(&rec, validate::Format::Csv, false, false).map_err(internal)
-            }
+            Ok(rec) => validate::render(&rec, validate::Format::Csv, false, false),
             Err(r) => return r,
         },
         Some("unaccounted") => match engine::reconcile::unaccounted_list(
@@ -432,20 +419,16 @@ async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>)
         )
         .await
         {
-            Ok(rows) => report::unaccounted_csv(&rows).map_err(internal),
-            Err(e) => return engine_error(e),
+            Ok(rows) => report::unaccounted_csv(&rows),
+            Err(e) => return ServerError::from(e).into_response(),
         },
-        Some(_) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "kind must be 'grid' or 'unaccounted'\n",
-            )
-                .into_response()
-        }
+        Some(_) => Err(ServerError::Input(
+            "kind must be 'grid' or 'unaccounted'".into(),
+        )),
     };
     match body {
         Ok(csv) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -456,8 +439,8 @@ async fn report_png(State(state): State<AppState>, Query(q): Query<ReportQuery>)
     };
     match tokio::task::spawn_blocking(move || report::png(&rec)).await {
         Ok(Ok(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ServerError::failed("drawing the heatmap", e).into_response(),
     }
 }
 
@@ -468,7 +451,7 @@ async fn report_svg(State(state): State<AppState>, Query(q): Query<ReportQuery>)
     };
     match report::svg(&rec) {
         Ok(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
-        Err(e) => internal(e),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -12,16 +12,8 @@ use std::time::Duration;
 use app::api::RerunForm;
 use domain::report::{JobView, PlannedCell, Reconciliation};
 use leptos::server_fn::ServerFn;
-use thiserror::Error;
 
-/// Errors talking to the server (the binary maps `Input` to exit code 2).
-#[derive(Debug, Error)]
-pub enum RemoteError {
-    #[error("{0}")]
-    Input(String),
-    #[error("the server at {addr}: {message}")]
-    Failed { addr: String, message: String },
-}
+use crate::error::ServerError;
 
 /// Where a server records its address for a store.
 pub fn address_file(db: &Path) -> PathBuf {
@@ -40,9 +32,10 @@ impl Drop for AddressRecord {
 }
 
 /// Records `addr` beside `db` for as long as the returned value lives.
-pub fn record_address(db: &Path, addr: SocketAddr) -> std::io::Result<AddressRecord> {
+pub fn record_address(db: &Path, addr: SocketAddr) -> Result<AddressRecord, ServerError> {
     let path = address_file(db);
-    std::fs::write(&path, format!("{addr}\n"))?;
+    std::fs::write(&path, format!("{addr}\n"))
+        .map_err(ServerError::io(format!("cannot write {}", path.display())))?;
     Ok(AddressRecord(path))
 }
 
@@ -85,7 +78,7 @@ impl Remote {
         &self,
         path: &str,
         body: String,
-    ) -> Result<T, RemoteError> {
+    ) -> Result<T, ServerError> {
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -95,7 +88,7 @@ impl Remote {
         if let Some(token) = &self.token {
             request = request.header(crate::auth::TOKEN_HEADER, token);
         }
-        let failed = |message: String| RemoteError::Failed {
+        let failed = |message: String| ServerError::Remote {
             addr: self.base.clone(),
             message,
         };
@@ -124,7 +117,7 @@ impl Remote {
             Err(_) => first_line(&text),
         };
         if status.is_client_error() {
-            Err(RemoteError::Input(message))
+            Err(ServerError::Input(message))
         } else {
             Err(failed(message))
         }
@@ -135,7 +128,7 @@ impl Remote {
         start: &str,
         end: &str,
         processors: Option<&str>,
-    ) -> Result<Reconciliation, RemoteError> {
+    ) -> Result<Reconciliation, ServerError> {
         let mut pairs = vec![("start", start), ("end", end)];
         if let Some(p) = processors {
             pairs.push(("processors", p));
@@ -144,25 +137,25 @@ impl Remote {
             .await
     }
 
-    pub async fn preview(&self, form: &RerunForm) -> Result<Vec<PlannedCell>, RemoteError> {
+    pub async fn preview(&self, form: &RerunForm) -> Result<Vec<PlannedCell>, ServerError> {
         self.call(app::api::RerunPreview::PATH, form_body(form))
             .await
     }
 
-    pub async fn start(&self, form: &RerunForm) -> Result<String, RemoteError> {
+    pub async fn start(&self, form: &RerunForm) -> Result<String, ServerError> {
         self.call(app::api::StartRerun::PATH, form_body(form)).await
     }
 
-    pub async fn job(&self, id: &str) -> Result<JobView, RemoteError> {
+    pub async fn job(&self, id: &str) -> Result<JobView, ServerError> {
         self.call(app::api::JobStatus::PATH, encode(&[("id", id)]))
             .await
     }
 
-    pub async fn jobs(&self) -> Result<Vec<JobView>, RemoteError> {
+    pub async fn jobs(&self) -> Result<Vec<JobView>, ServerError> {
         self.call(app::api::JobsList::PATH, String::new()).await
     }
 
-    pub async fn cancel(&self, id: &str) -> Result<(), RemoteError> {
+    pub async fn cancel(&self, id: &str) -> Result<(), ServerError> {
         self.call::<serde_json::Value>(app::api::CancelJob::PATH, encode(&[("id", id)]))
             .await
             .map(|_| ())

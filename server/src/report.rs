@@ -9,22 +9,14 @@ use domain::report::{CellStatus, Reconciliation};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use crate::error::ServerError;
+
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 630;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("cannot draw the heatmap: {0}")]
-    Draw(String),
-    #[error("cannot encode the image: {0}")]
-    Encode(String),
-    #[error("cannot write CSV: {0}")]
-    Csv(#[from] csv::Error),
-}
-
 pub fn unaccounted_csv(
     rows: &[(domain::ProcessorId, chrono::NaiveDate, String)],
-) -> Result<String, ReportError> {
+) -> Result<String, ServerError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["processor", "date", "player_lookup"])?;
     for (p, d, player) in rows {
@@ -32,7 +24,7 @@ pub fn unaccounted_csv(
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| ReportError::Csv(e.into_error().into()))?;
+        .map_err(|e| ServerError::Csv(e.into_error().into()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -52,11 +44,11 @@ fn register_fonts() {
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     rec: &Reconciliation,
-) -> Result<(), ReportError>
+) -> Result<(), ServerError>
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| ReportError::Draw(e.to_string());
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| ServerError::Draw(e.to_string());
     root.fill(&WHITE).map_err(err)?;
     let title = format!(
         "Rollcall coverage {} – {}: {}",
@@ -175,7 +167,7 @@ where
     Ok(())
 }
 
-pub fn svg(rec: &Reconciliation) -> Result<String, ReportError> {
+pub fn svg(rec: &Reconciliation) -> Result<String, ServerError> {
     register_fonts();
     let mut out = String::new();
     {
@@ -185,7 +177,7 @@ pub fn svg(rec: &Reconciliation) -> Result<String, ReportError> {
     Ok(out)
 }
 
-pub fn png(rec: &Reconciliation) -> Result<Vec<u8>, ReportError> {
+pub fn png(rec: &Reconciliation) -> Result<Vec<u8>, ServerError> {
     register_fonts();
     let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
     {
@@ -193,12 +185,12 @@ pub fn png(rec: &Reconciliation) -> Result<Vec<u8>, ReportError> {
         draw(root, rec)?;
     }
     let img = image::RgbImage::from_raw(WIDTH, HEIGHT, rgb)
-        .ok_or_else(|| ReportError::Encode("buffer size mismatch".into()))?;
+        .ok_or_else(|| ServerError::Encode("buffer size mismatch".into()))?;
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
     )
-    .map_err(|e| ReportError::Encode(e.to_string()))?;
+    .map_err(|e| ServerError::Encode(e.to_string()))?;
     Ok(bytes)
 }

@@ -7,21 +7,13 @@ use domain::report::CellStatus;
 use domain::report::Reconciliation;
 use serde::Serialize;
 
+use crate::error::ServerError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Json,
     Csv,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("cannot write CSV: {0}")]
-    Csv(#[from] csv::Error),
-    #[error("cannot write JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("output is not UTF-8")]
-    Utf8,
 }
 
 #[derive(Serialize)]
@@ -50,7 +42,7 @@ pub fn render(
     format: Format,
     details: bool,
     reconcile: bool,
-) -> Result<String, RenderError> {
+) -> Result<String, ServerError> {
     match format {
         Format::Json => {
             let report = JsonReport {
@@ -114,8 +106,8 @@ pub fn render(
             }
             let bytes = w
                 .into_inner()
-                .map_err(|e| RenderError::Csv(e.into_error().into()))?;
-            String::from_utf8(bytes).map_err(|_| RenderError::Utf8)
+                .map_err(|e| ServerError::Csv(e.into_error().into()))?;
+            String::from_utf8(bytes).map_err(|e| ServerError::failed("CSV output", e))
         }
         Format::Table => Ok(table(rec, details, reconcile)),
     }

@@ -96,7 +96,10 @@ async fn state(wh: &dyn Warehouse) -> Vec<String> {
         .collect();
     for c in wh.cell_counts(range, &request().processors).await.unwrap() {
         let runs = wh.cell_runs(c.processor, c.date).await.unwrap();
-        let successes = runs.iter().filter(|r| r.status == "success").count();
+        let successes = runs
+            .iter()
+            .filter(|r| r.status == warehouse::RunStatus::Success)
+            .count();
         out.push(format!(
             "{} {} expected={} records={} failures={:?} unaccounted={} runs={} successes={successes}",
             c.processor.code(),

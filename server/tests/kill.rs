@@ -111,7 +111,7 @@ fn wait_for_progress(port: u16, id: &str, cells: usize, below_total: usize) -> u
             "the job ended before it could be stopped: {}",
             view.state
         );
-        if view.state == "running"
+        if view.state == warehouse::JobState::Running
             && view.progress.cells_total < below_total
             && view.progress.cells_done >= cells
         {
@@ -192,13 +192,17 @@ fn five_kills_at_random_moments_then_resume_equal_an_uninterrupted_run() {
         server.wait().unwrap();
         server = serve(&killed, port);
         let view = status(port, &id);
-        assert_eq!(view.state, "interrupted", "after kill {kill}");
+        assert_eq!(
+            view.state,
+            warehouse::JobState::Interrupted,
+            "after kill {kill}"
+        );
         assert!(view.resumable);
         curl(port, "POST", app::api::ResumeJob::PATH, &format!("id={id}"))
             .expect("resume accepted");
     }
     let view = wait_until_done(port, &id);
-    assert_eq!(view.state, "succeeded");
+    assert_eq!(view.state, warehouse::JobState::Succeeded);
     server.kill().unwrap();
     server.wait().unwrap();
 
@@ -242,7 +246,7 @@ fn sigterm_stops_gracefully_and_queued_jobs_survive_the_restart() {
     let running = start_season_job(port, start, end);
     // A second request over the same cells waits behind the first.
     let queued = start_season_job(port, start, end);
-    assert_eq!(status(port, &queued).state, "queued");
+    assert_eq!(status(port, &queued).state, warehouse::JobState::Queued);
     wait_for_progress(port, &running, 10, usize::MAX);
     let exit = terminate(&mut server);
     assert!(exit.success(), "SIGTERM exits 0: {exit:?}");
@@ -250,13 +254,14 @@ fn sigterm_stops_gracefully_and_queued_jobs_survive_the_restart() {
     let mut server = serve(&stopped, port);
     let view = status(port, &running);
     assert_eq!(
-        view.state, "interrupted",
+        view.state,
+        warehouse::JobState::Interrupted,
         "stopped after its in-flight write"
     );
     assert!(view.resumable);
     // The queued job was queued again at start-up and runs now.
     let view = wait_until_done(port, &queued);
-    assert_eq!(view.state, "succeeded");
+    assert_eq!(view.state, warehouse::JobState::Succeeded);
     curl(
         port,
         "POST",
@@ -264,7 +269,10 @@ fn sigterm_stops_gracefully_and_queued_jobs_survive_the_restart() {
         &format!("id={running}"),
     )
     .expect("resume accepted");
-    assert_eq!(wait_until_done(port, &running).state, "succeeded");
+    assert_eq!(
+        wait_until_done(port, &running).state,
+        warehouse::JobState::Succeeded
+    );
     let exit = terminate(&mut server);
     assert!(exit.success(), "{exit:?}");
 

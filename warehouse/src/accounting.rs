@@ -1,8 +1,5 @@
-//! The rows of a warehouse's reconciliation statement, decoded once for every
-//! backend. Each backend runs its own dialect's statement returning these
-//! columns — kind, date, mask or processor bit, count, category or last run id,
-//! last status, date-level flag, last start — and `domain::reconcile` applies
-//! the rules.
+//! The rows of the reconciliation statement (`sql::reconcile`, one text for
+//! every store), gathered for `domain::reconcile`, which applies the rules.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
@@ -66,7 +63,7 @@ impl Accounting {
                 runs: row.count,
                 last: row.text.map(|run_id| LastRun {
                     run_id,
-                    status: row.status.unwrap_or_default(),
+                    status: row.status.unwrap_or_default().into(),
                     started_at: row.started_at,
                 }),
             }),

@@ -4,6 +4,7 @@
 
 pub mod accounting;
 mod error;
+pub mod sql;
 mod types;
 
 pub use error::WarehouseError;
@@ -101,21 +102,14 @@ pub trait Warehouse: Send + Sync + 'static {
         processors: &[ProcessorId],
     ) -> Result<Vec<(ProcessorId, NaiveDate, String)>>;
 
-    /// The unaccounted players of one cell.
+    /// The unaccounted players of one cell matching the filter's search
+    /// (the same search as [`Warehouse::failure_rows`]'), paged.
     async fn unaccounted_players(
         &self,
         processor: ProcessorId,
         date: NaiveDate,
-    ) -> Result<Vec<String>> {
-        let day =
-            DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
-        Ok(self
-            .unaccounted(day, &[processor])
-            .await?
-            .into_iter()
-            .map(|(_, _, p)| p)
-            .collect())
-    }
+        filter: PlayerFilter,
+    ) -> Result<Page<String>>;
 
     /// The cell's failure rows, optionally filtered by canonical category and
     /// by a player substring, paginated.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use domain::processors::CellOutput;
 use domain::ProcessorId;
 
-pub use domain::report::{CellCounts, GameDateSummary, TableCount};
+pub use domain::report::{CellCounts, GameDateSummary, JobState, RunStatus, TableCount};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WarehouseStatus {
@@ -29,8 +29,7 @@ pub struct RunRow {
     pub job_id: Option<String>,
     pub processor: ProcessorId,
     pub analysis_date: NaiveDate,
-    /// `success`, `failed` or `skipped`.
-    pub status: String,
+    pub status: RunStatus,
     pub records_written: i64,
     pub failures_written: i64,
     pub expected_count: i64,
@@ -76,57 +75,11 @@ impl Default for WriteBatch {
 /// A job cell's checkpoint from the status of the last run the job recorded
 /// for it: `success` → done, `failed` → failed, no run → pending. Both stores
 /// derive job cell states this way (the embedded one in SQL, mirroring this).
-pub fn checkpoint_state(last_run_status: Option<&str>) -> CellState {
+pub fn checkpoint_state(last_run_status: Option<&RunStatus>) -> CellState {
     match last_run_status {
-        Some("success") => CellState::Done,
-        Some("failed") => CellState::Failed,
+        Some(RunStatus::Success) => CellState::Done,
+        Some(RunStatus::Failed) => CellState::Failed,
         _ => CellState::Pending,
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum JobState {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Interrupted,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-            JobState::Interrupted => "interrupted",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Succeeded,
-            JobState::Failed,
-            JobState::Cancelled,
-            JobState::Interrupted,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-    /// Queued or running: the job is not over.
-    pub fn is_active(self) -> bool {
-        matches!(self, JobState::Queued | JobState::Running)
-    }
-    /// A job in this state can be resumed (its pending and failed cells re-run).
-    pub fn is_resumable(self) -> bool {
-        matches!(
-            self,
-            JobState::Failed | JobState::Interrupted | JobState::Cancelled
-        )
     }
 }
 
@@ -190,4 +143,29 @@ pub struct FailureFilter {
     pub search: Option<String>,
     pub offset: i64,
     pub limit: i64,
+}
+
+/// The largest page a drill-down list returns.
+pub const MAX_PAGE: i64 = 500;
+
+impl FailureFilter {
+    /// The page asked for, within bounds.
+    pub fn paging(&self) -> crate::sql::Paging {
+        crate::sql::Paging::within(self.limit, self.offset)
+    }
+}
+
+/// Drill-down filter for a cell's unaccounted players: the same search as
+/// [`FailureFilter`]'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerFilter {
+    pub search: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl PlayerFilter {
+    pub fn paging(&self) -> crate::sql::Paging {
+        crate::sql::Paging::within(self.limit, self.offset)
+    }
 }

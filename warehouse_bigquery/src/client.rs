@@ -559,7 +559,36 @@ pub(crate) fn rows_param(
     }
 }
 
+/// A shared query's argument (`warehouse::sql`) as a named parameter.
+pub(crate) fn arg_param((name, value): &(&'static str, warehouse::sql::Value)) -> QueryParameter {
+    use warehouse::sql::Value as V;
+    let p = match value {
+        V::Date(d) => P::Date(Some(*d)),
+        V::Text(t) => P::Str(t.clone()),
+        V::Int(i) => P::Int(Some(*i)),
+    };
+    param(name, p)
+}
+
 // ---- values -------------------------------------------------------------------
+
+/// A result row read through the shared decoders (`warehouse::sql::SqlRow`).
+pub(crate) struct BqRow<'a>(pub &'a [Value]);
+
+impl warehouse::sql::SqlRow for BqRow<'_> {
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.0.get(i).and_then(s))
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.0.get(i).and_then(self::i))
+    }
+    fn flag(&self, i: usize) -> Result<Option<bool>> {
+        Ok(self.0.get(i).and_then(b))
+    }
+    fn date(&self, i: usize) -> Result<Option<chrono::NaiveDate>> {
+        Ok(self.0.get(i).and_then(d))
+    }
+}
 
 /// Typed reads of result cells (every value arrives as a JSON string or null).
 pub(crate) fn s(v: &Value) -> Option<String> {

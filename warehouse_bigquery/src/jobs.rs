@@ -8,40 +8,19 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::ProcessorId;
 use serde_json::Value;
-use warehouse::{checkpoint_state, JobCell, JobRecord, JobState, Result, WarehouseError};
+use warehouse::{
+    checkpoint_state, JobCell, JobRecord, JobState, Result, RunStatus, WarehouseError,
+};
 
 use crate::client::{self, param, P};
 use crate::schema;
 use crate::stage::{date_literal, Staging};
 use crate::BigQueryWarehouse;
 
-/// `UPPER(processor_name)` of the runs Rollcall's own jobs write, per
-/// processor code (static declarations only: the scripts take no parameters).
-fn run_name_of(code_column: &str) -> String {
-    let arms: String = domain::PROCESSORS
-        .iter()
-        .map(|s| format!(" WHEN '{}' THEN '{}'", s.code, s.name.to_uppercase()))
-        .collect();
-    format!("CASE {code_column}{arms} END")
-}
-
 /// Cells of running jobs other than `me` that their job has not run yet,
-/// restricted to dates in `lo..=hi` (a partition filter on the runs).
+/// restricted to dates in `lo..=hi` (the shared rule, `warehouse::sql`).
 fn pending_elsewhere(wh: &BigQueryWarehouse, me: &str, lo: &str, hi: &str) -> String {
-    format!(
-        "SELECT c.job_id, c.processor_name, c.analysis_date
-         FROM {cells} AS c JOIN {jobs} AS j ON j.id = c.job_id
-         WHERE j.state = 'running' AND j.id <> {me} AND c.analysis_date BETWEEN {lo} AND {hi}
-           AND NOT EXISTS (
-               SELECT 1 FROM {runs} AS r
-               WHERE r.job_id = c.job_id AND r.analysis_date = c.analysis_date
-                 AND UPPER(r.processor_name) = {name}
-                 AND r.analysis_date BETWEEN {lo} AND {hi})",
-        cells = wh.t(&schema::JOB_CELLS),
-        jobs = wh.t(&schema::JOBS),
-        runs = wh.t(&schema::RUNS),
-        name = run_name_of("c.processor_name"),
-    )
+    warehouse::sql::pending_elsewhere(&wh.dialect, me, lo, hi)
 }
 
 /// The cells' date span (a fixed day for none, so SQL stays valid).
@@ -172,9 +151,7 @@ async fn overlap_error(
             .then(|| (client::s(&r[0]).unwrap_or_default(), p, d))
     });
     Ok(match clash {
-        Some((other, p, d)) => WarehouseError::Conflict(format!(
-            "job {other} is already running over {p} {d}; wait for it or cancel it"
-        )),
+        Some((other, p, d)) => warehouse::sql::overlap_conflict(&other, &p, d),
         None => WarehouseError::Conflict(format!(
             "job {id} could not start: another job started over the same cells; try again"
         )),
@@ -266,7 +243,7 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
         .await?;
     // The last run per cell (by start time; a failure recorded at the same
     // instant as a success is the later word).
-    let mut last: BTreeMap<(usize, NaiveDate), (i64, String)> = BTreeMap::new();
+    let mut last: BTreeMap<(usize, NaiveDate), (i64, RunStatus)> = BTreeMap::new();
     for r in &runs {
         let (Ok(p), Some(d)) = (
             WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default()),
@@ -274,12 +251,13 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
         ) else {
             continue;
         };
-        let status = client::s(&r[2]).unwrap_or_default();
+        let status = RunStatus::from(client::s(&r[2]).unwrap_or_default());
         let at = client::i(&r[3]).unwrap_or(0);
         let entry = last
             .entry((p.order(), d))
-            .or_insert((i64::MIN, String::new()));
-        if (at, status.as_str() == "failed") >= (entry.0, entry.1 == "failed") {
+            .or_insert((i64::MIN, RunStatus::Other(String::new())));
+        let failed = |s: &RunStatus| *s == RunStatus::Failed;
+        if (at, failed(&status)) >= (entry.0, failed(&entry.1)) {
             *entry = (at, status);
         }
     }
@@ -288,7 +266,7 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
         .map(|(processor, date)| JobCell {
             processor,
             date,
-            state: checkpoint_state(last.get(&(processor.order(), date)).map(|l| l.1.as_str())),
+            state: checkpoint_state(last.get(&(processor.order(), date)).map(|l| &l.1)),
         })
         .collect();
     out.sort_by_key(|c| (c.date, c.processor.order()));

@@ -1,8 +1,10 @@
 //! The BigQuery warehouse: the same `Warehouse` trait as the embedded store,
 //! over `gcp-bigquery-client`.
 //!
-//! - Every query is parameterised (`@start`, `@date`, `@procs`, …) and filters
-//!   partitioned tables on their partition column (`reads`, `reconcile`).
+//! - Every query is parameterised (`@start`, `@date`, …) and filters
+//!   partitioned tables on their partition column (`reads`). The
+//!   reconciliation and drill-down queries are the embedded store's too
+//!   (`warehouse::sql`), spelled in BigQuery's dialect (`Names::dialect`).
 //! - Writes that must be atomic (a batch of cells, an upstream load, a new
 //!   job) load their rows into staging tables and then run one transaction
 //!   that is safe to apply twice (`stage`, `writes`, `jobs`).
@@ -14,7 +16,6 @@ mod auth;
 mod client;
 mod jobs;
 mod reads;
-mod reconcile;
 mod schema;
 mod stage;
 mod writes;
@@ -30,8 +31,9 @@ use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use serde_json::Value;
 use warehouse::{
-    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, Result, RunRow,
-    TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus, WriteBatch,
+    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
+    Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
+    WriteBatch,
 };
 
 use client::Bq;
@@ -79,6 +81,8 @@ pub struct BigQueryConfig {
 pub struct BigQueryWarehouse {
     bq: Bq,
     names: Names,
+    /// The shared queries' spelling here (`warehouse::sql`), over `names`.
+    dialect: warehouse::sql::Dialect,
 }
 
 fn valid_identifier(what: &str, s: &str, allow_empty: bool) -> Result<()> {
@@ -147,6 +151,10 @@ impl BigQueryWarehouse {
                 location: location.clone(),
                 message: client::bq_error(e).to_string(),
             })?;
+        let names = Names {
+            project: config.project.clone(),
+            prefix: config.dataset_prefix.clone(),
+        };
         let wh = Self {
             bq: Bq {
                 client: Arc::new(client),
@@ -158,10 +166,8 @@ impl BigQueryWarehouse {
                 location: config.location.clone(),
                 timeouts: config.timeouts,
             },
-            names: Names {
-                project: config.project.clone(),
-                prefix: config.dataset_prefix.clone(),
-            },
+            dialect: names.dialect(),
+            names,
         };
         schema::ensure(&wh, config.location.as_deref())
             .await
@@ -225,6 +231,18 @@ impl BigQueryWarehouse {
 
     pub(crate) fn t(&self, t: &TableDef) -> String {
         self.names.of(t)
+    }
+
+    /// Runs a shared query (`warehouse::sql`), each row read by `decode`.
+    pub(crate) async fn rows<T>(
+        &self,
+        q: &warehouse::sql::Query,
+        decode: impl FnMut(&dyn warehouse::sql::SqlRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let params = q.args.iter().map(client::arg_param).collect();
+        let rows = self.q(&q.sql, params).await?;
+        let mut decode = decode;
+        rows.iter().map(|r| decode(&client::BqRow(r))).collect()
     }
 }
 
@@ -297,6 +315,15 @@ impl Warehouse for BigQueryWarehouse {
         processors: &[ProcessorId],
     ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
         reads::unaccounted(self, range, processors).await
+    }
+
+    async fn unaccounted_players(
+        &self,
+        p: ProcessorId,
+        date: NaiveDate,
+        filter: PlayerFilter,
+    ) -> Result<Page<String>> {
+        reads::unaccounted_players(self, p, date, filter).await
     }
 
     async fn failure_rows(

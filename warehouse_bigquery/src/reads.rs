@@ -2,19 +2,23 @@
 //! read, reconciliation and drill-downs. Every query is parameterised and
 //! filters partitioned tables on their partition column.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::{Upstream, UpstreamSet, DATE_LEVEL};
-use domain::report::{FailureRow, Page, PlayerTrace, RunInfo, TraceLink, TraceState};
-use domain::{DateRange, ProcessorId, PROCESSORS};
+use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
+use domain::{DateRange, ProcessorId};
 use serde_json::Value;
-use warehouse::{CellCounts, FailureFilter, GameDateSummary, Result, TableCount, WarehouseError};
+use warehouse::accounting::Accounting;
+use warehouse::sql;
+use warehouse::{
+    CellCounts, FailureFilter, GameDateSummary, PlayerFilter, Result, TableCount, WarehouseError,
+};
 
-use crate::client::{self, param, rows_param, P};
+use crate::client::{self, param, P};
 use crate::schema::{self, TableDef};
-use crate::{reconcile, BigQueryWarehouse};
+use crate::BigQueryWarehouse;
 
 pub(crate) fn range_params(
     range: DateRange,
@@ -36,64 +40,6 @@ const COUNTED: [&TableDef; 8] = [
     &schema::FAILURES,
     &schema::RUNS,
 ];
-
-pub(crate) fn procs_param() -> gcp_bigquery_client::model::query_parameter::QueryParameter {
-    let rows = domain::processor::name_spellings()
-        .map(|(raw, code, bit)| {
-            vec![
-                P::Str(Some(raw)),
-                P::Str(Some(code.into())),
-                P::Int(Some(i64::from(bit))),
-            ]
-        })
-        .collect();
-    rows_param(
-        "procs",
-        &["raw", "code", "bit"],
-        &[P::Str(None), P::Str(None), P::Int(None)],
-        rows,
-    )
-}
-
-pub(crate) fn cats_param() -> gcp_bigquery_client::model::query_parameter::QueryParameter {
-    let rows = domain::failure::spellings()
-        .map(|(raw, code, expected)| {
-            vec![
-                P::Str(Some(raw.into())),
-                P::Str(Some(code.into())),
-                P::Bool(Some(expected)),
-            ]
-        })
-        .collect();
-    rows_param(
-        "cats",
-        &["raw", "code", "expected"],
-        &[P::Str(None), P::Str(None), P::Bool(None)],
-        rows,
-    )
-}
-
-pub(crate) fn sel_param(
-    processors: &[ProcessorId],
-) -> gcp_bigquery_client::model::query_parameter::QueryParameter {
-    let rows = processors
-        .iter()
-        .map(|p| {
-            let deps: i64 = p.spec().depends_on.iter().map(|d| 1i64 << d.order()).sum();
-            vec![
-                P::Str(Some(p.code().into())),
-                P::Int(Some(1i64 << p.order())),
-                P::Int(Some(deps)),
-            ]
-        })
-        .collect();
-    rows_param(
-        "sel",
-        &["code", "bit", "deps"],
-        &[P::Str(None), P::Int(None), P::Int(None)],
-        rows,
-    )
-}
 
 pub(crate) async fn failures_of(
     wh: &BigQueryWarehouse,
@@ -173,28 +119,8 @@ pub(crate) async fn game_dates(
     wh: &BigQueryWarehouse,
     range: DateRange,
 ) -> Result<Vec<GameDateSummary>> {
-    let rows = wh
-        .q(
-            &format!(
-                "SELECT game_date, COUNT(DISTINCT game_id), COUNT(*),
-                        COUNT(DISTINCT IF(is_active AND (minutes_played > 0 OR fg_attempts > 0), player_lookup, NULL))
-                 FROM {} WHERE game_date BETWEEN @start AND @end
-                 GROUP BY game_date ORDER BY game_date",
-                wh.t(&schema::PLAYER_GAMES)
-            ),
-            range_params(range),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(GameDateSummary {
-                game_date: client::d(&r[0]).ok_or_else(|| client::missing("game_date"))?,
-                games: client::i(&r[1]).unwrap_or(0),
-                player_rows: client::i(&r[2]).unwrap_or(0),
-                expected_players: client::i(&r[3]).unwrap_or(0),
-            })
-        })
-        .collect()
+    wh.rows(&sql::game_dates(&wh.dialect, range), sql::game_date_row)
+        .await
 }
 
 pub(crate) async fn table_counts(
@@ -326,10 +252,14 @@ pub(crate) async fn cell_counts(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let mut params = range_params(range);
-    params.push(param("date_level", P::Str(Some(DATE_LEVEL.into()))));
-    let rows = wh.q(&reconcile::cells_sql(&wh.names), params).await?;
-    reconcile::cells_from_rows(&rows, processors)
+    let mut accounting = Accounting::default();
+    for row in wh
+        .rows(&sql::reconcile(&wh.dialect, range), sql::accounting_row)
+        .await?
+    {
+        accounting.push(row)?;
+    }
+    Ok(accounting.cells(processors))
 }
 
 pub(crate) async fn unaccounted(
@@ -340,26 +270,48 @@ pub(crate) async fn unaccounted(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let mut params = range_params(range);
-    params.extend([
-        procs_param(),
-        cats_param(),
-        sel_param(processors),
-        param("date_level", P::Str(Some(DATE_LEVEL.into()))),
-    ]);
-    let rows = wh.q(&reconcile::unaccounted_sql(&wh.names), params).await?;
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            Ok((
-                WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default())?,
-                client::d(&r[1]).ok_or_else(|| client::missing("date"))?,
-                client::s(&r[2]).unwrap_or_default(),
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    out.sort_by(|a, b| (a.1, a.0.order(), &a.2).cmp(&(b.1, b.0.order(), &b.2)));
-    Ok(out)
+    let q = sql::unaccounted(&wh.dialect, range, processors, None, None);
+    let rows = wh.rows(&q, sql::unaccounted_row).await?;
+    Ok(rows.into_iter().map(|(row, _)| row).collect())
+}
+
+pub(crate) async fn unaccounted_players(
+    wh: &BigQueryWarehouse,
+    p: ProcessorId,
+    date: NaiveDate,
+    filter: PlayerFilter,
+) -> Result<Page<String>> {
+    let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
+    let paging = filter.paging();
+    let q = sql::unaccounted(
+        &wh.dialect,
+        day,
+        &[p],
+        filter.search.as_deref(),
+        Some(paging),
+    );
+    let rows = wh.rows(&q, sql::unaccounted_row).await?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None if paging.offset > 0 => {
+            // Past the end: still report the true total.
+            let first = PlayerFilter {
+                offset: 0,
+                limit: 1,
+                ..filter.clone()
+            };
+            Box::pin(unaccounted_players(wh, p, date, first))
+                .await?
+                .total
+        }
+        None => 0,
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|((_, _, player), _)| player).collect(),
+        total,
+        offset: paging.offset,
+        limit: paging.limit,
+    })
 }
 
 pub(crate) async fn failure_rows(
@@ -368,47 +320,32 @@ pub(crate) async fn failure_rows(
     date: NaiveDate,
     filter: FailureFilter,
 ) -> Result<Page<FailureRow>> {
-    let limit = filter.limit.clamp(1, 500);
-    let offset = filter.offset.max(0);
-    let params = vec![
-        param("date", P::Date(Some(date))),
-        param("code", P::Str(Some(p.code().into()))),
-        param("name", P::Str(Some(p.name().into()))),
-        param("category", P::Str(filter.category.clone())),
-        param("search", P::Str(filter.search.clone())),
-        param("lim", P::Int(Some(limit))),
-        param("off", P::Int(Some(offset))),
-        cats_param(),
-    ];
-    let rows = wh
-        .q(&reconcile::failure_rows_sql(&wh.names), params)
-        .await?;
-    let mut total = 0;
-    let mut items = Vec::new();
-    for r in &rows {
-        total = client::i(&r[8]).unwrap_or(0);
-        items.push(FailureRow {
-            entity_id: client::s(&r[0]).unwrap_or_default(),
-            raw_category: client::s(&r[1]).unwrap_or_default(),
-            category: client::s(&r[2]).unwrap_or_default(),
-            reason: client::s(&r[3]).unwrap_or_default(),
-            can_retry: client::b(&r[4]).unwrap_or(false),
-            upstream_processor: client::s(&r[5]),
-            upstream_category: client::s(&r[6]),
-            run_id: client::s(&r[7]),
-        });
-    }
-    if items.is_empty() && offset > 0 {
-        let mut f = filter.clone();
-        f.offset = 0;
-        f.limit = 1;
-        total = Box::pin(failure_rows(wh, p, date, f)).await?.total;
-    }
+    let paging = filter.paging();
+    let q = sql::failure_rows(
+        &wh.dialect,
+        p,
+        date,
+        filter.category.as_deref(),
+        filter.search.as_deref(),
+        paging,
+    );
+    let rows = wh.rows(&q, sql::failure_row).await?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None if paging.offset > 0 => {
+            // Past the end: still report the true total.
+            let mut first = filter.clone();
+            first.offset = 0;
+            first.limit = 1;
+            Box::pin(failure_rows(wh, p, date, first)).await?.total
+        }
+        None => 0,
+    };
     Ok(Page {
-        items,
+        items: rows.into_iter().map(|(row, _)| row).collect(),
         total,
-        offset,
-        limit,
+        offset: paging.offset,
+        limit: paging.limit,
     })
 }
 
@@ -417,36 +354,8 @@ pub(crate) async fn cell_runs(
     p: ProcessorId,
     date: NaiveDate,
 ) -> Result<Vec<RunInfo>> {
-    let rows = wh
-        .q(
-            &format!(
-                "SELECT run_id, job_id, status, COALESCE(records_written, 0), COALESCE(failures_written, 0),
-                        COALESCE(expected_count, 0), COALESCE(duration_ms, 0), error, UNIX_MICROS(started_at)
-                 FROM {} WHERE analysis_date = @date AND UPPER(processor_name) IN (UPPER(@code), UPPER(@name))
-                 ORDER BY started_at DESC, run_id DESC",
-                wh.t(&schema::RUNS)
-            ),
-            vec![
-                param("date", P::Date(Some(date))),
-                param("code", P::Str(Some(p.code().into()))),
-                param("name", P::Str(Some(p.name().into()))),
-            ],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| RunInfo {
-            run_id: client::s(&r[0]).unwrap_or_default(),
-            job_id: client::s(&r[1]),
-            status: client::s(&r[2]).unwrap_or_default(),
-            records_written: client::i(&r[3]).unwrap_or(0),
-            failures_written: client::i(&r[4]).unwrap_or(0),
-            expected_count: client::i(&r[5]).unwrap_or(0),
-            duration_ms: client::i(&r[6]).unwrap_or(0),
-            error: client::s(&r[7]),
-            started_at: client::ts(&r[8]),
-        })
-        .collect())
+    wh.rows(&sql::cell_runs(&wh.dialect, p, date), sql::run_row)
+        .await
 }
 
 pub(crate) async fn player_trace(
@@ -454,83 +363,32 @@ pub(crate) async fn player_trace(
     player: &str,
     date: NaiveDate,
 ) -> Result<Option<PlayerTrace>> {
-    // A player is known when they have a box score within two years of the
-    // date (a bounded partition range, unlike the embedded store's "ever").
+    let d = &wh.dialect;
+    let known = wh
+        .rows(&sql::player_known(d, player, date), |r| {
+            Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
+        })
+        .await?;
+    let Some(&(_, expected)) = known.first().filter(|(games, _)| *games > 0) else {
+        return Ok(None);
+    };
+    let records = wh
+        .rows(&sql::player_records(d, player, date), sql::record_bit)
+        .await?;
+    let failures = wh
+        .rows(
+            &sql::player_failures(d, player, date),
+            sql::trace_failure_row,
+        )
+        .await?;
+    let links = sql::trace_links(&records, &failures, expected);
+    let (lo, _) = sql::trace_window(date);
     let window = vec![
         param("player", P::Str(Some(player.into()))),
         param("date", P::Date(Some(date))),
-        param("lo", P::Date(Some(date - chrono::Duration::days(730)))),
-        param("hi", P::Date(Some(date + chrono::Duration::days(730)))),
+        param("lo", P::Date(Some(lo))),
     ];
     let pgs = wh.t(&schema::PLAYER_GAMES);
-    let rows = wh
-        .q(
-            &format!(
-                "SELECT COUNT(*), COUNTIF(game_date = @date AND is_active AND (minutes_played > 0 OR fg_attempts > 0))
-                 FROM {pgs} WHERE player_lookup = @player AND game_date BETWEEN @lo AND @hi"
-            ),
-            window.clone(),
-        )
-        .await?;
-    let known = rows.first().and_then(|r| client::i(&r[0])).unwrap_or(0);
-    if known == 0 {
-        return Ok(None);
-    }
-    let expected = rows.first().and_then(|r| client::i(&r[1])).unwrap_or(0) > 0;
-    let records_sql = PROCESSORS
-        .iter()
-        .map(|s| {
-            format!(
-                "SELECT '{}' AS code, COUNT(*) AS n FROM {} WHERE {} = @date AND player_lookup = @player",
-                s.code,
-                wh.t(schema::output_table(s.id)),
-                s.date_column
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let with_records: BTreeSet<String> = wh
-        .q(&records_sql, window.clone())
-        .await?
-        .iter()
-        .filter(|r| client::i(&r[1]).unwrap_or(0) > 0)
-        .filter_map(|r| client::s(&r[0]))
-        .collect();
-    let failures = wh
-        .q(
-            &format!(
-                "SELECT UPPER(processor_name), entity_id, COALESCE(failure_category, ''), COALESCE(failure_reason, ''),
-                        upstream_processor, upstream_category
-                 FROM {} WHERE analysis_date = @date AND entity_id IN (@player, @date_level)
-                 ORDER BY entity_id = @player DESC",
-                wh.t(&schema::FAILURES)
-            ),
-            vec![
-                param("player", P::Str(Some(player.into()))),
-                param("date", P::Date(Some(date))),
-                param("date_level", P::Str(Some(DATE_LEVEL.into()))),
-            ],
-        )
-        .await?;
-    let mut links = Vec::new();
-    for spec in PROCESSORS.iter() {
-        let names = [spec.code.to_uppercase(), spec.name.to_uppercase()];
-        let failure = failures
-            .iter()
-            .find(|r| client::s(&r[0]).is_some_and(|n| names.contains(&n)));
-        let failure = failure.map(|r| domain::report::TraceFailure {
-            entity_id: client::s(&r[1]).unwrap_or_default(),
-            raw_category: client::s(&r[2]).unwrap_or_default(),
-            reason: client::s(&r[3]).unwrap_or_default(),
-            upstream_processor: client::s(&r[4]),
-            upstream_category: client::s(&r[5]),
-        });
-        let state = TraceState::of(with_records.contains(spec.code), failure, expected);
-        links.push(TraceLink {
-            processor: spec.id,
-            state,
-        });
-    }
     let recent = wh
         .q(
             &format!(

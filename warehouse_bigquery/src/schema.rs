@@ -373,6 +373,15 @@ pub(crate) struct Names {
 }
 
 impl Names {
+    /// The shared queries' dialect, naming tables as [`Names::of`] does.
+    pub fn dialect(&self) -> warehouse::sql::Dialect {
+        let (project, prefix) = (self.project.clone(), self.prefix.clone());
+        warehouse::sql::Dialect::bigquery(move |declared| {
+            let (dataset, table) = declared.split_once('.').unwrap_or(("", declared));
+            format!("`{project}.{prefix}{dataset}.{table}`")
+        })
+    }
+
     pub fn dataset(&self, dataset: &str) -> String {
         format!("{}{}", self.prefix, dataset)
     }

@@ -41,10 +41,7 @@ pub(crate) fn write_id() -> String {
     format!("w{t:x}_{:x}_{n:x}", std::process::id())
 }
 
-/// Dates rendered from typed values: digits and dashes only.
-pub(crate) fn date_literal(d: NaiveDate) -> String {
-    format!("DATE '{d}'")
-}
+pub(crate) use warehouse::sql::date_literal;
 
 /// The rows of one write, per table, on their way to the stage.
 pub(crate) struct Staging {

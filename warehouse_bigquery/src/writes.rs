@@ -23,7 +23,7 @@ fn staged_run(run: &RunRow, replace_failures: bool) -> Vec<P> {
         P::Str(run.job_id.clone()),
         P::Str(Some(run.processor.name().into())),
         P::Date(Some(run.analysis_date)),
-        P::Str(Some(run.status.clone())),
+        P::Str(Some(run.status.to_string())),
         P::Int(Some(run.records_written)),
         P::Int(Some(run.failures_written)),
         P::Int(Some(run.expected_count)),

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use domain::report::CellCounts;
 use domain::{DateRange, ProcessorId as P};
 use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
-use warehouse::{FailureFilter, JobState, Warehouse};
+use warehouse::{FailureFilter, JobState, PlayerFilter, Warehouse};
 use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
 use warehouse_embedded::EmbeddedWarehouse;
 
@@ -209,14 +209,43 @@ async fn scenario(store: Store<'_>) -> Observed {
         "legacy cells leave gaps"
     );
     o.push("legacy + psza", numbers(before));
+    let unaccounted = wh.unaccounted(range, &[P::Pdc, P::Mlfs]).await.unwrap();
     o.push(
         "unaccounted",
-        wh.unaccounted(range, &[P::Pdc, P::Mlfs])
-            .await
-            .unwrap()
-            .iter()
-            .map(|u| format!("{u:?}"))
-            .collect(),
+        unaccounted.iter().map(|u| format!("{u:?}")).collect(),
+    );
+    // One cell's players, searched and paged in the store: the search is a
+    // case-blind substring of one of them, the page starts past the first.
+    let (p, day, player) = unaccounted.first().cloned().expect("legacy gaps");
+    let needle: String = player
+        .chars()
+        .skip(1)
+        .take(2)
+        .collect::<String>()
+        .to_uppercase();
+    let searched = |offset| {
+        wh.unaccounted_players(
+            p,
+            day,
+            PlayerFilter {
+                search: Some(needle.clone()),
+                offset,
+                limit: 2,
+            },
+        )
+    };
+    let first = searched(0).await.unwrap();
+    assert!(
+        first.items.contains(&player) || first.total > 2,
+        "{first:?}"
+    );
+    o.push(
+        "unaccounted searched",
+        vec![
+            format!("{first:?}"),
+            format!("{:?}", searched(1).await.unwrap()),
+            format!("{:?}", searched(1000).await.unwrap()),
+        ],
     );
 
     // Failure tracking over the same cells closes every gap.
@@ -314,10 +343,8 @@ async fn scenario(store: Store<'_>) -> Observed {
         )
         .await
         .unwrap();
-    assert!(searched
-        .items
-        .iter()
-        .all(|f| f.entity_id.contains(&needle) && f.category == "INSUFFICIENT_DATA"));
+    assert!(searched.items.iter().all(|f| f.entity_id.contains(&needle)
+        && f.category == domain::FailureCategory::InsufficientData));
     lines.push(format!("searched total={}", searched.total));
     o.push("failure rows", lines);
     let runs = wh.cell_runs(P::Mlfs, d("2021-11-02")).await.unwrap();

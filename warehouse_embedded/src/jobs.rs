@@ -13,13 +13,11 @@ use crate::query_err;
 /// `$job_filter` narrows the runs read (a `WHERE` on `r.job_id`).
 fn cell_states(job_filter: &str) -> String {
     format!(
-        "proc_names(raw, code, bit) AS (VALUES {names}),
-         last_runs AS (
-             SELECT r.job_id, pn.code AS processor_name, r.analysis_date,
+        "last_runs AS (
+             SELECT r.job_id, {code} AS processor_name, r.analysis_date,
                     arg_max(r.status, r.started_at) AS status
              FROM nba_processing.precompute_processor_runs r
-             JOIN proc_names pn ON pn.raw = upper(r.processor_name)
-             WHERE {job_filter}
+             WHERE ({job_filter}) AND {code} IS NOT NULL
              GROUP BY ALL
          ),
          cell_states AS (
@@ -29,7 +27,7 @@ fn cell_states(job_filter: &str) -> String {
              FROM rollcall_meta.job_cells c
              LEFT JOIN last_runs lr USING (job_id, processor_name, analysis_date)
          )",
-        names = crate::outputs::proc_names_values(),
+        code = domain::reconcile::processor_code_sql("r.processor_name"),
     )
 }
 
@@ -115,16 +113,18 @@ fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>>
         .query_row(
             &format!(
                 "WITH {states}
-                 SELECT j.id, c.processor_name, c.analysis_date
-                 FROM cell_states c
-                 JOIN rollcall_meta.jobs j ON j.id = c.job_id
+                 SELECT o.job_id, o.processor_name, o.analysis_date
+                 FROM ({pending}) AS o
                  JOIN cell_states mine
                    ON mine.job_id = $1 AND mine.state <> 'done'
-                  AND mine.processor_name = c.processor_name AND mine.analysis_date = c.analysis_date
-                 WHERE j.state = 'running' AND c.state = 'pending' AND j.id <> $1
-                 ORDER BY c.analysis_date LIMIT 1",
-                states = cell_states(
-                    "r.job_id = $1 OR r.job_id IN (SELECT id FROM rollcall_meta.jobs WHERE state = 'running')"
+                  AND mine.processor_name = o.processor_name AND mine.analysis_date = o.analysis_date
+                 ORDER BY o.analysis_date LIMIT 1",
+                states = cell_states("r.job_id = $1"),
+                pending = warehouse::sql::pending_elsewhere(
+                    crate::shared_sql::dialect(),
+                    "$1",
+                    "DATE '0001-01-01'",
+                    "DATE '9999-12-31'"
                 ),
             ),
             params![id],
@@ -132,11 +132,7 @@ fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>>
         )
         .optional()
         .map_err(query_err)?;
-    Ok(clash.map(|(other, p, d)| {
-        WarehouseError::Conflict(format!(
-            "job {other} is already running over {p} {d}; wait for it or cancel it"
-        ))
-    }))
+    Ok(clash.map(|(other, p, d)| warehouse::sql::overlap_conflict(&other, &p, d)))
 }
 
 /// Moves a job to `running` unless a running job overlaps it (atomically).

@@ -10,6 +10,7 @@
 mod jobs;
 mod migrations;
 mod outputs;
+mod shared_sql;
 mod upstream;
 
 use std::path::{Path, PathBuf};
@@ -23,8 +24,8 @@ use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use duckdb::{params, Connection};
 use warehouse::{
-    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, Result, RunRow,
-    TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
+    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
+    Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
 };
 
 pub use migrations::LATEST_SCHEMA_VERSION;
@@ -269,32 +270,8 @@ impl Warehouse for EmbeddedWarehouse {
 
     async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
         self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT game_date,
-                            count(DISTINCT game_id) AS games,
-                            count(*) AS player_rows,
-                            count(DISTINCT player_lookup) FILTER (
-                                WHERE is_active AND (minutes_played > 0 OR fg_attempts > 0)
-                            ) AS expected_players
-                     FROM nba_analytics.player_game_summary
-                     WHERE game_date BETWEEN ? AND ?
-                     GROUP BY game_date
-                     ORDER BY game_date",
-                )
-                .map_err(query_err)?;
-            let rows = stmt
-                .query_map(params![range.start(), range.end()], |r| {
-                    Ok(GameDateSummary {
-                        game_date: r.get(0)?,
-                        games: r.get(1)?,
-                        player_rows: r.get(2)?,
-                        expected_players: r.get(3)?,
-                    })
-                })
-                .map_err(query_err)?;
-            rows.collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(query_err)
+            let q = warehouse::sql::game_dates(shared_sql::dialect(), range);
+            shared_sql::rows(conn, &q, warehouse::sql::game_date_row)
         })
         .await
     }
@@ -400,6 +377,16 @@ impl Warehouse for EmbeddedWarehouse {
             .await
     }
 
+    async fn unaccounted_players(
+        &self,
+        processor: ProcessorId,
+        date: NaiveDate,
+        filter: PlayerFilter,
+    ) -> Result<Page<String>> {
+        self.with_conn(move |c| outputs::unaccounted_players(c, processor, date, &filter))
+            .await
+    }
+
     async fn failure_rows(
         &self,
         processor: ProcessorId,
@@ -499,17 +486,9 @@ impl EmbeddedWarehouse {
             .root
             .lock()
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
-        let sql = outputs::reconcile_sql();
         // Cached like the trait's statement, so both sides compare execution.
-        let mut stmt = guard.prepare_cached(&sql).map_err(query_err)?;
-        let mut rows = stmt
-            .query(params![range.start(), range.end()])
-            .map_err(query_err)?;
-        let mut n = 0;
-        while rows.next().map_err(query_err)?.is_some() {
-            n += 1;
-        }
-        Ok(n)
+        let q = warehouse::sql::reconcile(shared_sql::dialect(), range);
+        Ok(shared_sql::rows(&guard, &q, |_| Ok(()))?.len())
     }
 
     /// The first column of `sql`, a `DOUBLE[]`, read as Rust doubles.

@@ -7,12 +7,16 @@ use chrono::NaiveDate;
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
-use domain::report::{FailureRow, Page, PlayerTrace, RunInfo, TraceFailure, TraceLink, TraceState};
-use domain::{DateRange, ProcessorId, PROCESSORS};
-use duckdb::{params, Connection, OptionalExt, Transaction};
-use warehouse::{CellCounts, CellWrite, FailureFilter, Result, RunRow, WarehouseError};
+use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
+use domain::{DateRange, ProcessorId};
+use duckdb::{params, Connection, Transaction};
+use warehouse::sql;
+use warehouse::{
+    CellCounts, CellWrite, FailureFilter, PlayerFilter, Result, RunRow, WarehouseError,
+};
 
 use crate::query_err;
+use crate::shared_sql::{self, dialect};
 
 /// Writes every cell of the batch in one transaction: all or nothing. The
 /// old rows of every cell go first; then each table gets one appender for
@@ -116,7 +120,7 @@ fn append_runs<'a>(tx: &Transaction, runs: impl Iterator<Item = &'a RunRow>) -> 
             run.job_id,
             run.processor.name(),
             run.analysis_date,
-            run.status,
+            run.status.as_str(),
             run.records_written,
             run.failures_written,
             run.expected_count,
@@ -442,174 +446,19 @@ pub(crate) fn upstream_outcomes(
     Ok(up)
 }
 
-/// SQL `VALUES` rows built from static declarations only (never user input).
-/// Every spelling of a processor in `processor_name` columns (code or class
-/// name, compared upper-cased), with the processor's bit in the marks below.
-pub(crate) fn proc_names_values() -> String {
-    domain::processor::name_spellings()
-        .map(|(raw, code, bit)| format!("('{raw}', '{code}', {bit})"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The selected processors with their bit and the bits of their dependencies.
-fn selected_values(processors: &[ProcessorId]) -> String {
-    processors
-        .iter()
-        .map(|p| {
-            let deps: u32 = p.spec().depends_on.iter().map(|d| 1u32 << d.order()).sum();
-            format!("('{}', {}, {deps})", p.code(), 1u32 << p.order())
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Canonical category per raw spelling, and whether it is an expected gap.
-fn categories_values() -> String {
-    domain::failure::spellings()
-        .map(|(raw, code, expected)| format!("('{raw}', '{code}', {expected})"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The common CTEs of the drill-down queries. `$1`/`$2` bound the dates.
-fn ctes() -> String {
-    let records_union = domain::reconcile::union_per_processor(|s| {
-        format!(
-                "SELECT DISTINCT '{}' AS code, {} AS d, player_lookup FROM {} WHERE {} BETWEEN $1 AND $2",
-                s.code, s.date_column, s.output_table, s.date_column
-            )
-    });
-    format!(
-        "{common},
-         expected AS (
-             SELECT DISTINCT game_date AS d, player_lookup
-             FROM nba_analytics.player_game_summary
-             WHERE game_date BETWEEN $1 AND $2 AND {expected_player}
-         ),
-         recs AS ({records_union})",
-        common = failure_ctes(),
-        expected_player = EXPECTED_PLAYER,
-    )
-}
-
-/// A player is expected on a date when they played (DESIGN §1).
-const EXPECTED_PLAYER: &str = "is_active AND (minutes_played > 0 OR fg_attempts > 0)";
-
-/// `proc_names`, `cats` and `fails` (failure rows of the range with their
-/// processor and canonical category), shared by every reconciliation query.
-fn failure_ctes() -> String {
-    format!(
-        "proc_names(raw, code, bit) AS (VALUES {names}),
-         cats(raw, code, expected) AS (VALUES {cats}),
-         fails AS (
-             SELECT pn.code, pn.bit, f.analysis_date AS d, f.entity_id,
-                    coalesce(c.code, 'UNKNOWN') AS category,
-                    coalesce(c.expected, false) AS is_expected
-             FROM nba_processing.precompute_failures f
-             JOIN proc_names pn ON pn.raw = upper(f.processor_name)
-             LEFT JOIN cats c
-               ON c.raw = {normalised}
-             WHERE f.analysis_date BETWEEN $1 AND $2
-         )",
-        names = proc_names_values(),
-        cats = categories_values(),
-        normalised = domain::failure::NORMALISED_CATEGORY_SQL,
-    )
-}
-
-/// The reconciliation of a range as one set-based statement, whatever the
-/// range length or the processors asked for. Each (date, player) seen anywhere
-/// (expected, a record, a failure) gets one bit mask (`domain::reconcile::mask`),
-/// so the accounting is one grouping over the range's rows; the statement
-/// returns the few distinct masks per date with their player counts (kind 0),
-/// failure rows per (processor, date, normalised category) (kind 1) and runs per
-/// (processor, date) with the latest (kind 2). `domain::reconcile::cells` turns
-/// them into cells. Columns: kind, date, mask or processor bit, count,
-/// category or last run id, last status, date-level flag, last start.
-///
-/// Kept small on purpose: DuckDB re-plans a prepared statement that reads
-/// tables on every execution, so planning is paid per call.
-pub(crate) fn reconcile_sql() -> String {
-    use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql};
-    let record_marks = domain::reconcile::union_per_processor(|s| {
-        format!(
-            "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN $1 AND $2",
-            c = s.date_column,
-            t = s.output_table,
-            m = mask::record(s.id),
-        )
-    });
-    format!(
-        "WITH fails AS (
-             SELECT {failure_bit} AS bit, analysis_date AS d, entity_id, {category} AS category
-             FROM nba_processing.precompute_failures
-             WHERE analysis_date BETWEEN $1 AND $2
-         ),
-         marks AS (
-             SELECT game_date AS d, player_lookup AS p, {expected} AS m
-             FROM nba_analytics.player_game_summary
-             WHERE game_date BETWEEN $1 AND $2 AND {expected_player}
-             UNION ALL {record_marks}
-             UNION ALL SELECT d, entity_id, (bit << {failure_shift})
-                 | CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit << {investigate_shift} END
-             FROM fails WHERE bit IS NOT NULL AND entity_id <> '{date_level}'
-         )
-         SELECT {mask_row} AS kind, d, m, count(*), NULL::VARCHAR, NULL::VARCHAR, NULL::BOOLEAN, NULL::TIMESTAMP
-         FROM (SELECT d, bit_or(m) AS m FROM marks GROUP BY d, p) GROUP BY d, m
-         UNION ALL
-         SELECT {failure_row}, d, bit, count(*), category, NULL, bool_or(entity_id = '{date_level}'), NULL
-         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
-         UNION ALL
-         SELECT {run_row}, analysis_date, {run_bit} AS bit, count(*), arg_max(run_id, started_at),
-                arg_max(status, started_at), NULL, max(started_at)
-         FROM nba_processing.precompute_processor_runs
-         WHERE analysis_date BETWEEN $1 AND $2
-         GROUP BY ALL HAVING bit IS NOT NULL",
-        failure_bit = processor_bit_sql("processor_name"),
-        run_bit = processor_bit_sql("processor_name"),
-        category = domain::failure::NORMALISED_CATEGORY_SQL,
-        expected = mask::EXPECTED,
-        expected_player = EXPECTED_PLAYER,
-        failure_shift = mask::FAILURE_SHIFT,
-        investigate_shift = mask::INVESTIGATE_SHIFT,
-        expected_categories = expected_spellings_sql(),
-        mask_row = warehouse::accounting::MASK_ROW,
-        failure_row = warehouse::accounting::FAILURE_ROW,
-        run_row = warehouse::accounting::RUN_ROW,
-        date_level = DATE_LEVEL,
-    )
-}
-
 pub(crate) fn cell_counts(
     conn: &mut Connection,
     range: DateRange,
     processors: &[ProcessorId],
 ) -> Result<Vec<CellCounts>> {
-    use warehouse::accounting::{Accounting, AccountingRow};
+    use warehouse::accounting::Accounting;
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    // Built once: the text is the statement cache's key.
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let mut stmt = conn
-        .prepare_cached(SQL.get_or_init(reconcile_sql))
-        .map_err(query_err)?;
-    let mut rows = stmt
-        .query(params![range.start(), range.end()])
-        .map_err(query_err)?;
+    let q = sql::reconcile(dialect(), range);
     let mut accounting = Accounting::default();
-    while let Some(r) = rows.next().map_err(query_err)? {
-        accounting.push(AccountingRow {
-            kind: r.get(0).map_err(query_err)?,
-            date: r.get(1).map_err(query_err)?,
-            key: r.get(2).map_err(query_err)?,
-            count: r.get(3).map_err(query_err)?,
-            text: r.get(4).map_err(query_err)?,
-            status: r.get(5).map_err(query_err)?,
-            date_level: r.get(6).map_err(query_err)?,
-            started_at: r.get(7).map_err(query_err)?,
-        })?;
+    for row in shared_sql::rows(conn, &q, sql::accounting_row)? {
+        accounting.push(row)?;
     }
     Ok(accounting.cells(processors))
 }
@@ -624,35 +473,41 @@ pub(crate) fn unaccounted(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "WITH {ctes}, sel(code, bit, deps) AS (VALUES {sel})
-         SELECT s.code, e.d, e.player_lookup FROM sel s CROSS JOIN expected e
-         WHERE NOT EXISTS (SELECT 1 FROM recs r WHERE r.code = s.code AND r.d = e.d AND r.player_lookup = e.player_lookup)
-           AND NOT EXISTS (SELECT 1 FROM fails f WHERE f.code = s.code AND f.d = e.d
-                           AND f.entity_id IN (e.player_lookup, '{date_level}'))
-         ORDER BY e.d, s.code, e.player_lookup",
-        ctes = ctes(),
-        sel = selected_values(processors),
-        date_level = DATE_LEVEL,
-    );
-    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
-    let rows = stmt
-        .query_map(params![range.start(), range.end()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, NaiveDate>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
-        .map_err(query_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (code, d, player) = row.map_err(query_err)?;
-        let p = WarehouseError::stored_processor(&code)?;
-        out.push((p, d, player));
-    }
-    out.sort_by(|a, b| (a.1, a.0.order(), &a.2).cmp(&(b.1, b.0.order(), &b.2)));
-    Ok(out)
+    let q = sql::unaccounted(dialect(), range, processors, None, None);
+    let rows = shared_sql::rows(conn, &q, sql::unaccounted_row)?;
+    Ok(rows.into_iter().map(|(row, _)| row).collect())
+}
+
+/// One cell's unaccounted players matching the filter's search, paged.
+pub(crate) fn unaccounted_players(
+    conn: &mut Connection,
+    p: ProcessorId,
+    date: NaiveDate,
+    filter: &PlayerFilter,
+) -> Result<Page<String>> {
+    let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
+    let paging = filter.paging();
+    let q = sql::unaccounted(dialect(), day, &[p], filter.search.as_deref(), Some(paging));
+    let rows = shared_sql::rows(conn, &q, sql::unaccounted_row)?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None if paging.offset > 0 => {
+            // Past the end: still report the true total.
+            let first = PlayerFilter {
+                offset: 0,
+                limit: 1,
+                ..filter.clone()
+            };
+            unaccounted_players(conn, p, date, &first)?.total
+        }
+        None => 0,
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|((_, _, player), _)| player).collect(),
+        total,
+        offset: paging.offset,
+        limit: paging.limit,
+    })
 }
 
 pub(crate) fn failure_rows(
@@ -661,77 +516,32 @@ pub(crate) fn failure_rows(
     date: NaiveDate,
     filter: &FailureFilter,
 ) -> Result<Page<FailureRow>> {
-    let spec = p.spec();
-    let limit = filter.limit.clamp(1, 500);
-    let offset = filter.offset.max(0);
-    // Filters are bound parameters; `contains` matches the search literally.
-    let sql = format!(
-        "WITH cats(raw, code, expected) AS (VALUES {cats}),
-         rows AS (
-             SELECT f.entity_id, coalesce(f.failure_category, '') AS raw_category,
-                    coalesce(c.code, 'UNKNOWN') AS category, coalesce(f.failure_reason, '') AS reason,
-                    coalesce(f.can_retry, false) AS can_retry, f.upstream_processor,
-                    f.upstream_category, f.run_id
-             FROM nba_processing.precompute_failures f
-             LEFT JOIN cats c
-               ON c.raw = {normalised}
-             WHERE f.analysis_date = $1 AND upper(f.processor_name) IN (upper($2), upper($3))
-               AND ($4 IS NULL OR coalesce(c.code, 'UNKNOWN') = $4)
-               AND ($5 IS NULL OR contains(lower(f.entity_id), lower($5)))
-         )
-         SELECT *, count(*) OVER () AS total FROM rows
-         ORDER BY category, entity_id LIMIT $6 OFFSET $7",
-        cats = categories_values(),
-        normalised = domain::failure::NORMALISED_CATEGORY_SQL,
+    let paging = filter.paging();
+    let q = sql::failure_rows(
+        dialect(),
+        p,
+        date,
+        filter.category.as_deref(),
+        filter.search.as_deref(),
+        paging,
     );
-    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
-    let mut total = 0i64;
-    let rows = stmt
-        .query_map(
-            params![
-                date,
-                spec.code,
-                spec.name,
-                filter.category,
-                filter.search,
-                limit,
-                offset
-            ],
-            |r| {
-                Ok((
-                    FailureRow {
-                        entity_id: r.get(0)?,
-                        raw_category: r.get(1)?,
-                        category: r.get(2)?,
-                        reason: r.get(3)?,
-                        can_retry: r.get(4)?,
-                        upstream_processor: r.get(5)?,
-                        upstream_category: r.get(6)?,
-                        run_id: r.get(7)?,
-                    },
-                    r.get::<_, i64>(8)?,
-                ))
-            },
-        )
-        .map_err(query_err)?;
-    let mut items = Vec::new();
-    for row in rows {
-        let (item, t) = row.map_err(query_err)?;
-        total = t;
-        items.push(item);
-    }
-    if items.is_empty() && offset > 0 {
-        // Past the end: still report the true total.
-        let mut f = filter.clone();
-        f.offset = 0;
-        f.limit = 1;
-        total = failure_rows(conn, p, date, &f)?.total;
-    }
+    let rows = shared_sql::rows(conn, &q, sql::failure_row)?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None if paging.offset > 0 => {
+            // Past the end: still report the true total.
+            let mut first = filter.clone();
+            first.offset = 0;
+            first.limit = 1;
+            failure_rows(conn, p, date, &first)?.total
+        }
+        None => 0,
+    };
     Ok(Page {
-        items,
+        items: rows.into_iter().map(|(row, _)| row).collect(),
         total,
-        offset,
-        limit,
+        offset: paging.offset,
+        limit: paging.limit,
     })
 }
 
@@ -740,103 +550,27 @@ pub(crate) fn cell_runs(
     p: ProcessorId,
     date: NaiveDate,
 ) -> Result<Vec<RunInfo>> {
-    let spec = p.spec();
-    let mut stmt = conn
-        .prepare(
-            "SELECT run_id, job_id, status, coalesce(records_written, 0), coalesce(failures_written, 0),
-                    coalesce(expected_count, 0), coalesce(duration_ms, 0), error, started_at
-             FROM nba_processing.precompute_processor_runs
-             WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))
-             ORDER BY started_at DESC NULLS LAST, run_id DESC",
-        )
-        .map_err(query_err)?;
-    let rows = stmt
-        .query_map(params![date, spec.code, spec.name], |r| {
-            Ok(RunInfo {
-                run_id: r.get(0)?,
-                job_id: r.get(1)?,
-                status: r.get(2)?,
-                records_written: r.get(3)?,
-                failures_written: r.get(4)?,
-                expected_count: r.get(5)?,
-                duration_ms: r.get(6)?,
-                error: r.get(7)?,
-                started_at: r.get(8)?,
-            })
-        })
-        .map_err(query_err)?;
-    rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
+    shared_sql::rows(conn, &sql::cell_runs(dialect(), p, date), sql::run_row)
 }
-
-/// (entity, raw category, reason, upstream processor, upstream category)
-type FailureColumns = (String, String, String, Option<String>, Option<String>);
 
 pub(crate) fn player_trace(
     conn: &mut Connection,
     player: &str,
     date: NaiveDate,
 ) -> Result<Option<PlayerTrace>> {
-    let known: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM nba_analytics.player_game_summary WHERE player_lookup = ?",
-            params![player],
-            |r| r.get(0),
-        )
-        .map_err(query_err)?;
-    if known == 0 {
+    let d = dialect();
+    let known = shared_sql::rows(conn, &sql::player_known(d, player, date), |r| {
+        Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
+    })?;
+    let Some(&(_, expected)) = known.first().filter(|(games, _)| *games > 0) else {
         return Ok(None);
-    }
-    let expected: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM nba_analytics.player_game_summary
-             WHERE player_lookup = ? AND game_date = ?
-               AND is_active AND (minutes_played > 0 OR fg_attempts > 0)",
-            params![player, date],
-            |r| r.get(0),
-        )
-        .map_err(query_err)?;
-    let mut links = Vec::new();
-    for spec in PROCESSORS.iter() {
-        let has_record: bool = conn
-            .query_row(
-                &format!(
-                    "SELECT count(*) > 0 FROM {} WHERE {} = ? AND player_lookup = ?",
-                    spec.output_table, spec.date_column
-                ),
-                params![date, player],
-                |r| r.get(0),
-            )
-            .map_err(query_err)?;
-        let failure: Option<FailureColumns> = conn
-            .query_row(
-                "SELECT entity_id, coalesce(failure_category, ''), coalesce(failure_reason, ''),
-                        upstream_processor, upstream_category
-                 FROM nba_processing.precompute_failures
-                 WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))
-                   AND entity_id IN (?, ?)
-                 ORDER BY entity_id = ? DESC LIMIT 1",
-                params![date, spec.code, spec.name, player, DATE_LEVEL, player],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(query_err)?;
-        let failure = failure.map(
-            |(entity_id, raw_category, reason, upstream_processor, upstream_category)| {
-                TraceFailure {
-                    entity_id,
-                    raw_category,
-                    reason,
-                    upstream_processor,
-                    upstream_category,
-                }
-            },
-        );
-        let state = TraceState::of(has_record, failure, expected);
-        links.push(TraceLink {
-            processor: spec.id,
-            state,
-        });
-    }
+    };
+    let records = shared_sql::rows(conn, &sql::player_records(d, player, date), sql::record_bit)?;
+    let failures = shared_sql::rows(
+        conn,
+        &sql::player_failures(d, player, date),
+        sql::trace_failure_row,
+    )?;
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM nba_analytics.player_game_summary
@@ -854,7 +588,7 @@ pub(crate) fn player_trace(
         player_lookup: player.to_string(),
         date,
         expected,
-        links,
+        links: sql::trace_links(&records, &failures, expected),
         recent_games,
     }))
 }

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use domain::report::{CellCounts, CellStatus, TraceState};
 use domain::{DateRange, ProcessorId as P};
-use warehouse::{FailureFilter, Warehouse};
+use warehouse::{FailureFilter, PlayerFilter, Warehouse};
 use warehouse_embedded::EmbeddedWarehouse;
 
 fn d(s: &str) -> NaiveDate {
@@ -177,18 +177,49 @@ async fn every_status_and_flag_is_pinned() {
 #[tokio::test(flavor = "multi_thread")]
 async fn drill_downs_keep_raw_categories_and_filter_safely() {
     let wh = fixture();
-    assert_eq!(
-        wh.unaccounted_players(P::Psza, d(D1)).await.unwrap(),
-        vec!["e"]
-    );
-    assert_eq!(
-        wh.unaccounted_players(P::Pcf, d(D1)).await.unwrap(),
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        wh.unaccounted_players(P::Mlfs, d(D1)).await.unwrap().len(),
-        5
-    );
+    let all = |search: Option<&str>| PlayerFilter {
+        search: search.map(str::to_string),
+        offset: 0,
+        limit: 500,
+    };
+    let players = |p, search| {
+        let wh = &wh;
+        async move { wh.unaccounted_players(p, d(D1), all(search)).await.unwrap() }
+    };
+    assert_eq!(players(P::Psza, None).await.items, vec!["e"]);
+    assert_eq!(players(P::Pcf, None).await.items, Vec::<String>::new());
+    let mlfs = players(P::Mlfs, None).await;
+    assert_eq!((mlfs.items.len(), mlfs.total), (5, 5));
+    // The players' search is the failures' search: a literal, case-blind substring.
+    assert_eq!(players(P::Psza, Some("E")).await.items, vec!["e"]);
+    assert_eq!(players(P::Psza, Some("%")).await.total, 0);
+    let second = wh
+        .unaccounted_players(
+            P::Mlfs,
+            d(D1),
+            PlayerFilter {
+                search: None,
+                offset: 2,
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items, mlfs.items[2..4].to_vec());
+    assert_eq!(second.total, 5);
+    let past = wh
+        .unaccounted_players(
+            P::Mlfs,
+            d(D1),
+            PlayerFilter {
+                search: None,
+                offset: 50,
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((past.items.len(), past.total), (0, 5));
 
     let page = wh
         .failure_rows(
@@ -203,7 +234,7 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
         .unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0].raw_category, "WEIRD_THING");
-    assert_eq!(page.items[0].category, "UNKNOWN");
+    assert_eq!(page.items[0].category, domain::FailureCategory::Unknown);
 
     let all = |filter: FailureFilter| {
         let wh = &wh;

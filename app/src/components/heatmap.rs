@@ -1,5 +1,5 @@
 use chrono::{Datelike, NaiveDate};
-use domain::report::{CellCounts, CellStatus, Reconciliation};
+use domain::report::{CellCounts, CellKey, CellStatus, Reconciliation};
 use domain::ProcessorId;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -129,7 +129,7 @@ pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl
                 dates
                     .iter()
                     .filter(|d| by_cell.contains_key(&(p, **d)))
-                    .map(|d| format!("{}:{}", p.code(), d))
+                    .map(|d| CellKey { processor: p, date: *d }.to_string())
                     .collect(),
             );
             let cells = dates
@@ -143,7 +143,7 @@ pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl
                                 .into_any()
                         }
                         Some(c) => {
-                            let key = format!("{}:{}", p.code(), d);
+                            let key = CellKey { processor: p, date: d }.to_string();
                             let is_selected = selected.as_deref() == Some(key.as_str());
                             let href = view.with_cell(Some(key.clone())).href();
                             let class = format!(

@@ -67,7 +67,7 @@ pub fn JobsPage() -> impl IntoView {
                                     view! {
                                         <tr data-job=id>
                                             <td><A href=href>{link_text}</A></td>
-                                            <td data-testid="job-state">{j.state.clone()}</td>
+                                            <td data-testid="job-state">{j.state.as_str()}</td>
                                             <td>{j.summary.clone()}</td>
                                             <td>{bar(label, j.progress.cells_done, j.progress.cells_total)}" " {pct}</td>
                                             <td>{j.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
@@ -249,7 +249,7 @@ fn JobDetail(
         <p>{job.summary.clone()} " · requested by " {job.requested_by.clone()} " · " <a href=self_href>"Refresh"</a></p>
         {queued}
         <dl class="rc-counts" aria-label="Job progress">
-            <dt>"State"</dt><dd data-testid="job-state">{job.state.clone()}</dd>
+            <dt>"State"</dt><dd data-testid="job-state">{job.state.as_str()}</dd>
             <dt>"Cells"</dt><dd data-testid="job-cells">{format!("{} / {}", p.cells_done, p.cells_total)}</dd>
             <dt>"Done"</dt><dd data-testid="job-percent">{format!("{:.0}%", percent(&p))}</dd>
             <dt>"Players"</dt><dd>{format!("{} / {}", p.players_done, p.players_total)}</dd>

@@ -44,11 +44,12 @@ pub fn PlayerPage() -> impl IntoView {
                                     .into_iter()
                                     .map(|l| {
                                         let is_root = root == Some(l.processor);
-                                        let cell = format!("/?start={d}&end={d}&cell={}:{d}", l.processor.code(), d = t.date);
+                                        let key = domain::report::CellKey { processor: l.processor, date: t.date };
+                                        let cell = format!("/?start={d}&end={d}&cell={key}", d = t.date);
                                         let (state, detail) = match l.state {
                                             TraceState::Record => ("record".to_string(), String::new()),
                                             TraceState::Failure { category, reason, upstream_processor, upstream_category } => (
-                                                category,
+                                                category.code().to_string(),
                                                 format!(
                                                     "{reason}{}",
                                                     upstream_processor

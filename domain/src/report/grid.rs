@@ -1,0 +1,220 @@
+//! The grid: one cell per (processor, date), its status and coverage, and
+//! the range's reconciliation with totals and re-run commands.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::RunStatus;
+use crate::{DateRange, ProcessorId};
+
+/// Raw accounting numbers for one (processor, date) cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+    /// Expected players with a record.
+    pub has_record: i64,
+    /// Expected players without a record but with a player-level failure.
+    pub has_failure: i64,
+    /// A `DATE_LEVEL` failure exists for the date.
+    pub date_level: bool,
+    /// Expected players with neither (0 when `date_level`).
+    pub unaccounted: i64,
+    /// Player-level failures whose category needs investigation.
+    pub investigate: i64,
+    pub runs: i64,
+    /// Players with both a record and a failure row (stale failures).
+    pub conflict: i64,
+    /// Records for players who are not expected (informational).
+    pub extra: i64,
+    /// Records whose upstream record for the same player is missing.
+    pub cascade: i64,
+    /// Failure rows (player- and date-level) by canonical category code.
+    pub failures_by_category: BTreeMap<String, i64>,
+    /// The run that last wrote the cell.
+    pub last_run: Option<LastRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub started_at: Option<NaiveDateTime>,
+}
+
+/// DESIGN §3 cell status. Counts are always shown beside it; the status only
+/// says what to look at first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CellStatus {
+    NoGames,
+    NotRun,
+    Untracked,
+    Investigate,
+    DepsMissing,
+    ExpectedGaps,
+    Ok,
+}
+
+impl CellStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            CellStatus::NoGames => "NO_GAMES",
+            CellStatus::NotRun => "NOT_RUN",
+            CellStatus::Untracked => "UNTRACKED",
+            CellStatus::Investigate => "INVESTIGATE",
+            CellStatus::DepsMissing => "DEPS_MISSING",
+            CellStatus::ExpectedGaps => "EXPECTED_GAPS",
+            CellStatus::Ok => "OK",
+        }
+    }
+    /// Needs a re-run (or a look) — what "only gaps" selects.
+    pub fn is_gap(self) -> bool {
+        matches!(
+            self,
+            CellStatus::NotRun
+                | CellStatus::Untracked
+                | CellStatus::Investigate
+                | CellStatus::DepsMissing
+        )
+    }
+}
+
+impl CellCounts {
+    pub fn status(&self) -> CellStatus {
+        if self.expected == 0 {
+            CellStatus::NoGames
+        } else if self.runs == 0
+            && self.has_record == 0
+            && self.has_failure == 0
+            && !self.date_level
+        {
+            CellStatus::NotRun
+        } else if self.unaccounted > 0 {
+            CellStatus::Untracked
+        } else if self.investigate > 0 {
+            CellStatus::Investigate
+        } else if self.date_level {
+            CellStatus::DepsMissing
+        } else if self.has_failure > 0 {
+            CellStatus::ExpectedGaps
+        } else {
+            CellStatus::Ok
+        }
+    }
+
+    /// (records + failures + date-level-covered) / expected.
+    pub fn coverage(&self) -> f64 {
+        if self.expected == 0 {
+            return 1.0;
+        }
+        let covered = if self.date_level {
+            self.expected
+        } else {
+            self.has_record + self.has_failure
+        };
+        covered as f64 / self.expected as f64
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub expected: i64,
+    pub has_record: i64,
+    /// Player-level failures plus players covered by a date-level failure.
+    pub has_failure: i64,
+    pub unaccounted: i64,
+    pub investigate: i64,
+    pub coverage: f64,
+    pub cells_by_status: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub range: DateRange,
+    pub processors: Vec<ProcessorId>,
+    /// Sorted by date, then dependency order.
+    pub cells: Vec<CellCounts>,
+}
+
+impl Reconciliation {
+    pub fn cells_of(&self, p: ProcessorId) -> impl Iterator<Item = &CellCounts> {
+        self.cells.iter().filter(move |c| c.processor == p)
+    }
+
+    pub fn totals(&self, p: ProcessorId) -> Totals {
+        let mut t = Totals::default();
+        for c in self.cells_of(p) {
+            t.expected += c.expected;
+            t.has_record += c.has_record;
+            t.has_failure += if c.date_level {
+                c.expected - c.has_record
+            } else {
+                c.has_failure
+            };
+            t.unaccounted += c.unaccounted;
+            t.investigate += c.investigate;
+            *t.cells_by_status
+                .entry(c.status().code().to_string())
+                .or_default() += 1;
+        }
+        t.coverage = if t.expected > 0 {
+            (t.has_record + t.has_failure) as f64 / t.expected as f64
+        } else {
+            1.0
+        };
+        t
+    }
+
+    pub fn unaccounted(&self) -> i64 {
+        self.cells.iter().map(|c| c.unaccounted).sum()
+    }
+
+    pub fn investigate(&self) -> i64 {
+        self.cells.iter().map(|c| c.investigate).sum()
+    }
+
+    /// Everything accounted for and nothing to investigate.
+    pub fn is_clean(&self) -> bool {
+        self.unaccounted() == 0 && self.investigate() == 0
+    }
+
+    /// One command per processor with cells that are not OK, in dependency order.
+    pub fn rerun_commands(&self) -> Vec<String> {
+        let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
+        for c in &self.cells {
+            if c.status().is_gap() {
+                by.entry(c.processor.order()).or_default().push(c.date);
+            }
+        }
+        by.into_iter()
+            .map(|(order, dates)| {
+                let code = crate::PROCESSORS[order].code;
+                let contiguous = dates.len() > 1
+                    && self
+                        .cells_of(crate::PROCESSORS[order].id)
+                        .filter(|c| c.date >= dates[0] && c.date <= dates[dates.len() - 1])
+                        .count()
+                        == dates.len();
+                if contiguous {
+                    format!(
+                        "rollcall backfill --processor {code} --start-date {} --end-date {} --only-gaps",
+                        dates[0],
+                        dates[dates.len() - 1]
+                    )
+                } else {
+                    format!(
+                        "rollcall backfill --processor {code} --dates {}",
+                        dates
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                }
+            })
+            .collect()
+    }
+}

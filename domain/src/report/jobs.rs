@@ -1,0 +1,197 @@
+//! Jobs as the dashboard shows them: state, live progress, and what a job
+//! did to each cell it touched.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::CellCounts;
+use crate::ProcessorId;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+            JobState::Interrupted,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+    /// Queued or running: the job is not over.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running)
+    }
+    /// A job in this state can be resumed (its pending and failed cells re-run).
+    pub fn is_resumable(self) -> bool {
+        matches!(
+            self,
+            JobState::Failed | JobState::Interrupted | JobState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One (processor, date) a backfill will run, with its expected players.
+pub struct PlannedCell {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+}
+
+/// Live progress of a job, also stored on the job row as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub cells_total: usize,
+    pub cells_done: usize,
+    pub cells_failed: usize,
+    pub players_total: i64,
+    pub players_done: i64,
+    /// Per processor code: (done, total).
+    pub per_processor: BTreeMap<String, (usize, usize)>,
+    pub current: Option<String>,
+    pub failures_by_category: BTreeMap<String, i64>,
+    pub elapsed_ms: u64,
+}
+
+impl Progress {
+    pub fn players_per_second(&self) -> f64 {
+        if self.elapsed_ms == 0 {
+            return 0.0;
+        }
+        self.players_done as f64 / (self.elapsed_ms as f64 / 1000.0)
+    }
+    /// Seconds left at the measured throughput.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let rate = self.players_per_second();
+        (rate > 0.0).then(|| (self.players_total - self.players_done).max(0) as f64 / rate)
+    }
+}
+
+/// A job as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    pub requested_by: String,
+    pub state: JobState,
+    /// Processors, dates and mode in one line.
+    pub summary: String,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub error: Option<String>,
+    pub progress: Progress,
+    /// The job this one waits for, while queued.
+    pub queued_behind: Option<String>,
+    /// Touched cells before/after, once the job has ended.
+    pub changes: Option<Vec<CellChange>>,
+    pub resumable: bool,
+    pub active: bool,
+}
+
+/// What a job did to one cell it touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeKind {
+    /// More failures needing investigation than before (takes precedence).
+    NewInvestigate,
+    /// Was a gap, now OK (or expected gaps only).
+    GapClosed,
+    /// Still a gap after the job.
+    StillOpen,
+    /// Was fine, is fine.
+    Unchanged,
+}
+
+impl ChangeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKind::NewInvestigate => "new investigate failures",
+            ChangeKind::GapClosed => "gap closed",
+            ChangeKind::StillOpen => "still open",
+            ChangeKind::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One touched cell before and after a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellChange {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub before: Option<CellCounts>,
+    pub after: Option<CellCounts>,
+    pub kind: ChangeKind,
+}
+
+/// Pairs the cells of `before` and `after` (same cells, any order) and says
+/// what changed for each, in date then dependency order.
+pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellChange> {
+    let key = |c: &CellCounts| (c.date, c.processor.order());
+    let mut keys: Vec<(NaiveDate, usize)> = before.iter().chain(after).map(key).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|k| {
+            let b = before.iter().find(|c| key(c) == k).cloned();
+            let a = after.iter().find(|c| key(c) == k).cloned();
+            let gap = |c: &Option<CellCounts>| c.as_ref().is_some_and(|c| c.status().is_gap());
+            let investigate = |c: &Option<CellCounts>| c.as_ref().map_or(0, |c| c.investigate);
+            let kind = if investigate(&a) > investigate(&b) {
+                ChangeKind::NewInvestigate
+            } else if gap(&a) {
+                ChangeKind::StillOpen
+            } else if gap(&b) {
+                ChangeKind::GapClosed
+            } else {
+                ChangeKind::Unchanged
+            };
+            CellChange {
+                processor: crate::PROCESSORS[k.1].id,
+                date: k.0,
+                before: b,
+                after: a,
+                kind,
+            }
+        })
+        .collect()
+}
+
+/// Counts of each kind of change, for the job summary line.
+pub fn change_counts(changes: &[CellChange]) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for c in changes {
+        *out.entry(c.kind.label()).or_default() += 1;
+    }
+    out
+}

@@ -1,0 +1,17 @@
+//! Read models: what storage returns and what the dashboard and CLI show,
+//! one file per view. Plain data, shared by the server and the browser.
+
+mod cell;
+mod grid;
+mod jobs;
+mod overview;
+mod trace;
+
+pub use cell::*;
+pub use grid::*;
+pub use jobs::*;
+pub use overview::*;
+pub use trace::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,250 @@
+//! The read models' rules: statuses, coverage, paging, traces, changes.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::{FailureCategory, ProcessorId};
+
+/// A page of `total` rows as a store answers it (the items do not matter here).
+fn page(total: i64, offset: i64, limit: i64) -> Page<()> {
+    Page {
+        items: Vec::new(),
+        total,
+        offset,
+        limit,
+    }
+}
+
+#[test]
+fn page_neighbours_of_extreme_offsets_do_not_overflow() {
+    assert_eq!(
+        page(3, i64::MAX, 500).neighbours(),
+        (Some(i64::MAX - 500), None)
+    );
+    assert_eq!(page(3, 0, 2).neighbours(), (None, Some(2)));
+}
+
+#[test]
+fn trace_state_prefers_record_then_failure_then_expectation() {
+    let failure = |entity: &str| TraceFailure {
+        entity_id: entity.into(),
+        raw_category: "upstream-missing".into(),
+        reason: "r".into(),
+        upstream_processor: Some("PDC".into()),
+        upstream_category: None,
+    };
+    assert_eq!(
+        TraceState::of(true, Some(failure("x")), true),
+        TraceState::Record
+    );
+    assert_eq!(
+        TraceState::of(false, Some(failure(crate::processors::DATE_LEVEL)), true),
+        TraceState::DateLevel { reason: "r".into() }
+    );
+    match TraceState::of(false, Some(failure("x")), true) {
+        TraceState::Failure { category, .. } => {
+            assert_eq!(category, FailureCategory::MissingUpstream)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(TraceState::of(false, None, true), TraceState::Unaccounted);
+    assert_eq!(TraceState::of(false, None, false), TraceState::NotExpected);
+}
+
+#[test]
+fn before_and_after_are_classified() {
+    let mut gap = cell();
+    gap.unaccounted = 5;
+    gap.has_record -= 5;
+    assert!(gap.status().is_gap());
+    let ok = cell();
+    assert!(!ok.status().is_gap());
+    let mut worse = cell();
+    worse.investigate = 2;
+    let mut other_day = cell();
+    other_day.date = other_day.date.succ_opt().unwrap();
+    let changes = compare_cells(std::slice::from_ref(&ok), std::slice::from_ref(&ok));
+    assert_eq!(changes.len(), 1, "same cell paired");
+    assert_eq!(changes[0].kind, ChangeKind::Unchanged);
+    assert_eq!(
+        compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&ok))[0].kind,
+        ChangeKind::GapClosed
+    );
+    assert_eq!(
+        compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&gap))[0].kind,
+        ChangeKind::StillOpen
+    );
+    assert_eq!(
+        compare_cells(std::slice::from_ref(&ok), &[worse])[0].kind,
+        ChangeKind::NewInvestigate
+    );
+    let two = compare_cells(&[other_day.clone(), gap.clone()], &[ok.clone(), other_day]);
+    assert_eq!(two.len(), 2);
+    assert!(two[0].date < two[1].date, "date order");
+    assert_eq!(change_counts(&two).get("gap closed"), Some(&1));
+}
+
+#[test]
+fn neighbours_of_pages() {
+    assert_eq!(page(120, 50, 50).neighbours(), (Some(0), Some(100)));
+    assert_eq!(page(120, 100, 50).neighbours(), (Some(50), None));
+    assert_eq!(page(120, 500, 50).neighbours(), (Some(450), None));
+    assert_eq!(page(0, 0, 50).neighbours(), (None, None));
+}
+
+#[test]
+fn cell_keys_read_what_they_write() {
+    let key: CellKey = "pdc:2021-11-10".parse().unwrap();
+    assert_eq!(key.processor, ProcessorId::Pdc);
+    assert_eq!(key.to_string(), "PDC:2021-11-10");
+    assert_eq!(key.to_string().parse::<CellKey>().unwrap(), key);
+    for bad in [
+        "PDC",
+        "XYZ:2021-11-10",
+        "PDC:2021-13-01",
+        ":",
+        "PDC:'; DROP",
+    ] {
+        let e = bad.parse::<CellKey>().unwrap_err().to_string();
+        assert!(e.contains("cell") || e.contains("processor"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn run_statuses_keep_foreign_words() {
+    assert_eq!(RunStatus::from("success".to_string()), RunStatus::Success);
+    let other = RunStatus::from("partial".to_string());
+    assert_eq!(other, RunStatus::Other("partial".into()));
+    // What is stored and sent is the word itself, whoever wrote it.
+    assert_eq!(String::from(other), "partial");
+    assert_eq!(String::from(RunStatus::Failed), "failed");
+}
+
+fn cell() -> CellCounts {
+    CellCounts {
+        processor: ProcessorId::Pdc,
+        date: NaiveDate::from_ymd_opt(2021, 11, 10).unwrap(),
+        expected: 10,
+        has_record: 10,
+        has_failure: 0,
+        date_level: false,
+        unaccounted: 0,
+        investigate: 0,
+        runs: 1,
+        conflict: 0,
+        extra: 0,
+        cascade: 0,
+        failures_by_category: BTreeMap::new(),
+        last_run: None,
+    }
+}
+
+#[test]
+fn statuses_in_priority_order() {
+    assert_eq!(cell().status(), CellStatus::Ok);
+    let c = CellCounts {
+        expected: 0,
+        has_record: 0,
+        ..cell()
+    };
+    assert_eq!(c.status(), CellStatus::NoGames);
+    let c = CellCounts {
+        has_record: 0,
+        runs: 0,
+        unaccounted: 10,
+        ..cell()
+    };
+    assert_eq!(c.status(), CellStatus::NotRun);
+    let c = CellCounts {
+        has_record: 7,
+        has_failure: 1,
+        unaccounted: 2,
+        investigate: 1,
+        ..cell()
+    };
+    assert_eq!(c.status(), CellStatus::Untracked);
+    assert!((c.coverage() - 0.8).abs() < 1e-9);
+    let c = CellCounts {
+        has_record: 9,
+        has_failure: 1,
+        investigate: 1,
+        ..cell()
+    };
+    assert_eq!(c.status(), CellStatus::Investigate);
+    let c = CellCounts {
+        has_record: 0,
+        date_level: true,
+        ..cell()
+    };
+    assert_eq!(c.status(), CellStatus::DepsMissing);
+    assert_eq!(c.coverage(), 1.0);
+    let c = CellCounts {
+        has_record: 8,
+        has_failure: 2,
+        ..cell()
+    };
+    assert_eq!(c.status(), CellStatus::ExpectedGaps);
+    assert!(CellStatus::Untracked.is_gap() && !CellStatus::ExpectedGaps.is_gap());
+}
+
+fn fail(up: Option<&str>) -> TraceState {
+    TraceState::Failure {
+        category: FailureCategory::MissingUpstream,
+        reason: String::new(),
+        upstream_processor: up.map(String::from),
+        upstream_category: None,
+    }
+}
+
+#[test]
+fn root_cause_is_the_first_failing_link() {
+    let d = NaiveDate::from_ymd_opt(2021, 11, 10).unwrap();
+    let trace = PlayerTrace {
+        player_lookup: "p".into(),
+        date: d,
+        expected: true,
+        links: vec![
+            TraceLink {
+                processor: ProcessorId::Psza,
+                state: TraceState::Failure {
+                    category: FailureCategory::InsufficientData,
+                    reason: "4 games, need 10".into(),
+                    upstream_processor: None,
+                    upstream_category: None,
+                },
+            },
+            TraceLink {
+                processor: ProcessorId::Pdc,
+                state: TraceState::Record,
+            },
+            TraceLink {
+                processor: ProcessorId::Pcf,
+                state: fail(Some("PSZA")),
+            },
+            TraceLink {
+                processor: ProcessorId::Mlfs,
+                state: fail(Some("PCF")),
+            },
+        ],
+        recent_games: Vec::new(),
+    };
+    assert_eq!(trace.root_cause(), Some(ProcessorId::Psza));
+    let ok = PlayerTrace {
+        links: trace
+            .links
+            .iter()
+            .map(|l| TraceLink {
+                processor: l.processor,
+                state: TraceState::Record,
+            })
+            .collect(),
+        ..trace.clone()
+    };
+    assert_eq!(ok.root_cause(), None);
+    let mut unacc = ok.clone();
+    unacc.links[2].state = TraceState::Unaccounted;
+    unacc.links[3].state = fail(Some("PCF"));
+    assert_eq!(unacc.root_cause(), Some(ProcessorId::Pcf));
+}

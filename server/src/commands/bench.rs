@@ -1,0 +1,45 @@
+//! `rollcall bench`: measurements written into docs/benchmarks.md.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::bench;
+use crate::config::Config;
+use crate::error::Result;
+
+#[derive(Debug, Args)]
+pub struct BenchCmd {
+    /// What to measure.
+    #[arg(value_enum)]
+    pub what: BenchWhat,
+    /// Markdown file to update (its section for this benchmark is replaced).
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub output: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BenchWhat {
+    /// A full-season backfill of all four processors on a fresh embedded store.
+    Backfill,
+    /// Reconciliation latency for one and ten seasons, next to the raw SQL.
+    Reconcile,
+    /// BigQuery (pass the store options, e.g. an emulator) next to the embedded store.
+    Bigquery,
+    /// 100 viewers polling the dashboard during a season backfill (loopback only).
+    Load,
+}
+
+pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
+    let text = match cmd.what {
+        BenchWhat::Backfill => bench::render(&bench::backfill_bench(&cmd.output).await?),
+        BenchWhat::Reconcile => bench::render_ms(&bench::reconcile_bench(&cmd.output).await?),
+        BenchWhat::Bigquery => {
+            bench::render(&bench::bigquery_bench(&cmd.output, config.store.bigquery()?).await?)
+        }
+        BenchWhat::Load => bench::load_bench(&cmd.output, 100).await?,
+    };
+    print!("{text}");
+    println!("written to {}", cmd.output.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,131 @@
+//! The `rollcall` subcommands, one file each; `main` parses [`Cli`] and calls
+//! [`run`]. Exit codes: 0 success, 1 a failure or something to investigate,
+//! 2 bad input (nothing was written) — see `crate::error`.
+
+mod backfill;
+mod bench;
+mod demo;
+mod import;
+mod output;
+mod serve;
+mod validate;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use warehouse::Warehouse;
+use warehouse_embedded::EmbeddedWarehouse;
+
+use crate::config::{Config, StoreArgs, WarehouseKind};
+use crate::error::{Result, ServerError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Backfill observability: every expected player answers roll call",
+    long_about = "Rollcall runs a pipeline's processors over date ranges, records an output \
+row or a failure with a reason for every expected player, and shows whether every \
+player is accounted for: in the browser, as a shareable link, or on the command line."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard (default http://127.0.0.1:3000) on the configured warehouse.
+    Serve(serve::ServeCmd),
+    /// Write the synthetic 2021-22 demo season and the default demo state.
+    Demo(demo::DemoCmd),
+    /// Run processors over dates, recording a record or a failure for every expected player.
+    Backfill(backfill::BackfillCmd),
+    /// Load real upstream rows from a file (validated first; all or nothing).
+    Import(import::ImportCmd),
+    /// Reconcile: is every expected player accounted for? Exit 0 if so, 1 if not, 2 on bad input.
+    Validate(validate::ValidateCmd),
+    /// Measure performance and write the results into docs/benchmarks.md.
+    Bench(bench::BenchCmd),
+}
+
+/// Runs one subcommand with the configuration read once at start-up.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = &cli.config;
+    match cli.command {
+        Command::Serve(cmd) => serve::run(config, cmd).await.map(|_| ExitCode::SUCCESS),
+        Command::Demo(cmd) => demo::run(config, cmd).await,
+        Command::Backfill(cmd) => backfill::run(config, cmd).await,
+        Command::Import(cmd) => import::run(config, cmd).await,
+        Command::Validate(cmd) => validate::run(config, cmd).await,
+        Command::Bench(cmd) => bench::run(config, cmd).await,
+    }
+}
+
+/// The server holding this embedded store, if one runs (see `server::remote`).
+pub(crate) async fn running_server(store: &StoreArgs) -> Option<crate::remote::Remote> {
+    if store.warehouse != WarehouseKind::Embedded {
+        return None;
+    }
+    let token = std::env::var("ROLLCALL_OPERATOR_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let remote = crate::remote::Remote::find(&store.db, token).await?;
+    eprintln!(
+        "the store is served by {}: going through it",
+        remote.address()
+    );
+    Some(remote)
+}
+
+/// Whether opening may create a missing embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    Yes,
+    No,
+}
+
+/// Opens the configured store. The embedded file is locked by this process,
+/// so any job still marked `running` belongs to a process that died: mark it
+/// interrupted. On BigQuery, where processes share the datasets, only `serve`
+/// does that, and only for jobs whose lease ran out (a CLI backfill running
+/// beside the server renews its lease and stays `running`).
+pub(crate) async fn open_store(store: &StoreArgs, create: Create) -> Result<Arc<dyn Warehouse>> {
+    if store.warehouse == WarehouseKind::Embedded && create == Create::No && !store.db.exists() {
+        // A mistyped path must not turn into an empty store and a false green.
+        return Err(ServerError::Input(format!(
+            "no such store: {} (create one with `rollcall demo` or `rollcall import`, or pass --db)",
+            store.db.display()
+        )));
+    }
+    let wh: Arc<dyn Warehouse> = match store.warehouse {
+        WarehouseKind::Embedded => Arc::new(EmbeddedWarehouse::open_with(
+            &store.db,
+            &store.embedded_limits(),
+        )?),
+        WarehouseKind::Bigquery => {
+            return Ok(Arc::new(
+                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?).await?,
+            ))
+        }
+    };
+    interrupt_dead_jobs(wh.as_ref(), None).await?;
+    Ok(wh)
+}
+
+pub(crate) async fn interrupt_dead_jobs(
+    wh: &dyn Warehouse,
+    stale_before: Option<chrono::NaiveDateTime>,
+) -> Result<()> {
+    let interrupted = wh.interrupt_stale_jobs(stale_before).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "jobs left running by a stopped process are now interrupted"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! What the subcommands print: the dry-run plan, job lines, job summaries,
+//! and the Ctrl-C flag a backfill stops on.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use engine::backfill::{categories_in_order, JobSummary};
+
+/// A flag Ctrl-C raises: the backfill stops after the cell in flight.
+pub(crate) fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let raised = Arc::clone(&cancel);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling after the cell in flight…");
+            raised.store(true, Ordering::SeqCst);
+        }
+    });
+    cancel
+}
+
+/// The dry run's table.
+pub(crate) fn print_plan(cells: &[engine::backfill::PlannedCell]) {
+    println!("{:<6} {:<12} {:>9}", "Proc", "Date", "Expected");
+    for c in cells {
+        println!("{:<6} {:<12} {:>9}", c.processor.code(), c.date, c.expected);
+    }
+    println!(
+        "{} cells, {} player-dates (dry run: nothing written)",
+        cells.len(),
+        cells.iter().map(|c| c.expected).sum::<i64>()
+    );
+}
+
+/// One line of `backfill --status`.
+pub(crate) fn print_job_line(
+    id: &str,
+    state: warehouse::JobState,
+    p: &engine::backfill::Progress,
+    requested_by: &str,
+    created_at: chrono::NaiveDateTime,
+) {
+    println!(
+        "{id}  {:<11} {}/{} cells, {} failed  by {requested_by}  created {}",
+        state.as_str(),
+        p.cells_done,
+        p.cells_total,
+        p.cells_failed,
+        created_at.format("%Y-%m-%d %H:%M:%S")
+    );
+}
+
+pub(crate) fn print_summary(s: &JobSummary) {
+    let p = &s.progress;
+    println!(
+        "job {} {}{}: {} cells ok, {} failed, {} player-dates in {:.1}s ({:.0} players/s)",
+        s.job_id,
+        s.state.as_str(),
+        if s.resumed { " (resumed)" } else { "" },
+        p.cells_done - p.cells_failed,
+        p.cells_failed,
+        p.players_done,
+        p.elapsed_ms as f64 / 1000.0,
+        p.players_per_second()
+    );
+    for (cat, n) in categories_in_order(&p.failures_by_category) {
+        println!(
+            "  {:<26} {:>6}  {}",
+            cat.code(),
+            n,
+            if cat.is_expected() {
+                "expected"
+            } else {
+                "INVESTIGATE"
+            }
+        );
+    }
+    for cmd in s.retry_commands() {
+        println!("retry: {cmd}");
+    }
+}

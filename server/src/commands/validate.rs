@@ -1,0 +1,68 @@
+//! `rollcall validate`: is every expected player accounted for? Exit 0 if
+//! so, 1 if not, 2 on bad input.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{open_store, running_server, Create};
+use crate::config::Config;
+use crate::error::Result;
+
+#[derive(Debug, Args)]
+pub struct ValidateCmd {
+    /// First date (YYYY-MM-DD).
+    #[arg(long)]
+    pub start_date: String,
+    /// Last date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub end_date: String,
+    /// Only these processors (comma-separated); default all.
+    #[arg(long, value_name = "P[,P...]")]
+    pub processor: Option<String>,
+    /// Add a line per date and processor.
+    #[arg(long)]
+    pub details: bool,
+    /// Print the Date/Expected/Has Record/Has Failure/Unaccounted/Coverage table per processor.
+    #[arg(long)]
+    pub reconcile: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::validate::Format::Table)]
+    pub format: crate::validate::Format,
+}
+
+pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
+    let limits = config.limits();
+    let request = engine::reconcile::ReconcileRequest {
+        start: Some(cmd.start_date),
+        end: Some(cmd.end_date),
+        processors: cmd.processor,
+    };
+    // Validate the input before touching (or creating) the store.
+    engine::reconcile::parse_processors(request.processors.as_deref())?;
+    engine::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
+    let rec = match running_server(&config.store).await {
+        Some(remote) => {
+            remote
+                .reconcile(
+                    request.start.as_deref().unwrap_or_default(),
+                    request.end.as_deref().unwrap_or_default(),
+                    request.processors.as_deref(),
+                )
+                .await?
+        }
+        None => {
+            let wh = open_store(&config.store, Create::No).await?;
+            engine::reconcile::reconcile(wh.as_ref(), limits, &request).await?
+        }
+    };
+    print!(
+        "{}",
+        crate::validate::render(&rec, cmd.format, cmd.details, cmd.reconcile)?
+    );
+    Ok(if rec.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

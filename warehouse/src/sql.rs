@@ -1,0 +1,749 @@
+//! The reconciliation and drill-down queries, written once for every store.
+//!
+//! A query is SQL text plus named arguments. [`Dialect`] renders the few
+//! things DuckDB and BigQuery spell differently — table names, parameter
+//! markers, typed NULLs, "any row is true", timestamps as microseconds — and
+//! everything else is SQL both accept. The rules inside (who is expected,
+//! a category's canonical code, a processor's bit) are the fragments `domain`
+//! keeps next to the Rust rule each mirrors, so a rule change is one edit and
+//! both stores follow; the conformance suite proves they still agree.
+//! Each store runs a [`Query`] its own way and decodes rows through
+//! [`SqlRow`], so the decoding is written once too.
+//!
+//! Table and column names come from static declarations; every value from a
+//! request is a bound argument.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
+use domain::game::EXPECTED_PLAYER_SQL;
+use domain::processors::DATE_LEVEL;
+use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
+use domain::report::{FailureRow, RunInfo, TraceFailure, TraceLink, TraceState};
+use domain::{DateRange, ProcessorId, PROCESSORS};
+
+use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
+use crate::{GameDateSummary, Result, WarehouseError};
+
+/// The upstream table of box scores (every store names it by this declaration).
+pub const PLAYER_GAMES: &str = "nba_analytics.player_game_summary";
+pub const FAILURES: &str = "nba_processing.precompute_failures";
+pub const RUNS: &str = "nba_processing.precompute_processor_runs";
+pub const JOBS: &str = "rollcall_meta.jobs";
+pub const JOB_CELLS: &str = "rollcall_meta.job_cells";
+
+/// Which SQL a store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    DuckDb,
+    BigQuery,
+}
+
+/// A store's spelling of the parts that differ.
+pub struct Dialect {
+    flavor: Flavor,
+    /// A declared table (`dataset.table`) as this store names it in SQL.
+    qualify: Box<dyn Fn(&str) -> String + Send + Sync>,
+}
+
+impl std::fmt::Debug for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dialect")
+            .field("flavor", &self.flavor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A column type, for typed NULLs.
+#[derive(Debug, Clone, Copy)]
+pub enum SqlType {
+    Text,
+    Bool,
+    Int,
+}
+
+impl Dialect {
+    /// DuckDB: tables by their declared names, positional `$n` parameters.
+    pub fn duckdb() -> Self {
+        Self {
+            flavor: Flavor::DuckDb,
+            qualify: Box::new(str::to_string),
+        }
+    }
+
+    /// BigQuery: `qualify` turns `dataset.table` into the project's quoted
+    /// name; named `@name` parameters.
+    pub fn bigquery(qualify: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        Self {
+            flavor: Flavor::BigQuery,
+            qualify: Box::new(qualify),
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    pub fn table(&self, declared: &str) -> String {
+        (self.qualify)(declared)
+    }
+
+    pub fn null(&self, ty: SqlType) -> String {
+        let name = match (self.flavor, ty) {
+            (Flavor::DuckDb, SqlType::Text) => "VARCHAR",
+            (Flavor::BigQuery, SqlType::Text) => "STRING",
+            (Flavor::DuckDb, SqlType::Bool) => "BOOLEAN",
+            (Flavor::BigQuery, SqlType::Bool) => "BOOL",
+            (Flavor::DuckDb, SqlType::Int) => "BIGINT",
+            (Flavor::BigQuery, SqlType::Int) => "INT64",
+        };
+        format!("CAST(NULL AS {name})")
+    }
+
+    /// True when the condition holds for any row of the group.
+    pub fn any(&self, condition: &str) -> String {
+        match self.flavor {
+            Flavor::DuckDb => format!("bool_or({condition})"),
+            Flavor::BigQuery => format!("LOGICAL_OR({condition})"),
+        }
+    }
+
+    /// A timestamp column as integer microseconds since the epoch (both
+    /// stores and the emulator agree on integers; see [`SqlRow::micros`]).
+    pub fn micros(&self, column: &str) -> String {
+        match self.flavor {
+            Flavor::DuckDb => format!("epoch_us({column})"),
+            Flavor::BigQuery => format!("UNIX_MICROS({column})"),
+        }
+    }
+}
+
+/// A `DATE` literal, for scripts that cannot take parameters (valid in both).
+pub fn date_literal(d: NaiveDate) -> String {
+    format!("DATE '{}'", d.format("%Y-%m-%d"))
+}
+
+/// A bound value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Date(NaiveDate),
+    Text(Option<String>),
+    Int(i64),
+}
+
+/// SQL text and its arguments, by name, in the order DuckDB numbers them.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub sql: String,
+    pub args: Vec<(&'static str, Value)>,
+}
+
+/// Builds one query: hands out parameter markers as the text asks for them.
+struct Builder<'d> {
+    d: &'d Dialect,
+    args: Vec<(&'static str, Value)>,
+}
+
+impl<'d> Builder<'d> {
+    fn new(d: &'d Dialect) -> Self {
+        Self {
+            d,
+            args: Vec::new(),
+        }
+    }
+
+    /// The marker of argument `name` (bound once however often it appears).
+    fn arg(&mut self, name: &'static str, value: Value) -> String {
+        let at = match self.args.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                self.args.push((name, value));
+                self.args.len() - 1
+            }
+        };
+        match self.d.flavor {
+            Flavor::DuckDb => format!("${}", at + 1),
+            Flavor::BigQuery => format!("@{name}"),
+        }
+    }
+
+    fn date(&mut self, name: &'static str, d: NaiveDate) -> String {
+        self.arg(name, Value::Date(d))
+    }
+
+    fn text(&mut self, name: &'static str, s: Option<&str>) -> String {
+        self.arg(name, Value::Text(s.map(str::to_string)))
+    }
+
+    fn int(&mut self, name: &'static str, i: i64) -> String {
+        self.arg(name, Value::Int(i))
+    }
+
+    fn finish(self, sql: String) -> Query {
+        Query {
+            sql,
+            args: self.args,
+        }
+    }
+}
+
+/// Typed reads of one result row, whatever the store returns natively.
+pub trait SqlRow {
+    fn text(&self, i: usize) -> Result<Option<String>>;
+    fn int(&self, i: usize) -> Result<Option<i64>>;
+    fn flag(&self, i: usize) -> Result<Option<bool>>;
+    fn date(&self, i: usize) -> Result<Option<NaiveDate>>;
+
+    /// A column selected through [`Dialect::micros`].
+    fn micros(&self, i: usize) -> Result<Option<NaiveDateTime>> {
+        Ok(self
+            .int(i)?
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map(|t| t.naive_utc()))
+    }
+
+    fn required_date(&self, i: usize, what: &str) -> Result<NaiveDate> {
+        self.date(i)?.ok_or_else(|| missing(what))
+    }
+}
+
+fn missing(what: &str) -> WarehouseError {
+    WarehouseError::Query(format!("the warehouse returned no value for {what}"))
+}
+
+/// A player lookup matching a search: case-insensitive substring, matched
+/// literally (no wildcards). The one definition of "search" for failures and
+/// unaccounted players alike.
+fn matches_search(column: &str, needle: &str) -> String {
+    format!("({needle} IS NULL OR STRPOS(LOWER({column}), LOWER({needle})) > 0)")
+}
+
+/// The selected processors as a table of (code, bit): static declarations only.
+fn selected(processors: &[ProcessorId]) -> String {
+    processors
+        .iter()
+        .map(|p| {
+            format!(
+                "SELECT '{}' AS code, {} AS bit",
+                p.code(),
+                mask::processor_bit(*p)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+// ---- reconciliation -----------------------------------------------------------
+
+/// The reconciliation of a range as one set-based statement, whatever the
+/// range length or the processors asked for. Each (date, player) seen
+/// anywhere (expected, a record, a failure) gets one bit mask
+/// (`domain::reconcile::mask`), so the accounting is one grouping over the
+/// range's rows; the statement returns the few distinct masks per date with
+/// their player counts (kind 0), failure rows per (processor, date,
+/// normalised category) with the date-level flag (kind 1) and runs per
+/// (processor, date) with the latest (kind 2); `domain::reconcile::cells`
+/// turns them into cells. Columns: see [`accounting_row`].
+///
+/// Kept small on purpose: DuckDB re-plans a prepared statement that reads
+/// tables on every execution, so planning is paid per call.
+pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let date_level = b.text("date_level", Some(DATE_LEVEL));
+    let record_marks = domain::reconcile::union_per_processor(|s| {
+        format!(
+            "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            c = s.date_column,
+            t = d.table(s.output_table),
+            m = mask::record(s.id),
+        )
+    });
+    let bit = processor_bit_sql("processor_name");
+    let sql = format!(
+        "WITH fails AS (
+             SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
+             FROM {failures}
+             WHERE analysis_date BETWEEN {start} AND {end}
+         ),
+         marks AS (
+             SELECT game_date AS d, player_lookup AS p, {expected} AS m
+             FROM {pgs}
+             WHERE game_date BETWEEN {start} AND {end} AND {EXPECTED_PLAYER_SQL}
+             UNION ALL {record_marks}
+             UNION ALL SELECT d, entity_id, (bit << {failure_shift})
+                 | CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit << {investigate_shift} END
+             FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
+         ),
+         runs AS (
+             SELECT bit, d, run_id, status, started_at,
+                    COUNT(*) OVER (PARTITION BY bit, d) AS n
+             FROM (SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at
+                   FROM {runs} WHERE analysis_date BETWEEN {start} AND {end}) AS r
+             WHERE bit IS NOT NULL
+             QUALIFY ROW_NUMBER() OVER (PARTITION BY bit, d ORDER BY started_at DESC, run_id DESC) = 1
+         )
+         SELECT {MASK_ROW} AS kind, d, m AS k, COUNT(*) AS n, {null_text} AS s1,
+                {null_text} AS s2, {null_bool} AS b, {null_int} AS ts
+         FROM (SELECT d, BIT_OR(m) AS m FROM marks GROUP BY d, p) AS per_player GROUP BY d, m
+         UNION ALL
+         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL
+         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
+         UNION ALL
+         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started} FROM runs",
+        failures = d.table(FAILURES),
+        pgs = d.table(PLAYER_GAMES),
+        runs = d.table(RUNS),
+        expected = mask::EXPECTED,
+        failure_shift = mask::FAILURE_SHIFT,
+        investigate_shift = mask::INVESTIGATE_SHIFT,
+        expected_categories = expected_spellings_sql(),
+        null_text = d.null(SqlType::Text),
+        null_bool = d.null(SqlType::Bool),
+        null_int = d.null(SqlType::Int),
+        any_date_level = d.any(&format!("entity_id = {date_level}")),
+        started = d.micros("started_at"),
+    );
+    b.finish(sql)
+}
+
+/// One row of [`reconcile`]: kind, date, mask or processor bit, count,
+/// category or last run id, last status, date-level flag, last start.
+pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
+    let int = |i: usize| r.int(i)?.ok_or_else(|| missing("a reconciliation count"));
+    Ok(AccountingRow {
+        kind: int(0)?,
+        date: r.required_date(1, "the cell date")?,
+        key: int(2)?,
+        count: int(3)?,
+        text: r.text(4)?,
+        status: r.text(5)?,
+        date_level: r.flag(6)?,
+        started_at: r.micros(7)?,
+    })
+}
+
+/// Per game date of the range: games, box-score rows, expected players.
+pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let sql = format!(
+        "SELECT game_date, COUNT(DISTINCT game_id), COUNT(*),
+                COUNT(DISTINCT CASE WHEN {EXPECTED_PLAYER_SQL} THEN player_lookup END)
+         FROM {pgs} WHERE game_date BETWEEN {start} AND {end}
+         GROUP BY game_date ORDER BY game_date",
+        pgs = d.table(PLAYER_GAMES),
+    );
+    b.finish(sql)
+}
+
+pub fn game_date_row(r: &dyn SqlRow) -> Result<GameDateSummary> {
+    Ok(GameDateSummary {
+        game_date: r.required_date(0, "game_date")?,
+        games: r.int(1)?.unwrap_or(0),
+        player_rows: r.int(2)?.unwrap_or(0),
+        expected_players: r.int(3)?.unwrap_or(0),
+    })
+}
+
+// ---- drill-downs --------------------------------------------------------------------
+
+/// A page of a list: how many rows, from where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Paging {
+    /// `limit` in `1..=MAX_PAGE`, `offset` not negative.
+    pub fn within(limit: i64, offset: i64) -> Self {
+        Self {
+            limit: limit.clamp(1, crate::MAX_PAGE),
+            offset: offset.max(0),
+        }
+    }
+}
+
+/// Expected players with neither a record nor a failure (player- or
+/// date-level) in the selected cells of the range, optionally narrowed by a
+/// player search and paged. Columns: code, date, player, total matching.
+/// `processors` must not be empty.
+pub fn unaccounted(
+    d: &Dialect,
+    range: DateRange,
+    processors: &[ProcessorId],
+    search: Option<&str>,
+    paging: Option<Paging>,
+) -> Query {
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let date_level = b.text("date_level", Some(DATE_LEVEL));
+    let needle = b.text("search", search);
+    let page = paging.map(|p| {
+        let limit = b.int("lim", p.limit);
+        let offset = b.int("off", p.offset);
+        format!(" LIMIT {limit} OFFSET {offset}")
+    });
+    let records = domain::reconcile::union_per_processor(|s| {
+        format!(
+            "SELECT {bit} AS bit, {c} AS d, player_lookup AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            bit = mask::processor_bit(s.id),
+            c = s.date_column,
+            t = d.table(s.output_table),
+        )
+    });
+    let sql = format!(
+        "WITH sel AS ({sel}),
+         fails AS (
+             SELECT {bit} AS bit, analysis_date AS d, entity_id FROM {failures}
+             WHERE analysis_date BETWEEN {start} AND {end}
+         ),
+         expected AS (
+             SELECT DISTINCT game_date AS d, player_lookup AS p FROM {pgs}
+             WHERE game_date BETWEEN {start} AND {end} AND {EXPECTED_PLAYER_SQL}
+               AND {search}
+         ),
+         recs AS (SELECT DISTINCT bit, d, p FROM ({records}) AS r),
+         player_fails AS (SELECT DISTINCT bit, d, entity_id FROM fails WHERE entity_id <> {date_level}),
+         date_fails AS (SELECT DISTINCT bit, d FROM fails WHERE entity_id = {date_level})
+         SELECT s.code, e.d, e.p, COUNT(*) OVER () AS total
+         FROM sel AS s CROSS JOIN expected AS e
+         LEFT JOIN recs AS r ON r.bit = s.bit AND r.d = e.d AND r.p = e.p
+         LEFT JOIN player_fails AS pf ON pf.bit = s.bit AND pf.d = e.d AND pf.entity_id = e.p
+         LEFT JOIN date_fails AS df ON df.bit = s.bit AND df.d = e.d
+         WHERE r.p IS NULL AND pf.entity_id IS NULL AND df.d IS NULL
+         ORDER BY e.d, s.bit, e.p{page}",
+        sel = selected(processors),
+        bit = processor_bit_sql("processor_name"),
+        failures = d.table(FAILURES),
+        pgs = d.table(PLAYER_GAMES),
+        search = matches_search("player_lookup", &needle),
+        page = page.unwrap_or_default(),
+    );
+    b.finish(sql)
+}
+
+/// One row of [`unaccounted`] and the total it reports.
+pub fn unaccounted_row(r: &dyn SqlRow) -> Result<((ProcessorId, NaiveDate, String), i64)> {
+    let code = r.text(0)?.unwrap_or_default();
+    Ok((
+        (
+            WarehouseError::stored_processor(&code)?,
+            r.required_date(1, "date")?,
+            r.text(2)?.unwrap_or_default(),
+        ),
+        r.int(3)?.unwrap_or(0),
+    ))
+}
+
+/// `processor_name` is any spelling of `p` (bound: the code and the name).
+fn names_processor(b: &mut Builder<'_>, p: ProcessorId) -> String {
+    let code = b.text("code", Some(p.code()));
+    let name = b.text("name", Some(p.name()));
+    format!("UPPER(processor_name) IN (UPPER({code}), UPPER({name}))")
+}
+
+/// The cell's failure rows, by canonical category and a player search,
+/// paged. Columns: see [`failure_row`].
+pub fn failure_rows(
+    d: &Dialect,
+    p: ProcessorId,
+    date: NaiveDate,
+    category: Option<&str>,
+    search: Option<&str>,
+    paging: Paging,
+) -> Query {
+    let mut b = Builder::new(d);
+    let day = b.date("date", date);
+    let of_processor = names_processor(&mut b, p);
+    let category = b.text("category", category);
+    let needle = b.text("search", search);
+    let (limit, offset) = (b.int("lim", paging.limit), b.int("off", paging.offset));
+    let sql = format!(
+        "WITH matching AS (
+             SELECT entity_id, COALESCE(failure_category, '') AS raw_category,
+                    {code} AS category, COALESCE(failure_reason, '') AS reason,
+                    COALESCE(can_retry, FALSE) AS can_retry, upstream_processor,
+                    upstream_category, run_id
+             FROM {failures}
+             WHERE analysis_date = {day} AND {of_processor}
+         )
+         SELECT entity_id, raw_category, category, reason, can_retry, upstream_processor,
+                upstream_category, run_id, COUNT(*) OVER () AS total
+         FROM matching
+         WHERE ({category} IS NULL OR category = {category}) AND {search}
+         ORDER BY category, entity_id
+         LIMIT {limit} OFFSET {offset}",
+        code = category_code_sql(),
+        failures = d.table(FAILURES),
+        search = matches_search("entity_id", &needle),
+    );
+    b.finish(sql)
+}
+
+/// One row of [`failure_rows`] and the total it reports.
+pub fn failure_row(r: &dyn SqlRow) -> Result<(FailureRow, i64)> {
+    Ok((
+        FailureRow {
+            entity_id: r.text(0)?.unwrap_or_default(),
+            raw_category: r.text(1)?.unwrap_or_default(),
+            category: domain::FailureCategory::from_key(&r.text(2)?.unwrap_or_default()),
+            reason: r.text(3)?.unwrap_or_default(),
+            can_retry: r.flag(4)?.unwrap_or(false),
+            upstream_processor: r.text(5)?,
+            upstream_category: r.text(6)?,
+            run_id: r.text(7)?,
+        },
+        r.int(8)?.unwrap_or(0),
+    ))
+}
+
+/// The runs that wrote a cell, newest first. Columns: see [`run_row`].
+pub fn cell_runs(d: &Dialect, p: ProcessorId, date: NaiveDate) -> Query {
+    let mut b = Builder::new(d);
+    let day = b.date("date", date);
+    let of_processor = names_processor(&mut b, p);
+    let sql = format!(
+        "SELECT run_id, job_id, status, COALESCE(records_written, 0), COALESCE(failures_written, 0),
+                COALESCE(expected_count, 0), COALESCE(duration_ms, 0), error, {started}
+         FROM {runs} WHERE analysis_date = {day} AND {of_processor}
+         ORDER BY started_at DESC, run_id DESC",
+        started = d.micros("started_at"),
+        runs = d.table(RUNS),
+    );
+    b.finish(sql)
+}
+
+pub fn run_row(r: &dyn SqlRow) -> Result<RunInfo> {
+    Ok(RunInfo {
+        run_id: r.text(0)?.unwrap_or_default(),
+        job_id: r.text(1)?,
+        status: r.text(2)?.unwrap_or_default().into(),
+        records_written: r.int(3)?.unwrap_or(0),
+        failures_written: r.int(4)?.unwrap_or(0),
+        expected_count: r.int(5)?.unwrap_or(0),
+        duration_ms: r.int(6)?.unwrap_or(0),
+        error: r.text(7)?,
+        started_at: r.micros(8)?,
+    })
+}
+
+// ---- one player on one date -------------------------------------------------------------
+
+/// How far from the date a box score makes a player known: a bounded
+/// partition range, so the trace never scans a whole table.
+pub const TRACE_WINDOW_DAYS: i64 = 730;
+
+/// The dates a trace reads box scores from.
+pub fn trace_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let days = chrono::Duration::days(TRACE_WINDOW_DAYS);
+    (date - days, date + days)
+}
+
+/// Columns: box scores of the player within the trace window, and whether
+/// the player is expected on the date (0 or more).
+pub fn player_known(d: &Dialect, player: &str, date: NaiveDate) -> Query {
+    let mut b = Builder::new(d);
+    let (lo, hi) = trace_window(date);
+    let who = b.text("player", Some(player));
+    let day = b.date("date", date);
+    let (lo, hi) = (b.date("lo", lo), b.date("hi", hi));
+    let sql = format!(
+        "SELECT COUNT(*), COUNT(CASE WHEN game_date = {day} AND {EXPECTED_PLAYER_SQL} THEN 1 END)
+         FROM {pgs} WHERE player_lookup = {who} AND game_date BETWEEN {lo} AND {hi}",
+        pgs = d.table(PLAYER_GAMES),
+    );
+    b.finish(sql)
+}
+
+/// Columns: processor bit and the player's records on the date in its table.
+pub fn player_records(d: &Dialect, player: &str, date: NaiveDate) -> Query {
+    let mut b = Builder::new(d);
+    let who = b.text("player", Some(player));
+    let day = b.date("date", date);
+    let sql = domain::reconcile::union_per_processor(|s| {
+        format!(
+            "SELECT {bit} AS bit, COUNT(*) AS n FROM {t} WHERE {c} = {day} AND player_lookup = {who}",
+            bit = mask::processor_bit(s.id),
+            t = d.table(s.output_table),
+            c = s.date_column,
+        )
+    });
+    b.finish(sql)
+}
+
+/// Columns: processor code, entity, raw category, reason, upstream
+/// processor, upstream category — the player's own failures before
+/// date-level ones.
+pub fn player_failures(d: &Dialect, player: &str, date: NaiveDate) -> Query {
+    let mut b = Builder::new(d);
+    let who = b.text("player", Some(player));
+    let day = b.date("date", date);
+    let date_level = b.text("date_level", Some(DATE_LEVEL));
+    let sql = format!(
+        "SELECT {code} AS code, entity_id, COALESCE(failure_category, ''), COALESCE(failure_reason, ''),
+                upstream_processor, upstream_category
+         FROM {failures}
+         WHERE analysis_date = {day} AND entity_id IN ({who}, {date_level})
+         ORDER BY CASE WHEN entity_id = {who} THEN 0 ELSE 1 END, entity_id",
+        code = processor_code_sql("processor_name"),
+        failures = d.table(FAILURES),
+    );
+    b.finish(sql)
+}
+
+/// One row of [`player_records`]: the processor's bit when the player has a
+/// record in its table.
+pub fn record_bit(r: &dyn SqlRow) -> Result<Option<i64>> {
+    Ok(if r.int(1)?.unwrap_or(0) > 0 {
+        r.int(0)?
+    } else {
+        None
+    })
+}
+
+/// One row of [`player_failures`]: the processor code (`None` for a
+/// spelling Rollcall does not know) and the failure.
+pub fn trace_failure_row(r: &dyn SqlRow) -> Result<(Option<String>, TraceFailure)> {
+    Ok((
+        r.text(0)?,
+        TraceFailure {
+            entity_id: r.text(1)?.unwrap_or_default(),
+            raw_category: r.text(2)?.unwrap_or_default(),
+            reason: r.text(3)?.unwrap_or_default(),
+            upstream_processor: r.text(4)?,
+            upstream_category: r.text(5)?,
+        },
+    ))
+}
+
+/// The trace's links from the rows of [`player_records`] and
+/// [`player_failures`] (in their order): per processor a record, the failure
+/// that accounts for the player (their own before a date-level one), or
+/// neither.
+pub fn trace_links(
+    record_bits: &[Option<i64>],
+    failures: &[(Option<String>, TraceFailure)],
+    expected: bool,
+) -> Vec<TraceLink> {
+    PROCESSORS
+        .iter()
+        .map(|spec| {
+            let bit = i64::from(mask::processor_bit(spec.id));
+            let has_record = record_bits.contains(&Some(bit));
+            let failure = failures
+                .iter()
+                .find(|(code, _)| code.as_deref() == Some(spec.code))
+                .map(|(_, f)| f.clone());
+            TraceLink {
+                processor: spec.id,
+                state: TraceState::of(has_record, failure, expected),
+            }
+        })
+        .collect()
+}
+
+// ---- jobs -------------------------------------------------------------------------------------
+
+/// Cells of running jobs other than `me` that their job has not run yet
+/// (no run row of that job for the cell), within `lo..=hi` (a partition
+/// filter on the runs). `me`, `lo` and `hi` are SQL expressions — markers or
+/// literals (a BigQuery script takes no parameters). Columns: job id,
+/// processor code, date.
+pub fn pending_elsewhere(d: &Dialect, me: &str, lo: &str, hi: &str) -> String {
+    format!(
+        "SELECT c.job_id, c.processor_name, c.analysis_date
+         FROM {cells} AS c JOIN {jobs} AS j ON j.id = c.job_id
+         WHERE j.state = 'running' AND j.id <> {me} AND c.analysis_date BETWEEN {lo} AND {hi}
+           AND NOT EXISTS (
+               SELECT 1 FROM {runs} AS r
+               WHERE r.job_id = c.job_id AND r.analysis_date = c.analysis_date
+                 AND {code} = c.processor_name
+                 AND r.analysis_date BETWEEN {lo} AND {hi})",
+        cells = d.table(JOB_CELLS),
+        jobs = d.table(JOBS),
+        runs = d.table(RUNS),
+        code = processor_code_sql("r.processor_name"),
+    )
+}
+
+/// The refusal of a job that overlaps `other`'s pending cell.
+pub fn overlap_conflict(other: &str, processor: &str, date: NaiveDate) -> WarehouseError {
+    WarehouseError::Conflict(format!(
+        "job {other} is already running over {processor} {date}; wait for it or cancel it"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 11, d).unwrap()
+    }
+
+    #[test]
+    fn duckdb_numbers_each_argument_once() {
+        let q = failure_rows(
+            &Dialect::duckdb(),
+            ProcessorId::Pdc,
+            day(10),
+            None,
+            Some("lebron"),
+            Paging {
+                limit: 5,
+                offset: 0,
+            },
+        );
+        let names: Vec<&str> = q.args.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            ["date", "code", "name", "category", "search", "lim", "off"]
+        );
+        // `category` and `search` are used twice but bound once.
+        assert_eq!(q.sql.matches("$4").count(), 2);
+        assert!(!q.sql.contains('@'), "{}", q.sql);
+    }
+
+    #[test]
+    fn bigquery_names_arguments_and_qualifies_tables() {
+        let d = Dialect::bigquery(|t| format!("`p.x_{t}`"));
+        let q = unaccounted(
+            &d,
+            DateRange::new(day(5), day(6), 10).unwrap(),
+            &[ProcessorId::Psza],
+            None,
+            None,
+        );
+        assert!(q.sql.contains("@start") && q.sql.contains("@date_level"));
+        assert!(q.sql.contains("`p.x_nba_analytics.player_game_summary`"));
+        assert!(!q.sql.contains("$1"));
+        assert!(!q.sql.contains("LIMIT"));
+    }
+
+    #[test]
+    fn user_text_is_never_in_the_sql() {
+        let hostile = "x'); DROP TABLE jobs; --";
+        for q in [
+            failure_rows(
+                &Dialect::duckdb(),
+                ProcessorId::Mlfs,
+                day(7),
+                Some(hostile),
+                Some(hostile),
+                Paging {
+                    limit: 1,
+                    offset: 0,
+                },
+            ),
+            player_known(&Dialect::duckdb(), hostile, day(7)),
+            player_failures(&Dialect::duckdb(), hostile, day(7)),
+        ] {
+            assert!(!q.sql.contains("DROP"), "{}", q.sql);
+            assert!(q
+                .args
+                .iter()
+                .any(|(_, v)| *v == Value::Text(Some(hostile.into()))));
+        }
+    }
+}
