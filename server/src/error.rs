@@ -10,7 +10,7 @@
 //! - Everything else is a fault (CLI exit 1, HTTP 500, logged with its
 //!   cause); messages keep the cause an operator needs.
 //!
-//! `anyhow` is not used here: only `main` may hold an untyped error.
+//! `anyhow` is not used anywhere: every error the binary reports is one of these.
 
 use std::process::ExitCode;
 

@@ -18,7 +18,7 @@ use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
 use domain::game::EXPECTED_PLAYER_SQL;
 use domain::processors::DATE_LEVEL;
 use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
-use domain::report::{FailureRow, RunInfo, TraceFailure, TraceLink, TraceState};
+use domain::report::{FailureRow, Page, RunInfo, TraceFailure, TraceLink, TraceState};
 use domain::{DateRange, ProcessorId, PROCESSORS};
 
 use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
@@ -157,6 +157,36 @@ pub enum Value {
 pub struct Query {
     pub sql: String,
     pub args: Vec<(&'static str, Value)>,
+}
+
+impl Query {
+    /// The page this query asks for (everything, if it is not paged).
+    fn paging(&self) -> Paging {
+        let int = |name| {
+            self.args.iter().find_map(|(n, v)| match v {
+                Value::Int(i) if *n == name => Some(*i),
+                _ => None,
+            })
+        };
+        Paging {
+            limit: int(LIMIT_ARG).unwrap_or(i64::MAX),
+            offset: int(OFFSET_ARG).unwrap_or(0),
+        }
+    }
+
+    /// The same query for its first row only: how a page past the end
+    /// learns the total.
+    fn first_row(&self) -> Query {
+        let mut q = self.clone();
+        for (name, value) in &mut q.args {
+            match *name {
+                LIMIT_ARG => *value = Value::Int(1),
+                OFFSET_ARG => *value = Value::Int(0),
+                _ => {}
+            }
+        }
+        q
+    }
 }
 
 /// Builds one query: hands out parameter markers as the text asks for them.
@@ -381,6 +411,51 @@ impl Paging {
             offset: offset.max(0),
         }
     }
+
+    /// Binds the page to a query under the names [`Query::first_row`] rewrites.
+    fn bind(self, b: &mut Builder<'_>) -> String {
+        let limit = b.int(LIMIT_ARG, self.limit);
+        let offset = b.int(OFFSET_ARG, self.offset);
+        format!(" LIMIT {limit} OFFSET {offset}")
+    }
+}
+
+const LIMIT_ARG: &str = "lim";
+const OFFSET_ARG: &str = "off";
+
+/// The page that a paged query's rows make. Each row carries the filtered
+/// total (`COUNT(*) OVER ()`), so only a page past the end cannot say it:
+/// then this is `Err` with the query for the first row alone, whose total the
+/// caller hands to [`past_the_end`]. One extra query, and only then.
+pub fn page_of<R, T>(
+    q: &Query,
+    rows: Vec<(R, i64)>,
+    item: impl FnMut(R) -> T,
+) -> std::result::Result<Page<T>, Query> {
+    let paging = q.paging();
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None if paging.offset > 0 => return Err(q.first_row()),
+        None => 0,
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|(row, _)| row).map(item).collect(),
+        total,
+        offset: paging.offset,
+        limit: paging.limit,
+    })
+}
+
+/// The empty page past the end of `q`, with the total the first-row query
+/// (`first_rows`) reported.
+pub fn past_the_end<R, T>(q: &Query, first_rows: &[(R, i64)]) -> Page<T> {
+    let paging = q.paging();
+    Page {
+        items: Vec::new(),
+        total: first_rows.first().map_or(0, |(_, total)| *total),
+        offset: paging.offset,
+        limit: paging.limit,
+    }
 }
 
 /// Expected players with neither a record nor a failure (player- or
@@ -398,11 +473,7 @@ pub fn unaccounted(
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let needle = b.text("search", search);
-    let page = paging.map(|p| {
-        let limit = b.int("lim", p.limit);
-        let offset = b.int("off", p.offset);
-        format!(" LIMIT {limit} OFFSET {offset}")
-    });
+    let page = paging.map(|p| p.bind(&mut b));
     let records = domain::reconcile::union_per_processor(|s| {
         format!(
             "SELECT {bit} AS bit, {c} AS d, player_lookup AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",
@@ -477,7 +548,7 @@ pub fn failure_rows(
     let of_processor = names_processor(&mut b, p);
     let category = b.text("category", category);
     let needle = b.text("search", search);
-    let (limit, offset) = (b.int("lim", paging.limit), b.int("off", paging.offset));
+    let page = paging.bind(&mut b);
     let sql = format!(
         "WITH matching AS (
              SELECT entity_id, COALESCE(failure_category, '') AS raw_category,
@@ -491,8 +562,7 @@ pub fn failure_rows(
                 upstream_category, run_id, COUNT(*) OVER () AS total
          FROM matching
          WHERE ({category} IS NULL OR category = {category}) AND {search}
-         ORDER BY category, entity_id
-         LIMIT {limit} OFFSET {offset}",
+         ORDER BY category, entity_id{page}",
         code = category_code_sql(),
         failures = d.table(FAILURES),
         search = matches_search("entity_id", &needle),
@@ -764,5 +834,44 @@ mod tests {
                 .iter()
                 .any(|(_, v)| *v == Value::Text(Some(hostile.into()))));
         }
+    }
+
+    #[test]
+    fn a_page_past_the_end_asks_the_first_row_for_the_total() {
+        let q = failure_rows(
+            &Dialect::duckdb(),
+            ProcessorId::Pdc,
+            day(10),
+            None,
+            None,
+            Paging::within(20, 40),
+        );
+        let first_row = page_of::<(), ()>(&q, Vec::new(), |r| r).unwrap_err();
+        let int = |q: &Query, name| q.args.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        assert_eq!(int(&first_row, "lim"), Value::Int(1));
+        assert_eq!(int(&first_row, "off"), Value::Int(0));
+        assert_eq!(first_row.sql, q.sql);
+        let page: Page<()> = past_the_end(&q, &[((), 57)]);
+        assert_eq!((page.total, page.offset, page.limit), (57, 40, 20));
+        assert!(page.items.is_empty());
+
+        // A page with rows reads the total off them; the first page, even empty, needs nothing more.
+        let page = page_of(&q, vec![("a", 41), ("b", 41)], str::to_uppercase).unwrap();
+        assert_eq!(
+            (page.items, page.total),
+            (vec!["A".to_string(), "B".into()], 41)
+        );
+        let first = failure_rows(
+            &Dialect::duckdb(),
+            ProcessorId::Pdc,
+            day(10),
+            None,
+            None,
+            Paging::within(20, 0),
+        );
+        assert_eq!(
+            page_of::<(), ()>(&first, Vec::new(), |r| r).unwrap().total,
+            0
+        );
     }
 }

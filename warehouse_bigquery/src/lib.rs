@@ -244,6 +244,24 @@ impl BigQueryWarehouse {
         let mut decode = decode;
         rows.iter().map(|r| decode(&client::BqRow(r))).collect()
     }
+
+    /// One page of a paged query (`warehouse::sql::page_of`), asking once
+    /// more for the total only when the page is past the end.
+    pub(crate) async fn page<R, T>(
+        &self,
+        q: &warehouse::sql::Query,
+        mut decode: impl FnMut(&dyn warehouse::sql::SqlRow) -> Result<(R, i64)>,
+        item: impl FnMut(R) -> T,
+    ) -> Result<domain::report::Page<T>> {
+        let rows = self.rows(q, &mut decode).await?;
+        match warehouse::sql::page_of(q, rows, item) {
+            Ok(page) => Ok(page),
+            Err(first_row) => {
+                let first = self.rows(&first_row, decode).await?;
+                Ok(warehouse::sql::past_the_end(q, &first))
+            }
+        }
+    }
 }
 
 #[async_trait]

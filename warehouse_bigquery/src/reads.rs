@@ -290,28 +290,8 @@ pub(crate) async fn unaccounted_players(
         filter.search.as_deref(),
         Some(paging),
     );
-    let rows = wh.rows(&q, sql::unaccounted_row).await?;
-    let total = match rows.first() {
-        Some((_, total)) => *total,
-        None if paging.offset > 0 => {
-            // Past the end: still report the true total.
-            let first = PlayerFilter {
-                offset: 0,
-                limit: 1,
-                ..filter.clone()
-            };
-            Box::pin(unaccounted_players(wh, p, date, first))
-                .await?
-                .total
-        }
-        None => 0,
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|((_, _, player), _)| player).collect(),
-        total,
-        offset: paging.offset,
-        limit: paging.limit,
-    })
+    wh.page(&q, sql::unaccounted_row, |(_, _, player)| player)
+        .await
 }
 
 pub(crate) async fn failure_rows(
@@ -329,24 +309,7 @@ pub(crate) async fn failure_rows(
         filter.search.as_deref(),
         paging,
     );
-    let rows = wh.rows(&q, sql::failure_row).await?;
-    let total = match rows.first() {
-        Some((_, total)) => *total,
-        None if paging.offset > 0 => {
-            // Past the end: still report the true total.
-            let mut first = filter.clone();
-            first.offset = 0;
-            first.limit = 1;
-            Box::pin(failure_rows(wh, p, date, first)).await?.total
-        }
-        None => 0,
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|(row, _)| row).collect(),
-        total,
-        offset: paging.offset,
-        limit: paging.limit,
-    })
+    wh.page(&q, sql::failure_row, |row| row).await
 }
 
 pub(crate) async fn cell_runs(

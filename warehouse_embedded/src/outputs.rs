@@ -488,26 +488,7 @@ pub(crate) fn unaccounted_players(
     let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
     let paging = filter.paging();
     let q = sql::unaccounted(dialect(), day, &[p], filter.search.as_deref(), Some(paging));
-    let rows = shared_sql::rows(conn, &q, sql::unaccounted_row)?;
-    let total = match rows.first() {
-        Some((_, total)) => *total,
-        None if paging.offset > 0 => {
-            // Past the end: still report the true total.
-            let first = PlayerFilter {
-                offset: 0,
-                limit: 1,
-                ..filter.clone()
-            };
-            unaccounted_players(conn, p, date, &first)?.total
-        }
-        None => 0,
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|((_, _, player), _)| player).collect(),
-        total,
-        offset: paging.offset,
-        limit: paging.limit,
-    })
+    shared_sql::page(conn, &q, sql::unaccounted_row, |(_, _, player)| player)
 }
 
 pub(crate) fn failure_rows(
@@ -525,24 +506,7 @@ pub(crate) fn failure_rows(
         filter.search.as_deref(),
         paging,
     );
-    let rows = shared_sql::rows(conn, &q, sql::failure_row)?;
-    let total = match rows.first() {
-        Some((_, total)) => *total,
-        None if paging.offset > 0 => {
-            // Past the end: still report the true total.
-            let mut first = filter.clone();
-            first.offset = 0;
-            first.limit = 1;
-            failure_rows(conn, p, date, &first)?.total
-        }
-        None => 0,
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|(row, _)| row).collect(),
-        total,
-        offset: paging.offset,
-        limit: paging.limit,
-    })
+    shared_sql::page(conn, &q, sql::failure_row, |row| row)
 }
 
 pub(crate) fn cell_runs(

@@ -1,9 +1,10 @@
 //! Runs the queries both stores share (`warehouse::sql`) on DuckDB.
 
 use chrono::NaiveDate;
+use domain::report::Page;
 use duckdb::types::ToSql;
 use duckdb::Connection;
-use warehouse::sql::{Dialect, Query, SqlRow, Value};
+use warehouse::sql::{self, Dialect, Query, SqlRow, Value};
 use warehouse::Result;
 
 use crate::query_err;
@@ -58,4 +59,19 @@ pub(crate) fn rows<T>(
         out.push(decode(&DuckRow(r))?);
     }
     Ok(out)
+}
+
+/// One page of a paged query (`warehouse::sql::page_of`), asking once more
+/// for the total only when the page is past the end.
+pub(crate) fn page<R, T>(
+    conn: &Connection,
+    q: &Query,
+    mut decode: impl FnMut(&dyn SqlRow) -> Result<(R, i64)>,
+    item: impl FnMut(R) -> T,
+) -> Result<Page<T>> {
+    let found = rows(conn, q, &mut decode)?;
+    match sql::page_of(q, found, item) {
+        Ok(page) => Ok(page),
+        Err(first_row) => Ok(sql::past_the_end(q, &rows(conn, &first_row, decode)?)),
+    }
 }
