@@ -8,6 +8,7 @@ pub mod error;
 pub mod failure;
 pub mod game;
 pub mod params;
+pub mod pipeline;
 pub mod processor;
 pub mod processors;
 pub mod reconcile;

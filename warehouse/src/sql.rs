@@ -874,4 +874,12 @@ mod tests {
             0
         );
     }
+
+    #[test]
+    fn the_shipped_pipeline_file_names_these_tables() {
+        let nba = domain::pipeline::nba();
+        assert_eq!(nba.universe.table, PLAYER_GAMES);
+        assert_eq!(nba.failures_table, FAILURES);
+        assert_eq!(nba.runs_table, RUNS);
+    }
 }
