@@ -19,6 +19,13 @@ pub enum DomainError {
     /// bounds, too long).
     #[error("{name}: {message}")]
     BadParameter { name: &'static str, message: String },
+    /// A pipeline file that cannot be used (`pipeline::Pipeline::parse`).
+    #[error("pipeline file, line {line}, column {column}: {message}")]
+    BadPipeline {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("line {line}, column {column}: {message}")]
     BadImportRow {
         line: u64,

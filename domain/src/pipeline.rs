@@ -1,7 +1,7 @@
 //! A pipeline file (TOML): the entity universe, the failure and run tables,
 //! and the processors with their tables, dependencies and how they run.
 //! Parsed and validated here, from text (reading the file is the caller's
-//! IO); every error names its line and column.
+//! IO); every error is a [`DomainError::BadPipeline`] naming its line and column.
 //!
 //! The NBA pipeline ships as `pipelines/nba.toml` ([`nba`]); the compiled-in
 //! [`crate::PROCESSORS`] must declare exactly what it says (a test holds the
@@ -12,6 +12,8 @@ use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::DomainError;
 
 /// The pipeline Rollcall ships and uses by default.
 pub const NBA_PIPELINE: &str = include_str!("../../pipelines/nba.toml");
@@ -62,15 +64,6 @@ pub enum Runs {
     Observe,
 }
 
-/// Why a pipeline file was refused, and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {message}")]
-pub struct PipelineError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileForm {
@@ -119,17 +112,17 @@ pub fn nba() -> Pipeline {
 }
 
 impl Pipeline {
-    pub fn parse(text: &str) -> Result<Self, PipelineError> {
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
         let form: FileForm = toml::from_str(text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
             at_offset(text, at, e.message().to_string())
         })?;
         let err = |span: Range<usize>, message: String| at_offset(text, span.start, message);
-        let table = |s: &Spanned<String>| -> Result<String, PipelineError> {
+        let table = |s: &Spanned<String>| -> Result<String, DomainError> {
             check_name(s.get_ref(), 2).map_err(|m| err(s.span(), m))?;
             Ok(s.get_ref().clone())
         };
-        let column = |s: &Spanned<String>| -> Result<String, PipelineError> {
+        let column = |s: &Spanned<String>| -> Result<String, DomainError> {
             check_name(s.get_ref(), 1).map_err(|m| err(s.span(), m))?;
             Ok(s.get_ref().clone())
         };
@@ -238,11 +231,11 @@ fn check_name(name: &str, max_parts: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn at_offset(text: &str, offset: usize, message: String) -> PipelineError {
+fn at_offset(text: &str, offset: usize, message: String) -> DomainError {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    PipelineError {
+    DomainError::BadPipeline {
         line,
         column,
         message,
@@ -271,8 +264,18 @@ mod tests {
         }
     }
 
-    fn refused(text: &str) -> PipelineError {
-        Pipeline::parse(text).expect_err("refused")
+    /// Where and why `text` is refused.
+    fn refused(text: &str) -> Refusal {
+        match Pipeline::parse(text) {
+            Err(DomainError::BadPipeline { line, message, .. }) => Refusal { line, message },
+            other => panic!("not refused as a pipeline: {other:?}"),
+        }
+    }
+
+    #[derive(Debug)]
+    struct Refusal {
+        line: usize,
+        message: String,
     }
 
     /// The shipped file with one line replaced.
@@ -292,8 +295,8 @@ mod tests {
             r#"depends_on = ["PDC", "NOPE"]"#,
         );
         let e = refused(&text);
-        assert_eq!(e.line, line_of(&text, "\"NOPE\""), "{e}");
-        assert!(e.message.contains("NOPE"), "{e}");
+        assert_eq!(e.line, line_of(&text, "\"NOPE\""), "{e:?}");
+        assert!(e.message.contains("NOPE"), "{e:?}");
 
         let text = with("min_games = 3", "min_games = \"three\"");
         assert_eq!(refused(&text).line, line_of(&text, "\"three\""));
@@ -303,10 +306,10 @@ mod tests {
 
         let text = with("min_games = 10", "min_games = 10\ncolour = \"red\"");
         let e = refused(&text);
-        assert_eq!(e.line, line_of(&text, "colour"), "{e}");
+        assert_eq!(e.line, line_of(&text, "colour"), "{e:?}");
 
         let e = refused("[universe\ntable = 1");
-        assert_eq!(e.line, 1, "{e}");
+        assert_eq!(e.line, 1, "{e:?}");
     }
 
     #[test]
@@ -334,7 +337,7 @@ mod tests {
                 .lines()
                 .count()
                 + 1;
-            assert_eq!(e.line, replaced, "{new}: {e}");
+            assert_eq!(e.line, replaced, "{new}: {e:?}");
         }
         // A processor may only depend on one declared before it: no cycles.
         let text = with(

@@ -771,19 +771,21 @@ mod tests {
         NaiveDate::from_ymd_opt(2021, 11, d).unwrap()
     }
 
-    #[test]
-    fn duckdb_numbers_each_argument_once() {
-        let q = failure_rows(
+    /// PDC's failure page on 2021-11-10 on DuckDB.
+    fn pdc_failures(search: Option<&str>, paging: Paging) -> Query {
+        failure_rows(
             &Dialect::duckdb(),
             ProcessorId::Pdc,
             day(10),
             None,
-            Some("lebron"),
-            Paging {
-                limit: 5,
-                offset: 0,
-            },
-        );
+            search,
+            paging,
+        )
+    }
+
+    #[test]
+    fn duckdb_numbers_each_argument_once() {
+        let q = pdc_failures(Some("lebron"), Paging::within(5, 0));
         let names: Vec<&str> = q.args.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
@@ -838,14 +840,7 @@ mod tests {
 
     #[test]
     fn a_page_past_the_end_asks_the_first_row_for_the_total() {
-        let q = failure_rows(
-            &Dialect::duckdb(),
-            ProcessorId::Pdc,
-            day(10),
-            None,
-            None,
-            Paging::within(20, 40),
-        );
+        let q = pdc_failures(None, Paging::within(20, 40));
         let first_row = page_of::<(), ()>(&q, Vec::new(), |r| r).unwrap_err();
         let int = |q: &Query, name| q.args.iter().find(|(n, _)| *n == name).unwrap().1.clone();
         assert_eq!(int(&first_row, "lim"), Value::Int(1));
@@ -861,14 +856,7 @@ mod tests {
             (page.items, page.total),
             (vec!["A".to_string(), "B".into()], 41)
         );
-        let first = failure_rows(
-            &Dialect::duckdb(),
-            ProcessorId::Pdc,
-            day(10),
-            None,
-            None,
-            Paging::within(20, 0),
-        );
+        let first = pdc_failures(None, Paging::within(20, 0));
         assert_eq!(
             page_of::<(), ()>(&first, Vec::new(), |r| r).unwrap().total,
             0
