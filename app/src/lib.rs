@@ -49,6 +49,32 @@ use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
 };
 
+/// Where the page carries the server's processors for the browser, which
+/// installs them before hydrating ([`install_processors_from_page`]): the
+/// browser never reads the pipeline file, so it needs no TOML parser.
+const PROCESSORS_SCRIPT_ID: &str = "rc-processors";
+
+/// The active pipeline's processors as JSON safe inside `<script>`.
+fn processors_json() -> String {
+    serde_json::to_string(domain::processors())
+        .unwrap_or_else(|_| "[]".into())
+        .replace('<', "\\u003c")
+}
+
+/// Installs the processors the page carries as the browser's pipeline.
+#[cfg(feature = "hydrate")]
+pub fn install_processors_from_page() -> Result<(), String> {
+    let text = document()
+        .get_element_by_id(PROCESSORS_SCRIPT_ID)
+        .and_then(|e| e.text_content())
+        .ok_or("the page carries no processors")?;
+    let specs: Vec<domain::ProcessorSpec> =
+        serde_json::from_str(&text).map_err(|e| format!("the page's processors: {e}"))?;
+    domain::pipeline::install(domain::pipeline::Pipeline::of_processors(specs))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// The HTML document around the app (server side only). The stylesheet is
 /// named like the bundle (`rollcall.<hash>.css`), so it is linked here, where
 /// the site's options are known.
@@ -65,6 +91,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
+                <script type="application/json" id=PROCESSORS_SCRIPT_ID inner_html=processors_json()></script>
             </head>
             <body>
                 <App/>

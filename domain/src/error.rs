@@ -13,8 +13,8 @@ pub enum DomainError {
     ReversedRange { start: String, end: String },
     #[error("range of {days} days is longer than the maximum of {max} days")]
     RangeTooLong { days: i64, max: i64 },
-    #[error("unknown processor '{0}' (known: PSZA, PDC, PCF, MLFS)")]
-    UnknownProcessor(String),
+    #[error("unknown processor '{given}' (known: {known})")]
+    UnknownProcessor { given: String, known: String },
     /// A request parameter that cannot be used (not a number, out of
     /// bounds, too long).
     #[error("{name}: {message}")]

@@ -17,4 +17,4 @@ pub mod report;
 pub use dates::{DateRange, DEFAULT_MAX_RANGE_DAYS};
 pub use error::DomainError;
 pub use failure::{FailureCategory, FailureLevel};
-pub use processor::{ProcessorId, ProcessorSpec, PROCESSORS};
+pub use processor::{processors, Builtin, ProcessorId, ProcessorSpec, Runs};

@@ -3,32 +3,39 @@
 //! Parsed and validated here, from text (reading the file is the caller's
 //! IO); every error is a [`DomainError::BadPipeline`] naming its line and column.
 //!
-//! The NBA pipeline ships as `pipelines/nba.toml` ([`nba`]); the compiled-in
-//! [`crate::PROCESSORS`] must declare exactly what it says (a test holds the
-//! two together until the processors are read from the file at start-up).
+//! A process serves one pipeline, the *active* one: [`install`]ed once at
+//! start-up (the server from its `--pipeline` file, the browser from the
+//! processors its page carries), before anything asks [`active`]. Until
+//! then, and in tests, it is the shipped NBA pipeline, `pipelines/nba.toml`.
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::OnceLock;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::processor::{Builtin, ProcessorId, ProcessorSpec, Runs};
 use crate::DomainError;
 
 /// The pipeline Rollcall ships and uses by default.
 pub const NBA_PIPELINE: &str = include_str!("../../pipelines/nba.toml");
 
+/// Processors one pipeline may declare: each takes three bits of the 32-bit
+/// reconciliation mask (`reconcile::mask`), after the expected bit.
+pub const MAX_PROCESSORS: usize = 10;
+
 /// A validated pipeline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Pipeline {
     pub universe: Universe,
     pub failures_table: String,
     pub runs_table: String,
     /// In dependency order.
-    pub processors: Vec<PipelineProcessor>,
+    pub processors: Vec<ProcessorSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Universe {
     pub table: String,
     pub date_column: String,
@@ -37,31 +44,36 @@ pub struct Universe {
     pub expected: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct PipelineProcessor {
-    pub code: String,
-    pub name: String,
-    /// Other spellings found in stored `processor_name` columns.
-    pub spellings: Vec<String>,
-    pub output_table: String,
-    pub date_column: String,
-    pub entity_column: String,
-    /// Codes of upstream processors, each declared earlier.
-    pub depends_on: Vec<String>,
-    pub min_games: usize,
-    pub runs: Runs,
+static ACTIVE: OnceLock<Pipeline> = OnceLock::new();
+
+/// Makes `pipeline` the process's active pipeline. Refused once another one
+/// is active (installed, or the default already in use).
+pub fn install(pipeline: Pipeline) -> Result<&'static Pipeline, DomainError> {
+    let active = ACTIVE.get_or_init(|| pipeline.clone());
+    if *active != pipeline {
+        return Err(DomainError::BadPipeline {
+            line: 1,
+            column: 1,
+            message: "another pipeline is already active in this process".into(),
+        });
+    }
+    Ok(active)
 }
 
-/// How a processor's cells get written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runs {
-    /// One of Rollcall's own Rust processors.
-    Builtin,
-    /// The team's own program (see README for its protocol).
-    Command,
-    /// Someone else writes the table; Rollcall only reconciles it.
-    Observe,
+/// The active pipeline (see the module docs).
+pub fn active() -> &'static Pipeline {
+    ACTIVE.get_or_init(default_pipeline)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn default_pipeline() -> Pipeline {
+    nba()
+}
+
+/// The browser must not carry the TOML parser: it installs what its page says.
+#[cfg(target_arch = "wasm32")]
+fn default_pipeline() -> Pipeline {
+    panic!("the page's processors are installed before hydration")
 }
 
 #[derive(Deserialize)]
@@ -103,7 +115,7 @@ struct ProcessorForm {
     depends_on: Vec<Spanned<String>>,
     #[serde(default)]
     min_games: usize,
-    runs: Runs,
+    runs: Spanned<Runs>,
 }
 
 /// The shipped NBA pipeline.
@@ -112,6 +124,14 @@ pub fn nba() -> Pipeline {
 }
 
 impl Pipeline {
+    /// What a browser knows of the server's pipeline: its processors.
+    pub fn of_processors(processors: Vec<ProcessorSpec>) -> Self {
+        Pipeline {
+            processors,
+            ..Pipeline::default()
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         let form: FileForm = toml::from_str(text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
@@ -146,10 +166,15 @@ impl Pipeline {
                 "the pipeline declares no [[processor]]".into(),
             ));
         }
+        if let Some(extra) = form.processors.get(MAX_PROCESSORS) {
+            return Err(err(
+                extra.code.span(),
+                format!("a pipeline has at most {MAX_PROCESSORS} processors"),
+            ));
+        }
         let mut spelled: HashSet<String> = HashSet::new();
-        let mut declared: Vec<String> = Vec::new();
-        let mut processors = Vec::new();
-        for p in &form.processors {
+        let mut processors: Vec<ProcessorSpec> = Vec::new();
+        for (order, p) in form.processors.iter().enumerate() {
             let code = p.code.get_ref();
             let valid_code = !code.is_empty()
                 && code.len() <= 16
@@ -169,6 +194,22 @@ impl Pipeline {
                 if s.get_ref().trim().is_empty() {
                     return Err(err(s.span(), "a processor spelling is empty".into()));
                 }
+                // Spellings become SQL string literals (`reconcile::processor_code_sql`).
+                let literal_safe = s.get_ref().len() <= 128
+                    && s.get_ref()
+                        .chars()
+                        .all(|c| c == ' ' || c.is_ascii_graphic())
+                    && !s.get_ref().contains(['\'', '"', '\\']);
+                if !literal_safe {
+                    return Err(err(
+                        s.span(),
+                        format!(
+                            "{:?}: a processor spelling is up to 128 printable ASCII \
+                             characters without quotes or backslashes",
+                            s.get_ref()
+                        ),
+                    ));
+                }
                 if !spelled.insert(s.get_ref().to_uppercase()) {
                     return Err(err(
                         s.span(),
@@ -176,8 +217,9 @@ impl Pipeline {
                     ));
                 }
             }
+            let mut depends_on = Vec::new();
             for up in &p.depends_on {
-                if !declared.contains(up.get_ref()) {
+                let Some(declared) = processors.iter().find(|d| d.code == *up.get_ref()) else {
                     return Err(err(
                         up.span(),
                         format!(
@@ -185,20 +227,29 @@ impl Pipeline {
                             up.get_ref()
                         ),
                     ));
-                }
+                };
+                depends_on.push(declared.id);
             }
-            declared.push(code.clone());
-            processors.push(PipelineProcessor {
+            let spec = ProcessorSpec {
+                id: ProcessorId::at(order),
                 code: code.clone(),
                 name: p.name.get_ref().clone(),
                 spellings: p.spellings.iter().map(|s| s.get_ref().clone()).collect(),
                 output_table: table(&p.output_table)?,
                 date_column: column(&p.date_column)?,
                 entity_column: column(&p.entity_column)?,
-                depends_on: p.depends_on.iter().map(|s| s.get_ref().clone()).collect(),
+                depends_on,
                 min_games: p.min_games,
-                runs: p.runs.clone(),
-            });
+                runs: *p.runs.get_ref(),
+                builtin: None,
+            };
+            let builtin = match spec.runs {
+                Runs::Builtin => {
+                    Some(builtin_of(&spec, &processors).map_err(|m| err(p.runs.span(), m))?)
+                }
+                Runs::Command | Runs::Observe => None,
+            };
+            processors.push(ProcessorSpec { builtin, ..spec });
         }
         Ok(Pipeline {
             universe,
@@ -207,6 +258,43 @@ impl Pipeline {
             processors,
         })
     }
+}
+
+/// The builtin a `runs = "builtin"` processor names by its code, if the
+/// declaration matches what that builtin writes and reads.
+fn builtin_of(spec: &ProcessorSpec, earlier: &[ProcessorSpec]) -> Result<Builtin, String> {
+    let Some(builtin) = Builtin::from_code(&spec.code) else {
+        let known: Vec<&str> = Builtin::ALL.iter().map(|b| b.code()).collect();
+        return Err(format!(
+            "{}: no builtin processor has this code (builtins: {})",
+            spec.code,
+            known.join(", ")
+        ));
+    };
+    let t = builtin.table();
+    let declared = (
+        spec.output_table.as_str(),
+        spec.date_column.as_str(),
+        spec.entity_column.as_str(),
+    );
+    if declared != (t.output_table, t.date_column, t.entity_column) {
+        return Err(format!(
+            "builtin {} writes {} ({}, {}); declare exactly that",
+            t.code, t.output_table, t.date_column, t.entity_column
+        ));
+    }
+    for need in builtin.needs() {
+        let runs_it = |up: &ProcessorId| earlier[up.order()].builtin == Some(*need);
+        if !spec.depends_on.iter().any(runs_it) {
+            return Err(format!(
+                "builtin {} reads {}'s records: depend on the builtin {}",
+                t.code,
+                need.code(),
+                need.code()
+            ));
+        }
+    }
+    Ok(builtin)
 }
 
 /// A SQL name of at most `max_parts` dotted identifiers.
@@ -245,23 +333,69 @@ fn at_offset(text: &str, offset: usize, message: String) -> DomainError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PROCESSORS;
 
     #[test]
-    fn the_shipped_file_declares_the_compiled_in_processors() {
+    fn the_shipped_file_runs_the_four_builtins() {
         let nba = nba();
         assert_eq!(nba.universe.expected, crate::game::EXPECTED_PLAYER_SQL);
-        assert_eq!(nba.processors.len(), PROCESSORS.len());
-        for (file, spec) in nba.processors.iter().zip(PROCESSORS.iter()) {
-            assert_eq!(file.code, spec.code);
-            assert_eq!(file.name, spec.name);
-            assert_eq!(file.output_table, spec.output_table);
-            assert_eq!(file.date_column, spec.date_column);
-            assert_eq!(file.min_games, spec.min_games);
-            assert_eq!(file.runs, Runs::Builtin);
-            let ups: Vec<&str> = spec.depends_on.iter().map(|p| p.code()).collect();
-            assert_eq!(file.depends_on, ups, "{}", spec.code);
+        let builtins: Vec<Option<Builtin>> = nba.processors.iter().map(|p| p.builtin).collect();
+        assert_eq!(builtins, Builtin::ALL.map(Some));
+        for p in &nba.processors {
+            let needs: Vec<ProcessorId> =
+                p.builtin.unwrap().needs().iter().map(|b| b.id()).collect();
+            assert_eq!(p.depends_on, needs, "{}", p.code);
         }
+        assert_eq!(nba.processors[0].min_games, 10);
+        assert_eq!(*active(), nba, "tests run on the shipped pipeline");
+        assert!(
+            install(nba).is_ok(),
+            "installing the active one again is harmless"
+        );
+        assert!(install(Pipeline::default()).is_err());
+    }
+
+    #[test]
+    fn builtins_must_be_declared_as_they_are() {
+        // Not a builtin's code.
+        let text = with(r#"code = "PDC""#, r#"code = "PDX""#);
+        let e = refused(&text);
+        assert!(e.message.contains("no builtin"), "{e:?}");
+        // A builtin's table is its own.
+        let text = with(
+            r#"output_table = "nba_precompute.player_daily_cache""#,
+            r#"output_table = "nba_precompute.elsewhere""#,
+        );
+        let e = refused(&text);
+        assert!(e.message.contains("player_daily_cache"), "{e:?}");
+        // PCF reads PDC's records: it must depend on it.
+        let text = with(
+            r#"depends_on = ["PDC", "PSZA"]"#,
+            r#"depends_on = ["PSZA"]"#,
+        );
+        let e = refused(&text);
+        assert!(e.message.contains("reads PDC"), "{e:?}");
+        // The same processors run as commands are fine.
+        let text = NBA_PIPELINE.replace(r#"runs = "builtin""#, r#"runs = "command""#);
+        let p = Pipeline::parse(&text).unwrap();
+        assert!(p.processors.iter().all(|p| p.builtin.is_none()));
+    }
+
+    #[test]
+    fn a_pipeline_fits_the_reconciliation_mask() {
+        let mut text = String::from(&NBA_PIPELINE[..NBA_PIPELINE.find("[[processor]]").unwrap()]);
+        for i in 0..=MAX_PROCESSORS {
+            text.push_str(&format!(
+                "[[processor]]\ncode = \"P{i}\"\nname = \"proc{i}\"\noutput_table = \"d.t{i}\"\n\
+                 date_column = \"d\"\nentity_column = \"e\"\nruns = \"observe\"\n"
+            ));
+        }
+        let e = refused(&text);
+        assert_eq!(e.line, line_of(&text, "\"P10\""), "{e:?}");
+        let ten = &text[..text.find("[[processor]]\ncode = \"P10\"").unwrap()];
+        assert_eq!(
+            Pipeline::parse(ten).unwrap().processors.len(),
+            MAX_PROCESSORS
+        );
     }
 
     /// Where and why `text` is refused.
@@ -320,6 +454,10 @@ mod tests {
                 r#"output_table = "x; DROP TABLE jobs; --""#,
             ),
             (r#"date_column = "cache_date""#, r#"date_column = "a.b""#),
+            (
+                r#"name = "PlayerDailyCacheProcessor""#,
+                r#"name = "Daily' THEN 1 END; --""#,
+            ),
             (r#"code = "PDC""#, r#"code = "PSZA""#),
             (r#"code = "PDC""#, r#"code = "pdc""#),
             (

@@ -1,117 +1,183 @@
-//! The processors, declared once. The DAG, the heatmap rows, the CLI and the
-//! re-run ordering all read [`PROCESSORS`]; nothing else lists them.
+//! The processors of the active pipeline ([`crate::pipeline::active`]): the
+//! DAG, the heatmap rows, the CLI and the re-run ordering all read
+//! [`processors`]; nothing else lists them. A [`ProcessorId`] is a position
+//! in that list (dependency order). [`Builtin`] names Rollcall's own Rust
+//! processors, which a pipeline file may run (`runs = "builtin"`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
+/// A processor of the active pipeline: its position in dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ProcessorId {
+#[serde(transparent)]
+pub struct ProcessorId(u16);
+
+/// How a processor's cells get written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runs {
+    /// One of Rollcall's own Rust processors ([`Builtin`]).
+    Builtin,
+    /// The team's own program.
+    Command,
+    /// Someone else writes the table; Rollcall only reconciles it.
+    Observe,
+}
+
+/// One processor as the pipeline declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessorSpec {
+    pub id: ProcessorId,
+    /// Short code used in URLs, the CLI and the heatmap (`PDC`).
+    pub code: String,
+    /// The name the pipeline writes into `processor_name` columns.
+    pub name: String,
+    /// Other spellings found in stored `processor_name` columns.
+    pub spellings: Vec<String>,
+    /// Fully qualified output table (`dataset.table`).
+    pub output_table: String,
+    /// The output table's date column (its partition column).
+    pub date_column: String,
+    /// The output table's entity column.
+    pub entity_column: String,
+    /// Upstream processors, each earlier in the list; empty = the universe only.
+    pub depends_on: Vec<ProcessorId>,
+    /// Minimum prior games for a record.
+    pub min_games: usize,
+    pub runs: Runs,
+    /// The Rust processor behind `runs = "builtin"`.
+    pub builtin: Option<Builtin>,
+}
+
+/// Rollcall's own processors (the NBA pipeline's). Each writes its own typed
+/// table and reads the records of the builtins it [`needs`](Builtin::needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Builtin {
     Psza,
     Pdc,
     Pcf,
     Mlfs,
 }
 
+/// What a builtin writes: a pipeline file must declare exactly this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessorSpec {
-    pub id: ProcessorId,
-    /// Short code used in URLs, the CLI and the heatmap (`PDC`).
+pub struct BuiltinTable {
     pub code: &'static str,
-    /// The class name the real pipeline writes into `processor_name` columns.
-    pub name: &'static str,
-    /// Fully qualified output table (`dataset.table`).
     pub output_table: &'static str,
-    /// The output table's date column (its partition column).
     pub date_column: &'static str,
-    /// Upstream processors; an empty list means "Phase 3 only".
-    pub depends_on: &'static [ProcessorId],
-    /// Minimum prior games for a record.
-    pub min_games: usize,
+    pub entity_column: &'static str,
 }
 
-/// In dependency order: every processor comes after all of its upstreams.
-pub const PROCESSORS: [ProcessorSpec; 4] = [
-    ProcessorSpec {
-        id: ProcessorId::Psza,
-        code: "PSZA",
-        name: "PlayerShotZoneAnalysisProcessor",
-        output_table: "nba_precompute.player_shot_zone_analysis",
-        date_column: "analysis_date",
-        depends_on: &[],
-        min_games: 10,
-    },
-    ProcessorSpec {
-        id: ProcessorId::Pdc,
-        code: "PDC",
-        name: "PlayerDailyCacheProcessor",
-        output_table: "nba_precompute.player_daily_cache",
-        date_column: "cache_date",
-        depends_on: &[],
-        min_games: 3,
-    },
-    ProcessorSpec {
-        id: ProcessorId::Pcf,
-        code: "PCF",
-        name: "PlayerCompositeFactorsProcessor",
-        output_table: "nba_precompute.player_composite_factors",
-        date_column: "game_date",
-        depends_on: &[ProcessorId::Pdc, ProcessorId::Psza],
-        min_games: 0,
-    },
-    ProcessorSpec {
-        id: ProcessorId::Mlfs,
-        code: "MLFS",
-        name: "MLFeatureStoreProcessor",
-        output_table: "nba_predictions.ml_feature_store_v2",
-        date_column: "game_date",
-        depends_on: &[ProcessorId::Psza, ProcessorId::Pdc, ProcessorId::Pcf],
-        min_games: 0,
-    },
-];
+impl Builtin {
+    pub const ALL: [Builtin; 4] = [Builtin::Psza, Builtin::Pdc, Builtin::Pcf, Builtin::Mlfs];
 
-/// How `processor_name` columns may spell each processor (code or class name,
-/// compared upper-cased), with the processor's code and its bit (`1 << order`)
-/// in the reconciliation masks of both warehouses.
+    pub fn table(self) -> BuiltinTable {
+        let (code, output_table, date_column) = match self {
+            Builtin::Psza => (
+                "PSZA",
+                "nba_precompute.player_shot_zone_analysis",
+                "analysis_date",
+            ),
+            Builtin::Pdc => ("PDC", "nba_precompute.player_daily_cache", "cache_date"),
+            Builtin::Pcf => (
+                "PCF",
+                "nba_precompute.player_composite_factors",
+                "game_date",
+            ),
+            Builtin::Mlfs => ("MLFS", "nba_predictions.ml_feature_store_v2", "game_date"),
+        };
+        BuiltinTable {
+            code,
+            output_table,
+            date_column,
+            entity_column: "player_lookup",
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.table().code
+    }
+
+    pub fn from_code(code: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.code() == code)
+    }
+
+    /// The builtins whose records this one reads.
+    pub fn needs(self) -> &'static [Builtin] {
+        match self {
+            Builtin::Psza | Builtin::Pdc => &[],
+            Builtin::Pcf => &[Builtin::Pdc, Builtin::Psza],
+            Builtin::Mlfs => &[Builtin::Psza, Builtin::Pdc, Builtin::Pcf],
+        }
+    }
+
+    /// The active pipeline's processor running this builtin. Only asked by a
+    /// builtin that needs it (or by tests on the shipped pipeline), and the
+    /// pipeline file's validation makes every need a declared dependency.
+    pub fn id(self) -> ProcessorId {
+        processors()
+            .iter()
+            .find(|p| p.builtin == Some(self))
+            .map(|p| p.id)
+            .unwrap_or_else(|| panic!("the active pipeline runs no {}", self.code()))
+    }
+}
+
+/// The active pipeline's processors, in dependency order.
+pub fn processors() -> &'static [ProcessorSpec] {
+    &crate::pipeline::active().processors
+}
+
+/// How `processor_name` columns may spell each processor (code, name and
+/// legacy spellings, compared upper-cased), with the processor's code and its
+/// bit (`1 << order`) in the reconciliation masks of both warehouses.
 pub fn name_spellings() -> impl Iterator<Item = (String, &'static str, u32)> {
-    PROCESSORS.iter().flat_map(|s| {
+    processors().iter().flat_map(|s| {
         let bit = 1u32 << s.id.order();
-        [s.code, s.name].map(|raw| (raw.to_uppercase(), s.code, bit))
+        std::iter::once(&s.code)
+            .chain([&s.name])
+            .chain(&s.spellings)
+            .map(move |raw| (raw.to_uppercase(), s.code.as_str(), bit))
     })
 }
 
 impl ProcessorId {
+    /// The id of the processor at `order` in a pipeline being built.
+    pub(crate) const fn at(order: usize) -> Self {
+        ProcessorId(order as u16)
+    }
+
     pub fn spec(self) -> &'static ProcessorSpec {
-        PROCESSORS
-            .iter()
-            .find(|p| p.id == self)
-            .expect("every ProcessorId is declared in PROCESSORS")
+        &processors()[self.order()]
     }
     pub fn code(self) -> &'static str {
-        self.spec().code
+        &self.spec().code
     }
     pub fn name(self) -> &'static str {
-        self.spec().name
+        &self.spec().name
     }
     /// Position in dependency order.
     pub fn order(self) -> usize {
-        PROCESSORS
-            .iter()
-            .position(|p| p.id == self)
-            .unwrap_or(usize::MAX)
+        usize::from(self.0)
     }
     pub fn all() -> impl Iterator<Item = ProcessorId> {
-        PROCESSORS.iter().map(|p| p.id)
+        processors().iter().map(|p| p.id)
     }
 
-    /// Accepts the short code or the class name, case-insensitively.
+    /// Accepts the code, the name or a legacy spelling, case-insensitively.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let t = raw.trim();
-        PROCESSORS
+        processors()
             .iter()
-            .find(|p| p.code.eq_ignore_ascii_case(t) || p.name.eq_ignore_ascii_case(t))
+            .find(|p| {
+                std::iter::once(&p.code)
+                    .chain([&p.name])
+                    .chain(&p.spellings)
+                    .any(|s| s.eq_ignore_ascii_case(t))
+            })
             .map(|p| p.id)
-            .ok_or_else(|| DomainError::UnknownProcessor(t.chars().take(40).collect()))
+            .ok_or_else(|| unknown(t))
     }
 
     /// Parses a comma-separated list (`PDC,PCF`), deduplicated, in dependency order.
@@ -124,18 +190,16 @@ impl ProcessorId {
             }
         }
         if out.is_empty() {
-            return Err(DomainError::UnknownProcessor(
-                raw.chars().take(40).collect(),
-            ));
+            return Err(unknown(raw));
         }
-        out.sort_by_key(|p| p.order());
+        out.sort();
         Ok(out)
     }
 
     /// Every processor that depends on `self`, directly or transitively, in order.
     pub fn downstream(self) -> Vec<ProcessorId> {
         let mut out: Vec<ProcessorId> = Vec::new();
-        for spec in PROCESSORS.iter() {
+        for spec in processors() {
             let depends = spec
                 .depends_on
                 .iter()
@@ -157,8 +221,23 @@ impl ProcessorId {
                 }
             }
         }
-        out.sort_by_key(|p| p.order());
+        out.sort();
         out
+    }
+}
+
+/// `raw` names no processor of the active pipeline.
+fn unknown(raw: &str) -> DomainError {
+    let known: Vec<&str> = processors().iter().map(|p| p.code.as_str()).collect();
+    DomainError::UnknownProcessor {
+        given: raw.chars().take(40).collect(),
+        known: known.join(", "),
+    }
+}
+
+impl std::fmt::Display for Builtin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
     }
 }
 
@@ -174,8 +253,9 @@ mod tests {
 
     #[test]
     fn declaration_is_in_dependency_order() {
-        for (i, spec) in PROCESSORS.iter().enumerate() {
-            for up in spec.depends_on {
+        for (i, spec) in processors().iter().enumerate() {
+            assert_eq!(spec.id.order(), i);
+            for up in &spec.depends_on {
                 assert!(
                     up.order() < i,
                     "{} depends on later {}",
@@ -187,31 +267,26 @@ mod tests {
     }
 
     #[test]
-    fn parses_codes_and_class_names() {
-        assert_eq!(ProcessorId::parse("pdc").unwrap(), ProcessorId::Pdc);
+    fn parses_codes_and_names() {
+        assert_eq!(ProcessorId::parse("pdc").unwrap(), Builtin::Pdc.id());
         assert_eq!(
             ProcessorId::parse("MLFeatureStoreProcessor").unwrap(),
-            ProcessorId::Mlfs
+            Builtin::Mlfs.id()
         );
         assert!(ProcessorId::parse("XYZ").is_err());
         assert_eq!(
             ProcessorId::parse_list("MLFS, PDC,PDC").unwrap(),
-            vec![ProcessorId::Pdc, ProcessorId::Mlfs]
+            vec![Builtin::Pdc.id(), Builtin::Mlfs.id()]
         );
         assert!(ProcessorId::parse_list(" , ").is_err());
     }
 
     #[test]
     fn downstream_follows_the_dag() {
-        assert_eq!(
-            ProcessorId::Pdc.downstream(),
-            vec![ProcessorId::Pcf, ProcessorId::Mlfs]
-        );
-        assert_eq!(ProcessorId::Pcf.downstream(), vec![ProcessorId::Mlfs]);
-        assert!(ProcessorId::Mlfs.downstream().is_empty());
-        assert_eq!(
-            ProcessorId::with_downstream(&[ProcessorId::Psza]),
-            vec![ProcessorId::Psza, ProcessorId::Pcf, ProcessorId::Mlfs]
-        );
+        let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(Builtin::id);
+        assert_eq!(pdc.downstream(), vec![pcf, mlfs]);
+        assert_eq!(pcf.downstream(), vec![mlfs]);
+        assert!(mlfs.downstream().is_empty());
+        assert_eq!(ProcessorId::with_downstream(&[psza]), vec![psza, pcf, mlfs]);
     }
 }

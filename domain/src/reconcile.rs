@@ -15,21 +15,25 @@ use chrono::NaiveDate;
 use crate::failure::{spellings, FailureCategory};
 use crate::processor::name_spellings;
 use crate::report::{CellCounts, LastRun};
-use crate::{ProcessorId, ProcessorSpec, PROCESSORS};
+use crate::{processors, ProcessorId, ProcessorSpec};
 
 /// Bit layout of the per-(date, player) mask: bit 0 expected, then one record
 /// bit, one failure bit and one investigate-failure bit per processor, each
 /// group in dependency order.
 pub mod mask {
-    use crate::{ProcessorId, PROCESSORS};
+    use crate::{processors, ProcessorId};
 
     pub const EXPECTED: u32 = 1;
     /// Shift of the record bits: `processor_bit << RECORD_SHIFT`.
     pub const RECORD_SHIFT: u32 = 1;
     /// Shift of the player-level failure bits.
-    pub const FAILURE_SHIFT: u32 = 1 + PROCESSORS.len() as u32;
+    pub fn failure_shift() -> u32 {
+        1 + processors().len() as u32
+    }
     /// Shift of the failure bits whose category needs investigation.
-    pub const INVESTIGATE_SHIFT: u32 = 1 + 2 * PROCESSORS.len() as u32;
+    pub fn investigate_shift() -> u32 {
+        1 + 2 * processors().len() as u32
+    }
 
     /// `1 << order`: the processor's bit before shifting.
     pub fn processor_bit(p: ProcessorId) -> u32 {
@@ -39,10 +43,10 @@ pub mod mask {
         processor_bit(p) << RECORD_SHIFT
     }
     pub fn failure(p: ProcessorId) -> u32 {
-        processor_bit(p) << FAILURE_SHIFT
+        processor_bit(p) << failure_shift()
     }
     pub fn investigate(p: ProcessorId) -> u32 {
-        processor_bit(p) << INVESTIGATE_SHIFT
+        processor_bit(p) << investigate_shift()
     }
     /// Record bits of the processor's dependencies.
     pub fn dependency_records(p: ProcessorId) -> u32 {
@@ -215,7 +219,7 @@ pub fn processor_code_sql(column: &str) -> String {
 /// `select` writes the one for a processor (in the warehouse's dialect and
 /// table names).
 pub fn union_per_processor(select: impl Fn(&ProcessorSpec) -> String) -> String {
-    PROCESSORS
+    processors()
         .iter()
         .map(select)
         .collect::<Vec<_>>()
@@ -224,7 +228,7 @@ pub fn union_per_processor(select: impl Fn(&ProcessorSpec) -> String) -> String 
 
 /// The processor of a bit from [`processor_bit_sql`].
 pub fn processor_of_bit(bit: i64) -> Option<ProcessorId> {
-    PROCESSORS
+    processors()
         .iter()
         .map(|s| s.id)
         .find(|p| i64::from(mask::processor_bit(*p)) == bit)
@@ -243,7 +247,18 @@ pub fn expected_spellings_sql() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ProcessorId::*;
+    use crate::Builtin;
+
+    // The shipped pipeline's processors, by position.
+    const PSZA: ProcessorId = ProcessorId::at(0);
+    const PDC: ProcessorId = ProcessorId::at(1);
+    const PCF: ProcessorId = ProcessorId::at(2);
+    const MLFS: ProcessorId = ProcessorId::at(3);
+
+    #[test]
+    fn the_positions_are_the_builtins() {
+        assert_eq!([PSZA, PDC, PCF, MLFS], Builtin::ALL.map(Builtin::id));
+    }
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2021, 11, day).unwrap()
@@ -289,9 +304,9 @@ mod tests {
         let masks = players(
             d(5),
             &[
-                (true, &[Psza, Pdc, Pcf, Mlfs], &[], &[]),
-                (true, &[Psza, Pdc], &[Pcf, Mlfs], &[]),
-                (true, &[], &[Psza, Pdc], &[Psza]),
+                (true, &[PSZA, PDC, PCF, MLFS], &[], &[]),
+                (true, &[PSZA, PDC], &[PCF, MLFS], &[]),
+                (true, &[], &[PSZA, PDC], &[PSZA]),
                 (true, &[], &[], &[]),
             ],
         );
@@ -301,13 +316,13 @@ mod tests {
             assert_eq!(c.expected, 4);
             assert_eq!(c.has_record + c.has_failure + c.unaccounted, c.expected);
         }
-        let psza = cell(&cells, Psza, d(5));
+        let psza = cell(&cells, PSZA, d(5));
         assert_eq!(
             (psza.has_record, psza.has_failure, psza.unaccounted),
             (2, 1, 1)
         );
         assert_eq!(psza.investigate, 1);
-        let pcf = cell(&cells, Pcf, d(5));
+        let pcf = cell(&cells, PCF, d(5));
         assert_eq!(
             (pcf.has_record, pcf.has_failure, pcf.unaccounted),
             (1, 1, 2)
@@ -321,26 +336,26 @@ mod tests {
             d(6),
             &[
                 // Record and a stale failure: conflict, still a record.
-                (true, &[Psza], &[Psza], &[Psza]),
+                (true, &[PSZA], &[PSZA], &[PSZA]),
                 // Not expected but written: extra.
-                (false, &[Psza, Pdc], &[], &[]),
+                (false, &[PSZA, PDC], &[], &[]),
                 // PCF without its PSZA upstream: cascade.
-                (true, &[Pdc, Pcf], &[], &[]),
+                (true, &[PDC, PCF], &[], &[]),
             ],
         );
-        let cells = cells(&[Psza, Pcf], &masks, &[], &[]);
+        let cells = cells(&[PSZA, PCF], &masks, &[], &[]);
         assert_eq!(cells.len(), 2, "only the selected processors");
-        let psza = cell(&cells, Psza, d(6));
+        let psza = cell(&cells, PSZA, d(6));
         assert_eq!((psza.conflict, psza.extra, psza.has_record), (1, 1, 1));
         assert_eq!(psza.investigate, 0, "a record wins over its failure");
-        let pcf = cell(&cells, Pcf, d(6));
+        let pcf = cell(&cells, PCF, d(6));
         assert_eq!((pcf.cascade, pcf.has_record, pcf.extra), (1, 1, 0));
     }
 
     #[test]
     fn dates_without_expected_players_have_no_cells() {
-        let masks = players(d(7), &[(false, &[Psza], &[], &[])]);
-        assert!(cells(&[Psza], &masks, &[], &[]).is_empty());
+        let masks = players(d(7), &[(false, &[PSZA], &[], &[])]);
+        assert!(cells(&[PSZA], &masks, &[], &[]).is_empty());
     }
 
     #[test]
@@ -348,21 +363,21 @@ mod tests {
         let masks = players(d(8), &[(true, &[], &[], &[]), (true, &[], &[], &[])]);
         let failures = vec![
             FailureGroup {
-                processor: Pcf,
+                processor: PCF,
                 date: d(8),
                 category_key: "MISSING_DEPENDENCY".into(),
                 date_level: true,
                 rows: 1,
             },
             FailureGroup {
-                processor: Pcf,
+                processor: PCF,
                 date: d(8),
                 category_key: "MISSING_DEPENDENCIES".into(),
                 date_level: false,
                 rows: 2,
             },
             FailureGroup {
-                processor: Pcf,
+                processor: PCF,
                 date: d(8),
                 category_key: "SOMETHING_NEW".into(),
                 date_level: false,
@@ -375,13 +390,13 @@ mod tests {
             started_at: None,
         };
         let runs = vec![RunGroup {
-            processor: Pcf,
+            processor: PCF,
             date: d(8),
             runs: 2,
             last: Some(last.clone()),
         }];
-        let cells = cells(&[Psza, Pcf], &masks, &failures, &runs);
-        let pcf = cell(&cells, Pcf, d(8));
+        let cells = cells(&[PSZA, PCF], &masks, &failures, &runs);
+        let pcf = cell(&cells, PCF, d(8));
         assert!(pcf.date_level);
         assert_eq!(pcf.unaccounted, 0);
         assert_eq!(
@@ -390,7 +405,7 @@ mod tests {
         );
         assert_eq!(pcf.failures_by_category.get("UNKNOWN"), Some(&3));
         assert_eq!((pcf.runs, pcf.last_run.as_ref()), (2, Some(&last)));
-        let psza = cell(&cells, Psza, d(8));
+        let psza = cell(&cells, PSZA, d(8));
         assert!(!psza.date_level);
         assert_eq!((psza.unaccounted, psza.runs), (2, 0));
     }

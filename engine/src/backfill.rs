@@ -54,6 +54,15 @@ impl BackfillRequest {
         if raw.downstream {
             processors = ProcessorId::with_downstream(&processors);
         }
+        if let Some(p) = processors.iter().find(|p| p.spec().builtin.is_none()) {
+            return Err(DomainError::BadParameter {
+                name: "processors",
+                message: format!(
+                    "{p} runs as {:?}: only builtin processors can be run by this version",
+                    p.spec().runs
+                ),
+            });
+        }
         let dates = match (&raw.dates, &raw.start, &raw.end) {
             (Some(list), None, None) => {
                 let mut out = BTreeSet::new();
@@ -139,7 +148,7 @@ pub async fn plan(
         // A selected downstream re-runs wherever its upstream re-runs.
         let gap_list: Vec<(NaiveDate, usize)> = cells.iter().copied().collect();
         for (d, order) in gap_list {
-            let p = domain::PROCESSORS[order].id;
+            let p = domain::processors()[order].id;
             for q in p.downstream() {
                 if request.processors.contains(&q) {
                     cells.insert((d, q.order()));
@@ -156,7 +165,7 @@ pub async fn plan(
     Ok(cells
         .into_iter()
         .map(|(date, order)| PlannedCell {
-            processor: domain::PROCESSORS[order].id,
+            processor: domain::processors()[order].id,
             date,
             expected: expected.get(&date).copied().unwrap_or(0),
         })
@@ -192,7 +201,7 @@ impl JobSummary {
             .map(|(order, dates)| {
                 format!(
                     "rollcall backfill --processor {} --dates {}",
-                    domain::PROCESSORS[order].code,
+                    domain::processors()[order].code,
                     dates
                         .iter()
                         .map(|d| d.to_string())
@@ -683,8 +692,16 @@ async fn run_one(
     cell: &PlannedCell,
     written: &WrittenToday,
 ) -> Result<processors::CellOutput, warehouse::WarehouseError> {
-    let deps = cell.processor.spec().depends_on;
-    let missing: Vec<ProcessorId> = deps
+    let spec = cell.processor.spec();
+    let Some(builtin) = spec.builtin else {
+        // Refused when the request was parsed; a cell of another kind never gets here.
+        return Err(warehouse::WarehouseError::Query(format!(
+            "{} is not a builtin processor",
+            spec.code
+        )));
+    };
+    let missing: Vec<ProcessorId> = spec
+        .depends_on
         .iter()
         .copied()
         .filter(|p| !written.processors.contains(p))
@@ -693,7 +710,7 @@ async fn run_one(
     if !missing.is_empty() {
         upstream.merge(wh.upstream_outcomes(cell.date, &missing).await?, &missing);
     }
-    Ok(processors::run(cell.processor, cell.date, index, &upstream))
+    Ok(processors::run(builtin, cell.date, index, &upstream))
 }
 
 async fn finish(

@@ -5,7 +5,6 @@
 use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDate;
-use domain::ProcessorId;
 use warehouse::{UpstreamLoad, Warehouse};
 
 use crate::backfill::{backfill, BackfillRequest, DateSpec, JobSummary, ProgressSink, RunOptions};
@@ -82,9 +81,13 @@ pub async fn load_demo_days(
     let cancel = AtomicBool::new(false);
     let mut jobs = Vec::new();
     for (processors, legacy) in [
-        (vec![ProcessorId::Psza], false),
+        (vec![domain::Builtin::Psza.id()], false),
         (
-            vec![ProcessorId::Pdc, ProcessorId::Pcf, ProcessorId::Mlfs],
+            vec![
+                domain::Builtin::Pdc.id(),
+                domain::Builtin::Pcf.id(),
+                domain::Builtin::Mlfs.id(),
+            ],
             true,
         ),
     ] {

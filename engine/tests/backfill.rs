@@ -12,7 +12,10 @@ fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-const ALL: [P; 4] = [P::Psza, P::Pdc, P::Pcf, P::Mlfs];
+/// Every processor of the (shipped) pipeline.
+fn all() -> Vec<P> {
+    P::all().collect()
+}
 
 /// A store with the demo season's box scores only (no processor output yet).
 async fn season_store() -> EmbeddedWarehouse {
@@ -66,11 +69,11 @@ fn dump(wh: &EmbeddedWarehouse) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn accounting_identity_holds_after_a_full_season() {
     let wh = season_store().await;
-    let summary = run(&wh, &request(&ALL, "2021-10-19", "2022-04-10")).await;
+    let summary = run(&wh, &request(&all(), "2021-10-19", "2022-04-10")).await;
     assert_eq!(summary.state, JobState::Succeeded);
     assert!(summary.failed_cells.is_empty());
     let season = DateRange::new(d("2021-10-19"), d("2022-04-10"), 400).unwrap();
-    let cells = wh.cell_counts(season, &ALL).await.unwrap();
+    let cells = wh.cell_counts(season, &all()).await.unwrap();
     assert!(cells.len() > 600, "{} cells", cells.len());
     for c in &cells {
         assert_eq!(c.unaccounted, 0, "{c:?}");
@@ -117,7 +120,7 @@ async fn accounting_identity_holds_after_a_full_season() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rerunning_a_date_twice_leaves_identical_tables() {
     let wh = season_store().await;
-    let req = request(&ALL, "2021-11-08", "2021-11-10");
+    let req = request(&all(), "2021-11-08", "2021-11-10");
     run(&wh, &req).await;
     let first = dump(&wh);
     run(&wh, &req).await;
@@ -133,9 +136,9 @@ async fn rerunning_a_date_twice_leaves_identical_tables() {
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_read_from_memory_equals_upstream_read_from_the_store() {
     let together = season_store().await;
-    run(&together, &request(&ALL, "2021-11-18", "2021-11-26")).await;
+    run(&together, &request(&all(), "2021-11-18", "2021-11-26")).await;
     let apart = season_store().await;
-    for p in ALL {
+    for p in all() {
         run(&apart, &request(&[p], "2021-11-18", "2021-11-26")).await;
     }
     let dumped = dump(&together);
@@ -152,7 +155,7 @@ async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
     let wh = season_store().await;
     // A late-season date on which PDC fails nobody... except the injected
     // faults; pick a player who has a record and plant a stale failure row.
-    let req = request(&[P::Psza], "2022-01-10", "2022-01-10");
+    let req = request(&[domain::Builtin::Psza.id()], "2022-01-10", "2022-01-10");
     run(&wh, &req).await;
     let failures_before = wh
         .count_for_tests("SELECT count(*) FROM nba_processing.precompute_failures WHERE analysis_date = DATE '2022-01-10'")
@@ -180,7 +183,7 @@ async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashed_job_resumes_to_the_same_tables() {
     // More dates than one write batch holds, so the crash falls in the second.
-    let req = request(&ALL, "2021-10-19", "2022-01-31");
+    let req = request(&all(), "2021-10-19", "2022-01-31");
     let reference = season_store().await;
     run(&reference, &req).await;
 
@@ -233,12 +236,15 @@ async fn overlapping_jobs_are_refused() {
         error: None,
         snapshot: None,
     };
-    wh.create_job(running.clone(), vec![(P::Pdc, d("2021-11-10"))])
-        .await
-        .unwrap();
+    wh.create_job(
+        running.clone(),
+        vec![(domain::Builtin::Pdc.id(), d("2021-11-10"))],
+    )
+    .await
+    .unwrap();
     let err = backfill(
         &wh,
-        &request(&[P::Pdc], "2021-11-09", "2021-11-11"),
+        &request(&[domain::Builtin::Pdc.id()], "2021-11-09", "2021-11-11"),
         &fresh(),
         &(),
         &AtomicBool::new(false),
@@ -259,7 +265,7 @@ async fn overlapping_jobs_are_refused() {
         started_at: None,
         ..running.clone()
     };
-    wh.create_job(queued, vec![(P::Pdc, d("2021-11-10"))])
+    wh.create_job(queued, vec![(domain::Builtin::Pdc.id(), d("2021-11-10"))])
         .await
         .unwrap();
     assert!(matches!(
@@ -271,7 +277,11 @@ async fn overlapping_jobs_are_refused() {
         JobState::Queued
     );
     // A disjoint request still runs.
-    let ok = run(&wh, &request(&[P::Pdc], "2021-11-12", "2021-11-12")).await;
+    let ok = run(
+        &wh,
+        &request(&[domain::Builtin::Pdc.id()], "2021-11-12", "2021-11-12"),
+    )
+    .await;
     assert_eq!(ok.state, JobState::Succeeded);
     // Once the other job is over, the queued one starts.
     wh.update_job(&JobRecord {
@@ -292,8 +302,12 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
         .await
         .unwrap();
     let nov = DateRange::new(d("2021-11-05"), d("2021-11-30"), 400).unwrap();
-    let before = wh.cell_counts(nov, &ALL).await.unwrap();
-    for p in [P::Pdc, P::Pcf, P::Mlfs] {
+    let before = wh.cell_counts(nov, &all()).await.unwrap();
+    for p in [
+        domain::Builtin::Pdc.id(),
+        domain::Builtin::Pcf.id(),
+        domain::Builtin::Mlfs.id(),
+    ] {
         let gaps: i64 = before
             .iter()
             .filter(|c| c.processor == p)
@@ -306,14 +320,14 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
     }
     let psza_gaps: i64 = before
         .iter()
-        .filter(|c| c.processor == P::Psza)
+        .filter(|c| c.processor == domain::Builtin::Psza.id())
         .map(|c| c.unaccounted)
         .sum();
     assert_eq!(psza_gaps, 0, "PSZA ran with failure tracking");
     assert!(
         wh.cell_counts(
             DateRange::new(d("2021-12-01"), d("2021-12-31"), 400).unwrap(),
-            &ALL
+            &all()
         )
         .await
         .unwrap()
@@ -322,12 +336,20 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
         "nothing after November"
     );
 
-    let mut req = request(&[P::Pdc, P::Pcf, P::Mlfs], "2021-11-05", "2021-11-30");
+    let mut req = request(
+        &[
+            domain::Builtin::Pdc.id(),
+            domain::Builtin::Pcf.id(),
+            domain::Builtin::Mlfs.id(),
+        ],
+        "2021-11-05",
+        "2021-11-30",
+    );
     req.only_gaps = true;
     let cells = plan(&wh, &req).await.unwrap();
     assert!(!cells.is_empty());
     run(&wh, &req).await;
-    let after = wh.cell_counts(nov, &ALL).await.unwrap();
+    let after = wh.cell_counts(nov, &all()).await.unwrap();
     for c in &after {
         assert_eq!(c.unaccounted, 0, "{c:?}");
     }
@@ -336,12 +358,19 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_plan_lists_cells_with_expected_counts_and_writes_nothing() {
     let wh = season_store().await;
-    let cells = plan(&wh, &request(&[P::Pdc, P::Pcf], "2021-11-05", "2021-11-06"))
-        .await
-        .unwrap();
+    let cells = plan(
+        &wh,
+        &request(
+            &[domain::Builtin::Pdc.id(), domain::Builtin::Pcf.id()],
+            "2021-11-05",
+            "2021-11-06",
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(cells.len(), 4);
-    assert_eq!(cells[0].processor, P::Pdc);
-    assert_eq!(cells[1].processor, P::Pcf);
+    assert_eq!(cells[0].processor, domain::Builtin::Pdc.id());
+    assert_eq!(cells[1].processor, domain::Builtin::Pcf.id());
     assert!(cells.iter().all(|c| c.expected > 100));
     let jobs = wh.jobs(10).await.unwrap();
     assert!(jobs.is_empty());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use domain::{DateRange, ProcessorId as P};
+use domain::DateRange;
 use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use engine::cache::CachedWarehouse;
 use warehouse::Warehouse;
@@ -39,14 +39,23 @@ async fn views_are_cached_until_a_write_or_their_age() {
     inner.load_upstream_rows(s.schedule, s.games).await.unwrap();
     let cached = CachedWarehouse::new(inner.clone(), Duration::from_secs(3600), Duration::ZERO);
     let range = DateRange::new(d("2021-11-01"), d("2021-11-10"), 400).unwrap();
-    let before = cached.cell_counts(range, &[P::Pdc]).await.unwrap();
-    assert_eq!(before, cached.cell_counts(range, &[P::Pdc]).await.unwrap());
+    let before = cached
+        .cell_counts(range, &[domain::Builtin::Pdc.id()])
+        .await
+        .unwrap();
+    assert_eq!(
+        before,
+        cached
+            .cell_counts(range, &[domain::Builtin::Pdc.id()])
+            .await
+            .unwrap()
+    );
     assert_eq!(cached.stats(), (1, 1), "the second view was a lookup");
     assert!(before.iter().all(|c| c.has_record == 0));
 
     // A backfill through the cache: the next view sees its records.
     let request = BackfillRequest {
-        processors: vec![P::Pdc],
+        processors: vec![domain::Builtin::Pdc.id()],
         dates: DateSpec::Range {
             start: d("2021-11-05"),
             end: d("2021-11-05"),
@@ -61,8 +70,17 @@ async fn views_are_cached_until_a_write_or_their_age() {
     backfill(&cached, &request, &options, &(), &AtomicBool::new(false))
         .await
         .unwrap();
-    let after = cached.cell_counts(range, &[P::Pdc]).await.unwrap();
-    assert_eq!(after, inner.cell_counts(range, &[P::Pdc]).await.unwrap());
+    let after = cached
+        .cell_counts(range, &[domain::Builtin::Pdc.id()])
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        inner
+            .cell_counts(range, &[domain::Builtin::Pdc.id()])
+            .await
+            .unwrap()
+    );
     assert!(
         after.iter().any(|c| c.has_record > 0),
         "fresh after the write"
@@ -74,7 +92,7 @@ async fn views_are_cached_until_a_write_or_their_age() {
     inner
         .create_job(
             queued_job("job-elsewhere", None),
-            vec![(P::Pdc, d("2021-11-06"))],
+            vec![(domain::Builtin::Pdc.id(), d("2021-11-06"))],
         )
         .await
         .unwrap();
@@ -117,7 +135,7 @@ async fn past_stale_ok_the_old_answer_serves_while_one_refresh_runs() {
     inner
         .create_job(
             queued_job("job-around", Some("{\"before\":[]}")),
-            vec![(P::Pdc, d("2021-11-06"))],
+            vec![(domain::Builtin::Pdc.id(), d("2021-11-06"))],
         )
         .await
         .unwrap();

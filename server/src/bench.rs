@@ -24,7 +24,6 @@ pub struct Row {
 pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let all: Vec<ProcessorId> = ProcessorId::all().collect();
 
     // Floor: the processors alone, in memory.
     let t = Instant::now();
@@ -33,8 +32,8 @@ pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
     let mut player_dates = 0i64;
     for d in &dates {
         let mut up = UpstreamSet::default();
-        for p in &all {
-            let out = processors::run(*p, *d, &index, &up);
+        for b in domain::Builtin::ALL {
+            let out = processors::run(b, *d, &index, &up);
             player_dates += out.expected as i64;
             up.absorb(&out);
         }
@@ -103,7 +102,7 @@ pub async fn reconcile_bench(output: &Path) -> Result<Vec<Row>> {
     // Nine earlier copies of the season, shifted by whole years.
     let mut sql = String::new();
     for k in 1..10 {
-        for spec in domain::PROCESSORS.iter() {
+        for spec in domain::processors() {
             sql += &format!(
                 "INSERT INTO {t} SELECT * REPLACE ({c} - INTERVAL {k} YEAR AS {c}) FROM {t}
                  WHERE {c} >= DATE '2021-10-01';\n",

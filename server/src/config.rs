@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
+use domain::pipeline::Pipeline;
 
 use crate::error::ServerError;
 
@@ -43,9 +44,40 @@ pub struct Config {
     #[arg(long, env = "ROLLCALL_MAX_RANGE_DAYS", default_value_t = domain::DEFAULT_MAX_RANGE_DAYS,
           global = true, value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub max_range_days: i64,
+    /// The pipeline file: the entity universe, the failure and run tables,
+    /// the processors (default: the shipped NBA pipeline, `pipelines/nba.toml`).
+    #[arg(long, env = "ROLLCALL_PIPELINE", global = true)]
+    pub pipeline: Option<PathBuf>,
 }
 
 impl Config {
+    /// Reads and validates the pipeline file and makes it the process's
+    /// pipeline: once, at start-up, before any store opens. A file error
+    /// names its place as `FILE:LINE:COLUMN: message` (bad input, exit 2).
+    pub fn install_pipeline(&self) -> Result<&'static Pipeline, ServerError> {
+        let (name, pipeline) = match &self.pipeline {
+            None => ("the shipped pipeline".to_string(), domain::pipeline::nba()),
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(ServerError::io(format!(
+                    "cannot read the pipeline file {name}"
+                )))?;
+                let pipeline = Pipeline::parse(&text).map_err(|e| match e {
+                    domain::DomainError::BadPipeline {
+                        line,
+                        column,
+                        message,
+                    } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
+                    other => ServerError::Input(format!("{name}: {other}")),
+                })?;
+                (name, pipeline)
+            }
+        };
+        warehouse::sql::check_servable(&pipeline)
+            .map_err(|m| ServerError::Input(format!("{name}: {m}")))?;
+        domain::pipeline::install(pipeline).map_err(|e| ServerError::Input(format!("{name}: {e}")))
+    }
+
     pub fn limits(&self) -> engine::Limits {
         engine::Limits {
             max_range_days: self.max_range_days,

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use domain::{DateRange, ProcessorId as P};
+use domain::DateRange;
 use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use server::faultproxy::{Fault, FaultProxy, Target};
 use warehouse::{JobState, Warehouse};
@@ -59,7 +59,12 @@ fn upstream() -> domain::demo::DemoSeason {
 
 fn request() -> BackfillRequest {
     BackfillRequest {
-        processors: vec![P::Psza, P::Pdc, P::Pcf, P::Mlfs],
+        processors: vec![
+            domain::Builtin::Psza.id(),
+            domain::Builtin::Pdc.id(),
+            domain::Builtin::Pcf.id(),
+            domain::Builtin::Mlfs.id(),
+        ],
         dates: DateSpec::Range {
             start: d("2021-11-02"),
             end: d("2021-11-03"),

@@ -581,3 +581,168 @@ fn an_installed_binary_serves_the_site_installed_beside_it() {
     let _ = server.wait();
     assert_eq!(body, bundle);
 }
+
+/// The shipped pipeline file with `old` replaced by `new`, written beside `db`.
+fn pipeline_file(dir: &Path, old: &str, new: &str) -> std::path::PathBuf {
+    let shipped = include_str!("../../pipelines/nba.toml");
+    assert!(shipped.contains(old), "{old}");
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, shipped.replacen(old, new, 1)).unwrap();
+    path
+}
+
+fn expected_total(json: &serde_json::Value, processor: &str) -> i64 {
+    json["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t[0] == processor)
+        .unwrap()[1]["expected"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn the_pipeline_file_is_read_at_start_up_and_drives_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.duckdb");
+
+    // The shipped pipeline, listed.
+    let out = rollcall(&db, &["pipeline"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("valid, 4 processors"), "{text}");
+    assert!(
+        text.contains("PCF") && text.contains("depends on: PDC, PSZA"),
+        "{text}"
+    );
+
+    // A legacy spelling and a stricter `expected` condition take effect.
+    let stricter = pipeline_file(
+        dir.path(),
+        r#"expected = "is_active AND (minutes_played > 0 OR fg_attempts > 0)""#,
+        r#"expected = "is_active AND minutes_played >= 30""#,
+    );
+    let shipped = std::fs::read_to_string(&stricter).unwrap();
+    std::fs::write(
+        &stricter,
+        shipped.replacen(
+            "name = \"PlayerDailyCacheProcessor\"\n",
+            "name = \"PlayerDailyCacheProcessor\"\nspellings = [\"daily_cache_v1\"]\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let with_file = |args: &[&str]| {
+        let mut all = vec!["--pipeline", stricter.to_str().unwrap()];
+        all.extend(args);
+        rollcall(&db, &all)
+    };
+    let out = with_file(&["pipeline"]);
+    assert!(
+        stdout(&out).contains("minutes_played >= 30"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(rollcall(&db, &["demo"]).status.success());
+    let day = [
+        "validate",
+        "--start-date",
+        "2021-11-05",
+        "--end-date",
+        "2021-11-05",
+        "--format",
+        "json",
+    ];
+    let json = |o: Output| -> serde_json::Value { serde_json::from_str(&stdout(&o)).unwrap() };
+    let shipped_expected = expected_total(&json(rollcall(&db, &day)), "PDC");
+    let strict_expected = expected_total(&json(with_file(&day)), "PDC");
+    assert!(
+        0 < strict_expected && strict_expected < shipped_expected,
+        "{strict_expected} of {shipped_expected}"
+    );
+    let out = with_file(&[
+        "backfill",
+        "--processor",
+        "DAILY_CACHE_V1",
+        "--dates",
+        "2021-11-05",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("PDC"), "{}", stdout(&out));
+    let out = rollcall(
+        &db,
+        &[
+            "backfill",
+            "--processor",
+            "DAILY_CACHE_V1",
+            "--dates",
+            "2021-11-05",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("known: PSZA, PDC, PCF, MLFS"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_pipeline_file_exits_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.duckdb");
+    let bad = pipeline_file(dir.path(), "min_games = 3", "min_games = \"three\"");
+    let line = std::fs::read_to_string(&bad)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("\"three\""))
+        .unwrap()
+        + 1;
+    for command in [
+        &["pipeline"][..],
+        &[
+            "validate",
+            "--start-date",
+            "2021-11-05",
+            "--end-date",
+            "2021-11-05",
+        ],
+    ] {
+        let mut args = vec!["--pipeline", bad.to_str().unwrap()];
+        args.extend(command);
+        let out = rollcall(&db, &args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let prefix = format!("error: {}:{line}:", bad.display());
+        assert!(
+            stderr(&out).starts_with(&prefix),
+            "{} / {prefix}",
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    assert!(!db.exists(), "nothing was opened");
+
+    // Valid, but not what this version can serve: refused by name.
+    let observed = pipeline_file(
+        dir.path(),
+        "depends_on = [\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"builtin\"",
+        "depends_on = [\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"observe\"",
+    );
+    let out = rollcall(&db, &["--pipeline", observed.to_str().unwrap(), "pipeline"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("processor MLFS"), "{}", stderr(&out));
+
+    let out = rollcall(
+        &db,
+        &["--pipeline", "/nonexistent/pipeline.toml", "pipeline"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot read the pipeline file"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -104,7 +104,7 @@ mod tests {
         let mut a = Accounting::default();
         a.push(row(MASK_ROW, 1)).unwrap();
         a.push(row(RUN_ROW, 2)).unwrap();
-        let cells = a.cells(&[ProcessorId::Pdc]);
+        let cells = a.cells(&[domain::Builtin::Pdc.id()]);
         assert_eq!(cells.len(), 1);
         assert_eq!(
             (cells[0].expected, cells[0].unaccounted, cells[0].runs),

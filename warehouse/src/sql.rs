@@ -15,11 +15,11 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
-use domain::game::EXPECTED_PLAYER_SQL;
+use domain::pipeline::Pipeline;
 use domain::processors::DATE_LEVEL;
 use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
 use domain::report::{FailureRow, Page, RunInfo, TraceFailure, TraceLink, TraceState};
-use domain::{DateRange, ProcessorId, PROCESSORS};
+use domain::{processors, DateRange, ProcessorId, Runs};
 
 use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
 use crate::{GameDateSummary, Result, WarehouseError};
@@ -30,6 +30,49 @@ pub const FAILURES: &str = "nba_processing.precompute_failures";
 pub const RUNS: &str = "nba_processing.precompute_processor_runs";
 pub const JOBS: &str = "rollcall_meta.jobs";
 pub const JOB_CELLS: &str = "rollcall_meta.job_cells";
+
+/// The active pipeline's condition for an expected entity (operator-written
+/// SQL over the universe table, see `pipelines/nba.toml`).
+fn expected_condition() -> &'static str {
+    &domain::pipeline::active().universe.expected
+}
+
+/// Refuses what a pipeline declares that these queries and both stores'
+/// schemas cannot serve yet: the universe and the failure and run tables are
+/// the NBA ones, and every processor is a builtin. The message names the
+/// declaration and its processor.
+pub fn check_servable(p: &Pipeline) -> std::result::Result<(), String> {
+    let u = &p.universe;
+    let fixed = [
+        ("[universe] table", u.table.as_str(), PLAYER_GAMES),
+        (
+            "[universe] date_column",
+            u.date_column.as_str(),
+            "game_date",
+        ),
+        (
+            "[universe] entity_column",
+            u.entity_column.as_str(),
+            "player_lookup",
+        ),
+        ("[tables] failures", p.failures_table.as_str(), FAILURES),
+        ("[tables] runs", p.runs_table.as_str(), RUNS),
+    ];
+    for (what, declared, served) in fixed {
+        if declared != served {
+            return Err(format!(
+                "{what} = {declared:?}: this version serves only {served:?}"
+            ));
+        }
+    }
+    match p.processors.iter().find(|s| s.runs != Runs::Builtin) {
+        Some(s) => Err(format!(
+            "processor {}: runs = {:?} is not supported yet; only builtin processors run",
+            s.code, s.runs
+        )),
+        None => Ok(()),
+    }
+}
 
 /// Which SQL a store speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,14 +342,16 @@ fn selected(processors: &[ProcessorId]) -> String {
 /// Kept small on purpose: DuckDB re-plans a prepared statement that reads
 /// tables on every execution, so planning is paid per call.
 pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
+    let who_is_expected = expected_condition();
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let record_marks = domain::reconcile::union_per_processor(|s| {
         format!(
-            "SELECT {c}, player_lookup, {m} FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            "SELECT {c}, {e}, {m} FROM {t} WHERE {c} BETWEEN {start} AND {end}",
             c = s.date_column,
-            t = d.table(s.output_table),
+            t = d.table(&s.output_table),
+            e = s.entity_column,
             m = mask::record(s.id),
         )
     });
@@ -320,7 +365,7 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
          marks AS (
              SELECT game_date AS d, player_lookup AS p, {expected} AS m
              FROM {pgs}
-             WHERE game_date BETWEEN {start} AND {end} AND {EXPECTED_PLAYER_SQL}
+             WHERE game_date BETWEEN {start} AND {end} AND {who_is_expected}
              UNION ALL {record_marks}
              UNION ALL SELECT d, entity_id, (bit << {failure_shift})
                  | CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit << {investigate_shift} END
@@ -338,8 +383,8 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
         failures = d.table(FAILURES),
         pgs = d.table(PLAYER_GAMES),
         expected = mask::EXPECTED,
-        failure_shift = mask::FAILURE_SHIFT,
-        investigate_shift = mask::INVESTIGATE_SHIFT,
+        failure_shift = mask::failure_shift(),
+        investigate_shift = mask::investigate_shift(),
         expected_categories = expected_spellings_sql(),
         null_text = d.null(SqlType::Text),
         null_bool = d.null(SqlType::Bool),
@@ -373,11 +418,12 @@ pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
 
 /// Per game date of the range: games, box-score rows, expected players.
 pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
+    let who_is_expected = expected_condition();
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let sql = format!(
         "SELECT game_date, COUNT(DISTINCT game_id), COUNT(*),
-                COUNT(DISTINCT CASE WHEN {EXPECTED_PLAYER_SQL} THEN player_lookup END)
+                COUNT(DISTINCT CASE WHEN {who_is_expected} THEN player_lookup END)
          FROM {pgs} WHERE game_date BETWEEN {start} AND {end}
          GROUP BY game_date ORDER BY game_date",
         pgs = d.table(PLAYER_GAMES),
@@ -469,6 +515,7 @@ pub fn unaccounted(
     search: Option<&str>,
     paging: Option<Paging>,
 ) -> Query {
+    let who_is_expected = expected_condition();
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
@@ -476,10 +523,11 @@ pub fn unaccounted(
     let page = paging.map(|p| p.bind(&mut b));
     let records = domain::reconcile::union_per_processor(|s| {
         format!(
-            "SELECT {bit} AS bit, {c} AS d, player_lookup AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            "SELECT {bit} AS bit, {c} AS d, {e} AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",
             bit = mask::processor_bit(s.id),
             c = s.date_column,
-            t = d.table(s.output_table),
+            t = d.table(&s.output_table),
+            e = s.entity_column,
         )
     });
     let sql = format!(
@@ -490,7 +538,7 @@ pub fn unaccounted(
          ),
          expected AS (
              SELECT DISTINCT game_date AS d, player_lookup AS p FROM {pgs}
-             WHERE game_date BETWEEN {start} AND {end} AND {EXPECTED_PLAYER_SQL}
+             WHERE game_date BETWEEN {start} AND {end} AND {who_is_expected}
                AND {search}
          ),
          recs AS (SELECT DISTINCT bit, d, p FROM ({records}) AS r),
@@ -632,13 +680,14 @@ pub fn trace_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
 /// Columns: box scores of the player within the trace window, and whether
 /// the player is expected on the date (0 or more).
 pub fn player_known(d: &Dialect, player: &str, date: NaiveDate) -> Query {
+    let who_is_expected = expected_condition();
     let mut b = Builder::new(d);
     let (lo, hi) = trace_window(date);
     let who = b.text("player", Some(player));
     let day = b.date("date", date);
     let (lo, hi) = (b.date("lo", lo), b.date("hi", hi));
     let sql = format!(
-        "SELECT COUNT(*), COUNT(CASE WHEN game_date = {day} AND {EXPECTED_PLAYER_SQL} THEN 1 END)
+        "SELECT COUNT(*), COUNT(CASE WHEN game_date = {day} AND {who_is_expected} THEN 1 END)
          FROM {pgs} WHERE player_lookup = {who} AND game_date BETWEEN {lo} AND {hi}",
         pgs = d.table(PLAYER_GAMES),
     );
@@ -652,9 +701,10 @@ pub fn player_records(d: &Dialect, player: &str, date: NaiveDate) -> Query {
     let day = b.date("date", date);
     let sql = domain::reconcile::union_per_processor(|s| {
         format!(
-            "SELECT {bit} AS bit, COUNT(*) AS n FROM {t} WHERE {c} = {day} AND player_lookup = {who}",
+            "SELECT {bit} AS bit, COUNT(*) AS n FROM {t} WHERE {c} = {day} AND {e} = {who}",
             bit = mask::processor_bit(s.id),
-            t = d.table(s.output_table),
+            t = d.table(&s.output_table),
+            e = s.entity_column,
             c = s.date_column,
         )
     });
@@ -715,14 +765,14 @@ pub fn trace_links(
     failures: &[(Option<String>, TraceFailure)],
     expected: bool,
 ) -> Vec<TraceLink> {
-    PROCESSORS
+    processors()
         .iter()
         .map(|spec| {
             let bit = i64::from(mask::processor_bit(spec.id));
             let has_record = record_bits.contains(&Some(bit));
             let failure = failures
                 .iter()
-                .find(|(code, _)| code.as_deref() == Some(spec.code))
+                .find(|(code, _)| code.as_deref() == Some(spec.code.as_str()))
                 .map(|(_, f)| f.clone());
             TraceLink {
                 processor: spec.id,
@@ -775,7 +825,7 @@ mod tests {
     fn pdc_failures(search: Option<&str>, paging: Paging) -> Query {
         failure_rows(
             &Dialect::duckdb(),
-            ProcessorId::Pdc,
+            domain::Builtin::Pdc.id(),
             day(10),
             None,
             search,
@@ -802,7 +852,7 @@ mod tests {
         let q = unaccounted(
             &d,
             DateRange::new(day(5), day(6), 10).unwrap(),
-            &[ProcessorId::Psza],
+            &[domain::Builtin::Psza.id()],
             None,
             None,
         );
@@ -818,7 +868,7 @@ mod tests {
         for q in [
             failure_rows(
                 &Dialect::duckdb(),
-                ProcessorId::Mlfs,
+                domain::Builtin::Mlfs.id(),
                 day(7),
                 Some(hostile),
                 Some(hostile),
@@ -869,5 +919,24 @@ mod tests {
         assert_eq!(nba.universe.table, PLAYER_GAMES);
         assert_eq!(nba.failures_table, FAILURES);
         assert_eq!(nba.runs_table, RUNS);
+        assert_eq!(check_servable(&nba), Ok(()));
+    }
+
+    #[test]
+    fn what_the_stores_cannot_serve_yet_is_refused_by_name() {
+        let text = domain::pipeline::NBA_PIPELINE;
+        let other = |old: &str, new: &str| Pipeline::parse(&text.replacen(old, new, 1)).unwrap();
+        let e = check_servable(&other("nba_processing.precompute_failures", "ops.failures"))
+            .unwrap_err();
+        assert!(
+            e.contains("[tables] failures") && e.contains("ops.failures"),
+            "{e}"
+        );
+        let e = check_servable(&other(
+            "[\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"builtin\"",
+            "[\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"observe\"",
+        ))
+        .unwrap_err();
+        assert!(e.contains("processor MLFS") && e.contains("Observe"), "{e}");
     }
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::{Upstream, UpstreamSet, DATE_LEVEL};
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{DateRange, ProcessorId};
+use domain::{Builtin, DateRange, ProcessorId};
 use serde_json::Value;
 use warehouse::accounting::Accounting;
 use warehouse::sql;
@@ -78,7 +78,7 @@ pub(crate) async fn records_of<T: serde::de::DeserializeOwned>(
     p: ProcessorId,
     date: NaiveDate,
 ) -> Result<Vec<T>> {
-    let t = schema::output_table(p);
+    let t = schema::output_table(p)?;
     let rows = wh
         .q(
             &format!(
@@ -215,29 +215,29 @@ pub(crate) async fn upstream_outcomes(
 ) -> Result<UpstreamSet> {
     let mut up = UpstreamSet::default();
     for p in processors {
-        match p {
-            ProcessorId::Psza => {
+        match p.spec().builtin {
+            Some(Builtin::Psza) => {
                 up.psza = upstream_of(wh, *p, date, |r: &domain::processors::PszaRecord| {
                     r.player_lookup.clone()
                 })
                 .await?
             }
-            ProcessorId::Pdc => {
+            Some(Builtin::Pdc) => {
                 up.pdc = upstream_of(wh, *p, date, |r: &domain::processors::PdcRecord| {
                     r.player_lookup.clone()
                 })
                 .await?
             }
-            ProcessorId::Pcf => {
+            Some(Builtin::Pcf) => {
                 up.pcf = upstream_of(wh, *p, date, |r: &domain::processors::PcfRecord| {
                     r.player_lookup.clone()
                 })
                 .await?
             }
-            ProcessorId::Mlfs => {
-                return Err(WarehouseError::Query(
-                    "MLFS has no downstream; its outputs are not read as upstream".into(),
-                ))
+            Some(Builtin::Mlfs) | None => {
+                return Err(WarehouseError::Query(format!(
+                    "{p} is not a builtin that others read: its outputs are not read as upstream"
+                )))
             }
         }
     }

@@ -355,12 +355,20 @@ pub(crate) fn stage_columns(t: &TableDef) -> Vec<(&'static str, Ty)> {
     cols
 }
 
-pub(crate) fn output_table(p: domain::ProcessorId) -> &'static TableDef {
-    match p {
-        domain::ProcessorId::Psza => &PSZA,
-        domain::ProcessorId::Pdc => &PDC,
-        domain::ProcessorId::Pcf => &PCF,
-        domain::ProcessorId::Mlfs => &MLFS,
+/// The typed table a builtin processor writes; other processors have none
+/// in this store (yet).
+pub(crate) fn output_table(
+    p: domain::ProcessorId,
+) -> Result<&'static TableDef, warehouse::WarehouseError> {
+    use domain::Builtin;
+    match p.spec().builtin {
+        Some(Builtin::Psza) => Ok(&PSZA),
+        Some(Builtin::Pdc) => Ok(&PDC),
+        Some(Builtin::Pcf) => Ok(&PCF),
+        Some(Builtin::Mlfs) => Ok(&MLFS),
+        None => Err(warehouse::WarehouseError::Query(format!(
+            "{p} is not a builtin processor: BigQuery stores only builtin outputs"
+        ))),
     }
 }
 

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::Records;
-use domain::PROCESSORS;
 use serde_json::Value;
 use warehouse::{CellWrite, Result, RunRow, UpstreamLoad, WarehouseError};
 
@@ -65,7 +64,7 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
     for w in &writes {
         let p = w.output.processor;
         processors.insert(p.order());
-        let out = schema::output_table(p);
+        let out = schema::output_table(p)?;
         let at = P::Timestamp(Some(w.written_at));
         let run_id = P::Str(Some(w.run.run_id.clone()));
         let values = match &w.output.records {
@@ -114,8 +113,8 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
     let (lo, hi) = (date_literal(lo), date_literal(hi));
     let mut body = String::new();
     for order in processors {
-        let spec = &PROCESSORS[order];
-        let out = schema::output_table(spec.id);
+        let spec = &domain::processors()[order];
+        let out = schema::output_table(spec.id)?;
         // The dates this write replaces for the processor are the dates of its
         // staged runs: once the stage is cleared, this deletes nothing.
         body += &format!(

@@ -18,7 +18,10 @@ fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-const ALL: [P; 4] = [P::Psza, P::Pdc, P::Pcf, P::Mlfs];
+/// Every processor of the (shipped) pipeline.
+fn all() -> Vec<P> {
+    P::all().collect()
+}
 
 /// BigQuery on the emulator, in datasets of its own (a unique prefix).
 async fn bigquery() -> BigQueryWarehouse {
@@ -123,7 +126,10 @@ async fn foreign_failures(store: &Store<'_>) -> Vec<CellCounts> {
     let wh = store.warehouse();
     let date = d("2021-11-04");
     let day = DateRange::new(date, date, 1).unwrap();
-    let missing = wh.unaccounted(day, &[P::Pdc]).await.unwrap();
+    let missing = wh
+        .unaccounted(day, &[domain::Builtin::Pdc.id()])
+        .await
+        .unwrap();
     let (a, b) = (&missing[0].2, &missing[1].2);
     let rows = [
         ("PDC", a.as_str(), "calculation_error"),
@@ -144,7 +150,7 @@ async fn foreign_failures(store: &Store<'_>) -> Vec<CellCounts> {
              VALUES {rows}"
         ))
         .await;
-    let cells = wh.cell_counts(day, &ALL).await.unwrap();
+    let cells = wh.cell_counts(day, &all()).await.unwrap();
     let cell = |p: P| cells.iter().find(|c| c.processor == p).unwrap();
     let categories = |p: P| {
         cell(p)
@@ -154,17 +160,23 @@ async fn foreign_failures(store: &Store<'_>) -> Vec<CellCounts> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let pdc = cell(P::Pdc);
+    let pdc = cell(domain::Builtin::Pdc.id());
     assert_eq!((pdc.has_failure, pdc.investigate), (1, 1), "{pdc:?}");
-    assert_eq!(categories(P::Pdc), "INSUFFICIENT_DATA=1,PROCESSING_ERROR=1");
-    let psza = cell(P::Psza);
+    assert_eq!(
+        categories(domain::Builtin::Pdc.id()),
+        "INSUFFICIENT_DATA=1,PROCESSING_ERROR=1"
+    );
+    let psza = cell(domain::Builtin::Psza.id());
     assert_eq!((psza.has_failure, psza.investigate), (1, 0), "{psza:?}");
-    assert_eq!(categories(P::Psza), "NO_SHOT_ZONE=1");
-    assert_eq!(cell(P::Pcf).investigate, 1);
-    assert_eq!(categories(P::Pcf), "UNKNOWN=1");
-    let mlfs = cell(P::Mlfs);
+    assert_eq!(categories(domain::Builtin::Psza.id()), "NO_SHOT_ZONE=1");
+    assert_eq!(cell(domain::Builtin::Pcf.id()).investigate, 1);
+    assert_eq!(categories(domain::Builtin::Pcf.id()), "UNKNOWN=1");
+    let mlfs = cell(domain::Builtin::Mlfs.id());
     assert!(mlfs.date_level && mlfs.unaccounted == 0, "{mlfs:?}");
-    assert_eq!(categories(P::Mlfs), "MISSING_DEPENDENCIES=1");
+    assert_eq!(
+        categories(domain::Builtin::Mlfs.id()),
+        "MISSING_DEPENDENCIES=1"
+    );
     cells
 }
 
@@ -187,7 +199,16 @@ async fn scenario(store: Store<'_>) -> Observed {
     // The pre-tracking pipeline (records only) for PDC+, then PSZA tracked.
     backfill(
         wh,
-        &request(&[P::Pdc, P::Pcf, P::Mlfs], "2021-11-01", "2021-11-02", true),
+        &request(
+            &[
+                domain::Builtin::Pdc.id(),
+                domain::Builtin::Pcf.id(),
+                domain::Builtin::Mlfs.id(),
+            ],
+            "2021-11-01",
+            "2021-11-02",
+            true,
+        ),
         &fresh(),
         &(),
         &cancel,
@@ -196,20 +217,31 @@ async fn scenario(store: Store<'_>) -> Observed {
     .unwrap();
     backfill(
         wh,
-        &request(&[P::Psza], "2021-11-01", "2021-11-03", false),
+        &request(
+            &[domain::Builtin::Psza.id()],
+            "2021-11-01",
+            "2021-11-03",
+            false,
+        ),
         &fresh(),
         &(),
         &cancel,
     )
     .await
     .unwrap();
-    let before = wh.cell_counts(range, &ALL).await.unwrap();
+    let before = wh.cell_counts(range, &all()).await.unwrap();
     assert!(
         before.iter().any(|c| c.unaccounted > 0),
         "legacy cells leave gaps"
     );
     o.push("legacy + psza", numbers(before));
-    let unaccounted = wh.unaccounted(range, &[P::Pdc, P::Mlfs]).await.unwrap();
+    let unaccounted = wh
+        .unaccounted(
+            range,
+            &[domain::Builtin::Pdc.id(), domain::Builtin::Mlfs.id()],
+        )
+        .await
+        .unwrap();
     o.push(
         "unaccounted",
         unaccounted.iter().map(|u| format!("{u:?}")).collect(),
@@ -249,12 +281,12 @@ async fn scenario(store: Store<'_>) -> Observed {
     );
 
     // Failure tracking over the same cells closes every gap.
-    let tracked = request(&ALL, "2021-11-01", "2021-11-03", false);
+    let tracked = request(&all(), "2021-11-01", "2021-11-03", false);
     let summary = backfill(wh, &tracked, &fresh(), &(), &cancel)
         .await
         .unwrap();
     assert_eq!(summary.state, JobState::Succeeded);
-    let after = wh.cell_counts(range, &ALL).await.unwrap();
+    let after = wh.cell_counts(range, &all()).await.unwrap();
     for c in after
         .iter()
         .filter(|c| c.date >= d("2021-11-01") && c.date <= d("2021-11-03"))
@@ -267,7 +299,7 @@ async fn scenario(store: Store<'_>) -> Observed {
     backfill(wh, &tracked, &fresh(), &(), &cancel)
         .await
         .unwrap();
-    let again = wh.cell_counts(range, &ALL).await.unwrap();
+    let again = wh.cell_counts(range, &all()).await.unwrap();
     for (a, b) in after.iter().zip(&again) {
         assert_eq!(
             (
@@ -308,7 +340,7 @@ async fn scenario(store: Store<'_>) -> Observed {
     // Drill-downs.
     let page = wh
         .failure_rows(
-            P::Psza,
+            domain::Builtin::Psza.id(),
             d("2021-11-02"),
             FailureFilter {
                 category: None,
@@ -332,7 +364,7 @@ async fn scenario(store: Store<'_>) -> Observed {
     let needle = page.items[0].entity_id[..3].to_string();
     let searched = wh
         .failure_rows(
-            P::Psza,
+            domain::Builtin::Psza.id(),
             d("2021-11-02"),
             FailureFilter {
                 category: Some("INSUFFICIENT_DATA".into()),
@@ -347,7 +379,10 @@ async fn scenario(store: Store<'_>) -> Observed {
         && f.category == domain::FailureCategory::InsufficientData));
     lines.push(format!("searched total={}", searched.total));
     o.push("failure rows", lines);
-    let runs = wh.cell_runs(P::Mlfs, d("2021-11-02")).await.unwrap();
+    let runs = wh
+        .cell_runs(domain::Builtin::Mlfs.id(), d("2021-11-02"))
+        .await
+        .unwrap();
     o.push(
         "cell runs",
         runs.iter()
@@ -382,7 +417,12 @@ async fn scenario(store: Store<'_>) -> Observed {
         .is_none());
 
     // A job that dies after 3 cells resumes to the same tables.
-    let crashed = request(&[P::Pdc, P::Pcf], "2021-11-03", "2021-11-04", false);
+    let crashed = request(
+        &[domain::Builtin::Pdc.id(), domain::Builtin::Pcf.id()],
+        "2021-11-03",
+        "2021-11-04",
+        false,
+    );
     let options = RunOptions {
         resume: false,
         crash_after: Some(3),
@@ -419,7 +459,7 @@ async fn scenario(store: Store<'_>) -> Observed {
     );
     o.push(
         "after resume",
-        numbers(wh.cell_counts(range, &ALL).await.unwrap()),
+        numbers(wh.cell_counts(range, &all()).await.unwrap()),
     );
     let jobs = wh.jobs(20).await.unwrap();
     o.push(
@@ -485,12 +525,17 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
         error: None,
         snapshot: None,
     };
-    bq.create_job(running, vec![(P::Pdc, d("2021-11-02"))])
+    bq.create_job(running, vec![(domain::Builtin::Pdc.id(), d("2021-11-02"))])
         .await
         .unwrap();
     let err = backfill(
         &bq,
-        &request(&[P::Pdc], "2021-11-01", "2021-11-03", false),
+        &request(
+            &[domain::Builtin::Pdc.id()],
+            "2021-11-01",
+            "2021-11-03",
+            false,
+        ),
         &fresh(),
         &(),
         &AtomicBool::new(false),
@@ -521,7 +566,7 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
     // Hostile strings are bound parameters: found nothing, broke nothing.
     let page = bq
         .failure_rows(
-            P::Pdc,
+            domain::Builtin::Pdc.id(),
             d("2021-11-02"),
             FailureFilter {
                 category: Some("x' OR '1'='1".into()),
@@ -557,13 +602,13 @@ async fn leases(wh: &dyn Warehouse) -> Vec<String> {
     let long_ago = now - chrono::Duration::minutes(30);
     wh.create_job(
         job_record("job-alive", long_ago),
-        vec![(P::Pdc, d("2021-11-02"))],
+        vec![(domain::Builtin::Pdc.id(), d("2021-11-02"))],
     )
     .await
     .unwrap();
     wh.create_job(
         job_record("job-dead", long_ago),
-        vec![(P::Psza, d("2021-11-02"))],
+        vec![(domain::Builtin::Psza.id(), d("2021-11-02"))],
     )
     .await
     .unwrap();
@@ -626,7 +671,10 @@ async fn two_clients_racing_for_the_same_cells_start_one_job() {
     .unwrap();
     let now = chrono::Utc::now().naive_utc();
     for round in 0..3 {
-        let cells = vec![(P::Pdc, d("2021-11-02") + chrono::Duration::days(round))];
+        let cells = vec![(
+            domain::Builtin::Pdc.id(),
+            d("2021-11-02") + chrono::Duration::days(round),
+        )];
         let (x, y) = tokio::join!(
             a.create_job(job_record(&format!("job-a{round}"), now), cells.clone()),
             b.create_job(job_record(&format!("job-b{round}"), now), cells.clone()),

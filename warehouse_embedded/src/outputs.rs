@@ -8,7 +8,7 @@ use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
 };
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{DateRange, ProcessorId};
+use domain::{Builtin, DateRange, ProcessorId};
 use duckdb::{params, Connection, Transaction};
 use warehouse::sql;
 use warehouse::{
@@ -31,7 +31,7 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
         if of_p.peek().is_none() {
             continue;
         }
-        if p == ProcessorId::Mlfs {
+        if p.spec().builtin == Some(Builtin::Mlfs) {
             append_mlfs(&tx, of_p)?;
             continue;
         }
@@ -39,7 +39,7 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
         let (schema, table) = spec
             .output_table
             .split_once('.')
-            .unwrap_or(("main", spec.output_table));
+            .unwrap_or(("main", &spec.output_table));
         let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for w in of_p {
             append_records(&mut app, &w.output.records, &w.run.run_id, w.written_at)?;
@@ -56,7 +56,7 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
             let spec = w.output.processor.spec();
             for f in &w.output.failures {
                 app.append_row(params![
-                    spec.name,
+                    &spec.name,
                     w.run.run_id,
                     w.output.date,
                     f.entity_id,
@@ -84,7 +84,7 @@ fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
     }
     let spec = w.output.processor.spec();
     let date = w.output.date;
-    // Table and column names come from the static processor declaration.
+    // Table and column names come from the validated pipeline declaration.
     tx.prepare_cached(&format!(
         "DELETE FROM {} WHERE {} = ?",
         spec.output_table, spec.date_column
@@ -96,7 +96,7 @@ fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
             "DELETE FROM nba_processing.precompute_failures
              WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
         )
-        .and_then(|mut s| s.execute(params![date, spec.name, spec.code]))
+        .and_then(|mut s| s.execute(params![date, &spec.name, &spec.code]))
         .map_err(query_err)?;
     }
     Ok(())
@@ -297,7 +297,7 @@ fn failures_of(
         )
         .map_err(query_err)?;
     let rows = stmt
-        .query_map(params![date, spec.name, spec.code, DATE_LEVEL], |r| {
+        .query_map(params![date, &spec.name, &spec.code, DATE_LEVEL], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })
         .map_err(query_err)?;
@@ -312,8 +312,8 @@ pub(crate) fn upstream_outcomes(
 ) -> Result<UpstreamSet> {
     let mut up = UpstreamSet::default();
     for p in processors {
-        match p {
-            ProcessorId::Psza => {
+        match p.spec().builtin {
+            Some(Builtin::Psza) => {
                 let mut stmt = conn
                     .prepare(
                         "SELECT player_lookup, analysis_date, paint_rate_last_10, mid_range_rate_last_10,
@@ -355,7 +355,7 @@ pub(crate) fn upstream_outcomes(
                     failures: failures_of(conn, *p, date)?,
                 };
             }
-            ProcessorId::Pdc => {
+            Some(Builtin::Pdc) => {
                 let mut stmt = conn
                     .prepare(
                         "SELECT player_lookup, cache_date, points_avg_last_5, points_avg_last_10,
@@ -404,7 +404,7 @@ pub(crate) fn upstream_outcomes(
                     failures: failures_of(conn, *p, date)?,
                 };
             }
-            ProcessorId::Pcf => {
+            Some(Builtin::Pcf) => {
                 let mut stmt = conn
                     .prepare(
                         "SELECT player_lookup, game_date, coalesce(opponent_team_abbr, ''),
@@ -436,10 +436,10 @@ pub(crate) fn upstream_outcomes(
                     failures: failures_of(conn, *p, date)?,
                 };
             }
-            ProcessorId::Mlfs => {
-                return Err(WarehouseError::Query(
-                    "MLFS has no downstream; its outputs are not read as upstream".into(),
-                ))
+            Some(Builtin::Mlfs) | None => {
+                return Err(WarehouseError::Query(format!(
+                    "{p} is not a builtin that others read: its outputs are not read as upstream"
+                )))
             }
         }
     }

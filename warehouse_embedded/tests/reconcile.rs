@@ -104,10 +104,13 @@ fn fixture() -> EmbeddedWarehouse {
     wh
 }
 
-const ALL: [P; 4] = [P::Psza, P::Pdc, P::Pcf, P::Mlfs];
+/// Every processor of the (shipped) pipeline.
+fn all() -> Vec<P> {
+    P::all().collect()
+}
 
 async fn cells(wh: &EmbeddedWarehouse) -> Vec<CellCounts> {
-    wh.cell_counts(DateRange::new(d(D1), d(D2), 10).unwrap(), &ALL)
+    wh.cell_counts(DateRange::new(d(D1), d(D2), 10).unwrap(), &all())
         .await
         .unwrap()
 }
@@ -125,7 +128,7 @@ async fn every_status_and_flag_is_pinned() {
     let cells = cells(&wh).await;
     assert_eq!(cells.len(), 8);
 
-    let c = cell(&cells, P::Psza, D1);
+    let c = cell(&cells, domain::Builtin::Psza.id(), D1);
     assert_eq!(
         (c.expected, c.has_record, c.has_failure, c.unaccounted),
         (5, 3, 1, 1)
@@ -137,7 +140,7 @@ async fn every_status_and_flag_is_pinned() {
         "run-PlayerShotZoneAnalysisProcessor-2021-11-10"
     );
 
-    let c = cell(&cells, P::Pdc, D1);
+    let c = cell(&cells, domain::Builtin::Pdc.id(), D1);
     assert_eq!((c.has_record, c.has_failure, c.unaccounted), (5, 0, 0));
     assert_eq!(c.conflict, 1, "a has a record and a stale failure");
     assert_eq!(c.extra, 1, "x is not expected");
@@ -148,7 +151,7 @@ async fn every_status_and_flag_is_pinned() {
     );
     assert_eq!(c.status(), CellStatus::Ok);
 
-    let c = cell(&cells, P::Pcf, D1);
+    let c = cell(&cells, domain::Builtin::Pcf.id(), D1);
     assert!(c.date_level);
     assert_eq!(c.unaccounted, 0);
     assert_eq!(c.status(), CellStatus::DepsMissing);
@@ -156,20 +159,20 @@ async fn every_status_and_flag_is_pinned() {
     assert_eq!(c.failures_by_category.get("MISSING_DEPENDENCIES"), Some(&1));
     assert_eq!(c.coverage(), 1.0);
 
-    let c = cell(&cells, P::Mlfs, D1);
+    let c = cell(&cells, domain::Builtin::Mlfs.id(), D1);
     assert_eq!((c.runs, c.unaccounted), (0, 5));
     assert_eq!(c.status(), CellStatus::NotRun);
 
-    let c = cell(&cells, P::Psza, D2);
+    let c = cell(&cells, domain::Builtin::Psza.id(), D2);
     assert_eq!(c.investigate, 1);
     assert_eq!(c.failures_by_category.get("UNKNOWN"), Some(&1));
     assert_eq!(c.status(), CellStatus::Investigate);
 
-    let c = cell(&cells, P::Pdc, D2);
+    let c = cell(&cells, domain::Builtin::Pdc.id(), D2);
     assert_eq!(c.status(), CellStatus::ExpectedGaps);
     assert_eq!(c.has_failure, 5);
 
-    let c = cell(&cells, P::Pcf, D2);
+    let c = cell(&cells, domain::Builtin::Pcf.id(), D2);
     assert_eq!(c.status(), CellStatus::Ok);
     assert_eq!(c.cascade, 5, "no PDC records on D2 under any PCF record");
 }
@@ -186,16 +189,28 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
         let wh = &wh;
         async move { wh.unaccounted_players(p, d(D1), all(search)).await.unwrap() }
     };
-    assert_eq!(players(P::Psza, None).await.items, vec!["e"]);
-    assert_eq!(players(P::Pcf, None).await.items, Vec::<String>::new());
-    let mlfs = players(P::Mlfs, None).await;
+    assert_eq!(
+        players(domain::Builtin::Psza.id(), None).await.items,
+        vec!["e"]
+    );
+    assert_eq!(
+        players(domain::Builtin::Pcf.id(), None).await.items,
+        Vec::<String>::new()
+    );
+    let mlfs = players(domain::Builtin::Mlfs.id(), None).await;
     assert_eq!((mlfs.items.len(), mlfs.total), (5, 5));
     // The players' search is the failures' search: a literal, case-blind substring.
-    assert_eq!(players(P::Psza, Some("E")).await.items, vec!["e"]);
-    assert_eq!(players(P::Psza, Some("%")).await.total, 0);
+    assert_eq!(
+        players(domain::Builtin::Psza.id(), Some("E")).await.items,
+        vec!["e"]
+    );
+    assert_eq!(
+        players(domain::Builtin::Psza.id(), Some("%")).await.total,
+        0
+    );
     let second = wh
         .unaccounted_players(
-            P::Mlfs,
+            domain::Builtin::Mlfs.id(),
             d(D1),
             PlayerFilter {
                 search: None,
@@ -209,7 +224,7 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
     assert_eq!(second.total, 5);
     let past = wh
         .unaccounted_players(
-            P::Mlfs,
+            domain::Builtin::Mlfs.id(),
             d(D1),
             PlayerFilter {
                 search: None,
@@ -223,7 +238,7 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
 
     let page = wh
         .failure_rows(
-            P::Psza,
+            domain::Builtin::Psza.id(),
             d(D2),
             FailureFilter {
                 limit: 10,
@@ -238,7 +253,11 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
 
     let all = |filter: FailureFilter| {
         let wh = &wh;
-        async move { wh.failure_rows(P::Pdc, d(D2), filter).await.unwrap() }
+        async move {
+            wh.failure_rows(domain::Builtin::Pdc.id(), d(D2), filter)
+                .await
+                .unwrap()
+        }
     };
     let p = all(FailureFilter {
         limit: 2,
@@ -292,7 +311,10 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
     .await;
     assert_eq!(p.total, 0);
 
-    let runs = wh.cell_runs(P::Pdc, d(D1)).await.unwrap();
+    let runs = wh
+        .cell_runs(domain::Builtin::Pdc.id(), d(D1))
+        .await
+        .unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].expected_count, 5);
 }
@@ -305,7 +327,7 @@ async fn player_trace_follows_the_lineage() {
     assert_eq!(t.links[0].state, TraceState::Unaccounted);
     assert_eq!(t.links[1].state, TraceState::Record);
     assert_eq!(t.links[2].state, TraceState::Record);
-    assert_eq!(t.root_cause(), Some(P::Psza));
+    assert_eq!(t.root_cause(), Some(domain::Builtin::Psza.id()));
     let t = wh.player_trace("x", d(D1)).await.unwrap().unwrap();
     assert!(!t.expected);
     assert!(wh.player_trace("nobody", d(D1)).await.unwrap().is_none());
@@ -318,7 +340,7 @@ async fn grid_equals_an_independent_recount() {
     let wh = EmbeddedWarehouse::in_memory().unwrap();
     engine_free_demo(&wh).await;
     let range = DateRange::new(d("2021-11-01"), d("2021-11-12"), 100).unwrap();
-    let grid = wh.cell_counts(range, &ALL).await.unwrap();
+    let grid = wh.cell_counts(range, &all()).await.unwrap();
     assert!(!grid.is_empty());
     for c in &grid {
         let spec = c.processor.spec();
@@ -379,11 +401,12 @@ async fn engine_free_demo(wh: &EmbeddedWarehouse) {
         .collect::<Vec<_>>()
     {
         let mut up = UpstreamSet::default();
-        for (i, p) in ALL.iter().enumerate() {
-            let out = run(*p, date, &index, &up);
+        for (i, p) in all().iter().enumerate() {
+            let out = run(p.spec().builtin.unwrap(), date, &index, &up);
             up.absorb(&out);
             // Every other date writes MLFS in legacy mode (records only).
-            let legacy = *p == P::Mlfs && date.to_string().ends_with(['1', '3', '5', '7', '9']);
+            let legacy = *p == domain::Builtin::Mlfs.id()
+                && date.to_string().ends_with(['1', '3', '5', '7', '9']);
             let run_row = warehouse::RunRow {
                 run_id: format!("t-{i}-{date}"),
                 job_id: None,

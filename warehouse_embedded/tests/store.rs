@@ -186,7 +186,6 @@ async fn readers_see_a_consistent_snapshot_while_a_writer_works() {
 #[tokio::test(flavor = "multi_thread")]
 async fn feature_rows_keep_every_double_exactly() {
     use domain::processors::{CellOutput, MlfsRecord, Records};
-    use domain::ProcessorId;
     let wh = EmbeddedWarehouse::in_memory().unwrap();
     let date = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
     // Values whose text forms are where a lossy round trip would show.
@@ -221,7 +220,7 @@ async fn feature_rows_keep_every_double_exactly() {
     let now = chrono::Utc::now().naive_utc();
     wh.write_cells(vec![warehouse::CellWrite {
         output: CellOutput {
-            processor: ProcessorId::Mlfs,
+            processor: domain::Builtin::Mlfs.id(),
             date,
             expected: 2,
             records: Records::Mlfs(rows),
@@ -231,7 +230,7 @@ async fn feature_rows_keep_every_double_exactly() {
         run: warehouse::RunRow {
             run_id: "run-1".into(),
             job_id: None,
-            processor: ProcessorId::Mlfs,
+            processor: domain::Builtin::Mlfs.id(),
             analysis_date: date,
             status: "success".into(),
             records_written: 2,

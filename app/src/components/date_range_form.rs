@@ -1,4 +1,3 @@
-use domain::PROCESSORS;
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 
@@ -21,15 +20,15 @@ const PRESETS: [(&str, &str, &str); 7] = [
 #[component]
 pub fn DateRangeForm(start: String, end: String, view: ViewQuery) -> impl IntoView {
     let all = view.processors.is_empty();
-    let checked: Vec<(&'static str, bool)> = PROCESSORS
+    let checked: Vec<(&'static str, bool)> = domain::processors()
         .iter()
         .map(|p| {
             (
-                p.code,
+                p.code.as_str(),
                 all || view
                     .processors
                     .iter()
-                    .any(|x| x.eq_ignore_ascii_case(p.code)),
+                    .any(|x| x.eq_ignore_ascii_case(&p.code)),
             )
         })
         .collect();

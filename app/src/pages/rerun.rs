@@ -1,4 +1,3 @@
-use domain::PROCESSORS;
 use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
@@ -95,14 +94,15 @@ fn RerunFields(form: RerunForm) -> impl IntoView {
             <fieldset class="rc-range">
                 <legend>"Request"</legend>
                 <span class="rc-procs" role="group" aria-label="Processors">
-                    {PROCESSORS
+                    {domain::processors()
                         .iter()
                         .map(|p| {
-                            let checked = chosen.iter().any(|c| c == p.code);
+                            let code = p.code.as_str();
+                            let checked = chosen.iter().any(|c| c == code);
                             view! {
                                 <label class="rc-check">
-                                    <input type="checkbox" name="p" value=p.code checked=checked/>
-                                    {p.code}
+                                    <input type="checkbox" name="p" value=code checked=checked/>
+                                    {code}
                                 </label>
                             }
                         })

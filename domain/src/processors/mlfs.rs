@@ -2,7 +2,7 @@
 
 use super::{missing_upstream, round3, Ctx, MlfsRecord, PlayerOutcome};
 use crate::game::PlayerGame;
-use crate::ProcessorId;
+use crate::Builtin;
 
 pub const FEATURE_VERSION: &str = "v1_baseline_25";
 
@@ -43,21 +43,21 @@ pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<MlfsRecord
     let Some(psza) = up.psza.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
             player,
-            ProcessorId::Psza,
+            Builtin::Psza.id(),
             up.psza.category_of(player),
         ));
     };
     let Some(pdc) = up.pdc.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
             player,
-            ProcessorId::Pdc,
+            Builtin::Pdc.id(),
             up.pdc.category_of(player),
         ));
     };
     let Some(pcf) = up.pcf.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
             player,
-            ProcessorId::Pcf,
+            Builtin::Pcf.id(),
             up.pcf.category_of(player),
         ));
     };

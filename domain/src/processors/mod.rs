@@ -24,7 +24,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::game::PlayerGame;
-use crate::{FailureCategory, ProcessorId};
+use crate::{Builtin, FailureCategory, ProcessorId};
 
 /// `entity_id` of a failure that covers every expected player of the date.
 pub const DATE_LEVEL: &str = "DATE_LEVEL";
@@ -101,11 +101,11 @@ impl UpstreamSet {
     /// Takes `processors`' outcomes from `other`, keeping the rest of `self`.
     pub fn merge(&mut self, mut other: UpstreamSet, processors: &[ProcessorId]) {
         for p in processors {
-            match p {
-                ProcessorId::Psza => self.psza = std::mem::take(&mut other.psza),
-                ProcessorId::Pdc => self.pdc = std::mem::take(&mut other.pdc),
-                ProcessorId::Pcf => self.pcf = std::mem::take(&mut other.pcf),
-                ProcessorId::Mlfs => {}
+            match p.spec().builtin {
+                Some(Builtin::Psza) => self.psza = std::mem::take(&mut other.psza),
+                Some(Builtin::Pdc) => self.pdc = std::mem::take(&mut other.pdc),
+                Some(Builtin::Pcf) => self.pcf = std::mem::take(&mut other.pcf),
+                Some(Builtin::Mlfs) | None => {}
             }
         }
     }
@@ -168,13 +168,14 @@ enum PlayerOutcome<R> {
     Failure(FailureRecord),
 }
 
-/// Runs `processor` for `date`.
+/// Runs the `builtin` processor for `date`.
 pub fn run(
-    processor: ProcessorId,
+    builtin: Builtin,
     date: NaiveDate,
     index: &SeasonIndex,
     upstream: &UpstreamSet,
 ) -> CellOutput {
+    let processor = builtin.id();
     let expected = index.expected_on(date);
     let n = expected.len();
     let empty = |records: Records, failures: Vec<FailureRecord>, ok: bool| CellOutput {
@@ -187,29 +188,29 @@ pub fn run(
     };
     if let Some(failure) = date_level_check(processor, date, upstream) {
         if n == 0 {
-            return empty(Records::empty(processor), Vec::new(), false);
+            return empty(Records::empty(builtin), Vec::new(), false);
         }
-        return empty(Records::empty(processor), vec![failure], false);
+        return empty(Records::empty(builtin), vec![failure], false);
     }
     let ctx = Ctx {
         date,
         index,
         upstream,
     };
-    match processor {
-        ProcessorId::Psza => {
+    match builtin {
+        Builtin::Psza => {
             let (r, f) = per_player(&expected, |g| psza::compute(&ctx, g));
             empty(Records::Psza(r), f, true)
         }
-        ProcessorId::Pdc => {
+        Builtin::Pdc => {
             let (r, f) = per_player(&expected, |g| pdc::compute(&ctx, g));
             empty(Records::Pdc(r), f, true)
         }
-        ProcessorId::Pcf => {
+        Builtin::Pcf => {
             let (r, f) = per_player(&expected, |g| pcf::compute(&ctx, g));
             empty(Records::Pcf(r), f, true)
         }
-        ProcessorId::Mlfs => {
+        Builtin::Mlfs => {
             let (r, f) = per_player(&expected, |g| mlfs::compute(&ctx, g));
             empty(Records::Mlfs(r), f, true)
         }
@@ -256,18 +257,19 @@ fn date_level_check(
     date: NaiveDate,
     up: &UpstreamSet,
 ) -> Option<FailureRecord> {
-    let counts = |id: ProcessorId| match id {
-        ProcessorId::Psza => up.psza.records.len(),
-        ProcessorId::Pdc => up.pdc.records.len(),
-        ProcessorId::Pcf => up.pcf.records.len(),
-        ProcessorId::Mlfs => 0,
+    // Only the builtins' records are in hand; they are all a builtin reads.
+    let has_no_records = |id: &ProcessorId| match id.spec().builtin {
+        Some(Builtin::Psza) => up.psza.records.is_empty(),
+        Some(Builtin::Pdc) => up.pdc.records.is_empty(),
+        Some(Builtin::Pcf) => up.pcf.records.is_empty(),
+        Some(Builtin::Mlfs) | None => false,
     };
     let missing: Vec<ProcessorId> = processor
         .spec()
         .depends_on
         .iter()
         .copied()
-        .filter(|u| counts(*u) == 0)
+        .filter(has_no_records)
         .collect();
     let first = *missing.first()?;
     let names: Vec<&str> = missing.iter().map(|m| m.code()).collect();

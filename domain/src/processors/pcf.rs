@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use super::{mean, missing_upstream, pdc, round3, Ctx, PcfRecord, PlayerOutcome};
 use crate::game::PlayerGame;
-use crate::ProcessorId;
+use crate::Builtin;
 
 /// League reference values the scores are measured against.
 const LEAGUE_PACE: f64 = 100.0;
@@ -16,14 +16,14 @@ pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PcfRecord>
     let Some(pdc) = up.pdc.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
             player,
-            ProcessorId::Pdc,
+            Builtin::Pdc.id(),
             up.pdc.category_of(player),
         ));
     };
     let Some(psza) = up.psza.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
             player,
-            ProcessorId::Psza,
+            Builtin::Psza.id(),
             up.psza.category_of(player),
         ));
     };

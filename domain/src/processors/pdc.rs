@@ -4,12 +4,12 @@ use chrono::Duration;
 
 use super::{history_or_insufficient, mean, round3, Ctx, FailureRecord, PdcRecord, PlayerOutcome};
 use crate::game::PlayerGame;
-use crate::{FailureCategory, ProcessorId};
+use crate::{Builtin, FailureCategory};
 
 pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PdcRecord> {
     let player = &today.player_lookup;
     let d = ctx.date;
-    let history = match history_or_insufficient(ctx, today, ProcessorId::Pdc) {
+    let history = match history_or_insufficient(ctx, today, Builtin::Pdc.id()) {
         Ok(h) => h,
         Err(f) => return PlayerOutcome::Failure(f),
     };

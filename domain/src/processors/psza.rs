@@ -5,11 +5,11 @@ use super::{
     history_or_insufficient, ratio, round3, Ctx, FailureRecord, PlayerOutcome, PszaRecord,
 };
 use crate::game::PlayerGame;
-use crate::{FailureCategory, ProcessorId};
+use crate::{Builtin, FailureCategory};
 
 pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PszaRecord> {
     let player = &today.player_lookup;
-    let history = match history_or_insufficient(ctx, today, ProcessorId::Psza) {
+    let history = match history_or_insufficient(ctx, today, Builtin::Psza.id()) {
         Ok(h) => h,
         Err(f) => return PlayerOutcome::Failure(f),
     };

@@ -1,7 +1,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ProcessorId;
+use crate::Builtin;
 
 /// `nba_precompute.player_shot_zone_analysis`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,12 +78,12 @@ pub enum Records {
 }
 
 impl Records {
-    pub fn empty(p: ProcessorId) -> Self {
-        match p {
-            ProcessorId::Psza => Records::Psza(Vec::new()),
-            ProcessorId::Pdc => Records::Pdc(Vec::new()),
-            ProcessorId::Pcf => Records::Pcf(Vec::new()),
-            ProcessorId::Mlfs => Records::Mlfs(Vec::new()),
+    pub fn empty(b: Builtin) -> Self {
+        match b {
+            Builtin::Psza => Records::Psza(Vec::new()),
+            Builtin::Pdc => Records::Pdc(Vec::new()),
+            Builtin::Pcf => Records::Pcf(Vec::new()),
+            Builtin::Mlfs => Records::Mlfs(Vec::new()),
         }
     }
     pub fn len(&self) -> usize {

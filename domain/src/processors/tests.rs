@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate};
 use super::*;
 use crate::game::fixtures::game;
 use crate::game::{PlayerGame, ScheduledGame};
-use crate::{FailureCategory as C, ProcessorId as P};
+use crate::{Builtin as P, FailureCategory as C};
 
 fn day(i: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2021, 10, 19).unwrap() + Duration::days(i)
@@ -193,7 +193,7 @@ fn pcf_date_level_when_an_upstream_has_no_rows() {
     let f = &out.failures[0];
     assert_eq!(f.entity_id, DATE_LEVEL);
     assert_eq!(f.category, C::MissingDependencies);
-    assert_eq!(f.upstream_processor, Some(P::Psza));
+    assert_eq!(f.upstream_processor, Some(P::Psza.id()));
     assert!(!out.dependency_check_passed);
     assert_eq!(out.expected, 1);
 }
@@ -209,14 +209,14 @@ fn missing_upstream_names_the_upstream_and_its_category() {
     let f = failure_of(&pcf, "rookie").unwrap();
     assert_eq!(f.category, C::MissingUpstream);
     // PDC has a record for the rookie (5 ≥ 3), PSZA does not (5 < 10).
-    assert_eq!(f.upstream_processor, Some(P::Psza));
+    assert_eq!(f.upstream_processor, Some(P::Psza.id()));
     assert_eq!(f.upstream_category.as_deref(), Some("INSUFFICIENT_DATA"));
 
     let mlfs = run(P::Mlfs, today(), &index, &up);
     let f = failure_of(&mlfs, "rookie").unwrap();
     assert_eq!(
         f.upstream_processor,
-        Some(P::Psza),
+        Some(P::Psza.id()),
         "root of the lineage first"
     );
     let Records::Mlfs(r) = &mlfs.records else {
@@ -280,7 +280,7 @@ fn every_expected_player_gets_exactly_one_outcome() {
     }
 }
 
-const PROCESSORS_IN_ORDER: [P; 4] = [P::Psza, P::Pdc, P::Pcf, P::Mlfs];
+const PROCESSORS_IN_ORDER: [P; 4] = P::ALL;
 
 #[test]
 fn history_is_strictly_before_the_date_and_within_the_season() {

@@ -191,10 +191,10 @@ impl Reconciliation {
         }
         by.into_iter()
             .map(|(order, dates)| {
-                let code = crate::PROCESSORS[order].code;
+                let code = &crate::processors()[order].code;
                 let contiguous = dates.len() > 1
                     && self
-                        .cells_of(crate::PROCESSORS[order].id)
+                        .cells_of(crate::processors()[order].id)
                         .filter(|c| c.date >= dates[0] && c.date <= dates[dates.len() - 1])
                         .count()
                         == dates.len();

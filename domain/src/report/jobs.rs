@@ -177,7 +177,7 @@ pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellCha
                 ChangeKind::Unchanged
             };
             CellChange {
-                processor: crate::PROCESSORS[k.1].id,
+                processor: crate::processors()[k.1].id,
                 date: k.0,
                 before: b,
                 after: a,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::*;
-use crate::{FailureCategory, ProcessorId};
+use crate::{Builtin, FailureCategory};
 
 /// A page of `total` rows as a store answers it (the items do not matter here).
 fn page(total: i64, offset: i64, limit: i64) -> Page<()> {
@@ -97,7 +97,7 @@ fn neighbours_of_pages() {
 #[test]
 fn cell_keys_read_what_they_write() {
     let key: CellKey = "pdc:2021-11-10".parse().unwrap();
-    assert_eq!(key.processor, ProcessorId::Pdc);
+    assert_eq!(key.processor, Builtin::Pdc.id());
     assert_eq!(key.to_string(), "PDC:2021-11-10");
     assert_eq!(key.to_string().parse::<CellKey>().unwrap(), key);
     for bad in [
@@ -124,7 +124,7 @@ fn run_statuses_keep_foreign_words() {
 
 fn cell() -> CellCounts {
     CellCounts {
-        processor: ProcessorId::Pdc,
+        processor: Builtin::Pdc.id(),
         date: NaiveDate::from_ymd_opt(2021, 11, 10).unwrap(),
         expected: 10,
         has_record: 10,
@@ -207,7 +207,7 @@ fn root_cause_is_the_first_failing_link() {
         expected: true,
         links: vec![
             TraceLink {
-                processor: ProcessorId::Psza,
+                processor: Builtin::Psza.id(),
                 state: TraceState::Failure {
                     category: FailureCategory::InsufficientData,
                     reason: "4 games, need 10".into(),
@@ -216,21 +216,21 @@ fn root_cause_is_the_first_failing_link() {
                 },
             },
             TraceLink {
-                processor: ProcessorId::Pdc,
+                processor: Builtin::Pdc.id(),
                 state: TraceState::Record,
             },
             TraceLink {
-                processor: ProcessorId::Pcf,
+                processor: Builtin::Pcf.id(),
                 state: fail(Some("PSZA")),
             },
             TraceLink {
-                processor: ProcessorId::Mlfs,
+                processor: Builtin::Mlfs.id(),
                 state: fail(Some("PCF")),
             },
         ],
         recent_games: Vec::new(),
     };
-    assert_eq!(trace.root_cause(), Some(ProcessorId::Psza));
+    assert_eq!(trace.root_cause(), Some(Builtin::Psza.id()));
     let ok = PlayerTrace {
         links: trace
             .links
@@ -246,5 +246,5 @@ fn root_cause_is_the_first_failing_link() {
     let mut unacc = ok.clone();
     unacc.links[2].state = TraceState::Unaccounted;
     unacc.links[3].state = fail(Some("PCF"));
-    assert_eq!(unacc.root_cause(), Some(ProcessorId::Pcf));
+    assert_eq!(unacc.root_cause(), Some(Builtin::Pcf.id()));
 }

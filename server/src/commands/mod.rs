@@ -7,6 +7,7 @@ mod bench;
 mod demo;
 mod import;
 mod output;
+mod pipeline;
 mod serve;
 mod validate;
 
@@ -48,6 +49,8 @@ pub enum Command {
     Import(import::ImportCmd),
     /// Reconcile: is every expected player accounted for? Exit 0 if so, 1 if not, 2 on bad input.
     Validate(validate::ValidateCmd),
+    /// Check the pipeline file (`--pipeline`) and list its processors; a file error exits 2 as FILE:LINE:COLUMN: message.
+    Pipeline(pipeline::PipelineCmd),
     /// Measure performance and write the results into docs/benchmarks.md.
     Bench(bench::BenchCmd),
 }
@@ -55,6 +58,7 @@ pub enum Command {
 /// Runs one subcommand with the configuration read once at start-up.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let config = &cli.config;
+    let pipeline = config.install_pipeline()?;
     match cli.command {
         Command::Serve(cmd) => serve::run(config, cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Demo(cmd) => demo::run(config, cmd).await,
@@ -62,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(cmd) => import::run(config, cmd).await,
         Command::Validate(cmd) => validate::run(config, cmd).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
+        Command::Pipeline(cmd) => pipeline::run(config, pipeline, cmd),
     }
 }
 

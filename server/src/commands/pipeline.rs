@@ -1,0 +1,72 @@
+//! `rollcall pipeline`: the pipeline file was read and validated at start-up
+//! (`Config::install_pipeline`, which reports a file error as
+//! `FILE:LINE:COLUMN: message`, exit 2); this prints what it declares.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::Args;
+use domain::pipeline::Pipeline;
+
+use crate::config::Config;
+use crate::error::Result;
+
+#[derive(Debug, Args)]
+pub struct PipelineCmd {}
+
+pub fn run(config: &Config, pipeline: &Pipeline, _cmd: PipelineCmd) -> Result<ExitCode> {
+    let source = config.pipeline.as_ref().map_or_else(
+        || "the shipped pipeline (pipelines/nba.toml)".to_string(),
+        |p| p.display().to_string(),
+    );
+    print!("{}", describe(&source, pipeline));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pipeline as a short report: its universe and tables, then one line
+/// per processor in dependency order.
+pub fn describe(source: &str, p: &Pipeline) -> String {
+    let u = &p.universe;
+    let mut out = format!(
+        "{source}: valid, {} processors\n\
+         universe  {} (date {}, entity {})\n\
+         expected  {}\n\
+         failures  {}\n\
+         runs      {}\n",
+        p.processors.len(),
+        u.table,
+        u.date_column,
+        u.entity_column,
+        u.expected,
+        p.failures_table,
+        p.runs_table,
+    );
+    for s in &p.processors {
+        let runs = match s.builtin {
+            Some(b) => format!("builtin {b}"),
+            None => format!("{:?}", s.runs).to_lowercase(),
+        };
+        let ups: Vec<&str> = s
+            .depends_on
+            .iter()
+            .map(|d| p.processors[d.order()].code.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<6} {:<34} {:<13} {} ({}, {})  min_games {}  depends on: {}",
+            s.code,
+            s.name,
+            runs,
+            s.output_table,
+            s.date_column,
+            s.entity_column,
+            s.min_games,
+            if ups.is_empty() {
+                "-".to_string()
+            } else {
+                ups.join(", ")
+            },
+        );
+    }
+    out
+}
