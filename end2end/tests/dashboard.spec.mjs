@@ -88,3 +88,47 @@ test('"Copy link" puts the exact view URL on the clipboard', async ({ page, cont
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   expect(copied).toBe(page.url());
 });
+
+test('a season fits a 1600-pixel screen, with every number in the tooltip', async ({ page, request }) => {
+  await page.setViewportSize({ width: 1600, height: 900 });
+  const q = 'start=2021-10-19&end=2022-04-10';
+  const csv = parseCsv(await (await request.get(`/report.csv?${q}`)).text());
+  await page.goto(`/?${q}`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const grid = page.getByRole('table', { name: 'Coverage heatmap' });
+  await expect(grid).toHaveAttribute('data-period', 'day');
+  const fits = await grid.evaluate((t) => {
+    const wrap = t.parentElement;
+    return { scroll: wrap.scrollWidth, client: wrap.clientWidth, right: t.getBoundingClientRect().right };
+  });
+  expect(fits.scroll, JSON.stringify(fits)).toBeLessThanOrEqual(fits.client);
+  expect(fits.right).toBeLessThanOrEqual(1600);
+  // The last date is on screen, and its numbers are a tooltip away.
+  const last = csv.filter((r) => r.processor === 'MLFS').at(-1);
+  const link = grid.locator(`td[data-cell="MLFS:${last.date}"] a`);
+  await expect(link).toBeInViewport();
+  await expect(link).toHaveAttribute('title', new RegExp(`expected ${last.expected}, record ${last.has_record}`));
+});
+
+test('five years are drawn by month, and a month opens its days', async ({ page, request }) => {
+  const q = 'start=2018-01-01&end=2022-12-31';
+  await page.goto(`/?${q}`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const grid = page.getByRole('table', { name: 'Coverage heatmap' });
+  await expect(grid).toHaveAttribute('data-period', 'month');
+  // 60 months per processor; only the demo season's months have games.
+  await expect(grid.getByRole('row')).toHaveCount(2 + 4);
+  await expect(grid.locator('tbody tr').first().locator('td')).toHaveCount(60);
+  // A month's numbers are its days' sums (from the API, per day).
+  const csv = parseCsv(await (await request.get('/report.csv?start=2021-11-01&end=2021-11-30')).text());
+  const pdc = csv.filter((r) => r.processor === 'PDC');
+  const sum = (k) => pdc.reduce((n, r) => n + Number(r[k]), 0);
+  const month = grid.locator('tr', { has: page.getByRole('rowheader', { name: 'PDC' }) })
+    .locator('td[data-column="2021-11-01"] a');
+  await expect(month).toHaveAttribute('title', new RegExp(`expected ${sum('expected')}, record ${sum('has_record')}`));
+  await expect(month).toHaveAttribute('title', new RegExp(`unaccounted ${sum('unaccounted')},`));
+  await month.click();
+  await expect(page).toHaveURL(/start=2021-11-01&end=2021-11-30/);
+  await expect(grid).toHaveAttribute('data-period', 'day');
+  await expect(grid.locator('td[data-cell^="PDC:"]')).toHaveCount(pdc.length);
+});

@@ -69,3 +69,17 @@ test('the re-run dialog shows its dry run without JavaScript', async ({ page }) 
   await expect(page).toHaveURL(/mode=all/);
   await expect(page.getByRole('note', { name: 'Operator access' })).toContainText('allowed without a token');
 });
+
+test('two seasons are drawn by week without JavaScript, and a week links to its days', async ({ page, request }) => {
+  await page.goto('/?start=2021-01-04&end=2022-12-25');
+  const grid = page.getByRole('table', { name: 'Coverage heatmap' });
+  await expect(grid).toHaveAttribute('data-period', 'week');
+  await expect(grid.locator('tbody tr').first().locator('td')).toHaveCount(103);
+  const week = grid.locator('td[data-column="2021-11-08"]').first();
+  await expect(week).toHaveAttribute('data-status', /[A-Z_]+/);
+  await week.locator('a').click();
+  await expect(page).toHaveURL(/start=2021-11-08&end=2021-11-14/);
+  const days = (await (await request.get('/report.csv?start=2021-11-08&end=2021-11-14')).text()).trim().split('\n');
+  expect(days.length - 1).toBeGreaterThan(0);
+  await expect(grid.locator('td[data-cell]')).toHaveCount(days.length - 1);
+});

@@ -1,6 +1,9 @@
 use chrono::{Datelike, NaiveDate};
-use domain::report::{CellCounts, CellKey, CellStatus, Reconciliation};
+use domain::report::{
+    columns, CellCounts, CellKey, CellStatus, ColumnCell, Period, Reconciliation, NARROW_AFTER_DAYS,
+};
 use domain::ProcessorId;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -100,20 +103,67 @@ impl Default for CellPicker {
     }
 }
 
-/// Rows = processors in DAG order, columns = dates (every day of the range, so
-/// NO_GAMES days show as empty), grouped by month. Each cell is a link to its
-/// drill-down: keyboard reachable, and it works without JavaScript.
+/// Rows = processors in DAG order; columns = the range's days (every day, so
+/// NO_GAMES days show as empty), or its weeks or months when the days would
+/// not fit (`domain::report::Period`). Each cell is a link — to its
+/// drill-down, or for a week or month to that period's days: keyboard
+/// reachable, and it works without JavaScript.
 #[component]
 pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl IntoView {
-    let dates: Vec<NaiveDate> = rec.range.iter().collect();
-    let mut months: Vec<(String, usize)> = Vec::new();
-    for d in &dates {
-        let label = d.format("%b %Y").to_string();
-        match months.last_mut() {
+    let period = Period::for_range(rec.range);
+    let narrow = period != Period::Day || rec.range.days() > NARROW_AFTER_DAYS;
+    let class = if narrow {
+        "rc-heatmap rc-heatmap-narrow"
+    } else {
+        "rc-heatmap"
+    };
+    // Type-erased: the two grids' nested view types overflow the release
+    // build's query depth when combined.
+    let body = match period {
+        Period::Day => view! { <DayColumns rec view picker narrow/> }.into_any(),
+        _ => view! { <PeriodColumns rec view period/> }.into_any(),
+    };
+    view! {
+        <div class="rc-heatmap-wrap">
+            <table class=class aria-label="Coverage heatmap" data-period=period.name()>
+                {body}
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// Group header cells (`label`, columns spanned) for consecutive equal labels.
+fn spans(labels: impl IntoIterator<Item = String>) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for label in labels {
+        match out.last_mut() {
             Some((l, n)) if *l == label => *n += 1,
-            _ => months.push((label, 1)),
+            _ => out.push((label, 1)),
         }
     }
+    out
+}
+
+fn group_header(groups: Vec<(String, usize)>) -> impl IntoView {
+    groups
+        .into_iter()
+        .map(
+            |(m, n)| view! { <th colspan=n.to_string() class="rc-month" scope="colgroup">{m}</th> },
+        )
+        .collect_view()
+}
+
+/// One column per day; narrow columns label only Mondays.
+#[component]
+fn DayColumns(
+    rec: Reconciliation,
+    view: ViewQuery,
+    picker: CellPicker,
+    narrow: bool,
+) -> impl IntoView {
+    let dates: Vec<NaiveDate> = rec.range.iter().collect();
+    let months = spans(dates.iter().map(|d| d.format("%b %Y").to_string()));
     let selected = view.cell.clone();
     let by_cell: std::collections::HashMap<(ProcessorId, NaiveDate), CellCounts> = rec
         .cells
@@ -191,41 +241,129 @@ pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl
         })
         .collect_view();
     view! {
-        <div class="rc-heatmap-wrap">
-            <table class="rc-heatmap" aria-label="Coverage heatmap">
-                <thead>
-                    <tr>
-                        <th></th>
-                        {months
-                            .into_iter()
-                            .map(|(m, n)| {
-                                view! { <th colspan=n.to_string() class="rc-month" scope="colgroup">{m}</th> }
-                            })
-                            .collect_view()}
-                    </tr>
-                    <tr>
-                        <th scope="col">"Processor"</th>
-                        {dates
-                            .iter()
-                            .map(|d| {
-                                let class = if d.weekday() == chrono::Weekday::Mon {
-                                    "rc-day rc-week-start"
-                                } else {
-                                    "rc-day"
-                                };
-                                view! {
-                                    <th scope="col" class=class title=d.to_string()>
-                                        {d.day().to_string()}
-                                    </th>
-                                }
-                            })
-                            .collect_view()}
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <thead>
+            <tr>
+                <th></th>
+                {group_header(months)}
+            </tr>
+            <tr>
+                <th scope="col">"Processor"</th>
+                {dates
+                    .iter()
+                    .map(|d| {
+                        let monday = d.weekday() == chrono::Weekday::Mon;
+                        let class = if monday { "rc-day rc-week-start" } else { "rc-day" };
+                        let label = (!narrow || monday).then(|| d.day().to_string());
+                        view! {
+                            <th scope="col" class=class title=d.to_string()>
+                                <span class="rc-day-label">{label}</span>
+                            </th>
+                        }
+                    })
+                    .collect_view()}
+            </tr>
+        </thead>
+        <tbody>{rows}</tbody>
     }
+}
+
+/// One column per week or month: the days' numbers summed, the worst day's
+/// status and marks, a link to that period's days.
+#[component]
+fn PeriodColumns(rec: Reconciliation, view: ViewQuery, period: Period) -> impl IntoView {
+    let cols = columns(rec.range, period);
+    let groups = spans(cols.iter().map(|c| match period {
+        Period::Month => c.first.format("%Y").to_string(),
+        _ => c.first.format("%b %Y").to_string(),
+    }));
+    let rows = rec
+        .processors
+        .iter()
+        .map(|p| {
+            let cells = rec
+                .column_cells(*p, &cols)
+                .into_iter()
+                .map(|cc| period_cell(&cc, period, &view))
+                .collect_view();
+            view! {
+                <tr>
+                    <th scope="row" class="rc-heatmap-proc" title=p.name()>{p.code()}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <thead>
+            <tr>
+                <th></th>
+                {group_header(groups)}
+            </tr>
+            <tr>
+                <th scope="col">"Processor"</th>
+                {cols
+                    .iter()
+                    .map(|c| {
+                        let (label, title) = match period {
+                            Period::Month => (
+                                c.first.format("%b").to_string().chars().take(1).collect::<String>(),
+                                c.first.format("%B %Y").to_string(),
+                            ),
+                            _ => (String::new(), format!("week of {}", c.first)),
+                        };
+                        view! {
+                            <th scope="col" class="rc-day" title=title>
+                                <span class="rc-day-label">{label}</span>
+                            </th>
+                        }
+                    })
+                    .collect_view()}
+            </tr>
+        </thead>
+        <tbody>{rows}</tbody>
+    }
+}
+
+fn period_cell(cc: &ColumnCell<'_>, period: Period, view: &ViewQuery) -> impl IntoView + use<> {
+    let (first, last) = (cc.column.first, cc.column.last);
+    let code = cc.processor.code();
+    let Some(worst) = cc.worst else {
+        let title = format!("{code} {first} to {last}: no games");
+        return Either::Left(view! { <td class="rc-cell rc-cell-nogames" title=title></td> });
+    };
+    let status = worst.status();
+    let t = &cc.totals;
+    let label = format!(
+        "{code} {} {first} to {last} — worst {} on {}: {} dates, {} to look at; expected {}, record {}, failure {}, unaccounted {}, investigate {}, coverage {:.1}%",
+        period.name(),
+        status.code(),
+        worst.date,
+        cc.dates,
+        cc.gaps,
+        t.expected,
+        t.has_record,
+        t.has_failure,
+        t.unaccounted,
+        t.investigate,
+        t.coverage * 100.0
+    );
+    let href = view
+        .with_range(&first.to_string(), &last.to_string())
+        .href();
+    let mark = marks(worst);
+    let style = format!("background:{}", coverage_colour(t.coverage));
+    Either::Right(view! {
+        <td
+            class=format!("rc-cell rc-status-{}", status.code().to_lowercase())
+            style=style
+            data-column=first.to_string()
+            data-status=status.code()
+        >
+            <A href=href attr:title=label.clone() attr:aria-label=label>
+                {mark}
+            </A>
+        </td>
+    })
 }
 
 #[component]

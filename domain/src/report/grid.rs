@@ -131,22 +131,11 @@ pub struct Totals {
     pub cells_by_status: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reconciliation {
-    pub range: DateRange,
-    pub processors: Vec<ProcessorId>,
-    /// Sorted by date, then dependency order.
-    pub cells: Vec<CellCounts>,
-}
-
-impl Reconciliation {
-    pub fn cells_of(&self, p: ProcessorId) -> impl Iterator<Item = &CellCounts> {
-        self.cells.iter().filter(move |c| c.processor == p)
-    }
-
-    pub fn totals(&self, p: ProcessorId) -> Totals {
+impl Totals {
+    /// The sums over `cells` (one processor's, over any dates).
+    pub fn of<'a>(cells: impl IntoIterator<Item = &'a CellCounts>) -> Totals {
         let mut t = Totals::default();
-        for c in self.cells_of(p) {
+        for c in cells {
             t.expected += c.expected;
             t.has_record += c.has_record;
             t.has_failure += if c.date_level {
@@ -166,6 +155,24 @@ impl Reconciliation {
             1.0
         };
         t
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub range: DateRange,
+    pub processors: Vec<ProcessorId>,
+    /// Sorted by date, then dependency order.
+    pub cells: Vec<CellCounts>,
+}
+
+impl Reconciliation {
+    pub fn cells_of(&self, p: ProcessorId) -> impl Iterator<Item = &CellCounts> {
+        self.cells.iter().filter(move |c| c.processor == p)
+    }
+
+    pub fn totals(&self, p: ProcessorId) -> Totals {
+        Totals::of(self.cells_of(p))
     }
 
     pub fn unaccounted(&self) -> i64 {

@@ -2,12 +2,14 @@
 //! one file per view. Plain data, shared by the server and the browser.
 
 mod cell;
+mod columns;
 mod grid;
 mod jobs;
 mod overview;
 mod trace;
 
 pub use cell::*;
+pub use columns::*;
 pub use grid::*;
 pub use jobs::*;
 pub use overview::*;
