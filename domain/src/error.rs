@@ -1,7 +1,9 @@
 //! Error policy for `domain`: every error here is a *user input* problem (a bad
 //! date, an unknown processor, a reversed range). They carry a message fit to show
 //! verbatim to the person who typed the input; callers map them to HTTP 400 or to
-//! CLI exit code 2. Nothing in this crate can fail for any other reason.
+//! CLI exit code 2 — or, for a command processor's output, they fail its cell
+//! with the message on the run row. Nothing in this crate can fail for any
+//! other reason.
 
 use thiserror::Error;
 
@@ -26,6 +28,10 @@ pub enum DomainError {
         column: usize,
         message: String,
     },
+    /// A command processor printed a line that cannot be taken as written
+    /// (`processors::command`): the cell fails, nothing of it is written.
+    #[error("stdout line {line}: {message}")]
+    BadCommandOutput { line: usize, message: String },
     #[error("line {line}, column {column}: {message}")]
     BadImportRow {
         line: u64,

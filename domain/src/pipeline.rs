@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::processor::{Builtin, ProcessorId, ProcessorSpec, Runs};
+use crate::processor::{
+    Builtin, ColumnSpec, ColumnType, CommandSpec, ProcessorId, ProcessorSpec, Runs,
+};
 use crate::DomainError;
 
 /// The pipeline Rollcall ships and uses by default.
@@ -33,6 +35,9 @@ pub struct Pipeline {
     pub runs_table: String,
     /// In dependency order.
     pub processors: Vec<ProcessorSpec>,
+    /// Where command processors run (the pipeline file's directory; empty:
+    /// the process's working directory). Not part of the file's text.
+    pub directory: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -116,7 +121,28 @@ struct ProcessorForm {
     #[serde(default)]
     min_games: usize,
     runs: Spanned<Runs>,
+    #[serde(default)]
+    command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    timeout_seconds: Option<Spanned<u64>>,
+    #[serde(default)]
+    columns: Option<Spanned<Vec<ColumnForm>>>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnForm {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    ty: ColumnType,
+}
+
+/// A command's time limit unless its processor sets `timeout_seconds`.
+pub const DEFAULT_COMMAND_TIMEOUT_SECONDS: u64 = 300;
+/// The longest `timeout_seconds` a pipeline may set (a day).
+pub const MAX_COMMAND_TIMEOUT_SECONDS: u64 = 86_400;
+/// Columns a command's output table has besides its declared ones.
+const RESERVED_COLUMNS: [&str; 2] = ["run_id", "processed_at"];
 
 /// The shipped NBA pipeline.
 pub fn nba() -> Pipeline {
@@ -129,6 +155,14 @@ impl Pipeline {
         Pipeline {
             processors,
             ..Pipeline::default()
+        }
+    }
+
+    /// The same pipeline, its commands run in `directory`.
+    pub fn located_in(self, directory: impl Into<String>) -> Self {
+        Pipeline {
+            directory: directory.into(),
+            ..self
         }
     }
 
@@ -187,6 +221,7 @@ impl Pipeline {
                     format!("processor code {code:?}: 1-16 of A-Z, 0-9, _"),
                 ));
             }
+            let mut mine: HashSet<String> = HashSet::new();
             for s in std::iter::once(&p.code)
                 .chain([&p.name])
                 .chain(&p.spellings)
@@ -210,7 +245,10 @@ impl Pipeline {
                         ),
                     ));
                 }
-                if !spelled.insert(s.get_ref().to_uppercase()) {
+                // A processor may spell itself alike twice (code `REST`, name
+                // `Rest`); no two processors may share a spelling.
+                let upper = s.get_ref().to_uppercase();
+                if mine.insert(upper.clone()) && !spelled.insert(upper) {
                     return Err(err(
                         s.span(),
                         format!("{:?} already names another processor", s.get_ref()),
@@ -242,20 +280,62 @@ impl Pipeline {
                 min_games: p.min_games,
                 runs: *p.runs.get_ref(),
                 builtin: None,
+                command: None,
+                columns: Vec::new(),
+            };
+            let runs_span = p.runs.span();
+            let only_commands = |what: &str, span: Range<usize>| {
+                err(
+                    span,
+                    format!(
+                        "{code}: `{what}` is only for runs = \"command\" (this one runs as {})",
+                        p.runs.get_ref().name()
+                    ),
+                )
             };
             let builtin = match spec.runs {
                 Runs::Builtin => {
-                    Some(builtin_of(&spec, &processors).map_err(|m| err(p.runs.span(), m))?)
+                    Some(builtin_of(&spec, &processors).map_err(|m| err(runs_span.clone(), m))?)
                 }
                 Runs::Command | Runs::Observe => None,
             };
-            processors.push(ProcessorSpec { builtin, ..spec });
+            let mut command = None;
+            let mut columns = Vec::new();
+            if spec.runs == Runs::Command {
+                let Some(argv) = &p.command else {
+                    return Err(err(
+                        runs_span,
+                        format!("{code} runs as a command: declare `command = [\"program\", \"arg\", …]`"),
+                    ));
+                };
+                command = Some(
+                    command_of(argv.get_ref(), p.timeout_seconds.as_ref())
+                        .map_err(|(m, span)| err(span.unwrap_or(argv.span()), m))?,
+                );
+                if let Some(cols) = &p.columns {
+                    columns =
+                        columns_of(&spec, cols.get_ref()).map_err(|(m, span)| err(span, m))?;
+                }
+            } else if let Some(argv) = &p.command {
+                return Err(only_commands("command", argv.span()));
+            } else if let Some(t) = &p.timeout_seconds {
+                return Err(only_commands("timeout_seconds", t.span()));
+            } else if let Some(cols) = &p.columns {
+                return Err(only_commands("columns", cols.span()));
+            }
+            processors.push(ProcessorSpec {
+                builtin,
+                command,
+                columns,
+                ..spec
+            });
         }
         Ok(Pipeline {
             universe,
             failures_table: table(&form.tables.failures)?,
             runs_table: table(&form.tables.runs)?,
             processors,
+            directory: String::new(),
         })
     }
 }
@@ -295,6 +375,74 @@ fn builtin_of(spec: &ProcessorSpec, earlier: &[ProcessorSpec]) -> Result<Builtin
         }
     }
     Ok(builtin)
+}
+
+fn command_of(
+    argv: &[String],
+    timeout: Option<&Spanned<u64>>,
+) -> Result<CommandSpec, (String, Option<Range<usize>>)> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(("`command` is empty: name the program to run".into(), None));
+    };
+    if program.trim().is_empty() {
+        return Err(("`command`'s program is empty".into(), None));
+    }
+    if let Some(bad) = argv.iter().find(|a| a.contains('\0') || a.len() > 4096) {
+        let shown: String = bad.chars().take(40).collect();
+        return Err((
+            format!("`command` argument {shown:?}: at most 4096 bytes, no NUL"),
+            None,
+        ));
+    }
+    let timeout_seconds = match timeout {
+        None => DEFAULT_COMMAND_TIMEOUT_SECONDS,
+        Some(t) if (1..=MAX_COMMAND_TIMEOUT_SECONDS).contains(t.get_ref()) => *t.get_ref(),
+        Some(t) => {
+            return Err((
+                format!(
+                    "timeout_seconds = {}: from 1 to {MAX_COMMAND_TIMEOUT_SECONDS}",
+                    t.get_ref()
+                ),
+                Some(t.span()),
+            ))
+        }
+    };
+    Ok(CommandSpec {
+        program: program.clone(),
+        args: args.to_vec(),
+        timeout_seconds,
+    })
+}
+
+fn columns_of(
+    spec: &ProcessorSpec,
+    forms: &[ColumnForm],
+) -> Result<Vec<ColumnSpec>, (String, Range<usize>)> {
+    let mut out: Vec<ColumnSpec> = Vec::new();
+    for c in forms {
+        let name = c.name.get_ref();
+        check_name(name, 1).map_err(|m| (m, c.name.span()))?;
+        let taken = [spec.date_column.as_str(), spec.entity_column.as_str()]
+            .into_iter()
+            .chain(RESERVED_COLUMNS)
+            .chain(out.iter().map(|o| o.name.as_str()))
+            .any(|t| t.eq_ignore_ascii_case(name));
+        if taken {
+            return Err((
+                format!(
+                    "column {name:?} is declared twice, or is the date or entity column, \
+                     or one Rollcall adds ({})",
+                    RESERVED_COLUMNS.join(", ")
+                ),
+                c.name.span(),
+            ));
+        }
+        out.push(ColumnSpec {
+            name: name.clone(),
+            ty: c.ty,
+        });
+    }
+    Ok(out)
 }
 
 /// A SQL name of at most `max_parts` dotted identifiers.
@@ -375,9 +523,78 @@ mod tests {
         let e = refused(&text);
         assert!(e.message.contains("reads PDC"), "{e:?}");
         // The same processors run as commands are fine.
-        let text = NBA_PIPELINE.replace(r#"runs = "builtin""#, r#"runs = "command""#);
+        let text = NBA_PIPELINE.replace(
+            r#"runs = "builtin""#,
+            "runs = \"command\"\ncommand = [\"./run.sh\", \"--fast\"]",
+        );
         let p = Pipeline::parse(&text).unwrap();
         assert!(p.processors.iter().all(|p| p.builtin.is_none()));
+        let c = p.processors[0].command.as_ref().unwrap();
+        assert_eq!(
+            (c.program.as_str(), c.args.as_slice()),
+            ("./run.sh", &["--fast".to_string()][..])
+        );
+        assert_eq!(c.timeout_seconds, DEFAULT_COMMAND_TIMEOUT_SECONDS);
+    }
+
+    #[test]
+    fn commands_declare_their_program_time_limit_and_columns() {
+        let command = |extra: &str| {
+            with(
+                "runs = \"builtin\"\n\n[[processor]]\ncode = \"PCF\"",
+                &format!("runs = \"builtin\"\n\n[[processor]]\ncode = \"REST\"\nname = \"Rest\"\n\
+                 output_table = \"team.rest\"\ndate_column = \"rest_date\"\n\
+                 entity_column = \"player_lookup\"\nruns = \"command\"\n{extra}\n\n[[processor]]\ncode = \"PCF\""),
+            )
+        };
+        let ok = command(
+            "command = [\"python3\", \"rest.py\"]\ntimeout_seconds = 30\n\
+             columns = [{ name = \"rest_days\", type = \"int\" }, { name = \"note\", type = \"text\" }]",
+        );
+        let p = Pipeline::parse(&ok).unwrap();
+        let rest = p.processors.iter().find(|p| p.code == "REST").unwrap();
+        assert_eq!(rest.command.as_ref().unwrap().timeout_seconds, 30);
+        let cols: Vec<(&str, ColumnType)> = rest
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.ty))
+            .collect();
+        assert_eq!(
+            cols,
+            vec![("rest_days", ColumnType::Int), ("note", ColumnType::Text)]
+        );
+        assert_eq!(
+            p.processors.iter().filter(|p| p.command.is_some()).count(),
+            1
+        );
+
+        for (extra, says, on) in [
+            ("", "declare `command", "runs = \"command\""),
+            ("command = []", "empty", "command = []"),
+            ("command = [\"x\"]\ntimeout_seconds = 0", "from 1 to", "timeout_seconds"),
+            (
+                "command = [\"x\"]\ncolumns = [{ name = \"rest_date\", type = \"int\" }]",
+                "date or entity column",
+                "columns",
+            ),
+            (
+                "command = [\"x\"]\ncolumns = [{ name = \"a\", type = \"int\" }, { name = \"A\", type = \"text\" }]",
+                "twice",
+                "columns",
+            ),
+            ("command = [\"x\"]\ncolumns = [{ name = \"a b\", type = \"int\" }]", "identifier", "columns"),
+            ("command = [\"x\"]\ncolumns = [{ name = \"a\", type = \"blob\" }]", "blob", "columns"),
+        ] {
+            let text = command(extra);
+            let e = refused(&text);
+            assert!(e.message.contains(says), "{extra}: {e:?}");
+            assert_eq!(e.line, line_of(&text, on), "{extra}: {e:?}");
+        }
+        // Only commands have a command line.
+        let text = with("min_games = 3", "min_games = 3\ncommand = [\"x\"]");
+        let e = refused(&text);
+        assert!(e.message.contains("only for runs = \"command\""), "{e:?}");
+        assert_eq!(e.line, line_of(&text, "command = "));
     }
 
     #[test]

@@ -25,6 +25,16 @@ pub enum Runs {
     Observe,
 }
 
+impl Runs {
+    pub fn name(self) -> &'static str {
+        match self {
+            Runs::Builtin => "builtin",
+            Runs::Command => "command",
+            Runs::Observe => "observe",
+        }
+    }
+}
+
 /// One processor as the pipeline declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessorSpec {
@@ -48,6 +58,51 @@ pub struct ProcessorSpec {
     pub runs: Runs,
     /// The Rust processor behind `runs = "builtin"`.
     pub builtin: Option<Builtin>,
+    /// The program behind `runs = "command"`. Server-side only: a page never
+    /// carries command lines.
+    #[serde(skip)]
+    pub command: Option<CommandSpec>,
+    /// A command processor's own columns, after the date and entity columns.
+    #[serde(skip)]
+    pub columns: Vec<ColumnSpec>,
+}
+
+/// How a `runs = "command"` processor is started: `program args… DATE`, in
+/// the pipeline file's directory (see README, "Command processors").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    /// The command is killed, and its cell fails, after this long.
+    pub timeout_seconds: u64,
+}
+
+/// A column of a command processor's output table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub ty: ColumnType,
+}
+
+/// The types a command's values may have (nullable, all of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    Int,
+    Float,
+    Text,
+    Bool,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Text => "text",
+            ColumnType::Bool => "bool",
+        }
+    }
 }
 
 /// Rollcall's own processors (the NBA pipeline's). Each writes its own typed

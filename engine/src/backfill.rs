@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate, Utc};
+use domain::processor::Runs;
 use domain::processors::{self, SeasonIndex, PROCESSOR_VERSION};
 use domain::{DateRange, DomainError, FailureCategory, ProcessorId};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use warehouse::{CellState, CellWrite, JobRecord, JobState, RunRow, RunStatus, Wa
 
 pub use domain::report::{PlannedCell, Progress};
 
-use crate::{EngineError, Limits};
+use crate::{command, EngineError, Limits};
 
 /// Which dates a backfill covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,19 +51,25 @@ pub struct RawBackfillRequest {
 
 impl BackfillRequest {
     pub fn parse(raw: &RawBackfillRequest, limits: Limits) -> Result<Self, DomainError> {
-        let mut processors = ProcessorId::parse_list(&raw.processors)?;
-        if raw.downstream {
-            processors = ProcessorId::with_downstream(&processors);
-        }
-        if let Some(p) = processors.iter().find(|p| p.spec().builtin.is_none()) {
+        let named = ProcessorId::parse_list(&raw.processors)?;
+        if let Some(p) = named.iter().find(|p| p.spec().runs == Runs::Observe) {
             return Err(DomainError::BadParameter {
                 name: "processors",
                 message: format!(
-                    "{p} runs as {:?}: only builtin processors can be run by this version",
-                    p.spec().runs
+                    "{p} is observed: another system writes {}, so Rollcall cannot re-run it",
+                    p.spec().output_table
                 ),
             });
         }
+        let processors = if raw.downstream {
+            // Observed processors downstream are reconciled, never run.
+            ProcessorId::with_downstream(&named)
+                .into_iter()
+                .filter(|p| p.spec().runs != Runs::Observe)
+                .collect()
+        } else {
+            named
+        };
         let dates = match (&raw.dates, &raw.start, &raw.end) {
             (Some(list), None, None) => {
                 let mut out = BTreeSet::new();
@@ -659,7 +666,7 @@ fn failed_run(
     cell: &PlannedCell,
     run_id: String,
     started_at: chrono::NaiveDateTime,
-    error: &warehouse::WarehouseError,
+    error: &EngineError,
 ) -> RunRow {
     RunRow {
         run_id,
@@ -691,14 +698,17 @@ async fn run_one(
     index: &SeasonIndex,
     cell: &PlannedCell,
     written: &WrittenToday,
-) -> Result<processors::CellOutput, warehouse::WarehouseError> {
+) -> Result<processors::CellOutput, EngineError> {
     let spec = cell.processor.spec();
     let Some(builtin) = spec.builtin else {
-        // Refused when the request was parsed; a cell of another kind never gets here.
-        return Err(warehouse::WarehouseError::Query(format!(
-            "{} is not a builtin processor",
-            spec.code
-        )));
+        // A command reads its own inputs; Rollcall hands it the expected entities.
+        let expected: Vec<&str> = index
+            .expected_on(cell.date)
+            .into_iter()
+            .map(|g| g.player_lookup.as_str())
+            .collect();
+        let directory = &domain::pipeline::active().directory;
+        return Ok(command::run(spec, cell.date, &expected, directory).await?);
     };
     let missing: Vec<ProcessorId> = spec
         .depends_on

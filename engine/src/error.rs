@@ -3,7 +3,10 @@
 //! or 409 for `Conflict`; CLI exit 1) and keeps the backend's message for
 //! operators; `NotFound` names a missing job (404); `Refused` is a request
 //! that is valid but not possible in the current state, e.g. resuming a job
-//! that succeeded (409); `Internal` is a bug in Rollcall itself.
+//! that succeeded (409); `Command` is a command processor that failed its
+//! cell (timeout, exit status, output it may not print): it fails that cell
+//! only, and its message goes on the run row; `Internal` is a bug in
+//! Rollcall itself.
 
 use thiserror::Error;
 
@@ -15,6 +18,8 @@ pub enum EngineError {
     Warehouse(#[from] warehouse::WarehouseError),
     #[error("{0}")]
     NotFound(String),
+    #[error("command: {0}")]
+    Command(#[from] crate::command::CommandError),
     #[error("{0}")]
     Refused(String),
     #[error("internal error: {0}")]

@@ -4,6 +4,7 @@
 
 pub mod backfill;
 pub mod cache;
+pub mod command;
 pub mod demo;
 mod error;
 pub mod import;

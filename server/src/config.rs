@@ -70,7 +70,13 @@ impl Config {
                     } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
                     other => ServerError::Input(format!("{name}: {other}")),
                 })?;
-                (name, pipeline)
+                // Commands run beside their pipeline file, wherever Rollcall starts.
+                let directory = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default();
+                (name, pipeline.located_in(directory))
             }
         };
         warehouse::sql::check_servable(&pipeline)

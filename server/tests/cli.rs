@@ -726,14 +726,18 @@ fn a_bad_pipeline_file_exits_2_naming_file_line_and_column() {
     assert!(!db.exists(), "nothing was opened");
 
     // Valid, but not what this version can serve: refused by name.
-    let observed = pipeline_file(
+    let orders = pipeline_file(
         dir.path(),
-        "depends_on = [\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"builtin\"",
-        "depends_on = [\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"observe\"",
+        "table = \"nba_analytics.player_game_summary\"",
+        "table = \"shop.orders\"",
     );
-    let out = rollcall(&db, &["--pipeline", observed.to_str().unwrap(), "pipeline"]);
+    let out = rollcall(&db, &["--pipeline", orders.to_str().unwrap(), "pipeline"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("processor MLFS"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[universe] table = \"shop.orders\""),
+        "{}",
+        stderr(&out)
+    );
 
     let out = rollcall(
         &db,
@@ -745,4 +749,76 @@ fn a_bad_pipeline_file_exits_2_naming_file_line_and_column() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn the_example_command_pipeline_runs_as_the_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rest.duckdb");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba-rest-days/pipeline.toml"
+    );
+    let with_file = |args: &[&str]| {
+        let mut all = vec!["--pipeline", file];
+        all.extend(args);
+        rollcall(&db, &all)
+    };
+    let out = with_file(&["pipeline"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("valid, 5 processors"), "{text}");
+    assert!(
+        text.contains("command: python3 rest_days.py DATE")
+            && text.contains("columns: rest_days int, back_to_back bool"),
+        "{text}"
+    );
+
+    assert!(with_file(&["demo"]).status.success());
+    let out = with_file(&[
+        "backfill",
+        "--processor",
+        "REST",
+        "--start-date",
+        "2021-11-05",
+        "--end-date",
+        "2021-11-06",
+    ]);
+    assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("INSUFFICIENT_DATA"),
+        "{}",
+        stdout(&out)
+    );
+    let out = with_file(&[
+        "validate",
+        "--start-date",
+        "2021-11-05",
+        "--end-date",
+        "2021-11-06",
+        "--processor",
+        "REST",
+        "--format",
+        "json",
+    ]);
+    // The script leaves some players out on purpose: unaccounted, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let totals = &json["totals"][0][1];
+    let n = |k: &str| totals[k].as_i64().unwrap();
+    assert!(
+        n("has_record") > 0 && n("has_failure") > 0 && n("unaccounted") > 0,
+        "{totals}"
+    );
+    assert_eq!(
+        n("has_record") + n("has_failure") + n("unaccounted"),
+        n("expected"),
+        "{totals}"
+    );
+    // The shipped pipeline does not know REST.
+    let out = rollcall(
+        &db,
+        &["backfill", "--processor", "REST", "--dates", "2021-11-05"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }

@@ -16,6 +16,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
 use domain::pipeline::Pipeline;
+use domain::processor::{ColumnType, ProcessorSpec};
 use domain::processors::DATE_LEVEL;
 use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
 use domain::report::{FailureRow, Page, RunInfo, TraceFailure, TraceLink, TraceState};
@@ -39,8 +40,7 @@ fn expected_condition() -> &'static str {
 
 /// Refuses what a pipeline declares that these queries and both stores'
 /// schemas cannot serve yet: the universe and the failure and run tables are
-/// the NBA ones, and every processor is a builtin. The message names the
-/// declaration and its processor.
+/// the NBA ones. The message names the declaration.
 pub fn check_servable(p: &Pipeline) -> std::result::Result<(), String> {
     let u = &p.universe;
     let fixed = [
@@ -65,13 +65,7 @@ pub fn check_servable(p: &Pipeline) -> std::result::Result<(), String> {
             ));
         }
     }
-    match p.processors.iter().find(|s| s.runs != Runs::Builtin) {
-        Some(s) => Err(format!(
-            "processor {}: runs = {:?} is not supported yet; only builtin processors run",
-            s.code, s.runs
-        )),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Which SQL a store speaks.
@@ -93,6 +87,62 @@ impl std::fmt::Debug for Dialect {
         f.debug_struct("Dialect")
             .field("flavor", &self.flavor)
             .finish_non_exhaustive()
+    }
+}
+
+/// A column of a command processor's output table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Date,
+    Int,
+    Float,
+    Bool,
+    Timestamp,
+}
+
+/// A command processor's output table, column by column, as both stores
+/// create it: the entity and date columns, the declared columns, then the
+/// run id and write time (the builtins' tables end the same way).
+pub fn command_columns(spec: &ProcessorSpec) -> Vec<(&str, ColumnKind)> {
+    let declared = spec.columns.iter().map(|c| {
+        let kind = match c.ty {
+            ColumnType::Int => ColumnKind::Int,
+            ColumnType::Float => ColumnKind::Float,
+            ColumnType::Text => ColumnKind::Text,
+            ColumnType::Bool => ColumnKind::Bool,
+        };
+        (c.name.as_str(), kind)
+    });
+    [
+        (spec.entity_column.as_str(), ColumnKind::Text),
+        (spec.date_column.as_str(), ColumnKind::Date),
+    ]
+    .into_iter()
+    .chain(declared)
+    .chain([
+        ("run_id", ColumnKind::Text),
+        ("processed_at", ColumnKind::Timestamp),
+    ])
+    .collect()
+}
+
+/// The columns Rollcall needs in an observed processor's table (someone
+/// else writes it; a store creates it with just these when it is missing).
+pub fn observed_columns(spec: &ProcessorSpec) -> Vec<(&str, ColumnKind)> {
+    vec![
+        (spec.entity_column.as_str(), ColumnKind::Text),
+        (spec.date_column.as_str(), ColumnKind::Date),
+    ]
+}
+
+/// The table a store keeps for a processor that is not a builtin: a
+/// command's (all its columns) or an observed one's (the two Rollcall reads).
+pub fn pipeline_table_columns(spec: &ProcessorSpec) -> Option<Vec<(&str, ColumnKind)>> {
+    match spec.runs {
+        Runs::Builtin => None,
+        Runs::Command => Some(command_columns(spec)),
+        Runs::Observe => Some(observed_columns(spec)),
     }
 }
 
@@ -140,6 +190,22 @@ impl Dialect {
             (Flavor::BigQuery, SqlType::Int) => "INT64",
         };
         format!("CAST(NULL AS {name})")
+    }
+
+    /// The store's name of a column type.
+    pub fn type_name(&self, kind: ColumnKind) -> &'static str {
+        match (self.flavor, kind) {
+            (Flavor::DuckDb, ColumnKind::Text) => "VARCHAR",
+            (Flavor::BigQuery, ColumnKind::Text) => "STRING",
+            (_, ColumnKind::Date) => "DATE",
+            (Flavor::DuckDb, ColumnKind::Int) => "BIGINT",
+            (Flavor::BigQuery, ColumnKind::Int) => "INT64",
+            (Flavor::DuckDb, ColumnKind::Float) => "DOUBLE",
+            (Flavor::BigQuery, ColumnKind::Float) => "FLOAT64",
+            (Flavor::DuckDb, ColumnKind::Bool) => "BOOLEAN",
+            (Flavor::BigQuery, ColumnKind::Bool) => "BOOL",
+            (_, ColumnKind::Timestamp) => "TIMESTAMP",
+        }
     }
 
     /// True when the condition holds for any row of the group.
@@ -932,11 +998,18 @@ mod tests {
             e.contains("[tables] failures") && e.contains("ops.failures"),
             "{e}"
         );
-        let e = check_servable(&other(
+        let observed = other(
             "[\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"builtin\"",
             "[\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"observe\"",
-        ))
-        .unwrap_err();
-        assert!(e.contains("processor MLFS") && e.contains("Observe"), "{e}");
+        );
+        assert_eq!(check_servable(&observed), Ok(()));
+        let mlfs = &observed.processors[3];
+        let cols: Vec<&str> = pipeline_table_columns(mlfs)
+            .unwrap()
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
+        assert_eq!(cols, vec!["player_lookup", "game_date"]);
+        assert_eq!(pipeline_table_columns(&observed.processors[0]), None);
     }
 }

@@ -184,7 +184,7 @@ impl BigQueryWarehouse {
     /// leave (legacy spellings, unknown categories).
     pub async fn execute_for_tests(&self, sql: &str) -> Result<()> {
         let mut sql = sql.to_string();
-        for t in schema::TABLES {
+        for t in schema::all_tables() {
             sql = sql.replace(&format!("{}.{}", t.dataset, t.name), &self.names.of(t));
         }
         self.q(&sql, Vec::new()).await.map(|_| ())
@@ -195,7 +195,7 @@ impl BigQueryWarehouse {
     /// check what no trait method shows (leftover stage rows, duplicates).
     pub async fn count_for_tests(&self, sql: &str) -> Result<i64> {
         let mut sql = sql.to_string();
-        for t in schema::TABLES {
+        for t in schema::all_tables() {
             let stage = format!("{}.{}", schema::STAGE_DATASET, schema::stage_name(t));
             sql = sql.replace(&stage, &self.names.stage(t));
             sql = sql.replace(&format!("{}.{}", t.dataset, t.name), &self.names.of(t));
@@ -214,8 +214,7 @@ impl BigQueryWarehouse {
 
     /// Every staging twin, as `count_for_tests` names them.
     pub fn stage_tables_for_tests() -> Vec<String> {
-        schema::TABLES
-            .iter()
+        schema::all_tables()
             .filter(|t| t.staged)
             .map(|t| format!("{}.{}", schema::STAGE_DATASET, schema::stage_name(t)))
             .collect()

@@ -21,6 +21,18 @@ pub(crate) enum Ty {
 }
 
 impl Ty {
+    fn of(kind: warehouse::sql::ColumnKind) -> Ty {
+        use warehouse::sql::ColumnKind as K;
+        match kind {
+            K::Text => Str,
+            K::Date => Date,
+            K::Int => Int,
+            K::Float => Float,
+            K::Bool => Bool,
+            K::Timestamp => Timestamp,
+        }
+    }
+
     fn sql(self) -> &'static str {
         match self {
             Ty::Str => "STRING",
@@ -327,10 +339,51 @@ pub(crate) const TABLES: [&TableDef; 12] = [
     &JOB_LOCK,
 ];
 
+/// The tables of the active pipeline's command and observed processors,
+/// declared once from the pipeline (`warehouse::sql::pipeline_table_columns`,
+/// what the embedded store creates too); names come from the validated file.
+/// Only command tables are written (through a staging twin).
+pub(crate) fn pipeline_tables() -> &'static [(domain::ProcessorId, TableDef)] {
+    static PIPELINE_TABLES: std::sync::OnceLock<Vec<(domain::ProcessorId, TableDef)>> =
+        std::sync::OnceLock::new();
+    PIPELINE_TABLES.get_or_init(|| {
+        domain::processors()
+            .iter()
+            .filter_map(|s| {
+                let columns: Vec<(&'static str, Ty)> = warehouse::sql::pipeline_table_columns(s)?
+                    .into_iter()
+                    .map(|(c, kind)| (c, Ty::of(kind)))
+                    .collect();
+                let (dataset, name) = s
+                    .output_table
+                    .split_once('.')
+                    .unwrap_or(("main", s.output_table.as_str()));
+                // Built once per process from the 'static pipeline.
+                let def = TableDef {
+                    dataset,
+                    name,
+                    columns: Box::leak(columns.into_boxed_slice()),
+                    partition: Some(s.date_column.as_str()),
+                    cluster: Box::leak(vec![s.entity_column.as_str()].into_boxed_slice()),
+                    staged: s.runs == domain::Runs::Command,
+                };
+                Some((s.id, def))
+            })
+            .collect()
+    })
+}
+
+/// Every table this store keeps: the fixed ones and the command processors'.
+pub(crate) fn all_tables() -> impl Iterator<Item = &'static TableDef> {
+    TABLES
+        .into_iter()
+        .chain(pipeline_tables().iter().map(|(_, t)| t))
+}
+
 /// The datasets of the tables above, each once (staging lives in `rollcall_meta`).
 pub(crate) fn datasets() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for t in TABLES {
+    for t in all_tables() {
         if !out.contains(&t.dataset) {
             out.push(t.dataset);
         }
@@ -355,8 +408,8 @@ pub(crate) fn stage_columns(t: &TableDef) -> Vec<(&'static str, Ty)> {
     cols
 }
 
-/// The typed table a builtin processor writes; other processors have none
-/// in this store (yet).
+/// The table a processor writes: a builtin's typed table, or a command's
+/// declared one. Observed tables are someone else's to write.
 pub(crate) fn output_table(
     p: domain::ProcessorId,
 ) -> Result<&'static TableDef, warehouse::WarehouseError> {
@@ -366,9 +419,16 @@ pub(crate) fn output_table(
         Some(Builtin::Pdc) => Ok(&PDC),
         Some(Builtin::Pcf) => Ok(&PCF),
         Some(Builtin::Mlfs) => Ok(&MLFS),
-        None => Err(warehouse::WarehouseError::Query(format!(
-            "{p} is not a builtin processor: BigQuery stores only builtin outputs"
-        ))),
+        None => pipeline_tables()
+            .iter()
+            .find(|(id, t)| *id == p && t.staged)
+            .map(|(_, t)| t)
+            .ok_or_else(|| {
+                warehouse::WarehouseError::Query(format!(
+                    "{p} runs as {}: Rollcall does not write its table",
+                    p.spec().runs.name()
+                ))
+            }),
     }
 }
 
@@ -628,7 +688,7 @@ pub(crate) async fn ensure(
         existing.insert(ds, tables);
     }
     let has = |ds: &str, name: &str| existing.get(ds).is_some_and(|t| t.contains(name));
-    for t in TABLES {
+    for t in all_tables() {
         if !has(t.dataset, t.name) {
             wh.bq.query(&wh.names.create_table(t), vec![]).await?;
             if t.name == JOB_LOCK.name {

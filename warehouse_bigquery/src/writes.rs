@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::processor::ColumnType;
 use domain::processors::Records;
 use serde_json::Value;
 use warehouse::{CellWrite, Result, RunRow, UpstreamLoad, WarehouseError};
@@ -34,6 +35,21 @@ fn staged_run(run: &RunRow, replace_failures: bool) -> Vec<P> {
         P::Str(Some(run.processor.code().into())),
         P::Bool(Some(replace_failures)),
     ]
+}
+
+/// A command's value as a parameter of its column's type (NULLs typed).
+fn command_value(ty: ColumnType, v: &domain::processors::Value) -> P {
+    use domain::processors::Value as V;
+    match (ty, v) {
+        (_, V::Int(i)) => P::Int(Some(*i)),
+        (_, V::Float(f)) => P::Float(Some(*f)),
+        (_, V::Text(t)) => P::Str(Some(t.clone())),
+        (_, V::Bool(b)) => P::Bool(Some(*b)),
+        (ColumnType::Int, V::Null) => P::Int(None),
+        (ColumnType::Float, V::Null) => P::Float(None),
+        (ColumnType::Text, V::Null) => P::Str(None),
+        (ColumnType::Bool, V::Null) => P::Bool(None),
+    }
 }
 
 fn encode<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>> {
@@ -72,6 +88,23 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
             Records::Pdc(r) => encode(r)?,
             Records::Pcf(r) => encode(r)?,
             Records::Mlfs(r) => encode(r)?,
+            Records::Rows(rows) => {
+                // A command's rows: entity, date, its columns, run id, time.
+                for r in rows {
+                    let mut row =
+                        vec![P::Str(Some(r.entity.clone())), P::Date(Some(w.output.date))];
+                    row.extend(
+                        p.spec()
+                            .columns
+                            .iter()
+                            .zip(&r.values)
+                            .map(|(c, v)| command_value(c.ty, v)),
+                    );
+                    row.extend([run_id.clone(), at.clone()]);
+                    staging.push(out, &row);
+                }
+                Vec::new()
+            }
         };
         for o in values.iter().filter_map(Value::as_object) {
             let row = schema::row_params(

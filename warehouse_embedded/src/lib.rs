@@ -156,6 +156,7 @@ impl EmbeddedWarehouse {
         })?;
         apply_limits(&conn, limits, &location)?;
         let schema_version = migrations::migrate(&conn, &location)?;
+        outputs::create_pipeline_tables(&conn, &location)?;
         Ok(Self::from_root(conn, limits, location, schema_version))
     }
 
@@ -185,6 +186,7 @@ impl EmbeddedWarehouse {
         let limits = EmbeddedLimits::default();
         apply_limits(&conn, &limits, ":memory:")?;
         let schema_version = migrations::migrate(&conn, ":memory:")?;
+        outputs::create_pipeline_tables(&conn, ":memory:")?;
         Ok(Self::from_root(
             conn,
             &limits,

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use domain::processors::{
-    PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, DATE_LEVEL, FEATURE_NAMES,
+    PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, Value, DATE_LEVEL,
+    FEATURE_NAMES,
 };
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{Builtin, DateRange, ProcessorId};
+use domain::{Builtin, DateRange, ProcessorId, Runs};
 use duckdb::{params, Connection, Transaction};
 use warehouse::sql;
 use warehouse::{
@@ -42,7 +43,13 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
             .unwrap_or(("main", &spec.output_table));
         let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for w in of_p {
-            append_records(&mut app, &w.output.records, &w.run.run_id, w.written_at)?;
+            append_records(
+                &mut app,
+                &w.output.records,
+                w.output.date,
+                &w.run.run_id,
+                w.written_at,
+            )?;
         }
     }
     if writes
@@ -135,9 +142,82 @@ fn append_runs<'a>(tx: &Transaction, runs: impl Iterator<Item = &'a RunRow>) -> 
     Ok(())
 }
 
+fn duck_value(v: &Value) -> duckdb::types::Value {
+    use duckdb::types::Value as Duck;
+    match v {
+        Value::Null => Duck::Null,
+        Value::Int(i) => Duck::BigInt(*i),
+        Value::Float(f) => Duck::Double(*f),
+        Value::Text(t) => Duck::Text(t.clone()),
+        Value::Bool(b) => Duck::Boolean(*b),
+    }
+}
+
+/// Creates the tables of the active pipeline's command and observed
+/// processors when missing (`sql::pipeline_table_columns`), and refuses one
+/// whose columns do not fit, naming both lists: a command's table must be
+/// exactly its declaration; an observed table (someone else's) must have the
+/// entity and date columns.
+pub(crate) fn create_pipeline_tables(conn: &Connection, location: &str) -> Result<()> {
+    let d = dialect();
+    for spec in domain::processors() {
+        let Some(columns) = sql::pipeline_table_columns(spec) else {
+            continue;
+        };
+        let (schema, table) = spec
+            .output_table
+            .split_once('.')
+            .unwrap_or(("main", &spec.output_table));
+        // Names come from the validated pipeline file (identifiers only).
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|(name, kind)| format!("{name} {}", d.type_name(*kind)))
+            .collect();
+        conn.execute_batch(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE IF NOT EXISTS {} ({});",
+            spec.output_table,
+            defs.join(", ")
+        ))
+        .map_err(query_err)?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT column_name, data_type FROM information_schema.columns
+                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            )
+            .map_err(query_err)?;
+        let found: Vec<String> = stmt
+            .query_map(params![schema, table], |r| {
+                Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?).to_lowercase())
+            })
+            .map_err(query_err)?
+            .collect::<duckdb::Result<_>>()
+            .map_err(query_err)?;
+        let wanted: Vec<String> = defs.iter().map(|f| f.to_lowercase()).collect();
+        let fits = match spec.runs {
+            Runs::Command => found == wanted,
+            _ => wanted.iter().all(|w| found.contains(w)),
+        };
+        if !fits {
+            return Err(WarehouseError::Open {
+                location: location.to_string(),
+                message: format!(
+                    "{} has columns ({}), but processor {} needs ({})",
+                    spec.output_table,
+                    found.join(", "),
+                    spec.code,
+                    defs.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn append_records(
     app: &mut duckdb::Appender<'_>,
     records: &Records,
+    date: NaiveDate,
     run_id: &str,
     at: chrono::NaiveDateTime,
 ) -> Result<()> {
@@ -207,6 +287,19 @@ fn append_records(
                     at,
                 ])
                 .map_err(query_err)?;
+            }
+        }
+        Records::Rows(rows) => {
+            for r in rows {
+                let values: Vec<duckdb::types::Value> = r.values.iter().map(duck_value).collect();
+                let mut row: Vec<&dyn duckdb::ToSql> = Vec::with_capacity(values.len() + 4);
+                row.push(&r.entity);
+                row.push(&date);
+                row.extend(values.iter().map(|v| v as &dyn duckdb::ToSql));
+                row.push(&run_id);
+                row.push(&at);
+                app.append_row(duckdb::appender_params_from_iter(row))
+                    .map_err(query_err)?;
             }
         }
         Records::Mlfs(rows) => {

@@ -92,12 +92,27 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         ..Default::default()
     }
     .href();
+    let spec = detail.processor.spec();
+    // An observed table is written by another system: nothing to re-run.
+    let rerun = if spec.runs == domain::Runs::Observe {
+        let why = format!(
+            "Observed: {} is written by another system; Rollcall reconciles it but cannot re-run it.",
+            spec.output_table
+        );
+        leptos::either::Either::Left(
+            view! { <p class="rc-note" role="note" aria-label="Observed processor">{why}</p> },
+        )
+    } else {
+        leptos::either::Either::Right(
+            view! { <a href=rerun_href class="rc-button">"Re-run this cell"</a> },
+        )
+    };
     let cell_value = view.cell.clone().unwrap_or_default();
     view! {
         <section class="rc-detail" aria-label="Cell detail">
             <header class="rc-detail-head">
                 <h2>{title}</h2>
-                <a href=rerun_href class="rc-button">"Re-run this cell"</a>
+                {rerun}
                 <A href=close attr:class="rc-close">"Close"</A>
             </header>
             {counts}

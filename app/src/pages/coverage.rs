@@ -144,7 +144,14 @@ pub fn CoveragePage() -> impl IntoView {
 /// without JavaScript), or the cells picked on the heatmap.
 #[component]
 fn RerunBar(rec: domain::report::Reconciliation, picker: CellPicker) -> impl IntoView {
-    let codes: Vec<&str> = rec.processors.iter().map(|p| p.code()).collect();
+    // Observed processors are reconciled, never run.
+    let runnable = |p: &domain::ProcessorId| p.spec().runs != domain::Runs::Observe;
+    let codes: Vec<&str> = rec
+        .processors
+        .iter()
+        .filter(|p| runnable(p))
+        .map(|p| p.code())
+        .collect();
     let gaps = RerunForm {
         p: codes.join(","),
         start: Some(rec.range.start().to_string()),
@@ -152,7 +159,11 @@ fn RerunBar(rec: domain::report::Reconciliation, picker: CellPicker) -> impl Int
         mode: Some("gaps".into()),
         ..RerunForm::default()
     };
-    let not_ok = rec.cells.iter().filter(|c| c.status().is_gap()).count();
+    let not_ok = rec
+        .cells
+        .iter()
+        .filter(|c| c.status().is_gap() && runnable(&c.processor))
+        .count();
     let selected = move || {
         let picked = picker.picked.get();
         (!picked.is_empty()).then(|| {
@@ -161,7 +172,7 @@ fn RerunBar(rec: domain::report::Reconciliation, picker: CellPicker) -> impl Int
             for key in &picked {
                 if let Some((p, d)) = key.split_once(':') {
                     if let Ok(p) = domain::ProcessorId::parse(p) {
-                        if !procs.contains(&p) {
+                        if runnable(&p) && !procs.contains(&p) {
                             procs.push(p);
                         }
                     }

@@ -4,6 +4,7 @@
 //! `DATE_LEVEL` failure). A panic inside one player's computation becomes a
 //! `PROCESSING_ERROR` for that player: a bug never drops a player silently.
 
+pub mod command;
 mod index;
 mod mlfs;
 mod pcf;
@@ -141,7 +142,9 @@ impl UpstreamSet {
                     .collect();
                 self.pcf.failures = failures();
             }
-            Records::Mlfs(_) => {}
+            // Nothing downstream reads these from memory: builtins read only
+            // builtins, and commands read their own inputs.
+            Records::Mlfs(_) | Records::Rows(_) => {}
         }
     }
 }

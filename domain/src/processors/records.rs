@@ -68,6 +68,24 @@ pub struct MlfsRecord {
     pub feature_quality_score: f64,
 }
 
+/// One row a command processor printed: its entity and its values, in the
+/// order of the processor's declared columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityRow {
+    pub entity: String,
+    pub values: Vec<Value>,
+}
+
+/// A value of a command processor's column ([`crate::processor::ColumnType`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
 /// The records of one cell, typed by processor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Records {
@@ -75,6 +93,8 @@ pub enum Records {
     Pdc(Vec<PdcRecord>),
     Pcf(Vec<PcfRecord>),
     Mlfs(Vec<MlfsRecord>),
+    /// A command processor's rows (its table's columns come from the pipeline).
+    Rows(Vec<EntityRow>),
 }
 
 impl Records {
@@ -92,6 +112,7 @@ impl Records {
             Records::Pdc(v) => v.len(),
             Records::Pcf(v) => v.len(),
             Records::Mlfs(v) => v.len(),
+            Records::Rows(v) => v.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -103,6 +124,7 @@ impl Records {
             Records::Pdc(v) => v.iter().map(|r| r.player_lookup.as_str()).collect(),
             Records::Pcf(v) => v.iter().map(|r| r.player_lookup.as_str()).collect(),
             Records::Mlfs(v) => v.iter().map(|r| r.player_lookup.as_str()).collect(),
+            Records::Rows(v) => v.iter().map(|r| r.entity.as_str()).collect(),
         }
     }
 }

@@ -44,7 +44,7 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
     for s in &p.processors {
         let runs = match s.builtin {
             Some(b) => format!("builtin {b}"),
-            None => format!("{:?}", s.runs).to_lowercase(),
+            None => s.runs.name().to_string(),
         };
         let ups: Vec<&str> = s
             .depends_on
@@ -67,6 +67,30 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
                 ups.join(", ")
             },
         );
+        if let Some(c) = &s.command {
+            let columns: Vec<String> = s
+                .columns
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.ty.name()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "       command: {} {} DATE  (in {}, timeout {} s)  columns: {}",
+                c.program,
+                c.args.join(" "),
+                if p.directory.is_empty() {
+                    "."
+                } else {
+                    p.directory.as_str()
+                },
+                c.timeout_seconds,
+                if columns.is_empty() {
+                    "-".to_string()
+                } else {
+                    columns.join(", ")
+                },
+            );
+        }
     }
     out
 }

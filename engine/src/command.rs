@@ -1,0 +1,166 @@
+//! Runs a `runs = "command"` processor for one date: `program args… DATE` in
+//! the pipeline file's directory, the date's expected entities on stdin, its
+//! stdout read as the protocol of `domain::processors::command`. The command
+//! never sees the warehouse: Rollcall writes what it printed with the same
+//! atomic cell write as the builtins. A timeout, a non-zero exit or output
+//! that cannot be taken as written fails the cell and writes nothing.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use domain::processor::{CommandSpec, ProcessorSpec};
+use domain::processors::{command, CellOutput};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+/// The most stdout a command may print for one date.
+pub const MAX_STDOUT_BYTES: usize = 256 * 1024 * 1024;
+/// How much of a command's stderr is kept (its end) for the run row.
+pub const STDERR_TAIL_BYTES: usize = 2048;
+
+/// Why a command's cell failed. Each message is what the run row keeps.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    #[error("could not start {program:?}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("timed out after {seconds} s (killed){}", tail(.stderr))]
+    Timeout { seconds: u64, stderr: String },
+    #[error("exited with {status}{}", tail(.stderr))]
+    Exit { status: String, stderr: String },
+    #[error("printed more than {MAX_STDOUT_BYTES} bytes (killed)")]
+    TooMuchOutput,
+    #[error("{source}{}", tail(.stderr))]
+    Output {
+        source: domain::DomainError,
+        stderr: String,
+    },
+    #[error("reading its output: {0}")]
+    Io(std::io::Error),
+}
+
+fn tail(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; stderr: {}", stderr.trim_end())
+    }
+}
+
+/// Runs `spec`'s command for `date` over `expected` and validates its output.
+pub async fn run(
+    spec: &ProcessorSpec,
+    date: NaiveDate,
+    expected: &[&str],
+    directory: &str,
+) -> Result<CellOutput, CommandError> {
+    let Some(cmd) = &spec.command else {
+        return Err(CommandError::Spawn {
+            program: spec.code.clone(),
+            source: std::io::Error::other("the processor declares no command"),
+        });
+    };
+    let (stdout, stderr) = capture(cmd, spec, date, expected, directory).await?;
+    let expected: HashSet<&str> = expected.iter().copied().collect();
+    let text = String::from_utf8_lossy(&stdout);
+    command::parse_output(spec, date, &expected, &text)
+        .map_err(|source| CommandError::Output { source, stderr })
+}
+
+/// The command's whole stdout and the tail of its stderr, once it exited 0.
+async fn capture(
+    cmd: &CommandSpec,
+    spec: &ProcessorSpec,
+    date: NaiveDate,
+    expected: &[&str],
+    directory: &str,
+) -> Result<(Vec<u8>, String), CommandError> {
+    let mut child = Command::new(&cmd.program)
+        .args(&cmd.args)
+        .arg(date.to_string())
+        .current_dir(if directory.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(directory)
+        })
+        .env("ROLLCALL_DATE", date.to_string())
+        .env("ROLLCALL_PROCESSOR", &spec.code)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // A command that outlives its cell (timeout, error) is killed.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| CommandError::Spawn {
+            program: cmd.program.clone(),
+            source,
+        })?;
+    let input = command::stdin_lines(expected.iter().copied());
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let work = async {
+        let feed = async move {
+            if let Some(mut s) = stdin {
+                // A command may not read its stdin at all: a broken pipe is fine.
+                let _ = s.write_all(input.as_bytes()).await;
+            }
+        };
+        let (_, out, err) = tokio::join!(feed, read_capped(stdout), read_tail(stderr));
+        (out, err, child.wait().await)
+    };
+    let seconds = cmd.timeout_seconds;
+    match tokio::time::timeout(Duration::from_secs(seconds), work).await {
+        Err(_) => Err(CommandError::Timeout {
+            seconds,
+            stderr: String::new(),
+        }),
+        Ok((out, err, status)) => {
+            let stderr = err.map_err(CommandError::Io)?;
+            let status = status.map_err(CommandError::Io)?;
+            let out = out.map_err(CommandError::Io)?;
+            if !status.success() {
+                return Err(CommandError::Exit {
+                    status: status.to_string(),
+                    stderr,
+                });
+            }
+            out.map(|o| (o, stderr)).ok_or(CommandError::TooMuchOutput)
+        }
+    }
+}
+
+/// All of `r`, or `None` past [`MAX_STDOUT_BYTES`].
+async fn read_capped(r: Option<impl AsyncRead + Unpin>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    if let Some(r) = r {
+        r.take(MAX_STDOUT_BYTES as u64 + 1)
+            .read_to_end(&mut out)
+            .await?;
+    }
+    Ok((out.len() <= MAX_STDOUT_BYTES).then_some(out))
+}
+
+/// The last [`STDERR_TAIL_BYTES`] of `r` (read to its end).
+async fn read_tail(r: Option<impl AsyncRead + Unpin>) -> std::io::Result<String> {
+    let mut kept: Vec<u8> = Vec::new();
+    if let Some(mut r) = r {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = r.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            kept.extend_from_slice(&buf[..n]);
+            if kept.len() > 2 * STDERR_TAIL_BYTES {
+                kept.drain(..kept.len() - STDERR_TAIL_BYTES);
+            }
+        }
+    }
+    let from = kept.len().saturating_sub(STDERR_TAIL_BYTES);
+    Ok(String::from_utf8_lossy(&kept[from..]).into_owned())
+}

@@ -1,0 +1,140 @@
+//! A command processor run for real (`sh` scripts): what it prints becomes
+//! the cell; a non-zero exit, a timeout or output it may not print fails the
+//! cell with a message for the run row.
+
+use chrono::NaiveDate;
+use domain::pipeline::Pipeline;
+use domain::processors::{EntityRow, Records, Value};
+use domain::ProcessorSpec;
+use engine::command::{self, CommandError, STDERR_TAIL_BYTES};
+
+/// A one-processor pipeline whose command is `sh -c SCRIPT sh DATE`.
+fn spec(script: &str, timeout_seconds: u64) -> ProcessorSpec {
+    let text = format!(
+        r#"
+[universe]
+table = "nba_analytics.player_game_summary"
+date_column = "game_date"
+entity_column = "player_lookup"
+expected = "is_active"
+
+[tables]
+failures = "nba_processing.precompute_failures"
+runs = "nba_processing.precompute_processor_runs"
+
+[[processor]]
+code = "REST"
+name = "Rest"
+output_table = "team.rest"
+date_column = "rest_date"
+entity_column = "player_lookup"
+runs = "command"
+command = ["sh", "-c", {script:?}, "sh"]
+timeout_seconds = {timeout_seconds}
+columns = [{{ name = "days", type = "int" }}]
+"#,
+        script = script
+    );
+    Pipeline::parse(&text).unwrap().processors.remove(0)
+}
+
+fn date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2021, 11, 5).unwrap()
+}
+
+async fn run(
+    script: &str,
+    timeout_seconds: u64,
+) -> Result<domain::processors::CellOutput, CommandError> {
+    command::run(&spec(script, timeout_seconds), date(), &["ann", "bob"], "").await
+}
+
+#[tokio::test]
+async fn what_the_command_prints_for_its_date_and_stdin_becomes_the_cell() {
+    // Echoes each expected entity back with the date's day as its value.
+    let script = r#"
+        # The day of month without its leading zero (JSON has no 05).
+        day=$(echo "$1" | cut -d- -f3 | sed 's/^0//')
+        while read -r line; do
+          e=$(echo "$line" | sed 's/.*"entity":"\([^"]*\)".*/\1/')
+          if [ "$e" = bob ]; then
+            echo "{\"entity\": \"$e\", \"failure\": {\"category\": \"INSUFFICIENT_DATA\"}}"
+          else
+            echo "{\"entity\": \"$e\", \"record\": {\"days\": $day}}"
+          fi
+        done
+        echo "progress for $ROLLCALL_PROCESSOR on $ROLLCALL_DATE" >&2
+    "#;
+    let out = run(script, 30).await.unwrap();
+    assert_eq!((out.date, out.expected), (date(), 2));
+    assert_eq!(
+        out.records,
+        Records::Rows(vec![EntityRow {
+            entity: "ann".into(),
+            values: vec![Value::Int(5)],
+        }])
+    );
+    assert_eq!(out.failures.len(), 1);
+    assert_eq!(out.failures[0].entity_id, "bob");
+}
+
+#[tokio::test]
+async fn a_non_zero_exit_fails_the_cell_with_the_end_of_stderr() {
+    let script = r#"
+        i=0; while [ $i -lt 500 ]; do echo "noise line $i" >&2; i=$((i+1)); done
+        echo '{"entity": "ann", "record": {"days": 1}}'
+        echo "the feed is down" >&2
+        exit 3
+    "#;
+    let e = run(script, 30).await.unwrap_err();
+    let CommandError::Exit { status, stderr } = &e else {
+        panic!("{e}")
+    };
+    assert!(status.contains('3'), "{status}");
+    assert!(stderr.len() <= STDERR_TAIL_BYTES, "{}", stderr.len());
+    assert!(stderr.trim_end().ends_with("the feed is down"), "{stderr}");
+    assert!(!stderr.contains("noise line 0\n"), "only the tail is kept");
+    assert!(e.to_string().contains("the feed is down"), "{e}");
+}
+
+#[tokio::test]
+async fn a_command_past_its_time_limit_is_killed() {
+    let e = run("sleep 30", 1).await.unwrap_err();
+    assert!(matches!(e, CommandError::Timeout { seconds: 1, .. }), "{e}");
+    assert!(e.to_string().contains("timed out after 1 s"), "{e}");
+}
+
+#[tokio::test]
+async fn output_that_cannot_be_taken_as_written_names_its_line() {
+    let script = r#"
+        echo '{"entity": "ann", "record": {"days": 1}}'
+        echo '{"entity": "zed", "record": {"days": 1}}'
+    "#;
+    let e = run(script, 30).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("stdout line 2: entity \"zed\" is not expected"),
+        "{e}"
+    );
+    let e = run(r#"echo '{"entity": "ann", "record": {"hours": 1}}'"#, 30)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown column \"hours\""), "{e}");
+}
+
+#[tokio::test]
+async fn a_program_that_cannot_start_is_named() {
+    let mut s = spec("true", 30);
+    s.command.as_mut().unwrap().program = "/nonexistent/rollcall-cmd".into();
+    let e = command::run(&s, date(), &["ann"], "").await.unwrap_err();
+    assert!(matches!(e, CommandError::Spawn { .. }), "{e}");
+    assert!(e.to_string().contains("/nonexistent/rollcall-cmd"), "{e}");
+}
+
+#[tokio::test]
+async fn a_command_that_ignores_stdin_and_prints_nothing_leaves_everyone_unaccounted() {
+    let out = run("exit 0", 30).await.unwrap();
+    assert_eq!(out.records, Records::Rows(Vec::new()));
+    assert!(out.failures.is_empty());
+    assert_eq!(out.expected, 2);
+}

@@ -1,0 +1,208 @@
+//! A command processor on both stores: the shipped example pipeline
+//! (`pipelines/nba-rest-days`: the NBA builtins plus REST, a Python script)
+//! run through the engine on the embedded store and on BigQuery through the
+//! emulator. Both must give the same answers; a re-run changes nothing; a
+//! command that exits non-zero fails its cell, keeps the cell's old rows and
+//! leaves its stderr on the run row.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use chrono::NaiveDate;
+use domain::report::CellCounts;
+use domain::{DateRange, ProcessorId as P};
+use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+use warehouse::{FailureFilter, JobState, RunStatus, Warehouse};
+use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
+use warehouse_embedded::EmbeddedWarehouse;
+
+const PIPELINE: &str = include_str!("../../pipelines/nba-rest-days/pipeline.toml");
+const SCRIPT: &str = include_str!("../../pipelines/nba-rest-days/rest_days.py");
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Installs the example pipeline, its commands run in `dir` (a copy of the
+/// example's directory, so a test can break the script).
+fn install(dir: &Path) -> P {
+    std::fs::write(dir.join("rest_days.py"), SCRIPT).unwrap();
+    let pipeline = domain::pipeline::Pipeline::parse(PIPELINE)
+        .unwrap()
+        .located_in(dir.display().to_string());
+    domain::pipeline::install(pipeline).expect("one pipeline per test process");
+    P::parse("REST").unwrap()
+}
+
+async fn bigquery() -> BigQueryWarehouse {
+    let url = std::env::var("ROLLCALL_BQ_URL").expect(
+        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
+         run them with `make test` (scripts/test.sh starts it)",
+    );
+    let prefix = format!(
+        "c{}_{}_",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    );
+    BigQueryWarehouse::open(BigQueryConfig {
+        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+        dataset_prefix: prefix,
+        location: None,
+        base_url: Some(url),
+        credentials: Credentials::None,
+        timeouts: Default::default(),
+    })
+    .await
+    .expect("BigQuery warehouse opens on the emulator")
+}
+
+async fn run(
+    wh: &dyn Warehouse,
+    processors: &[P],
+    start: &str,
+    end: &str,
+) -> engine::backfill::JobSummary {
+    let request = BackfillRequest {
+        processors: processors.to_vec(),
+        dates: DateSpec::Range {
+            start: d(start),
+            end: d(end),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    let options = RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    };
+    backfill(wh, &request, &options, &(), &AtomicBool::new(false))
+        .await
+        .unwrap()
+}
+
+async fn rest_cells(wh: &dyn Warehouse, rest: P) -> Vec<CellCounts> {
+    let range = DateRange::new(d("2021-11-01"), d("2021-11-04"), 100).unwrap();
+    let mut cells = wh.cell_counts(range, &[rest]).await.unwrap();
+    cells.retain(|c| c.expected > 0);
+    cells
+}
+
+/// What a store answers, without run ids and times (those differ by design).
+fn numbers(cells: &[CellCounts]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} exp {} rec {} fail {} unacc {} inv {} extra {} {:?}",
+                c.processor.code(),
+                c.date,
+                c.expected,
+                c.has_record,
+                c.has_failure,
+                c.unaccounted,
+                c.investigate,
+                c.extra,
+                c.failures_by_category
+            )
+        })
+        .collect()
+}
+
+/// The scenario on one store; returns its answers after the first run.
+async fn scenario(wh: &dyn Warehouse, dir: &Path, rest: P) -> Vec<String> {
+    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    s.games.retain(|g| g.game_date <= d("2021-11-04"));
+    s.schedule.retain(|g| g.game_date <= d("2021-11-04"));
+    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    let pdc = domain::Builtin::Pdc.id();
+
+    let first = run(wh, &[pdc, rest], "2021-11-01", "2021-11-04").await;
+    assert_eq!(first.state, JobState::Succeeded, "{first:?}");
+    let cells = rest_cells(wh, rest).await;
+    assert!(!cells.is_empty());
+    for c in &cells {
+        // Every expected player answers: a record, a failure, or unaccounted
+        // (the script skips some on purpose).
+        assert_eq!(
+            c.has_record + c.has_failure + c.unaccounted,
+            c.expected,
+            "{c:?}"
+        );
+        assert_eq!(c.extra, 0, "{c:?}");
+    }
+    let sum = |f: fn(&CellCounts) -> i64| cells.iter().map(f).sum::<i64>();
+    assert!(sum(|c| c.has_record) > 0 && sum(|c| c.has_failure) > 0 && sum(|c| c.unaccounted) > 0);
+    let failures = wh
+        .failure_rows(
+            rest,
+            d("2021-11-02"),
+            FailureFilter {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !failures.items.is_empty()
+            && failures
+                .items
+                .iter()
+                .all(|f| f.category == domain::FailureCategory::InsufficientData),
+        "{failures:?}"
+    );
+    let answers = numbers(&cells);
+
+    // Applied twice: the same rows, none duplicated.
+    run(wh, &[rest], "2021-11-01", "2021-11-04").await;
+    assert_eq!(numbers(&rest_cells(wh, rest).await), answers);
+
+    // The script fails on one date: that cell fails, keeps its rows, and its
+    // run row says why; the other dates are written.
+    std::fs::write(
+        dir.join("rest_days.py"),
+        SCRIPT.replace(
+            "date = sys.argv[1]\n",
+            "date = sys.argv[1]\nif date == \"2021-11-03\":\n    sys.exit(\"the rest feed is down\")\n",
+        ),
+    )
+    .unwrap();
+    let broken = run(wh, &[rest], "2021-11-01", "2021-11-04").await;
+    std::fs::write(dir.join("rest_days.py"), SCRIPT).unwrap();
+    assert_eq!(broken.state, JobState::Failed, "{broken:?}");
+    assert_eq!(broken.failed_cells, vec![(rest, d("2021-11-03"))]);
+    assert_eq!(
+        numbers(&rest_cells(wh, rest).await),
+        answers,
+        "old rows kept"
+    );
+    let runs = wh.cell_runs(rest, d("2021-11-03")).await.unwrap();
+    let last = runs.first().expect("newest first");
+    assert_eq!(last.status, RunStatus::Failed, "{runs:?}");
+    let error = last.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("exited with") && error.contains("the rest feed is down"),
+        "{error}"
+    );
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_processor_gives_the_same_answers_on_both_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let rest = install(dir.path());
+    let count = "SELECT count(*) FROM team_scripts.player_rest_days";
+    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let on_embedded = scenario(&embedded, dir.path(), rest).await;
+    let records: i64 = rest_cells(&embedded, rest)
+        .await
+        .iter()
+        .map(|c| c.has_record)
+        .sum();
+    // Three runs wrote the table: each row is there once.
+    assert_eq!(embedded.count_for_tests(count).unwrap(), records);
+    let bq = bigquery().await;
+    let on_bigquery = scenario(&bq, dir.path(), rest).await;
+    assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
+    assert_eq!(on_bigquery, on_embedded);
+}
