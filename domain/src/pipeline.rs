@@ -23,9 +23,10 @@ use crate::DomainError;
 /// The pipeline Rollcall ships and uses by default.
 pub const NBA_PIPELINE: &str = include_str!("../../pipelines/nba.toml");
 
-/// Processors one pipeline may declare: each takes three bits of the 32-bit
-/// reconciliation mask (`reconcile::mask`), after the expected bit.
-pub const MAX_PROCESSORS: usize = 10;
+/// Processors one pipeline may declare: each takes one bit (`1 << order`) of
+/// the reconciliation mask's 64-bit words (`reconcile::Mask`), kept below the
+/// sign bit of the warehouses' INT64.
+pub const MAX_PROCESSORS: usize = 60;
 
 /// A validated pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -607,12 +608,15 @@ mod tests {
             ));
         }
         let e = refused(&text);
-        assert_eq!(e.line, line_of(&text, "\"P10\""), "{e:?}");
-        let ten = &text[..text.find("[[processor]]\ncode = \"P10\"").unwrap()];
-        assert_eq!(
-            Pipeline::parse(ten).unwrap().processors.len(),
-            MAX_PROCESSORS
-        );
+        let one_too_many = format!("\"P{MAX_PROCESSORS}\"");
+        assert_eq!(e.line, line_of(&text, &one_too_many), "{e:?}");
+        let most = &text[..text
+            .find(&format!("[[processor]]\ncode = {one_too_many}"))
+            .unwrap()];
+        let pipeline = Pipeline::parse(most).unwrap();
+        assert_eq!(pipeline.processors.len(), MAX_PROCESSORS);
+        let last = pipeline.processors.last().unwrap().id;
+        assert!(crate::reconcile::mask::processor_bit(last) < 1 << 62);
     }
 
     /// Where and why `text` is refused.

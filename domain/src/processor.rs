@@ -187,9 +187,9 @@ pub fn processors() -> &'static [ProcessorSpec] {
 /// How `processor_name` columns may spell each processor (code, name and
 /// legacy spellings, compared upper-cased), with the processor's code and its
 /// bit (`1 << order`) in the reconciliation masks of both warehouses.
-pub fn name_spellings() -> impl Iterator<Item = (String, &'static str, u32)> {
+pub fn name_spellings() -> impl Iterator<Item = (String, &'static str, i64)> {
     processors().iter().flat_map(|s| {
-        let bit = 1u32 << s.id.order();
+        let bit = crate::reconcile::mask::processor_bit(s.id);
         std::iter::once(&s.code)
             .chain([&s.name])
             .chain(&s.spellings)

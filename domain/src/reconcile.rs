@@ -17,48 +17,39 @@ use crate::processor::name_spellings;
 use crate::report::{CellCounts, LastRun};
 use crate::{processors, ProcessorId, ProcessorSpec};
 
-/// Bit layout of the per-(date, player) mask: bit 0 expected, then one record
-/// bit, one failure bit and one investigate-failure bit per processor, each
-/// group in dependency order.
+/// Who has what for one (date, player): one bit per processor (`1 << order`,
+/// [`mask::processor_bit`]) in each of three words, so a pipeline of up to
+/// [`crate::pipeline::MAX_PROCESSORS`] processors fits in 64-bit integers on
+/// every warehouse.
 pub mod mask {
-    use crate::{processors, ProcessorId};
+    use crate::ProcessorId;
 
-    pub const EXPECTED: u32 = 1;
-    /// Shift of the record bits: `processor_bit << RECORD_SHIFT`.
-    pub const RECORD_SHIFT: u32 = 1;
-    /// Shift of the player-level failure bits.
-    pub fn failure_shift() -> u32 {
-        1 + processors().len() as u32
-    }
-    /// Shift of the failure bits whose category needs investigation.
-    pub fn investigate_shift() -> u32 {
-        1 + 2 * processors().len() as u32
-    }
-
-    /// `1 << order`: the processor's bit before shifting.
-    pub fn processor_bit(p: ProcessorId) -> u32 {
+    /// `1 << order`: the processor's bit in every word of a [`super::Mask`]
+    /// (an INT64 in SQL; positive, as orders stay below 62).
+    pub fn processor_bit(p: ProcessorId) -> i64 {
         1 << p.order()
     }
-    pub fn record(p: ProcessorId) -> u32 {
-        processor_bit(p) << RECORD_SHIFT
+    /// The bits of the processor's dependencies.
+    pub fn dependencies(p: ProcessorId) -> i64 {
+        p.spec().depends_on.iter().map(|d| processor_bit(*d)).sum()
     }
-    pub fn failure(p: ProcessorId) -> u32 {
-        processor_bit(p) << failure_shift()
-    }
-    pub fn investigate(p: ProcessorId) -> u32 {
-        processor_bit(p) << investigate_shift()
-    }
-    /// Record bits of the processor's dependencies.
-    pub fn dependency_records(p: ProcessorId) -> u32 {
-        p.spec().depends_on.iter().map(|d| record(*d)).sum()
-    }
+}
+
+/// One (date, player)'s marks: expected by the universe, and per processor a
+/// record, a failure, a failure whose category needs investigation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mask {
+    pub expected: bool,
+    pub records: i64,
+    pub failures: i64,
+    pub investigate: i64,
 }
 
 /// How many players of a date carry exactly this mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaskCount {
     pub date: NaiveDate,
-    pub mask: u32,
+    pub mask: Mask,
     pub players: i64,
 }
 
@@ -91,7 +82,7 @@ pub fn cells(
     failures: &[FailureGroup],
     runs: &[RunGroup],
 ) -> Vec<CellCounts> {
-    let mut by_date: BTreeMap<NaiveDate, Vec<(u32, i64)>> = BTreeMap::new();
+    let mut by_date: BTreeMap<NaiveDate, Vec<(Mask, i64)>> = BTreeMap::new();
     for m in masks {
         by_date.entry(m.date).or_default().push((m.mask, m.players));
     }
@@ -112,7 +103,7 @@ pub fn cells(
     for (date, date_masks) in &by_date {
         let expected: i64 = date_masks
             .iter()
-            .filter(|(m, _)| m & mask::EXPECTED != 0)
+            .filter(|(m, _)| m.expected)
             .map(|(_, n)| n)
             .sum();
         if expected == 0 {
@@ -146,11 +137,9 @@ pub fn cells(
 }
 
 /// The player counts of one cell from the masks of its date.
-fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(u32, i64)]) -> CellCounts {
-    let record = mask::record(p);
-    let failure = mask::failure(p);
-    let investigate = mask::investigate(p);
-    let deps = mask::dependency_records(p);
+fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(Mask, i64)]) -> CellCounts {
+    let bit = mask::processor_bit(p);
+    let deps = mask::dependencies(p);
     let mut c = CellCounts {
         processor: p,
         date,
@@ -168,10 +157,9 @@ fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(u32, i64)]) -> CellCoun
         last_run: None,
     };
     for &(m, n) in masks {
-        let is_expected = m & mask::EXPECTED != 0;
-        let has_record = m & record != 0;
-        let has_failure = m & failure != 0;
-        if is_expected {
+        let has_record = m.records & bit != 0;
+        let has_failure = m.failures & bit != 0;
+        if m.expected {
             c.expected += n;
             if has_record {
                 c.has_record += n;
@@ -180,7 +168,7 @@ fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(u32, i64)]) -> CellCoun
             } else {
                 c.unaccounted += n;
             }
-            if !has_record && m & investigate != 0 {
+            if !has_record && m.investigate & bit != 0 {
                 c.investigate += n;
             }
         } else if has_record {
@@ -189,7 +177,7 @@ fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(u32, i64)]) -> CellCoun
         if has_record && has_failure {
             c.conflict += n;
         }
-        if has_record && m & deps != deps {
+        if has_record && m.records & deps != deps {
             c.cascade += n;
         }
     }
@@ -231,7 +219,7 @@ pub fn processor_of_bit(bit: i64) -> Option<ProcessorId> {
     processors()
         .iter()
         .map(|s| s.id)
-        .find(|p| i64::from(mask::processor_bit(*p)) == bit)
+        .find(|p| mask::processor_bit(*p) == bit)
 }
 
 /// SQL list (`'A', 'B'`) of the normalised spellings that are expected gaps;
@@ -274,12 +262,15 @@ mod tests {
 
     /// The mask counts of one date's players.
     fn players(date: NaiveDate, list: &[Player]) -> Vec<MaskCount> {
-        let mut counts: BTreeMap<u32, i64> = BTreeMap::new();
+        let bits = |ps: &[ProcessorId]| ps.iter().map(|p| mask::processor_bit(*p)).sum::<i64>();
+        let mut counts: BTreeMap<Mask, i64> = BTreeMap::new();
         for (expected, recs, fails, inv) in list {
-            let mut m = if *expected { mask::EXPECTED } else { 0 };
-            m |= recs.iter().map(|p| mask::record(*p)).sum::<u32>();
-            m |= fails.iter().map(|p| mask::failure(*p)).sum::<u32>();
-            m |= inv.iter().map(|p| mask::investigate(*p)).sum::<u32>();
+            let m = Mask {
+                expected: *expected,
+                records: bits(recs),
+                failures: bits(fails),
+                investigate: bits(inv),
+            };
             *counts.entry(m).or_default() += 1;
         }
         counts
@@ -413,7 +404,7 @@ mod tests {
     #[test]
     fn processor_bits_round_trip() {
         for p in ProcessorId::all() {
-            assert_eq!(processor_of_bit(i64::from(mask::processor_bit(p))), Some(p));
+            assert_eq!(processor_of_bit(mask::processor_bit(p)), Some(p));
         }
         assert_eq!(processor_of_bit(0), None);
         assert!(processor_bit_sql("processor_name").contains("'PLAYERDAILYCACHEPROCESSOR' THEN 2"));

@@ -2,7 +2,7 @@
 //! every store), gathered for `domain::reconcile`, which applies the rules.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use domain::reconcile::{cells, processor_of_bit, FailureGroup, MaskCount, RunGroup};
+use domain::reconcile::{cells, processor_of_bit, FailureGroup, Mask, MaskCount, RunGroup};
 use domain::report::{CellCounts, LastRun};
 use domain::ProcessorId;
 
@@ -20,14 +20,18 @@ pub const RUN_ROW: i64 = 2;
 pub struct AccountingRow {
     pub kind: i64,
     pub date: NaiveDate,
-    /// The mask (kind 0) or the processor bit (kinds 1 and 2).
+    /// The record bits (kind 0) or the processor bit (kinds 1 and 2).
     pub key: i64,
     pub count: i64,
     /// The normalised category (kind 1) or the last run id (kind 2).
     pub text: Option<String>,
     pub status: Option<String>,
-    pub date_level: Option<bool>,
+    /// Expected (kind 0) or date-level (kind 1).
+    pub flag: Option<bool>,
     pub started_at: Option<NaiveDateTime>,
+    /// Kind 0: the failure bits and the investigate-failure bits.
+    pub failure_bits: Option<i64>,
+    pub investigate_bits: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -44,17 +48,28 @@ impl Accounting {
                 .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {}", row.key)))
         };
         match row.kind {
-            MASK_ROW => self.masks.push(MaskCount {
-                date: row.date,
-                mask: u32::try_from(row.key)
-                    .map_err(|_| WarehouseError::Query(format!("bad mask {}", row.key)))?,
-                players: row.count,
-            }),
+            MASK_ROW => {
+                // Processor bits are positive: a negative word is corrupt.
+                let bits = |word: Option<i64>| match word.unwrap_or(0) {
+                    w if w >= 0 => Ok(w),
+                    w => Err(WarehouseError::Query(format!("bad mask word {w}"))),
+                };
+                self.masks.push(MaskCount {
+                    date: row.date,
+                    mask: Mask {
+                        expected: row.flag.unwrap_or(false),
+                        records: bits(Some(row.key))?,
+                        failures: bits(row.failure_bits)?,
+                        investigate: bits(row.investigate_bits)?,
+                    },
+                    players: row.count,
+                })
+            }
             FAILURE_ROW => self.failures.push(FailureGroup {
                 processor: processor()?,
                 date: row.date,
                 category_key: row.text.unwrap_or_default(),
-                date_level: row.date_level.unwrap_or(false),
+                date_level: row.flag.unwrap_or(false),
                 rows: row.count,
             }),
             RUN_ROW => self.runs.push(RunGroup {
@@ -94,15 +109,18 @@ mod tests {
             count: 3,
             text: Some("r1".into()),
             status: Some("success".into()),
-            date_level: None,
+            flag: Some(true),
             started_at: None,
+            failure_bits: Some(0),
+            investigate_bits: Some(0),
         }
     }
 
     #[test]
     fn rows_become_cells_and_corrupt_rows_are_errors() {
         let mut a = Accounting::default();
-        a.push(row(MASK_ROW, 1)).unwrap();
+        // Expected, no record: the PDC cell's one player group is unaccounted.
+        a.push(row(MASK_ROW, 0)).unwrap();
         a.push(row(RUN_ROW, 2)).unwrap();
         let cells = a.cells(&[domain::Builtin::Pdc.id()]);
         assert_eq!(cells.len(), 1);

@@ -397,13 +397,14 @@ fn selected(processors: &[ProcessorId]) -> String {
 
 /// The reconciliation of a range as one set-based statement, whatever the
 /// range length or the processors asked for. Each (date, player) seen
-/// anywhere (expected, a record, a failure) gets one bit mask
-/// (`domain::reconcile::mask`), so the accounting is one grouping over the
-/// range's rows; the statement returns the few distinct masks per date with
-/// their player counts (kind 0), failure rows per (processor, date,
-/// normalised category) with the date-level flag (kind 1) and runs per
-/// (processor, date) with the latest (kind 2); `domain::reconcile::cells`
-/// turns them into cells. Columns: see [`accounting_row`].
+/// anywhere (expected, a record, a failure) gets one mask
+/// (`domain::reconcile::Mask`: the expected flag and three words of
+/// processor bits), so the accounting is one grouping over the range's rows;
+/// the statement returns the few distinct masks per date with their player
+/// counts (kind 0), failure rows per (processor, date, normalised category)
+/// with the date-level flag (kind 1) and runs per (processor, date) with the
+/// latest (kind 2); `domain::reconcile::cells` turns them into cells.
+/// Columns: see [`accounting_row`].
 ///
 /// Kept small on purpose: DuckDB re-plans a prepared statement that reads
 /// tables on every execution, so planning is paid per call.
@@ -414,14 +415,15 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let record_marks = domain::reconcile::union_per_processor(|s| {
         format!(
-            "SELECT {c}, {e}, {m} FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            "SELECT {c}, {e}, 0, {bit}, 0, 0 FROM {t} WHERE {c} BETWEEN {start} AND {end}",
             c = s.date_column,
             t = d.table(&s.output_table),
             e = s.entity_column,
-            m = mask::record(s.id),
+            bit = mask::processor_bit(s.id),
         )
     });
     let bit = processor_bit_sql("processor_name");
+    let null_int = d.null(SqlType::Int);
     let sql = format!(
         "WITH fails AS (
              SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
@@ -429,32 +431,31 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
              WHERE analysis_date BETWEEN {start} AND {end}
          ),
          marks AS (
-             SELECT game_date AS d, player_lookup AS p, {expected} AS m
+             SELECT game_date AS d, player_lookup AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i
              FROM {pgs}
              WHERE game_date BETWEEN {start} AND {end} AND {who_is_expected}
              UNION ALL {record_marks}
-             UNION ALL SELECT d, entity_id, (bit << {failure_shift})
-                 | CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit << {investigate_shift} END
+             UNION ALL SELECT d, entity_id, 0, 0, bit,
+                 CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END
              FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
          ),
+         per_player AS (
+             SELECT d, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i
+             FROM marks GROUP BY d, p
+         ),
          runs AS ({latest_runs})
-         SELECT {MASK_ROW} AS kind, d, m AS k, COUNT(*) AS n, {null_text} AS s1,
-                {null_text} AS s2, {null_bool} AS b, {null_int} AS ts
-         FROM (SELECT d, BIT_OR(m) AS m FROM marks GROUP BY d, p) AS per_player GROUP BY d, m
+         SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
+                {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3
+         FROM per_player GROUP BY d, e, r, f, i
          UNION ALL
-         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL
+         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL
          FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
          UNION ALL
-         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started} FROM runs",
+         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL FROM runs",
         failures = d.table(FAILURES),
         pgs = d.table(PLAYER_GAMES),
-        expected = mask::EXPECTED,
-        failure_shift = mask::failure_shift(),
-        investigate_shift = mask::investigate_shift(),
         expected_categories = expected_spellings_sql(),
         null_text = d.null(SqlType::Text),
-        null_bool = d.null(SqlType::Bool),
-        null_int = d.null(SqlType::Int),
         any_date_level = d.any(&format!("entity_id = {date_level}")),
         started = d.micros("started_at"),
         latest_runs = d.latest_runs(&format!(
@@ -466,8 +467,9 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
     b.finish(sql)
 }
 
-/// One row of [`reconcile`]: kind, date, mask or processor bit, count,
-/// category or last run id, last status, date-level flag, last start.
+/// One row of [`reconcile`]: kind, date, record bits or processor bit,
+/// count, category or last run id, last status, expected or date-level flag,
+/// last start, failure bits, investigate bits.
 pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
     let int = |i: usize| r.int(i)?.ok_or_else(|| missing("a reconciliation count"));
     Ok(AccountingRow {
@@ -477,8 +479,10 @@ pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
         count: int(3)?,
         text: r.text(4)?,
         status: r.text(5)?,
-        date_level: r.flag(6)?,
+        flag: r.flag(6)?,
         started_at: r.micros(7)?,
+        failure_bits: r.int(8)?,
+        investigate_bits: r.int(9)?,
     })
 }
 
@@ -834,7 +838,7 @@ pub fn trace_links(
     processors()
         .iter()
         .map(|spec| {
-            let bit = i64::from(mask::processor_bit(spec.id));
+            let bit = mask::processor_bit(spec.id);
             let has_record = record_bits.contains(&Some(bit));
             let failure = failures
                 .iter()

@@ -185,7 +185,11 @@ impl BigQueryWarehouse {
     pub async fn execute_for_tests(&self, sql: &str) -> Result<()> {
         let mut sql = sql.to_string();
         for t in schema::all_tables() {
-            sql = sql.replace(&format!("{}.{}", t.dataset, t.name), &self.names.of(t));
+            sql = replace_name(
+                &sql,
+                &format!("{}.{}", t.dataset, t.name),
+                &self.names.of(t),
+            );
         }
         self.q(&sql, Vec::new()).await.map(|_| ())
     }
@@ -197,8 +201,12 @@ impl BigQueryWarehouse {
         let mut sql = sql.to_string();
         for t in schema::all_tables() {
             let stage = format!("{}.{}", schema::STAGE_DATASET, schema::stage_name(t));
-            sql = sql.replace(&stage, &self.names.stage(t));
-            sql = sql.replace(&format!("{}.{}", t.dataset, t.name), &self.names.of(t));
+            sql = replace_name(&sql, &stage, &self.names.stage(t));
+            sql = replace_name(
+                &sql,
+                &format!("{}.{}", t.dataset, t.name),
+                &self.names.of(t),
+            );
         }
         let rows = self.q(&sql, Vec::new()).await?;
         Ok(rows
@@ -390,5 +398,46 @@ impl Warehouse for BigQueryWarehouse {
 
     async fn interrupt_stale_jobs(&self, stale_before: Option<NaiveDateTime>) -> Result<usize> {
         jobs::interrupt_stale_jobs(self, stale_before).await
+    }
+}
+
+/// `sql` with every whole occurrence of the table name `from` replaced by
+/// `to`: not inside a longer name (`vendor.feed_3` in `vendor.feed_35`) nor
+/// inside a name already replaced (`…_vendor.feed_3`).
+fn replace_name(sql: &str, from: &str, to: &str) -> String {
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '`');
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find(from) {
+        let before = if i > 0 {
+            rest[..i].chars().last()
+        } else {
+            out.chars().last()
+        };
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(part_of_name) || after.is_some_and(part_of_name) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_whole_table_names_are_replaced() {
+        let sql = "INSERT INTO vendor.feed_35 SELECT * FROM vendor.feed_3, vendor.feed_3;";
+        let out = super::replace_name(sql, "vendor.feed_3", "p.x_vendor.feed_3");
+        assert_eq!(
+            out,
+            "INSERT INTO vendor.feed_35 SELECT * FROM p.x_vendor.feed_3, p.x_vendor.feed_3;"
+        );
+        let again = super::replace_name(&out, "vendor.feed_3", "p.x_vendor.feed_3");
+        assert_eq!(again, out, "a replaced name is not replaced again");
     }
 }
