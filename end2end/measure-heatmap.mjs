@@ -107,7 +107,7 @@ const table = `| measurement | ${labels.join(' | ')} |\n|---|${labels.map(() => 
 const open = '<!-- bench:heatmap -->';
 const close = '<!-- /bench:heatmap -->';
 const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
-const block = `${open}\n_Measured ${stamp} UTC by end2end/measure-heatmap.mjs, both servers in one run, on the demo store._\n\n${table}${close}`;
+const block = `${open}\n_Measured ${stamp} UTC by end2end/measure-heatmap.mjs, every server in one run; columns are the servers (label = what it serves)._\n\n${table}${close}`;
 let md = existsSync(output) ? readFileSync(output, 'utf8') : '# Benchmarks\n';
 const a = md.indexOf(open), b = md.indexOf(close);
 md = a >= 0 && b > a ? md.slice(0, a) + block + md.slice(b + close.length) : md.trimEnd() + '\n\n' + block + '\n';

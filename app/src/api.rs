@@ -40,6 +40,23 @@ pub async fn coverage_grid(
     Ok(engine::reconcile::reconcile(state.views.as_ref(), state.limits, &request).await?)
 }
 
+/// The grid as the coverage page draws it: the numbers and statuses of
+/// [`coverage_grid`], without what only a drill-down shows.
+#[server]
+pub async fn coverage_heatmap(
+    start: Option<String>,
+    end: Option<String>,
+    processors: Option<String>,
+) -> Result<domain::report::Reconciliation, AppError> {
+    let state = state()?;
+    let request = engine::reconcile::ReconcileRequest {
+        start,
+        end,
+        processors,
+    };
+    Ok(engine::reconcile::heatmap(state.views.as_ref(), state.limits, &request).await?)
+}
+
 /// One cell's drill-down (`cell` = `PDC:2021-11-10`); failures and
 /// unaccounted players paginated separately.
 #[server]

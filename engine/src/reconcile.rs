@@ -40,6 +40,16 @@ pub async fn reconcile(
     })
 }
 
+/// What the coverage page draws: [`reconcile`] without the per-cell details
+/// only a drill-down shows ([`Reconciliation::for_heatmap`]).
+pub async fn heatmap(
+    wh: &dyn Warehouse,
+    limits: Limits,
+    request: &ReconcileRequest,
+) -> Result<Reconciliation, EngineError> {
+    Ok(reconcile(wh, limits, request).await?.for_heatmap())
+}
+
 /// `PDC:2021-11-10` → the cell.
 pub fn parse_cell(raw: &str) -> Result<(ProcessorId, NaiveDate), EngineError> {
     let key: domain::report::CellKey = raw.parse()?;

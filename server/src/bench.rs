@@ -99,27 +99,7 @@ pub async fn reconcile_bench(output: &Path) -> Result<Vec<Row>> {
     )?;
     let mut rows = Vec::new();
     measure_pair(&wh, one, &all, "1 season", &mut rows).await?;
-    // Nine earlier copies of the season, shifted by whole years.
-    let mut sql = String::new();
-    for k in 1..10 {
-        for spec in domain::processors() {
-            sql += &format!(
-                "INSERT INTO {t} SELECT * REPLACE ({c} - INTERVAL {k} YEAR AS {c}) FROM {t}
-                 WHERE {c} >= DATE '2021-10-01';\n",
-                t = spec.output_table,
-                c = spec.date_column
-            );
-        }
-        sql += &format!(
-            "INSERT INTO nba_analytics.player_game_summary SELECT * REPLACE (game_date - INTERVAL {k} YEAR AS game_date, season_year - {k} AS season_year)
-               FROM nba_analytics.player_game_summary WHERE game_date >= DATE '2021-10-01';
-             INSERT INTO nba_processing.precompute_failures SELECT * REPLACE (analysis_date - INTERVAL {k} YEAR AS analysis_date)
-               FROM nba_processing.precompute_failures WHERE analysis_date >= DATE '2021-10-01';
-             INSERT INTO nba_processing.precompute_processor_runs SELECT * REPLACE (analysis_date - INTERVAL {k} YEAR AS analysis_date)
-               FROM nba_processing.precompute_processor_runs WHERE analysis_date >= DATE '2021-10-01';\n"
-        );
-    }
-    wh.execute_batch_for_tests(&sql)?;
+    copy_season_back(&wh, 9)?;
     let ten = domain::DateRange::new(
         domain::demo::season_start() - chrono::Duration::days(9 * 366),
         domain::demo::season_end(),
@@ -293,10 +273,87 @@ pub fn render_ms(rows: &[Row]) -> String {
     s
 }
 
-/// All four processors over the whole demo season, with failure tracking.
+/// `years` earlier copies of the demo season (every processor's table, the
+/// universe, failures and runs), shifted by whole years: many seasons at the
+/// cost of one backfill.
+fn copy_season_back(wh: &EmbeddedWarehouse, years: i32) -> Result<()> {
+    let mut sql = String::new();
+    for k in 1..=years {
+        for spec in domain::processors() {
+            sql += &format!(
+                "INSERT INTO {t} SELECT * REPLACE ({c} - INTERVAL {k} YEAR AS {c}) FROM {t}
+                 WHERE {c} >= DATE '2021-10-01';\n",
+                t = spec.output_table,
+                c = spec.date_column
+            );
+        }
+        sql += &format!(
+            "INSERT INTO nba_analytics.player_game_summary SELECT * REPLACE (game_date - INTERVAL {k} YEAR AS game_date, season_year - {k} AS season_year)
+               FROM nba_analytics.player_game_summary WHERE game_date >= DATE '2021-10-01';
+             INSERT INTO nba_processing.precompute_failures SELECT * REPLACE (analysis_date - INTERVAL {k} YEAR AS analysis_date)
+               FROM nba_processing.precompute_failures WHERE analysis_date >= DATE '2021-10-01';
+             INSERT INTO nba_processing.precompute_processor_runs SELECT * REPLACE (analysis_date - INTERVAL {k} YEAR AS analysis_date)
+               FROM nba_processing.precompute_processor_runs WHERE analysis_date >= DATE '2021-10-01';\n"
+        );
+    }
+    Ok(wh.execute_batch_for_tests(&sql)?)
+}
+
+/// The store behind the heatmap's scale measurement (`make bench`, with a
+/// generated pipeline): five seasons of the demo and every processor of the
+/// active pipeline filled. The builtins run over one season, copied back
+/// four years; each observed table gets every expected player of every date
+/// but about 5 % (a hash of player and processor), so its cells are mostly
+/// complete with gaps to draw. Returns a one-line summary.
+pub async fn scale_data(db: &Path) -> Result<String> {
+    if db.exists() {
+        // Filling twice would copy the copies.
+        return Err(ServerError::Input(format!(
+            "{} exists: scale-data fills a new store",
+            db.display()
+        )));
+    }
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let wh = EmbeddedWarehouse::open(db)?;
+    wh.load_upstream_rows(season.schedule, season.games).await?;
+    full_season_backfill(&wh).await?;
+    let mut sql = String::new();
+    for spec in domain::processors() {
+        if spec.runs == domain::Runs::Observe {
+            sql += &format!(
+                "INSERT INTO {t} ({e}, {c})
+                 SELECT DISTINCT player_lookup, game_date FROM nba_analytics.player_game_summary
+                 WHERE ({expected}) AND hash(player_lookup || '{code}') % 20 <> 0;\n",
+                t = spec.output_table,
+                e = spec.entity_column,
+                c = spec.date_column,
+                expected = domain::pipeline::active().universe.expected,
+                code = spec.code,
+            );
+        }
+    }
+    wh.execute_batch_for_tests(&sql)?;
+    copy_season_back(&wh, 4)?;
+    Ok(format!(
+        "{}: 5 seasons, {} processors ({} observed)",
+        db.display(),
+        domain::processors().len(),
+        domain::processors()
+            .iter()
+            .filter(|s| s.runs == domain::Runs::Observe)
+            .count()
+    ))
+}
+
+/// The pipeline's builtin processors over the whole demo season, with
+/// failure tracking (observed and command processors are left alone).
 async fn full_season_backfill(wh: &EmbeddedWarehouse) -> Result<JobSummary> {
     let request = BackfillRequest {
-        processors: ProcessorId::all().collect(),
+        processors: domain::processors()
+            .iter()
+            .filter(|s| s.builtin.is_some())
+            .map(|s| s.id)
+            .collect(),
         dates: DateSpec::Range {
             start: domain::demo::season_start(),
             end: domain::demo::season_end(),
@@ -507,7 +564,7 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
             while running.load(Ordering::SeqCst) {
                 let tick = Instant::now();
                 for (kind, path, body) in [
-                    (0, app::api::CoverageGrid::PATH, grid_body.clone()),
+                    (0, app::api::CoverageHeatmap::PATH, grid_body.clone()),
                     (1, app::api::JobsList::PATH, String::new()),
                 ] {
                     let t = Instant::now();

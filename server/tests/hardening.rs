@@ -284,6 +284,7 @@ fn generated_links_and_bodies_never_fail_the_server_or_change_tables() {
     let functions = [
         app::api::CellDetail::PATH,
         app::api::CoverageGrid::PATH,
+        app::api::CoverageHeatmap::PATH,
         app::api::CoverageOverview::PATH,
         app::api::PlayerTrace::PATH,
         app::api::RerunPreview::PATH,

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{cell_detail, coverage_grid, coverage_overview, jobs_list, RerunForm};
+use crate::api::{cell_detail, coverage_heatmap, coverage_overview, jobs_list, RerunForm};
 use crate::components::{
     poll_while, CellDetailView, CellPicker, CopyLink, DateRangeForm, ErrorMessage, Heatmap, Legend,
     SummaryTable,
@@ -22,7 +22,7 @@ pub fn CoveragePage() -> impl IntoView {
             let p = v.processor_list();
             (v.start, v.end, p)
         },
-        |(s, e, p)| coverage_grid(s, e, p),
+        |(s, e, p)| coverage_heatmap(s, e, p),
     );
     let overview = Resource::new(
         move || {

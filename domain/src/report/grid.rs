@@ -175,6 +175,18 @@ impl Reconciliation {
         Totals::of(self.cells_of(p))
     }
 
+    /// The copy the heatmap draws: every count and status, without each
+    /// cell's failure categories and last run, which only its drill-down
+    /// shows (and fetches itself): the run ids are a third of a run cell's
+    /// bytes on the page.
+    pub fn for_heatmap(mut self) -> Self {
+        for c in &mut self.cells {
+            c.failures_by_category.clear();
+            c.last_run = None;
+        }
+        self
+    }
+
     pub fn unaccounted(&self) -> i64 {
         self.cells.iter().map(|c| c.unaccounted).sum()
     }

@@ -248,3 +248,29 @@ fn root_cause_is_the_first_failing_link() {
     unacc.links[3].state = fail(Some("PCF"));
     assert_eq!(unacc.root_cause(), Some(Builtin::Pcf.id()));
 }
+
+#[test]
+fn the_heatmap_copy_keeps_every_number_and_status_and_drops_the_details() {
+    let mut failing = cell();
+    failing.has_record = 7;
+    failing.has_failure = 3;
+    failing.investigate = 1;
+    failing.failures_by_category = BTreeMap::from([("PROCESSING_ERROR".to_string(), 3)]);
+    failing.last_run = Some(LastRun {
+        run_id: "run-1".into(),
+        status: RunStatus::Failed,
+        started_at: None,
+    });
+    let rec = Reconciliation {
+        range: crate::DateRange::new(failing.date, failing.date, 10).unwrap(),
+        processors: vec![failing.processor],
+        cells: vec![failing.clone()],
+    };
+    let drawn = rec.clone().for_heatmap();
+    let c = &drawn.cells[0];
+    assert_eq!(c.status(), failing.status());
+    assert_eq!(c.status(), CellStatus::Investigate);
+    assert_eq!(drawn.totals(c.processor), rec.totals(c.processor));
+    assert_eq!((c.has_record, c.has_failure, c.runs), (7, 3, 1));
+    assert!(c.failures_by_category.is_empty() && c.last_run.is_none());
+}

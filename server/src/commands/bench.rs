@@ -28,6 +28,9 @@ pub enum BenchWhat {
     Bigquery,
     /// 100 viewers polling the dashboard during a season backfill (loopback only).
     Load,
+    /// Not a measurement: fills the --db store for the heatmap's scale
+    /// measurement (five seasons, every processor of --pipeline).
+    ScaleData,
 }
 
 pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
@@ -38,6 +41,10 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
             bench::render(&bench::bigquery_bench(&cmd.output, config.store.bigquery()?).await?)
         }
         BenchWhat::Load => bench::load_bench(&cmd.output, 100).await?,
+        BenchWhat::ScaleData => {
+            println!("{}", bench::scale_data(&config.store.db).await?);
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     print!("{text}");
     println!("written to {}", cmd.output.display());
