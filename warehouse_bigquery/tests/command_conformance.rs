@@ -5,23 +5,20 @@
 //! command that exits non-zero fails its cell, keeps the cell's old rows and
 //! leaves its stderr on the run row.
 
+mod common;
+
+use common::{bigquery, d, load_until};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use chrono::NaiveDate;
 use domain::report::CellCounts;
 use domain::{DateRange, ProcessorId as P};
 use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use warehouse::{FailureFilter, JobState, RunStatus, Warehouse};
-use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
 use warehouse_embedded::EmbeddedWarehouse;
 
 const PIPELINE: &str = include_str!("../../pipelines/nba-rest-days/pipeline.toml");
 const SCRIPT: &str = include_str!("../../pipelines/nba-rest-days/rest_days.py");
-
-fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
 
 /// Installs the example pipeline, its commands run in `dir` (a copy of the
 /// example's directory, so a test can break the script).
@@ -32,28 +29,6 @@ fn install(dir: &Path) -> P {
         .located_in(dir.display().to_string());
     domain::pipeline::install(pipeline).expect("one pipeline per test process");
     P::parse("REST").unwrap()
-}
-
-async fn bigquery() -> BigQueryWarehouse {
-    let url = std::env::var("ROLLCALL_BQ_URL").expect(
-        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
-         run them with `make test` (scripts/test.sh starts it)",
-    );
-    let prefix = format!(
-        "c{}_{}_",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    );
-    BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
-        location: None,
-        base_url: Some(url),
-        credentials: Credentials::None,
-        timeouts: Default::default(),
-    })
-    .await
-    .expect("BigQuery warehouse opens on the emulator")
 }
 
 async fn run(
@@ -110,10 +85,7 @@ fn numbers(cells: &[CellCounts]) -> Vec<String> {
 
 /// The scenario on one store; returns its answers after the first run.
 async fn scenario(wh: &dyn Warehouse, dir: &Path, rest: P) -> Vec<String> {
-    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    s.games.retain(|g| g.game_date <= d("2021-11-04"));
-    s.schedule.retain(|g| g.game_date <= d("2021-11-04"));
-    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    load_until(wh, "2021-11-04").await;
     let pdc = domain::Builtin::Pdc.id();
 
     let first = run(wh, &[pdc, rest], "2021-11-01", "2021-11-04").await;
@@ -201,7 +173,7 @@ async fn a_command_processor_gives_the_same_answers_on_both_stores() {
         .sum();
     // Three runs wrote the table: each row is there once.
     assert_eq!(embedded.count_for_tests(count).unwrap(), records);
-    let bq = bigquery().await;
+    let bq = bigquery("c").await;
     let on_bigquery = scenario(&bq, dir.path(), rest).await;
     assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
     assert_eq!(on_bigquery, on_embedded);

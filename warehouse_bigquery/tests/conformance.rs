@@ -4,9 +4,11 @@
 //! same answers: reconciliation numbers, drill-downs, idempotent re-runs,
 //! resume after an interruption, jobs.
 
+mod common;
+
+use common::{bigquery, d, load_until};
 use std::sync::atomic::AtomicBool;
 
-use chrono::NaiveDate;
 use domain::report::CellCounts;
 use domain::{DateRange, ProcessorId as P};
 use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
@@ -14,46 +16,9 @@ use warehouse::{FailureFilter, JobState, PlayerFilter, Warehouse};
 use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
 use warehouse_embedded::EmbeddedWarehouse;
 
-fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
 /// Every processor of the (shipped) pipeline.
 fn all() -> Vec<P> {
     P::all().collect()
-}
-
-/// BigQuery on the emulator, in datasets of its own (a unique prefix).
-async fn bigquery() -> BigQueryWarehouse {
-    let url = std::env::var("ROLLCALL_BQ_URL").expect(
-        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
-         run them with `make test` (scripts/test.sh starts it) or start it with \
-         scripts/bq-emulator.sh and export ROLLCALL_BQ_URL",
-    );
-    let prefix = format!(
-        "t{}_{}_",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    );
-    BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
-        location: None,
-        base_url: Some(url),
-        credentials: Credentials::None,
-        timeouts: Default::default(),
-    })
-    .await
-    .expect("BigQuery warehouse opens on the emulator")
-}
-
-/// The first weeks of the demo season: small enough for the emulator.
-async fn load(wh: &dyn Warehouse) {
-    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    s.games.retain(|g| g.game_date <= d("2021-11-04"));
-    s.schedule.retain(|g| g.game_date <= d("2021-11-04"));
-    let load = wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
-    assert!(load.game_rows > 3000, "{load:?}");
 }
 
 fn request(processors: &[P], start: &str, end: &str, legacy: bool) -> BackfillRequest {
@@ -185,7 +150,8 @@ async fn scenario(store: Store<'_>) -> Observed {
     let mut o = Observed { steps: Vec::new() };
     let range = DateRange::new(d("2021-10-30"), d("2021-11-04"), 100).unwrap();
     let cancel = AtomicBool::new(false);
-    load(wh).await;
+    let load = load_until(wh, "2021-11-04").await;
+    assert!(load.game_rows > 3000, "{load:?}");
     o.push(
         "game dates",
         wh.game_dates(range)
@@ -495,7 +461,7 @@ async fn scenario(store: Store<'_>) -> Observed {
 async fn embedded_and_bigquery_give_the_same_answers() {
     let embedded = EmbeddedWarehouse::in_memory().unwrap();
     let expected = scenario(Store::Embedded(&embedded)).await;
-    let bq = bigquery().await;
+    let bq = bigquery("t").await;
     let status = bq.status().await.unwrap();
     assert_eq!(status.backend, "bigquery");
     let got = scenario(Store::BigQuery(&bq)).await;
@@ -510,8 +476,9 @@ async fn embedded_and_bigquery_give_the_same_answers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
-    let bq = bigquery().await;
-    load(&bq).await;
+    let bq = bigquery("t").await;
+    let load = load_until(&bq, "2021-11-04").await;
+    assert!(load.game_rows > 3000, "{load:?}");
     let now = chrono::Utc::now().naive_utc();
     let running = warehouse::JobRecord {
         id: "job-other".into(),
@@ -650,7 +617,7 @@ async fn leases_decide_which_running_jobs_are_dead_on_both_stores() {
             "alive Some(\"interrupted\")"
         ]
     );
-    let bq = bigquery().await;
+    let bq = bigquery("t").await;
     assert_eq!(leases(&bq).await, want);
 }
 
@@ -658,7 +625,7 @@ async fn leases_decide_which_running_jobs_are_dead_on_both_stores() {
 /// overlapping jobs at the same moment: exactly one gets them.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clients_racing_for_the_same_cells_start_one_job() {
-    let a = bigquery().await;
+    let a = bigquery("t").await;
     let b = BigQueryWarehouse::open(BigQueryConfig {
         project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
         dataset_prefix: a.dataset_prefix_for_tests(),

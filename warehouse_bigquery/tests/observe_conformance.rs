@@ -3,11 +3,12 @@
 //! planted the way that system would write them give the same answers on
 //! the embedded store and on BigQuery through the emulator.
 
-use chrono::NaiveDate;
+mod common;
+
+use common::{bigquery, d, load_until};
 use domain::{DateRange, ProcessorId as P};
 use engine::backfill::{BackfillRequest, RawBackfillRequest};
 use warehouse::Warehouse;
-use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
 use warehouse_embedded::EmbeddedWarehouse;
 
 const OBSERVED: &str = r#"
@@ -21,37 +22,11 @@ depends_on = ["PDC"]
 runs = "observe"
 "#;
 
-fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
 fn install() -> P {
     let text = format!("{}{OBSERVED}", domain::pipeline::NBA_PIPELINE);
     let pipeline = domain::pipeline::Pipeline::parse(&text).unwrap();
     domain::pipeline::install(pipeline).expect("one pipeline per test process");
     P::parse("PROPS").unwrap()
-}
-
-async fn bigquery() -> BigQueryWarehouse {
-    let url = std::env::var("ROLLCALL_BQ_URL").expect(
-        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
-         run them with `make test` (scripts/test.sh starts it)",
-    );
-    let prefix = format!(
-        "o{}_{}_",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    );
-    BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
-        location: None,
-        base_url: Some(url),
-        credentials: Credentials::None,
-        timeouts: Default::default(),
-    })
-    .await
-    .expect("BigQuery warehouse opens on the emulator")
 }
 
 /// What the other system writes on 2021-11-02: a record for the first five
@@ -109,20 +84,13 @@ async fn reconcile(wh: &dyn Warehouse, props: P) -> Vec<String> {
     answers(&cells)
 }
 
-async fn load(wh: &dyn Warehouse) {
-    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    s.games.retain(|g| g.game_date <= d("2021-11-03"));
-    s.schedule.retain(|g| g.game_date <= d("2021-11-03"));
-    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_observed_table_is_reconciled_alike_on_both_stores_and_never_run() {
     let props = install();
     let (statements, players) = planted();
 
     let embedded = EmbeddedWarehouse::in_memory().unwrap();
-    load(&embedded).await;
+    load_until(&embedded, "2021-11-03").await;
     for sql in &statements {
         embedded.execute_batch_for_tests(sql).unwrap();
     }
@@ -141,8 +109,8 @@ async fn an_observed_table_is_reconciled_alike_on_both_stores_and_never_run() {
     );
     assert!(day.contains("UNKNOWN"), "an odd category is kept: {day}");
 
-    let bq = bigquery().await;
-    load(&bq).await;
+    let bq = bigquery("o").await;
+    load_until(&bq, "2021-11-03").await;
     for sql in &statements {
         bq.execute_for_tests(sql).await.unwrap();
     }

@@ -3,17 +3,14 @@
 //! masks. Rows planted for the last two give the same, exact answers on the
 //! embedded store and on BigQuery through the emulator.
 
-use chrono::NaiveDate;
+mod common;
+
+use common::{bigquery, d, load_until};
 use domain::{DateRange, ProcessorId as P};
 use warehouse::Warehouse;
-use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
 use warehouse_embedded::EmbeddedWarehouse;
 
 const OBSERVED: usize = 36;
-
-fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
 
 /// Installs NBA + O0..O35; each observed O<i> depends on the one before it.
 fn install() -> (P, P) {
@@ -37,28 +34,6 @@ fn install() -> (P, P) {
     let before = P::parse(&format!("O{}", OBSERVED - 2)).unwrap();
     assert!(domain::reconcile::mask::processor_bit(last) > 1 << 32);
     (before, last)
-}
-
-async fn bigquery() -> BigQueryWarehouse {
-    let url = std::env::var("ROLLCALL_BQ_URL").expect(
-        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
-         run them with `make test` (scripts/test.sh starts it)",
-    );
-    let prefix = format!(
-        "w{}_{}_",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    );
-    BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
-        location: None,
-        base_url: Some(url),
-        credentials: Credentials::None,
-        timeouts: Default::default(),
-    })
-    .await
-    .expect("BigQuery warehouse opens on the emulator")
 }
 
 /// On 2021-11-02: the last feed has records for players 0..5 and a failure
@@ -119,20 +94,13 @@ async fn answers(wh: &dyn Warehouse, processors: &[P]) -> Vec<String> {
         .collect()
 }
 
-async fn load(wh: &dyn Warehouse) {
-    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    s.games.retain(|g| g.game_date <= d("2021-11-03"));
-    s.schedule.retain(|g| g.game_date <= d("2021-11-03"));
-    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn forty_processors_reconcile_exactly_and_alike_on_both_stores() {
     let (before, last) = install();
     let (statements, expected) = planted();
 
     let embedded = EmbeddedWarehouse::in_memory().unwrap();
-    load(&embedded).await;
+    load_until(&embedded, "2021-11-03").await;
     for sql in &statements {
         embedded.execute_batch_for_tests(sql).unwrap();
     }
@@ -156,8 +124,8 @@ async fn forty_processors_reconcile_exactly_and_alike_on_both_stores() {
     assert_eq!(every.len(), 40);
     assert!(every[4].starts_with(&format!("O0 exp {expected} rec 0 fail 0 unacc {expected}")));
 
-    let bq = bigquery().await;
-    load(&bq).await;
+    let bq = bigquery("w").await;
+    load_until(&bq, "2021-11-03").await;
     for sql in &statements {
         bq.execute_for_tests(sql).await.unwrap();
     }

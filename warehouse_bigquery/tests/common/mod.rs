@@ -1,0 +1,43 @@
+//! What every conformance test binary shares: BigQuery on the emulator and
+//! the demo's first days on any store.
+
+use chrono::NaiveDate;
+use warehouse::Warehouse;
+use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
+
+pub fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// BigQuery on the emulator, in datasets of its own (a unique prefix that
+/// starts with `tag`).
+pub async fn bigquery(tag: &str) -> BigQueryWarehouse {
+    let url = std::env::var("ROLLCALL_BQ_URL").expect(
+        "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
+         run them with `make test` (scripts/test.sh starts it) or start it with \
+         scripts/bq-emulator.sh and export ROLLCALL_BQ_URL",
+    );
+    let prefix = format!(
+        "{tag}{}_{}_",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    );
+    BigQueryWarehouse::open(BigQueryConfig {
+        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+        dataset_prefix: prefix,
+        location: None,
+        base_url: Some(url),
+        credentials: Credentials::None,
+        timeouts: Default::default(),
+    })
+    .await
+    .expect("BigQuery warehouse opens on the emulator")
+}
+
+/// The demo season's upstream rows up to `last` (inclusive).
+pub async fn load_until(wh: &dyn Warehouse, last: &str) -> warehouse::UpstreamLoad {
+    let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    s.games.retain(|g| g.game_date <= d(last));
+    s.schedule.retain(|g| g.game_date <= d(last));
+    wh.load_upstream_rows(s.schedule, s.games).await.unwrap()
+}
