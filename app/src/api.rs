@@ -47,7 +47,7 @@ pub async fn coverage_heatmap(
     start: Option<String>,
     end: Option<String>,
     processors: Option<String>,
-) -> Result<domain::report::Reconciliation, AppError> {
+) -> Result<domain::report::DrawnGrid, AppError> {
     let state = state()?;
     let request = engine::reconcile::ReconcileRequest {
         start,

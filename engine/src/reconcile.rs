@@ -41,13 +41,13 @@ pub async fn reconcile(
 }
 
 /// What the coverage page draws: [`reconcile`] without the per-cell details
-/// only a drill-down shows ([`Reconciliation::for_heatmap`]).
+/// only a drill-down shows ([`domain::report::DrawnGrid`]).
 pub async fn heatmap(
     wh: &dyn Warehouse,
     limits: Limits,
     request: &ReconcileRequest,
-) -> Result<Reconciliation, EngineError> {
-    Ok(reconcile(wh, limits, request).await?.for_heatmap())
+) -> Result<domain::report::DrawnGrid, EngineError> {
+    Ok(reconcile(wh, limits, request).await?.into())
 }
 
 /// `PDC:2021-11-10` → the cell.

@@ -73,7 +73,8 @@ pub fn CoveragePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let v = view_state.get_untracked();
                 match grid.await {
-                    Ok(rec) => {
+                    Ok(drawn) => {
+                        let rec = domain::report::Reconciliation::from(drawn);
                         let (s, e) = (rec.range.start().to_string(), rec.range.end().to_string());
                         let image = format!("/report.png?start={s}&end={e}");
                         let export_query = format!(

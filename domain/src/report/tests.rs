@@ -250,7 +250,7 @@ fn root_cause_is_the_first_failing_link() {
 }
 
 #[test]
-fn the_heatmap_copy_keeps_every_number_and_status_and_drops_the_details() {
+fn the_drawn_grid_keeps_every_number_and_status_in_a_fraction_of_the_bytes() {
     let mut failing = cell();
     failing.has_record = 7;
     failing.has_failure = 3;
@@ -266,7 +266,11 @@ fn the_heatmap_copy_keeps_every_number_and_status_and_drops_the_details() {
         processors: vec![failing.processor],
         cells: vec![failing.clone()],
     };
-    let drawn = rec.clone().for_heatmap();
+    let carried = DrawnGrid::from(rec.clone());
+    let small = serde_json::to_string(&carried).unwrap().len();
+    let full = serde_json::to_string(&rec).unwrap().len();
+    assert!(small * 3 < full, "{small} bytes carried for {full}");
+    let drawn = Reconciliation::from(carried);
     let c = &drawn.cells[0];
     assert_eq!(c.status(), failing.status());
     assert_eq!(c.status(), CellStatus::Investigate);
