@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bigquery, d, load_until};
+use common::{bigquery, d, expected_players, load_until};
 use domain::{DateRange, ProcessorId as P};
 use engine::backfill::{BackfillRequest, RawBackfillRequest};
 use warehouse::Warehouse;
@@ -32,15 +32,7 @@ fn install() -> P {
 /// What the other system writes on 2021-11-02: a record for the first five
 /// expected players, a failure for the sixth (SQL both stores run as is).
 fn planted() -> (Vec<String>, Vec<String>) {
-    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let mut players: Vec<String> = season
-        .games
-        .iter()
-        .filter(|g| g.game_date == d("2021-11-02") && g.is_expected())
-        .map(|g| g.player_lookup.clone())
-        .collect();
-    players.sort();
-    players.dedup();
+    let players = expected_players("2021-11-02");
     assert!(players.len() > 6);
     let values: Vec<String> = players[..5]
         .iter()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bigquery, d, load_until};
+use common::{bigquery, d, expected_players, load_until};
 use domain::{DateRange, ProcessorId as P};
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
@@ -40,15 +40,7 @@ fn install() -> (P, P) {
 /// for player 5; the one before it has records for players 0..3 only, so two
 /// of the last feed's records stand on a missing upstream (cascade).
 fn planted() -> (Vec<String>, usize) {
-    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let mut players: Vec<String> = season
-        .games
-        .iter()
-        .filter(|g| g.game_date == d("2021-11-02") && g.is_expected())
-        .map(|g| g.player_lookup.clone())
-        .collect();
-    players.sort();
-    players.dedup();
+    let players = expected_players("2021-11-02");
     assert!(players.len() > 6);
     let rows = |table: usize, n: usize| {
         let values: Vec<String> = players[..n]

@@ -41,3 +41,19 @@ pub async fn load_until(wh: &dyn Warehouse, last: &str) -> warehouse::UpstreamLo
     s.schedule.retain(|g| g.game_date <= d(last));
     wh.load_upstream_rows(s.schedule, s.games).await.unwrap()
 }
+
+/// The demo's expected players of `date`, sorted, each once.
+// Each test binary compiles this module; not all of them plant rows.
+#[allow(dead_code)]
+pub fn expected_players(date: &str) -> Vec<String> {
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let mut players: Vec<String> = season
+        .games
+        .iter()
+        .filter(|g| g.game_date == d(date) && g.is_expected())
+        .map(|g| g.player_lookup.clone())
+        .collect();
+    players.sort();
+    players.dedup();
+    players
+}
