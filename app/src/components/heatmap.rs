@@ -5,7 +5,6 @@ use domain::report::{
 use domain::ProcessorId;
 use leptos::either::Either;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::view_query::ViewQuery;
 
@@ -107,7 +106,9 @@ impl Default for CellPicker {
 /// NO_GAMES days show as empty), or its weeks or months when the days would
 /// not fit (`domain::report::Period`). Each cell is a link — to its
 /// drill-down, or for a week or month to that period's days: keyboard
-/// reachable, and it works without JavaScript.
+/// reachable, and it works without JavaScript. Plain `<a>`s: the router
+/// still navigates them in the page, and unlike its `<A>` they hydrate
+/// without a reactive "current page" check each (thousands on a long range).
 #[component]
 pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl IntoView {
     let period = Period::for_range(rec.range);
@@ -222,9 +223,9 @@ fn DayColumns(
                                     data-status=status
                                     on:click=on_click
                                 >
-                                    <A href=href attr:title=label.clone() attr:aria-label=label>
+                                    <a href=href title=label.clone() aria-label=label>
                                         {mark}
-                                    </A>
+                                    </a>
                                 </td>
                             }
                             .into_any()
@@ -359,9 +360,9 @@ fn period_cell(cc: &ColumnCell<'_>, period: Period, view: &ViewQuery) -> impl In
             data-column=first.to_string()
             data-status=status.code()
         >
-            <A href=href attr:title=label.clone() attr:aria-label=label>
+            <a href=href title=label.clone() aria-label=label>
                 {mark}
-            </A>
+            </a>
         </td>
     })
 }
