@@ -46,5 +46,14 @@ export default defineConfig({
       },
       testMatch: /bigquery\.spec\.mjs/,
     },
+    // Another pipeline (pipelines/orders), its commands run by the server.
+    {
+      name: 'orders',
+      use: {
+        javaScriptEnabled: true,
+        baseURL: process.env.ROLLCALL_E2E_ORDERS_URL || 'http://127.0.0.1:3102',
+      },
+      testMatch: /orders\.spec\.mjs/,
+    },
   ],
 });

@@ -68,5 +68,13 @@ bq=(--warehouse bigquery --project local-proj --dataset-prefix e2e_ --bq-auth no
 "$rollcall" "${bq[@]}" demo --days 20 >/dev/null
 serve_and_wait "$workdir/server-bq.log" "127.0.0.1:$bq_port" "${bq[@]}"
 
+# Another pipeline entirely (pipelines/orders: customers per order date, two
+# Python scripts as commands) with its demo data: README's two commands.
+orders_port="${ROLLCALL_E2E_ORDERS_PORT:-3102}"
+orders=(--pipeline "$REPO_ROOT/pipelines/orders/pipeline.toml" --db "$workdir/orders.duckdb")
+"$rollcall" "${orders[@]}" demo >/dev/null
+serve_and_wait "$workdir/server-orders.log" "127.0.0.1:$orders_port" "${orders[@]}"
+
 (cd end2end && ROLLCALL_E2E_URL="http://127.0.0.1:$port" \
-  ROLLCALL_E2E_BQ_URL="http://127.0.0.1:$bq_port" npx --no-install playwright test)
+  ROLLCALL_E2E_BQ_URL="http://127.0.0.1:$bq_port" \
+  ROLLCALL_E2E_ORDERS_URL="http://127.0.0.1:$orders_port" npx --no-install playwright test)

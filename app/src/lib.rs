@@ -49,28 +49,47 @@ use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
 };
 
-/// Where the page carries the server's processors for the browser, which
-/// installs them before hydrating ([`install_processors_from_page`]): the
-/// browser never reads the pipeline file, so it needs no TOML parser.
+/// Where the page carries what the browser needs of the server's pipeline
+/// (its processors, default view and whether its universe is the NBA box
+/// scores), which the browser installs before hydrating
+/// ([`install_processors_from_page`]): the browser never reads the pipeline
+/// file, so it needs no TOML parser.
 const PROCESSORS_SCRIPT_ID: &str = "rc-processors";
 
-/// The active pipeline's processors as JSON safe inside `<script>`.
+/// The part of the pipeline the page carries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PagePipeline {
+    processors: Vec<domain::ProcessorSpec>,
+    default_view: Option<domain::DateRange>,
+    universe_table: String,
+}
+
+/// The active pipeline's page part as JSON safe inside `<script>`.
 fn processors_json() -> String {
-    serde_json::to_string(domain::processors())
-        .unwrap_or_else(|_| "[]".into())
+    let p = domain::pipeline::active();
+    let page = PagePipeline {
+        processors: p.processors.clone(),
+        default_view: p.default_view,
+        universe_table: p.universe.table.clone(),
+    };
+    serde_json::to_string(&page)
+        .unwrap_or_else(|_| "{}".into())
         .replace('<', "\\u003c")
 }
 
-/// Installs the processors the page carries as the browser's pipeline.
+/// Installs the pipeline part the page carries as the browser's pipeline.
 #[cfg(feature = "hydrate")]
 pub fn install_processors_from_page() -> Result<(), String> {
     let text = document()
         .get_element_by_id(PROCESSORS_SCRIPT_ID)
         .and_then(|e| e.text_content())
         .ok_or("the page carries no processors")?;
-    let specs: Vec<domain::ProcessorSpec> =
-        serde_json::from_str(&text).map_err(|e| format!("the page's processors: {e}"))?;
-    domain::pipeline::install(domain::pipeline::Pipeline::of_processors(specs))
+    let page: PagePipeline =
+        serde_json::from_str(&text).map_err(|e| format!("the page's pipeline: {e}"))?;
+    let mut pipeline = domain::pipeline::Pipeline::of_processors(page.processors);
+    pipeline.default_view = page.default_view;
+    pipeline.universe.table = page.universe_table;
+    domain::pipeline::install(pipeline)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

@@ -12,8 +12,12 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
+use chrono::NaiveDate;
+use serde::Deserialize;
 use toml::Spanned;
+
+use crate::processors::command::MAX_ENTITY_LEN;
+use crate::processors::Value;
 
 use crate::processor::{
     Builtin, ColumnSpec, ColumnType, CommandSpec, ProcessorId, ProcessorSpec, Runs,
@@ -36,18 +40,101 @@ pub struct Pipeline {
     pub runs_table: String,
     /// In dependency order.
     pub processors: Vec<ProcessorSpec>,
+    /// The dates a link without a range shows (`[view]`; `None`: the NBA
+    /// demo's November 2021, `DateRange::default_view`).
+    pub default_view: Option<crate::DateRange>,
     /// Where command processors run (the pipeline file's directory; empty:
     /// the process's working directory). Not part of the file's text.
     pub directory: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Universe {
     pub table: String,
     pub date_column: String,
     pub entity_column: String,
     /// Operator-written SQL over the universe table: which entities are expected.
     pub expected: String,
+    /// The universe table's other columns, for a universe of the pipeline's
+    /// own (the stores create the table with the entity and date columns
+    /// first, then these; the NBA box scores have their DESIGN schema).
+    pub columns: Vec<ColumnSpec>,
+    /// A CSV file of demo rows (header: the entity, date and declared
+    /// columns), relative to the pipeline file; empty: no demo data.
+    pub demo: String,
+}
+
+/// One row of a universe table of the pipeline's own: the entity, the date,
+/// the declared columns' values in declaration order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniverseRow {
+    pub date: NaiveDate,
+    pub entity: String,
+    pub values: Vec<Value>,
+}
+
+/// The NBA box scores: the universe the builtin processors read.
+pub const NBA_UNIVERSE_TABLE: &str = "nba_analytics.player_game_summary";
+
+impl Universe {
+    /// The DESIGN box-score table, which the builtins and the demo season use.
+    pub fn is_nba(&self) -> bool {
+        self.table == NBA_UNIVERSE_TABLE
+    }
+
+    /// A row of a universe of the pipeline's own from its text fields, in
+    /// [`Universe::all_columns`] order (a CSV line): the entity (1 to
+    /// `command::MAX_ENTITY_LEN` bytes), the date, then each declared column
+    /// by its type (empty: NULL). `Err`: the column and what is wrong.
+    pub fn row_from_text(&self, fields: &[&str]) -> Result<UniverseRow, (String, String)> {
+        let columns = self.all_columns();
+        if fields.len() != columns.len() {
+            return Err((
+                "-".into(),
+                format!(
+                    "{} fields where the universe has {} columns",
+                    fields.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        let entity = fields[0].trim();
+        if entity.is_empty() || entity.len() > MAX_ENTITY_LEN {
+            return Err((
+                self.entity_column.clone(),
+                format!("an entity is 1 to {MAX_ENTITY_LEN} bytes"),
+            ));
+        }
+        let date = crate::dates::parse_date("date", fields[1].trim())
+            .map_err(|e| (self.date_column.clone(), e.to_string()))?;
+        let mut values = Vec::with_capacity(self.columns.len());
+        for (c, text) in self.columns.iter().zip(&fields[2..]) {
+            let value = Value::from_text(c.ty, text).ok_or_else(|| {
+                let shown: String = text.chars().take(40).collect();
+                (
+                    c.name.clone(),
+                    format!("{shown:?} is not a {} value", c.ty.name()),
+                )
+            })?;
+            values.push(value);
+        }
+        Ok(UniverseRow {
+            date,
+            entity: entity.to_string(),
+            values,
+        })
+    }
+
+    /// Every column of a universe of the pipeline's own, in table order.
+    pub fn all_columns(&self) -> Vec<(&str, Option<ColumnType>)> {
+        [
+            (self.entity_column.as_str(), None),
+            (self.date_column.as_str(), None),
+        ]
+        .into_iter()
+        .chain(self.columns.iter().map(|c| (c.name.as_str(), Some(c.ty))))
+        .collect()
+    }
 }
 
 static ACTIVE: OnceLock<Pipeline> = OnceLock::new();
@@ -87,6 +174,8 @@ fn default_pipeline() -> Pipeline {
 struct FileForm {
     universe: UniverseForm,
     tables: TablesForm,
+    #[serde(default)]
+    view: Option<ViewForm>,
     #[serde(rename = "processor")]
     processors: Vec<ProcessorForm>,
 }
@@ -98,6 +187,17 @@ struct UniverseForm {
     date_column: Spanned<String>,
     entity_column: Spanned<String>,
     expected: Spanned<String>,
+    #[serde(default)]
+    columns: Option<Spanned<Vec<ColumnForm>>>,
+    #[serde(default)]
+    demo: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ViewForm {
+    start: Spanned<String>,
+    end: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +227,8 @@ struct ProcessorForm {
     #[serde(default)]
     timeout_seconds: Option<Spanned<u64>>,
     #[serde(default)]
+    batch_dates: Option<Spanned<usize>>,
+    #[serde(default)]
     columns: Option<Spanned<Vec<ColumnForm>>>,
 }
 
@@ -142,6 +244,8 @@ struct ColumnForm {
 pub const DEFAULT_COMMAND_TIMEOUT_SECONDS: u64 = 300;
 /// The longest `timeout_seconds` a pipeline may set (a day).
 pub const MAX_COMMAND_TIMEOUT_SECONDS: u64 = 86_400;
+/// The most dates one command run may be handed (`batch_dates`).
+pub const MAX_BATCH_DATES: usize = 100;
 /// Columns a command's output table has besides its declared ones.
 const RESERVED_COLUMNS: [&str; 2] = ["run_id", "processed_at"];
 
@@ -188,12 +292,64 @@ impl Pipeline {
                 "`expected` must be one SQL condition (not empty, no `;`)".into(),
             ));
         }
-        let universe = Universe {
+        let mut universe = Universe {
             table: table(&u.table)?,
             date_column: column(&u.date_column)?,
             entity_column: column(&u.entity_column)?,
             expected: u.expected.get_ref().trim().to_string(),
+            columns: Vec::new(),
+            demo: String::new(),
         };
+        if universe.is_nba() {
+            // The box scores have their DESIGN schema and the demo season.
+            let keys = (
+                universe.date_column.as_str(),
+                universe.entity_column.as_str(),
+            );
+            if keys != ("game_date", "player_lookup") {
+                return Err(err(
+                    u.date_column.span(),
+                    format!(
+                        "{NBA_UNIVERSE_TABLE} is keyed by game_date and player_lookup; declare exactly those"
+                    ),
+                ));
+            }
+            if let Some(cols) = &u.columns {
+                return Err(err(
+                    cols.span(),
+                    format!("{NBA_UNIVERSE_TABLE} has its own columns: declare none"),
+                ));
+            }
+            if let Some(demo) = &u.demo {
+                return Err(err(
+                    demo.span(),
+                    format!("{NBA_UNIVERSE_TABLE}'s demo is the generated season: declare none"),
+                ));
+            }
+        } else {
+            if let Some(cols) = &u.columns {
+                let keys = [
+                    universe.date_column.as_str(),
+                    universe.entity_column.as_str(),
+                ];
+                universe.columns = declared_columns(&keys, &[], cols.get_ref())
+                    .map_err(|(m, span)| err(span, m))?;
+            }
+            if let Some(demo) = &u.demo {
+                let path = demo.get_ref();
+                let relative = !path.is_empty()
+                    && !path.starts_with('/')
+                    && !path.split(['/', '\\']).any(|part| part == "..")
+                    && !path.contains('\0');
+                if !relative {
+                    return Err(err(
+                        demo.span(),
+                        format!("demo = {path:?}: a file beside the pipeline file (a relative path, no `..`)"),
+                    ));
+                }
+                universe.demo = path.clone();
+            }
+        }
         if form.processors.is_empty() {
             return Err(at_offset(
                 text,
@@ -295,6 +451,17 @@ impl Pipeline {
                 )
             };
             let builtin = match spec.runs {
+                Runs::Builtin if !universe.is_nba() => {
+                    return Err(err(
+                        runs_span,
+                        format!(
+                            "{code}: the builtin processors read the NBA box scores \
+                             ([universe] table = {NBA_UNIVERSE_TABLE:?}); this universe is {:?}: \
+                             run it as a command",
+                            universe.table
+                        ),
+                    ))
+                }
                 Runs::Builtin => {
                     Some(builtin_of(&spec, &processors).map_err(|m| err(runs_span.clone(), m))?)
                 }
@@ -310,8 +477,12 @@ impl Pipeline {
                     ));
                 };
                 command = Some(
-                    command_of(argv.get_ref(), p.timeout_seconds.as_ref())
-                        .map_err(|(m, span)| err(span.unwrap_or(argv.span()), m))?,
+                    command_of(
+                        argv.get_ref(),
+                        p.timeout_seconds.as_ref(),
+                        p.batch_dates.as_ref(),
+                    )
+                    .map_err(|(m, span)| err(span.unwrap_or(argv.span()), m))?,
                 );
                 if let Some(cols) = &p.columns {
                     columns =
@@ -321,6 +492,8 @@ impl Pipeline {
                 return Err(only_commands("command", argv.span()));
             } else if let Some(t) = &p.timeout_seconds {
                 return Err(only_commands("timeout_seconds", t.span()));
+            } else if let Some(b) = &p.batch_dates {
+                return Err(only_commands("batch_dates", b.span()));
             } else if let Some(cols) = &p.columns {
                 return Err(only_commands("columns", cols.span()));
             }
@@ -331,8 +504,23 @@ impl Pipeline {
                 ..spec
             });
         }
+        let default_view = match &form.view {
+            None => None,
+            Some(v) => {
+                let date = |s: &Spanned<String>, field| {
+                    crate::dates::parse_date(field, s.get_ref())
+                        .map_err(|e| err(s.span(), e.to_string()))
+                };
+                let (start, end) = (date(&v.start, "start")?, date(&v.end, "end")?);
+                Some(
+                    crate::DateRange::new(start, end, crate::DEFAULT_MAX_RANGE_DAYS)
+                        .map_err(|e| err(v.start.span(), format!("[view]: {e}")))?,
+                )
+            }
+        };
         Ok(Pipeline {
             universe,
+            default_view,
             failures_table: table(&form.tables.failures)?,
             runs_table: table(&form.tables.runs)?,
             processors,
@@ -381,6 +569,7 @@ fn builtin_of(spec: &ProcessorSpec, earlier: &[ProcessorSpec]) -> Result<Builtin
 fn command_of(
     argv: &[String],
     timeout: Option<&Spanned<u64>>,
+    batch: Option<&Spanned<usize>>,
 ) -> Result<CommandSpec, (String, Option<Range<usize>>)> {
     let Some((program, args)) = argv.split_first() else {
         return Err(("`command` is empty: name the program to run".into(), None));
@@ -408,10 +597,21 @@ fn command_of(
             ))
         }
     };
+    let batch_dates = match batch {
+        None => 1,
+        Some(b) if (1..=MAX_BATCH_DATES).contains(b.get_ref()) => *b.get_ref(),
+        Some(b) => {
+            return Err((
+                format!("batch_dates = {}: from 1 to {MAX_BATCH_DATES}", b.get_ref()),
+                Some(b.span()),
+            ))
+        }
+    };
     Ok(CommandSpec {
         program: program.clone(),
         args: args.to_vec(),
         timeout_seconds,
+        batch_dates,
     })
 }
 
@@ -419,21 +619,36 @@ fn columns_of(
     spec: &ProcessorSpec,
     forms: &[ColumnForm],
 ) -> Result<Vec<ColumnSpec>, (String, Range<usize>)> {
+    let keys = [spec.date_column.as_str(), spec.entity_column.as_str()];
+    declared_columns(&keys, &RESERVED_COLUMNS, forms)
+}
+
+/// Declared columns: identifiers, each once, none of the table's key
+/// columns or of those Rollcall adds (`reserved`).
+fn declared_columns(
+    keys: &[&str],
+    reserved: &[&str],
+    forms: &[ColumnForm],
+) -> Result<Vec<ColumnSpec>, (String, Range<usize>)> {
     let mut out: Vec<ColumnSpec> = Vec::new();
     for c in forms {
         let name = c.name.get_ref();
         check_name(name, 1).map_err(|m| (m, c.name.span()))?;
-        let taken = [spec.date_column.as_str(), spec.entity_column.as_str()]
-            .into_iter()
-            .chain(RESERVED_COLUMNS)
+        let taken = keys
+            .iter()
+            .chain(reserved)
+            .copied()
             .chain(out.iter().map(|o| o.name.as_str()))
             .any(|t| t.eq_ignore_ascii_case(name));
         if taken {
+            let added = if reserved.is_empty() {
+                String::new()
+            } else {
+                format!(", or one Rollcall adds ({})", reserved.join(", "))
+            };
             return Err((
                 format!(
-                    "column {name:?} is declared twice, or is the date or entity column, \
-                     or one Rollcall adds ({})",
-                    RESERVED_COLUMNS.join(", ")
+                    "column {name:?} is declared twice, or is the date or entity column{added}"
                 ),
                 c.name.span(),
             ));
@@ -555,6 +770,14 @@ mod tests {
         let p = Pipeline::parse(&ok).unwrap();
         let rest = p.processors.iter().find(|p| p.code == "REST").unwrap();
         assert_eq!(rest.command.as_ref().unwrap().timeout_seconds, 30);
+        assert_eq!(rest.command.as_ref().unwrap().batch_dates, 1);
+        let batched = Pipeline::parse(&command("command = [\"x\"]\nbatch_dates = 7")).unwrap();
+        let weekly = batched
+            .processors
+            .iter()
+            .find(|p| p.code == "REST")
+            .unwrap();
+        assert_eq!(weekly.command.as_ref().unwrap().batch_dates, 7);
         let cols: Vec<(&str, ColumnType)> = rest
             .columns
             .iter()
@@ -573,6 +796,8 @@ mod tests {
             ("", "declare `command", "runs = \"command\""),
             ("command = []", "empty", "command = []"),
             ("command = [\"x\"]\ntimeout_seconds = 0", "from 1 to", "timeout_seconds"),
+            ("command = [\"x\"]\nbatch_dates = 0", "from 1 to", "batch_dates"),
+            ("command = [\"x\"]\nbatch_dates = 101", "from 1 to", "batch_dates"),
             (
                 "command = [\"x\"]\ncolumns = [{ name = \"rest_date\", type = \"int\" }]",
                 "date or entity column",
@@ -617,6 +842,115 @@ mod tests {
         assert_eq!(pipeline.processors.len(), MAX_PROCESSORS);
         let last = pipeline.processors.last().unwrap().id;
         assert!(crate::reconcile::mask::processor_bit(last) < 1 << 62);
+    }
+
+    const ORDERS_PIPELINE: &str = include_str!("../../pipelines/orders/pipeline.toml");
+
+    #[test]
+    fn the_orders_example_has_a_universe_of_its_own() {
+        let p = Pipeline::parse(ORDERS_PIPELINE).unwrap();
+        assert!(!p.universe.is_nba());
+        assert_eq!(p.universe.demo, "orders.csv");
+        let columns: Vec<(&str, Option<ColumnType>)> = p.universe.all_columns();
+        assert_eq!(
+            columns,
+            vec![
+                ("customer_id", None),
+                ("order_date", None),
+                ("order_id", Some(ColumnType::Text)),
+                ("amount", Some(ColumnType::Float)),
+                ("status", Some(ColumnType::Text)),
+            ]
+        );
+        assert!(p.processors.iter().all(|s| s.runs == Runs::Command));
+        assert_eq!(p.processors[1].depends_on, vec![p.processors[0].id]);
+        let view = p.default_view.unwrap();
+        assert_eq!(
+            (view.start().to_string(), view.end().to_string()),
+            ("2024-03-01".into(), "2024-03-28".into())
+        );
+        for (old, new) in [
+            ("start = \"2024-03-01\"", "start = \"March\""),
+            ("start = \"2024-03-01\"", "start = \"2024-04-01\""),
+        ] {
+            let text = ORDERS_PIPELINE.replace(old, new);
+            assert_eq!(refused(&text).line, line_of(&text, "start = "), "{new}");
+        }
+
+        // A row from text: typed, empty is NULL, errors name the column.
+        let row = p
+            .universe
+            .row_from_text(&["C1", "2024-03-01", "O-1", "", "paid"])
+            .unwrap();
+        assert_eq!(row.date.to_string(), "2024-03-01");
+        assert_eq!(
+            row.values,
+            vec![
+                Value::Text("O-1".into()),
+                Value::Null,
+                Value::Text("paid".into())
+            ]
+        );
+        for (fields, column) in [
+            (["C1", "2024-13-01", "O-1", "1", "paid"], "order_date"),
+            (["", "2024-03-01", "O-1", "1", "paid"], "customer_id"),
+            (["C1", "2024-03-01", "O-1", "NaN", "paid"], "amount"),
+            (["C1", "2024-03-01", "O-1", "1e999", "paid"], "amount"),
+        ] {
+            let (at, _) = p.universe.row_from_text(&fields).unwrap_err();
+            assert_eq!(at, column, "{fields:?}");
+        }
+        assert!(p.universe.row_from_text(&["C1", "2024-03-01"]).is_err());
+    }
+
+    #[test]
+    fn builtins_need_the_nba_universe_and_it_has_its_own_schema() {
+        // A builtin over another universe.
+        let text = with(
+            r#"table = "nba_analytics.player_game_summary""#,
+            r#"table = "shop.orders""#,
+        );
+        let e = refused(&text);
+        assert!(e.message.contains("run it as a command"), "{e:?}");
+        assert_eq!(e.line, line_of(&text, "runs = \"builtin\""));
+        // The box scores declare no columns or demo file, and their keys.
+        for (old, new, says) in [
+            (
+                r#"entity_column = "player_lookup"
+expected"#,
+                "entity_column = \"player_lookup\"\ncolumns = [{ name = \"x\", type = \"int\" }]\nexpected",
+                "declare none",
+            ),
+            (
+                r#"entity_column = "player_lookup"
+expected"#,
+                "entity_column = \"player_lookup\"\ndemo = \"x.csv\"\nexpected",
+                "generated season",
+            ),
+            (
+                r#"date_column = "game_date"
+entity"#,
+                "date_column = \"day\"\nentity",
+                "keyed by game_date",
+            ),
+        ] {
+            let e = refused(&with(old, new));
+            assert!(e.message.contains(says), "{new}: {e:?}");
+        }
+        // Another universe's demo file stays beside the pipeline file.
+        for demo in ["../etc/passwd", "/etc/passwd", ""] {
+            let text =
+                ORDERS_PIPELINE.replace("demo = \"orders.csv\"", &format!("demo = {demo:?}"));
+            let e = refused(&text);
+            assert!(e.message.contains("relative path"), "{demo}: {e:?}");
+            assert_eq!(e.line, line_of(&text, "demo = "));
+        }
+        // Its columns are identifiers, each once, never the key columns.
+        let text = ORDERS_PIPELINE.replace(
+            "{ name = \"status\", type = \"text\" }",
+            "{ name = \"customer_id\", type = \"text\" }",
+        );
+        assert!(refused(&text).message.contains("entity column"));
     }
 
     /// Where and why `text` is refused.

@@ -73,8 +73,11 @@ pub struct ProcessorSpec {
 pub struct CommandSpec {
     pub program: String,
     pub args: Vec<String>,
-    /// The command is killed, and its cell fails, after this long.
+    /// The command is killed, and its cells fail, after this long (per run).
     pub timeout_seconds: u64,
+    /// Dates per run: the command is handed up to this many dates at once
+    /// (`program args… DATE DATE …`; 1: one run per date).
+    pub batch_dates: usize,
 }
 
 /// A column of a command processor's output table.

@@ -492,8 +492,25 @@ async fn run_batches(
         cells.iter().map(|c| c.date).min().unwrap_or(NaiveDate::MIN),
         cells.iter().map(|c| c.date).max().unwrap_or(NaiveDate::MIN),
     );
-    // Every date's history lies within its season; one year back covers it.
-    let (games, schedule) = wh.player_games(first - Duration::days(366), last).await?;
+    // The builtins read box scores: every date's history lies within its
+    // season, and one year back covers it.
+    let (games, schedule) = if cells.iter().any(|c| c.processor.spec().builtin.is_some()) {
+        wh.player_games(first - Duration::days(366), last).await?
+    } else {
+        Default::default()
+    };
+    // Commands are handed the date's expected entities, by the pipeline's
+    // own rule (SQL over its universe).
+    let mut expected_entities: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    if cells
+        .iter()
+        .any(|c| c.processor.spec().runs == Runs::Command)
+    {
+        let range = DateRange::new(first, last, i64::MAX)?;
+        for (date, entity) in wh.expected_entities(range).await? {
+            expected_entities.entry(date).or_default().push(entity);
+        }
+    }
     // Cells with no rows at all (a first backfill): nothing to delete. Read
     // now, after the job started, while it holds its cells exclusively.
     let keys: Vec<(ProcessorId, NaiveDate)> = cells.iter().map(|c| (c.processor, c.date)).collect();
@@ -522,6 +539,9 @@ async fn run_batches(
         let mut writes = Vec::with_capacity(batch.len());
         let mut failed_runs = Vec::new();
         let mut pending = written.clone();
+        // Commands first, each over its dates of the batch in runs of up to
+        // `batch_dates` (they read no outcome of Rollcall's).
+        let mut commanded = run_commands(batch, &expected_entities).await;
         for (k, cell) in batch.iter().enumerate() {
             if options.crash_after == Some(offset + k) {
                 // Simulated crash: leave the job `running`, as a killed process
@@ -549,7 +569,13 @@ async fn run_batches(
                     ..WrittenToday::default()
                 };
             }
-            match run_one(wh, &index, cell, &pending).await {
+            let outcome = match commanded.remove(&(cell.processor, cell.date)) {
+                Some(ran) => ran,
+                None => run_one(wh, &index, cell, &pending)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            match outcome {
                 Ok(output) => {
                     let run = RunRow {
                         run_id,
@@ -583,7 +609,7 @@ async fn run_batches(
                         known_empty: empty.contains(&(cell.processor, cell.date)),
                     });
                 }
-                Err(e) => failed_runs.push(failed_run(job, cell, run_id, started_at, &e)),
+                Err(e) => failed_runs.push(failed_run(job, cell, run_id, started_at, e)),
             }
         }
         let categories: Vec<String> = writes
@@ -666,7 +692,7 @@ fn failed_run(
     cell: &PlannedCell,
     run_id: String,
     started_at: chrono::NaiveDateTime,
-    error: &EngineError,
+    error: String,
 ) -> RunRow {
     RunRow {
         run_id,
@@ -680,7 +706,7 @@ fn failed_run(
         dependency_check_passed: false,
         duration_ms: 0,
         processor_version: PROCESSOR_VERSION.into(),
-        error: Some(error.to_string()),
+        error: Some(error),
         started_at,
     }
 }
@@ -693,6 +719,58 @@ struct WrittenToday {
     upstream: processors::UpstreamSet,
 }
 
+/// The batch's command cells, run: per command processor its dates of the
+/// batch, in runs of up to its `batch_dates`, each date handed its expected
+/// entities. A run that fails fails each of its cells with its message.
+async fn run_commands(
+    batch: &[PlannedCell],
+    expected_entities: &BTreeMap<NaiveDate, Vec<String>>,
+) -> std::collections::HashMap<(ProcessorId, NaiveDate), Result<processors::CellOutput, String>> {
+    let mut out = std::collections::HashMap::new();
+    let mut dates: BTreeMap<ProcessorId, Vec<NaiveDate>> = BTreeMap::new();
+    for c in batch
+        .iter()
+        .filter(|c| c.processor.spec().runs == Runs::Command)
+    {
+        dates.entry(c.processor).or_default().push(c.date);
+    }
+    let directory = &domain::pipeline::active().directory;
+    for (p, mut days) in dates {
+        let spec = p.spec();
+        let per_run = spec.command.as_ref().map_or(1, |c| c.batch_dates.max(1));
+        days.sort();
+        for run in days.chunks(per_run) {
+            let handed: Vec<(NaiveDate, Vec<&str>)> = run
+                .iter()
+                .map(|d| {
+                    let entities = expected_entities
+                        .get(d)
+                        .map(|v| v.iter().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    (*d, entities)
+                })
+                .collect();
+            match command::run_batch(spec, &handed, directory).await {
+                Ok(cells) => {
+                    for cell in cells {
+                        out.insert((p, cell.date), Ok(cell));
+                    }
+                }
+                Err(e) => {
+                    let message = match run.len() {
+                        1 => EngineError::from(e).to_string(),
+                        n => format!("{} (one run over {n} dates)", EngineError::from(e)),
+                    };
+                    for d in run {
+                        out.insert((p, *d), Err(message.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 async fn run_one(
     wh: &dyn Warehouse,
     index: &SeasonIndex,
@@ -701,14 +779,11 @@ async fn run_one(
 ) -> Result<processors::CellOutput, EngineError> {
     let spec = cell.processor.spec();
     let Some(builtin) = spec.builtin else {
-        // A command reads its own inputs; Rollcall hands it the expected entities.
-        let expected: Vec<&str> = index
-            .expected_on(cell.date)
-            .into_iter()
-            .map(|g| g.player_lookup.as_str())
-            .collect();
-        let directory = &domain::pipeline::active().directory;
-        return Ok(command::run(spec, cell.date, &expected, directory).await?);
+        return Err(EngineError::Internal(format!(
+            "{} runs as {}: not a builtin",
+            spec.code,
+            spec.runs.name()
+        )));
     };
     let missing: Vec<ProcessorId> = spec
         .depends_on

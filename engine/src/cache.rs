@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::pipeline::UniverseRow;
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
@@ -293,6 +294,16 @@ impl Warehouse for CachedWarehouse {
         let out = self.inner.load_upstream_rows(schedule, games).await;
         self.invalidate();
         out
+    }
+
+    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
+        let out = self.inner.load_universe(rows).await;
+        self.invalidate();
+        out
+    }
+
+    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
+        self.inner.expected_entities(range).await
     }
 
     async fn player_games(

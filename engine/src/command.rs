@@ -1,11 +1,12 @@
-//! Runs a `runs = "command"` processor for one date: `program args… DATE` in
-//! the pipeline file's directory, the date's expected entities on stdin, its
+//! Runs a `runs = "command"` processor for one date or a batch of dates:
+//! `program args… DATE…` in the pipeline file's directory, the dates'
+//! expected entities on stdin, its
 //! stdout read as the protocol of `domain::processors::command`. The command
 //! never sees the warehouse: Rollcall writes what it printed with the same
 //! atomic cell write as the builtins. A timeout, a non-zero exit or output
 //! that cannot be taken as written fails the cell and writes nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -60,16 +61,33 @@ pub async fn run(
     expected: &[&str],
     directory: &str,
 ) -> Result<CellOutput, CommandError> {
+    let mut cells = run_batch(spec, &[(date, expected.to_vec())], directory).await?;
+    cells
+        .pop()
+        .ok_or_else(|| CommandError::Io(std::io::Error::other("no cell")))
+}
+
+/// Runs `spec`'s command once for several dates (each with its expected
+/// entities, in date order): `program args… DATE DATE …`. Its cells, one per
+/// date, or why the run failed — which fails every one of them.
+pub async fn run_batch(
+    spec: &ProcessorSpec,
+    dates: &[(NaiveDate, Vec<&str>)],
+    directory: &str,
+) -> Result<Vec<CellOutput>, CommandError> {
     let Some(cmd) = &spec.command else {
         return Err(CommandError::Spawn {
             program: spec.code.clone(),
             source: std::io::Error::other("the processor declares no command"),
         });
     };
-    let (stdout, stderr) = capture(cmd, spec, date, expected, directory).await?;
-    let expected: HashSet<&str> = expected.iter().copied().collect();
+    let (stdout, stderr) = capture(cmd, spec, dates, directory).await?;
+    let expected: BTreeMap<NaiveDate, HashSet<&str>> = dates
+        .iter()
+        .map(|(d, e)| (*d, e.iter().copied().collect()))
+        .collect();
     let text = String::from_utf8_lossy(&stdout);
-    command::parse_output(spec, date, &expected, &text)
+    command::parse_batch_output(spec, &expected, &text)
         .map_err(|source| CommandError::Output { source, stderr })
 }
 
@@ -77,19 +95,23 @@ pub async fn run(
 async fn capture(
     cmd: &CommandSpec,
     spec: &ProcessorSpec,
-    date: NaiveDate,
-    expected: &[&str],
+    dates: &[(NaiveDate, Vec<&str>)],
     directory: &str,
 ) -> Result<(Vec<u8>, String), CommandError> {
+    let day_args: Vec<String> = dates.iter().map(|(d, _)| d.to_string()).collect();
     let mut child = Command::new(&cmd.program)
         .args(&cmd.args)
-        .arg(date.to_string())
+        .args(&day_args)
         .current_dir(if directory.is_empty() {
             Path::new(".")
         } else {
             Path::new(directory)
         })
-        .env("ROLLCALL_DATE", date.to_string())
+        .env(
+            "ROLLCALL_DATE",
+            day_args.first().cloned().unwrap_or_default(),
+        )
+        .env("ROLLCALL_DATES", day_args.join(","))
         .env("ROLLCALL_PROCESSOR", &spec.code)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -101,7 +123,11 @@ async fn capture(
             program: cmd.program.clone(),
             source,
         })?;
-    let input = command::stdin_lines(expected.iter().copied());
+    let input = command::stdin_lines(
+        dates
+            .iter()
+            .flat_map(|(d, entities)| entities.iter().map(move |e| (*d, *e))),
+    );
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     let work = async {
         let feed = async move {

@@ -60,6 +60,98 @@ pub async fn foreign_rows(
     Ok(None)
 }
 
+/// The demo of a pipeline with a universe of its own: its demo rows
+/// (`(line, fields)` as [`crate::import::import_universe`] takes them; the
+/// first `days` dates only, when given) loaded, then one backfill of every
+/// processor Rollcall runs over their dates.
+pub async fn load_universe_demo(
+    wh: &dyn Warehouse,
+    rows: crate::import::TextRows,
+    days: Option<u32>,
+    sink: &dyn ProgressSink,
+) -> Result<DemoReport, EngineError> {
+    let rows = first_days(rows, days);
+    let load = crate::import::import_universe(wh, rows.clone()).await?;
+    let dates: Vec<NaiveDate> = rows.iter().filter_map(|(_, f)| row_date(f)).collect();
+    let (Some(start), Some(end)) = (dates.iter().min().copied(), dates.iter().max().copied())
+    else {
+        return Ok(DemoReport {
+            load,
+            jobs: Vec::new(),
+        });
+    };
+    let processors: Vec<domain::ProcessorId> = domain::processors()
+        .iter()
+        .filter(|p| p.runs != domain::Runs::Observe)
+        .map(|p| p.id)
+        .collect();
+    let mut jobs = Vec::new();
+    if !processors.is_empty() {
+        let request = BackfillRequest {
+            processors,
+            dates: DateSpec::Range { start, end },
+            only_gaps: false,
+            legacy: false,
+        };
+        let options = RunOptions {
+            requested_by: "demo".into(),
+            resume: false,
+            crash_after: None,
+        };
+        let cancel = AtomicBool::new(false);
+        jobs.push(backfill(wh, &request, &options, sink, &cancel).await?);
+    }
+    Ok(DemoReport { load, jobs })
+}
+
+/// A demo row's date (the second field), if it is one.
+fn row_date(fields: &[String]) -> Option<NaiveDate> {
+    domain::dates::parse_date("date", fields.get(1)?.trim()).ok()
+}
+
+/// The rows of the first `days` dates (all of them when `None`).
+fn first_days(rows: crate::import::TextRows, days: Option<u32>) -> crate::import::TextRows {
+    let Some(days) = days else { return rows };
+    let Some(first) = rows.iter().filter_map(|(_, f)| row_date(f)).min() else {
+        return rows;
+    };
+    let last = first + chrono::Duration::days(i64::from(days.max(1)) - 1);
+    rows.into_iter()
+        .filter(|(_, f)| row_date(f).is_none_or(|d| d <= last))
+        .collect()
+}
+
+/// [`foreign_rows`] for a universe of the pipeline's own: the first date
+/// whose stored universe rows differ in number from the demo's.
+pub async fn foreign_universe_rows(
+    wh: &dyn Warehouse,
+    rows: &[(u64, Vec<String>)],
+    days: Option<u32>,
+) -> Result<Option<String>, EngineError> {
+    let rows = first_days(rows.to_vec(), days);
+    let mut demo_rows: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
+    for d in rows.iter().filter_map(|(_, f)| row_date(f)) {
+        *demo_rows.entry(d).or_default() += 1;
+    }
+    let (Some(start), Some(last)) = (
+        demo_rows.keys().next().copied(),
+        demo_rows.keys().next_back().copied(),
+    ) else {
+        return Ok(None);
+    };
+    let range = domain::DateRange::new(start, last, i64::MAX)?;
+    for stored in wh.game_dates(range).await? {
+        let demo = demo_rows.get(&stored.game_date).copied().unwrap_or(0);
+        if stored.player_rows != demo {
+            return Ok(Some(format!(
+                "{} holds {} universe rows where the demo has {demo}",
+                stored.game_date, stored.player_rows
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// Like [`load_demo`], limited to the season's first `days` days when given
 /// (a small demo for slow warehouses, e.g. BigQuery through an emulator).
 pub async fn load_demo_days(

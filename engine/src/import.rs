@@ -49,3 +49,49 @@ pub async fn import_player_games(
     let games = rows.into_iter().map(|(_, g)| g).collect();
     Ok(wh.load_upstream_rows(Vec::new(), games).await?)
 }
+
+/// A file's rows as text: each row's line number and its fields, in
+/// `Universe::all_columns` order.
+pub type TextRows = Vec<(u64, Vec<String>)>;
+
+/// `rollcall import universe FILE`: rows of the pipeline's own universe,
+/// each `(line, fields)` with the fields in `Universe::all_columns` order.
+/// Every row is validated before anything is written; then the file's dates
+/// are replaced in one load.
+pub async fn import_universe(
+    wh: &dyn Warehouse,
+    rows: TextRows,
+) -> Result<UpstreamLoad, EngineError> {
+    let universe = &domain::pipeline::active().universe;
+    if universe.is_nba() {
+        return Err(DomainError::BadParameter {
+            name: "what",
+            message: format!(
+                "{} holds box scores: import them with `import player-game-summary`",
+                universe.table
+            ),
+        }
+        .into());
+    }
+    if rows.is_empty() {
+        return Err(DomainError::BadImportRow {
+            line: 1,
+            column: "-".into(),
+            message: "the file has no data rows".into(),
+        }
+        .into());
+    }
+    let mut parsed = Vec::with_capacity(rows.len());
+    for (line, fields) in &rows {
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let row = universe
+            .row_from_text(&fields)
+            .map_err(|(column, message)| DomainError::BadImportRow {
+                line: *line,
+                column,
+                message,
+            })?;
+        parsed.push(row);
+    }
+    Ok(wh.load_universe(parsed).await?)
+}

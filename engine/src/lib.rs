@@ -38,7 +38,9 @@ pub fn parse_range(
     Ok(domain::DateRange::parse(
         start,
         end,
-        domain::DateRange::default_view(),
+        domain::pipeline::active()
+            .default_view
+            .unwrap_or_else(domain::DateRange::default_view),
         limits.max_range_days,
     )?)
 }

@@ -138,3 +138,45 @@ async fn a_command_that_ignores_stdin_and_prints_nothing_leaves_everyone_unaccou
     assert!(out.failures.is_empty());
     assert_eq!(out.expected, 2);
 }
+
+#[tokio::test]
+async fn one_run_over_several_dates_is_handed_them_all_and_answers_each() {
+    // Answers every (date, entity) it is handed with the number of dates
+    // it was given; fails unless ROLLCALL_DATES lists them.
+    let script = r#"
+        while read -r line; do
+          d=$(echo "$line" | sed 's/.*"date":"\([^"]*\)".*/\1/')
+          e=$(echo "$line" | sed 's/.*"entity":"\([^"]*\)".*/\1/')
+          echo "{\"date\": \"$d\", \"entity\": \"$e\", \"record\": {\"days\": $#}}"
+        done
+        [ "$ROLLCALL_DATES" = "$1,$2" ] || exit 3
+    "#;
+    let next = date().succ_opt().unwrap();
+    let cells = command::run_batch(
+        &spec(script, 30),
+        &[(date(), vec!["ann", "bob"]), (next, vec!["ann"])],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(cells.len(), 2);
+    assert_eq!((cells[0].date, cells[1].date), (date(), next));
+    assert_eq!(cells[0].records.players(), vec!["ann", "bob"]);
+    assert_eq!(cells[1].records.players(), vec!["ann"]);
+    let Records::Rows(rows) = &cells[1].records else {
+        panic!("{:?}", cells[1].records)
+    };
+    assert_eq!(rows[0].values, vec![Value::Int(2)]);
+
+    // A line without its date, when the run has several: every cell fails.
+    let undated = r#"cat >/dev/null; echo '{"entity": "ann", "record": {"days": 1}}'"#;
+    let e = command::run_batch(
+        &spec(undated, 30),
+        &[(date(), vec!["ann"]), (next, vec!["ann"])],
+        "",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("needs its \"date\""), "{e}");
+}

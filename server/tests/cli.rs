@@ -725,7 +725,7 @@ fn a_bad_pipeline_file_exits_2_naming_file_line_and_column() {
     }
     assert!(!db.exists(), "nothing was opened");
 
-    // Valid, but not what this version can serve: refused by name.
+    // Valid TOML, but builtins over another universe: refused by name.
     let orders = pipeline_file(
         dir.path(),
         "table = \"nba_analytics.player_game_summary\"",
@@ -734,7 +734,20 @@ fn a_bad_pipeline_file_exits_2_naming_file_line_and_column() {
     let out = rollcall(&db, &["--pipeline", orders.to_str().unwrap(), "pipeline"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("[universe] table = \"shop.orders\""),
+        stderr(&out).contains("\"shop.orders\": run it as a command"),
+        "{}",
+        stderr(&out)
+    );
+    // What the stores cannot serve yet: refused by name.
+    let failures = pipeline_file(
+        dir.path(),
+        "failures = \"nba_processing.precompute_failures\"",
+        "failures = \"ops.failures\"",
+    );
+    let out = rollcall(&db, &["--pipeline", failures.to_str().unwrap(), "pipeline"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("[tables] failures = \"ops.failures\""),
         "{}",
         stderr(&out)
     );
@@ -821,4 +834,109 @@ fn the_example_command_pipeline_runs_as_the_readme_says() {
         &["backfill", "--processor", "REST", "--dates", "2021-11-05"],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn the_orders_example_runs_as_the_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orders.duckdb");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/orders/pipeline.toml"
+    );
+    let with_file = |args: &[&str]| {
+        let mut all = vec!["--pipeline", file];
+        all.extend(args);
+        rollcall(&db, &all)
+    };
+    let out = with_file(&["demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1004 rows of shop.orders on 28 dates"),
+        "{}",
+        stdout(&out)
+    );
+    // The scripts left customers unaccounted on weekends: exit 1, every
+    // customer in the identity.
+    let out = with_file(&[
+        "validate",
+        "--start-date",
+        "2024-03-01",
+        "--end-date",
+        "2024-03-28",
+        "--processor",
+        "DAILY",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let totals = &json["totals"][0][1];
+    let n = |k: &str| totals[k].as_i64().unwrap();
+    assert!(n("has_record") > 0 && n("unaccounted") > 0, "{totals}");
+    assert_eq!(
+        n("has_record") + n("has_failure") + n("unaccounted"),
+        n("expected"),
+        "{totals}"
+    );
+    let totals = |o: &Output| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&stdout(o)).unwrap()["totals"].clone()
+    };
+    // The demo again changes nothing: its rows are the store's.
+    assert!(with_file(&["demo"]).status.success());
+    let again = with_file(&[
+        "validate",
+        "--start-date",
+        "2024-03-01",
+        "--end-date",
+        "2024-03-28",
+        "--processor",
+        "DAILY",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(totals(&again), totals(&out));
+
+    // A broken CSV is refused by line and column, and nothing changes.
+    let csv = dir.path().join("more.csv");
+    std::fs::write(
+        &csv,
+        "order_date,customer_id,order_id,amount,status\n2024-03-05,C9999,O-1,12.5,paid\n2024-03-05,C9998,O-2,lots,paid\n",
+    )
+    .unwrap();
+    let out = with_file(&["import", "universe", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 3, column amount"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&csv, "customer_id,order_date,colour\nC1,2024-03-05,red\n").unwrap();
+    let out = with_file(&["import", "universe", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1: no column \"order_id\""),
+        "{}",
+        stderr(&out)
+    );
+    let unchanged = with_file(&[
+        "validate",
+        "--start-date",
+        "2024-03-01",
+        "--end-date",
+        "2024-03-28",
+        "--processor",
+        "DAILY",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(totals(&unchanged), totals(&again));
+    // The shipped pipeline's box scores are not a universe to import.
+    let out = rollcall(&db, &["import", "universe", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("player-game-summary"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -13,6 +13,7 @@ pub use types::*;
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::pipeline::UniverseRow;
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
@@ -40,6 +41,17 @@ pub trait Warehouse: Send + Sync + 'static {
         schedule: Vec<ScheduledGame>,
         games: Vec<PlayerGame>,
     ) -> Result<UpstreamLoad>;
+
+    /// Replaces the rows of the pipeline's own universe table for the dates
+    /// present in `rows` (all-or-nothing; loading the same rows twice leaves
+    /// what loading them once does). Refused for the NBA box scores, which
+    /// load through [`Warehouse::load_upstream_rows`].
+    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad>;
+
+    /// The expected entities per date of the range (the pipeline's
+    /// `expected` rule over its universe), by date then entity, each once:
+    /// what a command processor is handed.
+    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>>;
 
     /// Box-score rows and schedule rows with `game_date` in `from..=to`.
     async fn player_games(

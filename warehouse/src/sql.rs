@@ -15,7 +15,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
-use domain::pipeline::Pipeline;
+use domain::pipeline::{Pipeline, Universe};
 use domain::processor::{ColumnType, ProcessorSpec};
 use domain::processors::DATE_LEVEL;
 use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
@@ -26,7 +26,8 @@ use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
 use crate::{GameDateSummary, Result, WarehouseError};
 
 /// The upstream table of box scores (every store names it by this declaration).
-pub const PLAYER_GAMES: &str = "nba_analytics.player_game_summary";
+pub const PLAYER_GAMES: &str = domain::pipeline::NBA_UNIVERSE_TABLE;
+pub const SCHEDULE: &str = "nba_reference.nba_schedule";
 pub const FAILURES: &str = "nba_processing.precompute_failures";
 pub const RUNS: &str = "nba_processing.precompute_processor_runs";
 pub const JOBS: &str = "rollcall_meta.jobs";
@@ -35,26 +36,40 @@ pub const JOB_CELLS: &str = "rollcall_meta.job_cells";
 /// The active pipeline's condition for an expected entity (operator-written
 /// SQL over the universe table, see `pipelines/nba.toml`).
 fn expected_condition() -> &'static str {
-    &domain::pipeline::active().universe.expected
+    &universe().expected
+}
+
+/// The active pipeline's universe: whom roll call expects, per date.
+fn universe() -> &'static Universe {
+    &domain::pipeline::active().universe
+}
+
+/// The columns of a universe table of the pipeline's own, as both stores
+/// create it (`None` for the NBA box scores, which have their DESIGN schema).
+pub fn universe_table_columns(u: &Universe) -> Option<Vec<(&str, ColumnKind)>> {
+    if u.is_nba() {
+        return None;
+    }
+    Some(
+        u.all_columns()
+            .into_iter()
+            .map(|(name, ty)| {
+                let kind = match ty {
+                    None if name == u.date_column => ColumnKind::Date,
+                    None => ColumnKind::Text,
+                    Some(ty) => ColumnKind::of(ty),
+                };
+                (name, kind)
+            })
+            .collect(),
+    )
 }
 
 /// Refuses what a pipeline declares that these queries and both stores'
-/// schemas cannot serve yet: the universe and the failure and run tables are
-/// the NBA ones. The message names the declaration.
+/// schemas cannot serve yet: the failure and run tables are the DESIGN
+/// ones. The message names the declaration.
 pub fn check_servable(p: &Pipeline) -> std::result::Result<(), String> {
-    let u = &p.universe;
     let fixed = [
-        ("[universe] table", u.table.as_str(), PLAYER_GAMES),
-        (
-            "[universe] date_column",
-            u.date_column.as_str(),
-            "game_date",
-        ),
-        (
-            "[universe] entity_column",
-            u.entity_column.as_str(),
-            "player_lookup",
-        ),
         ("[tables] failures", p.failures_table.as_str(), FAILURES),
         ("[tables] runs", p.runs_table.as_str(), RUNS),
     ];
@@ -101,19 +116,26 @@ pub enum ColumnKind {
     Timestamp,
 }
 
-/// A command processor's output table, column by column, as both stores
-/// create it: the entity and date columns, the declared columns, then the
-/// run id and write time (the builtins' tables end the same way).
-pub fn command_columns(spec: &ProcessorSpec) -> Vec<(&str, ColumnKind)> {
-    let declared = spec.columns.iter().map(|c| {
-        let kind = match c.ty {
+impl ColumnKind {
+    /// The column a declared type becomes.
+    pub fn of(ty: ColumnType) -> Self {
+        match ty {
             ColumnType::Int => ColumnKind::Int,
             ColumnType::Float => ColumnKind::Float,
             ColumnType::Text => ColumnKind::Text,
             ColumnType::Bool => ColumnKind::Bool,
-        };
-        (c.name.as_str(), kind)
-    });
+        }
+    }
+}
+
+/// A command processor's output table, column by column, as both stores
+/// create it: the entity and date columns, the declared columns, then the
+/// run id and write time (the builtins' tables end the same way).
+pub fn command_columns(spec: &ProcessorSpec) -> Vec<(&str, ColumnKind)> {
+    let declared = spec
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), ColumnKind::of(c.ty)));
     [
         (spec.entity_column.as_str(), ColumnKind::Text),
         (spec.date_column.as_str(), ColumnKind::Date),
@@ -431,9 +453,9 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
              WHERE analysis_date BETWEEN {start} AND {end}
          ),
          marks AS (
-             SELECT game_date AS d, player_lookup AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i
+             SELECT {ud} AS d, {ue} AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i
              FROM {pgs}
-             WHERE game_date BETWEEN {start} AND {end} AND {who_is_expected}
+             WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
              UNION ALL {record_marks}
              UNION ALL SELECT d, entity_id, 0, 0, bit,
                  CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END
@@ -453,7 +475,9 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
          UNION ALL
          SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL FROM runs",
         failures = d.table(FAILURES),
-        pgs = d.table(PLAYER_GAMES),
+        pgs = d.table(&universe().table),
+        ud = universe().date_column,
+        ue = universe().entity_column,
         expected_categories = expected_spellings_sql(),
         null_text = d.null(SqlType::Text),
         any_date_level = d.any(&format!("entity_id = {date_level}")),
@@ -486,19 +510,115 @@ pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
     })
 }
 
-/// Per game date of the range: games, box-score rows, expected players.
+/// Per date of the range with universe rows: games (the NBA box scores'
+/// distinct games; another universe counts its rows), universe rows,
+/// expected entities.
 pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
+    let u = universe();
+    let who_is_expected = expected_condition();
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let games = if u.is_nba() {
+        "COUNT(DISTINCT game_id)"
+    } else {
+        "COUNT(*)"
+    };
+    let sql = format!(
+        "SELECT {ud}, {games}, COUNT(*),
+                COUNT(DISTINCT CASE WHEN {who_is_expected} THEN {ue} END)
+         FROM {pgs} WHERE {ud} BETWEEN {start} AND {end}
+         GROUP BY {ud} ORDER BY {ud}",
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
+    );
+    b.finish(sql)
+}
+
+/// The tables the overview counts, each once, with the date column each is
+/// filtered on: the universe (with the NBA schedule), every processor's
+/// table, the failures and the runs.
+pub fn counted_tables() -> Vec<(&'static str, &'static str)> {
+    let p = domain::pipeline::active();
+    let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+    if p.universe.is_nba() {
+        out.push((SCHEDULE, "game_date"));
+    }
+    out.push((&p.universe.table, &p.universe.date_column));
+    out.extend(
+        p.processors
+            .iter()
+            .map(|s| (s.output_table.as_str(), s.date_column.as_str())),
+    );
+    out.extend([(FAILURES, "analysis_date"), (RUNS, "analysis_date")]);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(t, _)| seen.insert(*t));
+    out
+}
+
+/// The rows of each [`counted_tables`] table within the range. Columns:
+/// the table's position in that list, its rows.
+pub fn table_counts(d: &Dialect, range: DateRange) -> Query {
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let sql = counted_tables()
+        .iter()
+        .enumerate()
+        .map(|(i, (t, c))| {
+            format!(
+                "SELECT {i} AS k, COUNT(*) AS n FROM {} WHERE {c} BETWEEN {start} AND {end}",
+                d.table(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    b.finish(sql)
+}
+
+/// [`table_counts`]' rows as counts in [`counted_tables`] order.
+pub fn table_counts_of(rows: &[(i64, i64)]) -> Vec<crate::TableCount> {
+    counted_tables()
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| crate::TableCount {
+            table: (*t).to_string(),
+            rows: rows
+                .iter()
+                .find(|(k, _)| *k == i as i64)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect()
+}
+
+/// One row of [`table_counts`].
+pub fn table_count_row(r: &dyn SqlRow) -> Result<(i64, i64)> {
+    Ok((r.int(0)?.unwrap_or(-1), r.int(1)?.unwrap_or(0)))
+}
+
+/// The expected entities per date of the range, each once, by date then
+/// entity (what a command reads on stdin). Columns: date, entity.
+pub fn expected_entities(d: &Dialect, range: DateRange) -> Query {
+    let u = universe();
     let who_is_expected = expected_condition();
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let sql = format!(
-        "SELECT game_date, COUNT(DISTINCT game_id), COUNT(*),
-                COUNT(DISTINCT CASE WHEN {who_is_expected} THEN player_lookup END)
-         FROM {pgs} WHERE game_date BETWEEN {start} AND {end}
-         GROUP BY game_date ORDER BY game_date",
-        pgs = d.table(PLAYER_GAMES),
+        "SELECT DISTINCT {ud}, {ue} FROM {pgs}
+         WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
+         ORDER BY {ud}, {ue}",
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
     );
     b.finish(sql)
+}
+
+/// One row of [`expected_entities`].
+pub fn expected_entity_row(r: &dyn SqlRow) -> Result<(NaiveDate, String)> {
+    Ok((
+        r.required_date(0, "the universe date")?,
+        r.text(1)?.unwrap_or_default(),
+    ))
 }
 
 pub fn game_date_row(r: &dyn SqlRow) -> Result<GameDateSummary> {
@@ -607,8 +727,8 @@ pub fn unaccounted(
              WHERE analysis_date BETWEEN {start} AND {end}
          ),
          expected AS (
-             SELECT DISTINCT game_date AS d, player_lookup AS p FROM {pgs}
-             WHERE game_date BETWEEN {start} AND {end} AND {who_is_expected}
+             SELECT DISTINCT {ud} AS d, {ue} AS p FROM {pgs}
+             WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
                AND {search}
          ),
          recs AS (SELECT DISTINCT bit, d, p FROM ({records}) AS r),
@@ -624,8 +744,10 @@ pub fn unaccounted(
         sel = selected(processors),
         bit = processor_bit_sql("processor_name"),
         failures = d.table(FAILURES),
-        pgs = d.table(PLAYER_GAMES),
-        search = matches_search("player_lookup", &needle),
+        pgs = d.table(&universe().table),
+        ud = universe().date_column,
+        ue = universe().entity_column,
+        search = matches_search(&universe().entity_column, &needle),
         page = page.unwrap_or_default(),
     );
     b.finish(sql)
@@ -756,10 +878,13 @@ pub fn player_known(d: &Dialect, player: &str, date: NaiveDate) -> Query {
     let who = b.text("player", Some(player));
     let day = b.date("date", date);
     let (lo, hi) = (b.date("lo", lo), b.date("hi", hi));
+    let u = universe();
     let sql = format!(
-        "SELECT COUNT(*), COUNT(CASE WHEN game_date = {day} AND {who_is_expected} THEN 1 END)
-         FROM {pgs} WHERE player_lookup = {who} AND game_date BETWEEN {lo} AND {hi}",
-        pgs = d.table(PLAYER_GAMES),
+        "SELECT COUNT(*), COUNT(CASE WHEN {ud} = {day} AND {who_is_expected} THEN 1 END)
+         FROM {pgs} WHERE {ue} = {who} AND {ud} BETWEEN {lo} AND {hi}",
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
     );
     b.finish(sql)
 }
@@ -990,6 +1115,46 @@ mod tests {
         assert_eq!(nba.failures_table, FAILURES);
         assert_eq!(nba.runs_table, RUNS);
         assert_eq!(check_servable(&nba), Ok(()));
+    }
+
+    #[test]
+    fn a_universe_of_its_own_is_a_table_of_its_declared_columns() {
+        let nba = domain::pipeline::nba();
+        assert_eq!(universe_table_columns(&nba.universe), None);
+        let orders = Pipeline::parse(include_str!("../../pipelines/orders/pipeline.toml")).unwrap();
+        assert_eq!(check_servable(&orders), Ok(()));
+        assert_eq!(
+            universe_table_columns(&orders.universe).unwrap(),
+            vec![
+                ("customer_id", ColumnKind::Text),
+                ("order_date", ColumnKind::Date),
+                ("order_id", ColumnKind::Text),
+                ("amount", ColumnKind::Float),
+                ("status", ColumnKind::Text),
+            ]
+        );
+        // The overview counts the NBA pipeline's eight tables, in order.
+        let counted: Vec<&str> = counted_tables().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            counted,
+            vec![
+                SCHEDULE,
+                PLAYER_GAMES,
+                "nba_precompute.player_shot_zone_analysis",
+                "nba_precompute.player_daily_cache",
+                "nba_precompute.player_composite_factors",
+                "nba_predictions.ml_feature_store_v2",
+                FAILURES,
+                RUNS
+            ]
+        );
+        let q = table_counts(
+            &Dialect::duckdb(),
+            DateRange::new(day(1), day(2), 10).unwrap(),
+        );
+        assert_eq!(q.sql.matches("UNION ALL").count(), 7);
+        let counts = table_counts_of(&[(1, 40), (7, 3)]);
+        assert_eq!((counts[1].rows, counts[7].rows, counts[0].rows), (40, 3, 0));
     }
 
     #[test]

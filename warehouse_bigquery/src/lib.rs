@@ -26,6 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::pipeline::UniverseRow;
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
@@ -296,6 +297,14 @@ impl Warehouse for BigQueryWarehouse {
         games: Vec<PlayerGame>,
     ) -> Result<UpstreamLoad> {
         writes::load_upstream_rows(self, schedule, games).await
+    }
+
+    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
+        writes::load_universe(self, rows).await
+    }
+
+    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
+        reads::expected_entities(self, range).await
     }
 
     async fn player_games(

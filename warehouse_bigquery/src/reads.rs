@@ -2,8 +2,6 @@
 //! read, reconciliation and drill-downs. Every query is parameterised and
 //! filters partitioned tables on their partition column.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::{Upstream, UpstreamSet, DATE_LEVEL};
@@ -19,27 +17,6 @@ use warehouse::{
 use crate::client::{self, param, P};
 use crate::schema::{self, TableDef};
 use crate::BigQueryWarehouse;
-
-pub(crate) fn range_params(
-    range: DateRange,
-) -> Vec<gcp_bigquery_client::model::query_parameter::QueryParameter> {
-    vec![
-        param("start", P::Date(Some(range.start()))),
-        param("end", P::Date(Some(range.end()))),
-    ]
-}
-
-/// The tables counted on the overview, in the embedded store's order and names.
-const COUNTED: [&TableDef; 8] = [
-    &schema::SCHEDULE,
-    &schema::PLAYER_GAMES,
-    &schema::PSZA,
-    &schema::PDC,
-    &schema::PCF,
-    &schema::MLFS,
-    &schema::FAILURES,
-    &schema::RUNS,
-];
 
 pub(crate) async fn failures_of(
     wh: &BigQueryWarehouse,
@@ -127,34 +104,21 @@ pub(crate) async fn table_counts(
     wh: &BigQueryWarehouse,
     range: DateRange,
 ) -> Result<Vec<TableCount>> {
-    let sql = COUNTED
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            format!(
-                "SELECT {i} AS k, COUNT(*) AS n FROM {} WHERE {} BETWEEN @start AND @end",
-                wh.t(t),
-                t.partition.unwrap_or("game_date")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let rows = wh.q(&sql, range_params(range)).await?;
-    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in &rows {
-        counts.insert(
-            client::i(&r[0]).unwrap_or(-1),
-            client::i(&r[1]).unwrap_or(0),
-        );
-    }
-    Ok(COUNTED
-        .iter()
-        .enumerate()
-        .map(|(i, t)| TableCount {
-            table: format!("{}.{}", t.dataset, t.name),
-            rows: counts.get(&(i as i64)).copied().unwrap_or(0),
-        })
-        .collect())
+    let rows = wh
+        .rows(&sql::table_counts(&wh.dialect, range), sql::table_count_row)
+        .await?;
+    Ok(sql::table_counts_of(&rows))
+}
+
+pub(crate) async fn expected_entities(
+    wh: &BigQueryWarehouse,
+    range: DateRange,
+) -> Result<Vec<(NaiveDate, String)>> {
+    wh.rows(
+        &sql::expected_entities(&wh.dialect, range),
+        sql::expected_entity_row,
+    )
+    .await
 }
 
 pub(crate) async fn player_games(
@@ -351,6 +315,16 @@ pub(crate) async fn player_trace(
         param("date", P::Date(Some(date))),
         param("lo", P::Date(Some(lo))),
     ];
+    if !domain::pipeline::active().universe.is_nba() {
+        // Box scores are the NBA universe's; another universe has none.
+        return Ok(Some(PlayerTrace {
+            player_lookup: player.to_string(),
+            date,
+            expected,
+            links,
+            recent_games: Vec::new(),
+        }));
+    }
     let pgs = wh.t(&schema::PLAYER_GAMES);
     let recent = wh
         .q(

@@ -373,10 +373,41 @@ pub(crate) fn pipeline_tables() -> &'static [(domain::ProcessorId, TableDef)] {
     })
 }
 
-/// Every table this store keeps: the fixed ones and the command processors'.
+/// The active pipeline's universe table when it is its own (not the NBA
+/// box scores): its declared columns (`warehouse::sql::universe_table_columns`,
+/// what the embedded store creates too), loaded through a staging twin.
+pub(crate) fn universe_table() -> Option<&'static TableDef> {
+    static UNIVERSE: std::sync::OnceLock<Option<TableDef>> = std::sync::OnceLock::new();
+    UNIVERSE
+        .get_or_init(|| {
+            let u = &domain::pipeline::active().universe;
+            let columns: Vec<(&'static str, Ty)> = warehouse::sql::universe_table_columns(u)?
+                .into_iter()
+                .map(|(c, kind)| (c, Ty::of(kind)))
+                .collect();
+            let (dataset, name) = u
+                .table
+                .split_once('.')
+                .unwrap_or(("main", u.table.as_str()));
+            // Built once per process from the 'static pipeline.
+            Some(TableDef {
+                dataset,
+                name,
+                columns: Box::leak(columns.into_boxed_slice()),
+                partition: Some(u.date_column.as_str()),
+                cluster: Box::leak(vec![u.entity_column.as_str()].into_boxed_slice()),
+                staged: true,
+            })
+        })
+        .as_ref()
+}
+
+/// Every table this store keeps: the fixed ones, the pipeline's universe
+/// when it is its own, and the command and observed processors'.
 pub(crate) fn all_tables() -> impl Iterator<Item = &'static TableDef> {
     TABLES
         .into_iter()
+        .chain(universe_table())
         .chain(pipeline_tables().iter().map(|(_, t)| t))
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::pipeline::UniverseRow;
 use domain::processor::ColumnType;
 use domain::processors::Records;
 use serde_json::Value;
@@ -242,6 +243,60 @@ pub(crate) async fn load_upstream_rows(
     Ok(UpstreamLoad {
         schedule_rows: staging.rows(&schema::SCHEDULE),
         game_rows: staging.rows(&schema::PLAYER_GAMES),
+        dates: dates.len(),
+    })
+}
+
+/// Replaces a universe of the pipeline's own for the dates present in the
+/// load: staged, then one transaction deletes those dates and copies the
+/// stage (applying it twice finds the stage cleared and changes nothing).
+pub(crate) async fn load_universe(
+    wh: &BigQueryWarehouse,
+    rows: Vec<UniverseRow>,
+) -> Result<UpstreamLoad> {
+    let Some(t) = schema::universe_table() else {
+        return Err(WarehouseError::Query(format!(
+            "{} loads as box scores (import player-game-summary), not as a universe of its own",
+            domain::pipeline::active().universe.table
+        )));
+    };
+    let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.date).collect();
+    let (Some(lo), Some(hi)) = (dates.first().copied(), dates.last().copied()) else {
+        return Ok(UpstreamLoad {
+            schedule_rows: 0,
+            game_rows: 0,
+            dates: 0,
+        });
+    };
+    let universe = &domain::pipeline::active().universe;
+    let mut staging = Staging::new();
+    for r in &rows {
+        let mut row = vec![P::Str(Some(r.entity.clone())), P::Date(Some(r.date))];
+        row.extend(
+            universe
+                .columns
+                .iter()
+                .zip(&r.values)
+                .map(|(c, v)| command_value(c.ty, v)),
+        );
+        staging.push(t, &row);
+    }
+    staging.load(wh).await?;
+    let body = format!(
+        "DELETE FROM {target} AS t WHERE t.{col} BETWEEN {lo} AND {hi}
+           AND t.{col} IN (SELECT s.{col} FROM {stage} AS s WHERE s.write_id = '{id}');\n",
+        target = wh.t(t),
+        col = universe.date_column,
+        stage = wh.names.stage(t),
+        id = staging.id,
+        lo = date_literal(lo),
+        hi = date_literal(hi),
+    ) + &staging.copy_sql(wh, t)
+        + &staging.clear_sql(wh);
+    staging.commit(wh, &body).await?;
+    Ok(UpstreamLoad {
+        schedule_rows: 0,
+        game_rows: staging.rows(t),
         dates: dates.len(),
     })
 }

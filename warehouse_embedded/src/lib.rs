@@ -19,10 +19,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::pipeline::UniverseRow;
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
-use duckdb::{params, Connection};
+use duckdb::Connection;
 use warehouse::{
     CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
     Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
@@ -51,18 +52,6 @@ mod limit_tests {
     }
 }
 pub use upstream::read_parquet_player_games;
-
-/// Tables counted on the overview, with the date column each is filtered on.
-const COUNTED_TABLES: [(&str, &str); 8] = [
-    ("nba_reference.nba_schedule", "game_date"),
-    ("nba_analytics.player_game_summary", "game_date"),
-    ("nba_precompute.player_shot_zone_analysis", "analysis_date"),
-    ("nba_precompute.player_daily_cache", "cache_date"),
-    ("nba_precompute.player_composite_factors", "game_date"),
-    ("nba_predictions.ml_feature_store_v2", "game_date"),
-    ("nba_processing.precompute_failures", "analysis_date"),
-    ("nba_processing.precompute_processor_runs", "analysis_date"),
-];
 
 /// Resource bounds of the embedded database: how many operations run at
 /// once (each on a connection of its own; the rest wait their turn),
@@ -281,34 +270,9 @@ impl Warehouse for EmbeddedWarehouse {
     async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
         self.with_conn(move |conn| {
             // One statement for all tables: a bounded number of queries per request.
-            let sql = COUNTED_TABLES
-                .iter()
-                .map(|(table, col)| {
-                    format!(
-                        "SELECT '{table}' AS t, count(*) AS n FROM {table} WHERE {col} BETWEEN $1 AND $2"
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
-            let mut stmt = conn.prepare(&sql).map_err(query_err)?;
-            let rows = stmt
-                .query_map(params![range.start(), range.end()], |r| {
-                    Ok(TableCount {
-                        table: r.get(0)?,
-                        rows: r.get(1)?,
-                    })
-                })
-                .map_err(query_err)?;
-            let mut out = rows
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(query_err)?;
-            out.sort_by_key(|c| {
-                COUNTED_TABLES
-                    .iter()
-                    .position(|(t, _)| *t == c.table)
-                    .unwrap_or(usize::MAX)
-            });
-            Ok(out)
+            let q = warehouse::sql::table_counts(shared_sql::dialect(), range);
+            let rows = shared_sql::rows(conn, &q, warehouse::sql::table_count_row)?;
+            Ok(warehouse::sql::table_counts_of(&rows))
         })
         .await
     }
@@ -320,6 +284,19 @@ impl Warehouse for EmbeddedWarehouse {
     ) -> Result<UpstreamLoad> {
         self.with_conn(move |c| upstream::load(c, &schedule, &games))
             .await
+    }
+
+    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
+        self.with_conn(move |c| upstream::load_universe(c, &rows))
+            .await
+    }
+
+    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
+        self.with_conn(move |conn| {
+            let q = warehouse::sql::expected_entities(shared_sql::dialect(), range);
+            shared_sql::rows(conn, &q, warehouse::sql::expected_entity_row)
+        })
+        .await
     }
 
     async fn player_games(

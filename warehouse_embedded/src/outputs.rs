@@ -142,7 +142,7 @@ fn append_runs<'a>(tx: &Transaction, runs: impl Iterator<Item = &'a RunRow>) -> 
     Ok(())
 }
 
-fn duck_value(v: &Value) -> duckdb::types::Value {
+pub(crate) fn duck_value(v: &Value) -> duckdb::types::Value {
     use duckdb::types::Value as Duck;
     match v {
         Value::Null => Duck::Null,
@@ -159,57 +159,86 @@ fn duck_value(v: &Value) -> duckdb::types::Value {
 /// exactly its declaration; an observed table (someone else's) must have the
 /// entity and date columns.
 pub(crate) fn create_pipeline_tables(conn: &Connection, location: &str) -> Result<()> {
-    let d = dialect();
+    let universe = &domain::pipeline::active().universe;
+    if let Some(columns) = sql::universe_table_columns(universe) {
+        // Someone else's table may have more columns; it must have these.
+        ensure_table(
+            conn,
+            location,
+            &universe.table,
+            &columns,
+            false,
+            "the universe",
+        )?;
+    }
     for spec in domain::processors() {
         let Some(columns) = sql::pipeline_table_columns(spec) else {
             continue;
         };
-        let (schema, table) = spec
-            .output_table
-            .split_once('.')
-            .unwrap_or(("main", &spec.output_table));
-        // Names come from the validated pipeline file (identifiers only).
-        let defs: Vec<String> = columns
-            .iter()
-            .map(|(name, kind)| format!("{name} {}", d.type_name(*kind)))
-            .collect();
-        conn.execute_batch(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema};
-             CREATE TABLE IF NOT EXISTS {} ({});",
-            spec.output_table,
-            defs.join(", ")
-        ))
+        let exact = spec.runs == Runs::Command;
+        ensure_table(
+            conn,
+            location,
+            &spec.output_table,
+            &columns,
+            exact,
+            &format!("processor {}", spec.code),
+        )?;
+    }
+    Ok(())
+}
+
+/// Creates `name` with `columns` when missing; refuses an existing table
+/// that lacks them (or, when `exact`, has anything else).
+fn ensure_table(
+    conn: &Connection,
+    location: &str,
+    name: &str,
+    columns: &[(&str, sql::ColumnKind)],
+    exact: bool,
+    needed_by: &str,
+) -> Result<()> {
+    let d = dialect();
+    let (schema, table) = name.split_once('.').unwrap_or(("main", name));
+    // Names come from the validated pipeline file (identifiers only).
+    let defs: Vec<String> = columns
+        .iter()
+        .map(|(name, kind)| format!("{name} {}", d.type_name(*kind)))
+        .collect();
+    conn.execute_batch(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {name} ({});",
+        defs.join(", ")
+    ))
+    .map_err(query_err)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT column_name, data_type FROM information_schema.columns
+             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        )
         .map_err(query_err)?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT column_name, data_type FROM information_schema.columns
-                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            )
-            .map_err(query_err)?;
-        let found: Vec<String> = stmt
-            .query_map(params![schema, table], |r| {
-                Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?).to_lowercase())
-            })
-            .map_err(query_err)?
-            .collect::<duckdb::Result<_>>()
-            .map_err(query_err)?;
-        let wanted: Vec<String> = defs.iter().map(|f| f.to_lowercase()).collect();
-        let fits = match spec.runs {
-            Runs::Command => found == wanted,
-            _ => wanted.iter().all(|w| found.contains(w)),
-        };
-        if !fits {
-            return Err(WarehouseError::Open {
-                location: location.to_string(),
-                message: format!(
-                    "{} has columns ({}), but processor {} needs ({})",
-                    spec.output_table,
-                    found.join(", "),
-                    spec.code,
-                    defs.join(", ")
-                ),
-            });
-        }
+    let found: Vec<String> = stmt
+        .query_map(params![schema, table], |r| {
+            Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?).to_lowercase())
+        })
+        .map_err(query_err)?
+        .collect::<duckdb::Result<_>>()
+        .map_err(query_err)?;
+    let wanted: Vec<String> = defs.iter().map(|f| f.to_lowercase()).collect();
+    let fits = if exact {
+        found == wanted
+    } else {
+        wanted.iter().all(|w| found.contains(w))
+    };
+    if !fits {
+        return Err(WarehouseError::Open {
+            location: location.to_string(),
+            message: format!(
+                "{name} has columns ({}), but {needed_by} needs ({})",
+                found.join(", "),
+                defs.join(", ")
+            ),
+        });
     }
     Ok(())
 }
@@ -628,6 +657,17 @@ pub(crate) fn player_trace(
         &sql::player_failures(d, player, date),
         sql::trace_failure_row,
     )?;
+    let links = sql::trace_links(&records, &failures, expected);
+    if !domain::pipeline::active().universe.is_nba() {
+        // Box scores are the NBA universe's; another universe has none.
+        return Ok(Some(PlayerTrace {
+            player_lookup: player.to_string(),
+            date,
+            expected,
+            links,
+            recent_games: Vec::new(),
+        }));
+    }
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM nba_analytics.player_game_summary
@@ -645,7 +685,7 @@ pub(crate) fn player_trace(
         player_lookup: player.to_string(),
         date,
         expected,
-        links: sql::trace_links(&records, &failures, expected),
+        links,
         recent_games,
     }))
 }

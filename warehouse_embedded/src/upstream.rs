@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
+use domain::pipeline::UniverseRow;
 use duckdb::{params, Connection, Row};
 use warehouse::{Result, UpstreamLoad, WarehouseError};
 
@@ -254,4 +255,52 @@ pub fn read_parquet_player_games(path: &std::path::Path) -> Result<Vec<(u64, Pla
         .enumerate()
         .map(|(i, g)| (i as u64 + 1, g))
         .collect())
+}
+
+/// Replaces a universe of the pipeline's own, date by date, in one
+/// transaction: the dates present in `rows` lose their old rows, then one
+/// appender writes the new ones.
+pub(crate) fn load_universe(conn: &mut Connection, rows: &[UniverseRow]) -> Result<UpstreamLoad> {
+    let universe = &domain::pipeline::active().universe;
+    if warehouse::sql::universe_table_columns(universe).is_none() {
+        return Err(WarehouseError::Query(format!(
+            "{} loads as box scores (import player-game-summary), not as a universe of its own",
+            universe.table
+        )));
+    }
+    let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.date).collect();
+    let tx = conn.transaction().map_err(query_err)?;
+    {
+        // Names come from the validated pipeline file (identifiers only).
+        let mut delete = tx
+            .prepare(&format!(
+                "DELETE FROM {} WHERE {} = ?",
+                universe.table, universe.date_column
+            ))
+            .map_err(query_err)?;
+        for d in &dates {
+            delete.execute(params![d]).map_err(query_err)?;
+        }
+        let (schema, table) = universe
+            .table
+            .split_once('.')
+            .unwrap_or(("main", &universe.table));
+        let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
+        for r in rows {
+            let values: Vec<duckdb::types::Value> =
+                r.values.iter().map(crate::outputs::duck_value).collect();
+            let mut row: Vec<&dyn duckdb::ToSql> = Vec::with_capacity(values.len() + 2);
+            row.push(&r.entity);
+            row.push(&r.date);
+            row.extend(values.iter().map(|v| v as &dyn duckdb::ToSql));
+            app.append_row(duckdb::appender_params_from_iter(row))
+                .map_err(query_err)?;
+        }
+    }
+    tx.commit().map_err(query_err)?;
+    Ok(UpstreamLoad {
+        schedule_rows: 0,
+        game_rows: rows.len(),
+        dates: dates.len(),
+    })
 }

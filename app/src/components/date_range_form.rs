@@ -3,7 +3,8 @@ use leptos_router::components::{Form, A};
 
 use crate::view_query::ViewQuery;
 
-/// Season and month presets of the demo's 2021-22 season.
+/// Season and month presets of the NBA demo's 2021-22 season (shown for
+/// the NBA universe only).
 const PRESETS: [(&str, &str, &str); 7] = [
     ("Season 2021-22", "2021-10-19", "2022-04-10"),
     ("Oct 2021", "2021-10-19", "2021-10-31"),
@@ -32,10 +33,23 @@ pub fn DateRangeForm(start: String, end: String, view: ViewQuery) -> impl IntoVi
             )
         })
         .collect();
-    let presets: Vec<(&'static str, String)> = PRESETS
-        .iter()
-        .map(|(label, s, e)| (*label, view.with_range(s, e).href()))
-        .collect();
+    let pipeline = domain::pipeline::active();
+    let presets: Vec<(&'static str, String)> = if pipeline.universe.is_nba() {
+        PRESETS
+            .iter()
+            .map(|(label, s, e)| (*label, view.with_range(s, e).href()))
+            .collect()
+    } else {
+        // Another pipeline's dates are its own: only its default view.
+        pipeline
+            .default_view
+            .map(|r| {
+                let (s, e) = (r.start().to_string(), r.end().to_string());
+                ("Default view", view.with_range(&s, &e).href())
+            })
+            .into_iter()
+            .collect()
+    };
     view! {
         <Form method="GET" action="">
             <fieldset class="rc-range">

@@ -72,6 +72,8 @@ pub fn PlayerPage() -> impl IntoView {
                                     })
                                     .collect_view()}
                             </ol>
+                            // Box scores are the NBA universe's; another universe has none.
+                            {(!games.is_empty()).then(|| view! {
                             <h2>"Recent games"</h2>
                             <table class="rc-table" aria-label="Recent games">
                                 <thead>
@@ -109,6 +111,7 @@ pub fn PlayerPage() -> impl IntoView {
                                         .collect_view()}
                                 </tbody>
                             </table>
+                            })}
                         }
                             .into_any()
                     }

@@ -1,7 +1,9 @@
 //! The command protocol: what a `runs = "command"` processor reads and
 //! prints (README, "Command processors"). Rollcall starts `program args… DATE`
-//! with the date's expected entities on stdin, one JSON object per line
-//! (`{"entity": "…"}`), and reads JSON lines from its stdout:
+//! (or `… DATE DATE …` with `batch_dates`) with the dates' expected entities
+//! on stdin, one JSON object per line (`{"date": "…", "entity": "…"}`), and
+//! reads JSON lines from its stdout (each naming its `"date"` when the run
+//! has several):
 //!
 //! ```text
 //! {"entity": "e1", "record": {"column": value, …}}
@@ -16,7 +18,7 @@
 //! Rollcall does not know becomes `UNKNOWN`, its spelling kept in the reason.
 //! Expected entities the command does not mention stay unaccounted.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value as Json};
@@ -30,11 +32,12 @@ pub const MAX_ENTITY_LEN: usize = 256;
 /// The longest text value a command may print.
 pub const MAX_TEXT_LEN: usize = 65_536;
 
-/// What the command reads on stdin: the expected entities, one JSON line each.
-pub fn stdin_lines<'a>(expected: impl IntoIterator<Item = &'a str>) -> String {
+/// What the command reads on stdin: the expected entities with their date,
+/// one JSON line each (`{"date": "…", "entity": "…"}`), date by date.
+pub fn stdin_lines<'a>(expected: impl IntoIterator<Item = (NaiveDate, &'a str)>) -> String {
     let mut out = String::new();
-    for e in expected {
-        out.push_str(&serde_json::json!({ "entity": e }).to_string());
+    for (date, e) in expected {
+        out.push_str(&serde_json::json!({ "date": date.to_string(), "entity": e }).to_string());
         out.push('\n');
     }
     out
@@ -48,10 +51,41 @@ pub fn parse_output(
     expected: &HashSet<&str>,
     stdout: &str,
 ) -> Result<CellOutput, DomainError> {
-    let mut rows: Vec<EntityRow> = Vec::new();
-    let mut failures: Vec<FailureRecord> = Vec::new();
-    let mut with_record: HashSet<String> = HashSet::new();
-    let mut with_failure: HashSet<String> = HashSet::new();
+    let one = BTreeMap::from([(date, expected.clone())]);
+    let mut cells = parse_batch_output(spec, &one, stdout)?;
+    cells.pop().ok_or_else(|| DomainError::BadCommandOutput {
+        line: 0,
+        message: "no cell".into(),
+    })
+}
+
+/// What one date's lines have said so far.
+#[derive(Default)]
+struct DateLines {
+    rows: Vec<EntityRow>,
+    failures: Vec<FailureRecord>,
+    with_record: HashSet<String>,
+    with_failure: HashSet<String>,
+}
+
+/// The cells of a run over several dates (`expected`: each date's expected
+/// entities), one per date in date order, or the first line that cannot be
+/// taken as written — which fails every cell of the run. A line names its
+/// `"date"`; it may leave it out only when the run has one date.
+pub fn parse_batch_output(
+    spec: &ProcessorSpec,
+    expected: &BTreeMap<NaiveDate, HashSet<&str>>,
+    stdout: &str,
+) -> Result<Vec<CellOutput>, DomainError> {
+    let mut per_date: BTreeMap<NaiveDate, DateLines> = expected
+        .keys()
+        .map(|d| (*d, DateLines::default()))
+        .collect();
+    let only_date = if expected.len() == 1 {
+        expected.keys().next().copied()
+    } else {
+        None
+    };
     for (i, raw) in stdout.lines().enumerate() {
         let line = i + 1;
         let bad = |message: String| DomainError::BadCommandOutput { line, message };
@@ -64,13 +98,37 @@ pub fn parse_output(
         };
         if let Some(k) = obj
             .keys()
-            .find(|k| !["entity", "record", "failure"].contains(&k.as_str()))
+            .find(|k| !["date", "entity", "record", "failure"].contains(&k.as_str()))
         {
             return Err(bad(format!(
                 "unknown key {}: a line has \"entity\" and one of \"record\", \"failure\"",
                 shown(k)
             )));
         }
+        let date = match (obj.get("date"), only_date) {
+            (None, Some(d)) => d,
+            (None, None) => {
+                return Err(bad(
+                    "a line needs its \"date\" when the command runs for several dates".into(),
+                ))
+            }
+            (Some(Json::String(s)), _) => {
+                let d = crate::dates::parse_date("date", s).map_err(|e| bad(e.to_string()))?;
+                if !expected.contains_key(&d) {
+                    return Err(bad(format!("date {d} is not one this run was given")));
+                }
+                d
+            }
+            (Some(other), _) => {
+                return Err(bad(format!(
+                    "\"date\" must be a YYYY-MM-DD string, not {}",
+                    shown(&other.to_string())
+                )))
+            }
+        };
+        let (Some(of_date), Some(lines)) = (expected.get(&date), per_date.get_mut(&date)) else {
+            return Err(bad(format!("date {date} is not one this run was given")));
+        };
         let entity = match obj.get("entity") {
             None => None,
             Some(Json::String(e)) if !e.is_empty() && e.len() <= MAX_ENTITY_LEN => Some(e.clone()),
@@ -82,7 +140,7 @@ pub fn parse_output(
             }
         };
         let is_expected = |e: &str| {
-            if expected.contains(e) {
+            if of_date.contains(e) {
                 Ok(())
             } else {
                 Err(bad(format!(
@@ -98,10 +156,10 @@ pub fn parse_output(
                 };
                 is_expected(&entity)?;
                 let values = values_of(spec, record).map_err(bad)?;
-                if !with_record.insert(entity.clone()) {
+                if !lines.with_record.insert(entity.clone()) {
                     return Err(bad(format!("a second record for {}", shown(&entity))));
                 }
-                rows.push(EntityRow { entity, values });
+                lines.rows.push(EntityRow { entity, values });
             }
             (None, Some(failure)) => {
                 let entity = match entity {
@@ -112,10 +170,10 @@ pub fn parse_output(
                     None => DATE_LEVEL.to_string(),
                 };
                 let f = failure_of(&entity, failure).map_err(bad)?;
-                if !with_failure.insert(entity.clone()) {
+                if !lines.with_failure.insert(entity.clone()) {
                     return Err(bad(format!("a second failure for {}", shown(&entity))));
                 }
-                failures.push(f);
+                lines.failures.push(f);
             }
             _ => {
                 return Err(bad(
@@ -124,14 +182,17 @@ pub fn parse_output(
             }
         }
     }
-    Ok(CellOutput {
-        processor: spec.id,
-        date,
-        expected: expected.len(),
-        records: Records::Rows(rows),
-        failures,
-        dependency_check_passed: true,
-    })
+    Ok(per_date
+        .into_iter()
+        .map(|(date, lines)| CellOutput {
+            processor: spec.id,
+            date,
+            expected: expected.get(&date).map_or(0, HashSet::len),
+            records: Records::Rows(lines.rows),
+            failures: lines.failures,
+            dependency_check_passed: true,
+        })
+        .collect())
 }
 
 fn values_of(spec: &ProcessorSpec, record: &Json) -> Result<Vec<Value>, String> {
@@ -404,16 +465,86 @@ columns = [{ name = "rest_days", type = "int" }, { name = "load", type = "float"
 
     #[test]
     fn stdin_carries_each_expected_entity_as_json() {
-        let text = stdin_lines(["ann", "quote\"d\nline"]);
-        let back: Vec<String> = text
+        let text = stdin_lines([(d(), "ann"), (d(), "quote\"d\nline")]);
+        let back: Vec<(String, String)> = text
             .lines()
             .map(|l| {
-                serde_json::from_str::<Json>(l).unwrap()["entity"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
+                let j = serde_json::from_str::<Json>(l).unwrap();
+                (
+                    j["date"].as_str().unwrap().to_string(),
+                    j["entity"].as_str().unwrap().to_string(),
+                )
             })
             .collect();
-        assert_eq!(back, vec!["ann", "quote\"d\nline"]);
+        assert_eq!(
+            back,
+            vec![
+                ("2021-11-05".into(), "ann".into()),
+                ("2021-11-05".into(), "quote\"d\nline".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_over_several_dates_answers_per_date_and_names_each_line_s_date() {
+        let next = d().succ_opt().unwrap();
+        let expected = BTreeMap::from([
+            (d(), ["ann", "bob"].into_iter().collect::<HashSet<&str>>()),
+            (next, ["ann"].into_iter().collect()),
+        ]);
+        let cells = parse_batch_output(
+            &spec(),
+            &expected,
+            concat!(
+                "{\"date\": \"2021-11-05\", \"entity\": \"ann\", \"record\": {}}\n",
+                "{\"date\": \"2021-11-06\", \"entity\": \"ann\", \"record\": {}}\n",
+                "{\"date\": \"2021-11-05\", \"failure\": {\"category\": \"MISSING_DEPENDENCIES\"}}\n",
+            ),
+        )
+        .unwrap();
+        assert_eq!(cells.len(), 2);
+        assert_eq!((cells[0].date, cells[0].expected), (d(), 2));
+        assert_eq!(cells[0].records.players(), vec!["ann"]);
+        assert_eq!(cells[0].failures[0].entity_id, DATE_LEVEL);
+        assert_eq!((cells[1].date, cells[1].expected), (next, 1));
+        assert!(cells[1].failures.is_empty());
+        // Every line names its date; only the run's dates; each entity on its own date.
+        for (bad, says) in [
+            (
+                "{\"entity\": \"ann\", \"record\": {}}",
+                "needs its \"date\"",
+            ),
+            (
+                "{\"date\": \"2021-11-07\", \"entity\": \"ann\", \"record\": {}}",
+                "not one this run",
+            ),
+            (
+                "{\"date\": \"Nov 5\", \"entity\": \"ann\", \"record\": {}}",
+                "date",
+            ),
+            (
+                "{\"date\": 5, \"entity\": \"ann\", \"record\": {}}",
+                "YYYY-MM-DD",
+            ),
+            (
+                "{\"date\": \"2021-11-06\", \"entity\": \"bob\", \"record\": {}}",
+                "not expected on 2021-11-06",
+            ),
+        ] {
+            match parse_batch_output(&spec(), &expected, &format!("{bad}\n")) {
+                Err(DomainError::BadCommandOutput { line, message }) => {
+                    assert_eq!(line, 1, "{bad}");
+                    assert!(message.contains(says), "{bad}: {message}");
+                }
+                other => panic!("{bad}: not refused: {other:?}"),
+            }
+        }
+        // One date: a line may name it, and only it.
+        let out =
+            parse("{\"date\": \"2021-11-05\", \"entity\": \"ann\", \"record\": {}}\n").unwrap();
+        assert_eq!(out.records.players(), vec!["ann"]);
+        assert!(
+            parse("{\"date\": \"2021-11-06\", \"entity\": \"ann\", \"record\": {}}\n").is_err()
+        );
     }
 }

@@ -25,9 +25,14 @@ pub struct DemoCmd {
 
 pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
     let store = &config.store;
+    let universe_rows = own_universe_demo()?;
     let wh = open_store(store, Create::Yes).await?;
     if !cmd.force {
-        if let Some(found) = engine::demo::foreign_rows(wh.as_ref(), cmd.seed, cmd.days).await? {
+        let found = match &universe_rows {
+            None => engine::demo::foreign_rows(wh.as_ref(), cmd.seed, cmd.days).await?,
+            Some(rows) => engine::demo::foreign_universe_rows(wh.as_ref(), rows, cmd.days).await?,
+        };
+        if let Some(found) = found {
             return Err(ServerError::Input(format!(
                 "the store has rows the demo did not write ({found}); \
                  nothing was changed — pass --force to replace them with the demo's"
@@ -35,17 +40,62 @@ pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
         }
     }
     let sink = BarSink::new("demo");
-    let report = engine::demo::load_demo_days(wh.as_ref(), cmd.seed, cmd.days, &sink).await?;
+    let report = write_demo(wh.as_ref(), universe_rows, cmd.seed, cmd.days, &sink).await?;
     sink.finish();
-    println!(
-        "demo season written to {}: {} games on {} dates, {} box-score rows",
-        store.db.display(),
-        report.load.schedule_rows,
-        report.load.dates,
-        report.load.game_rows
-    );
+    let universe = &domain::pipeline::active().universe;
+    if universe.is_nba() {
+        println!(
+            "demo season written to {}: {} games on {} dates, {} box-score rows",
+            store.db.display(),
+            report.load.schedule_rows,
+            report.load.dates,
+            report.load.game_rows
+        );
+    } else {
+        println!(
+            "demo written to {}: {} rows of {} on {} dates",
+            store.db.display(),
+            report.load.game_rows,
+            universe.table,
+            report.load.dates
+        );
+    }
     for job in &report.jobs {
         print_summary(job);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo rows of a pipeline with a universe of its own (its `[universe]
+/// demo` CSV, beside the pipeline file); `None` for the NBA universe, whose
+/// demo is the generated season.
+pub(crate) fn own_universe_demo() -> Result<Option<engine::import::TextRows>> {
+    let pipeline = domain::pipeline::active();
+    if pipeline.universe.is_nba() {
+        return Ok(None);
+    }
+    if pipeline.universe.demo.is_empty() {
+        return Err(ServerError::Input(format!(
+            "this pipeline has no demo data: declare `demo = \"FILE.csv\"` under [universe], \
+             or load {} with `rollcall import universe FILE.csv`",
+            pipeline.universe.table
+        )));
+    }
+    let file = std::path::Path::new(&pipeline.directory).join(&pipeline.universe.demo);
+    super::import::read_universe_csv(&file).map(Some)
+}
+
+/// Writes the demo: the generated NBA season and its default state, or a
+/// pipeline's own demo rows and one backfill of its processors.
+pub(crate) async fn write_demo(
+    wh: &dyn warehouse::Warehouse,
+    universe_rows: Option<engine::import::TextRows>,
+    seed: u64,
+    days: Option<u32>,
+    sink: &BarSink,
+) -> Result<engine::demo::DemoReport> {
+    Ok(match universe_rows {
+        None => engine::demo::load_demo_days(wh, seed, days, sink).await?,
+        Some(rows) => engine::demo::load_universe_demo(wh, rows, days, sink).await?,
+    })
 }

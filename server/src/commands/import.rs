@@ -23,14 +23,31 @@ pub enum ImportWhat {
         /// A .csv or .parquet file.
         file: std::path::PathBuf,
     },
+    /// The pipeline's own universe table (`[universe] table`) from CSV with
+    /// a header row naming its columns; dates in the file replace the
+    /// stored rows of those dates.
+    Universe {
+        /// A .csv file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// Parses and validates the whole file before opening the store.
 pub(crate) async fn run(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
-    let ImportWhat::PlayerGameSummary { file } = cmd.what;
-    let rows = read_player_games(&file)?;
-    let wh = open_store(&config.store, Create::Yes).await?;
-    let load = engine::import::import_player_games(wh.as_ref(), rows).await?;
+    let (file, load) = match cmd.what {
+        ImportWhat::PlayerGameSummary { file } => {
+            let rows = read_player_games(&file)?;
+            let wh = open_store(&config.store, Create::Yes).await?;
+            let load = engine::import::import_player_games(wh.as_ref(), rows).await?;
+            (file, load)
+        }
+        ImportWhat::Universe { file } => {
+            let rows = read_universe_csv(&file)?;
+            let wh = open_store(&config.store, Create::Yes).await?;
+            let load = engine::import::import_universe(wh.as_ref(), rows).await?;
+            (file, load)
+        }
+    };
     println!(
         "imported {} rows on {} dates from {}",
         load.game_rows,
@@ -85,4 +102,62 @@ fn read_player_games(file: &std::path::Path) -> Result<Vec<(u64, domain::game::P
             "{name}: expected a .csv or .parquet file"
         ))),
     }
+}
+
+/// A CSV of the pipeline's own universe: a header naming every universe
+/// column once (any order), then rows; each row's fields are returned in
+/// `Universe::all_columns` order with its line number.
+pub(crate) fn read_universe_csv(file: &std::path::Path) -> Result<engine::import::TextRows> {
+    let name = file.display().to_string();
+    let bad = |message: String| ServerError::Input(format!("{name}: {message}"));
+    let universe = &domain::pipeline::active().universe;
+    if universe.is_nba() {
+        return Err(bad(format!(
+            "{} holds box scores: import them with `import player-game-summary`",
+            universe.table
+        )));
+    }
+    let mut reader = csv::Reader::from_path(file).map_err(|e| bad(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let columns = universe.all_columns();
+    let mut positions = Vec::with_capacity(columns.len());
+    for (column, _) in &columns {
+        let found: Vec<usize> = headers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.trim().eq_ignore_ascii_case(column))
+            .map(|(i, _)| i)
+            .collect();
+        match found.as_slice() {
+            [one] => positions.push(*one),
+            [] => return Err(bad(format!("line 1: no column {column:?} in the header"))),
+            _ => return Err(bad(format!("line 1: column {column:?} appears twice"))),
+        }
+    }
+    if let Some(extra) = headers.iter().find(|h| {
+        !columns
+            .iter()
+            .any(|(c, _)| h.trim().eq_ignore_ascii_case(c))
+    }) {
+        let wanted: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+        return Err(bad(format!(
+            "line 1: column {extra:?} is not in {} ({})",
+            universe.table,
+            wanted.join(", ")
+        )));
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(format!("line {line}: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let fields = positions
+            .iter()
+            .map(|i| record.get(*i).unwrap_or_default().to_string())
+            .collect();
+        rows.push((line, fields));
+    }
+    Ok(rows)
 }

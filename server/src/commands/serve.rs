@@ -39,9 +39,17 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
         .map_err(|e| ServerError::Input(e.to_string()))?;
         let empty = warehouse.game_dates(everything).await?.is_empty();
         if empty {
-            eprintln!("empty store: writing the demo season (once)…");
+            eprintln!("empty store: writing the demo (once)…");
+            let rows = super::demo::own_universe_demo()?;
             let sink = BarSink::new("demo");
-            engine::demo::load_demo(warehouse.as_ref(), domain::demo::DEFAULT_SEED, &sink).await?;
+            super::demo::write_demo(
+                warehouse.as_ref(),
+                rows,
+                domain::demo::DEFAULT_SEED,
+                None,
+                &sink,
+            )
+            .await?;
             sink.finish();
         }
     }

@@ -35,6 +35,8 @@ pub async fn bigquery(tag: &str) -> BigQueryWarehouse {
 }
 
 /// The demo season's upstream rows up to `last` (inclusive).
+// Not every test binary loads the NBA demo (orders_conformance has its own).
+#[allow(dead_code)]
 pub async fn load_until(wh: &dyn Warehouse, last: &str) -> warehouse::UpstreamLoad {
     let mut s = domain::demo::generate(domain::demo::DEFAULT_SEED);
     s.games.retain(|g| g.game_date <= d(last));

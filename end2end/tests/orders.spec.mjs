@@ -1,0 +1,76 @@
+// Another pipeline entirely: pipelines/orders (customers per order date, two
+// Python scripts run as commands), served by scripts/test.sh after
+// `rollcall --pipeline pipelines/orders/pipeline.toml demo`. Heatmap,
+// drill-down, trace and a re-run that runs the team's script again.
+import { test, expect } from '@playwright/test';
+
+function parseCsv(text) {
+  const [header, ...rows] = text.trim().split('\n').map((l) => l.split(','));
+  return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
+}
+
+test('a link without dates shows the pipeline\'s own weeks, matching the API', async ({ page, request }) => {
+  const csv = parseCsv(await (await request.get('/report.csv')).text());
+  // Two processors, an order every day of 2024-03-01..28.
+  expect(csv.length).toBe(56);
+  expect(new Set(csv.map((r) => r.processor))).toEqual(new Set(['DAILY', 'LOYALTY']));
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByRole('region', { name: 'Coverage summary' })).toContainText('2024-03-01 – 2024-03-28');
+  const grid = page.getByRole('table', { name: 'Coverage heatmap' });
+  await expect(grid.getByRole('rowheader')).toHaveText(['DAILY', 'LOYALTY']);
+  await expect(grid.locator('td[data-cell]')).toHaveCount(csv.length);
+  for (const row of csv) {
+    await expect(grid.locator(`td[data-cell="${row.processor}:${row.date}"]`)).toHaveAttribute('data-status', row.status);
+  }
+  // No NBA season presets on an orders pipeline: only its own view.
+  const presets = page.getByRole('navigation', { name: 'Presets' }).getByRole('link');
+  await expect(presets).toHaveText(['Default view']);
+});
+
+test('drill-down and trace: the customers the script forgot on a Saturday', async ({ page, request }) => {
+  const q = 'start=2024-03-02&end=2024-03-02';
+  const csv = parseCsv(await (await request.get(`/report.csv?${q}`)).text());
+  const daily = csv.find((r) => r.processor === 'DAILY');
+  expect(Number(daily.unaccounted)).toBeGreaterThan(0);
+  await page.goto(`/?${q}`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('td[data-cell="DAILY:2024-03-02"] a').click();
+  const detail = page.getByRole('region', { name: 'Cell detail' });
+  await expect(detail.getByTestId('unaccounted-count')).toHaveText(daily.unaccounted);
+  const forgotten = detail.getByRole('list', { name: 'Unaccounted players' }).getByRole('listitem');
+  await expect(forgotten).toHaveCount(Number(daily.unaccounted));
+  for (const who of await forgotten.allTextContents()) {
+    expect(who.trim()).toMatch(/^C\d{3}7$/);
+  }
+  await forgotten.first().getByRole('link').click();
+  await expect(page).toHaveURL(/\/players\/C\d{3}7\?date=2024-03-02/);
+  const links = page.getByRole('list', { name: 'Trace' }).getByRole('listitem');
+  await expect(links).toHaveCount(2);
+  await expect(links.nth(0)).toContainText('DAILY');
+  await expect(links.nth(0)).toContainText('UNACCOUNTED');
+});
+
+test('re-running a cell runs the team\'s script again and records the run', async ({ page, request }) => {
+  test.setTimeout(90_000);
+  const q = 'start=2024-03-04&end=2024-03-04&cell=LOYALTY:2024-03-04';
+  await page.goto(`/?${q}`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const detail = page.getByRole('region', { name: 'Cell detail' });
+  const runs = detail.getByRole('table', { name: 'Runs' }).getByRole('row');
+  const before = await runs.count();
+  await detail.getByRole('link', { name: 'Re-run this cell' }).click();
+  await expect(page).toHaveURL(/\/rerun\?/);
+  await expect(page.getByRole('table', { name: 'Cells to run' }).getByRole('row', { name: /^LOYALTY 2024-03-04 / }))
+    .toHaveCount(1);
+  await page.getByRole('button', { name: 'Start re-run' }).click();
+  await expect(page).toHaveURL(/\/jobs\/job-/);
+  await expect(page.getByTestId('job-state')).toHaveText('succeeded', { timeout: 60_000 });
+  await expect(page.getByTestId('job-percent')).toHaveText('100%');
+
+  const csv = parseCsv(await (await request.get('/report.csv?start=2024-03-04&end=2024-03-04&p=LOYALTY')).text());
+  expect(csv[0].unaccounted).toBe('0');
+  await page.goto(`/?${q}`);
+  await expect(page.getByRole('region', { name: 'Cell detail' }).getByRole('table', { name: 'Runs' }).getByRole('row'))
+    .toHaveCount(before + 1);
+});

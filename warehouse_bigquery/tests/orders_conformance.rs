@@ -1,0 +1,268 @@
+//! A pipeline with a universe of its own on both stores: the shipped orders
+//! example (`pipelines/orders`: customers per order date, two Python
+//! scripts run as commands). Its demo rows are loaded, the scripts run
+//! through the engine, and both stores must agree with each other and with
+//! the expected customers computed here from the CSV itself; loading and
+//! running twice changes nothing; a broken row changes nothing.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::{bigquery, d};
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+
+use domain::report::CellCounts;
+use domain::{DateRange, FailureCategory, ProcessorId as P};
+use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+use warehouse::{JobState, PlayerFilter, Warehouse};
+use warehouse_embedded::EmbeddedWarehouse;
+
+const PIPELINE: &str = include_str!("../../pipelines/orders/pipeline.toml");
+const ORDERS: &str = include_str!("../../pipelines/orders/orders.csv");
+const FIRST: &str = "2024-03-01";
+const LAST: &str = "2024-03-10";
+
+fn install() -> (P, P) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/orders");
+    let pipeline = domain::pipeline::Pipeline::parse(PIPELINE)
+        .unwrap()
+        .located_in(dir);
+    domain::pipeline::install(pipeline).expect("one pipeline per test process");
+    (
+        P::parse("DAILY").unwrap(),
+        P::parse("loyalty_tiers").unwrap(),
+    )
+}
+
+/// The demo file's rows up to `LAST` as `(line, fields)` (the file's
+/// columns are the universe's, in order; no field is quoted).
+fn demo_rows() -> Vec<(u64, Vec<String>)> {
+    ORDERS
+        .lines()
+        .enumerate()
+        .skip(1)
+        .map(|(i, l)| (i as u64 + 1, l.split(',').map(String::from).collect()))
+        .filter(|(_, f): &(u64, Vec<String>)| f[1].as_str() <= LAST)
+        .collect()
+}
+
+/// Who the pipeline's rule expects on `date`, computed from the CSV here.
+fn expected_customers(date: &str) -> Vec<String> {
+    let set: BTreeSet<String> = demo_rows()
+        .into_iter()
+        .filter(|(_, f)| f[1] == date && f[4] != "cancelled")
+        .map(|(_, f)| f[0].clone())
+        .collect();
+    set.into_iter().collect()
+}
+
+fn range() -> DateRange {
+    DateRange::new(d(FIRST), d(LAST), 100).unwrap()
+}
+
+async fn run(wh: &dyn Warehouse, processors: &[P]) -> engine::backfill::JobSummary {
+    let request = BackfillRequest {
+        processors: processors.to_vec(),
+        dates: DateSpec::Range {
+            start: d(FIRST),
+            end: d(LAST),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    let options = RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    };
+    backfill(wh, &request, &options, &(), &AtomicBool::new(false))
+        .await
+        .unwrap()
+}
+
+/// What a store answers, without run ids and times (those differ by design).
+fn numbers(cells: &[CellCounts]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} exp {} rec {} fail {} unacc {} inv {} extra {} {:?}",
+                c.processor.code(),
+                c.date,
+                c.expected,
+                c.has_record,
+                c.has_failure,
+                c.unaccounted,
+                c.investigate,
+                c.extra,
+                c.failures_by_category
+            )
+        })
+        .collect()
+}
+
+async fn universe_rows(wh: &dyn Warehouse) -> i64 {
+    wh.game_dates(range())
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.player_rows)
+        .sum()
+}
+
+/// The scenario on one store; returns its answers.
+async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
+    let rows = demo_rows();
+    let load = engine::import::import_universe(wh, rows.clone())
+        .await
+        .unwrap();
+    assert_eq!(load.game_rows, rows.len());
+    assert_eq!(load.dates, 10);
+
+    // The universe and its rule: per date, the customers computed from the file.
+    let stored = wh.expected_entities(range()).await.unwrap();
+    for date in ["2024-03-01", "2024-03-02", "2024-03-10"] {
+        let on_date: Vec<String> = stored
+            .iter()
+            .filter(|(day, _)| *day == d(date))
+            .map(|(_, c)| c.clone())
+            .collect();
+        assert_eq!(on_date, expected_customers(date), "{date}");
+        assert!(!on_date.is_empty());
+    }
+    let dates = wh.game_dates(range()).await.unwrap();
+    assert_eq!(dates.len(), 10);
+    for g in &dates {
+        let day = g.game_date.to_string();
+        assert_eq!(g.expected_players, expected_customers(&day).len() as i64);
+    }
+
+    let job = run(wh, &[daily, loyalty]).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    let cells = wh.cell_counts(range(), &[daily, loyalty]).await.unwrap();
+    assert_eq!(cells.len(), 20);
+    for c in &cells {
+        // Every expected customer answers roll call.
+        assert_eq!(
+            c.has_record + c.has_failure + c.unaccounted,
+            c.expected,
+            "{c:?}"
+        );
+        assert_eq!(c.extra, 0, "{c:?}");
+    }
+    // DAILY forgets customers ending in 7 on weekends (2024-03-02 is a
+    // Saturday): those, and only those, are unaccounted.
+    let saturday = d("2024-03-02");
+    let missing = wh
+        .unaccounted_players(
+            daily,
+            saturday,
+            PlayerFilter {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let sevens: Vec<String> = expected_customers("2024-03-02")
+        .into_iter()
+        .filter(|c| c.ends_with('7'))
+        .collect();
+    assert!(!sevens.is_empty());
+    assert_eq!(missing.items, sevens);
+    let weekday = cells
+        .iter()
+        .find(|c| c.processor == daily && c.date == d("2024-03-04"))
+        .unwrap();
+    assert_eq!(weekday.unaccounted, 0, "{weekday:?}");
+    // LOYALTY has no tier for first-time customers: an expected gap.
+    let first_day = cells
+        .iter()
+        .find(|c| c.processor == loyalty && c.date == d(FIRST))
+        .unwrap();
+    assert_eq!(first_day.has_failure, first_day.expected, "{first_day:?}");
+    assert_eq!(
+        first_day
+            .failures_by_category
+            .get(FailureCategory::InsufficientData.code()),
+        Some(&first_day.expected)
+    );
+    assert!(cells
+        .iter()
+        .any(|c| c.processor == loyalty && c.has_record > 0));
+
+    // One customer's trace: both processors, no box scores.
+    let who = &expected_customers("2024-03-04")[0];
+    let trace = wh
+        .player_trace(who, d("2024-03-04"))
+        .await
+        .unwrap()
+        .expect("a known customer");
+    assert!(trace.expected && trace.recent_games.is_empty());
+    assert_eq!(trace.links.len(), 2);
+
+    let answers = numbers(&cells);
+    // Loaded and run twice: the same rows, none duplicated.
+    let before = universe_rows(wh).await;
+    engine::import::import_universe(wh, rows.clone())
+        .await
+        .unwrap();
+    assert_eq!(universe_rows(wh).await, before);
+    run(wh, &[daily, loyalty]).await;
+    let again = wh.cell_counts(range(), &[daily, loyalty]).await.unwrap();
+    assert_eq!(numbers(&again), answers);
+
+    // LOYALTY runs a week of dates at once (`batch_dates = 7`): a run that
+    // fails fails its week's cells, which keep their rows; the next week runs.
+    std::env::set_var("LOYALTY_FAIL_ON", "2024-03-03");
+    let broken = run(wh, &[loyalty]).await;
+    std::env::remove_var("LOYALTY_FAIL_ON");
+    assert_eq!(broken.state, JobState::Failed, "{broken:?}");
+    let week: Vec<(P, NaiveDate)> = (1..=7)
+        .map(|k| (loyalty, d(&format!("2024-03-0{k}"))))
+        .collect();
+    assert_eq!(broken.failed_cells, week);
+    let kept = wh.cell_counts(range(), &[daily, loyalty]).await.unwrap();
+    assert_eq!(numbers(&kept), answers, "old rows kept");
+    let runs = wh.cell_runs(loyalty, d("2024-03-05")).await.unwrap();
+    let error = runs[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("the loyalty feed for 2024-03-03 is missing")
+            && error.contains("one run over 7 dates"),
+        "{error}"
+    );
+    let next_week = wh.cell_runs(loyalty, d("2024-03-08")).await.unwrap();
+    assert_eq!(next_week[0].status, warehouse::RunStatus::Success);
+
+    // A broken row: refused by line and column, nothing written.
+    let mut broken = rows.clone();
+    broken[3].1[3] = "twelve".into();
+    let e = engine::import::import_universe(wh, broken)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 5") && e.contains("amount"), "{e}");
+    assert_eq!(universe_rows(wh).await, before);
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
+    let (daily, loyalty) = install();
+    let count = "SELECT count(*) FROM shop_metrics.customer_daily_totals";
+    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let on_embedded = scenario(&embedded, daily, loyalty).await;
+    let records: i64 = embedded
+        .cell_counts(range(), &[daily])
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.has_record)
+        .sum();
+    // Two runs wrote the table: each row is there once.
+    assert_eq!(embedded.count_for_tests(count).unwrap(), records);
+    let bq = bigquery("o").await;
+    let on_bigquery = scenario(&bq, daily, loyalty).await;
+    assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
+    assert_eq!(on_bigquery, on_embedded);
+}
