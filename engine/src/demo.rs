@@ -43,16 +43,37 @@ pub async fn foreign_rows(
         Some(days) => start + chrono::Duration::days(i64::from(days.max(1)) - 1),
         None => domain::demo::season_end(),
     };
+    let dates = season
+        .games
+        .iter()
+        .map(|g| g.game_date)
+        .filter(|d| *d <= last);
+    first_foreign_date(wh, dates, "box-score").await
+}
+
+/// The first stored date whose universe rows differ in number from the
+/// demo's (`demo_dates`: one per demo row), described for the user.
+async fn first_foreign_date(
+    wh: &dyn Warehouse,
+    demo_dates: impl Iterator<Item = NaiveDate>,
+    rows_are: &str,
+) -> Result<Option<String>, EngineError> {
     let mut demo_rows: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
-    for g in season.games.iter().filter(|g| g.game_date <= last) {
-        *demo_rows.entry(g.game_date).or_default() += 1;
+    for d in demo_dates {
+        *demo_rows.entry(d).or_default() += 1;
     }
+    let (Some(start), Some(last)) = (
+        demo_rows.keys().next().copied(),
+        demo_rows.keys().next_back().copied(),
+    ) else {
+        return Ok(None);
+    };
     let range = domain::DateRange::new(start, last, i64::MAX)?;
     for stored in wh.game_dates(range).await? {
         let demo = demo_rows.get(&stored.game_date).copied().unwrap_or(0);
         if stored.player_rows != demo {
             return Ok(Some(format!(
-                "{} holds {} box-score rows where the demo has {demo}",
+                "{} holds {} {rows_are} rows where the demo has {demo}",
                 stored.game_date, stored.player_rows
             )));
         }
@@ -129,27 +150,7 @@ pub async fn foreign_universe_rows(
     days: Option<u32>,
 ) -> Result<Option<String>, EngineError> {
     let rows = first_days(rows.to_vec(), days);
-    let mut demo_rows: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
-    for d in rows.iter().filter_map(|(_, f)| row_date(f)) {
-        *demo_rows.entry(d).or_default() += 1;
-    }
-    let (Some(start), Some(last)) = (
-        demo_rows.keys().next().copied(),
-        demo_rows.keys().next_back().copied(),
-    ) else {
-        return Ok(None);
-    };
-    let range = domain::DateRange::new(start, last, i64::MAX)?;
-    for stored in wh.game_dates(range).await? {
-        let demo = demo_rows.get(&stored.game_date).copied().unwrap_or(0);
-        if stored.player_rows != demo {
-            return Ok(Some(format!(
-                "{} holds {} universe rows where the demo has {demo}",
-                stored.game_date, stored.player_rows
-            )));
-        }
-    }
-    Ok(None)
+    first_foreign_date(wh, rows.iter().filter_map(|(_, f)| row_date(f)), "universe").await
 }
 
 /// Like [`load_demo`], limited to the season's first `days` days when given

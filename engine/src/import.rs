@@ -13,12 +13,7 @@ pub async fn import_player_games(
     rows: Vec<(u64, PlayerGame)>,
 ) -> Result<UpstreamLoad, EngineError> {
     if rows.is_empty() {
-        return Err(DomainError::BadImportRow {
-            line: 1,
-            column: "-".into(),
-            message: "the file has no data rows".into(),
-        }
-        .into());
+        return Err(no_data_rows());
     }
     for (line, row) in &rows {
         if let Some((column, message)) = row.import_problem() {
@@ -74,12 +69,7 @@ pub async fn import_universe(
         .into());
     }
     if rows.is_empty() {
-        return Err(DomainError::BadImportRow {
-            line: 1,
-            column: "-".into(),
-            message: "the file has no data rows".into(),
-        }
-        .into());
+        return Err(no_data_rows());
     }
     let mut parsed = Vec::with_capacity(rows.len());
     for (line, fields) in &rows {
@@ -94,4 +84,13 @@ pub async fn import_universe(
         parsed.push(row);
     }
     Ok(wh.load_universe(parsed).await?)
+}
+
+fn no_data_rows() -> EngineError {
+    DomainError::BadImportRow {
+        line: 1,
+        column: "-".into(),
+        message: "the file has no data rows".into(),
+    }
+    .into()
 }

@@ -849,6 +849,19 @@ fn the_orders_example_runs_as_the_readme_says() {
         all.extend(args);
         rollcall(&db, &all)
     };
+    let validate_daily = || {
+        with_file(&[
+            "validate",
+            "--start-date",
+            "2024-03-01",
+            "--end-date",
+            "2024-03-28",
+            "--processor",
+            "DAILY",
+            "--format",
+            "json",
+        ])
+    };
     let out = with_file(&["demo"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -858,17 +871,7 @@ fn the_orders_example_runs_as_the_readme_says() {
     );
     // The scripts left customers unaccounted on weekends: exit 1, every
     // customer in the identity.
-    let out = with_file(&[
-        "validate",
-        "--start-date",
-        "2024-03-01",
-        "--end-date",
-        "2024-03-28",
-        "--processor",
-        "DAILY",
-        "--format",
-        "json",
-    ]);
+    let out = validate_daily();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let totals = &json["totals"][0][1];
@@ -884,17 +887,7 @@ fn the_orders_example_runs_as_the_readme_says() {
     };
     // The demo again changes nothing: its rows are the store's.
     assert!(with_file(&["demo"]).status.success());
-    let again = with_file(&[
-        "validate",
-        "--start-date",
-        "2024-03-01",
-        "--end-date",
-        "2024-03-28",
-        "--processor",
-        "DAILY",
-        "--format",
-        "json",
-    ]);
+    let again = validate_daily();
     assert_eq!(totals(&again), totals(&out));
 
     // A broken CSV is refused by line and column, and nothing changes.
@@ -919,17 +912,7 @@ fn the_orders_example_runs_as_the_readme_says() {
         "{}",
         stderr(&out)
     );
-    let unchanged = with_file(&[
-        "validate",
-        "--start-date",
-        "2024-03-01",
-        "--end-date",
-        "2024-03-28",
-        "--processor",
-        "DAILY",
-        "--format",
-        "json",
-    ]);
+    let unchanged = validate_daily();
     assert_eq!(totals(&unchanged), totals(&again));
     // The shipped pipeline's box scores are not a universe to import.
     let out = rollcall(&db, &["import", "universe", csv.to_str().unwrap()]);

@@ -308,23 +308,33 @@ pub(crate) async fn player_trace(
             sql::trace_failure_row,
         )
         .await?;
-    let links = sql::trace_links(&records, &failures, expected);
+    // Box scores are the NBA universe's; another universe has none.
+    let recent_games = if domain::pipeline::active().universe.is_nba() {
+        recent_box_scores(wh, player, date).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(PlayerTrace {
+        player_lookup: player.to_string(),
+        date,
+        expected,
+        links: sql::trace_links(&records, &failures, expected),
+        recent_games,
+    }))
+}
+
+/// The player's last ten box scores up to the date, within the trace window.
+async fn recent_box_scores(
+    wh: &BigQueryWarehouse,
+    player: &str,
+    date: NaiveDate,
+) -> Result<Vec<PlayerGame>> {
     let (lo, _) = sql::trace_window(date);
     let window = vec![
         param("player", P::Str(Some(player.into()))),
         param("date", P::Date(Some(date))),
         param("lo", P::Date(Some(lo))),
     ];
-    if !domain::pipeline::active().universe.is_nba() {
-        // Box scores are the NBA universe's; another universe has none.
-        return Ok(Some(PlayerTrace {
-            player_lookup: player.to_string(),
-            date,
-            expected,
-            links,
-            recent_games: Vec::new(),
-        }));
-    }
     let pgs = wh.t(&schema::PLAYER_GAMES);
     let recent = wh
         .q(
@@ -336,18 +346,11 @@ pub(crate) async fn player_trace(
             window,
         )
         .await?;
-    let recent_games = recent
+    recent
         .iter()
         .map(|r| {
             serde_json::from_value(Value::Object(schema::row_object(&schema::PLAYER_GAMES, r)))
                 .map_err(|e| WarehouseError::Query(format!("unreadable box score: {e}")))
         })
-        .collect::<Result<Vec<PlayerGame>>>()?;
-    Ok(Some(PlayerTrace {
-        player_lookup: player.to_string(),
-        date,
-        expected,
-        links,
-        recent_games,
-    }))
+        .collect()
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{bigquery, d, load_until};
+use common::{bigquery, d, load_until, numbers};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -60,27 +60,6 @@ async fn rest_cells(wh: &dyn Warehouse, rest: P) -> Vec<CellCounts> {
     let mut cells = wh.cell_counts(range, &[rest]).await.unwrap();
     cells.retain(|c| c.expected > 0);
     cells
-}
-
-/// What a store answers, without run ids and times (those differ by design).
-fn numbers(cells: &[CellCounts]) -> Vec<String> {
-    cells
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {} exp {} rec {} fail {} unacc {} inv {} extra {} {:?}",
-                c.processor.code(),
-                c.date,
-                c.expected,
-                c.has_record,
-                c.has_failure,
-                c.unaccounted,
-                c.investigate,
-                c.extra,
-                c.failures_by_category
-            )
-        })
-        .collect()
 }
 
 /// The scenario on one store; returns its answers after the first run.

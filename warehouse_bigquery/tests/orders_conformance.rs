@@ -8,11 +8,10 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{bigquery, d};
+use common::{bigquery, d, numbers};
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 
-use domain::report::CellCounts;
 use domain::{DateRange, FailureCategory, ProcessorId as P};
 use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use warehouse::{JobState, PlayerFilter, Warehouse};
@@ -78,27 +77,6 @@ async fn run(wh: &dyn Warehouse, processors: &[P]) -> engine::backfill::JobSumma
     backfill(wh, &request, &options, &(), &AtomicBool::new(false))
         .await
         .unwrap()
-}
-
-/// What a store answers, without run ids and times (those differ by design).
-fn numbers(cells: &[CellCounts]) -> Vec<String> {
-    cells
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {} exp {} rec {} fail {} unacc {} inv {} extra {} {:?}",
-                c.processor.code(),
-                c.date,
-                c.expected,
-                c.has_record,
-                c.has_failure,
-                c.unaccounted,
-                c.investigate,
-                c.extra,
-                c.failures_by_category
-            )
-        })
-        .collect()
 }
 
 async fn universe_rows(wh: &dyn Warehouse) -> i64 {

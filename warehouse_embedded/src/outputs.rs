@@ -657,17 +657,27 @@ pub(crate) fn player_trace(
         &sql::player_failures(d, player, date),
         sql::trace_failure_row,
     )?;
-    let links = sql::trace_links(&records, &failures, expected);
-    if !domain::pipeline::active().universe.is_nba() {
-        // Box scores are the NBA universe's; another universe has none.
-        return Ok(Some(PlayerTrace {
-            player_lookup: player.to_string(),
-            date,
-            expected,
-            links,
-            recent_games: Vec::new(),
-        }));
-    }
+    // Box scores are the NBA universe's; another universe has none.
+    let recent_games = if domain::pipeline::active().universe.is_nba() {
+        recent_box_scores(conn, player, date)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(PlayerTrace {
+        player_lookup: player.to_string(),
+        date,
+        expected,
+        links: sql::trace_links(&records, &failures, expected),
+        recent_games,
+    }))
+}
+
+/// The player's last ten box scores up to the date.
+fn recent_box_scores(
+    conn: &Connection,
+    player: &str,
+    date: NaiveDate,
+) -> Result<Vec<domain::game::PlayerGame>> {
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {} FROM nba_analytics.player_game_summary
@@ -676,16 +686,10 @@ pub(crate) fn player_trace(
             crate::upstream::PGS_COLUMNS
         ))
         .map_err(query_err)?;
-    let recent_games = stmt
+    let games = stmt
         .query_map(params![player, date], crate::upstream::pgs_row)
         .map_err(query_err)?
         .collect::<duckdb::Result<Vec<_>>>()
         .map_err(query_err)?;
-    Ok(Some(PlayerTrace {
-        player_lookup: player.to_string(),
-        date,
-        expected,
-        links,
-        recent_games,
-    }))
+    Ok(games)
 }

@@ -59,3 +59,26 @@ pub fn expected_players(date: &str) -> Vec<String> {
     players.dedup();
     players
 }
+
+/// What a store answers, without run ids and times (those differ by design).
+// Each test binary compiles this module; not all of them compare cells.
+#[allow(dead_code)]
+pub fn numbers(cells: &[domain::report::CellCounts]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} exp {} rec {} fail {} unacc {} inv {} extra {} {:?}",
+                c.processor.code(),
+                c.date,
+                c.expected,
+                c.has_record,
+                c.has_failure,
+                c.unaccounted,
+                c.investigate,
+                c.extra,
+                c.failures_by_category
+            )
+        })
+        .collect()
+}
