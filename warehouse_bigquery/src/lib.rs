@@ -172,9 +172,13 @@ impl BigQueryWarehouse {
         };
         schema::ensure(&wh, config.location.as_deref())
             .await
-            .map_err(|e| WarehouseError::Open {
-                location,
-                message: e.to_string(),
+            .map_err(|e| match e {
+                // Already says where and what (a table that does not fit).
+                WarehouseError::Open { .. } => e,
+                other => WarehouseError::Open {
+                    location,
+                    message: other.to_string(),
+                },
             })?;
         Ok(wh)
     }

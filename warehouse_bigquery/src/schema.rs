@@ -719,6 +719,7 @@ pub(crate) async fn ensure(
         existing.insert(ds, tables);
     }
     let has = |ds: &str, name: &str| existing.get(ds).is_some_and(|t| t.contains(name));
+    check_pipeline_columns(wh).await?;
     for t in all_tables() {
         if !has(t.dataset, t.name) {
             wh.bq.query(&wh.names.create_table(t), vec![]).await?;
@@ -741,4 +742,88 @@ pub(crate) async fn ensure(
         }
     }
     Ok(())
+}
+
+/// Refuses a pipeline table that already exists without the columns
+/// Rollcall needs, naming both lists (what the embedded store checks at
+/// open too): a command's table must be exactly its declaration; an
+/// observed table or a universe of the pipeline's own (someone else's)
+/// must have the declared columns. One `tables.get` per pipeline table, all
+/// at once (not the listing: it may lag a table just replaced).
+async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Result<()> {
+    let mut checks: Vec<(&'static TableDef, bool, String)> = Vec::new();
+    if let Some(u) = universe_table() {
+        checks.push((u, false, "the universe".into()));
+    }
+    for (id, t) in pipeline_tables() {
+        checks.push((t, t.staged, format!("processor {}", id.code())));
+    }
+    let mut gets = tokio::task::JoinSet::new();
+    for (i, (t, _, _)) in checks.iter().enumerate() {
+        let client = std::sync::Arc::clone(&wh.bq.client);
+        let (project, dataset, name) = (
+            wh.bq.project.clone(),
+            wh.names.dataset(t.dataset),
+            t.name.to_string(),
+        );
+        gets.spawn(async move {
+            let got = client.table().get(&project, &dataset, &name, None).await;
+            (i, got)
+        });
+    }
+    while let Some(done) = gets.join_next().await {
+        let (i, got) = done.map_err(|e| warehouse::WarehouseError::Query(e.to_string()))?;
+        let table = match got {
+            Ok(table) => table,
+            // Missing: created below, as declared.
+            Err(e) if crate::client::is_not_found(&e) => continue,
+            Err(e) => return Err(crate::client::bq_error(e)),
+        };
+        let (t, exact, needed_by) = &checks[i];
+        let found: Vec<String> = table
+            .schema
+            .fields
+            .unwrap_or_default()
+            .iter()
+            .map(|f| format!("{} {}", f.name.to_lowercase(), field_type(&f.r#type)))
+            .collect();
+        let wanted: Vec<String> = t
+            .columns
+            .iter()
+            .map(|(c, ty)| format!("{} {}", c.to_lowercase(), ty.sql()))
+            .collect();
+        let fits = if *exact {
+            found == wanted
+        } else {
+            wanted.iter().all(|w| found.contains(w))
+        };
+        if !fits {
+            return Err(warehouse::WarehouseError::Open {
+                location: format!("bigquery:{}", wh.bq.project),
+                message: format!(
+                    "{}.{} has columns ({}), but {needed_by} needs ({})",
+                    t.dataset,
+                    t.name,
+                    found.join(", "),
+                    wanted.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A column type as `Ty::sql` spells it (BigQuery answers either legacy or
+/// standard names).
+fn field_type(t: &gcp_bigquery_client::model::field_type::FieldType) -> &'static str {
+    use gcp_bigquery_client::model::field_type::FieldType as F;
+    match t {
+        F::String => "STRING",
+        F::Integer | F::Int64 => "INT64",
+        F::Float | F::Float64 => "FLOAT64",
+        F::Boolean | F::Bool => "BOOL",
+        F::Date => "DATE",
+        F::Timestamp => "TIMESTAMP",
+        _ => "OTHER",
+    }
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{bigquery, d, numbers};
+use common::{d, numbers};
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 
@@ -239,8 +239,44 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
         .sum();
     // Two runs wrote the table: each row is there once.
     assert_eq!(embedded.count_for_tests(count).unwrap(), records);
-    let bq = bigquery("o").await;
+    let prefix = common::unique_prefix("o");
+    let bq = common::bigquery_at(&prefix).await.unwrap();
     let on_bigquery = scenario(&bq, daily, loyalty).await;
     assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
     assert_eq!(on_bigquery, on_embedded);
+
+    // Opened again: the tables fit. A command's table someone changed, or a
+    // universe that lost a column, is refused at open, naming both lists.
+    assert!(common::bigquery_at(&prefix).await.is_ok());
+    for (table, ddl, needed_by) in [
+        (
+            "shop_metrics.customer_loyalty",
+            "(customer_id STRING, order_date DATE, tier STRING)",
+            "processor LOYALTY",
+        ),
+        (
+            "shop.orders",
+            "(customer_id STRING, order_date DATE, order_id STRING)",
+            "the universe",
+        ),
+    ] {
+        bq.execute_for_tests(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+        bq.execute_for_tests(&format!("CREATE TABLE {table} {ddl}"))
+            .await
+            .unwrap();
+        let e = common::bigquery_at(&prefix)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!("{table} has columns")) && e.contains(needed_by),
+            "{e}"
+        );
+        bq.execute_for_tests(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+    }
 }

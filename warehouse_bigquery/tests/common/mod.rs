@@ -11,27 +11,40 @@ pub fn d(s: &str) -> NaiveDate {
 
 /// BigQuery on the emulator, in datasets of its own (a unique prefix that
 /// starts with `tag`).
+// orders_conformance opens its datasets twice, by prefix (`bigquery_at`).
+#[allow(dead_code)]
 pub async fn bigquery(tag: &str) -> BigQueryWarehouse {
+    bigquery_at(&unique_prefix(tag))
+        .await
+        .expect("BigQuery warehouse opens on the emulator")
+}
+
+/// A dataset prefix no other test uses, starting with `tag`.
+pub fn unique_prefix(tag: &str) -> String {
+    format!(
+        "{tag}{}_{}_",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    )
+}
+
+/// BigQuery on the emulator in the datasets of `prefix` (opened again: the
+/// same tables).
+pub async fn bigquery_at(prefix: &str) -> Result<BigQueryWarehouse, warehouse::WarehouseError> {
     let url = std::env::var("ROLLCALL_BQ_URL").expect(
         "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
          run them with `make test` (scripts/test.sh starts it) or start it with \
          scripts/bq-emulator.sh and export ROLLCALL_BQ_URL",
     );
-    let prefix = format!(
-        "{tag}{}_{}_",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    );
     BigQueryWarehouse::open(BigQueryConfig {
         project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
+        dataset_prefix: prefix.to_string(),
         location: None,
         base_url: Some(url),
         credentials: Credentials::None,
         timeouts: Default::default(),
     })
     .await
-    .expect("BigQuery warehouse opens on the emulator")
 }
 
 /// The demo season's upstream rows up to `last` (inclusive).
