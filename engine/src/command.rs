@@ -99,7 +99,12 @@ async fn capture(
     directory: &str,
 ) -> Result<(Vec<u8>, String), CommandError> {
     let day_args: Vec<String> = dates.iter().map(|(d, _)| d.to_string()).collect();
-    let mut child = Command::new(&cmd.program)
+    let mut program = Command::new(&cmd.program);
+    // The command leads a process group of its own, so a timeout stops
+    // whatever it started too, not only the command itself.
+    #[cfg(unix)]
+    program.process_group(0);
+    let mut child = program
         .args(&cmd.args)
         .args(&day_args)
         .current_dir(if directory.is_empty() {
@@ -123,6 +128,7 @@ async fn capture(
             program: cmd.program.clone(),
             source,
         })?;
+    let group = child.id();
     let input = command::stdin_lines(
         dates
             .iter()
@@ -141,10 +147,13 @@ async fn capture(
     };
     let seconds = cmd.timeout_seconds;
     match tokio::time::timeout(Duration::from_secs(seconds), work).await {
-        Err(_) => Err(CommandError::Timeout {
-            seconds,
-            stderr: String::new(),
-        }),
+        Err(_) => {
+            kill_group(group);
+            Err(CommandError::Timeout {
+                seconds,
+                stderr: String::new(),
+            })
+        }
         Ok((out, err, status)) => {
             let stderr = err.map_err(CommandError::Io)?;
             let status = status.map_err(CommandError::Io)?;
@@ -158,6 +167,20 @@ async fn capture(
             out.map(|o| (o, stderr)).ok_or(CommandError::TooMuchOutput)
         }
     }
+}
+
+/// Stops the process group the command leads (its children, and theirs).
+fn kill_group(leader: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = leader.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: killpg only sends a signal; `pid` is the group our child
+        // leads (`process_group(0)`), so no other process group is touched.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = leader;
 }
 
 /// All of `r`, or `None` past [`MAX_STDOUT_BYTES`].

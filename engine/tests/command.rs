@@ -98,10 +98,31 @@ async fn a_non_zero_exit_fails_the_cell_with_the_end_of_stderr() {
 }
 
 #[tokio::test]
-async fn a_command_past_its_time_limit_is_killed() {
-    let e = run("sleep 30", 1).await.unwrap_err();
+async fn a_command_past_its_time_limit_is_killed_with_what_it_started() {
+    // The command starts a child of its own, leaves its pid, and waits.
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+    let e = run(&script, 1).await.unwrap_err();
     assert!(matches!(e, CommandError::Timeout { seconds: 1, .. }), "{e}");
     assert!(e.to_string().contains("timed out after 1 s"), "{e}");
+    let child = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = format!("/proc/{}/stat", child.trim());
+    // Gone, or a zombie waiting for its new parent to reap it.
+    let mut alive = true;
+    for _ in 0..50 {
+        alive = std::fs::read_to_string(&stat)
+            .map(|s| {
+                let state = s.rsplit(')').next().unwrap_or("").trim_start();
+                !state.starts_with('Z')
+            })
+            .unwrap_or(false);
+        if !alive {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!alive, "the command's own child outlived the timeout");
 }
 
 #[tokio::test]
