@@ -87,7 +87,10 @@ pub async fn player_trace(
     let state = state()?;
     engine::reconcile::player_trace(state.warehouse.as_ref(), &player, &date)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("no player '{player}' in player_game_summary")))
+        .ok_or_else(|| {
+            let u = &domain::pipeline::active().universe;
+            AppError::not_found(format!("no {} '{player}' in {}", u.entity(), u.table))
+        })
 }
 
 /// The re-run dialog's fields, as the form and the URL carry them.

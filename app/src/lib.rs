@@ -62,6 +62,7 @@ struct PagePipeline {
     processors: Vec<domain::ProcessorSpec>,
     default_view: Option<domain::DateRange>,
     universe_table: String,
+    entity_name: String,
 }
 
 /// The active pipeline's page part as JSON safe inside `<script>`.
@@ -71,6 +72,7 @@ fn processors_json() -> String {
         processors: p.processors.clone(),
         default_view: p.default_view,
         universe_table: p.universe.table.clone(),
+        entity_name: p.universe.entity_name.clone(),
     };
     serde_json::to_string(&page)
         .unwrap_or_else(|_| "{}".into())
@@ -89,6 +91,7 @@ pub fn install_processors_from_page() -> Result<(), String> {
     let mut pipeline = domain::pipeline::Pipeline::of_processors(page.processors);
     pipeline.default_view = page.default_view;
     pipeline.universe.table = page.universe_table;
+    pipeline.universe.entity_name = page.entity_name;
     domain::pipeline::install(pipeline)
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -127,7 +130,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="rc-header">
                 <a class="rc-brand" href="/">"Rollcall"</a>
-                <span class="rc-tagline">"every expected player answers roll call"</span>
+                <span class="rc-tagline">{format!("every expected {} answers roll call", domain::pipeline::active().universe.entity())}</span>
                 <nav class="rc-nav" aria-label="Main">
                     <a href="/">"Coverage"</a>
                     <a href="/jobs">"Jobs"</a>

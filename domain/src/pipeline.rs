@@ -62,6 +62,18 @@ pub struct Universe {
     /// A CSV file of demo rows (header: the entity, date and declared
     /// columns), relative to the pipeline file; empty: no demo data.
     pub demo: String,
+    /// What one entity is called on the pages (`entity_name`; "player" for
+    /// the NBA box scores, "entity" unless a pipeline says).
+    pub entity_name: String,
+}
+
+/// `word` with a capital first letter (a label's first word).
+pub fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// One row of a universe table of the pipeline's own: the entity, the date,
@@ -123,6 +135,33 @@ impl Universe {
             entity: entity.to_string(),
             values,
         })
+    }
+
+    /// The entity's name, for labels ("player"; "entity" when unnamed).
+    pub fn entity(&self) -> &str {
+        if self.entity_name.is_empty() {
+            "entity"
+        } else {
+            &self.entity_name
+        }
+    }
+
+    /// The entities' name, for labels ("players", "entities").
+    pub fn entities(&self) -> String {
+        let one = self.entity();
+        match one.strip_suffix('y') {
+            Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+            _ => format!("{one}s"),
+        }
+    }
+
+    /// What a date without universe rows shows ("no games" for the NBA).
+    pub fn nothing_expected(&self) -> &'static str {
+        if self.is_nba() {
+            "no games"
+        } else {
+            "nothing expected"
+        }
     }
 
     /// Every column of a universe of the pipeline's own, in table order.
@@ -191,6 +230,8 @@ struct UniverseForm {
     columns: Option<Spanned<Vec<ColumnForm>>>,
     #[serde(default)]
     demo: Option<Spanned<String>>,
+    #[serde(default)]
+    entity_name: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +340,25 @@ impl Pipeline {
             expected: u.expected.get_ref().trim().to_string(),
             columns: Vec::new(),
             demo: String::new(),
+            entity_name: String::new(),
+        };
+        universe.entity_name = match &u.entity_name {
+            Some(name) => {
+                let n = name.get_ref();
+                let word = !n.is_empty()
+                    && n.len() <= 32
+                    && n.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == ' ' || c == '-');
+                if !word {
+                    return Err(err(
+                        name.span(),
+                        format!("entity_name = {n:?}: 1 to 32 lowercase letters, spaces or -"),
+                    ));
+                }
+                n.clone()
+            }
+            None if universe.is_nba() => "player".into(),
+            None => String::new(),
         };
         if universe.is_nba() {
             // The box scores have their DESIGN schema and the demo season.
@@ -851,6 +911,19 @@ mod tests {
         let p = Pipeline::parse(ORDERS_PIPELINE).unwrap();
         assert!(!p.universe.is_nba());
         assert_eq!(p.universe.demo, "orders.csv");
+        assert_eq!(
+            (p.universe.entity(), p.universe.entities()),
+            ("customer", "customers".into())
+        );
+        assert_eq!(nba().universe.entities(), "players");
+        let unnamed = ORDERS_PIPELINE.replace("entity_name = \"customer\"\n", "");
+        let unnamed = Pipeline::parse(&unnamed).unwrap().universe;
+        assert_eq!(
+            (unnamed.entity(), unnamed.entities()),
+            ("entity", "entities".into())
+        );
+        let shouting = ORDERS_PIPELINE.replace("\"customer\"", "\"<b>Customer</b>\"");
+        assert_eq!(refused(&shouting).line, line_of(&shouting, "entity_name"));
         let columns: Vec<(&str, Option<ColumnType>)> = p.universe.all_columns();
         assert_eq!(
             columns,

@@ -38,7 +38,7 @@ test('drill-down and trace: the customers the script forgot on a Saturday', asyn
   await page.locator('td[data-cell="DAILY:2024-03-02"] a').click();
   const detail = page.getByRole('region', { name: 'Cell detail' });
   await expect(detail.getByTestId('unaccounted-count')).toHaveText(daily.unaccounted);
-  const forgotten = detail.getByRole('list', { name: 'Unaccounted players' }).getByRole('listitem');
+  const forgotten = detail.getByRole('list', { name: 'Unaccounted customers' }).getByRole('listitem');
   await expect(forgotten).toHaveCount(Number(daily.unaccounted));
   for (const who of await forgotten.allTextContents()) {
     expect(who.trim()).toMatch(/^C\d{3}7$/);

@@ -32,6 +32,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         detail.status.code()
     );
     let date = detail.date;
+    let universe = &domain::pipeline::active().universe;
     let trace = move |player: &str| format!("/players/{player}?date={date}");
     let counts = detail.counts.clone().map(|c| {
         view! {
@@ -117,8 +118,8 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
             </header>
             {counts}
             {date_level}
-            <h3>"Unaccounted players (" {unaccounted.total} ")"</h3>
-            <ul class="rc-players" aria-label="Unaccounted players">
+            <h3>{format!("Unaccounted {} ({})", universe.entities(), unaccounted.total)}</h3>
+            <ul class="rc-players" aria-label=format!("Unaccounted {}", universe.entities())>
                 {unaccounted
                     .items
                     .into_iter()
@@ -138,13 +139,13 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 <input type="hidden" name="start" value=view.start.clone().unwrap_or_default()/>
                 <input type="hidden" name="end" value=view.end.clone().unwrap_or_default()/>
                 <input type="hidden" name="cell" value=cell_value/>
-                <label>"Search player " <input type="search" name="q" value=view.search.clone().unwrap_or_default()/></label>
+                <label>{format!("Search {} ", universe.entity())} <input type="search" name="q" value=view.search.clone().unwrap_or_default()/></label>
                 <button type="submit">"Filter"</button>
             </Form>
             <table class="rc-table" aria-label="Failure rows">
                 <thead>
                     <tr>
-                        <th scope="col">"Player"</th>
+                        <th scope="col">{domain::pipeline::capitalised(universe.entity())}</th>
                         <th scope="col">"Category"</th>
                         <th scope="col">"Reason"</th>
                         <th scope="col">"Upstream"</th>

@@ -189,7 +189,11 @@ fn DayColumns(
                     let d = *d;
                     match by_cell.get(&(p, d)).cloned() {
                         None => {
-                            let title = format!("{} {d}: no games", p.code());
+                            let title = format!(
+                                "{} {d}: {}",
+                                p.code(),
+                                domain::pipeline::active().universe.nothing_expected()
+                            );
                             view! { <td class="rc-cell rc-cell-nogames" title=title></td> }
                                 .into_any()
                         }
@@ -329,7 +333,10 @@ fn period_cell(cc: &ColumnCell<'_>, period: Period, view: &ViewQuery) -> impl In
     let (first, last) = (cc.column.first, cc.column.last);
     let code = cc.processor.code();
     let Some(worst) = cc.worst else {
-        let title = format!("{code} {first} to {last}: no games");
+        let title = format!(
+            "{code} {first} to {last}: {}",
+            domain::pipeline::active().universe.nothing_expected()
+        );
         return Either::Left(view! { <td class="rc-cell rc-cell-nogames" title=title></td> });
     };
     let status = worst.status();
@@ -377,7 +384,7 @@ pub fn Legend() -> impl IntoView {
                 .into_iter()
                 .map(|(c, l)| view! { <span class="rc-swatch" style=format!("background:{}", coverage_colour(c))></span><span>{l}</span> })
                 .collect_view()}
-            <span class="rc-swatch rc-cell-nogames"></span><span>"no games"</span>
+            <span class="rc-swatch rc-cell-nogames"></span><span>{domain::pipeline::active().universe.nothing_expected()}</span>
             <span class="rc-mark">"!"</span><span>"investigate"</span>
             <span class="rc-mark">"D"</span><span>"date-level failure"</span>
             <span class="rc-mark">"∅"</span><span>"not run"</span>

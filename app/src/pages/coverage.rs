@@ -85,9 +85,9 @@ pub fn CoveragePage() -> impl IntoView {
                         let png_href = format!("/report.png?{export_query}");
                         let unaccounted = rec.unaccounted();
                         let headline = if unaccounted == 0 {
-                            "All players accounted for".to_string()
+                            format!("All {} accounted for", domain::pipeline::active().universe.entities())
                         } else {
-                            format!("{unaccounted} players unaccounted for")
+                            format!("{unaccounted} {} unaccounted for", domain::pipeline::active().universe.entities())
                         };
                         view! {
                             <Meta property="og:image" content=image.clone()/>
@@ -227,23 +227,42 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
         }
         .into_any();
     }
-    let summary = format!(
-        "{} game dates, {} games, {} expected player-games",
-        overview.dates.len(),
-        overview.total_games(),
-        overview.total_expected()
-    );
+    let universe = &domain::pipeline::active().universe;
+    // The NBA box scores count games; another universe, its rows.
+    let nba = universe.is_nba();
+    let summary = if nba {
+        format!(
+            "{} game dates, {} games, {} expected player-games",
+            overview.dates.len(),
+            overview.total_games(),
+            overview.total_expected()
+        )
+    } else {
+        format!(
+            "{} dates, {} rows, {} expected {}-dates",
+            overview.dates.len(),
+            overview.total_games(),
+            overview.total_expected(),
+            universe.entity()
+        )
+    };
+    let (dates_label, rows_label) = if nba {
+        ("Game dates", "Box-score rows")
+    } else {
+        ("Dates", "Rows")
+    };
+    let expected_label = format!("Expected {}", universe.entities());
     view! {
         <section class="rc-overview" aria-label="Coverage summary">
             <h2>"Upstream data"</h2>
             <p class="rc-summary">{range_label} ": " {summary}</p>
-            <table class="rc-table" aria-label="Game dates">
+            <table class="rc-table" aria-label=dates_label>
                 <thead>
                     <tr>
                         <th scope="col">"Date"</th>
-                        <th scope="col">"Games"</th>
-                        <th scope="col">"Box-score rows"</th>
-                        <th scope="col">"Expected players"</th>
+                        {nba.then(|| view! { <th scope="col">"Games"</th> })}
+                        <th scope="col">{rows_label}</th>
+                        <th scope="col">{expected_label}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -254,7 +273,7 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>{d.game_date.to_string()}</td>
-                                    <td class="rc-num">{d.games}</td>
+                                    {nba.then(|| view! { <td class="rc-num">{d.games}</td> })}
                                     <td class="rc-num">{d.player_rows}</td>
                                     <td class="rc-num">{d.expected_players}</td>
                                 </tr>

@@ -139,6 +139,7 @@ fn JobDetail(
 ) -> impl IntoView {
     let p = job.progress.clone();
     let throughput = p.players_per_second();
+    let entities = domain::pipeline::active().universe.entities();
     let eta = p
         .eta_seconds()
         .filter(|_| job.active)
@@ -252,8 +253,8 @@ fn JobDetail(
             <dt>"State"</dt><dd data-testid="job-state">{job.state.as_str()}</dd>
             <dt>"Cells"</dt><dd data-testid="job-cells">{format!("{} / {}", p.cells_done, p.cells_total)}</dd>
             <dt>"Done"</dt><dd data-testid="job-percent">{format!("{:.0}%", percent(&p))}</dd>
-            <dt>"Players"</dt><dd>{format!("{} / {}", p.players_done, p.players_total)}</dd>
-            <dt>"Throughput"</dt><dd>{format!("{throughput:.0} players/s")}</dd>
+            <dt>{domain::pipeline::capitalised(&entities)}</dt><dd>{format!("{} / {}", p.players_done, p.players_total)}</dd>
+            <dt>"Throughput"</dt><dd>{format!("{throughput:.0} {entities}/s")}</dd>
             <dt>"ETA"</dt><dd>{eta}</dd>
             <dt>"Current cell"</dt><dd>{p.current.clone().unwrap_or_else(|| "–".into())}</dd>
             <dt>"Failed cells"</dt><dd>{p.cells_failed}</dd>

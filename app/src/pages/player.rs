@@ -25,7 +25,7 @@ pub fn PlayerPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match trace.await {
-                    Err(e) => view! { <h1>"Player trace"</h1><ErrorMessage error=e/> }.into_any(),
+                    Err(e) => view! { <h1>{format!("{} trace", domain::pipeline::capitalised(domain::pipeline::active().universe.entity()))}</h1><ErrorMessage error=e/> }.into_any(),
                     Ok(t) => {
                         let root = t.root_cause();
                         let games = t.recent_games.clone();

@@ -36,14 +36,14 @@ pub fn RerunPage() -> impl IntoView {
                             <section class="rc-preview" aria-label="Dry run">
                                 <h2>"Dry run"</h2>
                                 <p data-testid="preview-summary">
-                                    {format!("{n} cells, {players} expected players. Nothing has been written yet.")}
+                                    {format!("{n} cells, {players} expected {}. Nothing has been written yet.", domain::pipeline::active().universe.entities())}
                                 </p>
                                 <table class="rc-table" aria-label="Cells to run">
                                     <thead>
                                         <tr>
                                             <th scope="col">"Processor"</th>
                                             <th scope="col">"Date"</th>
-                                            <th scope="col">"Expected players"</th>
+                                            <th scope="col">{format!("Expected {}", domain::pipeline::active().universe.entities())}</th>
                                         </tr>
                                     </thead>
                                     <tbody>
