@@ -926,6 +926,26 @@ pub fn player_failures(d: &Dialect, player: &str, date: NaiveDate) -> Query {
     b.finish(sql)
 }
 
+/// The trace from what a store read: the player, whether expected on the
+/// date, the rows of [`player_records`] and [`player_failures`], and the
+/// recent box scores (none for a universe other than the NBA's).
+pub fn player_trace(
+    player: &str,
+    date: NaiveDate,
+    expected: bool,
+    record_bits: &[Option<i64>],
+    failures: &[(Option<String>, TraceFailure)],
+    recent_games: Vec<domain::game::PlayerGame>,
+) -> domain::report::PlayerTrace {
+    domain::report::PlayerTrace {
+        player_lookup: player.to_string(),
+        date,
+        expected,
+        links: trace_links(record_bits, failures, expected),
+        recent_games,
+    }
+}
+
 /// One row of [`player_records`]: the processor's bit when the player has a
 /// record in its table.
 pub fn record_bit(r: &dyn SqlRow) -> Result<Option<i64>> {

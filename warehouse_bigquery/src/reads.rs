@@ -314,13 +314,14 @@ pub(crate) async fn player_trace(
     } else {
         Vec::new()
     };
-    Ok(Some(PlayerTrace {
-        player_lookup: player.to_string(),
+    Ok(Some(sql::player_trace(
+        player,
         date,
         expected,
-        links: sql::trace_links(&records, &failures, expected),
+        &records,
+        &failures,
         recent_games,
-    }))
+    )))
 }
 
 /// The player's last ten box scores up to the date, within the trace window.

@@ -9,11 +9,9 @@ mod common;
 
 use common::{bigquery, d, load_until, numbers};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use domain::report::CellCounts;
 use domain::{DateRange, ProcessorId as P};
-use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use warehouse::{FailureFilter, JobState, RunStatus, Warehouse};
 use warehouse_embedded::EmbeddedWarehouse;
 
@@ -37,22 +35,7 @@ async fn run(
     start: &str,
     end: &str,
 ) -> engine::backfill::JobSummary {
-    let request = BackfillRequest {
-        processors: processors.to_vec(),
-        dates: DateSpec::Range {
-            start: d(start),
-            end: d(end),
-        },
-        only_gaps: false,
-        legacy: false,
-    };
-    let options = RunOptions {
-        resume: false,
-        ..RunOptions::default()
-    };
-    backfill(wh, &request, &options, &(), &AtomicBool::new(false))
-        .await
-        .unwrap()
+    common::backfill_range(wh, processors, start, end).await
 }
 
 async fn rest_cells(wh: &dyn Warehouse, rest: P) -> Vec<CellCounts> {

@@ -10,10 +10,8 @@ mod common;
 use chrono::NaiveDate;
 use common::{d, numbers};
 use std::collections::BTreeSet;
-use std::sync::atomic::AtomicBool;
 
 use domain::{DateRange, FailureCategory, ProcessorId as P};
-use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use warehouse::{JobState, PlayerFilter, Warehouse};
 use warehouse_embedded::EmbeddedWarehouse;
 
@@ -61,22 +59,7 @@ fn range() -> DateRange {
 }
 
 async fn run(wh: &dyn Warehouse, processors: &[P]) -> engine::backfill::JobSummary {
-    let request = BackfillRequest {
-        processors: processors.to_vec(),
-        dates: DateSpec::Range {
-            start: d(FIRST),
-            end: d(LAST),
-        },
-        only_gaps: false,
-        legacy: false,
-    };
-    let options = RunOptions {
-        resume: false,
-        ..RunOptions::default()
-    };
-    backfill(wh, &request, &options, &(), &AtomicBool::new(false))
-        .await
-        .unwrap()
+    common::backfill_range(wh, processors, FIRST, LAST).await
 }
 
 async fn universe_rows(wh: &dyn Warehouse) -> i64 {

@@ -95,3 +95,37 @@ pub fn numbers(cells: &[domain::report::CellCounts]) -> Vec<String> {
         })
         .collect()
 }
+
+/// A fresh (not resumed) backfill of `processors` over `start..=end`.
+// Each test binary compiles this module; not all of them run backfills.
+#[allow(dead_code)]
+pub async fn backfill_range(
+    wh: &dyn Warehouse,
+    processors: &[domain::ProcessorId],
+    start: &str,
+    end: &str,
+) -> engine::backfill::JobSummary {
+    use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
+    let request = BackfillRequest {
+        processors: processors.to_vec(),
+        dates: DateSpec::Range {
+            start: d(start),
+            end: d(end),
+        },
+        only_gaps: false,
+        legacy: false,
+    };
+    let options = RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    };
+    backfill(
+        wh,
+        &request,
+        &options,
+        &(),
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .await
+    .unwrap()
+}
