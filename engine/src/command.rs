@@ -135,6 +135,8 @@ async fn capture(
             .flat_map(|(d, entities)| entities.iter().map(move |e| (*d, *e))),
     );
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    // Filled as the command writes, so a timeout still has its last words.
+    let mut tail: Vec<u8> = Vec::new();
     let work = async {
         let feed = async move {
             if let Some(mut s) = stdin {
@@ -142,7 +144,7 @@ async fn capture(
                 let _ = s.write_all(input.as_bytes()).await;
             }
         };
-        let (_, out, err) = tokio::join!(feed, read_capped(stdout), read_tail(stderr));
+        let (_, out, err) = tokio::join!(feed, read_capped(stdout), read_tail(stderr, &mut tail));
         (out, err, child.wait().await)
     };
     let seconds = cmd.timeout_seconds;
@@ -151,11 +153,12 @@ async fn capture(
             kill_group(group);
             Err(CommandError::Timeout {
                 seconds,
-                stderr: String::new(),
+                stderr: tail_text(&tail),
             })
         }
         Ok((out, err, status)) => {
-            let stderr = err.map_err(CommandError::Io)?;
+            err.map_err(CommandError::Io)?;
+            let stderr = tail_text(&tail);
             let status = status.map_err(CommandError::Io)?;
             let out = out.map_err(CommandError::Io)?;
             if !status.success() {
@@ -194,9 +197,9 @@ async fn read_capped(r: Option<impl AsyncRead + Unpin>) -> std::io::Result<Optio
     Ok((out.len() <= MAX_STDOUT_BYTES).then_some(out))
 }
 
-/// The last [`STDERR_TAIL_BYTES`] of `r` (read to its end).
-async fn read_tail(r: Option<impl AsyncRead + Unpin>) -> std::io::Result<String> {
-    let mut kept: Vec<u8> = Vec::new();
+/// Reads `r` to its end, keeping at least its last [`STDERR_TAIL_BYTES`]
+/// in `kept` as it goes.
+async fn read_tail(r: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) -> std::io::Result<()> {
     if let Some(mut r) = r {
         let mut buf = [0u8; 8192];
         loop {
@@ -210,6 +213,11 @@ async fn read_tail(r: Option<impl AsyncRead + Unpin>) -> std::io::Result<String>
             }
         }
     }
+    Ok(())
+}
+
+/// The last [`STDERR_TAIL_BYTES`] of what [`read_tail`] kept, as text.
+fn tail_text(kept: &[u8]) -> String {
     let from = kept.len().saturating_sub(STDERR_TAIL_BYTES);
-    Ok(String::from_utf8_lossy(&kept[from..]).into_owned())
+    String::from_utf8_lossy(&kept[from..]).into_owned()
 }

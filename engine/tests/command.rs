@@ -102,10 +102,18 @@ async fn a_command_past_its_time_limit_is_killed_with_what_it_started() {
     // The command starts a child of its own, leaves its pid, and waits.
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("child.pid");
-    let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+    let script = format!(
+        "echo 'stuck waiting for the feed' >&2; sleep 30 & echo $! > {}; wait",
+        pid_file.display()
+    );
     let e = run(&script, 1).await.unwrap_err();
     assert!(matches!(e, CommandError::Timeout { seconds: 1, .. }), "{e}");
-    assert!(e.to_string().contains("timed out after 1 s"), "{e}");
+    // What it wrote to stderr before the limit is kept for the run row.
+    assert!(
+        e.to_string()
+            .contains("timed out after 1 s (killed); stderr: stuck waiting for the feed"),
+        "{e}"
+    );
     let child = std::fs::read_to_string(&pid_file).unwrap();
     let stat = format!("/proc/{}/stat", child.trim());
     // Gone, or a zombie waiting for its new parent to reap it.
