@@ -29,8 +29,9 @@ impl ProgressSink for BarSink {
         self.bar.set_length(p.cells_total as u64);
         self.bar.set_position(p.cells_done as u64);
         self.bar.set_message(format!(
-            "{:.0} players/s  {}",
+            "{:.0} {}/s  {}",
             p.players_per_second(),
+            domain::pipeline::active().universe.entities(),
             p.current.as_deref().unwrap_or("")
         ));
     }

@@ -865,7 +865,8 @@ fn the_orders_example_runs_as_the_readme_says() {
     let out = with_file(&["demo"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("1004 rows of shop.orders on 28 dates"),
+        stdout(&out).contains("1004 rows of shop.orders on 28 dates")
+            && stdout(&out).contains("customer-dates in"),
         "{}",
         stdout(&out)
     );

@@ -26,9 +26,10 @@ pub(crate) fn print_plan(cells: &[engine::backfill::PlannedCell]) {
         println!("{:<6} {:<12} {:>9}", c.processor.code(), c.date, c.expected);
     }
     println!(
-        "{} cells, {} player-dates (dry run: nothing written)",
+        "{} cells, {} {}-dates (dry run: nothing written)",
         cells.len(),
-        cells.iter().map(|c| c.expected).sum::<i64>()
+        cells.iter().map(|c| c.expected).sum::<i64>(),
+        domain::pipeline::active().universe.entity()
     );
 }
 
@@ -52,16 +53,19 @@ pub(crate) fn print_job_line(
 
 pub(crate) fn print_summary(s: &JobSummary) {
     let p = &s.progress;
+    let u = &domain::pipeline::active().universe;
     println!(
-        "job {} {}{}: {} cells ok, {} failed, {} player-dates in {:.1}s ({:.0} players/s)",
+        "job {} {}{}: {} cells ok, {} failed, {} {}-dates in {:.1}s ({:.0} {}/s)",
         s.job_id,
         s.state.as_str(),
         if s.resumed { " (resumed)" } else { "" },
         p.cells_done - p.cells_failed,
         p.cells_failed,
         p.players_done,
+        u.entity(),
         p.elapsed_ms as f64 / 1000.0,
-        p.players_per_second()
+        p.players_per_second(),
+        u.entities()
     );
     for (cat, n) in categories_in_order(&p.failures_by_category) {
         println!(
