@@ -578,15 +578,97 @@ impl Pipeline {
                 )
             }
         };
+        let failures_table = table(&form.tables.failures)?;
+        let runs_table = table(&form.tables.runs)?;
+        check_table_names(&universe, &processors, &form).map_err(|(m, span)| err(span, m))?;
         Ok(Pipeline {
             universe,
             default_view,
-            failures_table: table(&form.tables.failures)?,
-            runs_table: table(&form.tables.runs)?,
+            failures_table,
+            runs_table,
             processors,
             directory: String::new(),
         })
     }
+}
+
+/// Refuses table names that would make two of Rollcall's writes meet: the
+/// failure and run tables must be tables of their own (not the universe, a
+/// processor's, a builtin's or Rollcall's `rollcall_meta`), and every table
+/// Rollcall stages on BigQuery needs its own twin, `rollcall_meta.staged_<name>`,
+/// so their last parts must differ too.
+fn check_table_names(
+    universe: &Universe,
+    processors: &[ProcessorSpec],
+    form: &FileForm,
+) -> Result<(), (String, Range<usize>)> {
+    let last = |t: &str| t.rsplit('.').next().unwrap_or(t).to_ascii_lowercase();
+    let mut taken: Vec<(String, String)> = vec![(universe.table.clone(), "the universe".into())];
+    // (table, who writes it): another table ending alike would share its twin.
+    let mut twins: Vec<(String, String)> = Vec::new();
+    let twin_of = |twins: &[(String, String)], table: &str| {
+        twins
+            .iter()
+            .find(|(t, _)| last(t) == last(table) && !t.eq_ignore_ascii_case(table))
+            .map(|(_, who)| who.clone())
+    };
+    for b in Builtin::ALL {
+        let t = b.table();
+        taken.push((t.output_table.into(), format!("the builtin {}", t.code)));
+        twins.push((t.output_table.into(), format!("the builtin {}", t.code)));
+    }
+    if !universe.is_nba() {
+        twins.push((universe.table.clone(), "the universe".into()));
+    }
+    for (spec, declared) in processors.iter().zip(&form.processors) {
+        let who = format!("processor {}", spec.code);
+        if spec.runs == Runs::Command {
+            if let Some(other) = twin_of(&twins, &spec.output_table) {
+                return Err((
+                    format!(
+                        "{who}: output_table {:?} ends like the table of {other}; \
+                         each table Rollcall writes needs a last name of its own \
+                         (its staging twin is rollcall_meta.staged_<name>)",
+                        spec.output_table
+                    ),
+                    declared.output_table.span(),
+                ));
+            }
+            twins.push((spec.output_table.clone(), who.clone()));
+        }
+        taken.push((spec.output_table.clone(), who));
+    }
+    for (kind, declared) in [
+        ("failures", &form.tables.failures),
+        ("runs", &form.tables.runs),
+    ] {
+        let name = declared.get_ref();
+        let refuse = |why: String| {
+            Err((
+                format!("[tables] {kind} = {name:?}: {why}"),
+                declared.span(),
+            ))
+        };
+        if name
+            .split('.')
+            .next()
+            .is_some_and(|d| d.eq_ignore_ascii_case("rollcall_meta"))
+        {
+            return refuse("rollcall_meta is Rollcall's own dataset".into());
+        }
+        if let Some((_, other)) = taken.iter().find(|(t, _)| t.eq_ignore_ascii_case(name)) {
+            return refuse(format!("that is the table of {other}"));
+        }
+        if let Some(other) = twin_of(&twins, name) {
+            return refuse(format!(
+                "ends like the table of {other}; each table Rollcall writes needs a last \
+                 name of its own (its staging twin is rollcall_meta.staged_<name>)"
+            ));
+        }
+        taken.push((name.clone(), format!("[tables] {kind}")));
+        twins.push((name.clone(), format!("[tables] {kind}")));
+    }
+    Ok(())
 }
 
 /// The builtin a `runs = "builtin"` processor names by its code, if the
@@ -1111,5 +1193,84 @@ entity"#,
             "min_games = 10\ndepends_on = [\"MLFS\"]\n",
         );
         assert!(refused(&text).message.contains("not declared before"));
+    }
+
+    #[test]
+    fn failure_and_run_tables_are_tables_of_their_own() {
+        let orders = |failures: &str, runs: &str| {
+            ORDERS_PIPELINE
+                .replacen(
+                    r#"failures = "shop_ops.rollcall_failures""#,
+                    &format!("failures = {failures:?}"),
+                    1,
+                )
+                .replacen(
+                    r#"runs = "shop_ops.rollcall_runs""#,
+                    &format!("runs = {runs:?}"),
+                    1,
+                )
+        };
+        let p = Pipeline::parse(&orders(
+            "shop_ops.rollcall_failures",
+            "shop_ops.rollcall_runs",
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.failures_table.as_str(), p.runs_table.as_str()),
+            ("shop_ops.rollcall_failures", "shop_ops.rollcall_runs")
+        );
+        for (failures, runs, why) in [
+            ("shop.orders", "ops.runs", "the universe"),
+            ("ops.same", "OPS.SAME", "[tables] failures"),
+            (
+                "ops.failures",
+                "rollcall_meta.jobs",
+                "Rollcall's own dataset",
+            ),
+            (
+                "shop_metrics.customer_daily_totals",
+                "ops.runs",
+                "processor DAILY",
+            ),
+            (
+                "ops.failures",
+                "nba_precompute.player_daily_cache",
+                "the builtin PDC",
+            ),
+            // Another dataset, but the same staging twin as a command's table.
+            (
+                "ops.customer_daily_totals",
+                "ops.runs",
+                "ends like the table of processor DAILY",
+            ),
+            (
+                "ops.orders",
+                "ops.runs",
+                "ends like the table of the universe",
+            ),
+        ] {
+            let text = orders(failures, runs);
+            let e = refused(&text);
+            assert!(e.message.contains(why), "{failures}, {runs}: {e:?}");
+            let bad = if e.message.contains("[tables] runs") {
+                format!("runs = {runs:?}")
+            } else {
+                format!("failures = {failures:?}")
+            };
+            assert_eq!(e.line, line_of(&text, &bad), "{e:?}");
+        }
+        // Two commands whose tables would share a staging twin.
+        let text = ORDERS_PIPELINE.replacen(
+            r#"output_table = "shop_metrics.customer_loyalty""#,
+            r#"output_table = "other.customer_daily_totals""#,
+            1,
+        );
+        let e = refused(&text);
+        assert!(e.message.contains("processor LOYALTY"), "{e:?}");
+        assert_eq!(
+            e.line,
+            line_of(&text, "other.customer_daily_totals"),
+            "{e:?}"
+        );
     }
 }

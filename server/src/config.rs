@@ -79,8 +79,6 @@ impl Config {
                 (name, pipeline.located_in(directory))
             }
         };
-        warehouse::sql::check_servable(&pipeline)
-            .map_err(|m| ServerError::Input(format!("{name}: {m}")))?;
         domain::pipeline::install(pipeline).map_err(|e| ServerError::Input(format!("{name}: {e}")))
     }
 

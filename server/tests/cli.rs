@@ -738,16 +738,18 @@ fn a_bad_pipeline_file_exits_2_naming_file_line_and_column() {
         "{}",
         stderr(&out)
     );
-    // What the stores cannot serve yet: refused by name.
+    // Failures recorded over Rollcall's own job table: refused by name.
     let failures = pipeline_file(
         dir.path(),
         "failures = \"nba_processing.precompute_failures\"",
-        "failures = \"ops.failures\"",
+        "failures = \"rollcall_meta.jobs\"",
     );
     let out = rollcall(&db, &["--pipeline", failures.to_str().unwrap(), "pipeline"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("[tables] failures = \"ops.failures\""),
+        stderr(&out).contains(
+            "[tables] failures = \"rollcall_meta.jobs\": rollcall_meta is Rollcall's own dataset"
+        ),
         "{}",
         stderr(&out)
     );

@@ -232,7 +232,7 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
             &format!(
                 "SELECT processor_name, analysis_date, status, UNIX_MICROS(started_at) FROM {}
                  WHERE job_id = @id AND analysis_date BETWEEN @lo AND @hi",
-                wh.t(&schema::RUNS)
+                wh.t(schema::runs())
             ),
             vec![
                 param("id", P::Str(Some(id.into()))),

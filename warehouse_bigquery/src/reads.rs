@@ -29,7 +29,7 @@ pub(crate) async fn failures_of(
                 "SELECT entity_id, COALESCE(failure_category, '') FROM {}
                  WHERE analysis_date = @date AND UPPER(processor_name) IN (UPPER(@code), UPPER(@name))
                    AND entity_id <> @date_level",
-                wh.t(&schema::FAILURES)
+                wh.t(schema::failures())
             ),
             vec![
                 param("date", P::Date(Some(date))),

@@ -224,48 +224,49 @@ pub(crate) const MLFS: TableDef = TableDef {
     staged: true,
 };
 
-pub(crate) const FAILURES: TableDef = TableDef {
-    dataset: "nba_processing",
-    name: "precompute_failures",
-    columns: &[
-        ("processor_name", Str),
-        ("run_id", Str),
-        ("analysis_date", Date),
-        ("entity_id", Str),
-        ("failure_category", Str),
-        ("failure_reason", Str),
-        ("can_retry", Bool),
-        ("upstream_processor", Str),
-        ("upstream_category", Str),
-        ("created_at", Timestamp),
-    ],
-    partition: Some("analysis_date"),
-    cluster: &["processor_name", "entity_id"],
-    staged: true,
-};
+/// The active pipeline's failure table: DESIGN's columns
+/// (`warehouse::sql::FAILURE_COLUMNS`) under the name the pipeline file gives
+/// it (the NBA pipeline's is `nba_processing.precompute_failures`).
+pub(crate) fn failures() -> &'static TableDef {
+    static DEF: std::sync::OnceLock<TableDef> = std::sync::OnceLock::new();
+    DEF.get_or_init(|| {
+        bookkeeping(
+            warehouse::sql::failures_table(),
+            &warehouse::sql::FAILURE_COLUMNS,
+            &["processor_name", "entity_id"],
+        )
+    })
+}
 
-pub(crate) const RUNS: TableDef = TableDef {
-    dataset: "nba_processing",
-    name: "precompute_processor_runs",
-    columns: &[
-        ("run_id", Str),
-        ("job_id", Str),
-        ("processor_name", Str),
-        ("analysis_date", Date),
-        ("status", Str),
-        ("records_written", Int),
-        ("failures_written", Int),
-        ("expected_count", Int),
-        ("dependency_check_passed", Bool),
-        ("duration_ms", Int),
-        ("processor_version", Str),
-        ("error", Str),
-        ("started_at", Timestamp),
-    ],
-    partition: Some("analysis_date"),
-    cluster: &["processor_name"],
-    staged: true,
-};
+/// The active pipeline's run table (see [`failures`]).
+pub(crate) fn runs() -> &'static TableDef {
+    static DEF: std::sync::OnceLock<TableDef> = std::sync::OnceLock::new();
+    DEF.get_or_init(|| {
+        bookkeeping(
+            warehouse::sql::runs_table(),
+            &warehouse::sql::RUN_COLUMNS,
+            &["processor_name"],
+        )
+    })
+}
+
+fn bookkeeping(
+    declared: &'static str,
+    columns: &[(&'static str, warehouse::sql::ColumnKind)],
+    cluster: &'static [&'static str],
+) -> TableDef {
+    let (dataset, name) = warehouse::sql::dataset_and_table(declared);
+    // Built once per process from the 'static pipeline.
+    let columns: Vec<(&'static str, Ty)> = columns.iter().map(|(c, k)| (*c, Ty::of(*k))).collect();
+    TableDef {
+        dataset,
+        name,
+        columns: Box::leak(columns.into_boxed_slice()),
+        partition: Some("analysis_date"),
+        cluster,
+        staged: true,
+    }
+}
 
 pub(crate) const JOBS: TableDef = TableDef {
     dataset: "rollcall_meta",
@@ -324,15 +325,13 @@ pub(crate) const JOB_LOCK: TableDef = TableDef {
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 12] = [
+pub(crate) const TABLES: [&TableDef; 10] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
     &PDC,
     &PCF,
     &MLFS,
-    &FAILURES,
-    &RUNS,
     &JOBS,
     &JOB_CELLS,
     &JOB_LEASES,
@@ -402,11 +401,13 @@ pub(crate) fn universe_table() -> Option<&'static TableDef> {
         .as_ref()
 }
 
-/// Every table this store keeps: the fixed ones, the pipeline's universe
-/// when it is its own, and the command and observed processors'.
+/// Every table this store keeps: the fixed ones, the pipeline's failure and
+/// run tables, its universe when it is its own, and the command and observed
+/// processors'.
 pub(crate) fn all_tables() -> impl Iterator<Item = &'static TableDef> {
     TABLES
         .into_iter()
+        .chain([failures(), runs()])
         .chain(universe_table())
         .chain(pipeline_tables().iter().map(|(_, t)| t))
 }
@@ -433,7 +434,7 @@ pub(crate) fn stage_name(t: &TableDef) -> String {
 /// The staging twin's columns after `STAGE_COLUMNS`.
 pub(crate) fn stage_columns(t: &TableDef) -> Vec<(&'static str, Ty)> {
     let mut cols: Vec<(&'static str, Ty)> = t.columns.to_vec();
-    if t.name == RUNS.name {
+    if t.name == runs().name {
         cols.extend_from_slice(RUN_STAGE_EXTRAS);
     }
     cols
@@ -754,6 +755,16 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
     let mut checks: Vec<(&'static TableDef, bool, String)> = Vec::new();
     if let Some(u) = universe_table() {
         checks.push((u, false, "the universe".into()));
+    }
+    // DESIGN's failure and run tables are this store's own schema; another
+    // pipeline's must be exactly their columns.
+    for (t, declared, needed_by) in [
+        (failures(), warehouse::sql::FAILURES, "[tables] failures"),
+        (runs(), warehouse::sql::RUNS, "[tables] runs"),
+    ] {
+        if format!("{}.{}", t.dataset, t.name) != declared {
+            checks.push((t, true, needed_by.into()));
+        }
     }
     for (id, t) in pipeline_tables() {
         checks.push((t, t.staged, format!("processor {}", id.code())));

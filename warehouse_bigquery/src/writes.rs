@@ -16,7 +16,7 @@ use crate::schema::{self, TableDef};
 use crate::stage::{date_literal, Staging};
 use crate::BigQueryWarehouse;
 
-/// A run row's values in the runs' staging-twin order (`RUNS` columns, then
+/// A run row's values in the runs' staging-twin order (`schema::runs()` columns, then
 /// `RUN_STAGE_EXTRAS`).
 fn staged_run(run: &RunRow, replace_failures: bool) -> Vec<P> {
     vec![
@@ -123,7 +123,7 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
             tracks_failures = true;
             for f in &w.output.failures {
                 staging.push(
-                    &schema::FAILURES,
+                    schema::failures(),
                     &[
                         P::Str(Some(p.name().into())),
                         run_id.clone(),
@@ -139,10 +139,10 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
                 );
             }
         }
-        staging.push(&schema::RUNS, &staged_run(&w.run, !w.legacy));
+        staging.push(schema::runs(), &staged_run(&w.run, !w.legacy));
     }
     staging.load(wh).await?;
-    let runs_stage = wh.names.stage(&schema::RUNS);
+    let runs_stage = wh.names.stage(schema::runs());
     let id = &staging.id;
     let (lo, hi) = (date_literal(lo), date_literal(hi));
     let mut body = String::new();
@@ -170,13 +170,13 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
                            WHERE s.write_id = '{id}' AND s.replace_failures
                              AND s.analysis_date = f.analysis_date
                              AND UPPER(f.processor_name) IN (UPPER(s.processor_name), s.processor_code));\n",
-            failures = wh.t(&schema::FAILURES),
+            failures = wh.t(schema::failures()),
         );
-        if staging.has_rows(&schema::FAILURES) {
-            body += &staging.copy_sql(wh, &schema::FAILURES);
+        if staging.has_rows(schema::failures()) {
+            body += &staging.copy_sql(wh, schema::failures());
         }
     }
-    body += &staging.copy_sql(wh, &schema::RUNS);
+    body += &staging.copy_sql(wh, schema::runs());
     body += &staging.clear_sql(wh);
     staging.commit(wh, &body).await
 }
@@ -188,10 +188,10 @@ pub(crate) async fn record_failed_runs(wh: &BigQueryWarehouse, runs: Vec<RunRow>
     }
     let mut staging = Staging::new();
     for run in &runs {
-        staging.push(&schema::RUNS, &staged_run(run, false));
+        staging.push(schema::runs(), &staged_run(run, false));
     }
     staging.load(wh).await?;
-    let body = staging.copy_sql(wh, &schema::RUNS) + &staging.clear_sql(wh);
+    let body = staging.copy_sql(wh, schema::runs()) + &staging.clear_sql(wh);
     staging.commit(wh, &body).await
 }
 

@@ -228,6 +228,22 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
     assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
     assert_eq!(on_bigquery, on_embedded);
 
+    // Failures and runs went to the pipeline's own [tables], not DESIGN's.
+    let failures = "SELECT count(*) FROM shop_ops.rollcall_failures";
+    let runs = "SELECT count(*) FROM shop_ops.rollcall_runs";
+    let failed = embedded.count_for_tests(failures).unwrap();
+    assert!(failed > 0);
+    assert_eq!(bq.count_for_tests(failures).await.unwrap(), failed);
+    let ran = embedded.count_for_tests(runs).unwrap();
+    assert!(ran >= 20, "{ran}");
+    assert_eq!(bq.count_for_tests(runs).await.unwrap(), ran);
+    for design in [
+        "SELECT count(*) FROM nba_processing.precompute_failures",
+        "SELECT count(*) FROM nba_processing.precompute_processor_runs",
+    ] {
+        assert_eq!(embedded.count_for_tests(design).unwrap(), 0, "{design}");
+    }
+
     // Opened again: the tables fit. A command's table someone changed, or a
     // universe that lost a column, is refused at open, naming both lists.
     assert!(common::bigquery_at(&prefix).await.is_ok());
@@ -241,6 +257,11 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
             "shop.orders",
             "(customer_id STRING, order_date DATE, order_id STRING)",
             "the universe",
+        ),
+        (
+            "shop_ops.rollcall_runs",
+            "(run_id STRING, processor_name STRING, analysis_date DATE, status STRING)",
+            "[tables] runs",
         ),
     ] {
         bq.execute_for_tests(&format!("DROP TABLE {table}"))
@@ -262,4 +283,25 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
             .await
             .unwrap();
     }
+}
+
+/// The embedded store checks the pipeline's own failure and run tables at
+/// open too: one somebody made with other columns is refused, naming both.
+#[test]
+fn the_embedded_store_refuses_a_failure_table_of_other_columns() {
+    let _ = install();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.duckdb");
+    let wh = EmbeddedWarehouse::open(&path).unwrap();
+    wh.execute_batch_for_tests(
+        "DROP TABLE shop_ops.rollcall_failures;
+         CREATE TABLE shop_ops.rollcall_failures (entity_id VARCHAR, reason VARCHAR);",
+    )
+    .unwrap();
+    drop(wh);
+    let e = EmbeddedWarehouse::open(&path).err().unwrap().to_string();
+    assert!(
+        e.contains("shop_ops.rollcall_failures has columns") && e.contains("[tables] failures"),
+        "{e}"
+    );
 }

@@ -16,7 +16,7 @@ fn cell_states(job_filter: &str) -> String {
         "last_runs AS (
              SELECT r.job_id, {code} AS processor_name, r.analysis_date,
                     arg_max(r.status, r.started_at) AS status
-             FROM nba_processing.precompute_processor_runs r
+             FROM {runs} r
              WHERE ({job_filter}) AND {code} IS NOT NULL
              GROUP BY ALL
          ),
@@ -28,6 +28,7 @@ fn cell_states(job_filter: &str) -> String {
              LEFT JOIN last_runs lr USING (job_id, processor_name, analysis_date)
          )",
         code = domain::reconcile::processor_code_sql("r.processor_name"),
+        runs = warehouse::sql::runs_table(),
     )
 }
 

@@ -37,10 +37,7 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
             continue;
         }
         let spec = p.spec();
-        let (schema, table) = spec
-            .output_table
-            .split_once('.')
-            .unwrap_or(("main", &spec.output_table));
+        let (schema, table) = sql::dataset_and_table(&spec.output_table);
         let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for w in of_p {
             append_records(
@@ -56,9 +53,8 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
         .iter()
         .any(|w| !w.legacy && !w.output.failures.is_empty())
     {
-        let mut app = tx
-            .appender_to_db("precompute_failures", "nba_processing")
-            .map_err(query_err)?;
+        let (schema, table) = sql::dataset_and_table(sql::failures_table());
+        let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for w in writes.iter().filter(|w| !w.legacy) {
             let spec = w.output.processor.spec();
             for f in &w.output.failures {
@@ -99,10 +95,10 @@ fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
     .and_then(|mut s| s.execute(params![date]))
     .map_err(query_err)?;
     if !w.legacy {
-        tx.prepare_cached(
-            "DELETE FROM nba_processing.precompute_failures
-             WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
-        )
+        tx.prepare_cached(&format!(
+            "DELETE FROM {} WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
+            sql::failures_table()
+        ))
         .and_then(|mut s| s.execute(params![date, &spec.name, &spec.code]))
         .map_err(query_err)?;
     }
@@ -118,9 +114,8 @@ pub(crate) fn record_failed_runs(conn: &mut Connection, runs: &[RunRow]) -> Resu
 }
 
 fn append_runs<'a>(tx: &Transaction, runs: impl Iterator<Item = &'a RunRow>) -> Result<()> {
-    let mut app = tx
-        .appender_to_db("precompute_processor_runs", "nba_processing")
-        .map_err(query_err)?;
+    let (schema, table) = sql::dataset_and_table(sql::runs_table());
+    let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
     for run in runs {
         app.append_row(params![
             run.run_id,
@@ -171,6 +166,20 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, location: &str) -> Resul
             "the universe",
         )?;
     }
+    // DESIGN's failure and run tables come with the migrations; another
+    // pipeline's are created here and must be exactly these columns.
+    for (table, columns, needed_by) in [
+        (
+            sql::failures_table(),
+            &sql::FAILURE_COLUMNS[..],
+            "[tables] failures",
+        ),
+        (sql::runs_table(), &sql::RUN_COLUMNS[..], "[tables] runs"),
+    ] {
+        if table != sql::FAILURES && table != sql::RUNS {
+            ensure_table(conn, location, table, columns, true, needed_by)?;
+        }
+    }
     for spec in domain::processors() {
         let Some(columns) = sql::pipeline_table_columns(spec) else {
             continue;
@@ -199,7 +208,7 @@ fn ensure_table(
     needed_by: &str,
 ) -> Result<()> {
     let d = dialect();
-    let (schema, table) = name.split_once('.').unwrap_or(("main", name));
+    let (schema, table) = sql::dataset_and_table(name);
     // Names come from the validated pipeline file (identifiers only).
     let defs: Vec<String> = columns
         .iter()
@@ -412,11 +421,12 @@ fn failures_of(
 ) -> Result<HashMap<String, String>> {
     let spec = p.spec();
     let mut stmt = conn
-        .prepare(
-            "SELECT entity_id, coalesce(failure_category, '') FROM nba_processing.precompute_failures
+        .prepare(&format!(
+            "SELECT entity_id, coalesce(failure_category, '') FROM {}
              WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))
                AND entity_id <> ?",
-        )
+            sql::failures_table()
+        ))
         .map_err(query_err)?;
     let rows = stmt
         .query_map(params![date, &spec.name, &spec.code, DATE_LEVEL], |r| {

@@ -281,10 +281,7 @@ pub(crate) fn load_universe(conn: &mut Connection, rows: &[UniverseRow]) -> Resu
         for d in &dates {
             delete.execute(params![d]).map_err(query_err)?;
         }
-        let (schema, table) = universe
-            .table
-            .split_once('.')
-            .unwrap_or(("main", &universe.table));
+        let (schema, table) = warehouse::sql::dataset_and_table(&universe.table);
         let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for r in rows {
             let values: Vec<duckdb::types::Value> =
