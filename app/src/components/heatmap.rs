@@ -156,6 +156,11 @@ fn group_header(groups: Vec<(String, usize)>) -> impl IntoView {
 }
 
 /// One column per day; narrow columns label only Mondays.
+///
+/// The cells are static markup: one click handler on the body picks cells
+/// (event delegation), and one effect marks the picked ones, instead of a
+/// listener and a reactive class per cell (a season of 40 processors is
+/// 6 960 cells to hydrate).
 #[component]
 fn DayColumns(
     rec: Reconciliation,
@@ -171,31 +176,85 @@ fn DayColumns(
         .iter()
         .map(|c| ((c.processor, c.date), c.clone()))
         .collect();
+    // Each row's cell keys in date order: what a shift-click spans.
+    let row_keys: std::collections::HashMap<ProcessorId, Vec<String>> = rec
+        .processors
+        .iter()
+        .map(|p| {
+            let keys = dates
+                .iter()
+                .filter(|d| by_cell.contains_key(&(*p, **d)))
+                .map(|d| {
+                    CellKey {
+                        processor: *p,
+                        date: *d,
+                    }
+                    .to_string()
+                })
+                .collect();
+            (*p, keys)
+        })
+        .collect();
+    let row_keys = StoredValue::new(row_keys);
+    let body = NodeRef::<leptos::html::Tbody>::new();
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if !picker.picking.get_untracked() {
+            return;
+        }
+        let Some(key) = clicked_cell(&ev) else {
+            return;
+        };
+        let Ok(cell) = key.parse::<CellKey>() else {
+            return;
+        };
+        ev.prevent_default();
+        row_keys.with_value(|rows| {
+            let row = rows.get(&cell.processor).map(Vec::as_slice).unwrap_or(&[]);
+            picker.pick(&key, ev.shift_key(), row);
+        });
+    };
+    // Marks the picked cells; runs again when the picks change or the grid
+    // is drawn anew (a refetch builds a new body with no marks).
+    Effect::new(move |shown: Option<Vec<String>>| {
+        let now = picker.picked.get();
+        if let Some(body) = body.get() {
+            let mark = |key: &str, on: bool| {
+                // Keys are `CODE:YYYY-MM-DD` (A-Z, 0-9, _, -, :): safe in a quoted selector.
+                if let Ok(Some(td)) = body.query_selector(&format!("td[data-cell=\"{key}\"]")) {
+                    let classes = td.class_list();
+                    let _ = if on {
+                        classes.add_1("rc-picked")
+                    } else {
+                        classes.remove_1("rc-picked")
+                    };
+                }
+            };
+            for k in shown.iter().flatten().filter(|k| !now.contains(k)) {
+                mark(k, false);
+            }
+            for k in &now {
+                mark(k, true);
+            }
+        }
+        now
+    });
     let rows = rec
         .processors
         .iter()
         .map(|p| {
             let p: ProcessorId = *p;
-            let row_keys: std::sync::Arc<Vec<String>> = std::sync::Arc::new(
-                dates
-                    .iter()
-                    .filter(|d| by_cell.contains_key(&(p, **d)))
-                    .map(|d| CellKey { processor: p, date: *d }.to_string())
-                    .collect(),
-            );
             let cells = dates
                 .iter()
                 .map(|d| {
                     let d = *d;
-                    match by_cell.get(&(p, d)).cloned() {
+                    match by_cell.get(&(p, d)) {
                         None => {
                             let title = format!(
                                 "{} {d}: {}",
                                 p.code(),
                                 domain::pipeline::active().universe.nothing_expected()
                             );
-                            view! { <td class="rc-cell rc-cell-nogames" title=title></td> }
-                                .into_any()
+                            Either::Left(view! { <td class="rc-cell rc-cell-nogames" title=title></td> })
                         }
                         Some(c) => {
                             let key = CellKey { processor: p, date: d }.to_string();
@@ -207,32 +266,14 @@ fn DayColumns(
                                 if is_selected { " rc-cell-selected" } else { "" }
                             );
                             let style = format!("background:{}", coverage_colour(c.coverage()));
-                            let label = tooltip(&c);
-                            let status = c.status().code();
-                            let mark = marks(&c);
-                            let (row, picked_key, click_key) =
-                                (row_keys.clone(), key.clone(), key.clone());
-                            let on_click = move |ev: leptos::ev::MouseEvent| {
-                                if picker.picking.get_untracked() {
-                                    ev.prevent_default();
-                                    picker.pick(&click_key, ev.shift_key(), &row);
-                                }
-                            };
-                            view! {
-                                <td
-                                    class=class
-                                    class:rc-picked=move || picker.picked.with(|s| s.contains(&picked_key))
-                                    style=style
-                                    data-cell=key
-                                    data-status=status
-                                    on:click=on_click
-                                >
+                            let label = tooltip(c);
+                            Either::Right(view! {
+                                <td class=class style=style data-cell=key data-status=c.status().code()>
                                     <a href=href title=label.clone() aria-label=label>
-                                        {mark}
+                                        {marks(c)}
                                     </a>
                                 </td>
-                            }
-                            .into_any()
+                            })
                         }
                     }
                 })
@@ -268,8 +309,18 @@ fn DayColumns(
                     .collect_view()}
             </tr>
         </thead>
-        <tbody>{rows}</tbody>
+        <tbody node_ref=body on:click=on_click>{rows}</tbody>
     }
+}
+
+/// The key (`data-cell`) of the heatmap cell a click landed in, if any.
+fn clicked_cell(ev: &leptos::ev::MouseEvent) -> Option<String> {
+    use leptos::wasm_bindgen::JsCast;
+    let target = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
+    target
+        .closest("td[data-cell]")
+        .ok()??
+        .get_attribute("data-cell")
 }
 
 /// One column per week or month: the days' numbers summed, the worst day's
