@@ -1,6 +1,7 @@
 use chrono::{Datelike, NaiveDate};
 use domain::report::{
-    columns, CellCounts, CellKey, CellStatus, ColumnCell, Period, Reconciliation, NARROW_AFTER_DAYS,
+    columns, CellCounts, CellKey, CellStatus, ColumnCell, DrawnGrid, Period, Reconciliation,
+    NARROW_AFTER_DAYS,
 };
 use domain::ProcessorId;
 use leptos::either::Either;
@@ -110,9 +111,9 @@ impl Default for CellPicker {
 /// still navigates them in the page, and unlike its `<A>` they hydrate
 /// without a reactive "current page" check each (thousands on a long range).
 #[component]
-pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl IntoView {
-    let period = Period::for_range(rec.range);
-    let narrow = period != Period::Day || rec.range.days() > NARROW_AFTER_DAYS;
+pub fn Heatmap(grid: DrawnGrid, view: ViewQuery, picker: CellPicker) -> impl IntoView {
+    let period = Period::for_range(grid.range);
+    let narrow = period != Period::Day || grid.range.days() > NARROW_AFTER_DAYS;
     let class = if narrow {
         "rc-heatmap rc-heatmap-narrow"
     } else {
@@ -121,8 +122,8 @@ pub fn Heatmap(rec: Reconciliation, view: ViewQuery, picker: CellPicker) -> impl
     // Type-erased: the two grids' nested view types overflow the release
     // build's query depth when combined.
     let body = match period {
-        Period::Day => view! { <DayColumns rec view picker narrow/> }.into_any(),
-        _ => view! { <PeriodColumns rec view period/> }.into_any(),
+        Period::Day => view! { <DayColumns rec=grid.days() view picker narrow/> }.into_any(),
+        _ => view! { <PeriodColumns grid view period/> }.into_any(),
     };
     view! {
         <div class="rc-heatmap-wrap">
@@ -326,18 +327,18 @@ fn clicked_cell(ev: &leptos::ev::MouseEvent) -> Option<String> {
 /// One column per week or month: the days' numbers summed, the worst day's
 /// status and marks, a link to that period's days.
 #[component]
-fn PeriodColumns(rec: Reconciliation, view: ViewQuery, period: Period) -> impl IntoView {
-    let cols = columns(rec.range, period);
+fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoView {
+    let cols = columns(grid.range, period);
     let groups = spans(cols.iter().map(|c| match period {
         Period::Month => c.first.format("%Y").to_string(),
         _ => c.first.format("%b %Y").to_string(),
     }));
-    let rows = rec
+    let rows = grid
         .processors
         .iter()
         .map(|p| {
-            let cells = rec
-                .column_cells(*p, &cols)
+            let cells = grid
+                .columns_of(*p)
                 .into_iter()
                 .map(|cc| period_cell(&cc, period, &view))
                 .collect_view();
@@ -380,10 +381,10 @@ fn PeriodColumns(rec: Reconciliation, view: ViewQuery, period: Period) -> impl I
     }
 }
 
-fn period_cell(cc: &ColumnCell<'_>, period: Period, view: &ViewQuery) -> impl IntoView + use<> {
+fn period_cell(cc: &ColumnCell, period: Period, view: &ViewQuery) -> impl IntoView + use<> {
     let (first, last) = (cc.column.first, cc.column.last);
     let code = cc.processor.code();
-    let Some(worst) = cc.worst else {
+    let Some(worst) = &cc.worst else {
         let title = format!(
             "{code} {first} to {last}: {}",
             domain::pipeline::active().universe.nothing_expected()
@@ -455,7 +456,7 @@ fn bad(n: i64) -> &'static str {
 
 /// The `--reconcile` totals per processor for the range.
 #[component]
-pub fn SummaryTable(rec: Reconciliation) -> impl IntoView {
+pub fn SummaryTable(grid: DrawnGrid) -> impl IntoView {
     view! {
         <table class="rc-table" aria-label="Reconciliation summary">
             <thead>
@@ -470,11 +471,11 @@ pub fn SummaryTable(rec: Reconciliation) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {rec
+                {grid
                     .processors
                     .iter()
                     .map(|p| {
-                        let t = rec.totals(*p);
+                        let t = grid.totals(*p);
                         view! {
                             <tr>
                                 <th scope="row">{p.code()}</th>

@@ -73,9 +73,8 @@ pub fn CoveragePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let v = view_state.get_untracked();
                 match grid.await {
-                    Ok(drawn) => {
-                        let rec = domain::report::Reconciliation::from(drawn);
-                        let (s, e) = (rec.range.start().to_string(), rec.range.end().to_string());
+                    Ok(grid) => {
+                        let (s, e) = (grid.range.start().to_string(), grid.range.end().to_string());
                         let image = format!("/report.png?start={s}&end={e}");
                         let export_query = format!(
                             "start={s}&end={e}{}",
@@ -83,7 +82,7 @@ pub fn CoveragePage() -> impl IntoView {
                         );
                         let csv_href = format!("/report.csv?{export_query}");
                         let png_href = format!("/report.png?{export_query}");
-                        let unaccounted = rec.unaccounted();
+                        let unaccounted = grid.unaccounted();
                         let headline = if unaccounted == 0 {
                             format!("All {} accounted for", domain::pipeline::active().universe.entities())
                         } else {
@@ -99,10 +98,10 @@ pub fn CoveragePage() -> impl IntoView {
                                 <a href=csv_href>"CSV"</a>" "
                                 <a href=png_href>"PNG"</a>
                             </p>
-                            <RerunBar rec=rec.clone() picker=picker/>
-                            <Heatmap rec=rec.clone() view=v.clone() picker=picker/>
+                            <RerunBar grid=grid.clone() picker=picker/>
+                            <Heatmap grid=grid.clone() view=v.clone() picker=picker/>
                             <Legend/>
-                            <SummaryTable rec=rec/>
+                            <SummaryTable grid=grid/>
                         }
                             .into_any()
                     }
@@ -144,10 +143,10 @@ pub fn CoveragePage() -> impl IntoView {
 /// Re-run entry points: every not-OK cell in view (a plain link, works
 /// without JavaScript), or the cells picked on the heatmap.
 #[component]
-fn RerunBar(rec: domain::report::Reconciliation, picker: CellPicker) -> impl IntoView {
+fn RerunBar(grid: domain::report::DrawnGrid, picker: CellPicker) -> impl IntoView {
     // Observed processors are reconciled, never run.
     let runnable = |p: &domain::ProcessorId| p.spec().runs != domain::Runs::Observe;
-    let codes: Vec<&str> = rec
+    let codes: Vec<&str> = grid
         .processors
         .iter()
         .filter(|p| runnable(p))
@@ -155,16 +154,17 @@ fn RerunBar(rec: domain::report::Reconciliation, picker: CellPicker) -> impl Int
         .collect();
     let gaps = RerunForm {
         p: codes.join(","),
-        start: Some(rec.range.start().to_string()),
-        end: Some(rec.range.end().to_string()),
+        start: Some(grid.range.start().to_string()),
+        end: Some(grid.range.end().to_string()),
         mode: Some("gaps".into()),
         ..RerunForm::default()
     };
-    let not_ok = rec
-        .cells
+    let not_ok: usize = grid
+        .processors
         .iter()
-        .filter(|c| c.status().is_gap() && runnable(&c.processor))
-        .count();
+        .filter(|p| runnable(p))
+        .map(|p| grid.gaps(*p))
+        .sum();
     let selected = move || {
         let picked = picker.picked.get();
         (!picked.is_empty()).then(|| {

@@ -77,14 +77,14 @@ pub fn columns(range: DateRange, period: Period) -> Vec<Column> {
 
 /// One processor's cells within one column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ColumnCell<'a> {
+pub struct ColumnCell {
     pub processor: ProcessorId,
     pub column: Column,
     /// Summed over the column's dates with games.
     pub totals: Totals,
     /// The day to look at first (the most severe status, earliest on ties);
     /// `None` when no date of the column has games.
-    pub worst: Option<&'a CellCounts>,
+    pub worst: Option<CellCounts>,
     /// Dates with games whose status is a gap (what a re-run would select).
     pub gaps: usize,
     /// Dates with games.
@@ -108,7 +108,7 @@ impl CellStatus {
 
 impl Reconciliation {
     /// `p`'s cells summed per column (`columns` from [`columns`]).
-    pub fn column_cells(&self, p: ProcessorId, columns: &[Column]) -> Vec<ColumnCell<'_>> {
+    pub fn column_cells(&self, p: ProcessorId, columns: &[Column]) -> Vec<ColumnCell> {
         let mine: Vec<&CellCounts> = self
             .cells_of(p)
             .filter(|c| c.status() != CellStatus::NoGames)
@@ -130,7 +130,7 @@ impl Reconciliation {
                     processor: p,
                     column: *col,
                     totals: Totals::of(inside.iter().copied()),
-                    worst,
+                    worst: worst.cloned(),
                     gaps: inside.iter().filter(|c| c.status().is_gap()).count(),
                     dates: inside.len(),
                 }
@@ -227,11 +227,11 @@ mod tests {
         assert_eq!(w.totals.expected, 30);
         assert_eq!(w.totals.has_record, 17);
         assert_eq!(w.totals.unaccounted, 13);
-        let worst = w.worst.unwrap();
+        let worst = w.worst.as_ref().unwrap();
         assert_eq!(
             (worst.date, worst.status()),
             (d("2021-11-03"), CellStatus::Untracked)
         );
-        assert_eq!(week[2].worst.unwrap().status(), CellStatus::Ok);
+        assert_eq!(week[2].worst.as_ref().unwrap().status(), CellStatus::Ok);
     }
 }

@@ -149,12 +149,17 @@ impl Totals {
                 .entry(c.status().code().to_string())
                 .or_default() += 1;
         }
-        t.coverage = if t.expected > 0 {
-            (t.has_record + t.has_failure) as f64 / t.expected as f64
+        t.coverage = Totals::coverage_of(t.expected, t.has_record + t.has_failure);
+        t
+    }
+
+    /// The share of `expected` that is `covered` (1 when nobody is expected).
+    pub fn coverage_of(expected: i64, covered: i64) -> f64 {
+        if expected > 0 {
+            covered as f64 / expected as f64
         } else {
             1.0
-        };
-        t
+        }
     }
 }
 
@@ -227,20 +232,27 @@ impl Reconciliation {
 }
 
 /// The grid as the coverage page carries it (server to browser, and inside
-/// the page for hydration): per cell only what the heatmap draws, as a JSON
-/// array — no field names, categories or last run (the drill-down fetches
-/// those). About a fifth of a [`CellCounts`]' bytes, which is what a page of
-/// 40 processors over five years (33 000 cells) spends most of its load on.
+/// the page for hydration): only what the page draws, as JSON arrays — no
+/// field names, categories or last runs (the drill-down fetches those).
+/// Day columns carry each cell's numbers; week and month columns arrive
+/// folded on the server (each column's sums and its worst day), so five
+/// years of 40 processors are 2 400 columns on the wire, not 33 000 days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrawnGrid {
     pub range: DateRange,
     pub processors: Vec<ProcessorId>,
+    /// Day columns: every cell. Empty for week or month columns.
     cells: Vec<DrawnCell>,
+    /// Week or month columns: each processor's (in order), date order.
+    columns: Vec<DrawnColumn>,
+    /// Per processor, in order: the range's sums and how many cells have
+    /// gaps (the summary table, the headline and the re-run bar).
+    rows: Vec<DrawnRow>,
 }
 
 /// processor, date, expected, has_record, has_failure, date_level,
 /// unaccounted, investigate, runs, conflict, extra, cascade.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct DrawnCell(
     ProcessorId,
     NaiveDate,
@@ -256,78 +268,197 @@ struct DrawnCell(
     i64,
 );
 
-impl From<Reconciliation> for DrawnGrid {
-    fn from(rec: Reconciliation) -> Self {
-        let cells = rec
-            .cells
-            .into_iter()
-            .map(|c| {
-                DrawnCell(
-                    c.processor,
-                    c.date,
-                    c.expected,
-                    c.has_record,
-                    c.has_failure,
-                    c.date_level,
-                    c.unaccounted,
-                    c.investigate,
-                    c.runs,
-                    c.conflict,
-                    c.extra,
-                    c.cascade,
-                )
-            })
-            .collect();
-        DrawnGrid {
-            range: rec.range,
-            processors: rec.processors,
-            cells,
+/// expected, has_record, has_failure, unaccounted, investigate (as [`Totals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct DrawnSums(i64, i64, i64, i64, i64);
+
+/// processor, first and last date, worst day, sums, dates with anyone
+/// expected, dates with gaps (as [`super::ColumnCell`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DrawnColumn(
+    ProcessorId,
+    NaiveDate,
+    NaiveDate,
+    Option<DrawnCell>,
+    DrawnSums,
+    usize,
+    usize,
+);
+
+/// processor, the range's sums, cells with gaps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DrawnRow(ProcessorId, DrawnSums, usize);
+
+impl DrawnCell {
+    fn of(c: &CellCounts) -> Self {
+        DrawnCell(
+            c.processor,
+            c.date,
+            c.expected,
+            c.has_record,
+            c.has_failure,
+            c.date_level,
+            c.unaccounted,
+            c.investigate,
+            c.runs,
+            c.conflict,
+            c.extra,
+            c.cascade,
+        )
+    }
+
+    /// Every number and status back; categories empty, no last run.
+    fn counts(&self) -> CellCounts {
+        let DrawnCell(
+            processor,
+            date,
+            expected,
+            has_record,
+            has_failure,
+            date_level,
+            unaccounted,
+            investigate,
+            runs,
+            conflict,
+            extra,
+            cascade,
+        ) = *self;
+        CellCounts {
+            processor,
+            date,
+            expected,
+            has_record,
+            has_failure,
+            date_level,
+            unaccounted,
+            investigate,
+            runs,
+            conflict,
+            extra,
+            cascade,
+            failures_by_category: BTreeMap::new(),
+            last_run: None,
         }
     }
 }
 
-impl From<DrawnGrid> for Reconciliation {
-    /// Every number and status back; categories empty, no last run.
-    fn from(grid: DrawnGrid) -> Self {
-        let cells = grid
-            .cells
-            .into_iter()
+impl DrawnSums {
+    fn of(t: &Totals) -> Self {
+        DrawnSums(
+            t.expected,
+            t.has_record,
+            t.has_failure,
+            t.unaccounted,
+            t.investigate,
+        )
+    }
+
+    /// The sums back, with their coverage; no per-status cell counts.
+    fn totals(&self) -> Totals {
+        let DrawnSums(expected, has_record, has_failure, unaccounted, investigate) = *self;
+        Totals {
+            expected,
+            has_record,
+            has_failure,
+            unaccounted,
+            investigate,
+            coverage: Totals::coverage_of(expected, has_record + has_failure),
+            cells_by_status: BTreeMap::new(),
+        }
+    }
+}
+
+impl From<Reconciliation> for DrawnGrid {
+    fn from(rec: Reconciliation) -> Self {
+        let rows = rec
+            .processors
+            .iter()
+            .map(|p| {
+                let gaps = rec.cells_of(*p).filter(|c| c.status().is_gap()).count();
+                DrawnRow(*p, DrawnSums::of(&rec.totals(*p)), gaps)
+            })
+            .collect();
+        let period = super::Period::for_range(rec.range);
+        let (cells, columns) = if period == super::Period::Day {
+            (rec.cells.iter().map(DrawnCell::of).collect(), Vec::new())
+        } else {
+            let cols = super::columns(rec.range, period);
+            let columns = rec
+                .processors
+                .iter()
+                .flat_map(|p| rec.column_cells(*p, &cols))
+                .map(|cc| {
+                    DrawnColumn(
+                        cc.processor,
+                        cc.column.first,
+                        cc.column.last,
+                        cc.worst.as_ref().map(DrawnCell::of),
+                        DrawnSums::of(&cc.totals),
+                        cc.dates,
+                        cc.gaps,
+                    )
+                })
+                .collect();
+            (Vec::new(), columns)
+        };
+        DrawnGrid {
+            range: rec.range,
+            processors: rec.processors,
+            cells,
+            columns,
+            rows,
+        }
+    }
+}
+
+impl DrawnGrid {
+    /// Day columns: the cells, every number and status back (categories
+    /// empty, no last run). Empty for week or month columns.
+    pub fn days(&self) -> Reconciliation {
+        Reconciliation {
+            range: self.range,
+            processors: self.processors.clone(),
+            cells: self.cells.iter().map(DrawnCell::counts).collect(),
+        }
+    }
+
+    /// Week or month columns: `p`'s, in date order, as
+    /// [`Reconciliation::column_cells`] gave them on the server (totals
+    /// without per-status counts). Empty for day columns.
+    pub fn columns_of(&self, p: ProcessorId) -> Vec<super::ColumnCell> {
+        self.columns
+            .iter()
+            .filter(|c| c.0 == p)
             .map(
-                |DrawnCell(
-                    processor,
-                    date,
-                    expected,
-                    has_record,
-                    has_failure,
-                    date_level,
-                    unaccounted,
-                    investigate,
-                    runs,
-                    conflict,
-                    extra,
-                    cascade,
-                )| CellCounts {
-                    processor,
-                    date,
-                    expected,
-                    has_record,
-                    has_failure,
-                    date_level,
-                    unaccounted,
-                    investigate,
-                    runs,
-                    conflict,
-                    extra,
-                    cascade,
-                    failures_by_category: BTreeMap::new(),
-                    last_run: None,
+                |DrawnColumn(processor, first, last, worst, sums, dates, gaps)| super::ColumnCell {
+                    processor: *processor,
+                    column: super::Column {
+                        first: *first,
+                        last: *last,
+                    },
+                    totals: sums.totals(),
+                    worst: worst.as_ref().map(DrawnCell::counts),
+                    gaps: *gaps,
+                    dates: *dates,
                 },
             )
-            .collect();
-        Reconciliation {
-            range: grid.range,
-            processors: grid.processors,
-            cells,
-        }
+            .collect()
+    }
+
+    /// `p`'s sums over the range (without per-status counts).
+    pub fn totals(&self, p: ProcessorId) -> Totals {
+        self.rows
+            .iter()
+            .find(|r| r.0 == p)
+            .map_or_else(Totals::default, |r| r.1.totals())
+    }
+
+    /// How many of `p`'s cells have gaps (need a re-run or a look).
+    pub fn gaps(&self, p: ProcessorId) -> usize {
+        self.rows.iter().find(|r| r.0 == p).map_or(0, |r| r.2)
+    }
+
+    pub fn unaccounted(&self) -> i64 {
+        self.rows.iter().map(|r| r.1 .3).sum()
     }
 }
