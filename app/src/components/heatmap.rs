@@ -1,10 +1,11 @@
+use std::fmt::Write;
+
 use chrono::{Datelike, NaiveDate};
 use domain::report::{
     columns, CellCounts, CellKey, CellStatus, ColumnCell, DrawnGrid, Period, Reconciliation,
     NARROW_AFTER_DAYS,
 };
 use domain::ProcessorId;
-use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::view_query::ViewQuery;
@@ -239,54 +240,37 @@ fn DayColumns(
         }
         now
     });
-    let rows = rec
-        .processors
-        .iter()
-        .map(|p| {
-            let p: ProcessorId = *p;
-            let cells = dates
-                .iter()
-                .map(|d| {
-                    let d = *d;
-                    match by_cell.get(&(p, d)) {
-                        None => {
-                            let title = format!(
-                                "{} {d}: {}",
-                                p.code(),
-                                domain::pipeline::active().universe.nothing_expected()
-                            );
-                            Either::Left(view! { <td class="rc-cell rc-cell-nogames" title=title></td> })
-                        }
-                        Some(c) => {
-                            let key = CellKey { processor: p, date: d }.to_string();
-                            let is_selected = selected.as_deref() == Some(key.as_str());
-                            let href = view.with_cell(Some(key.clone())).href();
-                            let class = format!(
-                                "rc-cell rc-status-{}{}",
-                                c.status().code().to_lowercase(),
-                                if is_selected { " rc-cell-selected" } else { "" }
-                            );
-                            let style = format!("background:{}", coverage_colour(c.coverage()));
-                            let label = tooltip(c);
-                            Either::Right(view! {
-                                <td class=class style=style data-cell=key data-status=c.status().code()>
-                                    <a href=href title=label.clone() aria-label=label>
-                                        {marks(c)}
-                                    </a>
-                                </td>
-                            })
-                        }
+    let mut rows = String::new();
+    for p in &rec.processors {
+        let p: ProcessorId = *p;
+        write_row_header(&mut rows, p);
+        for d in &dates {
+            let d = *d;
+            match by_cell.get(&(p, d)) {
+                None => write_empty_cell(&mut rows, &format!("{} {d}", p.code())),
+                Some(c) => {
+                    let key = CellKey {
+                        processor: p,
+                        date: d,
                     }
-                })
-                .collect_view();
-            view! {
-                <tr>
-                    <th scope="row" class="rc-heatmap-proc" title=p.name()>{p.code()}</th>
-                    {cells}
-                </tr>
+                    .to_string();
+                    write_cell(
+                        &mut rows,
+                        &CellLink {
+                            status: c.status(),
+                            selected: selected.as_deref() == Some(key.as_str()),
+                            coverage: c.coverage(),
+                            data: ("data-cell", &key),
+                            href: &view.with_cell(Some(key.clone())).href(),
+                            label: &tooltip(c),
+                            mark: &marks(c),
+                        },
+                    );
+                }
             }
-        })
-        .collect_view();
+        }
+        rows.push_str("</tr>");
+    }
     view! {
         <thead>
             <tr>
@@ -310,8 +294,16 @@ fn DayColumns(
                     .collect_view()}
             </tr>
         </thead>
-        <tbody node_ref=body on:click=on_click>{rows}</tbody>
+        <tbody node_ref=body on:click=on_click inner_html=rows></tbody>
     }
+}
+
+fn attr(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_double_quoted_attribute(s)
+}
+
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_text(s)
 }
 
 /// The key (`data-cell`) of the heatmap cell a click landed in, if any.
@@ -333,23 +325,14 @@ fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoV
         Period::Month => c.first.format("%Y").to_string(),
         _ => c.first.format("%b %Y").to_string(),
     }));
-    let rows = grid
-        .processors
-        .iter()
-        .map(|p| {
-            let cells = grid
-                .columns_of(*p)
-                .into_iter()
-                .map(|cc| period_cell(&cc, period, &view))
-                .collect_view();
-            view! {
-                <tr>
-                    <th scope="row" class="rc-heatmap-proc" title=p.name()>{p.code()}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
+    let mut rows = String::new();
+    for p in &grid.processors {
+        write_row_header(&mut rows, *p);
+        for cc in grid.columns_of(*p) {
+            write_period_cell(&mut rows, &cc, period, &view);
+        }
+        rows.push_str("</tr>");
+    }
     view! {
         <thead>
             <tr>
@@ -377,19 +360,15 @@ fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoV
                     .collect_view()}
             </tr>
         </thead>
-        <tbody>{rows}</tbody>
+        <tbody inner_html=rows></tbody>
     }
 }
 
-fn period_cell(cc: &ColumnCell, period: Period, view: &ViewQuery) -> impl IntoView + use<> {
+fn write_period_cell(out: &mut String, cc: &ColumnCell, period: Period, view: &ViewQuery) {
     let (first, last) = (cc.column.first, cc.column.last);
     let code = cc.processor.code();
     let Some(worst) = &cc.worst else {
-        let title = format!(
-            "{code} {first} to {last}: {}",
-            domain::pipeline::active().universe.nothing_expected()
-        );
-        return Either::Left(view! { <td class="rc-cell rc-cell-nogames" title=title></td> });
+        return write_empty_cell(out, &format!("{code} {first} to {last}"));
     };
     let status = worst.status();
     let t = &cc.totals;
@@ -407,23 +386,75 @@ fn period_cell(cc: &ColumnCell, period: Period, view: &ViewQuery) -> impl IntoVi
         t.investigate,
         t.coverage * 100.0
     );
-    let href = view
-        .with_range(&first.to_string(), &last.to_string())
-        .href();
-    let mark = marks(worst);
-    let style = format!("background:{}", coverage_colour(t.coverage));
-    Either::Right(view! {
-        <td
-            class=format!("rc-cell rc-status-{}", status.code().to_lowercase())
-            style=style
-            data-column=first.to_string()
-            data-status=status.code()
-        >
-            <a href=href title=label.clone() aria-label=label>
-                {mark}
-            </a>
-        </td>
-    })
+    write_cell(
+        out,
+        &CellLink {
+            status,
+            selected: false,
+            coverage: t.coverage,
+            data: ("data-column", &first.to_string()),
+            href: &view
+                .with_range(&first.to_string(), &last.to_string())
+                .href(),
+            label: &label,
+            mark: &marks(worst),
+        },
+    );
+}
+
+/// What one heatmap cell links to and says.
+struct CellLink<'a> {
+    status: CellStatus,
+    selected: bool,
+    coverage: f64,
+    /// The cell's data attribute: `data-cell` (a day) or `data-column`.
+    data: (&'static str, &'a str),
+    href: &'a str,
+    label: &'a str,
+    mark: &'a str,
+}
+
+// The grids' bodies are markup written as one string (escaped here):
+// hydration takes it as it is instead of walking three nodes per cell, and
+// the links and the delegated click handler work on it all the same.
+
+fn write_row_header(out: &mut String, p: ProcessorId) {
+    let _ = write!(
+        out,
+        r#"<tr><th scope="row" class="rc-heatmap-proc" title="{}">{}</th>"#,
+        attr(p.name()),
+        text(p.code())
+    );
+}
+
+/// A cell where nobody is expected; `what` names it (`PDC 2021-11-10`).
+fn write_empty_cell(out: &mut String, what: &str) {
+    let title = format!(
+        "{what}: {}",
+        domain::pipeline::active().universe.nothing_expected()
+    );
+    let _ = write!(
+        out,
+        r#"<td class="rc-cell rc-cell-nogames" title="{}"></td>"#,
+        attr(&title)
+    );
+}
+
+fn write_cell(out: &mut String, c: &CellLink<'_>) {
+    let _ = write!(
+        out,
+        r#"<td class="rc-cell rc-status-{}{}" style="background:{}" {}="{}" data-status="{}"><a href="{}" title="{}" aria-label="{}">{}</a></td>"#,
+        c.status.code().to_lowercase(),
+        if c.selected { " rc-cell-selected" } else { "" },
+        coverage_colour(c.coverage),
+        c.data.0,
+        attr(c.data.1),
+        c.status.code(),
+        attr(c.href),
+        attr(c.label),
+        attr(c.label),
+        text(c.mark)
+    );
 }
 
 #[component]
