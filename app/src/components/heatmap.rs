@@ -524,3 +524,38 @@ pub fn SummaryTable(grid: DrawnGrid) -> impl IntoView {
         </table>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body is written as markup: anything a pipeline file or a link
+    /// puts in it arrives as text, never as markup.
+    #[test]
+    fn cell_markup_escapes_what_it_is_handed() {
+        let hostile = r#"x" onmouseover="alert(1)<img src=x onerror=alert(2)>"#;
+        let mut out = String::new();
+        write_cell(
+            &mut out,
+            &CellLink {
+                status: CellStatus::Untracked,
+                selected: true,
+                coverage: 0.5,
+                data: ("data-cell", hostile),
+                href: &format!("/?start=2021-11-01&cell={hostile}"),
+                label: hostile,
+                mark: "<b>!</b>",
+            },
+        );
+        write_empty_cell(&mut out, hostile);
+        assert!(!out.contains("<img") && !out.contains("<b>"), "{out}");
+        assert!(!out.contains(r#"x" onmouseover"#), "{out}");
+        assert!(out.contains("&lt;img src=x onerror=alert(2)&gt;"), "{out}");
+        assert!(out.contains("&amp;cell="), "{out}");
+        assert!(out.contains("&lt;b&gt;!&lt;/b&gt;</a></td>"), "{out}");
+        // One link, two cells, the selected one marked.
+        assert_eq!(out.matches("<a ").count(), 1);
+        assert_eq!(out.matches("<td ").count(), 2);
+        assert!(out.contains(r#"class="rc-cell rc-status-untracked rc-cell-selected""#));
+    }
+}
