@@ -822,7 +822,39 @@ fn check_name(name: &str, max_parts: usize) -> Result<(), String> {
             "{name:?} is not an identifier ({shape}: letters, digits, _)"
         ));
     }
+    // Names go into SQL as they are: a keyword would change the statement.
+    if let Some(word) = parts.iter().find(|p| is_sql_reserved(p)) {
+        return Err(format!(
+            "{name:?}: {word:?} is a reserved SQL word in DuckDB or BigQuery; choose another name"
+        ));
+    }
     Ok(())
+}
+
+/// The reserved words of DuckDB (`duckdb_keywords()`, category `reserved`,
+/// checked against the linked DuckDB by a test in `warehouse_embedded`) and
+/// of BigQuery (GoogleSQL's lexical structure, "Reserved keywords").
+#[rustfmt::skip]
+const SQL_RESERVED: &[&str] = &[
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "assert_rows_modified",
+    "asymmetric", "at", "between", "both", "by", "case", "cast", "check", "collate", "column",
+    "constraint", "contains", "create", "cross", "cube", "current", "default", "deferrable",
+    "define", "desc", "describe", "distinct", "do", "else", "end", "enum", "escape", "except",
+    "exclude", "exists", "extract", "false", "fetch", "following", "for", "foreign", "from",
+    "full", "group", "grouping", "groups", "hash", "having", "if", "ignore", "in", "include",
+    "initially", "inner", "intersect", "interval", "into", "is", "join", "lambda", "lateral",
+    "leading", "left", "like", "limit", "lookup", "merge", "natural", "new", "no", "not",
+    "null", "nulls", "of", "offset", "on", "only", "or", "order", "outer", "over", "partition",
+    "pivot", "pivot_longer", "pivot_wider", "placing", "preceding", "primary", "proto",
+    "qualify", "range", "recursive", "references", "respect", "returning", "right", "rollup",
+    "rows", "select", "set", "show", "some", "struct", "summarize", "symmetric", "table",
+    "tablesample", "then", "to", "trailing", "treat", "true", "unbounded", "union", "unique",
+    "unnest", "unpivot", "using", "variadic", "when", "where", "window", "with", "within",
+];
+
+/// A word neither store accepts as a bare name (case-blind).
+pub fn is_sql_reserved(word: &str) -> bool {
+    SQL_RESERVED.contains(&word.to_ascii_lowercase().as_str())
 }
 
 fn at_offset(text: &str, offset: usize, message: String) -> DomainError {
@@ -1193,6 +1225,33 @@ entity"#,
             "min_games = 10\ndepends_on = [\"MLFS\"]\n",
         );
         assert!(refused(&text).message.contains("not declared before"));
+    }
+
+    #[test]
+    fn reserved_sql_words_are_refused_as_names() {
+        for (old, new) in [
+            (r#"date_column = "cache_date""#, r#"date_column = "Order""#),
+            (
+                r#"output_table = "nba_precompute.player_daily_cache""#,
+                r#"output_table = "select.player_daily_cache""#,
+            ),
+        ] {
+            let text = with(old, new);
+            let e = refused(&text);
+            assert!(e.message.contains("reserved SQL word"), "{e:?}");
+            assert_eq!(e.line, line_of(&text, new), "{e:?}");
+        }
+        let text = ORDERS_PIPELINE.replacen(
+            r#"{ name = "revenue", type = "float" }"#,
+            r#"{ name = "group", type = "float" }"#,
+            1,
+        );
+        let e = refused(&text);
+        assert!(
+            e.message.contains("\"group\" is a reserved SQL word"),
+            "{e:?}"
+        );
+        assert!(!is_sql_reserved("orders") && is_sql_reserved("WHERE"));
     }
 
     #[test]

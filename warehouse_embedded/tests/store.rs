@@ -267,3 +267,21 @@ async fn feature_rows_keep_every_double_exactly() {
         2
     );
 }
+
+/// Pipeline names go into SQL bare, so the validator refuses reserved
+/// words: every word the linked DuckDB reserves must be on its list.
+#[test]
+fn the_pipeline_validator_knows_every_word_duckdb_reserves() {
+    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let reserved = wh
+        .rows_for_tests(
+            "SELECT keyword_name AS t FROM duckdb_keywords() WHERE keyword_category = 'reserved'",
+        )
+        .unwrap();
+    assert!(reserved.len() > 50, "{reserved:?}");
+    let missing: Vec<&String> = reserved
+        .iter()
+        .filter(|w| !domain::pipeline::is_sql_reserved(w))
+        .collect();
+    assert!(missing.is_empty(), "not refused: {missing:?}");
+}
