@@ -9,7 +9,8 @@ pid_file="${1:?usage: bq-emulator.sh PID_FILE [REST_PORT]}"
 rest_port="${2:-9050}"
 grpc_port=$((rest_port + 10))
 log_file="$(mktemp)"
-"$ROLLCALL_BQ_VENV/bin/bqemulator" start --rest-host 127.0.0.1 --rest-port "$rest_port" \
+# Through a launcher that runs the emulator's DuckDB on one thread (why: there).
+"$ROLLCALL_BQ_VENV/bin/python" "$(dirname "$0")/bq-emulator.py" start --rest-host 127.0.0.1 --rest-port "$rest_port" \
   --grpc-host 127.0.0.1 --grpc-port "$grpc_port" --project local-proj --log-level warning \
   >"$log_file" 2>&1 &
 echo $! >"$pid_file"
