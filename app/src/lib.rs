@@ -7,6 +7,7 @@ mod components;
 pub mod error;
 mod pages;
 pub mod palette;
+mod resource;
 #[cfg(feature = "ssr")]
 mod state;
 mod view_query;

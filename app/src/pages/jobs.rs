@@ -23,8 +23,8 @@ fn bar(label: String, done: usize, total: usize) -> impl IntoView {
 /// `/jobs`: every recent job with its state and progress.
 #[component]
 pub fn JobsPage() -> impl IntoView {
-    let jobs = Resource::new(|| (), |_| jobs_list());
-    let access = Resource::new(|| (), |_| operator_access());
+    let jobs = crate::resource::page_resource(|| (), |_| jobs_list());
+    let access = crate::resource::page_resource(|| (), |_| operator_access());
     let any_active = move || {
         jobs.get_untracked()
             .and_then(|r| r.ok())
@@ -89,7 +89,7 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let cancel = ServerAction::<CancelJob>::new();
     let resume = ServerAction::<ResumeJob>::new();
-    let job = Resource::new(
+    let job = crate::resource::page_resource(
         move || {
             (
                 params.read().get("id").unwrap_or_default(),
@@ -99,7 +99,7 @@ pub fn JobPage() -> impl IntoView {
         },
         |(id, _, _)| job_status(id),
     );
-    let access = Resource::new(|| (), |_| operator_access());
+    let access = crate::resource::page_resource(|| (), |_| operator_access());
     let active = move || {
         job.get_untracked()
             .and_then(|r| r.ok())

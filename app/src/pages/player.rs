@@ -12,7 +12,7 @@ use crate::components::ErrorMessage;
 pub fn PlayerPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let trace = Resource::new(
+    let trace = crate::resource::page_resource(
         move || {
             (
                 params.read().get("player").unwrap_or_default(),

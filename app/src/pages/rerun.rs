@@ -13,8 +13,8 @@ use crate::components::{ErrorMessage, OperatorNote};
 pub fn RerunPage() -> impl IntoView {
     let query = use_query_map();
     let form = Memo::new(move |_| RerunForm::from_query(&query.read()));
-    let preview = Resource::new(move || form.get(), rerun_preview);
-    let access = Resource::new(|| (), |_| operator_access());
+    let preview = crate::resource::page_resource(move || form.get(), rerun_preview);
+    let access = crate::resource::page_resource(|| (), |_| operator_access());
     let start = ServerAction::<StartRerun>::new();
     view! {
         <h1 class="rc-title">"Re-run"</h1>
