@@ -233,7 +233,7 @@ pub(crate) fn failures() -> &'static TableDef {
         bookkeeping(
             warehouse::sql::failures_table(),
             &warehouse::sql::FAILURE_COLUMNS,
-            &["processor_name", "entity_id"],
+            vec!["processor_name", "entity_id"],
         )
     })
 }
@@ -245,7 +245,7 @@ pub(crate) fn runs() -> &'static TableDef {
         bookkeeping(
             warehouse::sql::runs_table(),
             &warehouse::sql::RUN_COLUMNS,
-            &["processor_name"],
+            vec!["processor_name"],
         )
     })
 }
@@ -253,18 +253,29 @@ pub(crate) fn runs() -> &'static TableDef {
 fn bookkeeping(
     declared: &'static str,
     columns: &[(&'static str, warehouse::sql::ColumnKind)],
-    cluster: &'static [&'static str],
+    cluster: Vec<&'static str>,
+) -> TableDef {
+    declared_table(declared, columns, "analysis_date", cluster, true)
+}
+
+/// A table the pipeline file names, partitioned by its date column; built
+/// once per process from the 'static pipeline.
+fn declared_table(
+    declared: &'static str,
+    columns: &[(&'static str, warehouse::sql::ColumnKind)],
+    date_column: &'static str,
+    cluster: Vec<&'static str>,
+    staged: bool,
 ) -> TableDef {
     let (dataset, name) = warehouse::sql::dataset_and_table(declared);
-    // Built once per process from the 'static pipeline.
     let columns: Vec<(&'static str, Ty)> = columns.iter().map(|(c, k)| (*c, Ty::of(*k))).collect();
     TableDef {
         dataset,
         name,
         columns: Box::leak(columns.into_boxed_slice()),
-        partition: Some("analysis_date"),
-        cluster,
-        staged: true,
+        partition: Some(date_column),
+        cluster: Box::leak(cluster.into_boxed_slice()),
+        staged,
     }
 }
 
@@ -349,23 +360,13 @@ pub(crate) fn pipeline_tables() -> &'static [(domain::ProcessorId, TableDef)] {
         domain::processors()
             .iter()
             .filter_map(|s| {
-                let columns: Vec<(&'static str, Ty)> = warehouse::sql::pipeline_table_columns(s)?
-                    .into_iter()
-                    .map(|(c, kind)| (c, Ty::of(kind)))
-                    .collect();
-                let (dataset, name) = s
-                    .output_table
-                    .split_once('.')
-                    .unwrap_or(("main", s.output_table.as_str()));
-                // Built once per process from the 'static pipeline.
-                let def = TableDef {
-                    dataset,
-                    name,
-                    columns: Box::leak(columns.into_boxed_slice()),
-                    partition: Some(s.date_column.as_str()),
-                    cluster: Box::leak(vec![s.entity_column.as_str()].into_boxed_slice()),
-                    staged: s.runs == domain::Runs::Command,
-                };
+                let def = declared_table(
+                    &s.output_table,
+                    &warehouse::sql::pipeline_table_columns(s)?,
+                    &s.date_column,
+                    vec![s.entity_column.as_str()],
+                    s.runs == domain::Runs::Command,
+                );
                 Some((s.id, def))
             })
             .collect()
@@ -380,23 +381,14 @@ pub(crate) fn universe_table() -> Option<&'static TableDef> {
     UNIVERSE
         .get_or_init(|| {
             let u = &domain::pipeline::active().universe;
-            let columns: Vec<(&'static str, Ty)> = warehouse::sql::universe_table_columns(u)?
-                .into_iter()
-                .map(|(c, kind)| (c, Ty::of(kind)))
-                .collect();
-            let (dataset, name) = u
-                .table
-                .split_once('.')
-                .unwrap_or(("main", u.table.as_str()));
-            // Built once per process from the 'static pipeline.
-            Some(TableDef {
-                dataset,
-                name,
-                columns: Box::leak(columns.into_boxed_slice()),
-                partition: Some(u.date_column.as_str()),
-                cluster: Box::leak(vec![u.entity_column.as_str()].into_boxed_slice()),
-                staged: true,
-            })
+            let columns = warehouse::sql::universe_table_columns(u)?;
+            Some(declared_table(
+                &u.table,
+                &columns,
+                &u.date_column,
+                vec![u.entity_column.as_str()],
+                true,
+            ))
         })
         .as_ref()
 }
