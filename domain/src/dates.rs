@@ -84,10 +84,23 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, DomainErr
         field,
         value: raw.chars().take(40).collect(),
     };
-    if raw.len() != 10 {
+    // Read by hand rather than by chrono's format parser: this runs in the
+    // browser, and the strftime interpreter would be in the bundle for it.
+    let bytes = raw.as_bytes();
+    let number = |at: std::ops::Range<usize>| {
+        bytes.get(at)?.iter().try_fold(0u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return Err(malformed());
     }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| malformed())
+    match (number(0..4), number(5..7), number(8..10)) {
+        (Some(y), Some(m), Some(d)) => {
+            NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(malformed)
+        }
+        _ => Err(malformed()),
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +129,13 @@ mod tests {
             "2021-11-5",
             "2021-11-05T00:00",
             "'; DROP TABLE x; --",
+            // Ten bytes, but not canonical.
+            "2021-11- 5",
+            "+021-11-05",
+            "2021/11/05",
+            "2021-02-29",
+            "20é-11-05",
+            "2021-00-10",
         ] {
             let e = DateRange::parse(Some(bad), None, def, 100).unwrap_err();
             assert!(

@@ -4,6 +4,7 @@
 
 pub mod dates;
 pub mod demo;
+pub mod display;
 pub mod error;
 pub mod failure;
 pub mod game;

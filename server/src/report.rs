@@ -108,7 +108,7 @@ where
     // Month labels under the grid.
     let mut last_month = None;
     for (i, d) in dates.iter().enumerate() {
-        let m = d.format("%b %Y").to_string();
+        let m = domain::display::month_year(*d);
         if last_month.as_ref() != Some(&m) {
             let x = left + (i as f64 * cw) as i32;
             root.draw(&Text::new(

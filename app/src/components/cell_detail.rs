@@ -45,7 +45,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 <dt>"Conflict"</dt><dd>{c.conflict}</dd>
                 <dt>"Extra"</dt><dd>{c.extra}</dd>
                 <dt>"Cascade"</dt><dd>{c.cascade}</dd>
-                <dt>"Coverage"</dt><dd>{format!("{:.1}%", c.coverage() * 100.0)}</dd>
+                <dt>"Coverage"</dt><dd>{domain::display::percent(c.coverage())}</dd>
             </dl>
             <ul class="rc-categories" aria-label="Failures by category">
                 {c.failures_by_category
@@ -198,7 +198,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                         .into_iter()
                         .map(|r| view! {
                             <tr>
-                                <td>{r.started_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()}</td>
+                                <td>{r.started_at.map(domain::display::timestamp).unwrap_or_default()}</td>
                                 <td>{r.status.to_string()}</td>
                                 <td class="rc-num">{r.records_written}</td>
                                 <td class="rc-num">{r.failures_written}</td>

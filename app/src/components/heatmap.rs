@@ -35,7 +35,7 @@ pub fn marks(c: &CellCounts) -> String {
 
 pub fn tooltip(c: &CellCounts) -> String {
     format!(
-        "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, investigate {}, conflict {}, cascade {}, coverage {:.1}%",
+        "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, investigate {}, conflict {}, cascade {}, coverage {}",
         c.processor.code(),
         c.date,
         c.status().code(),
@@ -47,7 +47,7 @@ pub fn tooltip(c: &CellCounts) -> String {
         c.investigate,
         c.conflict,
         c.cascade,
-        c.coverage() * 100.0
+        domain::display::percent(c.coverage())
     )
 }
 
@@ -171,7 +171,7 @@ fn DayColumns(
     narrow: bool,
 ) -> impl IntoView {
     let dates: Vec<NaiveDate> = rec.range.iter().collect();
-    let months = spans(dates.iter().map(|d| d.format("%b %Y").to_string()));
+    let months = spans(dates.iter().map(|d| domain::display::month_year(*d)));
     let selected = view.cell.clone();
     let by_cell: std::collections::HashMap<(ProcessorId, NaiveDate), CellCounts> = rec
         .cells
@@ -322,8 +322,8 @@ fn clicked_cell(ev: &leptos::ev::MouseEvent) -> Option<String> {
 fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoView {
     let cols = columns(grid.range, period);
     let groups = spans(cols.iter().map(|c| match period {
-        Period::Month => c.first.format("%Y").to_string(),
-        _ => c.first.format("%b %Y").to_string(),
+        Period::Month => c.first.year().to_string(),
+        _ => domain::display::month_year(c.first),
     }));
     let mut rows = String::new();
     for p in &grid.processors {
@@ -346,8 +346,8 @@ fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoV
                     .map(|c| {
                         let (label, title) = match period {
                             Period::Month => (
-                                c.first.format("%b").to_string().chars().take(1).collect::<String>(),
-                                c.first.format("%B %Y").to_string(),
+                                domain::display::month_name(c.first)[..1].to_string(),
+                                format!("{} {}", domain::display::month_name(c.first), c.first.year()),
                             ),
                             _ => (String::new(), format!("week of {}", c.first)),
                         };
@@ -373,7 +373,7 @@ fn write_period_cell(out: &mut String, cc: &ColumnCell, period: Period, view: &V
     let status = worst.status();
     let t = &cc.totals;
     let label = format!(
-        "{code} {} {first} to {last} — worst {} on {}: {} dates, {} to look at; expected {}, record {}, failure {}, unaccounted {}, investigate {}, coverage {:.1}%",
+        "{code} {} {first} to {last} — worst {} on {}: {} dates, {} to look at; expected {}, record {}, failure {}, unaccounted {}, investigate {}, coverage {}",
         period.name(),
         status.code(),
         worst.date,
@@ -384,7 +384,7 @@ fn write_period_cell(out: &mut String, cc: &ColumnCell, period: Period, view: &V
         t.has_failure,
         t.unaccounted,
         t.investigate,
-        t.coverage * 100.0
+        domain::display::percent(t.coverage)
     );
     write_cell(
         out,
@@ -444,7 +444,7 @@ fn write_cell(out: &mut String, c: &CellLink<'_>) {
     let _ = write!(
         out,
         r#"<td class="rc-cell rc-status-{}{}" style="background:{}" {}="{}" data-status="{}"><a href="{}" title="{}" aria-label="{}">{}</a></td>"#,
-        c.status.code().to_lowercase(),
+        c.status.code().to_ascii_lowercase(),
         if c.selected { " rc-cell-selected" } else { "" },
         coverage_colour(c.coverage),
         c.data.0,
@@ -515,7 +515,7 @@ pub fn SummaryTable(grid: DrawnGrid) -> impl IntoView {
                                 <td class="rc-num">{t.has_failure}</td>
                                 <td class=bad(t.unaccounted)>{t.unaccounted}</td>
                                 <td class=bad(t.investigate)>{t.investigate}</td>
-                                <td class="rc-num">{format!("{:.1}%", t.coverage * 100.0)}</td>
+                                <td class="rc-num">{domain::display::percent(t.coverage)}</td>
                             </tr>
                         }
                     })

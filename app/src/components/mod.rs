@@ -7,6 +7,7 @@ mod error_message;
 mod heatmap;
 mod operator;
 mod polling;
+mod post_form;
 
 pub use cell_detail::CellDetailView;
 pub use copy_link::CopyLink;
@@ -15,3 +16,4 @@ pub use error_message::ErrorMessage;
 pub use heatmap::{CellPicker, Heatmap, Legend, SummaryTable};
 pub use operator::OperatorNote;
 pub use polling::poll_while;
+pub use post_form::PostForm;

@@ -47,7 +47,7 @@ pub(crate) fn print_job_line(
         p.cells_done,
         p.cells_total,
         p.cells_failed,
-        created_at.format("%Y-%m-%d %H:%M:%S")
+        domain::display::timestamp(created_at)
     );
 }
 
