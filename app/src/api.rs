@@ -1,5 +1,8 @@
 //! Server functions. Each one is thin: take the state from context, call one
 //! `engine` operation, map the error. No SQL and no business rules here.
+//!
+//! Answers the browser reads are postcard ([`crate::wire::Answer`]); the full
+//! grid (`coverage_grid`, for the CLI and scripts) and every error are JSON.
 
 use domain::report::Overview;
 use leptos::prelude::*;
@@ -13,7 +16,7 @@ fn state() -> Result<crate::ServerState, AppError> {
 }
 
 /// Game dates and table row counts for `start..=end` (strings as typed by the user).
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn coverage_overview(
     start: Option<String>,
     end: Option<String>,
@@ -42,7 +45,7 @@ pub async fn coverage_grid(
 
 /// The grid as the coverage page draws it: the numbers and statuses of
 /// [`coverage_grid`], without what only a drill-down shows.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn coverage_heatmap(
     start: Option<String>,
     end: Option<String>,
@@ -59,7 +62,7 @@ pub async fn coverage_heatmap(
 
 /// One cell's drill-down (`cell` = `PDC:2021-11-10`); failures and
 /// unaccounted players paginated separately.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn cell_detail(
     cell: String,
     category: Option<String>,
@@ -79,7 +82,7 @@ pub async fn cell_detail(
 }
 
 /// One player on one date across every processor, with the root cause.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn player_trace(
     player: String,
     date: String,
@@ -165,7 +168,7 @@ impl RerunForm {
 }
 
 /// Dry run: the exact cells a re-run would run, with expected players.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn rerun_preview(form: RerunForm) -> Result<Vec<domain::report::PlannedCell>, AppError> {
     let state = state()?;
     Ok(engine::jobs::preview(state.warehouse.as_ref(), state.limits, &form.raw()).await?)
@@ -173,7 +176,7 @@ pub async fn rerun_preview(form: RerunForm) -> Result<Vec<domain::report::Planne
 
 /// Queues a re-run and opens its job page. Operator-only (checked by the
 /// server's middleware before this runs).
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn start_rerun(form: RerunForm) -> Result<String, AppError> {
     let state = state()?;
     let job = state
@@ -185,21 +188,21 @@ pub async fn start_rerun(form: RerunForm) -> Result<String, AppError> {
 }
 
 /// The newest jobs.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn jobs_list() -> Result<Vec<domain::report::JobView>, AppError> {
     let state = state()?;
     Ok(state.jobs.list(50).await?)
 }
 
 /// One job with live progress and, once ended, its before/after.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn job_status(id: String) -> Result<domain::report::JobView, AppError> {
     let state = state()?;
     Ok(state.jobs.view(&id).await?)
 }
 
 /// Stops a job after its in-flight write. Operator-only.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn cancel_job(id: String) -> Result<(), AppError> {
     let state = state()?;
     state.jobs.cancel(&id).await?;
@@ -208,7 +211,7 @@ pub async fn cancel_job(id: String) -> Result<(), AppError> {
 }
 
 /// Re-queues an interrupted, cancelled or failed job. Operator-only.
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn resume_job(id: String) -> Result<(), AppError> {
     let state = state()?;
     state.jobs.resume(&id).await?;
@@ -217,7 +220,7 @@ pub async fn resume_job(id: String) -> Result<(), AppError> {
 }
 
 /// Who may start jobs on this server (for the pages' note).
-#[server]
+#[server(output = crate::wire::Answer)]
 pub async fn operator_access() -> Result<crate::OperatorAccess, AppError> {
     Ok(state()?.access)
 }

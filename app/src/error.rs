@@ -2,9 +2,13 @@
 //! `NotFound` carry messages meant for the user (the server also sets HTTP 400 /
 //! 404); `Internal` says a real fault happened and is logged on the server with
 //! the full cause; `Transport` is the client failing to reach the server.
+//!
+//! A server function's error travels as text ([`ErrorText`]: the kind on the
+//! first line, the message after it), readable with curl and read in the
+//! browser without a JSON parser (which would be in the bundle for it alone).
 
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -38,8 +42,87 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// The variant's name: the first line of its [`ErrorText`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::BadInput(_) => "BadInput",
+            AppError::NotFound(_) => "NotFound",
+            AppError::Conflict(_) => "Conflict",
+            AppError::Forbidden(_) => "Forbidden",
+            AppError::Internal(_) => "Internal",
+            AppError::Transport(_) => "Transport",
+        }
+    }
+
+    /// The message, without the prefix `Display` adds to some kinds.
+    pub fn message(&self) -> &str {
+        match self {
+            AppError::BadInput(m)
+            | AppError::NotFound(m)
+            | AppError::Conflict(m)
+            | AppError::Forbidden(m)
+            | AppError::Internal(m)
+            | AppError::Transport(m) => m,
+        }
+    }
+
+    /// The error as [`ErrorText`] writes it.
+    pub fn to_text(&self) -> String {
+        format!("{}\n{}", self.kind(), self.message())
+    }
+
+    /// Reads what [`AppError::to_text`] wrote; `None` for anything else.
+    pub fn from_text(text: &str) -> Option<Self> {
+        let (kind, message) = text.split_once('\n')?;
+        let message = message.to_string();
+        Some(match kind {
+            "BadInput" => AppError::BadInput(message),
+            "NotFound" => AppError::NotFound(message),
+            "Conflict" => AppError::Conflict(message),
+            "Forbidden" => AppError::Forbidden(message),
+            "Internal" => AppError::Internal(message),
+            "Transport" => AppError::Transport(message),
+            _ => return None,
+        })
+    }
+}
+
+/// How a server function's error travels: [`AppError::to_text`].
+pub struct ErrorText;
+
+impl ContentType for ErrorText {
+    const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+}
+
+impl FormatType for ErrorText {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl Encodes<AppError> for ErrorText {
+    type Error = std::convert::Infallible;
+
+    fn encode(error: &AppError) -> Result<Bytes, Self::Error> {
+        Ok(Bytes::from(error.to_text()))
+    }
+}
+
+impl Decodes<AppError> for ErrorText {
+    type Error = String;
+
+    fn decode(bytes: Bytes) -> Result<AppError, Self::Error> {
+        let text = std::str::from_utf8(&bytes).map_err(|e| e.to_string())?;
+        AppError::from_text(text).ok_or_else(|| {
+            format!(
+                "not an error: {}",
+                text.chars().take(200).collect::<String>()
+            )
+        })
+    }
+}
+
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = ErrorText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
@@ -85,5 +168,30 @@ impl From<engine::EngineError> for AppError {
             res.set_status(status);
         }
         err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_text() {
+        let all = [
+            AppError::BadInput("start: \"x\" is not YYYY-MM-DD\nsecond line".into()),
+            AppError::NotFound("job j-1".into()),
+            AppError::Conflict("running".into()),
+            AppError::Forbidden("token".into()),
+            AppError::Internal("disk".into()),
+            AppError::Transport(String::new()),
+        ];
+        for e in all {
+            let bytes = <ErrorText as Encodes<AppError>>::encode(&e).unwrap();
+            assert_eq!(<ErrorText as Decodes<AppError>>::decode(bytes).unwrap(), e);
+        }
+        for bad in ["", "BadInput", "Teapot\nmessage", "{\"BadInput\":\"x\"}"] {
+            assert_eq!(AppError::from_text(bad), None, "{bad:?}");
+        }
+        assert!(<ErrorText as Decodes<AppError>>::decode(Bytes::from_static(b"\xff\n")).is_err());
     }
 }

@@ -7,10 +7,10 @@ mod components;
 pub mod error;
 mod pages;
 pub mod palette;
-mod resource;
 #[cfg(feature = "ssr")]
 mod state;
 mod view_query;
+pub mod wire;
 
 pub use error::AppError;
 
@@ -66,8 +66,8 @@ struct PagePipeline {
     entity_name: String,
 }
 
-/// The active pipeline's page part as JSON safe inside `<script>`.
-fn processors_json() -> String {
+/// The active pipeline's page part as [`wire::PageText`] (base64: safe inside `<script>`).
+fn processors_text() -> String {
     let p = domain::pipeline::active();
     let page = PagePipeline {
         processors: p.processors.clone(),
@@ -75,9 +75,9 @@ fn processors_json() -> String {
         universe_table: p.universe.table.clone(),
         entity_name: p.universe.entity_name.clone(),
     };
-    serde_json::to_string(&page)
-        .unwrap_or_else(|_| "{}".into())
-        .replace('<', "\\u003c")
+    // Serialising plain strings and numbers cannot fail; an empty text is
+    // refused by the browser with a message rather than mis-read.
+    wire::PageText::encode(&page).unwrap_or_default()
 }
 
 /// Installs the pipeline part the page carries as the browser's pipeline.
@@ -88,7 +88,7 @@ pub fn install_processors_from_page() -> Result<(), String> {
         .and_then(|e| e.text_content())
         .ok_or("the page carries no processors")?;
     let page: PagePipeline =
-        serde_json::from_str(&text).map_err(|e| format!("the page's pipeline: {e}"))?;
+        wire::PageText::decode(&text).map_err(|e| format!("the page's pipeline: {e}"))?;
     let mut pipeline = domain::pipeline::Pipeline::of_processors(page.processors);
     pipeline.default_view = page.default_view;
     pipeline.universe.table = page.universe_table;
@@ -114,7 +114,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
-                <script type="application/json" id=PROCESSORS_SCRIPT_ID inner_html=processors_json()></script>
+                <script type="text/plain" id=PROCESSORS_SCRIPT_ID inner_html=processors_text()></script>
             </head>
             <body>
                 <App/>

@@ -17,8 +17,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
-use leptos::server_fn::ServerFn;
+use axum::Form;
+use leptos::server_fn::{ContentType, ServerFn};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
@@ -227,7 +227,9 @@ fn is_mutation(path: &str) -> bool {
 /// shows the message inline.
 fn forbidden(message: String) -> Response {
     tracing::warn!(%message, "mutation refused");
-    (StatusCode::FORBIDDEN, Json(AppError::Forbidden(message))).into_response()
+    let body = AppError::Forbidden(message).to_text();
+    let text = [(header::CONTENT_TYPE, app::error::ErrorText::CONTENT_TYPE)];
+    (StatusCode::FORBIDDEN, text, body).into_response()
 }
 
 /// The middleware in front of every route.

@@ -571,7 +571,6 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
                     let ok = fetched(
                         http.post(format!("{base}{path}"))
                             .header("content-type", "application/x-www-form-urlencoded")
-                            .header("accept", "application/json")
                             .body(body),
                     )
                     .await;
@@ -632,7 +631,6 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
     let answer = http
         .post(format!("{base}{}", app::api::StartRerun::PATH))
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
         .body(form)
         .send()
         .await?;
@@ -644,27 +642,29 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
         .and_then(|l| l.strip_prefix("/jobs/"))
         .map(String::from);
     let status = answer.status();
-    let text = answer.text().await?;
-    let job_id = match serde_json::from_str::<String>(&text).ok().or(location) {
+    let body = answer.bytes().await?;
+    let job_id = match app::wire::read_answer::<String>(&body).ok().or(location) {
         Some(id) => id,
         None => {
             return Err(ServerError::Failed(format!(
-                "starting the season job failed ({status}): {text}"
+                "starting the season job failed ({status}): {}",
+                String::from_utf8_lossy(&body)
             )))
         }
     };
     // Bounded: a season job takes seconds alone; stop at the limit.
     let deadline = Instant::now() + LOAD_RUN_LIMIT;
     let backfill_s = loop {
-        let view: domain::report::JobView = http
+        let body = http
             .post(format!("{base}{}", app::api::JobStatus::PATH))
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
             .body(format!("id={job_id}"))
             .send()
             .await?
-            .json()
+            .bytes()
             .await?;
+        let view: domain::report::JobView = app::wire::read_answer(&body)
+            .map_err(|e| ServerError::Failed(format!("the season job's status: {e}")))?;
         if !view.active {
             if view.state != warehouse::JobState::Succeeded {
                 return Err(ServerError::Failed(format!(

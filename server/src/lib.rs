@@ -348,10 +348,10 @@ async fn bad_arguments_are_400(
         parts.status = StatusCode::INTERNAL_SERVER_ERROR;
         return Response::from_parts(parts, axum::body::Body::empty());
     };
-    if matches!(
-        serde_json::from_slice::<app::AppError>(&bytes),
-        Ok(app::AppError::BadInput(_))
-    ) {
+    let error = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(app::AppError::from_text);
+    if matches!(error, Some(app::AppError::BadInput(_))) {
         parts.status = StatusCode::BAD_REQUEST;
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))

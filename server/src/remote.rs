@@ -74,16 +74,18 @@ impl Remote {
         &self.base
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    /// Calls a server function. `read` decodes a successful answer: server
+    /// functions answer in their own format (`app::wire`), errors in JSON.
+    async fn call<T>(
         &self,
         path: &str,
         body: String,
+        read: fn(&[u8]) -> Option<T>,
     ) -> Result<T, ServerError> {
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
             .body(body);
         if let Some(token) = &self.token {
             request = request.header(crate::auth::TOKEN_HEADER, token);
@@ -99,22 +101,23 @@ impl Remote {
             .get("location")
             .and_then(|l| l.to_str().ok())
             .map(String::from);
-        let text = response.text().await.map_err(|e| failed(e.to_string()))?;
+        let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        let text = String::from_utf8_lossy(&bytes);
         if status.is_success() || status.is_redirection() {
-            if let Ok(value) = serde_json::from_str(&text) {
+            if let Some(value) = read(&bytes) {
                 return Ok(value);
             }
             // A redirect to the new job's page carries its id.
             if let Some(id) = location.as_deref().and_then(|l| l.strip_prefix("/jobs/")) {
-                if let Ok(value) = serde_json::from_value(serde_json::Value::String(id.into())) {
+                if let Some(value) = app::wire::write_answer(&id).ok().and_then(|b| read(&b)) {
                     return Ok(value);
                 }
             }
             return Err(failed(format!("unreadable answer: {}", first_line(&text))));
         }
-        let message = match serde_json::from_str::<app::AppError>(&text) {
-            Ok(e) => e.to_string(),
-            Err(_) => first_line(&text),
+        let message = match app::AppError::from_text(&text) {
+            Some(e) => e.to_string(),
+            None => first_line(&text),
         };
         if status.is_client_error() {
             Err(ServerError::Input(message))
@@ -133,33 +136,40 @@ impl Remote {
         if let Some(p) = processors {
             pairs.push(("processors", p));
         }
-        self.call(app::api::CoverageGrid::PATH, encode(&pairs))
-            .await
+        self.call(app::api::CoverageGrid::PATH, encode(&pairs), |b| {
+            serde_json::from_slice(b).ok()
+        })
+        .await
     }
 
     pub async fn preview(&self, form: &RerunForm) -> Result<Vec<PlannedCell>, ServerError> {
-        self.call(app::api::RerunPreview::PATH, form_body(form))
+        self.call(app::api::RerunPreview::PATH, form_body(form), answer)
             .await
     }
 
     pub async fn start(&self, form: &RerunForm) -> Result<String, ServerError> {
-        self.call(app::api::StartRerun::PATH, form_body(form)).await
+        self.call(app::api::StartRerun::PATH, form_body(form), answer)
+            .await
     }
 
     pub async fn job(&self, id: &str) -> Result<JobView, ServerError> {
-        self.call(app::api::JobStatus::PATH, encode(&[("id", id)]))
+        self.call(app::api::JobStatus::PATH, encode(&[("id", id)]), answer)
             .await
     }
 
     pub async fn jobs(&self) -> Result<Vec<JobView>, ServerError> {
-        self.call(app::api::JobsList::PATH, String::new()).await
+        self.call(app::api::JobsList::PATH, String::new(), answer)
+            .await
     }
 
     pub async fn cancel(&self, id: &str) -> Result<(), ServerError> {
-        self.call::<serde_json::Value>(app::api::CancelJob::PATH, encode(&[("id", id)]))
+        self.call::<()>(app::api::CancelJob::PATH, encode(&[("id", id)]), answer)
             .await
-            .map(|_| ())
     }
+}
+
+fn answer<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    app::wire::read_answer(bytes).ok()
 }
 
 fn first_line(s: &str) -> String {

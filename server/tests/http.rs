@@ -76,7 +76,7 @@ async fn bad_ranges_render_a_message_with_status_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn server_function_answers_400_for_bad_input_and_json_for_good() {
+async fn server_function_answers_400_for_bad_input_and_its_answer_for_good() {
     use leptos::server_fn::ServerFn;
     let app = app_with_demo_rows().await;
     let post = |body: &'static str| {
@@ -93,13 +93,21 @@ async fn server_function_answers_400_for_bad_input_and_json_for_good() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // The error is text a person can read (kind, then message) and the
+    // browser can decode.
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.starts_with("BadInput\nend"), "{text}");
+    assert!(
+        matches!(app::AppError::from_text(&text), Some(app::AppError::BadInput(m)) if m.contains("nope"))
+    );
     let res = app
         .oneshot(post("start=2021-11-05&end=2021-11-06"))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body = res.into_body().collect().await.unwrap().to_bytes();
-    let overview: domain::report::Overview = serde_json::from_slice(&body).unwrap();
+    let overview: domain::report::Overview = app::wire::read_answer(&body).unwrap();
     assert_eq!(overview.dates.len(), 2);
     assert!(overview.total_expected() > 250);
 }

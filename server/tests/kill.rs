@@ -51,23 +51,21 @@ fn serve(db: &Path, port: u16) -> Child {
 }
 
 /// The body of a successful response (curl is already used by the test scripts).
-fn curl(port: u16, method: &str, path: &str, body: &str) -> Option<String> {
+fn curl(port: u16, method: &str, path: &str, body: &str) -> Option<Vec<u8>> {
     let out = Command::new("curl")
-        .args(["-sf", "-X", method, "-H", "accept: application/json"])
+        .args(["-sf", "-X", method])
         .args(["-H", "content-type: application/x-www-form-urlencoded"])
         .args(["--data-raw", body])
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
         .expect("curl runs");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status.success().then_some(out.stdout)
 }
 
 fn status(port: u16, id: &str) -> JobView {
     let body = curl(port, "POST", app::api::JobStatus::PATH, &format!("id={id}"))
         .expect("job status answers");
-    serde_json::from_str(&body).unwrap()
+    app::wire::read_answer(&body).unwrap()
 }
 
 fn demo(db: &Path) {
@@ -95,7 +93,7 @@ fn start_season_job(port: u16, start: &str, end: &str) -> String {
     let body = format!(
         "form%5Bp%5D=PSZA&form%5Bstart%5D={start}&form%5Bend%5D={end}&form%5Bmode%5D=all&form%5Bdownstream%5D=yes"
     );
-    serde_json::from_str(&curl(port, "POST", app::api::StartRerun::PATH, &body).unwrap()).unwrap()
+    app::wire::read_answer(&curl(port, "POST", app::api::StartRerun::PATH, &body).unwrap()).unwrap()
 }
 
 /// Waits until the job runs and has done `cells` cells in this run; a

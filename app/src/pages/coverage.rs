@@ -16,7 +16,7 @@ use crate::view_query::ViewQuery;
 pub fn CoveragePage() -> impl IntoView {
     let query = use_query_map();
     let view_state = Memo::new(move |_| ViewQuery::from_params(&query.read()));
-    let grid = crate::resource::page_resource(
+    let grid = crate::wire::page_resource(
         move || {
             let v = view_state.get();
             let p = v.processor_list();
@@ -24,14 +24,14 @@ pub fn CoveragePage() -> impl IntoView {
         },
         |(s, e, p)| coverage_heatmap(s, e, p),
     );
-    let overview = crate::resource::page_resource(
+    let overview = crate::wire::page_resource(
         move || {
             let v = view_state.get();
             (v.start, v.end)
         },
         |(s, e)| coverage_overview(s, e),
     );
-    let detail = crate::resource::page_resource(
+    let detail = crate::wire::page_resource(
         move || {
             let v = view_state.get();
             (v.cell, v.category, v.search, v.offset, v.unaccounted_offset)
@@ -46,7 +46,7 @@ pub fn CoveragePage() -> impl IntoView {
 
     // While a job runs, the grid refreshes as its cells complete (and once
     // more after it ends).
-    let jobs = crate::resource::page_resource(|| (), |_| jobs_list());
+    let jobs = crate::wire::page_resource(|| (), |_| jobs_list());
     let was_active = StoredValue::new(false);
     let running = move || {
         let now = jobs

@@ -1,10 +1,11 @@
+use domain::display::fixed;
 use domain::report::{change_counts, JobView, Progress};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{job_status, jobs_list, operator_access, CancelJob, ResumeJob};
-use crate::components::{poll_while, ErrorMessage, OperatorNote};
+use crate::components::{poll_while, ErrorMessage, OperatorNote, PostForm};
 
 fn percent(p: &Progress) -> f64 {
     if p.cells_total == 0 {
@@ -23,8 +24,8 @@ fn bar(label: String, done: usize, total: usize) -> impl IntoView {
 /// `/jobs`: every recent job with its state and progress.
 #[component]
 pub fn JobsPage() -> impl IntoView {
-    let jobs = crate::resource::page_resource(|| (), |_| jobs_list());
-    let access = crate::resource::page_resource(|| (), |_| operator_access());
+    let jobs = crate::wire::page_resource(|| (), |_| jobs_list());
+    let access = crate::wire::page_resource(|| (), |_| operator_access());
     let any_active = move || {
         jobs.get_untracked()
             .and_then(|r| r.ok())
@@ -63,14 +64,14 @@ pub fn JobsPage() -> impl IntoView {
                                     let link_text = id.clone();
                                     let href = format!("/jobs/{id}");
                                     let label = format!("Progress of {}", j.id);
-                                    let pct = format!("{:.0}%", percent(&j.progress));
+                                    let pct = format!("{}%", fixed(percent(&j.progress), 0));
                                     view! {
                                         <tr data-job=id>
                                             <td><A href=href>{link_text}</A></td>
                                             <td data-testid="job-state">{j.state.as_str()}</td>
                                             <td>{j.summary.clone()}</td>
                                             <td>{bar(label, j.progress.cells_done, j.progress.cells_total)}" " {pct}</td>
-                                            <td>{j.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                            <td>{domain::display::timestamp(j.created_at)}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
@@ -89,7 +90,7 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let cancel = ServerAction::<CancelJob>::new();
     let resume = ServerAction::<ResumeJob>::new();
-    let job = crate::resource::page_resource(
+    let job = crate::wire::page_resource(
         move || {
             (
                 params.read().get("id").unwrap_or_default(),
@@ -99,7 +100,7 @@ pub fn JobPage() -> impl IntoView {
         },
         |(id, _, _)| job_status(id),
     );
-    let access = crate::resource::page_resource(|| (), |_| operator_access());
+    let access = crate::wire::page_resource(|| (), |_| operator_access());
     let active = move || {
         job.get_untracked()
             .and_then(|r| r.ok())
@@ -143,7 +144,7 @@ fn JobDetail(
     let eta = p
         .eta_seconds()
         .filter(|_| job.active)
-        .map(|s| format!("{s:.0} s"))
+        .map(|s| format!("{} s", fixed(s, 0)))
         .unwrap_or_else(|| "–".into());
     let self_href = format!("/jobs/{}", job.id);
     let queued = job.queued_behind.clone().map(|other| {
@@ -160,18 +161,18 @@ fn JobDetail(
         let cancel_form = job.active.then(|| {
             let id = id.clone();
             view! {
-                <ActionForm action=cancel>
+                <PostForm action=cancel input=CancelJob { id: id.clone() }>
                     <input type="hidden" name="id" value=id/>
                     <button type="submit">"Cancel"</button>
-                </ActionForm>
+                </PostForm>
             }
         });
         let resume_form = job.resumable.then(|| {
             view! {
-                <ActionForm action=resume>
+                <PostForm action=resume input=ResumeJob { id: id.clone() }>
                     <input type="hidden" name="id" value=id/>
                     <button type="submit">"Resume"</button>
-                </ActionForm>
+                </PostForm>
             }
         });
         view! { <div class="rc-controls">{cancel_form}{resume_form}</div> }
@@ -252,9 +253,9 @@ fn JobDetail(
         <dl class="rc-counts" aria-label="Job progress">
             <dt>"State"</dt><dd data-testid="job-state">{job.state.as_str()}</dd>
             <dt>"Cells"</dt><dd data-testid="job-cells">{format!("{} / {}", p.cells_done, p.cells_total)}</dd>
-            <dt>"Done"</dt><dd data-testid="job-percent">{format!("{:.0}%", percent(&p))}</dd>
+            <dt>"Done"</dt><dd data-testid="job-percent">{format!("{}%", fixed(percent(&p), 0))}</dd>
             <dt>{domain::pipeline::capitalised(&entities)}</dt><dd>{format!("{} / {}", p.players_done, p.players_total)}</dd>
-            <dt>"Throughput"</dt><dd>{format!("{throughput:.0} {entities}/s")}</dd>
+            <dt>"Throughput"</dt><dd>{format!("{} {entities}/s", fixed(throughput, 0))}</dd>
             <dt>"ETA"</dt><dd>{eta}</dd>
             <dt>"Current cell"</dt><dd>{p.current.clone().unwrap_or_else(|| "–".into())}</dd>
             <dt>"Failed cells"</dt><dd>{p.cells_failed}</dd>

@@ -12,7 +12,7 @@ use crate::components::ErrorMessage;
 pub fn PlayerPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let trace = crate::resource::page_resource(
+    let trace = crate::wire::page_resource(
         move || {
             (
                 params.read().get("player").unwrap_or_default(),
@@ -94,7 +94,7 @@ pub fn PlayerPage() -> impl IntoView {
                                             let active = if g.is_dnp { "DNP" } else if g.is_active { "yes" } else { "inactive" };
                                             let fg = format!("{}/{}", g.fg_makes.unwrap_or(0), g.fga());
                                             let zones = format!("{}/{}/{}", g.paint().0, g.mid().0, g.three().0);
-                                            let minutes = format!("{:.1}", g.minutes());
+                                            let minutes = domain::display::fixed(g.minutes(), 1);
                                             let points = g.pts();
                                             view! {
                                                 <tr>

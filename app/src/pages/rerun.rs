@@ -3,7 +3,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{operator_access, rerun_preview, RerunForm, StartRerun};
-use crate::components::{ErrorMessage, OperatorNote};
+use crate::components::{ErrorMessage, OperatorNote, PostForm};
 
 /// `/rerun?p=PDC,PCF&dates=…|start=…&end=…&mode=gaps|all&downstream=yes|no`:
 /// the re-run dialog, prefilled from a heatmap selection or a drill-down. Its
@@ -13,8 +13,8 @@ use crate::components::{ErrorMessage, OperatorNote};
 pub fn RerunPage() -> impl IntoView {
     let query = use_query_map();
     let form = Memo::new(move |_| RerunForm::from_query(&query.read()));
-    let preview = crate::resource::page_resource(move || form.get(), rerun_preview);
-    let access = crate::resource::page_resource(|| (), |_| operator_access());
+    let preview = crate::wire::page_resource(move || form.get(), rerun_preview);
+    let access = crate::wire::page_resource(|| (), |_| operator_access());
     let start = ServerAction::<StartRerun>::new();
     view! {
         <h1 class="rc-title">"Re-run"</h1>
@@ -59,7 +59,7 @@ pub fn RerunPage() -> impl IntoView {
                                             .collect_view()}
                                     </tbody>
                                 </table>
-                                <ActionForm action=start>
+                                <PostForm action=start input=StartRerun { form: f.clone() }>
                                     <input type="hidden" name="form[p]" value=f.p.clone()/>
                                     <input type="hidden" name="form[dates]" value=f.dates.clone().unwrap_or_default()/>
                                     <input type="hidden" name="form[start]" value=f.start.clone().unwrap_or_default()/>
@@ -67,7 +67,7 @@ pub fn RerunPage() -> impl IntoView {
                                     <input type="hidden" name="form[mode]" value=f.mode.clone().unwrap_or_default()/>
                                     <input type="hidden" name="form[downstream]" value=f.downstream.clone().unwrap_or_default()/>
                                     <button type="submit" disabled=n == 0>"Start re-run"</button>
-                                </ActionForm>
+                                </PostForm>
                             </section>
                         }
                             .into_any()
@@ -86,7 +86,11 @@ pub fn RerunPage() -> impl IntoView {
 /// the preview follows the URL and works without JavaScript).
 #[component]
 fn RerunFields(form: RerunForm) -> impl IntoView {
-    let chosen: Vec<String> = form.p.split(',').map(|s| s.trim().to_uppercase()).collect();
+    let chosen: Vec<String> = form
+        .p
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .collect();
     let gaps = form.only_gaps();
     let downstream = form.with_downstream();
     view! {
