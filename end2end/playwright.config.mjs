@@ -28,7 +28,7 @@ export default defineConfig({
     screenshot: 'only-on-failure',
   },
   projects: [
-    { name: 'hydrated', use: { javaScriptEnabled: true }, testMatch: /(hydrated|dashboard)\.spec\.mjs/ },
+    { name: 'hydrated', use: { javaScriptEnabled: true }, testMatch: /(hydrated|dashboard|bundle)\.spec\.mjs/ },
     { name: 'no-javascript', use: { javaScriptEnabled: false }, testMatch: /nojs\.spec\.mjs/ },
     // Writes to the store: runs after the read-only projects.
     {

@@ -74,3 +74,21 @@ test('re-running a cell runs the team\'s script again and records the run', asyn
   await expect(page.getByRole('region', { name: 'Cell detail' }).getByRole('table', { name: 'Runs' }).getByRole('row'))
     .toHaveCount(before + 1);
 });
+
+test('without JavaScript, Start re-run posts the form and opens the job', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/rerun?p=DAILY&start=2024-03-05&end=2024-03-05&mode=all&downstream=no');
+  await expect(page.getByRole('table', { name: 'Cells to run' }).getByRole('row', { name: /^DAILY 2024-03-05 / }))
+    .toHaveCount(1);
+  await page.getByRole('button', { name: 'Start re-run' }).click();
+  // The server answers the plain POST with a redirect to the new job's page.
+  await expect(page).toHaveURL(/\/jobs\/job-/);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId('job-state')).toHaveText('succeeded', { timeout: 1_000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(page.getByTestId('job-cells')).toHaveText('1 / 1');
+  await context.close();
+});
