@@ -1,7 +1,9 @@
 // Heatmap scale, side by side (not a test: numbers only): server render, time
 // to interactive, the longest main-thread task while hovering and scrolling,
-// cells drawn, and whether a season fits a 1600-pixel screen, for each server.
+// cells drawn, a first visit over a modest link, and whether a season fits a
+// 1600-pixel screen, for each server.
 // Usage: node measure-heatmap.mjs OUTPUT_MD LABEL=BASE_URL [LABEL=BASE_URL ...]
+// The table replaces the `bench:heatmap` section, or the one BENCH_SECTION names.
 import { chromium } from '@playwright/test';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 
@@ -68,6 +70,32 @@ async function interactive(base, path, runs = 3) {
   return { ms: median(times), longest: Math.max(...longest), cells };
 }
 
+// A first visit over a modest link (20 Mbit/s down, 40 ms round trip, empty
+// cache), where the bundle's size shows: time to interactive and the bytes
+// that crossed the wire.
+async function firstVisit(base, path, runs = 3) {
+  const times = [];
+  let bytes = 0;
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ viewport: { width: 1600, height: 900 } });
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 40, downloadThroughput: 20e6 / 8, uploadThroughput: 5e6 / 8,
+    });
+    let received = 0;
+    cdp.on('Network.loadingFinished', (e) => { received += e.encodedDataLength; });
+    const t = performance.now();
+    await page.goto(base + path, { waitUntil: 'commit' });
+    await page.waitForSelector('body[data-hydrated="true"]', { timeout: 120000 });
+    times.push(performance.now() - t);
+    bytes = received;
+    await context.close();
+  }
+  return { ms: median(times), bytes };
+}
+
 async function fits(base) {
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   await page.goto(base + views[0][1]);
@@ -97,6 +125,9 @@ for (const { label, base } of targets) {
     put(`longest main-thread task, ${view} (load, 40 hovers, scroll)`, label, `${r.longest.toFixed(0)} ms`);
     put(`grid cells drawn, ${view}`, label, `${r.cells}`);
   }
+  const first = await firstVisit(base, views[0][1]);
+  put(`first visit over 20 Mbit/s and 40 ms, ${views[0][0]}: time to interactive, median of 3`, label, `${first.ms.toFixed(0)} ms`);
+  put(`first visit over 20 Mbit/s and 40 ms, ${views[0][0]}: bytes received`, label, `${first.bytes}`);
   put('season dates on a 1600-pixel screen without scrolling', label, await fits(base));
 }
 await browser.close();
@@ -104,8 +135,9 @@ await browser.close();
 const labels = targets.map((t) => t.label);
 const table = `| measurement | ${labels.join(' | ')} |\n|---|${labels.map(() => '---:').join('|')}|\n`
   + [...rows].map(([m, v]) => `| ${m} | ${labels.map((l) => v[l] ?? '–').join(' | ')} |`).join('\n') + '\n';
-const open = '<!-- bench:heatmap -->';
-const close = '<!-- /bench:heatmap -->';
+const section = process.env.BENCH_SECTION || 'heatmap';
+const open = `<!-- bench:${section} -->`;
+const close = `<!-- /bench:${section} -->`;
 const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const block = `${open}\n_Measured ${stamp} UTC by end2end/measure-heatmap.mjs, every server in one run; columns are the servers (label = what it serves)._\n\n${table}${close}`;
 let md = existsSync(output) ? readFileSync(output, 'utf8') : '# Benchmarks\n';
