@@ -59,9 +59,15 @@ pub fn month_name(d: NaiveDate) -> &'static str {
     Month::try_from(d.month() as u8).map_or("", |m| m.name())
 }
 
+/// The month's first three letters (`Nov`), as `%b` spells it.
+pub fn month_abbreviation(d: NaiveDate) -> &'static str {
+    let name = month_name(d);
+    name.get(..3).unwrap_or(name)
+}
+
 /// The month's short name and year (`Nov 2021`), as `%b %Y` spells it.
 pub fn month_year(d: NaiveDate) -> String {
-    format!("{} {}", &month_name(d)[..3], d.year())
+    format!("{} {}", month_abbreviation(d), d.year())
 }
 
 /// A timestamp to the second (`2021-11-10 14:03:59`; ours are UTC).
@@ -114,6 +120,7 @@ mod tests {
         let mut d = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
         for _ in 0..12 {
             assert_eq!(month_name(d), d.format("%B").to_string());
+            assert_eq!(month_abbreviation(d), d.format("%b").to_string());
             assert_eq!(month_year(d), d.format("%b %Y").to_string());
             d = d.checked_add_months(chrono::Months::new(1)).unwrap();
         }

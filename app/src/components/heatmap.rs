@@ -346,7 +346,7 @@ fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoV
                     .map(|c| {
                         let (label, title) = match period {
                             Period::Month => (
-                                domain::display::month_name(c.first)[..1].to_string(),
+                                domain::display::month_abbreviation(c.first).chars().take(1).collect::<String>(),
                                 format!("{} {}", domain::display::month_name(c.first), c.first.year()),
                             ),
                             _ => (String::new(), format!("week of {}", c.first)),
