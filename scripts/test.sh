@@ -73,6 +73,17 @@ serve_and_wait "$workdir/server-bq.log" "127.0.0.1:$bq_port" "${bq[@]}"
 orders_port="${ROLLCALL_E2E_ORDERS_PORT:-3102}"
 orders=(--pipeline "$REPO_ROOT/pipelines/orders/pipeline.toml" --db "$workdir/orders.duckdb")
 "$rollcall" "${orders[@]}" demo >/dev/null
+# A run of DAILY on 2024-03-20 whose program crashes (the same pipeline with
+# a command that fails): the failed-run drill-down's data. It exits 1.
+mkdir -p "$workdir/orders-crash"
+cp "$REPO_ROOT"/pipelines/orders/* "$workdir/orders-crash/"
+sed -i 's|^command = \["python3", "daily_totals.py"\]|command = ["sh", "-c", "echo \x27Traceback (most recent call last):\x27 >\&2; echo \x27KeyError: amount\x27 >\&2; exit 3"]|' \
+  "$workdir/orders-crash/pipeline.toml"
+grep -q 'KeyError: amount' "$workdir/orders-crash/pipeline.toml"
+if "$rollcall" --pipeline "$workdir/orders-crash/pipeline.toml" --db "$workdir/orders.duckdb" \
+  backfill --processor DAILY --dates 2024-03-20 >/dev/null; then
+  echo "the crashing DAILY run should have failed" >&2; exit 1
+fi
 serve_and_wait "$workdir/server-orders.log" "127.0.0.1:$orders_port" "${orders[@]}"
 
 (cd end2end && ROLLCALL_E2E_URL="http://127.0.0.1:$port" \

@@ -142,28 +142,37 @@ impl RerunForm {
         format!("/rerun?{query}")
     }
 
-    pub fn only_gaps(&self) -> bool {
-        self.mode.as_deref() != Some("all")
+    /// `mode`: `gaps` (the default) or `all`; anything else names `mode`.
+    pub fn only_gaps(&self) -> Result<bool, domain::DomainError> {
+        let mode = domain::params::choice("mode", self.mode.as_deref(), &["gaps", "all"], "gaps")?;
+        Ok(mode == "gaps")
     }
 
-    pub fn with_downstream(&self) -> bool {
-        self.downstream.as_deref() != Some("no")
+    /// `downstream`: `yes` (the default) or `no`; anything else names it.
+    pub fn with_downstream(&self) -> Result<bool, domain::DomainError> {
+        let downstream = domain::params::choice(
+            "downstream",
+            self.downstream.as_deref(),
+            &["yes", "no"],
+            "yes",
+        )?;
+        Ok(downstream == "yes")
     }
 }
 
 #[cfg(feature = "ssr")]
 impl RerunForm {
-    fn raw(&self) -> engine::backfill::RawBackfillRequest {
+    fn raw(&self) -> Result<engine::backfill::RawBackfillRequest, engine::EngineError> {
         let dates = self.dates.clone().filter(|d| !d.trim().is_empty());
-        engine::backfill::RawBackfillRequest {
+        Ok(engine::backfill::RawBackfillRequest {
             processors: self.p.clone(),
-            downstream: self.with_downstream(),
+            downstream: self.with_downstream()?,
             start: dates.is_none().then(|| self.start.clone()).flatten(),
             end: dates.is_none().then(|| self.end.clone()).flatten(),
             dates,
-            only_gaps: self.only_gaps(),
+            only_gaps: self.only_gaps()?,
             legacy: false,
-        }
+        })
     }
 }
 
@@ -171,7 +180,7 @@ impl RerunForm {
 #[server(output = crate::wire::Answer)]
 pub async fn rerun_preview(form: RerunForm) -> Result<Vec<domain::report::PlannedCell>, AppError> {
     let state = state()?;
-    Ok(engine::jobs::preview(state.warehouse.as_ref(), state.limits, &form.raw()).await?)
+    Ok(engine::jobs::preview(state.warehouse.as_ref(), state.limits, &form.raw()?).await?)
 }
 
 /// Queues a re-run and opens its job page. Operator-only (checked by the
@@ -181,7 +190,7 @@ pub async fn start_rerun(form: RerunForm) -> Result<String, AppError> {
     let state = state()?;
     let job = state
         .jobs
-        .submit(&form.raw(), state.limits, "dashboard")
+        .submit(&form.raw()?, state.limits, "dashboard")
         .await?;
     leptos_axum::redirect(&format!("/jobs/{}", job.id));
     Ok(job.id)

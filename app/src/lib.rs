@@ -64,6 +64,7 @@ struct PagePipeline {
     default_view: Option<domain::DateRange>,
     universe_table: String,
     entity_name: String,
+    entities_name: String,
 }
 
 /// The active pipeline's page part as [`wire::PageText`] (base64: safe inside `<script>`).
@@ -74,6 +75,7 @@ fn processors_text() -> String {
         default_view: p.default_view,
         universe_table: p.universe.table.clone(),
         entity_name: p.universe.entity_name.clone(),
+        entities_name: p.universe.entities_name.clone(),
     };
     // Serialising plain strings and numbers cannot fail; an empty text is
     // refused by the browser with a message rather than mis-read.
@@ -93,6 +95,7 @@ pub fn install_processors_from_page() -> Result<(), String> {
     pipeline.default_view = page.default_view;
     pipeline.universe.table = page.universe_table;
     pipeline.universe.entity_name = page.entity_name;
+    pipeline.universe.entities_name = page.entities_name;
     domain::pipeline::install(pipeline)
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -147,6 +150,12 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("jobs"), ParamSegment("id"))
                         view=pages::JobPage
+                        ssr=SsrMode::Async
+                    />
+                    // Any pipeline's entity; `/players/` keeps older links working.
+                    <Route
+                        path=(StaticSegment("trace"), ParamSegment("player"))
+                        view=pages::PlayerPage
                         ssr=SsrMode::Async
                     />
                     <Route

@@ -11,6 +11,9 @@ use thiserror::Error;
 pub enum DomainError {
     #[error("{field}: '{value}' is not a date (expected YYYY-MM-DD)")]
     MalformedDate { field: &'static str, value: String },
+    /// Neither a range nor a list of dates, or both.
+    #[error("dates: give a start and an end date (--start-date and --end-date), or a list of dates (--dates), not both")]
+    MissingDates,
     #[error("start date {start} is after end date {end}")]
     ReversedRange { start: String, end: String },
     #[error("range of {days} days is longer than the maximum of {max} days")]

@@ -43,9 +43,53 @@ pub fn text(name: &'static str, raw: Option<&str>) -> Result<Option<String>, Dom
     Ok(Some(raw.to_string()))
 }
 
+/// An optional choice among `allowed` (absent or empty = `default`); any
+/// other value is an error naming the parameter and the choices.
+pub fn choice(
+    name: &'static str,
+    raw: Option<&str>,
+    allowed: &[&'static str],
+    default: &'static str,
+) -> Result<&'static str, DomainError> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(default);
+    };
+    allowed
+        .iter()
+        .find(|a| **a == raw)
+        .copied()
+        .ok_or_else(|| DomainError::BadParameter {
+            name,
+            message: format!(
+                "'{}' is not one of {}",
+                raw.chars().take(40).collect::<String>(),
+                allowed.join(", ")
+            ),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_are_one_of_the_documented_values() {
+        assert_eq!(
+            choice("mode", None, &["gaps", "all"], "gaps").unwrap(),
+            "gaps"
+        );
+        assert_eq!(
+            choice("mode", Some(" all "), &["gaps", "all"], "gaps").unwrap(),
+            "all"
+        );
+        for bad in ["ALL", "everything", "gaps,all", "<script>"] {
+            let e = choice("mode", Some(bad), &["gaps", "all"], "gaps").unwrap_err();
+            assert!(
+                e.to_string().starts_with("mode: ") && e.to_string().contains("gaps, all"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn offsets_are_bounded_whole_numbers() {

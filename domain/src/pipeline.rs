@@ -65,6 +65,9 @@ pub struct Universe {
     /// What one entity is called on the pages (`entity_name`; "player" for
     /// the NBA box scores, "entity" unless a pipeline says).
     pub entity_name: String,
+    /// Their plural (`entities_name`, for words English does not pluralise
+    /// with an s: "aircraft"); empty: made from `entity_name`.
+    pub entities_name: String,
 }
 
 /// `word` with a capital first letter (a label's first word).
@@ -148,10 +151,22 @@ impl Universe {
 
     /// The entities' name, for labels ("players", "entities").
     pub fn entities(&self) -> String {
+        if !self.entities_name.is_empty() {
+            return self.entities_name.clone();
+        }
         let one = self.entity();
         match one.strip_suffix('y') {
             Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
             _ => format!("{one}s"),
+        }
+    }
+
+    /// `n` entities, agreeing in number ("1 player", "3 players").
+    pub fn count(&self, n: i64) -> String {
+        if n == 1 {
+            format!("1 {}", self.entity())
+        } else {
+            format!("{n} {}", self.entities())
         }
     }
 
@@ -232,6 +247,8 @@ struct UniverseForm {
     demo: Option<Spanned<String>>,
     #[serde(default)]
     entity_name: Option<Spanned<String>>,
+    #[serde(default)]
+    entities_name: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -327,12 +344,7 @@ impl Pipeline {
             Ok(s.get_ref().clone())
         };
         let u = &form.universe;
-        if u.expected.get_ref().trim().is_empty() || u.expected.get_ref().contains(';') {
-            return Err(err(
-                u.expected.span(),
-                "`expected` must be one SQL condition (not empty, no `;`)".into(),
-            ));
-        }
+        check_condition(u.expected.get_ref()).map_err(|m| err(u.expected.span(), m))?;
         let mut universe = Universe {
             table: table(&u.table)?,
             date_column: column(&u.date_column)?,
@@ -341,25 +353,36 @@ impl Pipeline {
             columns: Vec::new(),
             demo: String::new(),
             entity_name: String::new(),
+            entities_name: String::new(),
+        };
+        let word = |key: &str, name: &Spanned<String>| -> Result<String, DomainError> {
+            let n = name.get_ref();
+            let word = !n.is_empty()
+                && n.len() <= 32
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == ' ' || c == '-');
+            if !word {
+                return Err(err(
+                    name.span(),
+                    format!("{key} = {n:?}: 1 to 32 lowercase letters, spaces or -"),
+                ));
+            }
+            Ok(n.clone())
         };
         universe.entity_name = match &u.entity_name {
-            Some(name) => {
-                let n = name.get_ref();
-                let word = !n.is_empty()
-                    && n.len() <= 32
-                    && n.chars()
-                        .all(|c| c.is_ascii_lowercase() || c == ' ' || c == '-');
-                if !word {
-                    return Err(err(
-                        name.span(),
-                        format!("entity_name = {n:?}: 1 to 32 lowercase letters, spaces or -"),
-                    ));
-                }
-                n.clone()
-            }
+            Some(name) => word("entity_name", name)?,
             None if universe.is_nba() => "player".into(),
             None => String::new(),
         };
+        if let Some(plural) = &u.entities_name {
+            if u.entity_name.is_none() {
+                return Err(err(
+                    plural.span(),
+                    "entities_name needs entity_name (the singular) beside it".into(),
+                ));
+            }
+            universe.entities_name = word("entities_name", plural)?;
+        }
         if universe.is_nba() {
             // The box scores have their DESIGN schema and the demo season.
             let keys = (
@@ -603,6 +626,12 @@ fn check_table_names(
     form: &FileForm,
 ) -> Result<(), (String, Range<usize>)> {
     let last = |t: &str| t.rsplit('.').next().unwrap_or(t).to_ascii_lowercase();
+    if let Some(why) = reserved_dataset(&universe.table) {
+        return Err((
+            format!("[universe] table {:?}: {why}", universe.table),
+            form.universe.table.span(),
+        ));
+    }
     let mut taken: Vec<(String, String)> = vec![(universe.table.clone(), "the universe".into())];
     // (table, who writes it): another table ending alike would share its twin.
     let mut twins: Vec<(String, String)> = Vec::new();
@@ -622,6 +651,30 @@ fn check_table_names(
     }
     for (spec, declared) in processors.iter().zip(&form.processors) {
         let who = format!("processor {}", spec.code);
+        let own_builtin = format!("the builtin {}", spec.code);
+        // Each processor's run replaces its table's rows for the date, and
+        // the reconciliation credits a table's rows to one processor: two
+        // writers of one table would wipe and credit each other.
+        let other_writer = taken.iter().find(|(t, owner)| {
+            // A processor with a builtin's code may write that builtin's
+            // table (a team's command standing in for our Rust function).
+            t.eq_ignore_ascii_case(&spec.output_table) && *owner != own_builtin
+        });
+        if let Some((_, other)) = other_writer {
+            return Err((
+                format!(
+                    "{who}: output_table {:?} is the table of {other}; each processor needs a table of its own",
+                    spec.output_table
+                ),
+                declared.output_table.span(),
+            ));
+        }
+        if let Some(why) = reserved_dataset(&spec.output_table) {
+            return Err((
+                format!("{who}: output_table {:?}: {why}", spec.output_table),
+                declared.output_table.span(),
+            ));
+        }
         if spec.runs == Runs::Command {
             if let Some(other) = twin_of(&twins, &spec.output_table) {
                 return Err((
@@ -649,12 +702,8 @@ fn check_table_names(
                 declared.span(),
             ))
         };
-        if name
-            .split('.')
-            .next()
-            .is_some_and(|d| d.eq_ignore_ascii_case("rollcall_meta"))
-        {
-            return refuse("rollcall_meta is Rollcall's own dataset".into());
+        if let Some(why) = reserved_dataset(name) {
+            return refuse(why.into());
         }
         if let Some((_, other)) = taken.iter().find(|(t, _)| t.eq_ignore_ascii_case(name)) {
             return refuse(format!("that is the table of {other}"));
@@ -667,6 +716,69 @@ fn check_table_names(
         }
         taken.push((name.clone(), format!("[tables] {kind}")));
         twins.push((name.clone(), format!("[tables] {kind}")));
+    }
+    Ok(())
+}
+
+/// Rollcall's own dataset, or a database's catalog schemas: "why" of the
+/// dataset of `table` when it is one a pipeline may not write into.
+fn reserved_dataset(table: &str) -> Option<&'static str> {
+    const RESERVED: [(&str, &str); 4] = [
+        ("rollcall_meta", "rollcall_meta is Rollcall's own dataset"),
+        (
+            "information_schema",
+            "information_schema is the database's catalog",
+        ),
+        ("pg_catalog", "pg_catalog is the database's catalog"),
+        ("main", "main is DuckDB's own schema"),
+    ];
+    let (dataset, _) = table.split_once('.')?;
+    RESERVED
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(dataset))
+        .map(|(_, why)| why)
+}
+
+/// `expected` is spliced into SQL as one parenthesised condition
+/// (`AND ({expected})`), so it must be one: not empty, no statement
+/// separator, no comment (a `--` would swallow the closing parenthesis), and
+/// parentheses and quotes balanced outside string literals.
+pub fn check_condition(condition: &str) -> Result<(), String> {
+    let why = |what: &str| Err(format!("`expected` must be one SQL condition: {what}"));
+    if condition.trim().is_empty() {
+        return why("it is empty");
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut chars = condition.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            if c == q {
+                // A doubled quote inside a literal is the quote itself.
+                if chars.peek() == Some(&q) {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            ';' => return why("no `;`"),
+            '-' if chars.peek() == Some(&'-') => return why("no `--` comment"),
+            '/' if chars.peek() == Some(&'*') => return why("no `/*` comment"),
+            '(' => depth += 1,
+            ')' if depth == 0 => return why("a `)` closes nothing"),
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    if quote.is_some() {
+        return why("a quote is never closed");
+    }
+    if depth > 0 {
+        return why("a `(` is never closed");
     }
     Ok(())
 }
@@ -1225,6 +1337,123 @@ entity"#,
             "min_games = 10\ndepends_on = [\"MLFS\"]\n",
         );
         assert!(refused(&text).message.contains("not declared before"));
+    }
+
+    #[test]
+    fn the_file_may_give_the_plural_and_counts_agree_in_number() {
+        let named = ORDERS_PIPELINE.replacen(
+            "entity_name = \"customer\"\n",
+            "entity_name = \"aircraft\"\nentities_name = \"aircraft\"\n",
+            1,
+        );
+        let u = Pipeline::parse(&named).unwrap().universe;
+        assert_eq!(
+            (u.entity(), u.entities().as_str()),
+            ("aircraft", "aircraft")
+        );
+        assert_eq!(
+            (u.count(1), u.count(3)),
+            ("1 aircraft".to_string(), "3 aircraft".to_string())
+        );
+        let u = Pipeline::parse(ORDERS_PIPELINE).unwrap().universe;
+        assert_eq!(
+            (u.count(1), u.count(0)),
+            ("1 customer".to_string(), "0 customers".to_string())
+        );
+        let alone = ORDERS_PIPELINE.replacen(
+            "entity_name = \"customer\"\n",
+            "entities_name = \"folk\"\n",
+            1,
+        );
+        assert!(refused(&alone).message.contains("needs entity_name"));
+        let shouting = ORDERS_PIPELINE.replacen(
+            "entity_name = \"customer\"\n",
+            "entity_name = \"customer\"\nentities_name = \"CUSTOMERS\"\n",
+            1,
+        );
+        assert!(refused(&shouting).message.contains("entities_name"));
+    }
+
+    #[test]
+    fn expected_must_be_one_balanced_condition() {
+        let expected = r#"expected = "status <> 'cancelled'""#;
+        let orders = |condition: &str| {
+            assert!(ORDERS_PIPELINE.contains(expected));
+            ORDERS_PIPELINE.replacen(expected, &format!("expected = {condition:?}"), 1)
+        };
+        for fine in [
+            "status = 'paid' OR status = 'cancelled'",
+            "(status = 'paid' OR (amount > 0 AND status <> 'x')) OR amount IS NULL",
+            "status = 'it''s; -- not a comment (really'",
+            "status <> 'a/*b'",
+        ] {
+            let p = Pipeline::parse(&orders(fine)).unwrap_or_else(|e| panic!("{fine}: {e}"));
+            assert_eq!(p.universe.expected, fine);
+        }
+        for (bad, why) in [
+            ("status = 'paid' -- only paid", "`--`"),
+            ("status = 'paid' /* only paid */", "`/*`"),
+            ("(status = 'paid'", "never closed"),
+            ("status = 'paid')", "closes nothing"),
+            ("status = 'paid') OR (TRUE", "closes nothing"),
+            ("status = 'paid", "quote"),
+            ("TRUE; DELETE FROM x", "`;`"),
+            ("   ", "empty"),
+        ] {
+            let text = orders(bad);
+            let e = refused(&text);
+            assert!(e.message.contains(why), "{bad}: {e:?}");
+            assert_eq!(e.line, line_of(&text, "expected = "), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn two_processors_never_share_a_table() {
+        let daily = r#"output_table = "shop_metrics.customer_daily_totals""#;
+        let loyalty = r#"output_table = "shop_metrics.customer_loyalty""#;
+        for (new, why) in [
+            (
+                r#"output_table = "shop_metrics.customer_daily_totals""#,
+                "table of processor DAILY",
+            ),
+            (
+                r#"output_table = "SHOP_METRICS.Customer_Daily_Totals""#,
+                "table of processor DAILY",
+            ),
+            (r#"output_table = "shop.orders""#, "table of the universe"),
+            (
+                r#"output_table = "nba_precompute.player_daily_cache""#,
+                "table of the builtin PDC",
+            ),
+            (r#"output_table = "rollcall_meta.loyalty""#, "rollcall_meta"),
+            (
+                r#"output_table = "information_schema.loyalty""#,
+                "information_schema",
+            ),
+            (r#"output_table = "pg_catalog.loyalty""#, "pg_catalog"),
+            (r#"output_table = "Main.loyalty""#, "main"),
+        ] {
+            assert!(ORDERS_PIPELINE.contains(daily));
+            let text = ORDERS_PIPELINE.replacen(loyalty, new, 1);
+            let e = refused(&text);
+            assert!(e.message.contains(why), "{new}: {e:?}");
+            assert!(e.message.contains("LOYALTY"), "{new}: {e:?}");
+            let line = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(new))
+                .last()
+                .unwrap()
+                .0
+                + 1;
+            assert_eq!(e.line, line, "{new}: {e:?}");
+        }
+        let text = ORDERS_PIPELINE.replacen(
+            r#"table = "shop.orders""#,
+            r#"table = "rollcall_meta.orders""#,
+            1,
+        );
+        assert!(refused(&text).message.contains("rollcall_meta"));
     }
 
     #[test]

@@ -269,6 +269,22 @@ impl ProcessorId {
         out
     }
 
+    /// Every processor `self` depends on, directly or transitively, in order.
+    pub fn upstreams(self) -> Vec<ProcessorId> {
+        let mut out: Vec<ProcessorId> = self.spec().depends_on.clone();
+        let mut i = 0;
+        while i < out.len() {
+            for up in &out[i].spec().depends_on.clone() {
+                if !out.contains(up) {
+                    out.push(*up);
+                }
+            }
+            i += 1;
+        }
+        out.sort();
+        out
+    }
+
     /// `set` plus everything downstream of it, in dependency order.
     pub fn with_downstream(set: &[ProcessorId]) -> Vec<ProcessorId> {
         let mut out: Vec<ProcessorId> = set.to_vec();
@@ -345,6 +361,9 @@ mod tests {
         assert_eq!(pdc.downstream(), vec![pcf, mlfs]);
         assert_eq!(pcf.downstream(), vec![mlfs]);
         assert!(mlfs.downstream().is_empty());
+        assert_eq!(mlfs.upstreams(), vec![psza, pdc, pcf]);
+        assert_eq!(pcf.upstreams(), vec![psza, pdc]);
+        assert!(pdc.upstreams().is_empty() && psza.upstreams().is_empty());
         assert_eq!(ProcessorId::with_downstream(&[psza]), vec![psza, pcf, mlfs]);
     }
 }

@@ -177,7 +177,10 @@ fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(Mask, i64)]) -> CellCou
         if has_record && has_failure {
             c.conflict += n;
         }
-        if has_record && m.records & deps != deps {
+        // Built without its upstreams' records: only for an expected
+        // entity (a record for anyone else is `extra`, and its upstreams
+        // rightly wrote nothing for it).
+        if m.expected && has_record && m.records & deps != deps {
             c.cascade += n;
         }
     }
@@ -341,6 +344,18 @@ mod tests {
         assert_eq!(psza.investigate, 0, "a record wins over its failure");
         let pcf = cell(&cells, PCF, d(6));
         assert_eq!((pcf.cascade, pcf.has_record, pcf.extra), (1, 1, 0));
+        // Issue [Q] 4: a record for someone not expected is extra, never a
+        // cascade (its upstreams rightly wrote nothing for it).
+        let masks = players(
+            d(6),
+            &[
+                (false, &[PCF], &[], &[]),
+                (true, &[PSZA, PDC, PCF], &[], &[]),
+            ],
+        );
+        let only_pcf = super::cells(&[PCF], &masks, &[], &[]);
+        let pcf = cell(&only_pcf, PCF, d(6));
+        assert_eq!((pcf.cascade, pcf.has_record, pcf.extra), (0, 1, 1));
     }
 
     #[test]
@@ -379,6 +394,7 @@ mod tests {
             run_id: "r1".into(),
             status: "success".into(),
             started_at: None,
+            error: None,
         };
         let runs = vec![RunGroup {
             processor: PCF,

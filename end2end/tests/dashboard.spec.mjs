@@ -61,13 +61,24 @@ test('player trace shows the root cause of an MLFS MISSING_UPSTREAM', async ({ p
   const link = rows.nth(1).getByRole('link');
   const player = (await link.textContent()).trim();
   await link.click();
-  await expect(page).toHaveURL(new RegExp(`/players/${player}\\?date=2021-11-17`));
+  await expect(page).toHaveURL(new RegExp(`/trace/${player}\\?date=2021-11-17`));
   await expect(page.getByRole('heading', { level: 1 })).toContainText(player);
   await expect(page.getByRole('note')).toContainText(/Root cause: (PSZA|PDC)/);
   const links = page.getByRole('list', { name: 'Trace' }).getByRole('listitem');
   await expect(links).toHaveCount(4);
   await expect(links.nth(3)).toContainText('MISSING_UPSTREAM');
   await expect(page.locator('.rc-link-root')).toContainText('root cause');
+});
+
+test('a silent drop is its own root cause, not an upstream the processor does not read', async ({ page }) => {
+  // brandonsmartjr on 2021-11-01 (demo state): PSZA's expected failure, PDC
+  // ran without failure tracking and dropped him. PDC does not read PSZA.
+  await page.goto('/trace/brandonsmartjr?date=2021-11-01');
+  const links = page.getByRole('list', { name: 'Trace' }).getByRole('listitem');
+  await expect(links.nth(0)).toContainText('PSZA');
+  await expect(links.nth(0)).toContainText('expected');
+  await expect(links.nth(1)).toContainText('UNACCOUNTED');
+  await expect(page.getByRole('note')).toHaveText('Root cause: PDC (investigate)');
 });
 
 test('report.png is a PNG of the advertised size', async ({ request }) => {
@@ -131,4 +142,16 @@ test('five years are drawn by month, and a month opens its days', async ({ page,
   await expect(page).toHaveURL(/start=2021-11-01&end=2021-11-30/);
   await expect(grid).toHaveAttribute('data-period', 'day');
   await expect(grid.locator('td[data-cell^="PDC:"]')).toHaveCount(pdc.length);
+});
+
+test('a month uses the page width, so its cells can show their marks', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto('/?start=2021-11-01&end=2021-11-30');
+  const grid = page.getByRole('table', { name: 'Coverage heatmap' });
+  const gridBox = await grid.boundingBox();
+  const cell = await grid.locator('td[data-cell="PDC:2021-11-10"]').boundingBox();
+  // 30 day columns across the page, not 14-pixel slivers at its left.
+  expect(gridBox.width).toBeGreaterThan(1000);
+  expect(cell.width).toBeGreaterThan(24);
+  expect(cell.height).toBeGreaterThanOrEqual(26);
 });

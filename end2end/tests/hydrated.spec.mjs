@@ -21,6 +21,8 @@ test('range change through the inputs updates in place', async ({ page }) => {
 
   await expect(page).toHaveURL(/start=2021-11-05&end=2021-11-10/);
   await expect(page.getByRole('region', { name: 'Coverage summary' })).toContainText('2021-11-05 – 2021-11-10');
+  await expect(page.getByRole('table', { name: 'Game dates' })).toBeHidden();
+  await page.getByText('Game dates and table row counts (6 dates)').click();
   await expect(page.getByRole('table', { name: 'Game dates' }).getByRole('row')).toHaveCount(7);
   expect(await page.evaluate(() => window.__rollcallMarker)).toBe('still-here');
 

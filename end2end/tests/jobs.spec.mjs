@@ -10,6 +10,13 @@ function parseCsv(text) {
 
 const FINE = ['OK', 'EXPECTED_GAPS', 'NO_GAMES'];
 
+// Opens the <details> whose summary reads `summary` (long lists are folded).
+async function unfold(page, summary) {
+  const details = page.locator('details', { has: page.locator('summary', { hasText: summary }) });
+  if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
+  await expect(details).toHaveJSProperty('open', true);
+}
+
 test('re-running the not-OK PDC/PCF/MLFS cells closes every gap', async ({ page, request }) => {
   test.setTimeout(120_000);
   const q = 'start=2021-11-05&end=2021-11-15&p=PDC,PCF,MLFS';
@@ -34,7 +41,14 @@ test('re-running the not-OK PDC/PCF/MLFS cells closes every gap', async ({ page,
   // Every not-OK cell in view: the dry run lists each of them, nothing written yet.
   await page.getByRole('link', { name: /Re-run not-OK cells in view/ }).click();
   await expect(page).toHaveURL(/\/rerun\?/);
+  // Start and the per-processor summary come before the full list.
+  const start = page.getByRole('button', { name: 'Start re-run' });
+  const perProcessor = page.getByRole('table', { name: 'Cells per processor' });
+  await expect(perProcessor.getByRole('row', { name: /^PDC / })).toHaveCount(1);
+  await unfold(page, /^All \d+ cells$/);
   const preview = page.getByRole('table', { name: 'Cells to run' });
+  const startY = (await start.boundingBox()).y;
+  expect(startY).toBeLessThan((await preview.boundingBox()).y);
   for (const r of notOk) {
     await expect(preview.getByRole('row', { name: new RegExp(`^${r.processor} ${r.date} `) })).toHaveCount(1);
   }
@@ -50,6 +64,11 @@ test('re-running the not-OK PDC/PCF/MLFS cells closes every gap', async ({ page,
   await expect(page.getByTestId('job-percent')).toHaveText('100%');
   expect(await page.evaluate(() => window.__rollcallMarker)).toBe('live');
   await expect(page.getByTestId('change-counts')).toContainText('gap closed');
+  // The headline says what the job left, and each processor's result leads.
+  await expect(page.getByTestId('job-headline')).toContainText(/^succeeded — /);
+  await expect(page.getByRole('table', { name: 'Result per processor' }).getByRole('row', { name: /^PDC / })).toHaveCount(1);
+  await expect(page.getByRole('figure', { name: 'Touched cells before and after' })).toBeVisible();
+  await unfold(page, /^All \d+ touched cells$/);
   // Nothing is left unaccounted; a cell may stay "open" only as a date-level
   // dependency failure (every player accounted for by the DATE_LEVEL row).
   const touched = page.getByRole('table', { name: 'Touched cells' });

@@ -8,6 +8,11 @@ test('coverage page renders the range and table counts without JavaScript', asyn
   await expect(page.getByRole('heading', { name: 'Coverage' })).toBeVisible();
   const summary = page.getByRole('region', { name: 'Coverage summary' });
   await expect(summary).toContainText('2021-11-05 – 2021-11-15');
+  // Issue [Q] 6: the upstream tables are one line under the heatmap,
+  // folded; the disclosure opens without JavaScript.
+  await expect(summary).toContainText('11 game dates');
+  await expect(page.getByRole('table', { name: 'Game dates' })).toBeHidden();
+  await summary.getByText('Game dates and table row counts (11 dates)').click();
   const counts = page.getByRole('table', { name: 'Rows per table in range' });
   // header + one row per Rollcall table
   await expect(counts.getByRole('row')).toHaveCount(9);

@@ -95,12 +95,7 @@ impl BackfillRequest {
                 DateRange::new(start, end, limits.max_range_days)?;
                 DateSpec::Range { start, end }
             }
-            _ => {
-                return Err(DomainError::MalformedDate {
-                    field: "dates",
-                    value: "give --start-date and --end-date, or --dates".into(),
-                })
-            }
+            _ => return Err(DomainError::MissingDates),
         };
         Ok(Self {
             processors,
@@ -195,11 +190,26 @@ pub struct JobSummary {
     pub resumed: bool,
     pub progress: Progress,
     pub failed_cells: Vec<(ProcessorId, NaiveDate)>,
+    /// Why cells failed (the job's error line), when any did.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The touched cells before and after, once the job ended.
+    #[serde(default)]
+    pub changes: Vec<domain::report::CellChange>,
 }
 
 impl JobSummary {
-    /// The command that retries the failed cells, per processor.
-    pub fn retry_commands(&self) -> Vec<String> {
+    /// The job's first line: its state and what it left open.
+    pub fn headline(&self) -> String {
+        let changes = (!self.changes.is_empty()).then_some(self.changes.as_slice());
+        domain::report::job_headline(self.state, self.progress.cells_failed, changes)
+    }
+}
+
+impl JobSummary {
+    /// The command that retries the failed cells, per processor, starting
+    /// with `program` (as [`domain::report::Reconciliation::rerun_commands`]).
+    pub fn retry_commands(&self, program: &str) -> Vec<String> {
         let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
         for (p, d) in &self.failed_cells {
             by.entry(p.order()).or_default().push(*d);
@@ -207,7 +217,7 @@ impl JobSummary {
         by.into_iter()
             .map(|(order, dates)| {
                 format!(
-                    "rollcall backfill --processor {} --dates {}",
+                    "{program} backfill --processor {} --dates {}",
                     domain::processors()[order].code,
                     dates
                         .iter()
@@ -471,6 +481,9 @@ async fn run_batches(
     cancel: &AtomicBool,
 ) -> Result<JobSummary, EngineError> {
     let started = Instant::now();
+    // Each attempt at the job (the first, each resume) writes run rows of
+    // its own: a resumed cell's run is a new run, not the old one again.
+    let attempt = Utc::now().format("%H%M%S%3f").to_string();
     let mut progress = Progress {
         cells_total: cells.len(),
         players_total: cells.iter().map(|c| c.expected).sum(),
@@ -485,8 +498,18 @@ async fn run_batches(
     }
     sink.update(&progress);
     let mut failed_cells = Vec::new();
+    // The first failed cells' errors, for the job's own error line.
+    let mut first_errors: Vec<String> = Vec::new();
     if cells.is_empty() {
-        return finish(wh, job, progress, failed_cells, JobState::Succeeded).await;
+        return finish(
+            wh,
+            job,
+            progress,
+            failed_cells,
+            &first_errors,
+            JobState::Succeeded,
+        )
+        .await;
     }
     let (first, last) = (
         cells.iter().map(|c| c.date).min().unwrap_or(NaiveDate::MIN),
@@ -531,7 +554,15 @@ async fn run_batches(
     let mut offset = 0;
     while offset < cells.len() {
         if cancel.load(Ordering::SeqCst) {
-            return finish(wh, job, progress, failed_cells, JobState::Cancelled).await;
+            return finish(
+                wh,
+                job,
+                progress,
+                failed_cells,
+                &first_errors,
+                JobState::Cancelled,
+            )
+            .await;
         }
         let batch = &cells[offset..offset + next_batch(&cells[offset..], limit)];
         // Computed in memory first; the batch is then written in one atomic
@@ -552,13 +583,15 @@ async fn run_batches(
                     resumed: false,
                     progress,
                     failed_cells,
+                    error: None,
+                    changes: Vec::new(),
                 });
             }
             progress.current = Some(format!("{} {}", cell.processor.code(), cell.date));
             let cell_started = Instant::now();
             let started_at = Utc::now().naive_utc();
             let run_id = format!(
-                "{}-{}-{}",
+                "{}-{}-{}-{attempt}",
                 job.id,
                 cell.processor.code(),
                 cell.date.format("%Y%m%d")
@@ -569,12 +602,18 @@ async fn run_batches(
                     ..WrittenToday::default()
                 };
             }
-            let outcome = match commanded.remove(&(cell.processor, cell.date)) {
-                Some(ran) => ran,
-                None => run_one(wh, &index, cell, &pending)
-                    .await
-                    .map_err(|e| e.to_string()),
+            // A command cell's time is its share of the program's run (it
+            // ran before this loop, over its dates of the batch).
+            let (outcome, commanded_for) = match commanded.remove(&(cell.processor, cell.date)) {
+                Some((ran, took)) => (ran, took),
+                None => (
+                    run_one(wh, &index, cell, &pending)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    std::time::Duration::ZERO,
+                ),
             };
+            let duration_ms = (commanded_for + cell_started.elapsed()).as_millis() as i64;
             match outcome {
                 Ok(output) => {
                     let run = RunRow {
@@ -591,7 +630,7 @@ async fn run_batches(
                         },
                         expected_count: output.expected as i64,
                         dependency_check_passed: output.dependency_check_passed,
-                        duration_ms: cell_started.elapsed().as_millis() as i64,
+                        duration_ms,
                         processor_version: PROCESSOR_VERSION.into(),
                         error: None,
                         started_at,
@@ -609,7 +648,10 @@ async fn run_batches(
                         known_empty: empty.contains(&(cell.processor, cell.date)),
                     });
                 }
-                Err(e) => failed_runs.push(failed_run(job, cell, run_id, started_at, e)),
+                Err(e) => failed_runs.push(RunRow {
+                    duration_ms,
+                    ..failed_run(job, cell, run_id, started_at, e)
+                }),
             }
         }
         let categories: Vec<String> = writes
@@ -651,6 +693,19 @@ async fn run_batches(
                     error = run.error.as_deref().unwrap_or(""), "cell failed");
                 failed_cells.push((run.processor, run.analysis_date));
                 progress.cells_failed += 1;
+                if first_errors.len() < JOB_ERROR_CELLS {
+                    let first_line = run
+                        .error
+                        .as_deref()
+                        .and_then(|e| e.lines().map(str::trim).find(|l| !l.is_empty()))
+                        .unwrap_or("no error recorded");
+                    let first_line: String = first_line.chars().take(200).collect();
+                    first_errors.push(format!(
+                        "{} {}: {first_line}",
+                        run.processor.code(),
+                        run.analysis_date
+                    ));
+                }
             }
             // A failed cell's upstream outcome must not feed later cells.
             written = WrittenToday::default();
@@ -681,7 +736,7 @@ async fn run_batches(
     } else {
         JobState::Failed
     };
-    finish(wh, job, progress, failed_cells, state).await
+    finish(wh, job, progress, failed_cells, &first_errors, state).await
 }
 
 /// How often a running job's progress is written to its row.
@@ -725,7 +780,10 @@ struct WrittenToday {
 async fn run_commands(
     batch: &[PlannedCell],
     expected_entities: &BTreeMap<NaiveDate, Vec<String>>,
-) -> std::collections::HashMap<(ProcessorId, NaiveDate), Result<processors::CellOutput, String>> {
+) -> std::collections::HashMap<
+    (ProcessorId, NaiveDate),
+    (Result<processors::CellOutput, String>, std::time::Duration),
+> {
     let mut out = std::collections::HashMap::new();
     let mut dates: BTreeMap<ProcessorId, Vec<NaiveDate>> = BTreeMap::new();
     for c in batch
@@ -750,10 +808,14 @@ async fn run_commands(
                     (*d, entities)
                 })
                 .collect();
-            match command::run_batch(spec, &handed, directory).await {
+            let run_started = Instant::now();
+            let result = command::run_batch(spec, &handed, directory).await;
+            // Each date of one run gets its share of the run's time.
+            let share = run_started.elapsed() / run.len().max(1) as u32;
+            match result {
                 Ok(cells) => {
                     for cell in cells {
-                        out.insert((p, cell.date), Ok(cell));
+                        out.insert((p, cell.date), (Ok(cell), share));
                     }
                 }
                 Err(e) => {
@@ -762,7 +824,7 @@ async fn run_commands(
                         n => format!("{} (one run over {n} dates)", EngineError::from(e)),
                     };
                     for d in run {
-                        out.insert((p, *d), Err(message.clone()));
+                        out.insert((p, *d), (Err(message.clone()), share));
                     }
                 }
             }
@@ -803,14 +865,16 @@ async fn finish(
     job: &mut JobRecord,
     progress: Progress,
     failed_cells: Vec<(ProcessorId, NaiveDate)>,
+    first_errors: &[String],
     state: JobState,
 ) -> Result<JobSummary, EngineError> {
     job.state = state;
     job.finished_at = Some(Utc::now().naive_utc());
     job.progress = serde_json::to_string(&progress).unwrap_or_default();
     if !failed_cells.is_empty() {
-        job.error = Some(format!("{} cells failed", failed_cells.len()));
+        job.error = Some(failed_cells_error(failed_cells.len(), first_errors));
     }
+    let mut changes = Vec::new();
     if let Some(mut snapshot) = JobSnapshot::parse(job) {
         let cells: Vec<(ProcessorId, NaiveDate)> = wh
             .job_cells(&job.id)
@@ -818,7 +882,9 @@ async fn finish(
             .into_iter()
             .map(|c| (c.processor, c.date))
             .collect();
-        snapshot.after = Some(counts_of(wh, &cells).await?);
+        let after = counts_of(wh, &cells).await?;
+        changes = domain::report::compare_cells(&snapshot.before, &after);
+        snapshot.after = Some(after);
         job.snapshot = serde_json::to_string(&snapshot).ok();
     }
     wh.update_job(job).await?;
@@ -828,7 +894,24 @@ async fn finish(
         resumed: false,
         progress,
         failed_cells,
+        error: job.error.clone(),
+        changes,
     })
+}
+
+/// How many failed cells a job's error line names with their error.
+const JOB_ERROR_CELLS: usize = 3;
+
+/// "2 cells failed: DAILY 2024-03-05: command exited with status 3; …":
+/// the count and the first cells' first error lines, so the job says why.
+fn failed_cells_error(count: usize, first_errors: &[String]) -> String {
+    let cells = if count == 1 { "cell" } else { "cells" };
+    let more = count.saturating_sub(first_errors.len());
+    let mut text = format!("{count} {cells} failed: {}", first_errors.join("; "));
+    if more > 0 {
+        text += &format!("; and {more} more (see each cell's runs)");
+    }
+    text
 }
 
 /// Failure counts by category, in taxonomy order (for summaries).

@@ -160,14 +160,18 @@ async fn capture(
             err.map_err(CommandError::Io)?;
             let stderr = tail_text(&tail);
             let status = status.map_err(CommandError::Io)?;
-            let out = out.map_err(CommandError::Io)?;
+            // Past the cap first: the command then dies of the pipe we
+            // closed, and "BrokenPipe" would hide why.
+            let Some(out) = out.map_err(CommandError::Io)? else {
+                return Err(CommandError::TooMuchOutput);
+            };
             if !status.success() {
                 return Err(CommandError::Exit {
                     status: status.to_string(),
                     stderr,
                 });
             }
-            out.map(|o| (o, stderr)).ok_or(CommandError::TooMuchOutput)
+            Ok((out, stderr))
         }
     }
 }

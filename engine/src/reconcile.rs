@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use domain::report::{CellCounts, CellDetail, CellStatus, PlayerTrace, Reconciliation};
 use domain::{DateRange, ProcessorId};
 use serde::{Deserialize, Serialize};
-use warehouse::{FailureFilter, PlayerFilter, Warehouse};
+use warehouse::{FailureFilter, FailureScope, PlayerFilter, Warehouse};
 
 use crate::{EngineError, Limits};
 
@@ -77,6 +77,7 @@ pub async fn cell_detail(wh: &dyn Warehouse, query: &CellQuery) -> Result<CellDe
         search: domain::params::text("q", query.search.as_deref())?,
         offset: domain::params::offset("offset", query.offset.as_deref())?,
         limit: DRILLDOWN_PAGE,
+        scope: FailureScope::Entity,
     };
     let unaccounted_filter = PlayerFilter {
         search: filter.search.clone(),
@@ -85,12 +86,19 @@ pub async fn cell_detail(wh: &dyn Warehouse, query: &CellQuery) -> Result<CellDe
     };
     let day = DateRange::new(date, date, 1)?;
     let counts = wh.cell_counts(day, &[processor]).await?.into_iter().next();
-    let mut failures = wh.failure_rows(processor, date, filter).await?;
-    let date_level = failures
+    let failures = wh.failure_rows(processor, date, filter).await?;
+    // On its own: whatever the search, category or page, the banner shows.
+    let date_level_only = FailureFilter {
+        limit: 1,
+        scope: FailureScope::DateLevel,
+        ..FailureFilter::default()
+    };
+    let date_level = wh
+        .failure_rows(processor, date, date_level_only)
+        .await?
         .items
-        .iter()
-        .position(|f| f.entity_id == domain::processors::DATE_LEVEL)
-        .map(|i| failures.items.remove(i));
+        .into_iter()
+        .next();
     let unaccounted = wh
         .unaccounted_players(processor, date, unaccounted_filter)
         .await?;
@@ -121,7 +129,22 @@ pub async fn player_trace(
     {
         return Ok(None);
     }
-    Ok(wh.player_trace(player, date).await?)
+    let Some(mut trace) = wh.player_trace(player, date).await? else {
+        return Ok(None);
+    };
+    // Each link says when its processor's latest run of the date failed
+    // (the cell's reconciliation carries the run and its error).
+    let processors: Vec<ProcessorId> = trace.links.iter().map(|l| l.processor).collect();
+    let cells = wh
+        .cell_counts(DateRange::new(date, date, 1)?, &processors)
+        .await?;
+    for link in &mut trace.links {
+        link.failed_run = cells
+            .iter()
+            .find(|c| c.processor == link.processor)
+            .and_then(|c| c.failed_run().cloned());
+    }
+    Ok(Some(trace))
 }
 
 /// Every unaccounted (processor, date, player) of a range (the CSV export).

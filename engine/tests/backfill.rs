@@ -375,3 +375,73 @@ async fn dry_run_plan_lists_cells_with_expected_counts_and_writes_nothing() {
     let jobs = wh.jobs(10).await.unwrap();
     assert!(jobs.is_empty());
 }
+
+/// Issue [L] 5: the drill-down reads the date-level failure on its own, so
+/// a search, a category or a page never hides it, and the failure page is
+/// exactly its size and its total counts entity rows only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_date_level_failure_shows_whatever_the_failure_page() {
+    use engine::reconcile::{cell_detail, CellQuery, DRILLDOWN_PAGE};
+    let wh = season_store().await;
+    let entities = DRILLDOWN_PAGE + 10;
+    let mut sql = String::from(
+        "INSERT INTO nba_processing.precompute_failures
+             (processor_name, run_id, analysis_date, entity_id, failure_category, failure_reason)
+         VALUES ('PCF', 'r1', DATE '2021-11-10', 'DATE_LEVEL', 'MISSING_DEPENDENCIES', 'PDC has no rows')",
+    );
+    for i in 0..entities {
+        sql += &format!(
+            ", ('PCF', 'r1', DATE '2021-11-10', 'player{i:03}', 'INSUFFICIENT_DATA', '{i} games')"
+        );
+    }
+    wh.execute_batch_for_tests(&sql).unwrap();
+    let query = |search: Option<&str>, category: Option<&str>, offset: Option<&str>| CellQuery {
+        cell: "PCF:2021-11-10".into(),
+        search: search.map(String::from),
+        category: category.map(String::from),
+        offset: offset.map(String::from),
+        ..CellQuery::default()
+    };
+    for (q, page_len, total) in [
+        (query(None, None, None), DRILLDOWN_PAGE, entities),
+        (query(None, None, Some("50")), 10, entities),
+        (query(Some("player00"), None, None), 10, 10),
+        (
+            query(Some("PLAYER"), Some("INSUFFICIENT_DATA"), None),
+            DRILLDOWN_PAGE,
+            entities,
+        ),
+        (query(None, Some("MISSING_DEPENDENCIES"), None), 0, 0),
+    ] {
+        let detail = cell_detail(&wh, &q).await.unwrap();
+        let banner = detail.date_level.as_ref().map(|f| f.entity_id.as_str());
+        assert_eq!(banner, Some("DATE_LEVEL"), "{q:?}");
+        assert_eq!(
+            (detail.failures.items.len() as i64, detail.failures.total),
+            (page_len, total),
+            "{q:?}"
+        );
+        assert!(
+            detail
+                .failures
+                .items
+                .iter()
+                .all(|f| f.entity_id != "DATE_LEVEL"),
+            "{q:?}"
+        );
+    }
+}
+
+/// Issue [L] 5: neither a range nor a list of dates has its own message.
+#[test]
+fn a_request_without_dates_says_what_to_give() {
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: "PDC".into(),
+        start: Some("2021-11-05".into()),
+        ..Default::default()
+    };
+    let e = BackfillRequest::parse(&raw, engine::Limits::default()).unwrap_err();
+    assert_eq!(e, domain::DomainError::MissingDates);
+    assert!(!e.to_string().contains("is not a date"), "{e}");
+    assert!(e.to_string().contains("--dates"), "{e}");
+}

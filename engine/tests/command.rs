@@ -209,3 +209,13 @@ async fn one_run_over_several_dates_is_handed_them_all_and_answers_each() {
     .to_string();
     assert!(e.contains("needs its \"date\""), "{e}");
 }
+
+/// Issue [R] 10: a command printing past the cap is reported as such, not
+/// by the broken pipe it then dies of.
+#[tokio::test]
+async fn output_past_the_cap_says_so_not_broken_pipe() {
+    let over = command::MAX_STDOUT_BYTES + 4096;
+    let e = run(&format!("yes | head -c {over}"), 60).await.unwrap_err();
+    assert!(matches!(e, CommandError::TooMuchOutput), "{e}");
+    assert!(e.to_string().contains("printed more than"), "{e}");
+}

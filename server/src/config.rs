@@ -82,6 +82,57 @@ impl Config {
         domain::pipeline::install(pipeline).map_err(|e| ServerError::Input(format!("{name}: {e}")))
     }
 
+    /// `rollcall` with the options that chose this pipeline and store, as
+    /// the user gave them, shell-quoted: a printed re-run or retry command
+    /// runs as printed, on the same data. Secrets are never among them (the
+    /// credentials file's path is not one).
+    pub fn command_prefix(&self) -> String {
+        let s = &self.store;
+        let mut words: Vec<String> = vec!["rollcall".into()];
+        let mut push = |flag: &str, value: String| {
+            words.push(flag.into());
+            words.push(value);
+        };
+        if let Some(p) = &self.pipeline {
+            push("--pipeline", p.display().to_string());
+        }
+        match s.warehouse {
+            WarehouseKind::Embedded => {
+                if s.db.as_os_str() != DEFAULT_DB {
+                    push("--db", s.db.display().to_string());
+                }
+            }
+            WarehouseKind::Bigquery => {
+                push("--warehouse", "bigquery".into());
+                if let Some(project) = &s.project {
+                    push("--project", project.clone());
+                }
+                if !s.dataset_prefix.is_empty() {
+                    push("--dataset-prefix", s.dataset_prefix.clone());
+                }
+                if let Some(location) = &s.location {
+                    push("--location", location.clone());
+                }
+                if let Some(url) = &s.bigquery_url {
+                    push("--bigquery-url", url.clone());
+                }
+                match s.bq_auth {
+                    BigQueryAuth::Adc => {}
+                    BigQueryAuth::None => push("--bq-auth", "none".into()),
+                    BigQueryAuth::KeyFile => push("--bq-auth", "key-file".into()),
+                }
+                if let Some(key) = &s.credentials {
+                    push("--credentials", key.display().to_string());
+                }
+            }
+        }
+        words
+            .iter()
+            .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn limits(&self) -> engine::Limits {
         engine::Limits {
             max_range_days: self.max_range_days,

@@ -35,6 +35,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub server: ServerState,
     pub operator: auth::Operator,
+    /// The secret this server shares with its store's `<db>.server` file,
+    /// so the CLI can tell it from whatever else listens on that port.
+    pub instance: Option<Arc<remote::Instance>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -110,6 +113,15 @@ impl AppState {
                 access: operator.access,
             },
             operator,
+            instance: None,
+        }
+    }
+
+    /// The server of an embedded store: proves it is with `instance`.
+    pub fn with_instance(self, instance: Arc<remote::Instance>) -> Self {
+        Self {
+            instance: Some(instance),
+            ..self
         }
     }
 }
@@ -209,6 +221,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest_service("/pkg", assets(&state.leptos_options))
         .route("/healthz", get(healthz))
+        .route(remote::INSTANCE_PATH, get(instance_proof))
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
         .route("/report.svg", get(report_svg))
@@ -360,6 +373,25 @@ async fn bad_arguments_are_400(
 /// Through the read cache: a monitor polling every second must not queue
 /// behind a hundred viewers for a store connection. The status is at most a
 /// few seconds old, and a failed check is reported on the next request.
+/// `GET /rollcall-instance?nonce=N`: the HMAC of `N` under this server's
+/// store instance secret, so the CLI knows it reached this store's server
+/// before it sends a token (`remote::Remote::find`). 404 when the server
+/// has no store file of its own (BigQuery, tests).
+async fn instance_proof(
+    State(state): State<AppState>,
+    Query(q): Query<remote::NonceQuery>,
+) -> Response {
+    match (&state.instance, q.nonce.as_deref()) {
+        (None, _) => StatusCode::NOT_FOUND.into_response(),
+        (Some(instance), Some(nonce)) if remote::is_nonce(nonce) => {
+            instance.proof(nonce).into_response()
+        }
+        (Some(_), _) => {
+            ServerError::Input("nonce: 32 to 128 hexadecimal digits".into()).into_response()
+        }
+    }
+}
+
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.server.views.status().await {
         Ok(status) => (
@@ -409,7 +441,7 @@ async fn reconciliation(
 async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
     let body = match q.kind.as_deref() {
         None | Some("grid") => match reconciliation(&state, &q).await {
-            Ok(rec) => validate::render(&rec, validate::Format::Csv, false, false),
+            Ok(rec) => validate::render(&rec, validate::Format::Csv, false, false, "rollcall"),
             Err(r) => return r,
         },
         Some("unaccounted") => match engine::reconcile::unaccounted_list(

@@ -1,9 +1,13 @@
 //! The command line beside a running server. DuckDB lets one process hold
 //! the embedded file, so while `rollcall serve` has it, `validate` and
 //! `backfill` on the same store go through that server's API instead: the
-//! server records its address beside the store (`<db>.server`), the command
-//! finds it there and checks it answers. Same output, progress bar and exit
-//! codes as running locally.
+//! server records its address and a random instance secret beside the store
+//! (`<db>.server`, readable by its owner only), the command finds it there
+//! and, before it sends anything else (the operator token above all), asks
+//! whatever listens there to prove it holds the secret (an HMAC of a fresh
+//! nonce). A file left by a killed server is removed when nothing listens
+//! there and ignored when something else answers. Same output, progress bar
+//! and exit codes as running locally.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,68 @@ pub fn address_file(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The path of the proof a server gives of its store instance.
+pub const INSTANCE_PATH: &str = "/rollcall-instance";
+
+/// A server's store instance: a random secret it shares with its
+/// `<db>.server` file only.
+pub struct Instance {
+    secret: String,
+    key: ring::hmac::Key,
+}
+
+impl Instance {
+    /// A fresh secret from the OS's randomness.
+    pub fn generate() -> Result<Self, ServerError> {
+        use ring::rand::SecureRandom;
+        let mut bytes = [0u8; 32];
+        ring::rand::SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| ServerError::failed("the store instance secret", "no OS randomness"))?;
+        Ok(Self::from_secret(&hex(&bytes)))
+    }
+
+    fn from_secret(secret: &str) -> Self {
+        Self {
+            secret: secret.to_string(),
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+        }
+    }
+
+    /// HMAC-SHA256 of `nonce` under the secret, in hex.
+    pub fn proof(&self, nonce: &str) -> String {
+        hex(ring::hmac::sign(&self.key, nonce.as_bytes()).as_ref())
+    }
+
+    /// Whether `answer` proves the secret for `nonce` (in constant time).
+    fn verifies(&self, nonce: &str, answer: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.proof(nonce);
+        answer.len() == expected.len() && bool::from(answer.as_bytes().ct_eq(expected.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Instance([redacted])")
+    }
+}
+
+/// `?nonce=` of [`INSTANCE_PATH`].
+#[derive(Debug, serde::Deserialize)]
+pub struct NonceQuery {
+    pub nonce: Option<String>,
+}
+
+/// A nonce the server answers: 32 to 128 hex digits.
+pub fn is_nonce(nonce: &str) -> bool {
+    (32..=128).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Removes the address file when the server stops.
 pub struct AddressRecord(PathBuf);
 
@@ -31,11 +97,26 @@ impl Drop for AddressRecord {
     }
 }
 
-/// Records `addr` beside `db` for as long as the returned value lives.
-pub fn record_address(db: &Path, addr: SocketAddr) -> Result<AddressRecord, ServerError> {
+/// Records `addr` and the instance secret beside `db` (owner-only) for as
+/// long as the returned value lives.
+pub fn record_address(
+    db: &Path,
+    addr: SocketAddr,
+    instance: &Instance,
+) -> Result<AddressRecord, ServerError> {
+    use std::io::Write;
     let path = address_file(db);
-    std::fs::write(&path, format!("{addr}\n"))
-        .map_err(ServerError::io(format!("cannot write {}", path.display())))?;
+    let write = || -> std::io::Result<()> {
+        let _ = std::fs::remove_file(&path);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path)?;
+        file.write_all(format!("{addr}\n{}\n", instance.secret).as_bytes())?;
+        file.sync_all()
+    };
+    write().map_err(ServerError::io(format!("cannot write {}", path.display())))?;
     Ok(AddressRecord(path))
 }
 
@@ -46,14 +127,23 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// The server recorded beside `db`, if one is there and answers.
+    /// The server recorded beside `db`, if one is there and proves it is
+    /// this store's (nothing else is sent before that, the token least of
+    /// all). A file nobody answers for is a dead server's: removed.
     pub async fn find(db: &Path, token: Option<String>) -> Option<Self> {
-        let text = std::fs::read_to_string(address_file(db)).ok()?;
-        let addr: SocketAddr = text.trim().parse().ok()?;
+        let file = address_file(db);
+        let text = std::fs::read_to_string(&file).ok()?;
+        let mut lines = text.lines();
+        let addr: SocketAddr = lines.next()?.trim().parse().ok()?;
         // Only a server on this machine: the file is ours, not a redirect.
         if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
             return None;
         }
+        let Some(instance) = lines.next().map(str::trim).filter(|s| !s.is_empty()) else {
+            tracing::warn!(file = %file.display(), "ignoring a server file without an instance secret");
+            return None;
+        };
+        let instance = Instance::from_secret(instance);
         let port = addr.port();
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
@@ -61,13 +151,33 @@ impl Remote {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .ok()?;
-        let healthy = http
-            .get(format!("{base}/healthz"))
+        let nonce = Instance::generate().ok()?.secret;
+        let answer = http
+            .get(format!("{base}{INSTANCE_PATH}?nonce={nonce}"))
             .timeout(Duration::from_secs(3))
             .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        healthy.then_some(Self { base, http, token })
+            .await;
+        let proven = match answer {
+            Err(e) if e.is_connect() => {
+                // Nothing listens: the server that wrote the file is gone.
+                let _ = std::fs::remove_file(&file);
+                return None;
+            }
+            Err(_) => false,
+            Ok(r) if r.status().is_success() => match r.text().await {
+                Ok(body) => instance.verifies(&nonce, body.trim()),
+                Err(_) => false,
+            },
+            Ok(_) => false,
+        };
+        if !proven {
+            eprintln!(
+                "ignoring {}: what answers on {base} is not this store's server",
+                file.display()
+            );
+            return None;
+        }
+        Some(Self { base, http, token })
     }
 
     pub fn address(&self) -> &str {
@@ -197,4 +307,24 @@ fn form_body(form: &RerunForm) -> String {
         }
     }
     encode(&pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_holder_of_the_secret_proves_the_instance() {
+        let server = Instance::generate().unwrap();
+        let nonce = Instance::generate().unwrap().secret;
+        assert!(is_nonce(&nonce));
+        let file = Instance::from_secret(&server.secret);
+        assert!(file.verifies(&nonce, &server.proof(&nonce)));
+        let other = Instance::generate().unwrap();
+        assert!(!file.verifies(&nonce, &other.proof(&nonce)));
+        assert!(!file.verifies(&nonce, "ok"));
+        assert!(!file.verifies("another nonce", &server.proof(&nonce)));
+        assert_eq!(format!("{server:?}"), "Instance([redacted])");
+        assert!(!is_nonce("short") && !is_nonce(&"z".repeat(40)));
+    }
 }

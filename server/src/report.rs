@@ -14,18 +14,47 @@ use crate::error::ServerError;
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 630;
 
+/// A text field as a spreadsheet should take it: one starting with `=`,
+/// `+`, `-`, `@` (or a tab or carriage return) would be read as a formula,
+/// so it gets a leading `'` (OWASP's advice for CSV injection). Entity ids
+/// come from the team's data, not from Rollcall.
+pub fn spreadsheet_safe(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{field}"))
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
+}
+
 pub fn unaccounted_csv(
     rows: &[(domain::ProcessorId, chrono::NaiveDate, String)],
 ) -> Result<String, ServerError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["processor", "date", "player_lookup"])?;
+    let entity = &domain::pipeline::active().universe.entity_column;
+    w.write_record(["processor", "date", entity.as_str()])?;
     for (p, d, player) in rows {
-        w.write_record([p.code(), &d.to_string(), player])?;
+        w.write_record([p.code(), &d.to_string(), &spreadsheet_safe(player)])?;
     }
     let bytes = w
         .into_inner()
         .map_err(|e| ServerError::Csv(e.into_error().into()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The picture's short headline, in the pipeline's words: unaccounted in
+/// cells that ran apart from those in cells never run.
+fn png_headline(rec: &Reconciliation) -> String {
+    let u = &domain::pipeline::active().universe;
+    let not_run = rec.unaccounted_not_run();
+    let ran = rec.unaccounted() - not_run;
+    match (ran, not_run) {
+        (0, 0) => format!("all {} accounted for", u.entities()),
+        (_, 0) => format!("{} unaccounted for", u.count(ran)),
+        _ => format!(
+            "{} unaccounted for (+{not_run} in cells never run)",
+            u.count(ran)
+        ),
+    }
 }
 
 fn register_fonts() {
@@ -54,11 +83,7 @@ where
         "Rollcall coverage {} – {}: {}",
         rec.range.start(),
         rec.range.end(),
-        if rec.unaccounted() == 0 {
-            "all players accounted for".to_string()
-        } else {
-            format!("{} players unaccounted for", rec.unaccounted())
-        }
+        png_headline(rec)
     );
     root.draw(&Text::new(
         title,
@@ -193,4 +218,34 @@ pub fn png(rec: &Reconciliation) -> Result<Vec<u8>, ServerError> {
     )
     .map_err(|e| ServerError::Encode(e.to_string()))?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_a_spreadsheet_would_run_get_a_quote() {
+        for (field, safe) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("lebronjames", "lebronjames"),
+            ("C0003", "C0003"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(field), safe);
+        }
+        let rows = vec![(
+            domain::ProcessorId::parse("PDC").unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2021, 11, 5).unwrap(),
+            "=cmd|' /C calc'!A0".to_string(),
+        )];
+        let csv = unaccounted_csv(&rows).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("processor,date,player_lookup"));
+        assert_eq!(lines.next(), Some("PDC,2021-11-05,'=cmd|' /C calc'!A0"));
+    }
 }

@@ -23,25 +23,71 @@ struct JsonReport<'a> {
     unaccounted: i64,
     investigate: i64,
     clean: bool,
+    /// Nobody at all was expected in the range (no universe rows there).
+    nothing_expected: bool,
     totals: Vec<(String, domain::report::Totals)>,
     cells: Vec<JsonCell<'a>>,
     rerun_commands: Vec<String>,
 }
 
+/// One cell: the processor by its code (once: `CellCounts` would add its
+/// position under the same key), its status, coverage and counts, and the
+/// latest run when it failed.
 #[derive(Serialize)]
 struct JsonCell<'a> {
     processor: &'static str,
+    date: chrono::NaiveDate,
     status: &'static str,
     coverage: f64,
-    #[serde(flatten)]
-    counts: &'a domain::report::CellCounts,
+    expected: i64,
+    has_record: i64,
+    has_failure: i64,
+    date_level: bool,
+    unaccounted: i64,
+    investigate: i64,
+    runs: i64,
+    conflict: i64,
+    extra: i64,
+    cascade: i64,
+    failures_by_category: &'a std::collections::BTreeMap<String, i64>,
+    last_run: Option<&'a domain::report::LastRun>,
+    /// The latest run failed; any rows counted are an earlier run's.
+    failed_run: Option<String>,
+    serves_older_run: bool,
 }
 
+impl<'a> JsonCell<'a> {
+    fn of(c: &'a domain::report::CellCounts) -> Self {
+        JsonCell {
+            processor: c.processor.code(),
+            date: c.date,
+            status: c.status().code(),
+            coverage: c.coverage(),
+            expected: c.expected,
+            has_record: c.has_record,
+            has_failure: c.has_failure,
+            date_level: c.date_level,
+            unaccounted: c.unaccounted,
+            investigate: c.investigate,
+            runs: c.runs,
+            conflict: c.conflict,
+            extra: c.extra,
+            cascade: c.cascade,
+            failures_by_category: &c.failures_by_category,
+            last_run: c.last_run.as_ref(),
+            failed_run: c.failed_run().map(|r| r.failure_summary()),
+            serves_older_run: c.serves_older_run(),
+        }
+    }
+}
+
+/// `program` starts the printed re-run commands (`Config::command_prefix`).
 pub fn render(
     rec: &Reconciliation,
     format: Format,
     details: bool,
     reconcile: bool,
+    program: &str,
 ) -> Result<String, ServerError> {
     match format {
         Format::Json => {
@@ -51,22 +97,14 @@ pub fn render(
                 unaccounted: rec.unaccounted(),
                 investigate: rec.investigate(),
                 clean: rec.is_clean(),
+                nothing_expected: rec.cells.iter().all(|c| c.expected == 0),
                 totals: rec
                     .processors
                     .iter()
                     .map(|p| (p.code().to_string(), rec.totals(*p)))
                     .collect(),
-                cells: rec
-                    .cells
-                    .iter()
-                    .map(|c| JsonCell {
-                        processor: c.processor.code(),
-                        status: c.status().code(),
-                        coverage: c.coverage(),
-                        counts: c,
-                    })
-                    .collect(),
-                rerun_commands: rec.rerun_commands(),
+                cells: rec.cells.iter().map(JsonCell::of).collect(),
+                rerun_commands: rec.rerun_commands(program),
             };
             Ok(serde_json::to_string_pretty(&report)? + "\n")
         }
@@ -86,6 +124,7 @@ pub fn render(
                 "extra",
                 "cascade",
                 "coverage",
+                "failed_run",
             ])?;
             for c in &rec.cells {
                 w.write_record([
@@ -102,6 +141,9 @@ pub fn render(
                     c.extra.to_string(),
                     c.cascade.to_string(),
                     format!("{:.4}", c.coverage()),
+                    c.failed_run()
+                        .map(|r| r.failure_summary())
+                        .unwrap_or_default(),
                 ])?;
             }
             let bytes = w
@@ -109,11 +151,11 @@ pub fn render(
                 .map_err(|e| ServerError::Csv(e.into_error().into()))?;
             String::from_utf8(bytes).map_err(|e| ServerError::failed("CSV output", e))
         }
-        Format::Table => Ok(table(rec, details, reconcile)),
+        Format::Table => Ok(table(rec, details, reconcile, program)),
     }
 }
 
-fn table(rec: &Reconciliation, details: bool, reconcile: bool) -> String {
+fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -122,6 +164,19 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool) -> String {
         rec.range.end(),
         rec.processors.len()
     );
+    if rec.cells.iter().all(|c| c.expected == 0) {
+        // Not "100 %": nobody was there to count (no upstream rows at all).
+        let u = &domain::pipeline::active().universe;
+        let _ = writeln!(
+            s,
+            "Nothing was expected: {} has no rows that make a {} expected from {} to {} \
+             (did the upstream load run? `--require-expected` makes this exit 1)",
+            u.table,
+            u.entity(),
+            rec.range.start(),
+            rec.range.end()
+        );
+    }
     for p in &rec.processors {
         let t = rec.totals(*p);
         let _ = writeln!(s, "\n{} ({})", p.code(), p.name());
@@ -139,13 +194,18 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "{:<12} {:>9} {:>11} {:>12} {:>12} {:>8.1}%",
+                    "{:<12} {:>9} {:>11} {:>12} {:>12} {:>8.1}%{}",
                     c.date.to_string(),
                     c.expected,
                     c.has_record,
                     failure,
                     c.unaccounted,
-                    c.coverage() * 100.0
+                    c.coverage() * 100.0,
+                    if c.failed_run().is_some() {
+                        "  RUN FAILED"
+                    } else {
+                        ""
+                    }
                 );
             }
             let _ = writeln!(
@@ -158,13 +218,20 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool) -> String {
                 t.unaccounted,
                 t.coverage * 100.0
             );
+            let u = &domain::pipeline::active().universe;
             if t.unaccounted == 0 {
-                let _ = writeln!(s, "All players accounted for (record or failure)");
+                let _ = writeln!(s, "All {} accounted for (record or failure)", u.entities());
             } else {
+                let never_run = if t.unaccounted_not_run > 0 {
+                    format!(" ({} of them in cells never run)", t.unaccounted_not_run)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     s,
-                    "WARNING: {} players are unaccounted for - need investigation!",
-                    t.unaccounted
+                    "WARNING: {} {} unaccounted for{never_run} - need investigation!",
+                    u.count(t.unaccounted),
+                    if t.unaccounted == 1 { "is" } else { "are" }
                 );
             }
         } else {
@@ -219,7 +286,31 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool) -> String {
             let _ = writeln!(s, "  {} {}: {}", c.processor.code(), c.date, cats);
         }
     }
-    let cmds = rec.rerun_commands();
+    let failed: Vec<_> = rec
+        .cells
+        .iter()
+        .filter(|c| c.failed_run().is_some())
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(s, "\nCells whose latest run failed (not a silent drop):");
+        for c in failed {
+            let older = if c.serves_older_run() {
+                " [rows shown are from an earlier run]"
+            } else {
+                ""
+            };
+            if let Some(run) = c.failed_run() {
+                let _ = writeln!(
+                    s,
+                    "  {} {}: {}{older}",
+                    c.processor.code(),
+                    c.date,
+                    run.failure_summary()
+                );
+            }
+        }
+    }
+    let cmds = rec.rerun_commands(program);
     if !cmds.is_empty() {
         let _ = writeln!(
             s,

@@ -136,7 +136,39 @@ fn validate_reconcile_finds_the_demo_gaps_and_a_rerun_closes_them() {
         text.contains("players are unaccounted for - need investigation!"),
         "{text}"
     );
-    assert!(text.contains("rollcall backfill --processor PDC"), "{text}");
+    // Printed as they run: with the --db this validate was given.
+    assert!(
+        text.contains(&format!(
+            "rollcall --db {} backfill --processor PDC",
+            db.display()
+        )),
+        "{text}"
+    );
+
+    // Issue [R] 8: a range with no upstream rows is not a green "100 %".
+    let empty = [
+        "validate",
+        "--start-date",
+        "2019-06-01",
+        "--end-date",
+        "2019-06-05",
+    ];
+    let out = rollcall(&db, &empty);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Nothing was expected"),
+        "{}",
+        stdout(&out)
+    );
+    let mut strict = empty.to_vec();
+    strict.push("--require-expected");
+    let out = rollcall(&db, &strict);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("nothing was expected"),
+        "{}",
+        stderr(&out)
+    );
 
     // JSON and CSV carry the same numbers.
     let mut json_args = vec!["validate"];
@@ -527,8 +559,99 @@ fn validate_and_backfill_work_beside_a_server_holding_the_store() {
         ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Issue [R] 2: demo on a store a server holds says so in one line.
+    let out = rollcall(&db, &["demo", "--days", "30"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is held by another process"),
+        "{}",
+        stderr(&out)
+    );
+
+    // kill -9: the server file stays behind. Whatever answers on its port
+    // next is not this store's server: it never hears the token, and the
+    // command runs on the store itself.
     let _ = server.kill();
     let _ = server.wait();
+    assert!(remote_file_exists(&db), "a killed server leaves its file");
+    let impostor = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let listening = {
+        let heard = std::sync::Arc::clone(&heard);
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            impostor.set_nonblocking(false).unwrap();
+            // Bounded: answers at most a few requests, then stops.
+            for stream in impostor.incoming().take(3) {
+                let Ok(mut stream) = stream else { break };
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .unwrap();
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                heard
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            }
+        })
+    };
+    let with_token = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env("ROLLCALL_LOG", "error")
+            .env("ROLLCALL_OPERATOR_TOKEN", "the-operators-secret")
+            .output()
+            .unwrap()
+    };
+    let out = with_token(&[
+        "validate",
+        "--start-date",
+        "2021-11-05",
+        "--end-date",
+        "2021-11-05",
+        "--processor",
+        "PDC",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "ran on the store itself: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("is not this store's server"),
+        "{}",
+        stderr(&out)
+    );
+    let heard_text = heard.lock().unwrap().clone();
+    assert!(
+        heard_text.contains("GET /rollcall-instance?nonce="),
+        "{heard_text}"
+    );
+    assert!(
+        !heard_text.contains("the-operators-secret")
+            && !heard_text.to_ascii_lowercase().contains("x-rollcall-token"),
+        "the token went to an impostor: {heard_text}"
+    );
+    // Once nothing listens there, the stale file is removed.
+    let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+    let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+    listening.join().unwrap();
+    let out = with_token(&[
+        "validate",
+        "--start-date",
+        "2021-11-05",
+        "--end-date",
+        "2021-11-05",
+    ]);
+    assert!(out.status.code() != Some(2), "{}", stderr(&out));
+    assert!(!remote_file_exists(&db), "the stale server file is removed");
 }
 
 fn remote_file_exists(db: &Path) -> bool {
@@ -924,5 +1047,310 @@ fn the_orders_example_runs_as_the_readme_says() {
         stderr(&out).contains("player-game-summary"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A copy of the orders example whose `expected` is `condition`, in `dir`.
+fn orders_with_expected(dir: &Path, condition: &str) -> std::path::PathBuf {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/orders");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let file = dir.join("pipeline.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let old = r#"expected = "status <> 'cancelled'""#;
+    assert!(text.contains(old));
+    std::fs::write(
+        &file,
+        text.replacen(old, &format!("expected = {condition:?}"), 1),
+    )
+    .unwrap();
+    file
+}
+
+/// Customers with an order on `date` in the shipped orders CSV.
+fn customers_ordering_on(date: &str) -> i64 {
+    let csv = include_str!("../../pipelines/orders/orders.csv");
+    let set: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[1] == date)
+        .map(|f| f[0])
+        .collect();
+    set.len() as i64
+}
+
+/// Issue [R] 0: an `expected` with a top-level OR stays inside the date
+/// filter, on both stores; a condition that cannot be one is refused by line.
+#[test]
+fn an_expected_condition_with_or_stays_inside_its_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = orders_with_expected(dir.path(), "status = 'paid' OR status = 'cancelled'");
+    let file = file.to_str().unwrap();
+    let day = "2024-03-05";
+    let everyone = customers_ordering_on(day);
+    let bq_url = std::env::var("ROLLCALL_BQ_URL").expect(
+        "ROLLCALL_BQ_URL is not set: this test needs the BigQuery emulator (make test starts it)",
+    );
+    let prefix = format!("or{}_", std::process::id());
+    let bigquery = [
+        "--warehouse",
+        "bigquery",
+        "--project",
+        "local-proj",
+        "--dataset-prefix",
+        prefix.as_str(),
+        "--bq-auth",
+        "none",
+        "--bigquery-url",
+        bq_url.as_str(),
+    ];
+    let db = dir.path().join("orders.duckdb");
+    for store in [&[][..], &bigquery[..]] {
+        let with_file = |args: &[&str]| {
+            let mut all = vec!["--pipeline", file];
+            all.extend(store);
+            all.extend(args);
+            rollcall(&db, &all)
+        };
+        let out = with_file(&["demo"]);
+        assert!(out.status.success(), "{store:?}: {}", stderr(&out));
+        let out = with_file(&[
+            "validate",
+            "--start-date",
+            day,
+            "--end-date",
+            day,
+            "--processor",
+            "DAILY",
+            "--format",
+            "json",
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let totals = &json["totals"][0][1];
+        assert_eq!(
+            totals["expected"].as_i64(),
+            Some(everyone),
+            "{store:?}: {totals}"
+        );
+    }
+    for bad in ["status = 'paid' -- paid only", "(status = 'paid'"] {
+        let file = orders_with_expected(dir.path(), bad);
+        let out = rollcall(&db, &["--pipeline", file.to_str().unwrap(), "pipeline"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("one SQL condition"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Issue [Q] 1: a cell whose latest run failed is not a silent drop. After
+/// a good run, the same processor's program crashes: validate says
+/// RUN_FAILED with when and the error's first lines, that the rows shown
+/// are the earlier run's, in the table, CSV and JSON, and exits 1.
+#[test]
+fn a_failed_latest_run_is_reported_not_taken_for_a_silent_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = orders_with_expected(dir.path(), "status <> 'cancelled'");
+    let good = good.to_str().unwrap();
+    let db = dir.path().join("orders.duckdb");
+    let day = "2024-03-05";
+    let out = rollcall(&db, &["--pipeline", good, "demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let text = std::fs::read_to_string(good).unwrap();
+    let command = r#"command = ["python3", "daily_totals.py"]"#;
+    assert!(text.contains(command));
+    let crashing = dir.path().join("crashing.toml");
+    std::fs::write(
+        &crashing,
+        text.replacen(
+            command,
+            r#"command = ["sh", "-c", "sleep 0.3; echo 'Traceback (most recent call last):' >&2; echo 'KeyError: amount' >&2; exit 3"]"#,
+            1,
+        ),
+    )
+    .unwrap();
+    let crashing = crashing.to_str().unwrap();
+    let out = rollcall(
+        &db,
+        &[
+            "--pipeline",
+            crashing,
+            "backfill",
+            "--processor",
+            "DAILY",
+            "--dates",
+            day,
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "a failed cell fails the backfill: {}",
+        stdout(&out)
+    );
+    // The job says why, not only how many.
+    assert!(
+        stdout(&out).contains(": finished: 1 cell failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("1 cell failed: DAILY {day}: command: exited with"))
+            && stdout(&out).contains("Traceback"),
+        "{}",
+        stdout(&out)
+    );
+
+    let validate = |format: &str| {
+        rollcall(
+            &db,
+            &[
+                "--pipeline",
+                good,
+                "validate",
+                "--start-date",
+                day,
+                "--end-date",
+                day,
+                "--processor",
+                "DAILY",
+                "--reconcile",
+                "--format",
+                format,
+            ],
+        )
+    };
+    let out = validate("json");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let cell = &json["cells"][0];
+    assert_eq!(cell["status"], "RUN_FAILED", "{cell}");
+    assert_eq!(cell["processor"], "DAILY", "{cell}");
+    assert_eq!(cell["serves_older_run"], true, "{cell}");
+    let failed = cell["failed_run"].as_str().unwrap();
+    assert!(
+        failed.contains("failed at 20")
+            && failed.contains("Traceback")
+            && failed.contains("KeyError: amount"),
+        "{failed}"
+    );
+    assert_eq!(json["clean"], false);
+    // One "processor" key per cell: the text has it as often as cells.
+    let text = stdout(&out);
+    assert_eq!(text.matches("\"processor\"").count(), 1, "{text}");
+
+    let out = validate("table");
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    assert!(table.contains("RUN FAILED"), "{table}");
+    assert!(table.contains("Cells whose latest run failed"), "{table}");
+    assert!(
+        table.contains("KeyError: amount") && table.contains("earlier run"),
+        "{table}"
+    );
+
+    let out = validate("csv");
+    let csv = stdout(&out);
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with(",failed_run"), "{header}");
+    assert!(csv.lines().nth(1).unwrap().contains("RUN_FAILED"), "{csv}");
+    assert!(csv.contains("KeyError: amount"), "{csv}");
+
+    // Issue [Q] 5: the suggested re-run runs as printed (with the
+    // --pipeline and --db given), and with the program fixed the cell is
+    // itself again.
+    let printed = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("rollcall ") && l.contains(" backfill "))
+        .unwrap_or_else(|| panic!("no re-run command: {table}"))
+        .trim()
+        .to_string();
+    assert!(
+        printed.contains("--pipeline") && printed.contains("--db"),
+        "{printed}"
+    );
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_rollcall"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &printed])
+        .env("PATH", path)
+        .env("ROLLCALL_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{printed}: {} {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&validate("json"))).unwrap();
+    assert_ne!(json["cells"][0]["status"], "RUN_FAILED");
+    assert!(json["cells"][0]["failed_run"].is_null());
+
+    // Issue [Q] 4: the fixed run resumed the failed job, with a run id of
+    // its own; the crashed run's row carries the time the program took.
+    let runs = dir.path().join("runs.csv");
+    warehouse_embedded::EmbeddedWarehouse::in_memory()
+        .unwrap()
+        .execute_batch_for_tests(&format!(
+            "ATTACH '{}' AS o (READ_ONLY);
+             COPY (SELECT run_id, job_id, status, duration_ms FROM o.shop_ops.rollcall_runs
+                   WHERE analysis_date = DATE '{day}'
+                     AND processor_name = 'CustomerDailyTotalsProcessor'
+                   ORDER BY started_at) TO '{}' (HEADER false);",
+            db.display(),
+            runs.display()
+        ))
+        .unwrap();
+    let text = std::fs::read_to_string(&runs).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    let (crashed, fixed) = (&rows[rows.len() - 2], &rows[rows.len() - 1]);
+    assert_eq!((crashed[2], fixed[2]), ("failed", "success"), "{text}");
+    assert_eq!(
+        crashed[1], fixed[1],
+        "the fix resumed the failed job: {text}"
+    );
+    assert_ne!(
+        crashed[0], fixed[0],
+        "a resumed run has an id of its own: {text}"
+    );
+    let took: i64 = crashed[3].parse().unwrap();
+    assert!(took >= 250, "the crashed run took its 0.3 s: {text}");
+
+    // Issue [Q] 2: a job that succeeded over gaps it did not close says so
+    // (the script leaves weekend customers out), with a line per processor.
+    let out = rollcall(
+        &db,
+        &[
+            "--pipeline",
+            good,
+            "backfill",
+            "--processor",
+            "DAILY",
+            "--start-date",
+            "2024-03-01",
+            "--end-date",
+            "2024-03-10",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains(": succeeded — ") && text.contains("still open"),
+        "{text}"
+    );
+    assert!(
+        text.contains("closed") && text.contains("\n  DAILY "),
+        "{text}"
     );
 }

@@ -300,7 +300,7 @@ async fn unaccounted_players_are_paginated_and_searchable() {
             .expect("unaccounted list");
         let end = start + body[start..].find("</ul>").unwrap();
         body[start..end]
-            .split("/players/")
+            .split("/trace/")
             .skip(1)
             .map(|s| s.split('?').next().unwrap().to_string())
             .collect()
@@ -461,4 +461,59 @@ async fn hashed_assets_are_sent_precompressed_and_cached_for_good_pages_revalida
         gzipped.len(),
         page.len()
     );
+}
+
+/// Issue [L] 5: `mode` and `downstream` take only their documented values;
+/// anything else is a 400 naming the parameter (the function and the page).
+#[tokio::test(flavor = "multi_thread")]
+async fn rerun_mode_and_downstream_accept_only_their_values() {
+    use leptos::server_fn::ServerFn;
+    let app = app_with_demo_rows().await;
+    let preview = |body: String| {
+        Request::builder()
+            .method("POST")
+            .uri(app::api::RerunPreview::PATH)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let base = "form[p]=PDC&form[start]=2021-11-05&form[end]=2021-11-06";
+    for (extra, name) in [
+        ("&form[mode]=everything", "mode"),
+        ("&form[mode]=ALL", "mode"),
+        ("&form[downstream]=maybe", "downstream"),
+        ("&form[downstream]=0", "downstream"),
+    ] {
+        let res = app
+            .clone()
+            .oneshot(preview(format!("{base}{extra}")))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{extra}");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.starts_with(&format!("BadInput\n{name}: ")),
+            "{extra}: {text}"
+        );
+    }
+    for extra in [
+        "&form[mode]=all&form[downstream]=no",
+        "&form[mode]=gaps",
+        "",
+    ] {
+        let res = app
+            .clone()
+            .oneshot(preview(format!("{base}{extra}")))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{extra}");
+    }
+    let (status, body) = get(
+        app,
+        "/rerun?p=PDC&start=2021-11-05&end=2021-11-06&mode=everything",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("mode: "), "{body}");
 }

@@ -32,6 +32,8 @@ pub struct AccountingRow {
     /// Kind 0: the failure bits and the investigate-failure bits.
     pub failure_bits: Option<i64>,
     pub investigate_bits: Option<i64>,
+    /// Kind 2: the last run's error (its first characters) when it failed.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +82,7 @@ impl Accounting {
                     run_id,
                     status: row.status.unwrap_or_default().into(),
                     started_at: row.started_at,
+                    error: row.error,
                 }),
             }),
             other => {
@@ -113,6 +116,7 @@ mod tests {
             started_at: None,
             failure_bits: Some(0),
             investigate_bits: Some(0),
+            error: None,
         }
     }
 

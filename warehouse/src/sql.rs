@@ -23,7 +23,7 @@ use domain::report::{FailureRow, Page, RunInfo, TraceFailure, TraceLink, TraceSt
 use domain::{processors, DateRange, ProcessorId, Runs};
 
 use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
-use crate::{GameDateSummary, Result, WarehouseError};
+use crate::{FailureFilter, FailureScope, GameDateSummary, Result, WarehouseError};
 
 /// The upstream table of box scores (every store names it by this declaration).
 pub const PLAYER_GAMES: &str = domain::pipeline::NBA_UNIVERSE_TABLE;
@@ -34,9 +34,11 @@ pub const JOBS: &str = "rollcall_meta.jobs";
 pub const JOB_CELLS: &str = "rollcall_meta.job_cells";
 
 /// The active pipeline's condition for an expected entity (operator-written
-/// SQL over the universe table, see `pipelines/nba.toml`).
-fn expected_condition() -> &'static str {
-    &universe().expected
+/// SQL over the universe table, see `pipelines/nba.toml`), parenthesised:
+/// it follows an `AND`, and a top-level `OR` must not escape the date filter
+/// (`pipeline::check_condition` guarantees it is one balanced condition).
+fn expected_condition() -> String {
+    format!("({})", universe().expected)
 }
 
 /// The active pipeline's universe: whom roll call expects, per date.
@@ -279,11 +281,11 @@ impl Dialect {
             Flavor::DuckDb => format!(
                 "SELECT bit, d, arg_max(run_id, started_at) AS run_id,
                         arg_max(status, started_at) AS status, max(started_at) AS started_at,
-                        count(*) AS n
+                        arg_max(error, started_at) AS error, count(*) AS n
                  FROM ({runs}) AS r WHERE bit IS NOT NULL GROUP BY bit, d"
             ),
             Flavor::BigQuery => format!(
-                "SELECT bit, d, run_id, status, started_at,
+                "SELECT bit, d, run_id, status, started_at, error,
                         COUNT(*) OVER (PARTITION BY bit, d) AS n
                  FROM ({runs}) AS r
                  WHERE bit IS NOT NULL
@@ -499,13 +501,17 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
          ),
          runs AS ({latest_runs})
          SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
-                {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3
+                {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3,
+                {null_text} AS s3
          FROM per_player GROUP BY d, e, r, f, i
          UNION ALL
-         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL
+         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL,
+                NULL
          FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
          UNION ALL
-         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL FROM runs",
+         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
+                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END
+         FROM runs",
         failures = d.table(failures_table()),
         pgs = d.table(&universe().table),
         ud = universe().date_column,
@@ -514,8 +520,9 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
         null_text = d.null(SqlType::Text),
         any_date_level = d.any(&format!("entity_id = {date_level}")),
         started = d.micros("started_at"),
+        error_chars = domain::report::LAST_RUN_ERROR_CHARS,
         latest_runs = d.latest_runs(&format!(
-            "SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at
+            "SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at, error
              FROM {runs} WHERE analysis_date BETWEEN {start} AND {end}",
             runs = d.table(runs_table()),
         )),
@@ -525,7 +532,8 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
 
 /// One row of [`reconcile`]: kind, date, record bits or processor bit,
 /// count, category or last run id, last status, expected or date-level flag,
-/// last start, failure bits, investigate bits.
+/// last start, failure bits, investigate bits, the last run's error when it
+/// failed.
 pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
     let int = |i: usize| r.int(i)?.ok_or_else(|| missing("a reconciliation count"));
     Ok(AccountingRow {
@@ -539,6 +547,7 @@ pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
         started_at: r.micros(7)?,
         failure_bits: r.int(8)?,
         investigate_bits: r.int(9)?,
+        error: r.text(10)?,
     })
 }
 
@@ -810,20 +819,24 @@ fn names_processor(b: &mut Builder<'_>, p: ProcessorId) -> String {
 
 /// The cell's failure rows, by canonical category and a player search,
 /// paged. Columns: see [`failure_row`].
-pub fn failure_rows(
-    d: &Dialect,
-    p: ProcessorId,
-    date: NaiveDate,
-    category: Option<&str>,
-    search: Option<&str>,
-    paging: Paging,
-) -> Query {
+pub fn failure_rows(d: &Dialect, p: ProcessorId, date: NaiveDate, filter: &FailureFilter) -> Query {
     let mut b = Builder::new(d);
     let day = b.date("date", date);
     let of_processor = names_processor(&mut b, p);
-    let category = b.text("category", category);
-    let needle = b.text("search", search);
-    let page = paging.bind(&mut b);
+    let category = b.text("category", filter.category.as_deref());
+    let needle = b.text("search", filter.search.as_deref());
+    let scope = match filter.scope {
+        FailureScope::Any => String::new(),
+        FailureScope::Entity => format!(
+            " AND entity_id <> {}",
+            b.text("date_level", Some(DATE_LEVEL))
+        ),
+        FailureScope::DateLevel => format!(
+            " AND entity_id = {}",
+            b.text("date_level", Some(DATE_LEVEL))
+        ),
+    };
+    let page = filter.paging().bind(&mut b);
     let sql = format!(
         "WITH matching AS (
              SELECT entity_id, COALESCE(failure_category, '') AS raw_category,
@@ -831,7 +844,7 @@ pub fn failure_rows(
                     COALESCE(can_retry, FALSE) AS can_retry, upstream_processor,
                     upstream_category, run_id
              FROM {failures}
-             WHERE analysis_date = {day} AND {of_processor}
+             WHERE analysis_date = {day} AND {of_processor}{scope}
          )
          SELECT entity_id, raw_category, category, reason, can_retry, upstream_processor,
                 upstream_category, run_id, COUNT(*) OVER () AS total
@@ -1027,6 +1040,7 @@ pub fn trace_links(
             TraceLink {
                 processor: spec.id,
                 state: TraceState::of(has_record, failure, expected),
+                failed_run: None,
             }
         })
         .collect()
@@ -1074,14 +1088,48 @@ mod tests {
 
     /// PDC's failure page on 2021-11-10 on DuckDB.
     fn pdc_failures(search: Option<&str>, paging: Paging) -> Query {
+        let filter = FailureFilter {
+            search: search.map(String::from),
+            limit: paging.limit,
+            offset: paging.offset,
+            ..FailureFilter::default()
+        };
         failure_rows(
             &Dialect::duckdb(),
             domain::Builtin::Pdc.id(),
             day(10),
-            None,
-            search,
-            paging,
+            &filter,
         )
+    }
+
+    #[test]
+    fn a_failure_page_keeps_entity_rows_or_the_date_level_row() {
+        let of = |scope| {
+            let filter = FailureFilter {
+                limit: 5,
+                scope,
+                ..FailureFilter::default()
+            };
+            failure_rows(
+                &Dialect::duckdb(),
+                domain::Builtin::Pdc.id(),
+                day(10),
+                &filter,
+            )
+        };
+        assert!(!of(FailureScope::Any).sql.contains("entity_id <>"));
+        let entity = of(FailureScope::Entity);
+        assert!(entity.sql.contains("AND entity_id <> $"), "{}", entity.sql);
+        let date_level = of(FailureScope::DateLevel);
+        assert!(
+            date_level.sql.contains("AND entity_id = $"),
+            "{}",
+            date_level.sql
+        );
+        assert!(date_level
+            .args
+            .iter()
+            .any(|(n, v)| *n == "date_level" && *v == Value::Text(Some(DATE_LEVEL.into()))));
     }
 
     #[test]
@@ -1121,11 +1169,11 @@ mod tests {
                 &Dialect::duckdb(),
                 domain::Builtin::Mlfs.id(),
                 day(7),
-                Some(hostile),
-                Some(hostile),
-                Paging {
+                &FailureFilter {
+                    category: Some(hostile.into()),
+                    search: Some(hostile.into()),
                     limit: 1,
-                    offset: 0,
+                    ..FailureFilter::default()
                 },
             ),
             player_known(&Dialect::duckdb(), hostile, day(7)),

@@ -143,6 +143,19 @@ pub struct FailureFilter {
     pub search: Option<String>,
     pub offset: i64,
     pub limit: i64,
+    /// Entity rows, the date-level row, or both.
+    pub scope: FailureScope,
+}
+
+/// Which of a cell's failure rows a [`FailureFilter`] keeps: the drill-down
+/// pages the entities' rows and reads the date-level row on its own, so a
+/// search, a category or a page never hides it nor counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureScope {
+    #[default]
+    Any,
+    Entity,
+    DateLevel,
 }
 
 /// The largest page a drill-down list returns.

@@ -264,15 +264,7 @@ pub(crate) async fn failure_rows(
     date: NaiveDate,
     filter: FailureFilter,
 ) -> Result<Page<FailureRow>> {
-    let paging = filter.paging();
-    let q = sql::failure_rows(
-        &wh.dialect,
-        p,
-        date,
-        filter.category.as_deref(),
-        filter.search.as_deref(),
-        paging,
-    );
+    let q = sql::failure_rows(&wh.dialect, p, date, &filter);
     wh.page(&q, sql::failure_row, |row| row).await
 }
 

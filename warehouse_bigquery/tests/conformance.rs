@@ -313,6 +313,7 @@ async fn scenario(store: Store<'_>) -> Observed {
                 search: None,
                 offset: 2,
                 limit: 5,
+                ..Default::default()
             },
         )
         .await
@@ -337,6 +338,7 @@ async fn scenario(store: Store<'_>) -> Observed {
                 search: Some(needle.to_uppercase()),
                 offset: 0,
                 limit: 50,
+                ..Default::default()
             },
         )
         .await
@@ -540,6 +542,7 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
                 search: Some("%'; DROP TABLE x; --".into()),
                 offset: 0,
                 limit: 10,
+                ..Default::default()
             },
         )
         .await

@@ -629,15 +629,7 @@ pub(crate) fn failure_rows(
     date: NaiveDate,
     filter: &FailureFilter,
 ) -> Result<Page<FailureRow>> {
-    let paging = filter.paging();
-    let q = sql::failure_rows(
-        dialect(),
-        p,
-        date,
-        filter.category.as_deref(),
-        filter.search.as_deref(),
-        paging,
-    );
+    let q = sql::failure_rows(dialect(), p, date, filter);
     shared_sql::page(conn, &q, sql::failure_row, |row| row)
 }
 

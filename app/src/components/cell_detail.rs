@@ -33,7 +33,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     );
     let date = detail.date;
     let universe = &domain::pipeline::active().universe;
-    let trace = move |player: &str| format!("/players/{player}?date={date}");
+    let trace = move |entity: &str| format!("/trace/{entity}?date={date}");
     let counts = detail.counts.clone().map(|c| {
         view! {
             <dl class="rc-counts">
@@ -64,6 +64,20 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 <strong>"Date-level failure: "</strong><code>{f.category.code()}</code>" — " {f.reason}
             </p>
         }
+    });
+    // A failed latest run is said first: the counts are not a silent drop,
+    // and any rows shown are an earlier run's.
+    let failed_run = detail.counts.as_ref().and_then(|c| {
+        let run = c.failed_run()?;
+        let older = c.serves_older_run().then_some(
+            " The rows below are from an earlier run that succeeded; re-run the cell to replace them.",
+        );
+        Some(view! {
+            <div class="rc-runfailed" role="alert" aria-label="Latest run failed">
+                <p><strong>{run.failure_summary()}</strong>{older}</p>
+                <pre class="rc-runerror">{run.error.clone().unwrap_or_default()}</pre>
+            </div>
+        })
     });
     let page = detail.failures.clone();
     let (prev, next) = page.neighbours();
@@ -109,6 +123,16 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         )
     };
     let cell_value = view.cell.clone().unwrap_or_default();
+    // The categories the cell has (the date-level one is its banner), and
+    // the one asked for even when the cell has none of it.
+    let mut categories: Vec<String> = detail
+        .counts
+        .as_ref()
+        .map(|c| c.failures_by_category.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(asked) = view.category.clone().filter(|c| !categories.contains(c)) {
+        categories.push(asked);
+    }
     view! {
         <section class="rc-detail" aria-label="Cell detail">
             <header class="rc-detail-head">
@@ -116,6 +140,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 {rerun}
                 <A href=close attr:class="rc-close">"Close"</A>
             </header>
+            {failed_run}
             {counts}
             {date_level}
             <h3>{format!("Unaccounted {} ({})", universe.entities(), unaccounted.total)}</h3>
@@ -135,11 +160,26 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 {unext.map(|h| view! { <A href=h>"Next"</A> })}
             </nav>
             <h3>"Failures (" {page.total} ")"</h3>
+            // Everything else in the view rides along (a new filter starts
+            // at the first page of both lists).
             <Form method="GET" action="">
                 <input type="hidden" name="start" value=view.start.clone().unwrap_or_default()/>
                 <input type="hidden" name="end" value=view.end.clone().unwrap_or_default()/>
+                <input type="hidden" name="p" value=view.processor_list().unwrap_or_default()/>
                 <input type="hidden" name="cell" value=cell_value/>
                 <label>{format!("Search {} ", universe.entity())} <input type="search" name="q" value=view.search.clone().unwrap_or_default()/></label>
+                <label>"Category "
+                    <select name="cat">
+                        <option value="" selected=view.category.is_none()>"All categories"</option>
+                        {categories
+                            .into_iter()
+                            .map(|cat| {
+                                let selected = view.category.as_deref() == Some(cat.as_str());
+                                view! { <option value=cat.clone() selected=selected>{cat.clone()}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
                 <button type="submit">"Filter"</button>
             </Form>
             <table class="rc-table" aria-label="Failure rows">
@@ -190,6 +230,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                         <th scope="col">"Expected"</th>
                         <th scope="col">"Duration"</th>
                         <th scope="col">"Run"</th>
+                        <th scope="col">"Error"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -205,6 +246,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                                 <td class="rc-num">{r.expected_count}</td>
                                 <td class="rc-num">{format!("{} ms", r.duration_ms)}</td>
                                 <td><code>{r.run_id}</code></td>
+                                <td><pre class="rc-runerror">{r.error.unwrap_or_default()}</pre></td>
                             </tr>
                         })
                         .collect_view()}

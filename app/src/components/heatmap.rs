@@ -16,6 +16,7 @@ use crate::palette::coverage_colour;
 pub fn marks(c: &CellCounts) -> String {
     let mut m = String::new();
     match c.status() {
+        CellStatus::RunFailed => m.push('✗'),
         CellStatus::NotRun => m.push('∅'),
         CellStatus::Investigate => m.push('!'),
         CellStatus::DepsMissing => m.push('D'),
@@ -34,8 +35,20 @@ pub fn marks(c: &CellCounts) -> String {
 }
 
 pub fn tooltip(c: &CellCounts) -> String {
+    // A failed latest run leads: the counts below it are an older run's.
+    let failed = c
+        .failed_run()
+        .map(|r| {
+            let older = if c.serves_older_run() {
+                " (rows shown are from an earlier run)"
+            } else {
+                ""
+            };
+            format!("; {}{older}", r.failure_summary())
+        })
+        .unwrap_or_default();
     format!(
-        "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, investigate {}, conflict {}, cascade {}, coverage {}",
+        "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, investigate {}, conflict {}, cascade {}, coverage {}{failed}",
         c.processor.code(),
         c.date,
         c.status().code(),
@@ -457,6 +470,19 @@ fn write_cell(out: &mut String, c: &CellLink<'_>) {
     );
 }
 
+/// Every cell status, worst first, with what it asks of the reader (the
+/// legend's explanation; README's table says the same).
+pub const STATUS_MEANINGS: [(CellStatus, &str); 8] = [
+    (CellStatus::RunFailed, "the latest run failed (a crash, a timeout, bad output): not a silent drop; read its error in the drill-down"),
+    (CellStatus::Untracked, "some expected entities have neither a record nor a failure: silent drops to hunt down"),
+    (CellStatus::Investigate, "failures whose category is not expected (PROCESSING_ERROR, UNKNOWN): look at them"),
+    (CellStatus::NotRun, "entities are expected but no run was ever recorded for the date"),
+    (CellStatus::DepsMissing, "a date-level failure (an upstream had no rows) accounts for everyone"),
+    (CellStatus::ExpectedGaps, "every entity accounted for, some by expected failures (early season, no shots, …)"),
+    (CellStatus::Ok, "every expected entity has a record"),
+    (CellStatus::NoGames, "nothing expected on the date"),
+];
+
 #[component]
 pub fn Legend() -> impl IntoView {
     let ramp = [(0.0, "0 %"), (0.5, "50 %"), (0.9, "90 %"), (1.0, "100 %")];
@@ -470,9 +496,31 @@ pub fn Legend() -> impl IntoView {
             <span class="rc-swatch rc-cell-nogames"></span><span>{domain::pipeline::active().universe.nothing_expected()}</span>
             <span class="rc-mark">"!"</span><span>"investigate"</span>
             <span class="rc-mark">"D"</span><span>"date-level failure"</span>
+            <span class="rc-mark">"✗"</span><span>"latest run failed (crash, timeout, bad output)"</span>
             <span class="rc-mark">"∅"</span><span>"not run"</span>
             <span class="rc-mark">"≠"</span><span>"conflict (record + failure)"</span>
             <span class="rc-mark">"↯"</span><span>"cascade (upstream missing)"</span>
+            <details class="rc-legend-statuses">
+                <summary>"What each status means"</summary>
+                <dl>
+                    {STATUS_MEANINGS
+                        .iter()
+                        .map(|(status, meaning)| view! { <dt><code>{status.code()}</code></dt><dd>{*meaning}</dd> })
+                        .collect_view()}
+                </dl>
+            </details>
+            <details class="rc-legend-statuses">
+                <summary>"What each failure category means"</summary>
+                <dl>
+                    {domain::failure::CATEGORIES
+                        .iter()
+                        .map(|c| view! {
+                            <dt><code>{c.code}</code>" "{if c.expected { "expected" } else { "investigate" }}</dt>
+                            <dd>{c.meaning}</dd>
+                        })
+                        .collect_view()}
+                </dl>
+            </details>
         </section>
     }
 }
@@ -557,5 +605,57 @@ mod tests {
         assert_eq!(out.matches("<a ").count(), 1);
         assert_eq!(out.matches("<td ").count(), 2);
         assert!(out.contains(r#"class="rc-cell rc-status-untracked rc-cell-selected""#));
+    }
+
+    /// Issue [Q] 6: the legend explains every status.
+    #[test]
+    fn the_legend_explains_every_status() {
+        for status in CellStatus::ALL {
+            assert!(
+                STATUS_MEANINGS.iter().any(|(s, _)| *s == status),
+                "{status:?} is not in the legend"
+            );
+        }
+    }
+
+    /// Issue [Q] 1: a failed latest run has a mark of its own and its
+    /// tooltip says when and why, and that the rows are an earlier run's.
+    #[test]
+    fn a_failed_run_is_marked_and_explained() {
+        let mut c = CellCounts {
+            processor: domain::Builtin::Pdc.id(),
+            date: NaiveDate::from_ymd_opt(2021, 11, 10).unwrap(),
+            expected: 10,
+            has_record: 4,
+            has_failure: 0,
+            date_level: false,
+            unaccounted: 6,
+            investigate: 0,
+            runs: 2,
+            conflict: 0,
+            extra: 0,
+            cascade: 0,
+            failures_by_category: Default::default(),
+            last_run: None,
+        };
+        assert_eq!(marks(&c), "");
+        assert!(!tooltip(&c).contains("failed"));
+        c.last_run = Some(domain::report::LastRun {
+            run_id: "r2".into(),
+            status: domain::report::RunStatus::Failed,
+            started_at: NaiveDate::from_ymd_opt(2021, 11, 16)
+                .unwrap()
+                .and_hms_opt(9, 12, 0),
+            error: Some("exited with exit status: 3; stderr: KeyError: 'minutes'".into()),
+        });
+        assert_eq!(marks(&c), "✗");
+        let tip = tooltip(&c);
+        assert!(tip.contains("RUN_FAILED"), "{tip}");
+        assert!(
+            tip.contains("latest run r2 failed at 2021-11-16 09:12:00"),
+            "{tip}"
+        );
+        assert!(tip.contains("KeyError"), "{tip}");
+        assert!(tip.contains("rows shown are from an earlier run"), "{tip}");
     }
 }

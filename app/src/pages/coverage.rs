@@ -82,12 +82,11 @@ pub fn CoveragePage() -> impl IntoView {
                         );
                         let csv_href = format!("/report.csv?{export_query}");
                         let png_href = format!("/report.png?{export_query}");
-                        let unaccounted = grid.unaccounted();
-                        let headline = if unaccounted == 0 {
-                            format!("All {} accounted for", domain::pipeline::active().universe.entities())
-                        } else {
-                            format!("{unaccounted} {} unaccounted for", domain::pipeline::active().universe.entities())
-                        };
+                        let headline = domain::report::unaccounted_headline(
+                            &domain::pipeline::active().universe,
+                            grid.unaccounted(),
+                            grid.unaccounted_not_run(),
+                        );
                         view! {
                             <Meta property="og:image" content=image.clone()/>
                             <Meta name="twitter:image" content=image/>
@@ -256,6 +255,10 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
         <section class="rc-overview" aria-label="Coverage summary">
             <h2>"Upstream data"</h2>
             <p class="rc-summary">{range_label} ": " {summary}</p>
+            // One line under the heatmap; the per-date table (a screen per
+            // month) behind a disclosure that works without JavaScript.
+            <details class="rc-upstream">
+            <summary>{format!("{dates_label} and table row counts ({} dates)", overview.dates.len())}</summary>
             <table class="rc-table" aria-label=dates_label>
                 <thead>
                     <tr>
@@ -283,6 +286,7 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
                 </tbody>
             </table>
             <TableCounts overview=overview.clone()/>
+            </details>
         </section>
     }
     .into_any()

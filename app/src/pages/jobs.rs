@@ -192,7 +192,26 @@ fn JobDetail(
         .iter()
         .map(|(c, n)| view! { <li><code>{c.clone()}</code> " " {*n}</li> })
         .collect_view();
+    let headline = domain::report::job_headline(job.state, p.cells_failed, job.changes.as_deref());
     let changes = job.changes.clone().map(|changes| {
+        let tally = domain::report::tally_by_processor(&changes)
+            .into_iter()
+            .map(|(proc_id, t)| {
+                view! {
+                    <tr>
+                        <th scope="row">{proc_id.code()}</th>
+                        <td class="rc-num">{t.closed}</td>
+                        <td class=bad_num(t.still_open)>{t.still_open}</td>
+                        <td class=bad_num(t.new_investigate)>{t.new_investigate}</td>
+                        <td class=bad_num(t.failed)>{t.failed}</td>
+                        <td class="rc-num">{t.unchanged}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        let picture = compact_picture(&changes);
+        let many = changes.len() > TOUCHED_SHOWN_OPEN;
+        let total = changes.len();
         let counts = change_counts(&changes)
             .into_iter()
             .map(|(k, n)| format!("{n} {k}"))
@@ -232,22 +251,41 @@ fn JobDetail(
             <section aria-label="Before and after">
                 <h2>"Before and after"</h2>
                 <p data-testid="change-counts">{counts}</p>
-                <table class="rc-table" aria-label="Touched cells">
+                <table class="rc-table" aria-label="Result per processor">
                     <thead>
                         <tr>
-                            <th scope="col">"Cell"</th>
-                            <th scope="col">"Before"</th>
-                            <th scope="col">"After"</th>
-                            <th scope="col">"Change"</th>
+                            <th scope="col">"Processor"</th>
+                            <th scope="col">"Closed"</th>
+                            <th scope="col">"Still open"</th>
+                            <th scope="col">"New investigate"</th>
+                            <th scope="col">"Run failed"</th>
+                            <th scope="col">"Unchanged"</th>
                         </tr>
                     </thead>
-                    <tbody>{rows}</tbody>
+                    <tbody>{tally}</tbody>
                 </table>
+                {picture}
+                // Long lists stay folded: the summary above says what matters.
+                <details class="rc-touched" open=!many>
+                    <summary>{format!("All {total} touched cells")}</summary>
+                    <table class="rc-table" aria-label="Touched cells">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Cell"</th>
+                                <th scope="col">"Before"</th>
+                                <th scope="col">"After"</th>
+                                <th scope="col">"Change"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </details>
             </section>
         }
     });
     view! {
         <h1 class="rc-title">{format!("Job {}", job.id)}</h1>
+        <p class="rc-headline" role="status" data-testid="job-headline"><strong>{headline}</strong></p>
         <p>{job.summary.clone()} " · requested by " {job.requested_by.clone()} " · " <a href=self_href>"Refresh"</a></p>
         {queued}
         <dl class="rc-counts" aria-label="Job progress">
@@ -268,5 +306,56 @@ fn JobDetail(
         <h2>"Failures by category so far"</h2>
         <ul class="rc-categories">{failures}</ul>
         {changes}
+    }
+}
+
+/// Touched cells listed unfolded up to this many.
+const TOUCHED_SHOWN_OPEN: usize = 20;
+
+fn bad_num(n: usize) -> &'static str {
+    if n > 0 {
+        "rc-num rc-bad"
+    } else {
+        "rc-num"
+    }
+}
+
+/// One small square per touched cell, per processor a row before and a row
+/// after, coloured by whether the cell needed a look: the job's effect at a
+/// glance, however many cells it touched.
+fn compact_picture(changes: &[domain::report::CellChange]) -> impl IntoView {
+    use domain::report::CellCounts;
+    let class = |c: &Option<CellCounts>| match c.as_ref().map(CellCounts::status) {
+        None | Some(domain::report::CellStatus::NoGames) => "rc-sq rc-sq-none",
+        Some(s) if s == domain::report::CellStatus::RunFailed => "rc-sq rc-sq-failed",
+        Some(s) if s.is_open() => "rc-sq rc-sq-open",
+        Some(_) => "rc-sq rc-sq-ok",
+    };
+    // Changes come in date order: each processor's row reads left to right.
+    let mut rows: std::collections::BTreeMap<domain::ProcessorId, (String, String)> =
+        std::collections::BTreeMap::new();
+    for c in changes {
+        let title = format!("{} {}", c.processor.code(), c.date);
+        let row = rows.entry(c.processor).or_default();
+        row.0 += &format!("<i class=\"{}\" title=\"{title}\"></i>", class(&c.before));
+        row.1 += &format!("<i class=\"{}\" title=\"{title}\"></i>", class(&c.after));
+    }
+    view! {
+        <figure class="rc-picture" aria-label="Touched cells before and after">
+            {rows
+                .into_iter()
+                .map(|(p, (before, after))| view! {
+                    <div class="rc-picture-row">
+                        <span class="rc-picture-label">{format!("{} before", p.code())}</span>
+                        <span class="rc-picture-cells" inner_html=before></span>
+                    </div>
+                    <div class="rc-picture-row">
+                        <span class="rc-picture-label">{format!("{} after", p.code())}</span>
+                        <span class="rc-picture-cells" inner_html=after></span>
+                    </div>
+                })
+                .collect_view()}
+            <figcaption class="rc-muted">"Green: accounted for · red: open · dark red: run failed"</figcaption>
+        </figure>
     }
 }

@@ -6,8 +6,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::player_trace;
 use crate::components::ErrorMessage;
 
-/// `/players/{player_lookup}?date=`: one player on one date across every
-/// processor, with the root cause of a missing record highlighted.
+/// `/trace/{entity}?date=` (and the older `/players/…`): one entity on one
+/// date across every processor, with the root cause of a missing record
+/// highlighted.
 #[component]
 pub fn PlayerPage() -> impl IntoView {
     let params = use_params_map();
@@ -28,22 +29,35 @@ pub fn PlayerPage() -> impl IntoView {
                     Err(e) => view! { <h1>{format!("{} trace", domain::pipeline::capitalised(domain::pipeline::active().universe.entity()))}</h1><ErrorMessage error=e/> }.into_any(),
                     Ok(t) => {
                         let root = t.root_cause();
+                        let root_kind = if t.root_needs_investigation() { "investigate" } else { "an expected gap" };
+                        let roots: Vec<Option<domain::ProcessorId>> = t.links.iter().map(|l| t.root_of(l)).collect();
                         let games = t.recent_games.clone();
                         let back = format!("/?start={}&end={}", t.date, t.date);
                         view! {
                             <h1 class="rc-title">{format!("{} on {}", t.player_lookup, t.date)}</h1>
                             <p>
-                                {if t.expected { "Expected on this date (active, on the floor)." } else { "Not expected on this date (did not play)." }}
+                                {match (t.expected, domain::pipeline::active().universe.is_nba()) {
+                                    (true, true) => "Expected on this date (active, on the floor).",
+                                    (false, true) => "Not expected on this date (did not play).",
+                                    (true, false) => "Expected on this date.",
+                                    (false, false) => "Not expected on this date.",
+                                }}
                                 " " <A href=back>"Back to the date"</A>
                             </p>
                             {root.map(|r| view! {
-                                <p class="rc-root" role="note">"Root cause: " <strong>{r.code()}</strong></p>
+                                <p class="rc-root" role="note">"Root cause: " <strong>{r.code()}</strong>{format!(" ({root_kind})")}</p>
                             })}
                             <ol class="rc-trace" aria-label="Trace">
                                 {t.links
                                     .into_iter()
-                                    .map(|l| {
+                                    .zip(roots)
+                                    .map(|(l, link_root)| {
                                         let is_root = root == Some(l.processor);
+                                        let caused_by = link_root
+                                            .filter(|r| *r != l.processor)
+                                            .map(|r| view! { " " <span class="rc-muted">{format!("(because of {})", r.code())}</span> });
+                                        let expected_badge = matches!(&l.state, TraceState::Failure { category, .. } if category.is_expected())
+                                            .then(|| view! { " " <span class="rc-badge rc-badge-expected">"expected"</span> });
                                         let key = domain::report::CellKey { processor: l.processor, date: t.date };
                                         let cell = format!("/?start={d}&end={d}&cell={key}", d = t.date);
                                         let (state, detail) = match l.state {
@@ -61,11 +75,17 @@ pub fn PlayerPage() -> impl IntoView {
                                             TraceState::Unaccounted => ("UNACCOUNTED".into(), "no record and no failure".into()),
                                             TraceState::NotExpected => ("not expected".into(), String::new()),
                                         };
+                                        let failed_run = l.failed_run.map(|r| view! {
+                                            " " <span class="rc-badge rc-badge-investigate">{r.failure_summary()}</span>
+                                        });
                                         view! {
                                             <li class=if is_root { "rc-link rc-link-root" } else { "rc-link" }>
                                                 <A href=cell><strong>{l.processor.code()}</strong></A>
                                                 ": " <span class="rc-link-state">{state}</span>
                                                 " " <span class="rc-muted">{detail}</span>
+                                                {expected_badge}
+                                                {caused_by}
+                                                {failed_run}
                                                 {is_root.then(|| view! { " " <span class="rc-badge rc-badge-investigate">"root cause"</span> })}
                                             </li>
                                         }

@@ -32,33 +32,34 @@ pub fn RerunPage() -> impl IntoView {
                     Ok(cells) => {
                         let players: i64 = cells.iter().map(|c| c.expected).sum();
                         let n = cells.len();
+                        let entities = domain::pipeline::active().universe.entities();
+                        // Per processor: cells, first and last date, entities.
+                        let mut per: std::collections::BTreeMap<domain::ProcessorId, (usize, String, String, i64)> =
+                            std::collections::BTreeMap::new();
+                        for c in &cells {
+                            let e = per.entry(c.processor).or_insert((0, c.date.to_string(), c.date.to_string(), 0));
+                            e.0 += 1;
+                            e.2 = c.date.to_string();
+                            e.3 += c.expected;
+                        }
+                        let summary_rows = per
+                            .into_iter()
+                            .map(|(p, (count, first, last, expected))| view! {
+                                <tr>
+                                    <th scope="row">{p.code()}</th>
+                                    <td class="rc-num">{count}</td>
+                                    <td>{first}" – "{last}</td>
+                                    <td class="rc-num">{expected}</td>
+                                </tr>
+                            })
+                            .collect_view();
+                        let many = n > 20;
                         view! {
                             <section class="rc-preview" aria-label="Dry run">
                                 <h2>"Dry run"</h2>
                                 <p data-testid="preview-summary">
-                                    {format!("{n} cells, {players} expected {}. Nothing has been written yet.", domain::pipeline::active().universe.entities())}
+                                    {format!("{n} cells, {players} expected {entities}. Nothing has been written yet.")}
                                 </p>
-                                <table class="rc-table" aria-label="Cells to run">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Processor"</th>
-                                            <th scope="col">"Date"</th>
-                                            <th scope="col">{format!("Expected {}", domain::pipeline::active().universe.entities())}</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {cells
-                                            .into_iter()
-                                            .map(|c| view! {
-                                                <tr>
-                                                    <td>{c.processor.code()}</td>
-                                                    <td>{c.date.to_string()}</td>
-                                                    <td class="rc-num">{c.expected}</td>
-                                                </tr>
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
                                 <PostForm action=start input=StartRerun { form: f.clone() }>
                                     <input type="hidden" name="form[p]" value=f.p.clone()/>
                                     <input type="hidden" name="form[dates]" value=f.dates.clone().unwrap_or_default()/>
@@ -68,6 +69,42 @@ pub fn RerunPage() -> impl IntoView {
                                     <input type="hidden" name="form[downstream]" value=f.downstream.clone().unwrap_or_default()/>
                                     <button type="submit" disabled=n == 0>"Start re-run"</button>
                                 </PostForm>
+                                <table class="rc-table" aria-label="Cells per processor">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Processor"</th>
+                                            <th scope="col">"Cells"</th>
+                                            <th scope="col">"Dates"</th>
+                                            <th scope="col">{format!("Expected {entities}")}</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>{summary_rows}</tbody>
+                                </table>
+                                // The full list stays folded when long: Start is above it.
+                                <details class="rc-touched" open=!many>
+                                    <summary>{format!("All {n} cells")}</summary>
+                                    <table class="rc-table" aria-label="Cells to run">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Processor"</th>
+                                                <th scope="col">"Date"</th>
+                                                <th scope="col">{format!("Expected {entities}")}</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {cells
+                                                .into_iter()
+                                                .map(|c| view! {
+                                                    <tr>
+                                                        <td>{c.processor.code()}</td>
+                                                        <td>{c.date.to_string()}</td>
+                                                        <td class="rc-num">{c.expected}</td>
+                                                    </tr>
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </details>
                             </section>
                         }
                             .into_any()
@@ -91,8 +128,10 @@ fn RerunFields(form: RerunForm) -> impl IntoView {
         .split(',')
         .map(|s| s.trim().to_ascii_uppercase())
         .collect();
-    let gaps = form.only_gaps();
-    let downstream = form.with_downstream();
+    // A value that is not a choice is refused by the preview (400 naming
+    // it); the radios show the defaults meanwhile.
+    let gaps = form.only_gaps().unwrap_or(true);
+    let downstream = form.with_downstream().unwrap_or(true);
     view! {
         <Form method="GET" action="/rerun">
             <fieldset class="rc-range">

@@ -102,6 +102,7 @@ impl CellStatus {
             CellStatus::NotRun => 4,
             CellStatus::Investigate => 5,
             CellStatus::Untracked => 6,
+            CellStatus::RunFailed => 7,
         }
     }
 }

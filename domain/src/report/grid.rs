@@ -43,6 +43,47 @@ pub struct LastRun {
     pub run_id: String,
     pub status: RunStatus,
     pub started_at: Option<NaiveDateTime>,
+    /// The run row's error (a failed command's stderr tail, a bad line), at
+    /// most [`LAST_RUN_ERROR_CHARS`] characters of it.
+    pub error: Option<String>,
+}
+
+/// How much of a failed run's error the grid carries per cell (the
+/// drill-down's run list has all of it).
+pub const LAST_RUN_ERROR_CHARS: usize = 300;
+
+impl LastRun {
+    pub fn failed(&self) -> bool {
+        self.status == RunStatus::Failed
+    }
+
+    /// The error's first `lines` non-empty lines, joined by " / ".
+    pub fn error_lines(&self, lines: usize) -> String {
+        let text = self.error.as_deref().unwrap_or("no error recorded");
+        let mut first: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(lines)
+            .collect();
+        if first.is_empty() {
+            first.push("no error recorded");
+        }
+        first.join(" / ")
+    }
+
+    /// "run r1 failed at 2021-11-10 09:12: <first lines of its error>".
+    pub fn failure_summary(&self) -> String {
+        let at = self
+            .started_at
+            .map(|t| format!(" at {}", crate::display::timestamp(t)))
+            .unwrap_or_default();
+        format!(
+            "latest run {} failed{at}: {}",
+            self.run_id,
+            self.error_lines(2)
+        )
+    }
 }
 
 /// DESIGN §3 cell status. Counts are always shown beside it; the status only
@@ -51,6 +92,9 @@ pub struct LastRun {
 pub enum CellStatus {
     NoGames,
     NotRun,
+    /// The latest run of the cell failed (a crash, a timeout, a bad line):
+    /// not a silent drop, whatever rows an earlier run left.
+    RunFailed,
     Untracked,
     Investigate,
     DepsMissing,
@@ -59,10 +103,23 @@ pub enum CellStatus {
 }
 
 impl CellStatus {
+    /// Every status, in declaration order (the legend lists each).
+    pub const ALL: [CellStatus; 8] = [
+        CellStatus::NoGames,
+        CellStatus::NotRun,
+        CellStatus::RunFailed,
+        CellStatus::Untracked,
+        CellStatus::Investigate,
+        CellStatus::DepsMissing,
+        CellStatus::ExpectedGaps,
+        CellStatus::Ok,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             CellStatus::NoGames => "NO_GAMES",
             CellStatus::NotRun => "NOT_RUN",
+            CellStatus::RunFailed => "RUN_FAILED",
             CellStatus::Untracked => "UNTRACKED",
             CellStatus::Investigate => "INVESTIGATE",
             CellStatus::DepsMissing => "DEPS_MISSING",
@@ -70,11 +127,20 @@ impl CellStatus {
             CellStatus::Ok => "OK",
         }
     }
+    /// Someone must act: entities with nothing to say for themselves, an
+    /// error to investigate, a run that failed or never happened. Unlike
+    /// [`Self::is_gap`], a cell covered by an expected date-level failure is
+    /// accounted for (what a job's before/after calls closed).
+    pub fn is_open(self) -> bool {
+        self.is_gap() && self != CellStatus::DepsMissing
+    }
+
     /// Needs a re-run (or a look) — what "only gaps" selects.
     pub fn is_gap(self) -> bool {
         matches!(
             self,
             CellStatus::NotRun
+                | CellStatus::RunFailed
                 | CellStatus::Untracked
                 | CellStatus::Investigate
                 | CellStatus::DepsMissing
@@ -86,6 +152,8 @@ impl CellCounts {
     pub fn status(&self) -> CellStatus {
         if self.expected == 0 {
             CellStatus::NoGames
+        } else if self.failed_run().is_some() {
+            CellStatus::RunFailed
         } else if self.runs == 0
             && self.has_record == 0
             && self.has_failure == 0
@@ -103,6 +171,18 @@ impl CellCounts {
         } else {
             CellStatus::Ok
         }
+    }
+
+    /// The cell's latest run, when it failed.
+    pub fn failed_run(&self) -> Option<&LastRun> {
+        self.last_run.as_ref().filter(|r| r.failed())
+    }
+
+    /// The latest run failed but an earlier one left rows: what the cell
+    /// shows is that earlier run's.
+    pub fn serves_older_run(&self) -> bool {
+        self.failed_run().is_some()
+            && (self.has_record > 0 || self.has_failure > 0 || self.date_level)
     }
 
     /// (records + failures + date-level-covered) / expected.
@@ -126,6 +206,9 @@ pub struct Totals {
     /// Player-level failures plus players covered by a date-level failure.
     pub has_failure: i64,
     pub unaccounted: i64,
+    /// Of `unaccounted`, those in cells never run (nobody tried yet).
+    #[serde(default)]
+    pub unaccounted_not_run: i64,
     pub investigate: i64,
     pub coverage: f64,
     pub cells_by_status: BTreeMap<String, usize>,
@@ -144,6 +227,9 @@ impl Totals {
                 c.has_failure
             };
             t.unaccounted += c.unaccounted;
+            if c.status() == CellStatus::NotRun {
+                t.unaccounted_not_run += c.unaccounted;
+            }
             t.investigate += c.investigate;
             *t.cells_by_status
                 .entry(c.status().code().to_string())
@@ -184,17 +270,30 @@ impl Reconciliation {
         self.cells.iter().map(|c| c.unaccounted).sum()
     }
 
+    /// Of [`Self::unaccounted`], those in cells never run.
+    pub fn unaccounted_not_run(&self) -> i64 {
+        self.cells
+            .iter()
+            .filter(|c| c.status() == CellStatus::NotRun)
+            .map(|c| c.unaccounted)
+            .sum()
+    }
+
     pub fn investigate(&self) -> i64 {
         self.cells.iter().map(|c| c.investigate).sum()
     }
 
-    /// Everything accounted for and nothing to investigate.
+    /// Everything accounted for, nothing to investigate, no latest run failed.
     pub fn is_clean(&self) -> bool {
-        self.unaccounted() == 0 && self.investigate() == 0
+        self.unaccounted() == 0
+            && self.investigate() == 0
+            && !self.cells.iter().any(|c| c.failed_run().is_some())
     }
 
-    /// One command per processor with cells that are not OK, in dependency order.
-    pub fn rerun_commands(&self) -> Vec<String> {
+    /// One command per processor with cells that are not OK, in dependency
+    /// order, each starting with `program` (`rollcall` and the options that
+    /// chose the pipeline and store, so it runs as printed).
+    pub fn rerun_commands(&self, program: &str) -> Vec<String> {
         let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
         for c in &self.cells {
             if c.status().is_gap() {
@@ -212,13 +311,13 @@ impl Reconciliation {
                         == dates.len();
                 if contiguous {
                     format!(
-                        "rollcall backfill --processor {code} --start-date {} --end-date {} --only-gaps",
+                        "{program} backfill --processor {code} --start-date {} --end-date {} --only-gaps",
                         dates[0],
                         dates[dates.len() - 1]
                     )
                 } else {
                     format!(
-                        "rollcall backfill --processor {code} --dates {}",
+                        "{program} backfill --processor {code} --dates {}",
                         dates
                             .iter()
                             .map(|d| d.to_string())
@@ -251,8 +350,9 @@ pub struct DrawnGrid {
 }
 
 /// processor, date, expected, has_record, has_failure, date_level,
-/// unaccounted, investigate, runs, conflict, extra, cascade.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// unaccounted, investigate, runs, conflict, extra, cascade, and the latest
+/// run only when it failed (its status, mark and tooltip).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct DrawnCell(
     ProcessorId,
     NaiveDate,
@@ -266,11 +366,13 @@ struct DrawnCell(
     i64,
     i64,
     i64,
+    Option<LastRun>,
 );
 
-/// expected, has_record, has_failure, unaccounted, investigate (as [`Totals`]).
+/// expected, has_record, has_failure, unaccounted, investigate,
+/// unaccounted in cells never run (as [`Totals`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct DrawnSums(i64, i64, i64, i64, i64);
+struct DrawnSums(i64, i64, i64, i64, i64, i64);
 
 /// processor, first and last date, worst day, sums, dates with anyone
 /// expected, dates with gaps (as [`super::ColumnCell`]).
@@ -304,10 +406,12 @@ impl DrawnCell {
             c.conflict,
             c.extra,
             c.cascade,
+            c.failed_run().cloned(),
         )
     }
 
-    /// Every number and status back; categories empty, no last run.
+    /// Every number and status back; categories empty, the last run only
+    /// when it failed.
     fn counts(&self) -> CellCounts {
         let DrawnCell(
             processor,
@@ -322,6 +426,7 @@ impl DrawnCell {
             conflict,
             extra,
             cascade,
+            ref failed_run,
         ) = *self;
         CellCounts {
             processor,
@@ -337,7 +442,7 @@ impl DrawnCell {
             extra,
             cascade,
             failures_by_category: BTreeMap::new(),
-            last_run: None,
+            last_run: failed_run.clone(),
         }
     }
 }
@@ -350,17 +455,19 @@ impl DrawnSums {
             t.has_failure,
             t.unaccounted,
             t.investigate,
+            t.unaccounted_not_run,
         )
     }
 
     /// The sums back, with their coverage; no per-status cell counts.
     fn totals(&self) -> Totals {
-        let DrawnSums(expected, has_record, has_failure, unaccounted, investigate) = *self;
+        let DrawnSums(expected, has_record, has_failure, unaccounted, investigate, not_run) = *self;
         Totals {
             expected,
             has_record,
             has_failure,
             unaccounted,
+            unaccounted_not_run: not_run,
             investigate,
             coverage: Totals::coverage_of(expected, has_record + has_failure),
             cells_by_status: BTreeMap::new(),
@@ -460,5 +567,36 @@ impl DrawnGrid {
 
     pub fn unaccounted(&self) -> i64 {
         self.rows.iter().map(|r| r.1 .3).sum()
+    }
+
+    /// Of [`Self::unaccounted`], those in cells never run.
+    pub fn unaccounted_not_run(&self) -> i64 {
+        self.rows.iter().map(|r| r.1 .5).sum()
+    }
+}
+
+/// The headline of a range: unaccounted entities in cells that ran (silent
+/// drops, the thing to hunt) apart from those in cells never run (nobody
+/// tried yet), each agreeing in number: "3 players unaccounted for in cells
+/// that ran, and 79 685 players in cells never run".
+pub fn unaccounted_headline(
+    u: &crate::pipeline::Universe,
+    unaccounted: i64,
+    not_run: i64,
+) -> String {
+    let ran = unaccounted - not_run;
+    match (ran, not_run) {
+        (0, 0) => format!("All {} accounted for", u.entities()),
+        (_, 0) => format!("{} unaccounted for", u.count(ran)),
+        (0, _) => format!(
+            "No {} unaccounted for in cells that ran; {} in cells never run",
+            u.entities(),
+            u.count(not_run)
+        ),
+        _ => format!(
+            "{} unaccounted for in cells that ran, and {} in cells never run",
+            u.count(ran),
+            u.count(not_run)
+        ),
     }
 }

@@ -123,7 +123,9 @@ pub struct JobView {
 /// What a job did to one cell it touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChangeKind {
-    /// More failures needing investigation than before (takes precedence).
+    /// The cell's latest run failed (takes precedence: nothing was written).
+    RunFailed,
+    /// More failures needing investigation than before.
     NewInvestigate,
     /// Was a gap, now OK (or expected gaps only).
     GapClosed,
@@ -136,6 +138,7 @@ pub enum ChangeKind {
 impl ChangeKind {
     pub fn label(self) -> &'static str {
         match self {
+            ChangeKind::RunFailed => "run failed",
             ChangeKind::NewInvestigate => "new investigate failures",
             ChangeKind::GapClosed => "gap closed",
             ChangeKind::StillOpen => "still open",
@@ -165,9 +168,14 @@ pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellCha
         .map(|k| {
             let b = before.iter().find(|c| key(c) == k).cloned();
             let a = after.iter().find(|c| key(c) == k).cloned();
-            let gap = |c: &Option<CellCounts>| c.as_ref().is_some_and(|c| c.status().is_gap());
+            // Open, not merely a gap: a cell now covered by an expected
+            // date-level failure is accounted for, so its gap closed.
+            let gap = |c: &Option<CellCounts>| c.as_ref().is_some_and(|c| c.status().is_open());
             let investigate = |c: &Option<CellCounts>| c.as_ref().map_or(0, |c| c.investigate);
-            let kind = if investigate(&a) > investigate(&b) {
+            let failed = a.as_ref().is_some_and(|c| c.failed_run().is_some());
+            let kind = if failed {
+                ChangeKind::RunFailed
+            } else if investigate(&a) > investigate(&b) {
                 ChangeKind::NewInvestigate
             } else if gap(&a) {
                 ChangeKind::StillOpen
@@ -194,4 +202,105 @@ pub fn change_counts(changes: &[CellChange]) -> BTreeMap<&'static str, usize> {
         *out.entry(c.kind.label()).or_default() += 1;
     }
     out
+}
+
+/// One processor's touched cells by what the job did to them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeTally {
+    pub closed: usize,
+    pub still_open: usize,
+    pub new_investigate: usize,
+    pub failed: usize,
+    pub unchanged: usize,
+}
+
+impl ChangeTally {
+    fn add(&mut self, kind: ChangeKind) {
+        match kind {
+            ChangeKind::GapClosed => self.closed += 1,
+            ChangeKind::StillOpen => self.still_open += 1,
+            ChangeKind::NewInvestigate => self.new_investigate += 1,
+            ChangeKind::RunFailed => self.failed += 1,
+            ChangeKind::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    /// Cells someone must still look at after the job.
+    pub fn left_open(&self) -> usize {
+        self.still_open + self.new_investigate + self.failed
+    }
+}
+
+/// The touched cells' changes per processor, in dependency order.
+pub fn tally_by_processor(changes: &[CellChange]) -> Vec<(ProcessorId, ChangeTally)> {
+    let mut by: BTreeMap<ProcessorId, ChangeTally> = BTreeMap::new();
+    for c in changes {
+        by.entry(c.processor).or_default().add(c.kind);
+    }
+    by.into_iter().collect()
+}
+
+/// `n` cells, agreeing in number.
+fn cells(n: usize) -> String {
+    if n == 1 {
+        "1 cell".into()
+    } else {
+        format!("{n} cells")
+    }
+}
+
+/// What a job's page and the CLI say first: its state and, once it ended,
+/// what it left open — "succeeded — 365 cells still open", "finished: 23
+/// cells failed" — never a bare "succeeded" over gaps it did not close.
+/// `changes` are the touched cells' before/after, when known.
+pub fn job_headline(
+    state: JobState,
+    cells_failed: usize,
+    changes: Option<&[CellChange]>,
+) -> String {
+    let open = changes.map(|c| {
+        let t = tally_by_processor(c);
+        (
+            t.iter()
+                .map(|(_, t)| t.still_open + t.new_investigate)
+                .sum::<usize>(),
+            t.iter().map(|(_, t)| t.closed).sum::<usize>(),
+        )
+    });
+    let open_text = |(open, _closed): (usize, usize)| {
+        format!(
+            "{} still open (unaccounted, to investigate or never run)",
+            cells(open)
+        )
+    };
+    match state {
+        JobState::Queued | JobState::Running => state.as_str().to_string(),
+        JobState::Succeeded if cells_failed == 0 => match open {
+            Some((0, closed)) => format!(
+                "succeeded — every touched cell is accounted for ({} closed)",
+                cells(closed)
+            ),
+            Some(o) => format!("succeeded — {}", open_text(o)),
+            None => "succeeded".into(),
+        },
+        _ => {
+            let mut text = if matches!(state, JobState::Succeeded | JobState::Failed) {
+                "finished".to_string()
+            } else {
+                state.as_str().to_string()
+            };
+            let mut parts = Vec::new();
+            if cells_failed > 0 {
+                parts.push(format!("{} failed", cells(cells_failed)));
+            }
+            if let Some(o) = open.filter(|o| o.0 > 0) {
+                parts.push(open_text(o));
+            }
+            if !parts.is_empty() {
+                text += ": ";
+                text += &parts.join(", ");
+            }
+            text
+        }
+    }
 }

@@ -84,6 +84,69 @@ fn before_and_after_are_classified() {
     assert_eq!(two.len(), 2);
     assert!(two[0].date < two[1].date, "date order");
     assert_eq!(change_counts(&two).get("gap closed"), Some(&1));
+    // Issue [Q] 4: now covered by an expected date-level failure: closed.
+    let mut date_level = cell();
+    date_level.has_record = 0;
+    date_level.date_level = true;
+    date_level.failures_by_category = BTreeMap::from([("MISSING_DEPENDENCIES".to_string(), 1)]);
+    assert_eq!(date_level.status(), CellStatus::DepsMissing);
+    assert_eq!(
+        compare_cells(
+            std::slice::from_ref(&gap),
+            std::slice::from_ref(&date_level)
+        )[0]
+        .kind,
+        ChangeKind::GapClosed
+    );
+    // A run that failed says so, whatever the counts.
+    let mut failed = gap.clone();
+    failed.last_run = Some(LastRun {
+        run_id: "r".into(),
+        status: RunStatus::Failed,
+        started_at: None,
+        error: Some("boom".into()),
+    });
+    assert_eq!(
+        compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&failed))[0].kind,
+        ChangeKind::RunFailed
+    );
+}
+
+/// Issue [Q] 2: a job's headline says what it left open.
+#[test]
+fn a_job_headline_says_what_it_left_open() {
+    let ok = cell();
+    let mut gap = cell();
+    gap.unaccounted = 5;
+    gap.has_record -= 5;
+    let mut other = gap.clone();
+    other.date = other.date.succ_opt().unwrap();
+    let closed = compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&ok));
+    assert_eq!(
+        job_headline(JobState::Succeeded, 0, Some(&closed)),
+        "succeeded — every touched cell is accounted for (1 cell closed)"
+    );
+    let open = compare_cells(&[gap.clone(), other.clone()], &[gap.clone(), other.clone()]);
+    assert_eq!(
+        job_headline(JobState::Succeeded, 0, Some(&open)),
+        "succeeded — 2 cells still open (unaccounted, to investigate or never run)"
+    );
+    assert_eq!(
+        job_headline(JobState::Failed, 23, Some(&closed)),
+        "finished: 23 cells failed"
+    );
+    assert_eq!(
+        job_headline(JobState::Failed, 1, Some(&open)),
+        "finished: 1 cell failed, 2 cells still open (unaccounted, to investigate or never run)"
+    );
+    assert_eq!(job_headline(JobState::Running, 0, None), "running");
+    assert_eq!(
+        job_headline(JobState::Cancelled, 0, Some(&open)),
+        "cancelled: 2 cells still open (unaccounted, to investigate or never run)"
+    );
+    let tally = tally_by_processor(&open);
+    assert_eq!(tally.len(), 1);
+    assert_eq!((tally[0].1.still_open, tally[0].1.left_open()), (2, 2));
 }
 
 #[test]
@@ -214,18 +277,22 @@ fn root_cause_is_the_first_failing_link() {
                     upstream_processor: None,
                     upstream_category: None,
                 },
+                failed_run: None,
             },
             TraceLink {
                 processor: Builtin::Pdc.id(),
                 state: TraceState::Record,
+                failed_run: None,
             },
             TraceLink {
                 processor: Builtin::Pcf.id(),
                 state: fail(Some("PSZA")),
+                failed_run: None,
             },
             TraceLink {
                 processor: Builtin::Mlfs.id(),
                 state: fail(Some("PCF")),
+                failed_run: None,
             },
         ],
         recent_games: Vec::new(),
@@ -238,6 +305,7 @@ fn root_cause_is_the_first_failing_link() {
             .map(|l| TraceLink {
                 processor: l.processor,
                 state: TraceState::Record,
+                failed_run: None,
             })
             .collect(),
         ..trace.clone()
@@ -249,6 +317,113 @@ fn root_cause_is_the_first_failing_link() {
     assert_eq!(unacc.root_cause(), Some(Builtin::Pcf.id()));
 }
 
+/// Issue [Q] 3: roots follow each processor's own upstreams.
+/// Issue [Q] 4: the headline keeps cells never run apart.
+#[test]
+fn the_headline_separates_cells_never_run() {
+    let u = crate::pipeline::nba().universe;
+    let mut ran = cell();
+    ran.has_record = 7;
+    ran.unaccounted = 3;
+    let mut never = cell();
+    never.date = ran.date + chrono::Duration::days(1);
+    never.has_record = 0;
+    never.runs = 0;
+    never.unaccounted = 10;
+    assert_eq!(never.status(), CellStatus::NotRun);
+    let rec = Reconciliation {
+        range: crate::DateRange::new(ran.date, never.date, 10).unwrap(),
+        processors: vec![ran.processor],
+        cells: vec![ran.clone(), never.clone()],
+    };
+    assert_eq!((rec.unaccounted(), rec.unaccounted_not_run()), (13, 10));
+    let drawn = DrawnGrid::from(rec.clone());
+    assert_eq!((drawn.unaccounted(), drawn.unaccounted_not_run()), (13, 10));
+    assert_eq!(rec.totals(ran.processor).unaccounted_not_run, 10);
+    assert_eq!(
+        unaccounted_headline(&u, 13, 10),
+        "3 players unaccounted for in cells that ran, and 10 players in cells never run"
+    );
+    assert_eq!(unaccounted_headline(&u, 1, 0), "1 player unaccounted for");
+    assert_eq!(
+        unaccounted_headline(&u, 10, 10),
+        "No players unaccounted for in cells that ran; 10 players in cells never run"
+    );
+    assert_eq!(unaccounted_headline(&u, 0, 0), "All players accounted for");
+}
+
+#[test]
+fn each_link_is_explained_by_its_own_upstreams_only() {
+    let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(Builtin::id);
+    let insufficient = TraceState::Failure {
+        category: FailureCategory::InsufficientData,
+        reason: "4 games, need 10".into(),
+        upstream_processor: None,
+        upstream_category: None,
+    };
+    let trace = |states: [TraceState; 4]| PlayerTrace {
+        player_lookup: "brandonsmartjr".into(),
+        date: NaiveDate::from_ymd_opt(2021, 11, 1).unwrap(),
+        expected: true,
+        links: [psza, pdc, pcf, mlfs]
+            .into_iter()
+            .zip(states)
+            .map(|(processor, state)| TraceLink {
+                processor,
+                state,
+                failed_run: None,
+            })
+            .collect(),
+        recent_games: Vec::new(),
+    };
+    // PSZA's expected failure does not explain PDC's silent drop: PDC does
+    // not read PSZA. PDC is its own root, to investigate.
+    let t = trace([
+        insufficient.clone(),
+        TraceState::Unaccounted,
+        TraceState::Unaccounted,
+        TraceState::Unaccounted,
+    ]);
+    assert_eq!(t.root_cause(), Some(pdc));
+    assert!(t.root_needs_investigation());
+    assert_eq!(t.root_of(&t.links[1]), Some(pdc));
+    // Every link accounted for on its own: no root cause.
+    let t = trace([
+        insufficient.clone(),
+        TraceState::Record,
+        TraceState::Record,
+        TraceState::Record,
+    ]);
+    assert_eq!(t.root_cause(), None);
+    assert!(!t.root_needs_investigation());
+    // A failure naming a processor it does not depend on is its own root.
+    let t = trace([
+        insufficient.clone(),
+        fail(Some("PSZA")),
+        TraceState::Record,
+        TraceState::Record,
+    ]);
+    assert_eq!(t.root_of(&t.links[1]), Some(pdc));
+    // A chain along the DAG: the first link, an expected gap.
+    let t = trace([
+        insufficient,
+        TraceState::Record,
+        fail(Some("PSZA")),
+        fail(Some("PCF")),
+    ]);
+    assert_eq!(t.root_of(&t.links[3]), Some(psza));
+    assert_eq!(t.root_cause(), Some(psza));
+    assert!(!t.root_needs_investigation());
+    // A named upstream that has its record explains nothing.
+    let t = trace([
+        TraceState::Record,
+        TraceState::Record,
+        fail(Some("PSZA")),
+        TraceState::Record,
+    ]);
+    assert_eq!(t.root_of(&t.links[2]), Some(pcf));
+}
+
 #[test]
 fn the_drawn_grid_keeps_every_number_and_status_in_a_fraction_of_the_bytes() {
     let mut failing = cell();
@@ -258,8 +433,9 @@ fn the_drawn_grid_keeps_every_number_and_status_in_a_fraction_of_the_bytes() {
     failing.failures_by_category = BTreeMap::from([("PROCESSING_ERROR".to_string(), 3)]);
     failing.last_run = Some(LastRun {
         run_id: "run-1".into(),
-        status: RunStatus::Failed,
+        status: RunStatus::Success,
         started_at: None,
+        error: None,
     });
     // A week of such cells: the per-processor sums are sent once.
     let week: Vec<CellCounts> = (0..7)
@@ -287,6 +463,51 @@ fn the_drawn_grid_keeps_every_number_and_status_in_a_fraction_of_the_bytes() {
     assert_eq!(DrawnGrid::from(rec.clone()).gaps(c.processor), 7);
     assert_eq!((c.has_record, c.has_failure, c.runs), (7, 3, 1));
     assert!(c.failures_by_category.is_empty() && c.last_run.is_none());
+    // A failed latest run is drawn: its status, mark and tooltip need it.
+    let mut failed = rec.clone();
+    for c in &mut failed.cells {
+        c.last_run.as_mut().unwrap().status = RunStatus::Failed;
+    }
+    let drawn = DrawnGrid::from(failed.clone()).days();
+    assert_eq!(drawn.cells[0].status(), CellStatus::RunFailed);
+    assert_eq!(drawn.cells[0].last_run, failed.cells[0].last_run);
+}
+
+#[test]
+fn a_failed_latest_run_is_its_own_status_and_says_when_rows_are_older() {
+    let mut c = cell();
+    c.has_record = 0;
+    c.unaccounted = c.expected;
+    c.runs = 1;
+    assert_eq!(c.status(), CellStatus::Untracked);
+    c.last_run = Some(LastRun {
+        run_id: "run-2".into(),
+        status: RunStatus::Failed,
+        started_at: NaiveDate::from_ymd_opt(2021, 11, 16)
+            .unwrap()
+            .and_hms_opt(9, 12, 0),
+        error: Some(
+            "\nTraceback (most recent call last):\n  File \"x.py\"\nKeyError: 'minutes'\n".into(),
+        ),
+    });
+    assert_eq!(c.status(), CellStatus::RunFailed);
+    assert!(c.status().is_gap());
+    assert!(!c.serves_older_run(), "nothing left by an earlier run");
+    let summary = c.failed_run().unwrap().failure_summary();
+    assert_eq!(
+        summary,
+        "latest run run-2 failed at 2021-11-16 09:12:00: Traceback (most recent call last): / File \"x.py\""
+    );
+    c.has_record = 3;
+    c.unaccounted -= 3;
+    assert!(c.serves_older_run());
+    assert_eq!(
+        c.status(),
+        CellStatus::RunFailed,
+        "old rows do not hide the failure"
+    );
+    c.last_run.as_mut().unwrap().status = RunStatus::Success;
+    assert_eq!(c.status(), CellStatus::Untracked);
 }
 
 /// `rec.totals(p)` as the page carries it: no per-status cell counts.

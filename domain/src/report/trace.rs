@@ -59,6 +59,10 @@ impl TraceState {
 pub struct TraceLink {
     pub processor: ProcessorId,
     pub state: TraceState,
+    /// The processor's latest run for the date, when it failed: the link's
+    /// state is then an earlier run's rows, or nothing because of the crash.
+    #[serde(default)]
+    pub failed_run: Option<super::LastRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,31 +77,73 @@ pub struct PlayerTrace {
 }
 
 impl PlayerTrace {
-    /// The first processor (in dependency order) that did not produce a record,
-    /// following MISSING_UPSTREAM pointers to the upstream that caused it.
-    pub fn root_cause(&self) -> Option<ProcessorId> {
-        let mut current = self
-            .links
-            .iter()
-            .find(|l| !matches!(l.state, TraceState::Record | TraceState::NotExpected))?;
-        // Follow the named upstream while it, too, lacks a record.
-        for _ in 0..self.links.len() {
-            let TraceState::Failure {
-                upstream_processor: Some(up),
-                ..
-            } = &current.state
-            else {
-                break;
-            };
-            match self
-                .links
-                .iter()
-                .find(|l| l.processor.code() == up && !matches!(l.state, TraceState::Record))
-            {
-                Some(next) if next.processor != current.processor => current = next,
-                _ => break,
+    /// What explains `link`'s missing record, along the processor's own
+    /// upstreams in the pipeline's DAG: a failure that names an upstream
+    /// the processor depends on (directly or not) and that lacks a record
+    /// is explained by that upstream's own root; any other failure, a
+    /// date-level failure and an unaccounted link are their own root. A
+    /// record, or an entity not expected, has none.
+    pub fn root_of(&self, link: &TraceLink) -> Option<ProcessorId> {
+        let mut current = link;
+        // Each step moves strictly up the DAG, so the walk ends; the bound
+        // is for a corrupt upstream name.
+        for _ in 0..=self.links.len() {
+            match &current.state {
+                TraceState::Record | TraceState::NotExpected => return None,
+                TraceState::Failure {
+                    upstream_processor: Some(up),
+                    ..
+                } => {
+                    let upstream = self.links.iter().find(|l| {
+                        l.processor.code() == up
+                            && current.processor.upstreams().contains(&l.processor)
+                            && !matches!(l.state, TraceState::Record | TraceState::NotExpected)
+                    });
+                    match upstream {
+                        Some(next) => current = next,
+                        None => return Some(current.processor),
+                    }
+                }
+                _ => return Some(current.processor),
             }
         }
         Some(current.processor)
+    }
+
+    /// The link to look at first, or none when every link is accounted for
+    /// on its own (records, expected failures that explain nothing else).
+    /// A link with nothing to say for itself (unaccounted) or an error to
+    /// investigate is its own root and comes first, in dependency order;
+    /// then the root of a chain of failures (PSZA INSUFFICIENT_DATA → PCF
+    /// MISSING_UPSTREAM → MLFS MISSING_UPSTREAM: PSZA).
+    pub fn root_cause(&self) -> Option<ProcessorId> {
+        let investigate = self.links.iter().find(|l| match &l.state {
+            TraceState::Unaccounted => true,
+            TraceState::Failure { category, .. } => !category.is_expected(),
+            _ => false,
+        });
+        if let Some(l) = investigate {
+            return Some(l.processor);
+        }
+        self.links
+            .iter()
+            .filter_map(|l| self.root_of(l).filter(|root| *root != l.processor))
+            .next()
+    }
+
+    /// Whether the root cause needs investigating (unaccounted, or a
+    /// category that is not expected) rather than being an expected gap.
+    pub fn root_needs_investigation(&self) -> bool {
+        let Some(root) = self.root_cause() else {
+            return false;
+        };
+        self.links.iter().any(|l| {
+            l.processor == root
+                && match &l.state {
+                    TraceState::Unaccounted => true,
+                    TraceState::Failure { category, .. } => !category.is_expected(),
+                    _ => false,
+                }
+        })
     }
 }

@@ -69,7 +69,7 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
         Some(BackfillRequest::parse(&raw, limits).map_err(|e| ServerError::Input(e.to_string()))?)
     };
     if let Some(remote) = running_server(store).await {
-        return backfill_through(&remote, &cmd, request.is_none()).await;
+        return backfill_through(&remote, &cmd, request.is_none(), &config.command_prefix()).await;
     }
     let wh = open_store(store, Create::No).await?;
     let Some(request) = request else {
@@ -88,7 +88,7 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
     let sink = BarSink::new("backfill");
     let summary = backfill(wh.as_ref(), &request, &options, &sink, &cancel).await?;
     sink.finish();
-    print_summary(&summary);
+    print_summary(&summary, &config.command_prefix());
     Ok(
         if summary.failed_cells.is_empty() && summary.state == warehouse::JobState::Succeeded {
             ExitCode::SUCCESS
@@ -104,6 +104,7 @@ async fn backfill_through(
     remote: &crate::remote::Remote,
     cmd: &BackfillCmd,
     status_only: bool,
+    program: &str,
 ) -> Result<ExitCode> {
     if status_only {
         for j in remote.jobs().await? {
@@ -147,13 +148,18 @@ async fn backfill_through(
     };
     sink.finish();
     let state = view.state;
-    print_summary(&JobSummary {
-        job_id: view.id.clone(),
-        state,
-        resumed: false,
-        progress: view.progress.clone(),
-        failed_cells: Vec::new(),
-    });
+    print_summary(
+        &JobSummary {
+            job_id: view.id.clone(),
+            state,
+            resumed: false,
+            progress: view.progress.clone(),
+            failed_cells: Vec::new(),
+            error: view.error.clone(),
+            changes: view.changes.clone().unwrap_or_default(),
+        },
+        program,
+    );
     Ok(
         if state == warehouse::JobState::Succeeded && view.progress.cells_failed == 0 {
             ExitCode::SUCCESS

@@ -61,7 +61,7 @@ pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
         );
     }
     for job in &report.jobs {
-        print_summary(job);
+        print_summary(job, &config.command_prefix());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -107,10 +107,21 @@ pub(crate) async fn open_store(store: &StoreArgs, create: Create) -> Result<Arc<
         )));
     }
     let wh: Arc<dyn Warehouse> = match store.warehouse {
-        WarehouseKind::Embedded => Arc::new(EmbeddedWarehouse::open_with(
-            &store.db,
-            &store.embedded_limits(),
-        )?),
+        WarehouseKind::Embedded => Arc::new(
+            EmbeddedWarehouse::open_with(&store.db, &store.embedded_limits()).map_err(|e| {
+                // DuckDB's lock error names a PID and a lock; say what it means.
+                let text = e.to_string();
+                if text.contains("Could not set lock") || text.contains("Conflicting lock") {
+                    ServerError::Input(format!(
+                        "{} is held by another process (a running `rollcall serve`?): stop it \
+                         first; `validate` and `backfill` go through a server that holds it",
+                        store.db.display()
+                    ))
+                } else {
+                    ServerError::from(e)
+                }
+            })?,
+        ),
         WarehouseKind::Bigquery => {
             return Ok(Arc::new(
                 warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?).await?,

@@ -51,14 +51,18 @@ pub(crate) fn print_job_line(
     );
 }
 
-pub(crate) fn print_summary(s: &JobSummary) {
+/// `program` starts the printed retry commands (`Config::command_prefix`).
+pub(crate) fn print_summary(s: &JobSummary, program: &str) {
     let p = &s.progress;
     let u = &domain::pipeline::active().universe;
     println!(
-        "job {} {}{}: {} cells ok, {} failed, {} {}-dates in {:.1}s ({:.0} {}/s)",
+        "job {}{}: {}",
         s.job_id,
-        s.state.as_str(),
         if s.resumed { " (resumed)" } else { "" },
+        s.headline()
+    );
+    println!(
+        "  {} cells ok, {} failed, {} {}-dates in {:.1}s ({:.0} {}/s)",
         p.cells_done - p.cells_failed,
         p.cells_failed,
         p.players_done,
@@ -79,7 +83,28 @@ pub(crate) fn print_summary(s: &JobSummary) {
             }
         );
     }
-    for cmd in s.retry_commands() {
+    if let Some(error) = &s.error {
+        println!("  {error}");
+    }
+    let tally = domain::report::tally_by_processor(&s.changes);
+    if !tally.is_empty() {
+        println!(
+            "  {:<10} {:>8} {:>11} {:>16} {:>11} {:>10}",
+            "processor", "closed", "still open", "new investigate", "run failed", "unchanged"
+        );
+        for (p, t) in tally {
+            println!(
+                "  {:<10} {:>8} {:>11} {:>16} {:>11} {:>10}",
+                p.code(),
+                t.closed,
+                t.still_open,
+                t.new_investigate,
+                t.failed,
+                t.unchanged
+            );
+        }
+    }
+    for cmd in s.retry_commands(program) {
         println!("retry: {cmd}");
     }
 }

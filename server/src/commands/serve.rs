@@ -80,8 +80,10 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
         max_age: std::time::Duration::from_secs(args.cache_max_age_secs),
         ..Default::default()
     };
+    let instance = std::sync::Arc::new(crate::remote::Instance::generate()?);
     let state =
-        crate::AppState::with_view_cache(warehouse, limits, options, operator, Some(view_cache));
+        crate::AppState::with_view_cache(warehouse, limits, options, operator, Some(view_cache))
+            .with_instance(std::sync::Arc::clone(&instance));
     let jobs = std::sync::Arc::clone(&state.server.jobs);
     let app = crate::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -93,7 +95,7 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
     let _address = match store.warehouse {
         WarehouseKind::Embedded => {
             let local = listener.local_addr()?;
-            Some(crate::remote::record_address(&store.db, local)?)
+            Some(crate::remote::record_address(&store.db, local, &instance)?)
         }
         WarehouseKind::Bigquery => None,
     };

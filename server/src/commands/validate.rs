@@ -29,6 +29,10 @@ pub struct ValidateCmd {
     /// Output format.
     #[arg(long, value_enum, default_value_t = crate::validate::Format::Table)]
     pub format: crate::validate::Format,
+    /// Exit 1 when nobody at all is expected in the range (the universe has
+    /// no rows there: in cron, the day the upstream load failed).
+    #[arg(long)]
+    pub require_expected: bool,
 }
 
 pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
@@ -58,8 +62,19 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
     };
     print!(
         "{}",
-        crate::validate::render(&rec, cmd.format, cmd.details, cmd.reconcile)?
+        crate::validate::render(
+            &rec,
+            cmd.format,
+            cmd.details,
+            cmd.reconcile,
+            &config.command_prefix(),
+        )?
     );
+    let nothing_expected = rec.cells.iter().all(|c| c.expected == 0);
+    if nothing_expected && cmd.require_expected {
+        eprintln!("--require-expected: nothing was expected in the range");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(if rec.is_clean() {
         ExitCode::SUCCESS
     } else {
