@@ -64,6 +64,10 @@ test('the re-run dialog shows its dry run without JavaScript', async ({ page }) 
   await expect(page).toHaveURL(/\/rerun\?p=PDC&start=2021-11-05&end=2021-11-15&mode=gaps/);
   await expect(page.getByRole('group', { name: 'Processors' }).getByLabel('PDC')).toBeChecked();
   await expect(page.getByLabel('Only cells that are not OK')).toBeChecked();
+  // Start and the per-processor summary first; the long list is folded
+  // and opens without JavaScript.
+  await expect(page.getByRole('table', { name: 'Cells per processor' }).getByRole('row', { name: /^PDC / })).toHaveCount(1);
+  await page.getByText(/^All \d+ cells?$/).click();
   const rows = page.getByRole('table', { name: 'Cells to run' }).getByRole('row');
   expect(await rows.count()).toBeGreaterThan(1);
   await expect(page.getByTestId('preview-summary')).toContainText('Nothing has been written yet');

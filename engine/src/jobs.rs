@@ -325,7 +325,16 @@ impl JobRunner {
         };
         let changes = JobSnapshot::parse(&job)
             .and_then(|s| s.after.map(|after| compare_cells(&s.before, &after)));
+        // Made here, not in the browser: the bundle stays small.
+        let headline =
+            domain::report::job_headline(job.state, progress.cells_failed, changes.as_deref());
+        let tally = changes
+            .as_deref()
+            .map(domain::report::tally_by_processor)
+            .unwrap_or_default();
         JobView {
+            headline,
+            tally,
             summary: summarize(&job.request),
             state: job.state,
             resumable: job.state.is_resumable(),

@@ -124,9 +124,10 @@ pub async fn player_trace(
     raw_date: &str,
 ) -> Result<Option<PlayerTrace>, EngineError> {
     let date = domain::dates::parse_date("date", raw_date.trim())?;
+    // Any pipeline's entity ids (`N123-AB`, `C0004`, `lebronjames`): a
+    // bound parameter, so only emptiness, length and control characters matter.
     let player = player.trim();
-    if player.is_empty() || player.len() > 64 || !player.chars().all(|c| c.is_ascii_alphanumeric())
-    {
+    if player.is_empty() || player.len() > 256 || player.chars().any(char::is_control) {
         return Ok(None);
     }
     let Some(mut trace) = wh.player_trace(player, date).await? else {
@@ -144,6 +145,7 @@ pub async fn player_trace(
             .find(|c| c.processor == link.processor)
             .and_then(|c| c.failed_run().cloned());
     }
+    trace.explained = Some(trace.explain());
     Ok(Some(trace))
 }
 

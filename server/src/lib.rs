@@ -222,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", assets(&state.leptos_options))
         .route("/healthz", get(healthz))
         .route(remote::INSTANCE_PATH, get(instance_proof))
+        .route("/legend", get(legend))
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
         .route("/report.svg", get(report_svg))
@@ -390,6 +391,49 @@ async fn instance_proof(
             ServerError::Input("nonce: 32 to 128 hexadecimal digits".into()).into_response()
         }
     }
+}
+
+/// `GET /legend`: what every cell status and failure category means, as a
+/// plain page linked from the heatmap's legend (text the bundle need not
+/// carry). The words are Rollcall's own constants, escaped all the same.
+async fn legend() -> Response {
+    use std::fmt::Write as _;
+    let escape = |s: &str| html_escape::encode_text(s).into_owned();
+    let mut page = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Rollcall: statuses and failure categories</title></head><body>\
+         <h1>Statuses and failure categories</h1>\
+         <table aria-label=\"Cell statuses\"><thead><tr><th scope=\"col\">Status</th>\
+         <th scope=\"col\">Meaning</th></tr></thead><tbody>",
+    );
+    for status in domain::report::CellStatus::ALL {
+        let _ = write!(
+            page,
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td></tr>",
+            status.code(),
+            escape(status.meaning())
+        );
+    }
+    page.push_str(
+        "</tbody></table><table aria-label=\"Failure categories\"><thead><tr>\
+         <th scope=\"col\">Category</th><th scope=\"col\">Expected?</th>\
+         <th scope=\"col\">Meaning</th></tr></thead><tbody>",
+    );
+    for c in &domain::failure::CATEGORIES {
+        let expected = if c.expected {
+            "expected"
+        } else {
+            "investigate"
+        };
+        let _ = write!(
+            page,
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{expected}</td><td>{}</td></tr>",
+            c.code,
+            escape(c.meaning)
+        );
+    }
+    page.push_str("</tbody></table><p><a href=\"/\">Back to the coverage</a></p></body></html>");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

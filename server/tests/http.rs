@@ -517,3 +517,41 @@ async fn rerun_mode_and_downstream_accept_only_their_values() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("mode: "), "{body}");
 }
+
+/// Issue [Q] 5/6: the legend links to a page explaining every status and
+/// every failure category.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legend_page_explains_every_status_and_category() {
+    let app = app_with_demo_rows().await;
+    let (status, page) = get(app.clone(), "/?start=2021-11-05&end=2021-11-07").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"href="/legend""#), "the legend links to it");
+    let (status, body) = get(app, "/legend").await;
+    assert_eq!(status, StatusCode::OK);
+    for s in domain::report::CellStatus::ALL {
+        assert!(
+            body.contains(&format!("<code>{}</code>", s.code())),
+            "{}",
+            s.code()
+        );
+        assert!(
+            body.contains(&html_escape_free(s.meaning())),
+            "{}",
+            s.code()
+        );
+    }
+    for c in domain::FailureCategory::all() {
+        assert!(
+            body.contains(&format!("<code>{}</code>", c.code())),
+            "{}",
+            c.code()
+        );
+    }
+    assert!(body.contains("RUN_FAILED") && body.contains("investigate"));
+}
+
+/// The meanings are plain words: no markup to escape.
+fn html_escape_free(s: &str) -> String {
+    assert!(!s.contains(['<', '>', '&']), "{s}");
+    s.to_string()
+}

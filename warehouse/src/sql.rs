@@ -991,6 +991,7 @@ pub fn player_trace(
         expected,
         links: trace_links(record_bits, failures, expected),
         recent_games,
+        explained: None,
     }
 }
 

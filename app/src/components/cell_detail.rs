@@ -75,7 +75,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         Some(view! {
             <div class="rc-runfailed" role="alert" aria-label="Latest run failed">
                 <p><strong>{run.failure_summary()}</strong>{older}</p>
-                <pre class="rc-runerror">{run.error.clone().unwrap_or_default()}</pre>
+                <div class="rc-runerror">{run.error.clone().unwrap_or_default()}</div>
             </div>
         })
     });
@@ -133,6 +133,22 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     if let Some(asked) = view.category.clone().filter(|c| !categories.contains(c)) {
         categories.push(asked);
     }
+    // Static options: markup built as a string, the asked one selected.
+    let selected = |on: bool| if on { " selected" } else { "" };
+    let mut category_options = format!(
+        "<option value=\"\"{}>All categories</option>",
+        selected(view.category.is_none())
+    );
+    for cat in &categories {
+        category_options += &format!(
+            "<option value=\"{}\"{}>{}</option>",
+            crate::components::attr(cat),
+            selected(view.category.as_deref() == Some(cat.as_str())),
+            crate::components::text(cat)
+        );
+    }
+    let category_control =
+        format!("<label>Category <select name=\"cat\">{category_options}</select></label>");
     view! {
         <section class="rc-detail" aria-label="Cell detail">
             <header class="rc-detail-head">
@@ -168,18 +184,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 <input type="hidden" name="p" value=view.processor_list().unwrap_or_default()/>
                 <input type="hidden" name="cell" value=cell_value/>
                 <label>{format!("Search {} ", universe.entity())} <input type="search" name="q" value=view.search.clone().unwrap_or_default()/></label>
-                <label>"Category "
-                    <select name="cat">
-                        <option value="" selected=view.category.is_none()>"All categories"</option>
-                        {categories
-                            .into_iter()
-                            .map(|cat| {
-                                let selected = view.category.as_deref() == Some(cat.as_str());
-                                view! { <option value=cat.clone() selected=selected>{cat.clone()}</option> }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
+                <span inner_html=category_control></span>
                 <button type="submit">"Filter"</button>
             </Form>
             <table class="rc-table" aria-label="Failure rows">
@@ -246,7 +251,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                                 <td class="rc-num">{r.expected_count}</td>
                                 <td class="rc-num">{format!("{} ms", r.duration_ms)}</td>
                                 <td><code>{r.run_id}</code></td>
-                                <td><pre class="rc-runerror">{r.error.unwrap_or_default()}</pre></td>
+                                <td class="rc-runerror">{r.error.unwrap_or_default()}</td>
                             </tr>
                         })
                         .collect_view()}

@@ -13,7 +13,7 @@ pub use cell_detail::CellDetailView;
 pub use copy_link::CopyLink;
 pub use date_range_form::DateRangeForm;
 pub use error_message::ErrorMessage;
-pub use heatmap::{CellPicker, Heatmap, Legend, SummaryTable};
+pub use heatmap::{attr, disclosure, text, CellPicker, Heatmap, Legend, SummaryTable};
 pub use operator::OperatorNote;
 pub use polling::poll_while;
 pub use post_form::PostForm;

@@ -251,42 +251,53 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
         ("Dates", "Rows")
     };
     let expected_label = format!("Expected {}", universe.entities());
+    // The per-date table and the table counts, folded under the summary line:
+    // static markup built as a string (a season is 166 rows).
+    let text = crate::components::text;
+    let mut table = format!(
+        "<table class=\"rc-table\" aria-label=\"{dates_label}\"><thead><tr><th scope=\"col\">Date</th>{}\
+         <th scope=\"col\">{rows_label}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        if nba { "<th scope=\"col\">Games</th>" } else { "" },
+        text(&expected_label)
+    );
+    for d in &overview.dates {
+        let games = if nba {
+            format!("<td class=\"rc-num\">{}</td>", d.games)
+        } else {
+            String::new()
+        };
+        table += &format!(
+            "<tr><td>{}</td>{games}<td class=\"rc-num\">{}</td><td class=\"rc-num\">{}</td></tr>",
+            d.game_date, d.player_rows, d.expected_players
+        );
+    }
+    table.push_str(
+        "</tbody></table><table class=\"rc-table rc-table-counts\" aria-label=\"Rows per table in range\">\
+         <thead><tr><th scope=\"col\">Table</th><th scope=\"col\">Rows in range</th></tr></thead><tbody>",
+    );
+    for t in &overview.tables {
+        table += &format!(
+            "<tr><td><code>{}</code></td><td class=\"rc-num\">{}</td></tr>",
+            text(&t.table),
+            t.rows
+        );
+    }
+    table.push_str("</tbody></table>");
+    let upstream = crate::components::disclosure(
+        &format!(
+            "{dates_label} and table row counts ({} dates)",
+            overview.dates.len()
+        ),
+        false,
+        &table,
+    );
     view! {
         <section class="rc-overview" aria-label="Coverage summary">
             <h2>"Upstream data"</h2>
             <p class="rc-summary">{range_label} ": " {summary}</p>
             // One line under the heatmap; the per-date table (a screen per
             // month) behind a disclosure that works without JavaScript.
-            <details class="rc-upstream">
-            <summary>{format!("{dates_label} and table row counts ({} dates)", overview.dates.len())}</summary>
-            <table class="rc-table" aria-label=dates_label>
-                <thead>
-                    <tr>
-                        <th scope="col">"Date"</th>
-                        {nba.then(|| view! { <th scope="col">"Games"</th> })}
-                        <th scope="col">{rows_label}</th>
-                        <th scope="col">{expected_label}</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {overview
-                        .dates
-                        .iter()
-                        .map(|d| {
-                            view! {
-                                <tr>
-                                    <td>{d.game_date.to_string()}</td>
-                                    {nba.then(|| view! { <td class="rc-num">{d.games}</td> })}
-                                    <td class="rc-num">{d.player_rows}</td>
-                                    <td class="rc-num">{d.expected_players}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-            <TableCounts overview=overview.clone()/>
-            </details>
+            <div inner_html=upstream></div>
         </section>
     }
     .into_any()

@@ -3,6 +3,7 @@ use domain::report::{change_counts, JobView, Progress};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use std::fmt::Write as _;
 
 use crate::api::{job_status, jobs_list, operator_access, CancelJob, ResumeJob};
 use crate::components::{poll_while, ErrorMessage, OperatorNote, PostForm};
@@ -192,23 +193,26 @@ fn JobDetail(
         .iter()
         .map(|(c, n)| view! { <li><code>{c.clone()}</code> " " {*n}</li> })
         .collect_view();
-    let headline = domain::report::job_headline(job.state, p.cells_failed, job.changes.as_deref());
+    let headline = job.headline.clone();
     let changes = job.changes.clone().map(|changes| {
-        let tally = domain::report::tally_by_processor(&changes)
-            .into_iter()
-            .map(|(proc_id, t)| {
-                view! {
-                    <tr>
-                        <th scope="row">{proc_id.code()}</th>
-                        <td class="rc-num">{t.closed}</td>
-                        <td class=bad_num(t.still_open)>{t.still_open}</td>
-                        <td class=bad_num(t.new_investigate)>{t.new_investigate}</td>
-                        <td class=bad_num(t.failed)>{t.failed}</td>
-                        <td class="rc-num">{t.unchanged}</td>
-                    </tr>
-                }
-            })
-            .collect_view();
+        // Static rows: markup built as a string (codes are checked names).
+        let mut tally = String::new();
+        for (proc_id, t) in &job.tally {
+            let _ = write!(
+                tally,
+                "<tr><th scope=\"row\">{}</th><td class=\"rc-num\">{}</td><td class=\"{}\">{}</td>\
+                 <td class=\"{}\">{}</td><td class=\"{}\">{}</td><td class=\"rc-num\">{}</td></tr>",
+                crate::components::text(proc_id.code()),
+                t.closed,
+                bad_num(t.still_open),
+                t.still_open,
+                bad_num(t.new_investigate),
+                t.new_investigate,
+                bad_num(t.failed),
+                t.failed,
+                t.unchanged
+            );
+        }
         let picture = compact_picture(&changes);
         let many = changes.len() > TOUCHED_SHOWN_OPEN;
         let total = changes.len();
@@ -217,36 +221,42 @@ fn JobDetail(
             .map(|(k, n)| format!("{n} {k}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows = changes
-            .into_iter()
-            .map(|c| {
-                let status = |x: &Option<domain::report::CellCounts>| {
-                    x.as_ref()
-                        .map(|x| {
-                            format!(
-                                "{} ({} unaccounted, {} investigate)",
-                                x.status().code(),
-                                x.unaccounted,
-                                x.investigate
-                            )
-                        })
-                        .unwrap_or_else(|| "–".into())
-                };
-                let href = format!(
-                    "/?start={d}&end={d}&cell={}:{d}",
-                    c.processor.code(),
-                    d = c.date
-                );
-                view! {
-                    <tr data-change=c.kind.label()>
-                        <td><A href=href>{format!("{} {}", c.processor.code(), c.date)}</A></td>
-                        <td>{status(&c.before)}</td>
-                        <td>{status(&c.after)}</td>
-                        <td>{c.kind.label()}</td>
-                    </tr>
-                }
-            })
-            .collect_view();
+        // Static rows, folded when long: markup built as a string.
+        let status = |x: &Option<domain::report::CellCounts>| {
+            x.as_ref()
+                .map(|x| {
+                    format!(
+                        "{} ({} unaccounted, {} investigate)",
+                        x.status().code(),
+                        x.unaccounted,
+                        x.investigate
+                    )
+                })
+                .unwrap_or_else(|| "–".into())
+        };
+        let mut rows = String::from(
+            "<table class=\"rc-table\" aria-label=\"Touched cells\"><thead><tr>\
+             <th scope=\"col\">Cell</th><th scope=\"col\">Before</th>\
+             <th scope=\"col\">After</th><th scope=\"col\">Change</th></tr></thead><tbody>",
+        );
+        for c in &changes {
+            let code = crate::components::text(c.processor.code());
+            let _ = write!(
+                rows,
+                "<tr data-change=\"{kind}\"><td><a href=\"/?start={d}&amp;end={d}&amp;cell={code}:{d}\">{code} {d}</a></td>\
+                 <td>{}</td><td>{}</td><td>{kind}</td></tr>",
+                status(&c.before),
+                status(&c.after),
+                kind = c.kind.label(),
+                d = c.date,
+            );
+        }
+        rows.push_str("</tbody></table>");
+        let touched = crate::components::disclosure(
+            &format!("All {} touched", domain::report::cells(total)),
+            !many,
+            &rows,
+        );
         view! {
             <section aria-label="Before and after">
                 <h2>"Before and after"</h2>
@@ -262,24 +272,11 @@ fn JobDetail(
                             <th scope="col">"Unchanged"</th>
                         </tr>
                     </thead>
-                    <tbody>{tally}</tbody>
+                    <tbody inner_html=tally></tbody>
                 </table>
                 {picture}
                 // Long lists stay folded: the summary above says what matters.
-                <details class="rc-touched" open=!many>
-                    <summary>{format!("All {total} touched cells")}</summary>
-                    <table class="rc-table" aria-label="Touched cells">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Cell"</th>
-                                <th scope="col">"Before"</th>
-                                <th scope="col">"After"</th>
-                                <th scope="col">"Change"</th>
-                            </tr>
-                        </thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                </details>
+                <div inner_html=touched></div>
             </section>
         }
     });
@@ -322,40 +319,52 @@ fn bad_num(n: usize) -> &'static str {
 
 /// One small square per touched cell, per processor a row before and a row
 /// after, coloured by whether the cell needed a look: the job's effect at a
-/// glance, however many cells it touched.
+/// glance, however many cells it touched. Static markup built as a string.
 fn compact_picture(changes: &[domain::report::CellChange]) -> impl IntoView {
-    use domain::report::CellCounts;
+    use domain::report::{CellCounts, CellStatus};
     let class = |c: &Option<CellCounts>| match c.as_ref().map(CellCounts::status) {
-        None | Some(domain::report::CellStatus::NoGames) => "rc-sq rc-sq-none",
-        Some(s) if s == domain::report::CellStatus::RunFailed => "rc-sq rc-sq-failed",
+        None | Some(CellStatus::NoGames) => "rc-sq rc-sq-none",
+        Some(CellStatus::RunFailed) => "rc-sq rc-sq-failed",
         Some(s) if s.is_open() => "rc-sq rc-sq-open",
         Some(_) => "rc-sq rc-sq-ok",
     };
     // Changes come in date order: each processor's row reads left to right.
-    let mut rows: std::collections::BTreeMap<domain::ProcessorId, (String, String)> =
-        std::collections::BTreeMap::new();
+    // A few processors at most: a list, not a map (smaller in the bundle).
+    let mut rows: Vec<(domain::ProcessorId, String, String)> = Vec::new();
     for c in changes {
         let title = format!("{} {}", c.processor.code(), c.date);
-        let row = rows.entry(c.processor).or_default();
-        row.0 += &format!("<i class=\"{}\" title=\"{title}\"></i>", class(&c.before));
-        row.1 += &format!("<i class=\"{}\" title=\"{title}\"></i>", class(&c.after));
+        let i = match rows.iter().position(|r| r.0 == c.processor) {
+            Some(i) => i,
+            None => {
+                rows.push((c.processor, String::new(), String::new()));
+                rows.len() - 1
+            }
+        };
+        let _ = write!(
+            rows[i].1,
+            "<i class=\"{}\" title=\"{title}\"></i>",
+            class(&c.before)
+        );
+        let _ = write!(
+            rows[i].2,
+            "<i class=\"{}\" title=\"{title}\"></i>",
+            class(&c.after)
+        );
     }
-    view! {
-        <figure class="rc-picture" aria-label="Touched cells before and after">
-            {rows
-                .into_iter()
-                .map(|(p, (before, after))| view! {
-                    <div class="rc-picture-row">
-                        <span class="rc-picture-label">{format!("{} before", p.code())}</span>
-                        <span class="rc-picture-cells" inner_html=before></span>
-                    </div>
-                    <div class="rc-picture-row">
-                        <span class="rc-picture-label">{format!("{} after", p.code())}</span>
-                        <span class="rc-picture-cells" inner_html=after></span>
-                    </div>
-                })
-                .collect_view()}
-            <figcaption class="rc-muted">"Green: accounted for · red: open · dark red: run failed"</figcaption>
-        </figure>
+    rows.sort_by_key(|r| r.0);
+    let mut markup = String::new();
+    for (p, before, after) in rows {
+        let code = crate::components::text(p.code());
+        for (when, cells) in [("before", before), ("after", after)] {
+            let _ = write!(
+                markup,
+                "<div class=\"rc-picture-row\"><span class=\"rc-picture-label\">{code} {when}</span>\
+                 <span class=\"rc-picture-cells\">{cells}</span></div>"
+            );
+        }
     }
+    markup.push_str(
+        "<p class=\"rc-muted\">Green: accounted for · red: open · dark red: run failed</p>",
+    );
+    view! { <div class="rc-picture" role="figure" aria-label="Touched cells before and after" inner_html=markup></div> }
 }

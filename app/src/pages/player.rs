@@ -28,9 +28,11 @@ pub fn PlayerPage() -> impl IntoView {
                 match trace.await {
                     Err(e) => view! { <h1>{format!("{} trace", domain::pipeline::capitalised(domain::pipeline::active().universe.entity()))}</h1><ErrorMessage error=e/> }.into_any(),
                     Ok(t) => {
-                        let root = t.root_cause();
-                        let root_kind = if t.root_needs_investigation() { "investigate" } else { "an expected gap" };
-                        let roots: Vec<Option<domain::ProcessorId>> = t.links.iter().map(|l| t.root_of(l)).collect();
+                        // Explained on the server (the DAG walk stays out of the bundle).
+                        let explained = t.explained.clone().unwrap_or_default();
+                        let root = explained.root;
+                        let root_kind = if explained.investigate { "investigate" } else { "an expected gap" };
+                        let roots = explained.roots;
                         let games = t.recent_games.clone();
                         let back = format!("/?start={}&end={}", t.date, t.date);
                         view! {
@@ -50,7 +52,7 @@ pub fn PlayerPage() -> impl IntoView {
                             <ol class="rc-trace" aria-label="Trace">
                                 {t.links
                                     .into_iter()
-                                    .zip(roots)
+                                    .zip(roots.into_iter().chain(std::iter::repeat(None)))
                                     .map(|(l, link_root)| {
                                         let is_root = root == Some(l.processor);
                                         let caused_by = link_root

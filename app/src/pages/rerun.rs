@@ -34,31 +34,56 @@ pub fn RerunPage() -> impl IntoView {
                         let n = cells.len();
                         let entities = domain::pipeline::active().universe.entities();
                         // Per processor: cells, first and last date, entities.
-                        let mut per: std::collections::BTreeMap<domain::ProcessorId, (usize, String, String, i64)> =
-                            std::collections::BTreeMap::new();
+                        // Per processor (cells come in dependency then date
+                        // order): cells, first and last date, entities. A
+                        // list, not a map: smaller in the bundle.
+                        let mut per: Vec<(domain::ProcessorId, usize, chrono::NaiveDate, chrono::NaiveDate, i64)> = Vec::new();
                         for c in &cells {
-                            let e = per.entry(c.processor).or_insert((0, c.date.to_string(), c.date.to_string(), 0));
-                            e.0 += 1;
-                            e.2 = c.date.to_string();
-                            e.3 += c.expected;
+                            match per.iter_mut().find(|e| e.0 == c.processor) {
+                                Some(e) => {
+                                    e.1 += 1;
+                                    e.2 = e.2.min(c.date);
+                                    e.3 = e.3.max(c.date);
+                                    e.4 += c.expected;
+                                }
+                                None => per.push((c.processor, 1, c.date, c.date, c.expected)),
+                            }
                         }
-                        let summary_rows = per
-                            .into_iter()
-                            .map(|(p, (count, first, last, expected))| view! {
-                                <tr>
-                                    <th scope="row">{p.code()}</th>
-                                    <td class="rc-num">{count}</td>
-                                    <td>{first}" – "{last}</td>
-                                    <td class="rc-num">{expected}</td>
-                                </tr>
-                            })
-                            .collect_view();
+                        // Static rows: markup built as a string.
+                        let mut summary_rows = String::new();
+                        for (p, count, first, last, expected) in per {
+                            summary_rows += &format!(
+                                "<tr><th scope=\"row\">{}</th><td class=\"rc-num\">{count}</td>\
+                                 <td>{first} – {last}</td><td class=\"rc-num\">{expected}</td></tr>",
+                                crate::components::text(p.code())
+                            );
+                        }
                         let many = n > 20;
+                        let mut list = format!(
+                            "<table class=\"rc-table\" aria-label=\"Cells to run\"><thead><tr>\
+                             <th scope=\"col\">Processor</th><th scope=\"col\">Date</th>\
+                             <th scope=\"col\">Expected {}</th></tr></thead><tbody>",
+                            crate::components::text(&entities)
+                        );
+                        for c in &cells {
+                            list += &format!(
+                                "<tr><td>{}</td><td>{}</td><td class=\"rc-num\">{}</td></tr>",
+                                crate::components::text(c.processor.code()),
+                                c.date,
+                                c.expected
+                            );
+                        }
+                        list.push_str("</tbody></table>");
+                        let all_cells = crate::components::disclosure(
+                            &format!("All {}", domain::report::cells(n)),
+                            !many,
+                            &list,
+                        );
                         view! {
                             <section class="rc-preview" aria-label="Dry run">
                                 <h2>"Dry run"</h2>
                                 <p data-testid="preview-summary">
-                                    {format!("{n} cells, {players} expected {entities}. Nothing has been written yet.")}
+                                    {format!("{}, {players} expected {entities}. Nothing has been written yet.", domain::report::cells(n))}
                                 </p>
                                 <PostForm action=start input=StartRerun { form: f.clone() }>
                                     <input type="hidden" name="form[p]" value=f.p.clone()/>
@@ -78,33 +103,10 @@ pub fn RerunPage() -> impl IntoView {
                                             <th scope="col">{format!("Expected {entities}")}</th>
                                         </tr>
                                     </thead>
-                                    <tbody>{summary_rows}</tbody>
+                                    <tbody inner_html=summary_rows></tbody>
                                 </table>
                                 // The full list stays folded when long: Start is above it.
-                                <details class="rc-touched" open=!many>
-                                    <summary>{format!("All {n} cells")}</summary>
-                                    <table class="rc-table" aria-label="Cells to run">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Processor"</th>
-                                                <th scope="col">"Date"</th>
-                                                <th scope="col">{format!("Expected {entities}")}</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {cells
-                                                .into_iter()
-                                                .map(|c| view! {
-                                                    <tr>
-                                                        <td>{c.processor.code()}</td>
-                                                        <td>{c.date.to_string()}</td>
-                                                        <td class="rc-num">{c.expected}</td>
-                                                    </tr>
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
-                                </details>
+                                <div inner_html=all_cells></div>
                             </section>
                         }
                             .into_any()

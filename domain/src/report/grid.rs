@@ -127,6 +127,20 @@ impl CellStatus {
             CellStatus::Ok => "OK",
         }
     }
+    /// What the status asks of the reader (`/legend`, README's table).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            CellStatus::RunFailed => "the latest run failed (a crash, a timeout, bad output): not a silent drop; read its error in the drill-down",
+            CellStatus::Untracked => "some expected entities have neither a record nor a failure: silent drops to hunt down",
+            CellStatus::Investigate => "failures whose category is not expected (PROCESSING_ERROR, UNKNOWN): look at them",
+            CellStatus::NotRun => "entities are expected but no run was ever recorded for the date",
+            CellStatus::DepsMissing => "a date-level failure (an upstream had no rows) accounts for everyone",
+            CellStatus::ExpectedGaps => "every entity accounted for, some by expected failures (early season, no shots, ...)",
+            CellStatus::Ok => "every expected entity has a record",
+            CellStatus::NoGames => "nothing expected on the date",
+        }
+    }
+
     /// Someone must act: entities with nothing to say for themselves, an
     /// error to investigate, a run that failed or never happened. Unlike
     /// [`Self::is_gap`], a cell covered by an expected date-level failure is

@@ -116,6 +116,12 @@ pub struct JobView {
     pub queued_behind: Option<String>,
     /// Touched cells before/after, once the job has ended.
     pub changes: Option<Vec<CellChange>>,
+    /// What the page says first ([`job_headline`], made on the server).
+    #[serde(default)]
+    pub headline: String,
+    /// The touched cells per processor ([`tally_by_processor`]).
+    #[serde(default)]
+    pub tally: Vec<(ProcessorId, ChangeTally)>,
     pub resumable: bool,
     pub active: bool,
 }
@@ -240,8 +246,8 @@ pub fn tally_by_processor(changes: &[CellChange]) -> Vec<(ProcessorId, ChangeTal
     by.into_iter().collect()
 }
 
-/// `n` cells, agreeing in number.
-fn cells(n: usize) -> String {
+/// `n` cells, agreeing in number ("1 cell", "3 cells").
+pub fn cells(n: usize) -> String {
     if n == 1 {
         "1 cell".into()
     } else {
@@ -275,6 +281,8 @@ pub fn job_headline(
     };
     match state {
         JobState::Queued | JobState::Running => state.as_str().to_string(),
+        // Failed before any cell did (the store, the plan): its error says why.
+        JobState::Failed if cells_failed == 0 && open.is_none() => "failed".into(),
         JobState::Succeeded if cells_failed == 0 => match open {
             Some((0, closed)) => format!(
                 "succeeded — every touched cell is accounted for ({} closed)",

@@ -296,6 +296,7 @@ fn root_cause_is_the_first_failing_link() {
             },
         ],
         recent_games: Vec::new(),
+        explained: None,
     };
     assert_eq!(trace.root_cause(), Some(Builtin::Psza.id()));
     let ok = PlayerTrace {
@@ -375,6 +376,7 @@ fn each_link_is_explained_by_its_own_upstreams_only() {
             })
             .collect(),
         recent_games: Vec::new(),
+        explained: None,
     };
     // PSZA's expected failure does not explain PDC's silent drop: PDC does
     // not read PSZA. PDC is its own root, to investigate.

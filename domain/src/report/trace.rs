@@ -74,9 +74,32 @@ pub struct PlayerTrace {
     pub links: Vec<TraceLink>,
     /// The player's last games up to and including the date, newest first.
     pub recent_games: Vec<crate::game::PlayerGame>,
+    /// Root causes as [`PlayerTrace::explain`] finds them: filled on the
+    /// server, so the browser carries no DAG walk.
+    #[serde(default)]
+    pub explained: Option<TraceExplanation>,
+}
+
+/// What explains a trace: its root cause, whether that needs investigating,
+/// and each link's root (in link order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceExplanation {
+    pub root: Option<ProcessorId>,
+    pub investigate: bool,
+    pub roots: Vec<Option<ProcessorId>>,
 }
 
 impl PlayerTrace {
+    /// [`Self::root_cause`], [`Self::root_needs_investigation`] and each
+    /// link's [`Self::root_of`], together.
+    pub fn explain(&self) -> TraceExplanation {
+        TraceExplanation {
+            root: self.root_cause(),
+            investigate: self.root_needs_investigation(),
+            roots: self.links.iter().map(|l| self.root_of(l)).collect(),
+        }
+    }
+
     /// What explains `link`'s missing record, along the processor's own
     /// upstreams in the pipeline's DAG: a failure that names an upstream
     /// the processor depends on (directly or not) and that lacks a record

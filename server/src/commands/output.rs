@@ -62,8 +62,8 @@ pub(crate) fn print_summary(s: &JobSummary, program: &str) {
         s.headline()
     );
     println!(
-        "  {} cells ok, {} failed, {} {}-dates in {:.1}s ({:.0} {}/s)",
-        p.cells_done - p.cells_failed,
+        "  {} ok, {} failed, {} {}-dates in {:.1}s ({:.0} {}/s)",
+        domain::report::cells(p.cells_done - p.cells_failed),
         p.cells_failed,
         p.players_done,
         u.entity(),
