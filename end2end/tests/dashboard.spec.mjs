@@ -155,3 +155,15 @@ test('a month uses the page width, so its cells can show their marks', async ({ 
   expect(cell.width).toBeGreaterThan(24);
   expect(cell.height).toBeGreaterThanOrEqual(26);
 });
+
+test('entities in cells never run are counted apart from silent drops', async ({ page }) => {
+  // The demo never ran PDC in December: everyone there is in never-run cells.
+  await page.goto('/?start=2021-12-01&end=2021-12-05&p=PDC');
+  await expect(page.locator('.rc-headline')).toContainText(/in cells never run/);
+  const pdc = page.getByRole('table', { name: 'Reconciliation summary' }).getByRole('row', { name: /^PDC / });
+  const cells = pdc.getByRole('cell');
+  // Expected, Has Record, Has Failure, Unaccounted, Of them never run, …
+  const unaccounted = await cells.nth(3).textContent();
+  expect(Number(unaccounted)).toBeGreaterThan(0);
+  await expect(cells.nth(4)).toHaveText(unaccounted);
+});

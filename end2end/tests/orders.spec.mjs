@@ -175,4 +175,8 @@ test('a job that succeeded over gaps it did not close says so first', async ({ p
   const result = page.getByRole('table', { name: 'Result per processor' });
   await expect(result.getByRole('row', { name: /^DAILY / })).toContainText('1');
   await expect(page.getByRole('figure', { name: 'Touched cells before and after' })).toBeVisible();
+  // The job list says it too (its headline is stored with the progress).
+  const id = page.url().split('/jobs/')[1];
+  await page.goto('/jobs');
+  await expect(page.locator(`tr[data-job="${id}"]`)).toContainText('succeeded — 1 cell still open');
 });

@@ -863,14 +863,13 @@ async fn run_one(
 async fn finish(
     wh: &dyn Warehouse,
     job: &mut JobRecord,
-    progress: Progress,
+    mut progress: Progress,
     failed_cells: Vec<(ProcessorId, NaiveDate)>,
     first_errors: &[String],
     state: JobState,
 ) -> Result<JobSummary, EngineError> {
     job.state = state;
     job.finished_at = Some(Utc::now().naive_utc());
-    job.progress = serde_json::to_string(&progress).unwrap_or_default();
     if !failed_cells.is_empty() {
         job.error = Some(failed_cells_error(failed_cells.len(), first_errors));
     }
@@ -887,6 +886,14 @@ async fn finish(
         snapshot.after = Some(after);
         job.snapshot = serde_json::to_string(&snapshot).ok();
     }
+    // Kept with the progress, which the job list carries (it does not carry
+    // snapshots): the list says what each job left open too.
+    progress.headline = Some(domain::report::job_headline(
+        state,
+        progress.cells_failed,
+        (!changes.is_empty()).then_some(changes.as_slice()),
+    ));
+    job.progress = serde_json::to_string(&progress).unwrap_or_default();
     wh.update_job(job).await?;
     Ok(JobSummary {
         job_id: job.id.clone(),

@@ -326,8 +326,11 @@ impl JobRunner {
         let changes = JobSnapshot::parse(&job)
             .and_then(|s| s.after.map(|after| compare_cells(&s.before, &after)));
         // Made here, not in the browser: the bundle stays small.
-        let headline =
-            domain::report::job_headline(job.state, progress.cells_failed, changes.as_deref());
+        // The job list carries no snapshots: an ended job's stored headline.
+        let headline = match (&changes, &progress.headline) {
+            (None, Some(stored)) => stored.clone(),
+            _ => domain::report::job_headline(job.state, progress.cells_failed, changes.as_deref()),
+        };
         let tally = changes
             .as_deref()
             .map(domain::report::tally_by_processor)

@@ -330,4 +330,46 @@ mod tests {
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(s.expose(), "hunter2");
     }
+
+    /// Issue [Q] 5: printed commands carry the options that chose the
+    /// pipeline and store, shell-quoted, and nothing else.
+    #[test]
+    fn printed_commands_start_with_the_options_given() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let prefix = |args: &[&str]| {
+            let mut all = vec!["rollcall"];
+            all.extend(args);
+            <Cli as clap::Parser>::try_parse_from(all)
+                .unwrap()
+                .config
+                .command_prefix()
+        };
+        assert_eq!(prefix(&[]), "rollcall");
+        assert_eq!(
+            prefix(&["--db", "my store.duckdb", "--pipeline", "p/orders.toml"]),
+            "rollcall --pipeline p/orders.toml --db 'my store.duckdb'"
+        );
+        assert_eq!(
+            prefix(&[
+                "--warehouse",
+                "bigquery",
+                "--project",
+                "proj",
+                "--dataset-prefix",
+                "stg_",
+                "--bigquery-url",
+                "http://127.0.0.1:9050/bigquery/v2",
+                "--bq-auth",
+                "none",
+                "--db",
+                "ignored.duckdb",
+            ]),
+            "rollcall --warehouse bigquery --project proj --dataset-prefix stg_ \
+             --bigquery-url http://127.0.0.1:9050/bigquery/v2 --bq-auth none"
+        );
+    }
 }

@@ -529,6 +529,7 @@ pub fn SummaryTable(grid: DrawnGrid) -> impl IntoView {
                     <th scope="col">"Has Record"</th>
                     <th scope="col">"Has Failure"</th>
                     <th scope="col">"Unaccounted"</th>
+                    <th scope="col">"Of them, never run"</th>
                     <th scope="col">"Investigate"</th>
                     <th scope="col">"Coverage"</th>
                 </tr>
@@ -546,6 +547,7 @@ pub fn SummaryTable(grid: DrawnGrid) -> impl IntoView {
                                 <td class="rc-num">{t.has_record}</td>
                                 <td class="rc-num">{t.has_failure}</td>
                                 <td class=bad(t.unaccounted)>{t.unaccounted}</td>
+                                <td class="rc-num">{t.unaccounted_not_run}</td>
                                 <td class=bad(t.investigate)>{t.investigate}</td>
                                 <td class="rc-num">{domain::display::percent(t.coverage)}</td>
                             </tr>

@@ -54,6 +54,7 @@ pub fn JobsPage() -> impl IntoView {
                                 <tr>
                                     <th scope="col">"Job"</th>
                                     <th scope="col">"State"</th>
+                                    <th scope="col">"Result"</th>
                                     <th scope="col">"Request"</th>
                                     <th scope="col">"Progress"</th>
                                     <th scope="col">"Created"</th>
@@ -70,6 +71,7 @@ pub fn JobsPage() -> impl IntoView {
                                         <tr data-job=id>
                                             <td><A href=href>{link_text}</A></td>
                                             <td data-testid="job-state">{j.state.as_str()}</td>
+                                            <td>{j.headline.clone()}</td>
                                             <td>{j.summary.clone()}</td>
                                             <td>{bar(label, j.progress.cells_done, j.progress.cells_total)}" " {pct}</td>
                                             <td>{domain::display::timestamp(j.created_at)}</td>

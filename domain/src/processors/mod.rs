@@ -322,7 +322,11 @@ pub(crate) fn history_or_insufficient<'a>(
         return Err(FailureRecord::player(
             &today.player_lookup,
             FailureCategory::InsufficientData,
-            format!("{} games, need {need}", history.len()),
+            format!(
+                "{} game{}, need {need}",
+                history.len(),
+                if history.len() == 1 { "" } else { "s" }
+            ),
         ));
     }
     Ok(history)

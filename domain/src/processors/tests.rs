@@ -42,6 +42,14 @@ fn psza_needs_ten_games_nine_is_insufficient() {
     assert_eq!(f.category, C::InsufficientData);
     assert_eq!(f.reason, "9 games, need 10");
     assert!(!f.can_retry);
+    // Counts agree in number (issue [Q] 3).
+    let alone = run(
+        P::Psza,
+        today(),
+        &idx(player_with("one", 1, today())),
+        &UpstreamSet::default(),
+    );
+    assert_eq!(failure_of(&alone, "one").unwrap().reason, "1 game, need 10");
     assert_eq!(out.records.players(), vec!["ten"]);
     let Records::Psza(r) = &out.records else {
         panic!()

@@ -83,6 +83,9 @@ pub struct Progress {
     pub current: Option<String>,
     pub failures_by_category: BTreeMap<String, i64>,
     pub elapsed_ms: u64,
+    /// The ended job's [`job_headline`], stored with its progress.
+    #[serde(default)]
+    pub headline: Option<String>,
 }
 
 impl Progress {
