@@ -76,7 +76,7 @@ orders=(--pipeline "$REPO_ROOT/pipelines/orders/pipeline.toml" --db "$workdir/or
 # A run of DAILY on 2024-03-20 whose program crashes (the same pipeline with
 # a command that fails): the failed-run drill-down's data. It exits 1.
 mkdir -p "$workdir/orders-crash"
-cp "$REPO_ROOT"/pipelines/orders/* "$workdir/orders-crash/"
+cp -r "$REPO_ROOT"/pipelines/orders/. "$workdir/orders-crash/"
 sed -i 's|^command = \["python3", "daily_totals.py"\]|command = ["sh", "-c", "echo \x27Traceback (most recent call last):\x27 >\&2; echo \x27KeyError: amount\x27 >\&2; exit 3"]|' \
   "$workdir/orders-crash/pipeline.toml"
 grep -q 'KeyError: amount' "$workdir/orders-crash/pipeline.toml"

@@ -1055,7 +1055,10 @@ fn orders_with_expected(dir: &Path, condition: &str) -> std::path::PathBuf {
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/orders");
     for entry in std::fs::read_dir(shipped).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        // Files only (a __pycache__ a run may leave is not the pipeline's).
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
     }
     let file = dir.join("pipeline.toml");
     let text = std::fs::read_to_string(&file).unwrap();
