@@ -270,9 +270,19 @@ pub struct ServeArgs {
     /// Default: found beside the executable (see `server::site_root`).
     #[arg(long, env = "ROLLCALL_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
-    /// Token required for re-runs and cancels when listening on a non-loopback address.
+    /// Token required for re-runs and cancels when listening on a non-loopback
+    /// address. Prefer `ROLLCALL_OPERATOR_TOKEN` or `--operator-token-file`:
+    /// a flag's value shows in `ps` (the server warns).
     #[arg(long, env = "ROLLCALL_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<Secret>,
+    /// A file holding the operator token (its first line), so it never
+    /// appears on a command line.
+    #[arg(
+        long,
+        env = "ROLLCALL_OPERATOR_TOKEN_FILE",
+        conflicts_with = "operator_token"
+    )]
+    pub operator_token_file: Option<PathBuf>,
     /// Host names the server answers to besides loopback and its bind
     /// address (comma list: what users type in the browser). Requests for any
     /// other `Host` are refused (no DNS rebinding).
@@ -295,6 +305,34 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLCALL_CACHE_MAX_AGE", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub cache_max_age_secs: u64,
+}
+
+impl ServeArgs {
+    /// The operator token: from `--operator-token-file`, else the flag or
+    /// `ROLLCALL_OPERATOR_TOKEN`. An unreadable or empty file is bad input.
+    pub fn operator_token(&self) -> Result<Option<Secret>, ServerError> {
+        let Some(path) = &self.operator_token_file else {
+            return Ok(self.operator_token.clone());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ServerError::Input(format!("--operator-token-file {}: {e}", path.display()))
+        })?;
+        let token = text.lines().next().unwrap_or_default().trim();
+        if token.is_empty() {
+            return Err(ServerError::Input(format!(
+                "--operator-token-file {}: the file is empty",
+                path.display()
+            )));
+        }
+        Ok(Some(Secret(token.to_string())))
+    }
+}
+
+/// Whether the operator token was given as a flag on the command line
+/// (`args` as the process got them), where `ps` shows it to every user.
+pub fn token_on_command_line(args: impl IntoIterator<Item = String>) -> bool {
+    args.into_iter()
+        .any(|a| a == "--operator-token" || a.starts_with("--operator-token="))
 }
 
 /// A string that never shows up in logs or `Debug` output.
@@ -329,6 +367,53 @@ mod tests {
         let s: Secret = "hunter2".parse().unwrap();
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    /// Issue [R] 10: the token can come from a file; a flag is noticed.
+    #[test]
+    fn the_operator_token_comes_from_a_file_and_a_flag_is_noticed() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parse = |args: &[&str]| {
+            let mut all = vec!["serve"];
+            all.extend(args);
+            <Cli as clap::Parser>::try_parse_from(all).map(|c| c.serve)
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret-token\n").unwrap();
+        let args = parse(&["--operator-token-file", file.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            args.operator_token().unwrap().unwrap().expose(),
+            "s3cret-token"
+        );
+        std::fs::write(&file, "\n").unwrap();
+        let e = args.operator_token().unwrap_err();
+        assert!(e.is_input() && e.to_string().contains("is empty"), "{e}");
+        let missing = parse(&["--operator-token-file", "/nonexistent/token"]).unwrap();
+        assert!(missing.operator_token().unwrap_err().is_input());
+        assert!(parse(&["--operator-token", "x", "--operator-token-file", "f"]).is_err());
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(token_on_command_line(args(&[
+            "rollcall",
+            "serve",
+            "--operator-token",
+            "x"
+        ])));
+        assert!(token_on_command_line(args(&[
+            "rollcall",
+            "serve",
+            "--operator-token=x"
+        ])));
+        assert!(!token_on_command_line(args(&[
+            "rollcall",
+            "serve",
+            "--operator-token-file",
+            "f"
+        ])));
     }
 
     /// Issue [Q] 5: printed commands carry the options that chose the

@@ -70,7 +70,13 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
     let site_root = site_root.to_string_lossy().to_string();
     let options = crate::leptos_options(&site_root, args.addr);
     let limits = config.limits();
-    let operator = crate::auth::Operator::new(args.addr, args.operator_token.clone())
+    if crate::config::token_on_command_line(std::env::args()) {
+        tracing::warn!(
+            "--operator-token on the command line shows in `ps` to every user of this machine: \
+             use ROLLCALL_OPERATOR_TOKEN or --operator-token-file"
+        );
+    }
+    let operator = crate::auth::Operator::new(args.addr, args.operator_token()?)
         .with_public_hosts(&args.public_host, args.trusted_proxy);
     tracing::info!(access = ?operator.access, "operator access");
     // Dashboards poll: repeated views are lookups, at most a second behind a
