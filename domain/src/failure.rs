@@ -39,7 +39,7 @@ pub const CATEGORIES: [CategoryInfo; 8] = [
         code: "INSUFFICIENT_DATA",
         expected: true,
         level: FailureLevel::Player,
-        meaning: "not enough game history (early season)",
+        meaning: "not enough history (early in a season or a series)",
     },
     CategoryInfo {
         category: FailureCategory::IncompleteData,
@@ -60,7 +60,7 @@ pub const CATEGORIES: [CategoryInfo; 8] = [
         code: "MISSING_UPSTREAM",
         expected: true,
         level: FailureLevel::Player,
-        meaning: "the player has no upstream record",
+        meaning: "the entity has no upstream record (the failure names the upstream)",
     },
     CategoryInfo {
         category: FailureCategory::NoShotZone,

@@ -613,7 +613,10 @@ async fn run_batches(
                     std::time::Duration::ZERO,
                 ),
             };
-            let duration_ms = (commanded_for + cell_started.elapsed()).as_millis() as i64;
+            // Rounded up: a builtin computes a cell in well under a
+            // millisecond, and a run that did work never reads "0 ms".
+            let took = commanded_for + cell_started.elapsed();
+            let duration_ms = took.as_micros().div_ceil(1000).max(1) as i64;
             match outcome {
                 Ok(output) => {
                     let run = RunRow {

@@ -445,3 +445,15 @@ fn a_request_without_dates_says_what_to_give() {
     assert!(!e.to_string().contains("is not a date"), "{e}");
     assert!(e.to_string().contains("--dates"), "{e}");
 }
+
+/// Issue [Q] 4: run rows carry their duration, never a flat 0 ms.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_rows_carry_their_duration() {
+    let wh = season_store().await;
+    run(&wh, &request(&all(), "2021-11-10", "2021-11-10")).await;
+    for p in all() {
+        let runs = wh.cell_runs(p, d("2021-11-10")).await.unwrap();
+        assert_eq!(runs.len(), 1, "{p}");
+        assert!(runs[0].duration_ms >= 1, "{p}: {} ms", runs[0].duration_ms);
+    }
+}

@@ -210,17 +210,30 @@ fn RerunBar(grid: domain::report::DrawnGrid, picker: CellPicker) -> impl IntoVie
     }
 }
 
+/// What an empty range says, in the pipeline's words.
+fn empty_range_text(range_label: &str) -> String {
+    let u = &domain::pipeline::active().universe;
+    if u.is_nba() {
+        format!(
+            "No games between {range_label}. Load the demo season with `rollcall demo` \
+             or import box scores with `rollcall import player-game-summary`."
+        )
+    } else {
+        format!(
+            "Nothing expected between {range_label}: {} has no rows there. Load its demo \
+             with `rollcall demo` or its rows with `rollcall import universe`.",
+            u.table
+        )
+    }
+}
+
 #[component]
 fn OverviewSection(overview: Overview) -> impl IntoView {
     let range_label = format!("{} – {}", overview.range.start(), overview.range.end());
     if overview.dates.is_empty() {
         return view! {
             <section class="rc-empty" aria-label="Coverage summary">
-                <p>
-                    "No games between " {range_label} ". "
-                    "Load the demo season with " <code>"rollcall demo"</code>
-                    " or import box scores with " <code>"rollcall import"</code> "."
-                </p>
+                <p>{empty_range_text(&range_label)}</p>
                 <TableCounts overview=overview.clone()/>
             </section>
         }

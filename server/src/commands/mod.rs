@@ -25,10 +25,11 @@ use crate::error::{Result, ServerError};
 #[command(
     name = "rollcall",
     version,
-    about = "Backfill observability: every expected player answers roll call",
+    about = "Backfill observability: every expected entity answers roll call",
     long_about = "Rollcall runs a pipeline's processors over date ranges, records an output \
-row or a failure with a reason for every expected player, and shows whether every \
-player is accounted for: in the browser, as a shareable link, or on the command line."
+row or a failure with a reason for every expected entity (a player, a customer, …), and \
+shows whether every one is accounted for: in the browser, as a shareable link, or on the \
+command line."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -43,11 +44,11 @@ pub enum Command {
     Serve(serve::ServeCmd),
     /// Write the synthetic 2021-22 demo season and the default demo state.
     Demo(demo::DemoCmd),
-    /// Run processors over dates, recording a record or a failure for every expected player.
+    /// Run processors over dates, recording a record or a failure for every expected entity.
     Backfill(backfill::BackfillCmd),
     /// Load real upstream rows from a file (validated first; all or nothing).
     Import(import::ImportCmd),
-    /// Reconcile: is every expected player accounted for? Exit 0 if so, 1 if not, 2 on bad input.
+    /// Reconcile: is every expected entity accounted for? Exit 0 if so, 1 if not, 2 on bad input.
     Validate(validate::ValidateCmd),
     /// Check the pipeline file (`--pipeline`) and list its processors; a file error exits 2 as FILE:LINE:COLUMN: message.
     Pipeline(pipeline::PipelineCmd),
