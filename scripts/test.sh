@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# `make test`: every check CI runs. Formatting, clippy for the server (ssr) and
-# the browser (hydrate, wasm32) feature sets, all Rust tests, then the browser
-# tests against a real server on 127.0.0.1 (JavaScript off and hydrated).
+# `make test`: every check CI runs. The vendored crate (scripts/check-vendor.sh),
+# formatting, clippy for the server (ssr) and the browser (hydrate, wasm32)
+# feature sets, all Rust tests, then the browser tests against a real server on
+# 127.0.0.1 (JavaScript off and hydrated).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 ROLLCALL_SETUP_BQ=1 "$REPO_ROOT/scripts/setup.sh"
+
+log "vendor/tachys is tachys 0.2.19 + its patch"
+"$REPO_ROOT/scripts/check-vendor.sh"
 
 log "cargo fmt --check"
 cargo fmt --all --check

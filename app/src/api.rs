@@ -91,7 +91,7 @@ pub async fn player_trace(
     engine::reconcile::player_trace(state.warehouse.as_ref(), &player, &date)
         .await?
         .ok_or_else(|| {
-            let u = &domain::pipeline::active().universe;
+            let u = &crate::pipeline().universe;
             AppError::not_found(format!("no {} '{player}' in {}", u.entity(), u.table))
         })
 }

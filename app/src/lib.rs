@@ -43,6 +43,50 @@ impl OperatorAccess {
 #[cfg(feature = "ssr")]
 pub use state::ServerState;
 
+use domain::pipeline::Pipeline;
+use domain::{ProcessorId, ProcessorSpec};
+
+/// The pipeline the pages show: the one process-wide copy Rollcall keeps,
+/// because a view cannot be handed a value from its server (the server
+/// installs its store's pipeline at start-up, the browser the part its page
+/// carries). Everything below the pages takes the pipeline as a value.
+static PIPELINE: std::sync::OnceLock<Pipeline> = std::sync::OnceLock::new();
+
+/// Makes `pipeline` the pages' pipeline; a different second one is refused.
+pub fn install_pipeline(pipeline: Pipeline) -> Result<(), String> {
+    if *PIPELINE.get_or_init(|| pipeline.clone()) != pipeline {
+        return Err("the pages already show another pipeline".into());
+    }
+    Ok(())
+}
+
+/// The pages' pipeline (see [`install_pipeline`]).
+pub fn pipeline() -> &'static Pipeline {
+    PIPELINE.get_or_init(default_pipeline)
+}
+
+/// Until the server installs its own (and in tests): the shipped one.
+#[cfg(not(target_arch = "wasm32"))]
+fn default_pipeline() -> Pipeline {
+    domain::pipeline::nba()
+}
+
+/// The browser must not carry the TOML parser: it installs what its page says.
+#[cfg(target_arch = "wasm32")]
+fn default_pipeline() -> Pipeline {
+    panic!("the page's processors are installed before hydration")
+}
+
+/// A processor of the pages' pipeline.
+pub(crate) fn spec(p: impl std::borrow::Borrow<ProcessorId>) -> &'static ProcessorSpec {
+    pipeline().spec(*p.borrow())
+}
+
+/// Its short code (`PDC`).
+pub(crate) fn code(p: impl std::borrow::Borrow<ProcessorId>) -> &'static str {
+    &spec(p).code
+}
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
@@ -69,7 +113,7 @@ struct PagePipeline {
 
 /// The active pipeline's page part as [`wire::PageText`] (base64: safe inside `<script>`).
 fn processors_text() -> String {
-    let p = domain::pipeline::active();
+    let p = pipeline();
     let page = PagePipeline {
         processors: p.processors.clone(),
         default_view: p.default_view,
@@ -96,9 +140,7 @@ pub fn install_processors_from_page() -> Result<(), String> {
     pipeline.universe.table = page.universe_table;
     pipeline.universe.entity_name = page.entity_name;
     pipeline.universe.entities_name = page.entities_name;
-    domain::pipeline::install(pipeline)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    install_pipeline(pipeline)
 }
 
 /// The HTML document around the app (server side only). The stylesheet is
@@ -134,7 +176,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="rc-header">
                 <a class="rc-brand" href="/">"Rollcall"</a>
-                <span class="rc-tagline">{format!("every expected {} answers roll call", domain::pipeline::active().universe.entity())}</span>
+                <span class="rc-tagline">{format!("every expected {} answers roll call", pipeline().universe.entity())}</span>
                 <nav class="rc-nav" aria-label="Main">
                     <a href="/">"Coverage"</a>
                     <a href="/jobs">"Jobs"</a>

@@ -46,7 +46,7 @@ fn n(v: Option<i32>) -> i32 {
 pub const EXPECTED_PLAYER_SQL: &str = "is_active AND (minutes_played > 0 OR fg_attempts > 0)";
 
 impl PlayerGame {
-    /// DESIGN §1: an expected entity is active and got on the floor.
+    /// docs/DESIGN.md §1: an expected entity is active and got on the floor.
     pub fn is_expected(&self) -> bool {
         self.is_active && (self.minutes_played.unwrap_or(0.0) > 0.0 || n(self.fg_attempts) > 0)
     }

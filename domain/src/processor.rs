@@ -1,14 +1,12 @@
-//! The processors of the active pipeline ([`crate::pipeline::active`]): the
-//! DAG, the heatmap rows, the CLI and the re-run ordering all read
-//! [`processors`]; nothing else lists them. A [`ProcessorId`] is a position
-//! in that list (dependency order). [`Builtin`] names Rollcall's own Rust
-//! processors, which a pipeline file may run (`runs = "builtin"`).
+//! A pipeline's processors as it declares them. A [`ProcessorId`] is a
+//! position in one pipeline's list (dependency order) and is read through
+//! that pipeline (`Pipeline::spec`, `code`, `downstream`, …). [`Builtin`]
+//! names Rollcall's own Rust processors, which a pipeline file may run
+//! (`runs = "builtin"`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
-
-/// A processor of the active pipeline: its position in dependency order.
+/// A processor of a pipeline: its position in that pipeline's dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ProcessorId(u16);
@@ -169,35 +167,6 @@ impl Builtin {
             Builtin::Mlfs => &[Builtin::Psza, Builtin::Pdc, Builtin::Pcf],
         }
     }
-
-    /// The active pipeline's processor running this builtin. Only asked by a
-    /// builtin that needs it (or by tests on the shipped pipeline), and the
-    /// pipeline file's validation makes every need a declared dependency.
-    pub fn id(self) -> ProcessorId {
-        processors()
-            .iter()
-            .find(|p| p.builtin == Some(self))
-            .map(|p| p.id)
-            .unwrap_or_else(|| panic!("the active pipeline runs no {}", self.code()))
-    }
-}
-
-/// The active pipeline's processors, in dependency order.
-pub fn processors() -> &'static [ProcessorSpec] {
-    &crate::pipeline::active().processors
-}
-
-/// How `processor_name` columns may spell each processor (code, name and
-/// legacy spellings, compared upper-cased), with the processor's code and its
-/// bit (`1 << order`) in the reconciliation masks of both warehouses.
-pub fn name_spellings() -> impl Iterator<Item = (String, &'static str, i64)> {
-    processors().iter().flat_map(|s| {
-        let bit = crate::reconcile::mask::processor_bit(s.id);
-        std::iter::once(&s.code)
-            .chain([&s.name])
-            .chain(&s.spellings)
-            .map(move |raw| (raw.to_uppercase(), s.code.as_str(), bit))
-    })
 }
 
 impl ProcessorId {
@@ -206,164 +175,14 @@ impl ProcessorId {
         ProcessorId(order as u16)
     }
 
-    pub fn spec(self) -> &'static ProcessorSpec {
-        &processors()[self.order()]
-    }
-    pub fn code(self) -> &'static str {
-        &self.spec().code
-    }
-    pub fn name(self) -> &'static str {
-        &self.spec().name
-    }
     /// Position in dependency order.
     pub fn order(self) -> usize {
         usize::from(self.0)
-    }
-    pub fn all() -> impl Iterator<Item = ProcessorId> {
-        processors().iter().map(|p| p.id)
-    }
-
-    /// Accepts the code, the name or a legacy spelling, case-insensitively.
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let t = raw.trim();
-        processors()
-            .iter()
-            .find(|p| {
-                std::iter::once(&p.code)
-                    .chain([&p.name])
-                    .chain(&p.spellings)
-                    .any(|s| s.eq_ignore_ascii_case(t))
-            })
-            .map(|p| p.id)
-            .ok_or_else(|| unknown(t))
-    }
-
-    /// Parses a comma-separated list (`PDC,PCF`), deduplicated, in dependency order.
-    pub fn parse_list(raw: &str) -> Result<Vec<Self>, DomainError> {
-        let mut out = Vec::new();
-        for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let id = Self::parse(part)?;
-            if !out.contains(&id) {
-                out.push(id);
-            }
-        }
-        if out.is_empty() {
-            return Err(unknown(raw));
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    /// Every processor that depends on `self`, directly or transitively, in order.
-    pub fn downstream(self) -> Vec<ProcessorId> {
-        let mut out: Vec<ProcessorId> = Vec::new();
-        for spec in processors() {
-            let depends = spec
-                .depends_on
-                .iter()
-                .any(|up| *up == self || out.contains(up));
-            if depends {
-                out.push(spec.id);
-            }
-        }
-        out
-    }
-
-    /// Every processor `self` depends on, directly or transitively, in order.
-    pub fn upstreams(self) -> Vec<ProcessorId> {
-        let mut out: Vec<ProcessorId> = self.spec().depends_on.clone();
-        let mut i = 0;
-        while i < out.len() {
-            for up in &out[i].spec().depends_on.clone() {
-                if !out.contains(up) {
-                    out.push(*up);
-                }
-            }
-            i += 1;
-        }
-        out.sort();
-        out
-    }
-
-    /// `set` plus everything downstream of it, in dependency order.
-    pub fn with_downstream(set: &[ProcessorId]) -> Vec<ProcessorId> {
-        let mut out: Vec<ProcessorId> = set.to_vec();
-        for p in set {
-            for d in p.downstream() {
-                if !out.contains(&d) {
-                    out.push(d);
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
-/// `raw` names no processor of the active pipeline.
-fn unknown(raw: &str) -> DomainError {
-    let known: Vec<&str> = processors().iter().map(|p| p.code.as_str()).collect();
-    DomainError::UnknownProcessor {
-        given: raw.chars().take(40).collect(),
-        known: known.join(", "),
     }
 }
 
 impl std::fmt::Display for Builtin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
-    }
-}
-
-impl std::fmt::Display for ProcessorId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn declaration_is_in_dependency_order() {
-        for (i, spec) in processors().iter().enumerate() {
-            assert_eq!(spec.id.order(), i);
-            for up in &spec.depends_on {
-                assert!(
-                    up.order() < i,
-                    "{} depends on later {}",
-                    spec.code,
-                    up.code()
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn parses_codes_and_names() {
-        assert_eq!(ProcessorId::parse("pdc").unwrap(), Builtin::Pdc.id());
-        assert_eq!(
-            ProcessorId::parse("MLFeatureStoreProcessor").unwrap(),
-            Builtin::Mlfs.id()
-        );
-        assert!(ProcessorId::parse("XYZ").is_err());
-        assert_eq!(
-            ProcessorId::parse_list("MLFS, PDC,PDC").unwrap(),
-            vec![Builtin::Pdc.id(), Builtin::Mlfs.id()]
-        );
-        assert!(ProcessorId::parse_list(" , ").is_err());
-    }
-
-    #[test]
-    fn downstream_follows_the_dag() {
-        let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(Builtin::id);
-        assert_eq!(pdc.downstream(), vec![pcf, mlfs]);
-        assert_eq!(pcf.downstream(), vec![mlfs]);
-        assert!(mlfs.downstream().is_empty());
-        assert_eq!(mlfs.upstreams(), vec![psza, pdc, pcf]);
-        assert_eq!(pcf.upstreams(), vec![psza, pdc]);
-        assert!(pdc.upstreams().is_empty() && psza.upstreams().is_empty());
-        assert_eq!(ProcessorId::with_downstream(&[psza]), vec![psza, pcf, mlfs]);
     }
 }

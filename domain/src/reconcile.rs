@@ -1,4 +1,4 @@
-//! Reconciliation rules (DESIGN §1): how who-has-what per (date, player)
+//! Reconciliation rules (docs/DESIGN.md §1): how who-has-what per (date, player)
 //! becomes the numbers of each (processor, date) cell.
 //!
 //! The split with storage: a warehouse does the set-based part in one query —
@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::failure::{spellings, FailureCategory};
-use crate::processor::name_spellings;
+use crate::pipeline::Pipeline;
 use crate::report::{CellCounts, LastRun};
-use crate::{processors, ProcessorId, ProcessorSpec};
+use crate::{ProcessorId, ProcessorSpec};
 
 /// Who has what for one (date, player): one bit per processor (`1 << order`,
 /// [`mask::processor_bit`]) in each of three words, so a pipeline of up to
@@ -30,8 +30,13 @@ pub mod mask {
         1 << p.order()
     }
     /// The bits of the processor's dependencies.
-    pub fn dependencies(p: ProcessorId) -> i64 {
-        p.spec().depends_on.iter().map(|d| processor_bit(*d)).sum()
+    pub fn dependencies(pipeline: &crate::pipeline::Pipeline, p: ProcessorId) -> i64 {
+        pipeline
+            .spec(p)
+            .depends_on
+            .iter()
+            .map(|d| processor_bit(*d))
+            .sum()
     }
 }
 
@@ -77,6 +82,7 @@ pub struct RunGroup {
 /// The cells of the selected processors on every date with expected players,
 /// ordered by date then dependency order.
 pub fn cells(
+    pipeline: &Pipeline,
     selected: &[ProcessorId],
     masks: &[MaskCount],
     failures: &[FailureGroup],
@@ -110,7 +116,7 @@ pub fn cells(
             continue;
         }
         for &p in &processors {
-            let mut cell = count_cell(p, *date, date_masks);
+            let mut cell = count_cell(p, mask::dependencies(pipeline, p), *date, date_masks);
             for f in failures_of.get(&(*date, p)).into_iter().flatten() {
                 cell.date_level |= f.date_level;
                 *cell
@@ -137,9 +143,8 @@ pub fn cells(
 }
 
 /// The player counts of one cell from the masks of its date.
-fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(Mask, i64)]) -> CellCounts {
+fn count_cell(p: ProcessorId, deps: i64, date: NaiveDate, masks: &[(Mask, i64)]) -> CellCounts {
     let bit = mask::processor_bit(p);
-    let deps = mask::dependencies(p);
     let mut c = CellCounts {
         processor: p,
         date,
@@ -190,8 +195,9 @@ fn count_cell(p: ProcessorId, date: NaiveDate, masks: &[(Mask, i64)]) -> CellCou
 /// `CASE` expression giving the processor bit (`1 << order`) of a
 /// `processor_name` column in any accepted spelling, NULL for names Rollcall
 /// does not know. Valid in DuckDB and BigQuery.
-pub fn processor_bit_sql(column: &str) -> String {
-    let arms: String = name_spellings()
+pub fn processor_bit_sql(pipeline: &Pipeline, column: &str) -> String {
+    let arms: String = pipeline
+        .name_spellings()
         .map(|(raw, _, bit)| format!(" WHEN '{raw}' THEN {bit}"))
         .collect();
     format!("CASE upper({column}){arms} END")
@@ -199,8 +205,9 @@ pub fn processor_bit_sql(column: &str) -> String {
 
 /// `CASE` expression giving the processor code of a `processor_name` column
 /// in any accepted spelling, NULL for names Rollcall does not know.
-pub fn processor_code_sql(column: &str) -> String {
-    let arms: String = name_spellings()
+pub fn processor_code_sql(pipeline: &Pipeline, column: &str) -> String {
+    let arms: String = pipeline
+        .name_spellings()
         .map(|(raw, code, _)| format!(" WHEN '{raw}' THEN '{code}'"))
         .collect();
     format!("CASE upper({column}){arms} END")
@@ -209,8 +216,12 @@ pub fn processor_code_sql(column: &str) -> String {
 /// One `SELECT` per processor's output table, joined with `UNION ALL`;
 /// `select` writes the one for a processor (in the warehouse's dialect and
 /// table names).
-pub fn union_per_processor(select: impl Fn(&ProcessorSpec) -> String) -> String {
-    processors()
+pub fn union_per_processor(
+    pipeline: &Pipeline,
+    select: impl Fn(&ProcessorSpec) -> String,
+) -> String {
+    pipeline
+        .processors
         .iter()
         .map(select)
         .collect::<Vec<_>>()
@@ -218,11 +229,8 @@ pub fn union_per_processor(select: impl Fn(&ProcessorSpec) -> String) -> String 
 }
 
 /// The processor of a bit from [`processor_bit_sql`].
-pub fn processor_of_bit(bit: i64) -> Option<ProcessorId> {
-    processors()
-        .iter()
-        .map(|s| s.id)
-        .find(|p| mask::processor_bit(*p) == bit)
+pub fn processor_of_bit(pipeline: &Pipeline, bit: i64) -> Option<ProcessorId> {
+    pipeline.ids().find(|p| mask::processor_bit(*p) == bit)
 }
 
 /// SQL list (`'A', 'B'`) of the normalised spellings that are expected gaps;
@@ -238,6 +246,7 @@ pub fn expected_spellings_sql() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::shipped;
     use crate::Builtin;
 
     // The shipped pipeline's processors, by position.
@@ -248,7 +257,10 @@ mod tests {
 
     #[test]
     fn the_positions_are_the_builtins() {
-        assert_eq!([PSZA, PDC, PCF, MLFS], Builtin::ALL.map(Builtin::id));
+        assert_eq!(
+            [PSZA, PDC, PCF, MLFS],
+            Builtin::ALL.map(crate::pipeline::shipped_id)
+        );
     }
 
     fn d(day: u32) -> NaiveDate {
@@ -304,7 +316,13 @@ mod tests {
                 (true, &[], &[], &[]),
             ],
         );
-        let cells = cells(&ProcessorId::all().collect::<Vec<_>>(), &masks, &[], &[]);
+        let cells = cells(
+            shipped(),
+            &shipped().ids().collect::<Vec<_>>(),
+            &masks,
+            &[],
+            &[],
+        );
         assert_eq!(cells.len(), 4);
         for c in &cells {
             assert_eq!(c.expected, 4);
@@ -337,7 +355,7 @@ mod tests {
                 (true, &[PDC, PCF], &[], &[]),
             ],
         );
-        let cells = cells(&[PSZA, PCF], &masks, &[], &[]);
+        let cells = cells(shipped(), &[PSZA, PCF], &masks, &[], &[]);
         assert_eq!(cells.len(), 2, "only the selected processors");
         let psza = cell(&cells, PSZA, d(6));
         assert_eq!((psza.conflict, psza.extra, psza.has_record), (1, 1, 1));
@@ -353,7 +371,7 @@ mod tests {
                 (true, &[PSZA, PDC, PCF], &[], &[]),
             ],
         );
-        let only_pcf = super::cells(&[PCF], &masks, &[], &[]);
+        let only_pcf = super::cells(shipped(), &[PCF], &masks, &[], &[]);
         let pcf = cell(&only_pcf, PCF, d(6));
         assert_eq!((pcf.cascade, pcf.has_record, pcf.extra), (0, 1, 1));
     }
@@ -361,7 +379,7 @@ mod tests {
     #[test]
     fn dates_without_expected_players_have_no_cells() {
         let masks = players(d(7), &[(false, &[PSZA], &[], &[])]);
-        assert!(cells(&[PSZA], &masks, &[], &[]).is_empty());
+        assert!(cells(shipped(), &[PSZA], &masks, &[], &[]).is_empty());
     }
 
     #[test]
@@ -402,7 +420,7 @@ mod tests {
             runs: 2,
             last: Some(last.clone()),
         }];
-        let cells = cells(&[PSZA, PCF], &masks, &failures, &runs);
+        let cells = cells(shipped(), &[PSZA, PCF], &masks, &failures, &runs);
         let pcf = cell(&cells, PCF, d(8));
         assert!(pcf.date_level);
         assert_eq!(pcf.unaccounted, 0);
@@ -419,10 +437,11 @@ mod tests {
 
     #[test]
     fn processor_bits_round_trip() {
-        for p in ProcessorId::all() {
-            assert_eq!(processor_of_bit(mask::processor_bit(p)), Some(p));
+        for p in shipped().ids() {
+            assert_eq!(processor_of_bit(shipped(), mask::processor_bit(p)), Some(p));
         }
-        assert_eq!(processor_of_bit(0), None);
-        assert!(processor_bit_sql("processor_name").contains("'PLAYERDAILYCACHEPROCESSOR' THEN 2"));
+        assert_eq!(processor_of_bit(shipped(), 0), None);
+        assert!(processor_bit_sql(shipped(), "processor_name")
+            .contains("'PLAYERDAILYCACHEPROCESSOR' THEN 2"));
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate, Utc};
+use domain::pipeline::Pipeline;
 use domain::processor::Runs;
 use domain::processors::{self, SeasonIndex, PROCESSOR_VERSION};
 use domain::{DateRange, DomainError, FailureCategory, ProcessorId};
@@ -50,22 +51,31 @@ pub struct RawBackfillRequest {
 }
 
 impl BackfillRequest {
-    pub fn parse(raw: &RawBackfillRequest, limits: Limits) -> Result<Self, DomainError> {
-        let named = ProcessorId::parse_list(&raw.processors)?;
-        if let Some(p) = named.iter().find(|p| p.spec().runs == Runs::Observe) {
+    pub fn parse(
+        pipeline: &Pipeline,
+        raw: &RawBackfillRequest,
+        limits: Limits,
+    ) -> Result<Self, DomainError> {
+        let named = pipeline.processor_list(&raw.processors)?;
+        if let Some(spec) = named
+            .iter()
+            .map(|p| pipeline.spec(*p))
+            .find(|s| s.runs == Runs::Observe)
+        {
             return Err(DomainError::BadParameter {
                 name: "processors",
                 message: format!(
-                    "{p} is observed: another system writes {}, so Rollcall cannot re-run it",
-                    p.spec().output_table
+                    "{} is observed: another system writes {}, so Rollcall cannot re-run it",
+                    spec.code, spec.output_table
                 ),
             });
         }
         let processors = if raw.downstream {
             // Observed processors downstream are reconciled, never run.
-            ProcessorId::with_downstream(&named)
+            pipeline
+                .with_downstream(&named)
                 .into_iter()
-                .filter(|p| p.spec().runs != Runs::Observe)
+                .filter(|p| pipeline.spec(*p).runs != Runs::Observe)
                 .collect()
         } else {
             named
@@ -128,6 +138,7 @@ pub async fn plan(
     wh: &dyn Warehouse,
     request: &BackfillRequest,
 ) -> Result<Vec<PlannedCell>, EngineError> {
+    let pipeline = wh.pipeline();
     let (start, end) = request.bounds();
     let range = DateRange::new(start, end, i64::MAX)?;
     let dates = wh.game_dates(range).await?;
@@ -150,8 +161,8 @@ pub async fn plan(
         // A selected downstream re-runs wherever its upstream re-runs.
         let gap_list: Vec<(NaiveDate, usize)> = cells.iter().copied().collect();
         for (d, order) in gap_list {
-            let p = domain::processors()[order].id;
-            for q in p.downstream() {
+            let p = pipeline.processors[order].id;
+            for q in pipeline.downstream(p) {
                 if request.processors.contains(&q) {
                     cells.insert((d, q.order()));
                 }
@@ -167,7 +178,7 @@ pub async fn plan(
     Ok(cells
         .into_iter()
         .map(|(date, order)| PlannedCell {
-            processor: domain::processors()[order].id,
+            processor: pipeline.processors[order].id,
             date,
             expected: expected.get(&date).copied().unwrap_or(0),
         })
@@ -209,7 +220,7 @@ impl JobSummary {
 impl JobSummary {
     /// The command that retries the failed cells, per processor, starting
     /// with `program` (as [`domain::report::Reconciliation::rerun_commands`]).
-    pub fn retry_commands(&self, program: &str) -> Vec<String> {
+    pub fn retry_commands(&self, pipeline: &Pipeline, program: &str) -> Vec<String> {
         let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
         for (p, d) in &self.failed_cells {
             by.entry(p.order()).or_default().push(*d);
@@ -218,7 +229,7 @@ impl JobSummary {
             .map(|(order, dates)| {
                 format!(
                     "{program} backfill --processor {} --dates {}",
-                    domain::processors()[order].code,
+                    pipeline.processors[order].code,
                     dates
                         .iter()
                         .map(|d| d.to_string())
@@ -481,6 +492,7 @@ async fn run_batches(
     cancel: &AtomicBool,
 ) -> Result<JobSummary, EngineError> {
     let started = Instant::now();
+    let pipeline = wh.pipeline();
     // Each attempt at the job (the first, each resume) writes run rows of
     // its own: a resumed cell's run is a new run, not the old one again.
     let attempt = Utc::now().format("%H%M%S%3f").to_string();
@@ -492,7 +504,7 @@ async fn run_batches(
     for c in cells {
         progress
             .per_processor
-            .entry(c.processor.code().to_string())
+            .entry(pipeline.code(c.processor).to_string())
             .or_insert((0, 0))
             .1 += 1;
     }
@@ -517,7 +529,10 @@ async fn run_batches(
     );
     // The builtins read box scores: every date's history lies within its
     // season, and one year back covers it.
-    let (games, schedule) = if cells.iter().any(|c| c.processor.spec().builtin.is_some()) {
+    let (games, schedule) = if cells
+        .iter()
+        .any(|c| pipeline.spec(c.processor).builtin.is_some())
+    {
         wh.player_games(first - Duration::days(366), last).await?
     } else {
         Default::default()
@@ -527,7 +542,7 @@ async fn run_batches(
     let mut expected_entities: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     if cells
         .iter()
-        .any(|c| c.processor.spec().runs == Runs::Command)
+        .any(|c| pipeline.spec(c.processor).runs == Runs::Command)
     {
         let range = DateRange::new(first, last, i64::MAX)?;
         for (date, entity) in wh.expected_entities(range).await? {
@@ -572,7 +587,7 @@ async fn run_batches(
         let mut pending = written.clone();
         // Commands first, each over its dates of the batch in runs of up to
         // `batch_dates` (they read no outcome of Rollcall's).
-        let mut commanded = run_commands(batch, &expected_entities).await;
+        let mut commanded = run_commands(pipeline, batch, &expected_entities).await;
         for (k, cell) in batch.iter().enumerate() {
             if options.crash_after == Some(offset + k) {
                 // Simulated crash: leave the job `running`, as a killed process
@@ -587,13 +602,13 @@ async fn run_batches(
                     changes: Vec::new(),
                 });
             }
-            progress.current = Some(format!("{} {}", cell.processor.code(), cell.date));
+            progress.current = Some(format!("{} {}", pipeline.code(cell.processor), cell.date));
             let cell_started = Instant::now();
             let started_at = Utc::now().naive_utc();
             let run_id = format!(
                 "{}-{}-{}-{attempt}",
                 job.id,
-                cell.processor.code(),
+                pipeline.code(cell.processor),
                 cell.date.format("%Y%m%d")
             );
             if pending.date != Some(cell.date) {
@@ -692,7 +707,7 @@ async fn run_batches(
         }
         if !failed_runs.is_empty() {
             for run in &failed_runs {
-                tracing::warn!(processor = run.processor.code(), date = %run.analysis_date,
+                tracing::warn!(processor = pipeline.code(run.processor), date = %run.analysis_date,
                     error = run.error.as_deref().unwrap_or(""), "cell failed");
                 failed_cells.push((run.processor, run.analysis_date));
                 progress.cells_failed += 1;
@@ -705,7 +720,7 @@ async fn run_batches(
                     let first_line: String = first_line.chars().take(200).collect();
                     first_errors.push(format!(
                         "{} {}: {first_line}",
-                        run.processor.code(),
+                        pipeline.code(run.processor),
                         run.analysis_date
                     ));
                 }
@@ -717,7 +732,10 @@ async fn run_batches(
         for cell in batch {
             progress.cells_done += 1;
             progress.players_done += cell.expected;
-            if let Some(e) = progress.per_processor.get_mut(cell.processor.code()) {
+            if let Some(e) = progress
+                .per_processor
+                .get_mut(pipeline.code(cell.processor))
+            {
                 e.0 += 1;
             }
         }
@@ -781,6 +799,7 @@ struct WrittenToday {
 /// batch, in runs of up to its `batch_dates`, each date handed its expected
 /// entities. A run that fails fails each of its cells with its message.
 async fn run_commands(
+    pipeline: &Pipeline,
     batch: &[PlannedCell],
     expected_entities: &BTreeMap<NaiveDate, Vec<String>>,
 ) -> std::collections::HashMap<
@@ -791,13 +810,13 @@ async fn run_commands(
     let mut dates: BTreeMap<ProcessorId, Vec<NaiveDate>> = BTreeMap::new();
     for c in batch
         .iter()
-        .filter(|c| c.processor.spec().runs == Runs::Command)
+        .filter(|c| pipeline.spec(c.processor).runs == Runs::Command)
     {
         dates.entry(c.processor).or_default().push(c.date);
     }
-    let directory = &domain::pipeline::active().directory;
+    let directory = &pipeline.directory;
     for (p, mut days) in dates {
-        let spec = p.spec();
+        let spec = pipeline.spec(p);
         let per_run = spec.command.as_ref().map_or(1, |c| c.batch_dates.max(1));
         days.sort();
         for run in days.chunks(per_run) {
@@ -842,7 +861,8 @@ async fn run_one(
     cell: &PlannedCell,
     written: &WrittenToday,
 ) -> Result<processors::CellOutput, EngineError> {
-    let spec = cell.processor.spec();
+    let pipeline = wh.pipeline();
+    let spec = pipeline.spec(cell.processor);
     let Some(builtin) = spec.builtin else {
         return Err(EngineError::Internal(format!(
             "{} runs as {}: not a builtin",
@@ -858,9 +878,12 @@ async fn run_one(
         .collect();
     let mut upstream = written.upstream.clone();
     if !missing.is_empty() {
-        upstream.merge(wh.upstream_outcomes(cell.date, &missing).await?, &missing);
+        let read = wh.upstream_outcomes(cell.date, &missing).await?;
+        upstream.merge(read, pipeline, &missing);
     }
-    Ok(processors::run(builtin, cell.date, index, &upstream))
+    Ok(processors::run(
+        pipeline, builtin, cell.date, index, &upstream,
+    ))
 }
 
 async fn finish(

@@ -262,6 +262,10 @@ impl Changes for CachedWarehouse {
 
 #[async_trait]
 impl Warehouse for CachedWarehouse {
+    fn pipeline(&self) -> &Arc<domain::pipeline::Pipeline> {
+        self.inner.pipeline()
+    }
+
     async fn status(&self) -> Result<WarehouseStatus> {
         let compute: Compute = Box::new(|wh| {
             Box::pin(async move { Ok(Answer::Status(Arc::new(wh.status().await?))) })

@@ -1,4 +1,4 @@
-//! `rollcall demo`: the synthetic season plus the default demo state (DESIGN §8):
+//! `rollcall demo`: the synthetic season plus the default demo state (docs/DESIGN.md §8):
 //! PSZA with failure tracking, PDC/PCF/MLFS in legacy mode, over
 //! 2021-10-19..2021-11-30 — hundreds of unaccounted players until re-run.
 
@@ -101,7 +101,9 @@ pub async fn load_universe_demo(
             jobs: Vec::new(),
         });
     };
-    let processors: Vec<domain::ProcessorId> = domain::processors()
+    let processors: Vec<domain::ProcessorId> = wh
+        .pipeline()
+        .processors
         .iter()
         .filter(|p| p.runs != domain::Runs::Observe)
         .map(|p| p.id)
@@ -173,17 +175,29 @@ pub async fn load_demo_days(
     let load = wh.load_upstream_rows(season.schedule, season.games).await?;
     let cancel = AtomicBool::new(false);
     let mut jobs = Vec::new();
+    // The demo state: PSZA with failure tracking, the rest as the legacy
+    // pipeline wrote them (each builtin the pipeline runs).
+    let pipeline = wh.pipeline();
+    let ran = |builtins: &[domain::Builtin]| -> Vec<domain::ProcessorId> {
+        builtins
+            .iter()
+            .filter_map(|b| pipeline.builtin(*b))
+            .collect()
+    };
     for (processors, legacy) in [
-        (vec![domain::Builtin::Psza.id()], false),
+        (ran(&[domain::Builtin::Psza]), false),
         (
-            vec![
-                domain::Builtin::Pdc.id(),
-                domain::Builtin::Pcf.id(),
-                domain::Builtin::Mlfs.id(),
-            ],
+            ran(&[
+                domain::Builtin::Pdc,
+                domain::Builtin::Pcf,
+                domain::Builtin::Mlfs,
+            ]),
             true,
         ),
     ] {
+        if processors.is_empty() {
+            continue;
+        }
         let request = BackfillRequest {
             processors,
             dates: DateSpec::Range { start, end },

@@ -57,7 +57,7 @@ pub async fn import_universe(
     wh: &dyn Warehouse,
     rows: TextRows,
 ) -> Result<UpstreamLoad, EngineError> {
-    let universe = &domain::pipeline::active().universe;
+    let universe = &wh.pipeline().universe;
     if universe.is_nba() {
         return Err(DomainError::BadParameter {
             name: "what",

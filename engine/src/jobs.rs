@@ -52,7 +52,7 @@ pub async fn preview(
     limits: Limits,
     raw: &RawBackfillRequest,
 ) -> Result<Vec<PlannedCell>, EngineError> {
-    let request = BackfillRequest::parse(raw, limits)?;
+    let request = BackfillRequest::parse(wh.pipeline(), raw, limits)?;
     plan(wh, &request).await
 }
 
@@ -187,7 +187,7 @@ impl JobRunner {
         limits: Limits,
         requested_by: &str,
     ) -> Result<JobRecord, EngineError> {
-        let request = BackfillRequest::parse(raw, limits)?;
+        let request = BackfillRequest::parse(self.warehouse.pipeline(), raw, limits)?;
         let (job, cells) = create_job(
             self.warehouse.as_ref(),
             &request,
@@ -338,7 +338,7 @@ impl JobRunner {
         JobView {
             headline,
             tally,
-            summary: summarize(&job.request),
+            summary: summarize(self.warehouse.pipeline(), &job.request),
             state: job.state,
             resumable: job.state.is_resumable(),
             active: job.state.is_active(),
@@ -436,11 +436,11 @@ impl ProgressSink for LiveSink<'_> {
 }
 
 /// "PDC, PCF · 2021-11-05 … 2021-11-15 · only gaps" from a stored request.
-fn summarize(request_json: &str) -> String {
+fn summarize(pipeline: &domain::pipeline::Pipeline, request_json: &str) -> String {
     let Ok(r) = serde_json::from_str::<BackfillRequest>(request_json) else {
         return "unreadable request".into();
     };
-    let processors: Vec<&str> = r.processors.iter().map(|p| p.code()).collect();
+    let processors: Vec<&str> = r.processors.iter().map(|p| pipeline.code(*p)).collect();
     let dates = match &r.dates {
         DateSpec::Range { start, end } => format!("{start} … {end}"),
         DateSpec::List(v) if v.len() <= 4 => v

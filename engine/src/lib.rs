@@ -31,6 +31,7 @@ impl Default for Limits {
 
 /// A user-typed range, defaulting to the standard view, within the limits.
 pub fn parse_range(
+    pipeline: &domain::pipeline::Pipeline,
     limits: Limits,
     start: Option<&str>,
     end: Option<&str>,
@@ -38,7 +39,7 @@ pub fn parse_range(
     Ok(domain::DateRange::parse(
         start,
         end,
-        domain::pipeline::active()
+        pipeline
             .default_view
             .unwrap_or_else(domain::DateRange::default_view),
         limits.max_range_days,

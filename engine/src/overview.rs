@@ -17,7 +17,12 @@ pub async fn overview(
     limits: Limits,
     request: &OverviewRequest,
 ) -> Result<Overview, EngineError> {
-    let range = crate::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
+    let range = crate::parse_range(
+        warehouse.pipeline(),
+        limits,
+        request.start.as_deref(),
+        request.end.as_deref(),
+    )?;
     let dates = warehouse.game_dates(range).await?;
     let tables = warehouse.table_counts(range).await?;
     Ok(Overview {

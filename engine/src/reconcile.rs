@@ -2,6 +2,7 @@
 //! totals per processor, and the re-run commands that would close the gaps.
 
 use chrono::NaiveDate;
+use domain::pipeline::Pipeline;
 use domain::report::{CellCounts, CellDetail, CellStatus, PlayerTrace, Reconciliation};
 use domain::{DateRange, ProcessorId};
 use serde::{Deserialize, Serialize};
@@ -18,10 +19,13 @@ pub struct ReconcileRequest {
     pub processors: Option<String>,
 }
 
-pub fn parse_processors(raw: Option<&str>) -> Result<Vec<ProcessorId>, EngineError> {
+pub fn parse_processors(
+    pipeline: &Pipeline,
+    raw: Option<&str>,
+) -> Result<Vec<ProcessorId>, EngineError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(ProcessorId::all().collect()),
-        Some(list) => Ok(ProcessorId::parse_list(list)?),
+        None => Ok(pipeline.ids().collect()),
+        Some(list) => Ok(pipeline.processor_list(list)?),
     }
 }
 
@@ -30,8 +34,13 @@ pub async fn reconcile(
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<Reconciliation, EngineError> {
-    let range = crate::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
-    let processors = parse_processors(request.processors.as_deref())?;
+    let range = crate::parse_range(
+        wh.pipeline(),
+        limits,
+        request.start.as_deref(),
+        request.end.as_deref(),
+    )?;
+    let processors = parse_processors(wh.pipeline(), request.processors.as_deref())?;
     let cells = wh.cell_counts(range, &processors).await?;
     Ok(Reconciliation {
         range,
@@ -51,8 +60,8 @@ pub async fn heatmap(
 }
 
 /// `PDC:2021-11-10` → the cell.
-pub fn parse_cell(raw: &str) -> Result<(ProcessorId, NaiveDate), EngineError> {
-    let key: domain::report::CellKey = raw.parse()?;
+pub fn parse_cell(pipeline: &Pipeline, raw: &str) -> Result<(ProcessorId, NaiveDate), EngineError> {
+    let key = domain::report::CellKey::parse(pipeline, raw)?;
     Ok((key.processor, key.date))
 }
 
@@ -71,7 +80,7 @@ pub struct CellQuery {
 pub const DRILLDOWN_PAGE: i64 = 50;
 
 pub async fn cell_detail(wh: &dyn Warehouse, query: &CellQuery) -> Result<CellDetail, EngineError> {
-    let (processor, date) = parse_cell(&query.cell)?;
+    let (processor, date) = parse_cell(wh.pipeline(), &query.cell)?;
     let filter = FailureFilter {
         category: domain::params::text("cat", query.category.as_deref())?,
         search: domain::params::text("q", query.search.as_deref())?,
@@ -145,7 +154,7 @@ pub async fn player_trace(
             .find(|c| c.processor == link.processor)
             .and_then(|c| c.failed_run().cloned());
     }
-    trace.explained = Some(trace.explain());
+    trace.explained = Some(trace.explain(wh.pipeline()));
     Ok(Some(trace))
 }
 
@@ -155,7 +164,12 @@ pub async fn unaccounted_list(
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<Vec<(ProcessorId, NaiveDate, String)>, EngineError> {
-    let range = crate::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
-    let processors = parse_processors(request.processors.as_deref())?;
+    let range = crate::parse_range(
+        wh.pipeline(),
+        limits,
+        request.start.as_deref(),
+        request.end.as_deref(),
+    )?;
+    let processors = parse_processors(wh.pipeline(), request.processors.as_deref())?;
     Ok(wh.unaccounted(range, &processors).await?)
 }

@@ -14,12 +14,12 @@ fn d(s: &str) -> NaiveDate {
 
 /// Every processor of the (shipped) pipeline.
 fn all() -> Vec<P> {
-    P::all().collect()
+    domain::pipeline::nba().ids().collect()
 }
 
 /// A store with the demo season's box scores only (no processor output yet).
 async fn season_store() -> EmbeddedWarehouse {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
     wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
     wh
@@ -155,7 +155,13 @@ async fn stale_failures_are_removed_even_when_the_new_run_has_none() {
     let wh = season_store().await;
     // A late-season date on which PDC fails nobody... except the injected
     // faults; pick a player who has a record and plant a stale failure row.
-    let req = request(&[domain::Builtin::Psza.id()], "2022-01-10", "2022-01-10");
+    let req = request(
+        &[domain::pipeline::nba()
+            .builtin(domain::Builtin::Psza)
+            .unwrap()],
+        "2022-01-10",
+        "2022-01-10",
+    );
     run(&wh, &req).await;
     let failures_before = wh
         .count_for_tests("SELECT count(*) FROM nba_processing.precompute_failures WHERE analysis_date = DATE '2022-01-10'")
@@ -238,13 +244,24 @@ async fn overlapping_jobs_are_refused() {
     };
     wh.create_job(
         running.clone(),
-        vec![(domain::Builtin::Pdc.id(), d("2021-11-10"))],
+        vec![(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            d("2021-11-10"),
+        )],
     )
     .await
     .unwrap();
     let err = backfill(
         &wh,
-        &request(&[domain::Builtin::Pdc.id()], "2021-11-09", "2021-11-11"),
+        &request(
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()],
+            "2021-11-09",
+            "2021-11-11",
+        ),
         &fresh(),
         &(),
         &AtomicBool::new(false),
@@ -265,9 +282,17 @@ async fn overlapping_jobs_are_refused() {
         started_at: None,
         ..running.clone()
     };
-    wh.create_job(queued, vec![(domain::Builtin::Pdc.id(), d("2021-11-10"))])
-        .await
-        .unwrap();
+    wh.create_job(
+        queued,
+        vec![(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            d("2021-11-10"),
+        )],
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         wh.start_job("job-queued").await,
         Err(WarehouseError::Conflict(_))
@@ -279,7 +304,13 @@ async fn overlapping_jobs_are_refused() {
     // A disjoint request still runs.
     let ok = run(
         &wh,
-        &request(&[domain::Builtin::Pdc.id()], "2021-11-12", "2021-11-12"),
+        &request(
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()],
+            "2021-11-12",
+            "2021-11-12",
+        ),
     )
     .await;
     assert_eq!(ok.state, JobState::Succeeded);
@@ -297,16 +328,22 @@ async fn overlapping_jobs_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_state_has_gaps_and_a_rerun_closes_them() {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     engine::demo::load_demo(&wh, domain::demo::DEFAULT_SEED, &())
         .await
         .unwrap();
     let nov = DateRange::new(d("2021-11-05"), d("2021-11-30"), 400).unwrap();
     let before = wh.cell_counts(nov, &all()).await.unwrap();
     for p in [
-        domain::Builtin::Pdc.id(),
-        domain::Builtin::Pcf.id(),
-        domain::Builtin::Mlfs.id(),
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pdc)
+            .unwrap(),
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pcf)
+            .unwrap(),
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Mlfs)
+            .unwrap(),
     ] {
         let gaps: i64 = before
             .iter()
@@ -315,12 +352,17 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
             .sum();
         assert!(
             gaps > 0,
-            "{p} should have unaccounted players in the demo state"
+            "{p:?} should have unaccounted players in the demo state"
         );
     }
     let psza_gaps: i64 = before
         .iter()
-        .filter(|c| c.processor == domain::Builtin::Psza.id())
+        .filter(|c| {
+            c.processor
+                == domain::pipeline::nba()
+                    .builtin(domain::Builtin::Psza)
+                    .unwrap()
+        })
         .map(|c| c.unaccounted)
         .sum();
     assert_eq!(psza_gaps, 0, "PSZA ran with failure tracking");
@@ -338,9 +380,15 @@ async fn demo_state_has_gaps_and_a_rerun_closes_them() {
 
     let mut req = request(
         &[
-            domain::Builtin::Pdc.id(),
-            domain::Builtin::Pcf.id(),
-            domain::Builtin::Mlfs.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pcf)
+                .unwrap(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
         ],
         "2021-11-05",
         "2021-11-30",
@@ -361,7 +409,14 @@ async fn dry_run_plan_lists_cells_with_expected_counts_and_writes_nothing() {
     let cells = plan(
         &wh,
         &request(
-            &[domain::Builtin::Pdc.id(), domain::Builtin::Pcf.id()],
+            &[
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap(),
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pcf)
+                    .unwrap(),
+            ],
             "2021-11-05",
             "2021-11-06",
         ),
@@ -369,8 +424,18 @@ async fn dry_run_plan_lists_cells_with_expected_counts_and_writes_nothing() {
     .await
     .unwrap();
     assert_eq!(cells.len(), 4);
-    assert_eq!(cells[0].processor, domain::Builtin::Pdc.id());
-    assert_eq!(cells[1].processor, domain::Builtin::Pcf.id());
+    assert_eq!(
+        cells[0].processor,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pdc)
+            .unwrap()
+    );
+    assert_eq!(
+        cells[1].processor,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pcf)
+            .unwrap()
+    );
     assert!(cells.iter().all(|c| c.expected > 100));
     let jobs = wh.jobs(10).await.unwrap();
     assert!(jobs.is_empty());
@@ -440,7 +505,8 @@ fn a_request_without_dates_says_what_to_give() {
         start: Some("2021-11-05".into()),
         ..Default::default()
     };
-    let e = BackfillRequest::parse(&raw, engine::Limits::default()).unwrap_err();
+    let e = BackfillRequest::parse(&domain::pipeline::nba(), &raw, engine::Limits::default())
+        .unwrap_err();
     assert_eq!(e, domain::DomainError::MissingDates);
     assert!(!e.to_string().contains("is not a date"), "{e}");
     assert!(e.to_string().contains("--dates"), "{e}");
@@ -453,7 +519,11 @@ async fn run_rows_carry_their_duration() {
     run(&wh, &request(&all(), "2021-11-10", "2021-11-10")).await;
     for p in all() {
         let runs = wh.cell_runs(p, d("2021-11-10")).await.unwrap();
-        assert_eq!(runs.len(), 1, "{p}");
-        assert!(runs[0].duration_ms >= 1, "{p}: {} ms", runs[0].duration_ms);
+        assert_eq!(runs.len(), 1, "{p:?}");
+        assert!(
+            runs[0].duration_ms >= 1,
+            "{p:?}: {} ms",
+            runs[0].duration_ms
+        );
     }
 }

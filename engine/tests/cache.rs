@@ -34,19 +34,31 @@ fn queued_job(id: &str, snapshot: Option<&str>) -> warehouse::JobRecord {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn views_are_cached_until_a_write_or_their_age() {
-    let inner = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
+    let inner = Arc::new(
+        EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap(),
+    );
     let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
     inner.load_upstream_rows(s.schedule, s.games).await.unwrap();
     let cached = CachedWarehouse::new(inner.clone(), Duration::from_secs(3600), Duration::ZERO);
     let range = DateRange::new(d("2021-11-01"), d("2021-11-10"), 400).unwrap();
     let before = cached
-        .cell_counts(range, &[domain::Builtin::Pdc.id()])
+        .cell_counts(
+            range,
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()],
+        )
         .await
         .unwrap();
     assert_eq!(
         before,
         cached
-            .cell_counts(range, &[domain::Builtin::Pdc.id()])
+            .cell_counts(
+                range,
+                &[domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap()]
+            )
             .await
             .unwrap()
     );
@@ -55,7 +67,9 @@ async fn views_are_cached_until_a_write_or_their_age() {
 
     // A backfill through the cache: the next view sees its records.
     let request = BackfillRequest {
-        processors: vec![domain::Builtin::Pdc.id()],
+        processors: vec![domain::pipeline::nba()
+            .builtin(domain::Builtin::Pdc)
+            .unwrap()],
         dates: DateSpec::Range {
             start: d("2021-11-05"),
             end: d("2021-11-05"),
@@ -71,13 +85,23 @@ async fn views_are_cached_until_a_write_or_their_age() {
         .await
         .unwrap();
     let after = cached
-        .cell_counts(range, &[domain::Builtin::Pdc.id()])
+        .cell_counts(
+            range,
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()],
+        )
         .await
         .unwrap();
     assert_eq!(
         after,
         inner
-            .cell_counts(range, &[domain::Builtin::Pdc.id()])
+            .cell_counts(
+                range,
+                &[domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap()]
+            )
             .await
             .unwrap()
     );
@@ -92,7 +116,12 @@ async fn views_are_cached_until_a_write_or_their_age() {
     inner
         .create_job(
             queued_job("job-elsewhere", None),
-            vec![(domain::Builtin::Pdc.id(), d("2021-11-06"))],
+            vec![(
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap(),
+                d("2021-11-06"),
+            )],
         )
         .await
         .unwrap();
@@ -122,7 +151,9 @@ async fn views_are_cached_until_a_write_or_their_age() {
 #[tokio::test(flavor = "multi_thread")]
 async fn past_stale_ok_the_old_answer_serves_while_one_refresh_runs() {
     use engine::cache::Changes;
-    let inner = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
+    let inner = Arc::new(
+        EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap(),
+    );
     let cached = CachedWarehouse::new(
         inner.clone(),
         Duration::from_secs(3600),
@@ -135,7 +166,12 @@ async fn past_stale_ok_the_old_answer_serves_while_one_refresh_runs() {
     inner
         .create_job(
             queued_job("job-around", Some("{\"before\":[]}")),
-            vec![(domain::Builtin::Pdc.id(), d("2021-11-06"))],
+            vec![(
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap(),
+                d("2021-11-06"),
+            )],
         )
         .await
         .unwrap();

@@ -13,7 +13,7 @@ use warehouse_embedded::EmbeddedWarehouse;
 
 /// The demo's default state: PDC/PCF/MLFS written by the legacy pipeline.
 async fn demo_store() -> Arc<EmbeddedWarehouse> {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     engine::demo::load_demo(&wh, domain::demo::DEFAULT_SEED, &())
         .await
         .unwrap();
@@ -104,7 +104,8 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
         end: Some("2022-01-31".into()),
         ..pdc_downstream()
     };
-    let request = engine::backfill::BackfillRequest::parse(&raw, limits).unwrap();
+    let request =
+        engine::backfill::BackfillRequest::parse(&domain::pipeline::nba(), &raw, limits).unwrap();
     let span: Vec<String> = (0..88)
         .map(|i| (d0() + chrono::Duration::days(i)).to_string())
         .collect();
@@ -342,8 +343,12 @@ async fn a_panic_inside_a_job_fails_that_job_and_the_queue_goes_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn queued_jobs_run_after_a_restart() {
     let wh = demo_store().await;
-    let request =
-        engine::backfill::BackfillRequest::parse(&pdc_downstream(), Limits::default()).unwrap();
+    let request = engine::backfill::BackfillRequest::parse(
+        &domain::pipeline::nba(),
+        &pdc_downstream(),
+        Limits::default(),
+    )
+    .unwrap();
     // Recorded as queued by a server that then stopped before running it.
     let (job, _) = create_job(wh.as_ref(), &request, "test", JobState::Queued)
         .await

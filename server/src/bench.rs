@@ -5,8 +5,10 @@
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
+use domain::pipeline::Pipeline;
 use domain::processors::{self, SeasonIndex, UpstreamSet};
 use domain::ProcessorId;
 use engine::backfill::{backfill, BackfillRequest, DateSpec, JobSummary, RunOptions};
@@ -21,9 +23,15 @@ pub struct Row {
     pub player_dates: i64,
 }
 
+/// The NBA demo's pipeline, which every benchmark but the heatmap's scale runs.
+fn demo_pipeline() -> Arc<Pipeline> {
+    Arc::new(domain::pipeline::nba())
+}
+
 pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let nba = demo_pipeline();
 
     // Floor: the processors alone, in memory.
     let t = Instant::now();
@@ -33,7 +41,7 @@ pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
     for d in &dates {
         let mut up = UpstreamSet::default();
         for b in domain::Builtin::ALL {
-            let out = processors::run(b, *d, &index, &up);
+            let out = processors::run(&nba, b, *d, &index, &up);
             player_dates += out.expected as i64;
             up.absorb(&out);
         }
@@ -50,7 +58,7 @@ pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
     let mut runs = Vec::new();
     for _ in 0..RUNS {
         let dir = tempfile::tempdir().map_err(ServerError::io("temp dir"))?;
-        let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
+        let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"), demo_pipeline())?;
         let t = Instant::now();
         let load = wh
             .load_upstream_rows(season.schedule.clone(), season.games.clone())
@@ -87,9 +95,9 @@ pub async fn backfill_bench(output: &Path) -> Result<Vec<Row>> {
 /// run directly on DuckDB (the floor). Median of several runs.
 pub async fn reconcile_bench(output: &Path) -> Result<Vec<Row>> {
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let all: Vec<ProcessorId> = ProcessorId::all().collect();
+    let all: Vec<ProcessorId> = demo_pipeline().ids().collect();
     let dir = tempfile::tempdir().map_err(ServerError::io("temp dir"))?;
-    let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"))?;
+    let wh = EmbeddedWarehouse::open(&dir.path().join("bench.duckdb"), demo_pipeline())?;
     wh.load_upstream_rows(season.schedule, season.games).await?;
     full_season_backfill(&wh).await?;
     let one = domain::DateRange::new(
@@ -125,8 +133,8 @@ pub async fn bigquery_bench(
     })?;
     let proxy = crate::faultproxy::FaultProxy::start(&upstream_url).await?;
     config.base_url = Some(proxy.base_url.clone());
-    let embedded = EmbeddedWarehouse::in_memory()?;
-    let bigquery = warehouse_bigquery::BigQueryWarehouse::open(config).await?;
+    let embedded = EmbeddedWarehouse::in_memory(demo_pipeline())?;
+    let bigquery = warehouse_bigquery::BigQueryWarehouse::open(config, demo_pipeline()).await?;
     let stores: [(&str, &dyn Warehouse); 2] =
         [("embedded", &embedded), ("BigQuery emulator", &bigquery)];
     let range = domain::DateRange::new(
@@ -134,7 +142,7 @@ pub async fn bigquery_bench(
         domain::demo::season_end(),
         400,
     )?;
-    let all: Vec<ProcessorId> = ProcessorId::all().collect();
+    let all: Vec<ProcessorId> = demo_pipeline().ids().collect();
     let mut rows = Vec::new();
     let jobs_label = |name: &str, before: usize| {
         if name == "embedded" {
@@ -279,7 +287,7 @@ pub fn render_ms(rows: &[Row]) -> String {
 fn copy_season_back(wh: &EmbeddedWarehouse, years: i32) -> Result<()> {
     let mut sql = String::new();
     for k in 1..=years {
-        for spec in domain::processors() {
+        for spec in &wh.pipeline().processors {
             sql += &format!(
                 "INSERT INTO {t} SELECT * REPLACE ({c} - INTERVAL {k} YEAR AS {c}) FROM {t}
                  WHERE {c} >= DATE '2021-10-01';\n",
@@ -305,7 +313,7 @@ fn copy_season_back(wh: &EmbeddedWarehouse, years: i32) -> Result<()> {
 /// four years; each observed table gets every expected player of every date
 /// but about 5 % (a hash of player and processor), so its cells are mostly
 /// complete with gaps to draw. Returns a one-line summary.
-pub async fn scale_data(db: &Path) -> Result<String> {
+pub async fn scale_data(db: &Path, pipeline: Arc<Pipeline>) -> Result<String> {
     if db.exists() {
         // Filling twice would copy the copies.
         return Err(ServerError::Input(format!(
@@ -314,11 +322,11 @@ pub async fn scale_data(db: &Path) -> Result<String> {
         )));
     }
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let wh = EmbeddedWarehouse::open(db)?;
+    let wh = EmbeddedWarehouse::open(db, Arc::clone(&pipeline))?;
     wh.load_upstream_rows(season.schedule, season.games).await?;
     full_season_backfill(&wh).await?;
     let mut sql = String::new();
-    for spec in domain::processors() {
+    for spec in &pipeline.processors {
         if spec.runs == domain::Runs::Observe {
             sql += &format!(
                 "INSERT INTO {t} ({e}, {c})
@@ -327,7 +335,7 @@ pub async fn scale_data(db: &Path) -> Result<String> {
                 t = spec.output_table,
                 e = spec.entity_column,
                 c = spec.date_column,
-                expected = domain::pipeline::active().universe.expected,
+                expected = pipeline.universe.expected,
                 code = spec.code,
             );
         }
@@ -337,8 +345,9 @@ pub async fn scale_data(db: &Path) -> Result<String> {
     Ok(format!(
         "{}: 5 seasons, {} processors ({} observed)",
         db.display(),
-        domain::processors().len(),
-        domain::processors()
+        pipeline.processors.len(),
+        pipeline
+            .processors
             .iter()
             .filter(|s| s.runs == domain::Runs::Observe)
             .count()
@@ -349,7 +358,9 @@ pub async fn scale_data(db: &Path) -> Result<String> {
 /// failure tracking (observed and command processors are left alone).
 async fn full_season_backfill(wh: &EmbeddedWarehouse) -> Result<JobSummary> {
     let request = BackfillRequest {
-        processors: domain::processors()
+        processors: wh
+            .pipeline()
+            .processors
             .iter()
             .filter(|s| s.builtin.is_some())
             .map(|s| s.id)
@@ -504,7 +515,7 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
     use leptos::server_fn::ServerFn;
     use std::sync::atomic::Ordering;
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let embedded = EmbeddedWarehouse::in_memory()?;
+    let embedded = EmbeddedWarehouse::in_memory(demo_pipeline())?;
     embedded
         .load_upstream_rows(season.schedule, season.games)
         .await?;

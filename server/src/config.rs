@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::builder::TypedValueParser;
 use clap::Args;
@@ -48,15 +49,19 @@ pub struct Config {
     /// the processors (default: the shipped NBA pipeline, `pipelines/nba.toml`).
     #[arg(long, env = "ROLLCALL_PIPELINE", global = true)]
     pub pipeline: Option<PathBuf>,
+    /// The pipeline `pipeline` names, read and validated once at start-up
+    /// ([`Config::load_pipeline`]); the stores are opened with it.
+    #[arg(skip)]
+    pub loaded: Option<Arc<Pipeline>>,
 }
 
 impl Config {
-    /// Reads and validates the pipeline file and makes it the process's
-    /// pipeline: once, at start-up, before any store opens. A file error
-    /// names its place as `FILE:LINE:COLUMN: message` (bad input, exit 2).
-    pub fn install_pipeline(&self) -> Result<&'static Pipeline, ServerError> {
-        let (name, pipeline) = match &self.pipeline {
-            None => ("the shipped pipeline".to_string(), domain::pipeline::nba()),
+    /// Reads and validates the pipeline file, once, at start-up, before any
+    /// store opens. A file error names its place as `FILE:LINE:COLUMN:
+    /// message` (bad input, exit 2).
+    pub fn load_pipeline(&mut self) -> Result<Arc<Pipeline>, ServerError> {
+        let pipeline = match &self.pipeline {
+            None => domain::pipeline::nba(),
             Some(path) => {
                 let name = path.display().to_string();
                 let text = std::fs::read_to_string(path).map_err(ServerError::io(format!(
@@ -76,10 +81,19 @@ impl Config {
                     .filter(|d| !d.as_os_str().is_empty())
                     .map(|d| d.display().to_string())
                     .unwrap_or_default();
-                (name, pipeline.located_in(directory))
+                pipeline.located_in(directory)
             }
         };
-        domain::pipeline::install(pipeline).map_err(|e| ServerError::Input(format!("{name}: {e}")))
+        let pipeline = Arc::new(pipeline);
+        self.loaded = Some(Arc::clone(&pipeline));
+        Ok(pipeline)
+    }
+
+    /// The pipeline read at start-up (the shipped one before that: tests).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.loaded
+            .clone()
+            .unwrap_or_else(|| Arc::new(domain::pipeline::nba()))
     }
 
     /// `rollcall` with the options that chose this pipeline and store, as

@@ -485,7 +485,14 @@ async fn reconciliation(
 async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
     let body = match q.kind.as_deref() {
         None | Some("grid") => match reconciliation(&state, &q).await {
-            Ok(rec) => validate::render(&rec, validate::Format::Csv, false, false, "rollcall"),
+            Ok(rec) => validate::render(
+                state.server.warehouse.pipeline(),
+                &rec,
+                validate::Format::Csv,
+                false,
+                false,
+                "rollcall",
+            ),
             Err(r) => return r,
         },
         Some("unaccounted") => match engine::reconcile::unaccounted_list(
@@ -495,7 +502,7 @@ async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>)
         )
         .await
         {
-            Ok(rows) => report::unaccounted_csv(&rows),
+            Ok(rows) => report::unaccounted_csv(state.server.warehouse.pipeline(), &rows),
             Err(e) => return ServerError::from(e).into_response(),
         },
         Some(_) => Err(ServerError::Input(
@@ -513,7 +520,8 @@ async fn report_png(State(state): State<AppState>, Query(q): Query<ReportQuery>)
         Ok(r) => r,
         Err(r) => return r,
     };
-    match tokio::task::spawn_blocking(move || report::png(&rec)).await {
+    let pipeline = std::sync::Arc::clone(state.server.warehouse.pipeline());
+    match tokio::task::spawn_blocking(move || report::png(&pipeline, &rec)).await {
         Ok(Ok(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
         Ok(Err(e)) => e.into_response(),
         Err(e) => ServerError::failed("drawing the heatmap", e).into_response(),
@@ -525,7 +533,7 @@ async fn report_svg(State(state): State<AppState>, Query(q): Query<ReportQuery>)
         Ok(r) => r,
         Err(r) => return r,
     };
-    match report::svg(&rec) {
+    match report::svg(state.server.warehouse.pipeline(), &rec) {
         Ok(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
         Err(e) => e.into_response(),
     }

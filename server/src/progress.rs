@@ -5,10 +5,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct BarSink {
     bar: ProgressBar,
+    /// The pipeline's word for its entities ("players/s").
+    entities: String,
 }
 
 impl BarSink {
-    pub fn new(label: &str) -> Self {
+    pub fn new(label: &str, entities: String) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} cells  {msg}  ETA {eta}")
@@ -16,7 +18,7 @@ impl BarSink {
                 .progress_chars("=> "),
         );
         bar.set_prefix(label.to_string());
-        Self { bar }
+        Self { bar, entities }
     }
 
     pub fn finish(&self) {
@@ -31,7 +33,7 @@ impl ProgressSink for BarSink {
         self.bar.set_message(format!(
             "{:.0} {}/s  {}",
             p.players_per_second(),
-            domain::pipeline::active().universe.entities(),
+            self.entities,
             p.current.as_deref().unwrap_or("")
         ));
     }

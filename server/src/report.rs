@@ -2,6 +2,7 @@
 //! unaccounted players with `kind=unaccounted`) and `/report.png` / `.svg`
 //! (the heatmap drawn with plotters, also the page's og:image).
 
+use domain::pipeline::Pipeline;
 use std::sync::Once;
 
 use app::palette::coverage_rgb;
@@ -27,13 +28,14 @@ pub fn spreadsheet_safe(field: &str) -> std::borrow::Cow<'_, str> {
 }
 
 pub fn unaccounted_csv(
+    pipeline: &Pipeline,
     rows: &[(domain::ProcessorId, chrono::NaiveDate, String)],
 ) -> Result<String, ServerError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let entity = &domain::pipeline::active().universe.entity_column;
+    let entity = &pipeline.universe.entity_column;
     w.write_record(["processor", "date", entity.as_str()])?;
     for (p, d, player) in rows {
-        w.write_record([p.code(), &d.to_string(), &spreadsheet_safe(player)])?;
+        w.write_record([pipeline.code(*p), &d.to_string(), &spreadsheet_safe(player)])?;
     }
     let bytes = w
         .into_inner()
@@ -43,8 +45,8 @@ pub fn unaccounted_csv(
 
 /// The picture's short headline, in the pipeline's words: unaccounted in
 /// cells that ran apart from those in cells never run.
-fn png_headline(rec: &Reconciliation) -> String {
-    let u = &domain::pipeline::active().universe;
+fn png_headline(pipeline: &Pipeline, rec: &Reconciliation) -> String {
+    let u = &pipeline.universe;
     let not_run = rec.unaccounted_not_run();
     let ran = rec.unaccounted() - not_run;
     match (ran, not_run) {
@@ -72,6 +74,7 @@ fn register_fonts() {
 
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
+    pipeline: &Pipeline,
     rec: &Reconciliation,
 ) -> Result<(), ServerError>
 where
@@ -83,7 +86,7 @@ where
         "Rollcall coverage {} – {}: {}",
         rec.range.start(),
         rec.range.end(),
-        png_headline(rec)
+        png_headline(pipeline, rec)
     );
     root.draw(&Text::new(
         title,
@@ -103,7 +106,7 @@ where
         let y0 = top + (r as f64 * ch) as i32;
         let y1 = top + ((r + 1) as f64 * ch) as i32 - 2;
         root.draw(&Text::new(
-            p.code(),
+            pipeline.code(*p),
             (20, y0 + (ch / 2.0) as i32 - 8),
             ("sans-serif", 18).into_font(),
         ))
@@ -192,22 +195,22 @@ where
     Ok(())
 }
 
-pub fn svg(rec: &Reconciliation) -> Result<String, ServerError> {
+pub fn svg(pipeline: &Pipeline, rec: &Reconciliation) -> Result<String, ServerError> {
     register_fonts();
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(root, rec)?;
+        draw(root, pipeline, rec)?;
     }
     Ok(out)
 }
 
-pub fn png(rec: &Reconciliation) -> Result<Vec<u8>, ServerError> {
+pub fn png(pipeline: &Pipeline, rec: &Reconciliation) -> Result<Vec<u8>, ServerError> {
     register_fonts();
     let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(root, rec)?;
+        draw(root, pipeline, rec)?;
     }
     let img = image::RgbImage::from_raw(WIDTH, HEIGHT, rgb)
         .ok_or_else(|| ServerError::Encode("buffer size mismatch".into()))?;
@@ -239,11 +242,11 @@ mod tests {
             assert_eq!(spreadsheet_safe(field), safe);
         }
         let rows = vec![(
-            domain::ProcessorId::parse("PDC").unwrap(),
+            domain::pipeline::nba().processor("PDC").unwrap(),
             chrono::NaiveDate::from_ymd_opt(2021, 11, 5).unwrap(),
             "=cmd|' /C calc'!A0".to_string(),
         )];
-        let csv = unaccounted_csv(&rows).unwrap();
+        let csv = unaccounted_csv(&domain::pipeline::nba(), &rows).unwrap();
         let mut lines = csv.lines();
         assert_eq!(lines.next(), Some("processor,date,player_lookup"));
         assert_eq!(lines.next(), Some("PDC,2021-11-05,'=cmd|' /C calc'!A0"));

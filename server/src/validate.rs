@@ -1,6 +1,7 @@
 //! `rollcall validate` output: the original script's shape (table), plus JSON
 //! and CSV with the same numbers.
 
+use domain::pipeline::Pipeline;
 use std::fmt::Write as _;
 
 use domain::report::CellStatus;
@@ -35,7 +36,7 @@ struct JsonReport<'a> {
 /// latest run when it failed.
 #[derive(Serialize)]
 struct JsonCell<'a> {
-    processor: &'static str,
+    processor: &'a str,
     date: chrono::NaiveDate,
     status: &'static str,
     coverage: f64,
@@ -57,9 +58,9 @@ struct JsonCell<'a> {
 }
 
 impl<'a> JsonCell<'a> {
-    fn of(c: &'a domain::report::CellCounts) -> Self {
+    fn of(pipeline: &'a Pipeline, c: &'a domain::report::CellCounts) -> Self {
         JsonCell {
-            processor: c.processor.code(),
+            processor: pipeline.code(c.processor),
             date: c.date,
             status: c.status().code(),
             coverage: c.coverage(),
@@ -83,6 +84,7 @@ impl<'a> JsonCell<'a> {
 
 /// `program` starts the printed re-run commands (`Config::command_prefix`).
 pub fn render(
+    pipeline: &Pipeline,
     rec: &Reconciliation,
     format: Format,
     details: bool,
@@ -101,10 +103,14 @@ pub fn render(
                 totals: rec
                     .processors
                     .iter()
-                    .map(|p| (p.code().to_string(), rec.totals(*p)))
+                    .map(|p| (pipeline.code(*p).to_string(), rec.totals(*p)))
                     .collect(),
-                cells: rec.cells.iter().map(JsonCell::of).collect(),
-                rerun_commands: rec.rerun_commands(program),
+                cells: rec
+                    .cells
+                    .iter()
+                    .map(|c| JsonCell::of(pipeline, c))
+                    .collect(),
+                rerun_commands: rec.rerun_commands(pipeline, program),
             };
             Ok(serde_json::to_string_pretty(&report)? + "\n")
         }
@@ -128,7 +134,7 @@ pub fn render(
             ])?;
             for c in &rec.cells {
                 w.write_record([
-                    c.processor.code().to_string(),
+                    pipeline.code(c.processor).to_string(),
                     c.date.to_string(),
                     c.status().code().to_string(),
                     c.expected.to_string(),
@@ -151,11 +157,17 @@ pub fn render(
                 .map_err(|e| ServerError::Csv(e.into_error().into()))?;
             String::from_utf8(bytes).map_err(|e| ServerError::failed("CSV output", e))
         }
-        Format::Table => Ok(table(rec, details, reconcile, program)),
+        Format::Table => Ok(table(pipeline, rec, details, reconcile, program)),
     }
 }
 
-fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) -> String {
+fn table(
+    pipeline: &Pipeline,
+    rec: &Reconciliation,
+    details: bool,
+    reconcile: bool,
+    program: &str,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -166,7 +178,7 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) ->
     );
     if rec.cells.iter().all(|c| c.expected == 0) {
         // Not "100 %": nobody was there to count (no upstream rows at all).
-        let u = &domain::pipeline::active().universe;
+        let u = &pipeline.universe;
         let _ = writeln!(
             s,
             "Nothing was expected: {} has no rows that make a {} expected from {} to {} \
@@ -179,7 +191,7 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) ->
     }
     for p in &rec.processors {
         let t = rec.totals(*p);
-        let _ = writeln!(s, "\n{} ({})", p.code(), p.name());
+        let _ = writeln!(s, "\n{} ({})", pipeline.code(*p), pipeline.spec(*p).name);
         if reconcile {
             let _ = writeln!(
                 s,
@@ -218,7 +230,7 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) ->
                 t.unaccounted,
                 t.coverage * 100.0
             );
-            let u = &domain::pipeline::active().universe;
+            let u = &pipeline.universe;
             if t.unaccounted == 0 {
                 let _ = writeln!(s, "All {} accounted for (record or failure)", u.entities());
             } else {
@@ -283,7 +295,7 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) ->
                 .map(|(k, v)| format!("{v} {k}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let _ = writeln!(s, "  {} {}: {}", c.processor.code(), c.date, cats);
+            let _ = writeln!(s, "  {} {}: {}", pipeline.code(c.processor), c.date, cats);
         }
     }
     let failed: Vec<_> = rec
@@ -303,14 +315,14 @@ fn table(rec: &Reconciliation, details: bool, reconcile: bool, program: &str) ->
                 let _ = writeln!(
                     s,
                     "  {} {}: {}{older}",
-                    c.processor.code(),
+                    pipeline.code(c.processor),
                     c.date,
                     run.failure_summary()
                 );
             }
         }
     }
-    let cmds = rec.rerun_commands(program);
+    let cmds = rec.rerun_commands(pipeline, program);
     if !cmds.is_empty() {
         let _ = writeln!(
             s,

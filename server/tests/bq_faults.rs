@@ -34,17 +34,20 @@ async fn bigquery_through(proxy: &FaultProxy, request_timeout: Duration) -> BigQ
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
     );
-    BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
-        location: None,
-        base_url: Some(proxy.base_url.clone()),
-        credentials: Credentials::None,
-        timeouts: Timeouts {
-            request: request_timeout,
-            job: Duration::from_secs(120),
+    BigQueryWarehouse::open(
+        BigQueryConfig {
+            project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+            dataset_prefix: prefix,
+            location: None,
+            base_url: Some(proxy.base_url.clone()),
+            credentials: Credentials::None,
+            timeouts: Timeouts {
+                request: request_timeout,
+                job: Duration::from_secs(120),
+            },
         },
-    })
+        std::sync::Arc::new(domain::pipeline::nba()),
+    )
     .await
     .expect("BigQuery warehouse opens through the proxy")
 }
@@ -60,10 +63,18 @@ fn upstream() -> domain::demo::DemoSeason {
 fn request() -> BackfillRequest {
     BackfillRequest {
         processors: vec![
-            domain::Builtin::Psza.id(),
-            domain::Builtin::Pdc.id(),
-            domain::Builtin::Pcf.id(),
-            domain::Builtin::Mlfs.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pcf)
+                .unwrap(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
         ],
         dates: DateSpec::Range {
             start: d("2021-11-02"),
@@ -107,7 +118,7 @@ async fn state(wh: &dyn Warehouse) -> Vec<String> {
             .count();
         out.push(format!(
             "{} {} expected={} records={} failures={:?} unaccounted={} runs={} successes={successes}",
-            c.processor.code(),
+            domain::pipeline::nba().code(c.processor),
             c.date,
             c.expected,
             c.has_record,
@@ -121,7 +132,7 @@ async fn state(wh: &dyn Warehouse) -> Vec<String> {
 
 async fn stage_rows(bq: &BigQueryWarehouse) -> i64 {
     let mut n = 0;
-    for t in BigQueryWarehouse::stage_tables_for_tests() {
+    for t in bq.stage_tables_for_tests() {
         n += bq
             .count_for_tests(&format!("SELECT COUNT(*) FROM {t}"))
             .await
@@ -131,7 +142,7 @@ async fn stage_rows(bq: &BigQueryWarehouse) -> i64 {
 }
 
 async fn check_against_clean_run(proxy: &FaultProxy, bq: &BigQueryWarehouse, what: &str) {
-    let clean = EmbeddedWarehouse::in_memory().unwrap();
+    let clean = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let summary = scenario(&clean).await;
     assert_eq!(summary.state, JobState::Succeeded);
     let summary = scenario(bq).await;
@@ -201,14 +212,17 @@ async fn a_reopened_warehouse_lists_tables_instead_of_creating_them() {
     let before = proxy.counts.jobs() + proxy.counts.other.load(std::sync::atomic::Ordering::SeqCst);
     // Same datasets, everything exists now.
     let prefix = bq.dataset_prefix_for_tests();
-    let again = BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix,
-        location: None,
-        base_url: Some(proxy.base_url.clone()),
-        credentials: Credentials::None,
-        timeouts: Timeouts::default(),
-    })
+    let again = BigQueryWarehouse::open(
+        BigQueryConfig {
+            project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+            dataset_prefix: prefix,
+            location: None,
+            base_url: Some(proxy.base_url.clone()),
+            credentials: Credentials::None,
+            timeouts: Timeouts::default(),
+        },
+        std::sync::Arc::new(domain::pipeline::nba()),
+    )
     .await
     .unwrap();
     let after = proxy.counts.jobs() + proxy.counts.other.load(std::sync::atomic::Ordering::SeqCst);

@@ -197,7 +197,7 @@ fn validate_reconcile_finds_the_demo_gaps_and_a_rerun_closes_them() {
             .iter()
             .find(|t| t[0] == p)
             .unwrap();
-        assert!(t[1]["unaccounted"].as_i64().unwrap() > 0, "{p}");
+        assert!(t[1]["unaccounted"].as_i64().unwrap() > 0, "{p:?}");
     }
 
     let mut bf = vec!["backfill", "--processor", "PDC", "--downstream"];
@@ -287,7 +287,11 @@ fn csv_row(player: &str, date: &str) -> String {
 }
 
 fn pgs_count(db: &Path) -> i64 {
-    let wh = warehouse_embedded::EmbeddedWarehouse::open(db).unwrap();
+    let wh = warehouse_embedded::EmbeddedWarehouse::open(
+        db,
+        std::sync::Arc::new(domain::pipeline::nba()),
+    )
+    .unwrap();
     wh.count_for_tests("SELECT count(*) FROM nba_analytics.player_game_summary")
         .unwrap()
 }
@@ -376,7 +380,10 @@ async fn import_parquet_round_trips() {
     use warehouse::Warehouse;
     let dir = tempfile::tempdir().unwrap();
     let parquet = dir.path().join("pgs.parquet");
-    let source = warehouse_embedded::EmbeddedWarehouse::in_memory().unwrap();
+    let source = warehouse_embedded::EmbeddedWarehouse::in_memory(std::sync::Arc::new(
+        domain::pipeline::nba(),
+    ))
+    .unwrap();
     let season = domain::demo::generate(4);
     let november: Vec<_> = season
         .games
@@ -1304,7 +1311,7 @@ fn a_failed_latest_run_is_reported_not_taken_for_a_silent_drop() {
     // Issue [Q] 4: the fixed run resumed the failed job, with a run id of
     // its own; the crashed run's row carries the time the program took.
     let runs = dir.path().join("runs.csv");
-    warehouse_embedded::EmbeddedWarehouse::in_memory()
+    warehouse_embedded::EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba()))
         .unwrap()
         .execute_batch_for_tests(&format!(
             "ATTACH '{}' AS o (READ_ONLY);

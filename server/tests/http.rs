@@ -10,7 +10,7 @@ use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
 
 async fn app_with_demo_rows() -> axum::Router {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
     wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
     let options = server::leptos_options("target/site", "127.0.0.1:3000".parse().unwrap());
@@ -136,7 +136,7 @@ async fn get_bytes(app: axum::Router, uri: &str) -> (StatusCode, String, Vec<u8>
 
 /// A store in the demo's default state (gaps in PDC/PCF/MLFS in November).
 async fn app_with_demo_state() -> axum::Router {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     engine::demo::load_demo(&wh, domain::demo::DEFAULT_SEED, &())
         .await
         .unwrap();
@@ -238,7 +238,7 @@ async fn csv_export_equals_the_grid_server_function() {
     assert_eq!(rows.len(), grid.cells.len());
     for (row, cell) in rows.iter().zip(&grid.cells) {
         let field = |i: usize| row.get(i).unwrap().to_string();
-        assert_eq!(field(0), cell.processor.code());
+        assert_eq!(field(0), domain::pipeline::nba().code(cell.processor));
         assert_eq!(field(1), cell.date.to_string());
         assert_eq!(field(2), cell.status().code());
         let numbers = [
@@ -352,7 +352,7 @@ fn renders_finish_while_other_routers_are_built() {
     let app = runtime.block_on(app_with_demo_rows());
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_builder = StopOnDrop(Arc::clone(&stop));
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let options = server::leptos_options("target/site", "127.0.0.1:3000".parse().unwrap());
     // The state starts a job worker, so it is made inside the runtime.
     let state = runtime.block_on(async {
@@ -414,7 +414,7 @@ async fn hashed_assets_are_sent_precompressed_and_cached_for_good_pages_revalida
     std::fs::write(pkg.join(format!("{name}.js.br")), "brotli js").unwrap();
     std::fs::write(pkg.join(format!("{name}.js.gz")), "gzip js").unwrap();
     std::fs::write(pkg.join(format!("{name}.css")), "raw css").unwrap();
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
     wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
     let options = server::leptos_options(

@@ -74,7 +74,7 @@ fn demo(db: &Path) {
 }
 
 fn dump(db: &Path) -> Vec<String> {
-    let wh = EmbeddedWarehouse::open(db).unwrap();
+    let wh = EmbeddedWarehouse::open(db, std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let mut out = Vec::new();
     for sql in [
         "SELECT * EXCLUDE (run_id, processed_at) FROM nba_precompute.player_shot_zone_analysis ORDER BY ALL",

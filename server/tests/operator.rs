@@ -13,7 +13,7 @@ use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
 
 async fn store() -> Arc<EmbeddedWarehouse> {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
     wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
     Arc::new(wh)

@@ -2,6 +2,7 @@
 //! every store), gathered for `domain::reconcile`, which applies the rules.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use domain::pipeline::Pipeline;
 use domain::reconcile::{cells, processor_of_bit, FailureGroup, Mask, MaskCount, RunGroup};
 use domain::report::{CellCounts, LastRun};
 use domain::ProcessorId;
@@ -36,17 +37,28 @@ pub struct AccountingRow {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Default)]
-pub struct Accounting {
+/// The rows of one reconciliation of `pipeline`'s tables.
+#[derive(Debug)]
+pub struct Accounting<'p> {
+    pipeline: &'p Pipeline,
     masks: Vec<MaskCount>,
     failures: Vec<FailureGroup>,
     runs: Vec<RunGroup>,
 }
 
-impl Accounting {
+impl<'p> Accounting<'p> {
+    pub fn new(pipeline: &'p Pipeline) -> Self {
+        Self {
+            pipeline,
+            masks: Vec::new(),
+            failures: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
     pub fn push(&mut self, row: AccountingRow) -> Result<()> {
         let processor = || {
-            processor_of_bit(row.key)
+            processor_of_bit(self.pipeline, row.key)
                 .ok_or_else(|| WarehouseError::Query(format!("no processor has bit {}", row.key)))
         };
         match row.kind {
@@ -96,7 +108,13 @@ impl Accounting {
 
     /// The cells of the selected processors.
     pub fn cells(&self, selected: &[ProcessorId]) -> Vec<CellCounts> {
-        cells(selected, &self.masks, &self.failures, &self.runs)
+        cells(
+            self.pipeline,
+            selected,
+            &self.masks,
+            &self.failures,
+            &self.runs,
+        )
     }
 }
 
@@ -122,11 +140,12 @@ mod tests {
 
     #[test]
     fn rows_become_cells_and_corrupt_rows_are_errors() {
-        let mut a = Accounting::default();
+        let nba = domain::pipeline::nba();
+        let mut a = Accounting::new(&nba);
         // Expected, no record: the PDC cell's one player group is unaccounted.
         a.push(row(MASK_ROW, 0)).unwrap();
         a.push(row(RUN_ROW, 2)).unwrap();
-        let cells = a.cells(&[domain::Builtin::Pdc.id()]);
+        let cells = a.cells(&[nba.builtin(domain::Builtin::Pdc).unwrap()]);
         assert_eq!(cells.len(), 1);
         assert_eq!(
             (cells[0].expected, cells[0].unaccounted, cells[0].runs),

@@ -29,7 +29,12 @@ pub enum WarehouseError {
 impl WarehouseError {
     /// A processor code read back from storage: an unknown one means the
     /// stored data is not what this build wrote, a query fault.
-    pub fn stored_processor(code: &str) -> Result<domain::ProcessorId, WarehouseError> {
-        domain::ProcessorId::parse(code).map_err(|e| WarehouseError::Query(e.to_string()))
+    pub fn stored_processor(
+        pipeline: &domain::pipeline::Pipeline,
+        code: &str,
+    ) -> Result<domain::ProcessorId, WarehouseError> {
+        pipeline
+            .processor(code)
+            .map_err(|e| WarehouseError::Query(e.to_string()))
     }
 }

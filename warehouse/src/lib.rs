@@ -10,10 +10,12 @@ mod types;
 pub use error::WarehouseError;
 pub use types::*;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
-use domain::pipeline::UniverseRow;
+use domain::pipeline::{Pipeline, UniverseRow};
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
@@ -22,17 +24,21 @@ pub type Result<T> = std::result::Result<T, WarehouseError>;
 
 #[async_trait]
 pub trait Warehouse: Send + Sync + 'static {
+    /// The pipeline whose tables this store holds (it was opened with it):
+    /// what every `ProcessorId` it takes or returns is a position in.
+    fn pipeline(&self) -> &Arc<Pipeline>;
+
     /// Which backend this is and whether it answers.
     async fn status(&self) -> Result<WarehouseStatus>;
 
     /// Per game date in the range: games, box-score rows and expected players
-    /// (active, with minutes or shot attempts — DESIGN §1).
+    /// (active, with minutes or shot attempts — docs/DESIGN.md §1).
     async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>>;
 
     /// Row counts of every Rollcall table within the range (by each table's date column).
     async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>>;
 
-    // ---- upstream (Phase 3) -------------------------------------------------
+    // ---- upstream -------------------------------------------------------------
 
     /// Replaces the upstream tables' rows for the dates present in `schedule`
     /// and `games` (all-or-nothing).

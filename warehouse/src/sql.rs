@@ -15,12 +15,15 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
+use std::sync::Arc;
+
+use domain::pipeline::Pipeline;
 use domain::pipeline::Universe;
 use domain::processor::{ColumnType, ProcessorSpec};
 use domain::processors::DATE_LEVEL;
 use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
 use domain::report::{FailureRow, Page, RunInfo, TraceFailure, TraceLink, TraceState};
-use domain::{processors, DateRange, ProcessorId, Runs};
+use domain::{DateRange, ProcessorId, Runs};
 
 use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
 use crate::{FailureFilter, FailureScope, GameDateSummary, Result, WarehouseError};
@@ -33,21 +36,16 @@ pub const RUNS: &str = "nba_processing.precompute_processor_runs";
 pub const JOBS: &str = "rollcall_meta.jobs";
 pub const JOB_CELLS: &str = "rollcall_meta.job_cells";
 
-/// The active pipeline's condition for an expected entity (operator-written
-/// SQL over the universe table, see `pipelines/nba.toml`), parenthesised:
-/// it follows an `AND`, and a top-level `OR` must not escape the date filter
+/// The pipeline's condition for an expected entity (operator-written SQL
+/// over the universe table, see `pipelines/nba.toml`), parenthesised: it
+/// follows an `AND`, and a top-level `OR` must not escape the date filter
 /// (`pipeline::check_condition` guarantees it is one balanced condition).
-fn expected_condition() -> String {
-    format!("({})", universe().expected)
-}
-
-/// The active pipeline's universe: whom roll call expects, per date.
-fn universe() -> &'static Universe {
-    &domain::pipeline::active().universe
+fn expected_condition(u: &Universe) -> String {
+    format!("({})", u.expected)
 }
 
 /// The columns of a universe table of the pipeline's own, as both stores
-/// create it (`None` for the NBA box scores, which have their DESIGN schema).
+/// create it (`None` for the NBA box scores, which have their docs/DESIGN.md §2 schema).
 pub fn universe_table_columns(u: &Universe) -> Option<Vec<(&str, ColumnKind)>> {
     if u.is_nba() {
         return None;
@@ -67,18 +65,6 @@ pub fn universe_table_columns(u: &Universe) -> Option<Vec<(&str, ColumnKind)>> {
     )
 }
 
-/// The active pipeline's failure table (`[tables] failures`; the NBA
-/// pipeline's is DESIGN's [`FAILURES`]).
-pub fn failures_table() -> &'static str {
-    &domain::pipeline::active().failures_table
-}
-
-/// The active pipeline's run table (`[tables] runs`; the NBA pipeline's is
-/// DESIGN's [`RUNS`]).
-pub fn runs_table() -> &'static str {
-    &domain::pipeline::active().runs_table
-}
-
 /// A declared table's dataset (DuckDB: schema) and name; an undotted name
 /// lives in `main`.
 pub fn dataset_and_table(declared: &str) -> (&str, &str) {
@@ -86,7 +72,7 @@ pub fn dataset_and_table(declared: &str) -> (&str, &str) {
 }
 
 /// The failure table's columns, as both stores create one that is not
-/// DESIGN's (which the embedded migrations and BigQuery's schema create).
+/// the docs/DESIGN.md §2 one (which the embedded migrations and BigQuery's schema create).
 pub const FAILURE_COLUMNS: [(&str, ColumnKind); 10] = [
     ("processor_name", ColumnKind::Text),
     ("run_id", ColumnKind::Text),
@@ -124,9 +110,11 @@ pub enum Flavor {
     BigQuery,
 }
 
-/// A store's spelling of the parts that differ.
+/// A store's spelling of the parts that differ, and the pipeline whose
+/// tables it reads.
 pub struct Dialect {
     flavor: Flavor,
+    pipeline: Arc<Pipeline>,
     /// A declared table (`dataset.table`) as this store names it in SQL.
     qualify: Box<dyn Fn(&str) -> String + Send + Sync>,
 }
@@ -212,24 +200,49 @@ pub enum SqlType {
 
 impl Dialect {
     /// DuckDB: tables by their declared names, positional `$n` parameters.
-    pub fn duckdb() -> Self {
+    pub fn duckdb(pipeline: Arc<Pipeline>) -> Self {
         Self {
             flavor: Flavor::DuckDb,
+            pipeline,
             qualify: Box::new(str::to_string),
         }
     }
 
     /// BigQuery: `qualify` turns `dataset.table` into the project's quoted
     /// name; named `@name` parameters.
-    pub fn bigquery(qualify: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+    pub fn bigquery(
+        pipeline: Arc<Pipeline>,
+        qualify: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> Self {
         Self {
             flavor: Flavor::BigQuery,
+            pipeline,
             qualify: Box::new(qualify),
         }
     }
 
     pub fn flavor(&self) -> Flavor {
         self.flavor
+    }
+
+    /// The pipeline whose tables this store holds.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The pipeline's universe: whom roll call expects, per date.
+    fn universe(&self) -> &Universe {
+        &self.pipeline.universe
+    }
+
+    /// The pipeline's failure table (`[tables] failures`), as named in SQL.
+    fn failures(&self) -> String {
+        self.table(&self.pipeline.failures_table)
+    }
+
+    /// The pipeline's run table (`[tables] runs`), as named in SQL.
+    fn runs(&self) -> String {
+        self.table(&self.pipeline.runs_table)
     }
 
     pub fn table(&self, declared: &str) -> String {
@@ -435,13 +448,13 @@ fn matches_search(column: &str, needle: &str) -> String {
 }
 
 /// The selected processors as a table of (code, bit): static declarations only.
-fn selected(processors: &[ProcessorId]) -> String {
+fn selected(pipeline: &Pipeline, processors: &[ProcessorId]) -> String {
     processors
         .iter()
         .map(|p| {
             format!(
                 "SELECT '{}' AS code, {} AS bit",
-                p.code(),
+                pipeline.code(*p),
                 mask::processor_bit(*p)
             )
         })
@@ -465,11 +478,13 @@ fn selected(processors: &[ProcessorId]) -> String {
 /// Kept small on purpose: DuckDB re-plans a prepared statement that reads
 /// tables on every execution, so planning is paid per call.
 pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
-    let who_is_expected = expected_condition();
+    let p = d.pipeline();
+    let u = &p.universe;
+    let who_is_expected = expected_condition(u);
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
-    let record_marks = domain::reconcile::union_per_processor(|s| {
+    let record_marks = domain::reconcile::union_per_processor(p, |s| {
         format!(
             "SELECT {c}, {e}, 0, {bit}, 0, 0 FROM {t} WHERE {c} BETWEEN {start} AND {end}",
             c = s.date_column,
@@ -478,7 +493,7 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
             bit = mask::processor_bit(s.id),
         )
     });
-    let bit = processor_bit_sql("processor_name");
+    let bit = processor_bit_sql(d.pipeline(), "processor_name");
     let null_int = d.null(SqlType::Int);
     let sql = format!(
         "WITH fails AS (
@@ -512,10 +527,10 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
          SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
                 CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END
          FROM runs",
-        failures = d.table(failures_table()),
-        pgs = d.table(&universe().table),
-        ud = universe().date_column,
-        ue = universe().entity_column,
+        failures = d.failures(),
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
         expected_categories = expected_spellings_sql(),
         null_text = d.null(SqlType::Text),
         any_date_level = d.any(&format!("entity_id = {date_level}")),
@@ -524,7 +539,7 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
         latest_runs = d.latest_runs(&format!(
             "SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at, error
              FROM {runs} WHERE analysis_date BETWEEN {start} AND {end}",
-            runs = d.table(runs_table()),
+            runs = d.runs(),
         )),
     );
     b.finish(sql)
@@ -555,8 +570,8 @@ pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
 /// distinct games; another universe counts its rows), universe rows,
 /// expected entities.
 pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
-    let u = universe();
-    let who_is_expected = expected_condition();
+    let u = d.universe();
+    let who_is_expected = expected_condition(u);
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let games = if u.is_nba() {
@@ -579,9 +594,8 @@ pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
 /// The tables the overview counts, each once, with the date column each is
 /// filtered on: the universe (with the NBA schedule), every processor's
 /// table, the failures and the runs.
-pub fn counted_tables() -> Vec<(&'static str, &'static str)> {
-    let p = domain::pipeline::active();
-    let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+pub fn counted_tables(p: &Pipeline) -> Vec<(&str, &str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
     if p.universe.is_nba() {
         out.push((SCHEDULE, "game_date"));
     }
@@ -592,8 +606,8 @@ pub fn counted_tables() -> Vec<(&'static str, &'static str)> {
             .map(|s| (s.output_table.as_str(), s.date_column.as_str())),
     );
     out.extend([
-        (failures_table(), "analysis_date"),
-        (runs_table(), "analysis_date"),
+        (p.failures_table.as_str(), "analysis_date"),
+        (p.runs_table.as_str(), "analysis_date"),
     ]);
     let mut seen = std::collections::HashSet::new();
     out.retain(|(t, _)| seen.insert(*t));
@@ -605,7 +619,7 @@ pub fn counted_tables() -> Vec<(&'static str, &'static str)> {
 pub fn table_counts(d: &Dialect, range: DateRange) -> Query {
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
-    let sql = counted_tables()
+    let sql = counted_tables(d.pipeline())
         .iter()
         .enumerate()
         .map(|(i, (t, c))| {
@@ -620,8 +634,8 @@ pub fn table_counts(d: &Dialect, range: DateRange) -> Query {
 }
 
 /// [`table_counts`]' rows as counts in [`counted_tables`] order.
-pub fn table_counts_of(rows: &[(i64, i64)]) -> Vec<crate::TableCount> {
-    counted_tables()
+pub fn table_counts_of(p: &Pipeline, rows: &[(i64, i64)]) -> Vec<crate::TableCount> {
+    counted_tables(p)
         .iter()
         .enumerate()
         .map(|(i, (t, _))| crate::TableCount {
@@ -642,8 +656,8 @@ pub fn table_count_row(r: &dyn SqlRow) -> Result<(i64, i64)> {
 /// The expected entities per date of the range, each once, by date then
 /// entity (what a command reads on stdin). Columns: date, entity.
 pub fn expected_entities(d: &Dialect, range: DateRange) -> Query {
-    let u = universe();
-    let who_is_expected = expected_condition();
+    let u = d.universe();
+    let who_is_expected = expected_condition(u);
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let sql = format!(
@@ -749,13 +763,14 @@ pub fn unaccounted(
     search: Option<&str>,
     paging: Option<Paging>,
 ) -> Query {
-    let who_is_expected = expected_condition();
+    let u = d.universe();
+    let who_is_expected = expected_condition(u);
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let needle = b.text("search", search);
     let page = paging.map(|p| p.bind(&mut b));
-    let records = domain::reconcile::union_per_processor(|s| {
+    let records = domain::reconcile::union_per_processor(d.pipeline(), |s| {
         format!(
             "SELECT {bit} AS bit, {c} AS d, {e} AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",
             bit = mask::processor_bit(s.id),
@@ -785,24 +800,27 @@ pub fn unaccounted(
          LEFT JOIN date_fails AS df ON df.bit = s.bit AND df.d = e.d
          WHERE r.p IS NULL AND pf.entity_id IS NULL AND df.d IS NULL
          ORDER BY e.d, s.bit, e.p{page}",
-        sel = selected(processors),
-        bit = processor_bit_sql("processor_name"),
-        failures = d.table(failures_table()),
-        pgs = d.table(&universe().table),
-        ud = universe().date_column,
-        ue = universe().entity_column,
-        search = matches_search(&universe().entity_column, &needle),
+        sel = selected(d.pipeline(), processors),
+        bit = processor_bit_sql(d.pipeline(), "processor_name"),
+        failures = d.failures(),
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
+        search = matches_search(&u.entity_column, &needle),
         page = page.unwrap_or_default(),
     );
     b.finish(sql)
 }
 
 /// One row of [`unaccounted`] and the total it reports.
-pub fn unaccounted_row(r: &dyn SqlRow) -> Result<((ProcessorId, NaiveDate, String), i64)> {
+pub fn unaccounted_row(
+    p: &Pipeline,
+    r: &dyn SqlRow,
+) -> Result<((ProcessorId, NaiveDate, String), i64)> {
     let code = r.text(0)?.unwrap_or_default();
     Ok((
         (
-            WarehouseError::stored_processor(&code)?,
+            WarehouseError::stored_processor(p, &code)?,
             r.required_date(1, "date")?,
             r.text(2)?.unwrap_or_default(),
         ),
@@ -812,8 +830,9 @@ pub fn unaccounted_row(r: &dyn SqlRow) -> Result<((ProcessorId, NaiveDate, Strin
 
 /// `processor_name` is any spelling of `p` (bound: the code and the name).
 fn names_processor(b: &mut Builder<'_>, p: ProcessorId) -> String {
-    let code = b.text("code", Some(p.code()));
-    let name = b.text("name", Some(p.name()));
+    let spec = b.d.pipeline().spec(p);
+    let code = b.text("code", Some(&spec.code));
+    let name = b.text("name", Some(&spec.name));
     format!("UPPER(processor_name) IN (UPPER({code}), UPPER({name}))")
 }
 
@@ -852,7 +871,7 @@ pub fn failure_rows(d: &Dialect, p: ProcessorId, date: NaiveDate, filter: &Failu
          WHERE ({category} IS NULL OR category = {category}) AND {search}
          ORDER BY category, entity_id{page}",
         code = category_code_sql(),
-        failures = d.table(failures_table()),
+        failures = d.failures(),
         search = matches_search("entity_id", &needle),
     );
     b.finish(sql)
@@ -886,7 +905,7 @@ pub fn cell_runs(d: &Dialect, p: ProcessorId, date: NaiveDate) -> Query {
          FROM {runs} WHERE analysis_date = {day} AND {of_processor}
          ORDER BY started_at DESC, run_id DESC",
         started = d.micros("started_at"),
-        runs = d.table(runs_table()),
+        runs = d.runs(),
     );
     b.finish(sql)
 }
@@ -920,13 +939,13 @@ pub fn trace_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
 /// Columns: box scores of the player within the trace window, and whether
 /// the player is expected on the date (0 or more).
 pub fn player_known(d: &Dialect, player: &str, date: NaiveDate) -> Query {
-    let who_is_expected = expected_condition();
+    let u = d.universe();
+    let who_is_expected = expected_condition(u);
     let mut b = Builder::new(d);
     let (lo, hi) = trace_window(date);
     let who = b.text("player", Some(player));
     let day = b.date("date", date);
     let (lo, hi) = (b.date("lo", lo), b.date("hi", hi));
-    let u = universe();
     let sql = format!(
         "SELECT COUNT(*), COUNT(CASE WHEN {ud} = {day} AND {who_is_expected} THEN 1 END)
          FROM {pgs} WHERE {ue} = {who} AND {ud} BETWEEN {lo} AND {hi}",
@@ -942,7 +961,7 @@ pub fn player_records(d: &Dialect, player: &str, date: NaiveDate) -> Query {
     let mut b = Builder::new(d);
     let who = b.text("player", Some(player));
     let day = b.date("date", date);
-    let sql = domain::reconcile::union_per_processor(|s| {
+    let sql = domain::reconcile::union_per_processor(d.pipeline(), |s| {
         format!(
             "SELECT {bit} AS bit, COUNT(*) AS n FROM {t} WHERE {c} = {day} AND {e} = {who}",
             bit = mask::processor_bit(s.id),
@@ -968,8 +987,8 @@ pub fn player_failures(d: &Dialect, player: &str, date: NaiveDate) -> Query {
          FROM {failures}
          WHERE analysis_date = {day} AND entity_id IN ({who}, {date_level})
          ORDER BY CASE WHEN entity_id = {who} THEN 0 ELSE 1 END, entity_id",
-        code = processor_code_sql("processor_name"),
-        failures = d.table(failures_table()),
+        code = processor_code_sql(d.pipeline(), "processor_name"),
+        failures = d.failures(),
     );
     b.finish(sql)
 }
@@ -978,6 +997,7 @@ pub fn player_failures(d: &Dialect, player: &str, date: NaiveDate) -> Query {
 /// date, the rows of [`player_records`] and [`player_failures`], and the
 /// recent box scores (none for a universe other than the NBA's).
 pub fn player_trace(
+    pipeline: &Pipeline,
     player: &str,
     date: NaiveDate,
     expected: bool,
@@ -989,7 +1009,7 @@ pub fn player_trace(
         player_lookup: player.to_string(),
         date,
         expected,
-        links: trace_links(record_bits, failures, expected),
+        links: trace_links(pipeline, record_bits, failures, expected),
         recent_games,
         explained: None,
     }
@@ -1025,11 +1045,13 @@ pub fn trace_failure_row(r: &dyn SqlRow) -> Result<(Option<String>, TraceFailure
 /// that accounts for the player (their own before a date-level one), or
 /// neither.
 pub fn trace_links(
+    pipeline: &Pipeline,
     record_bits: &[Option<i64>],
     failures: &[(Option<String>, TraceFailure)],
     expected: bool,
 ) -> Vec<TraceLink> {
-    processors()
+    pipeline
+        .processors
         .iter()
         .map(|spec| {
             let bit = mask::processor_bit(spec.id);
@@ -1066,8 +1088,8 @@ pub fn pending_elsewhere(d: &Dialect, me: &str, lo: &str, hi: &str) -> String {
                  AND r.analysis_date BETWEEN {lo} AND {hi})",
         cells = d.table(JOB_CELLS),
         jobs = d.table(JOBS),
-        runs = d.table(runs_table()),
-        code = processor_code_sql("r.processor_name"),
+        runs = d.runs(),
+        code = processor_code_sql(d.pipeline(), "r.processor_name"),
     )
 }
 
@@ -1081,7 +1103,16 @@ pub fn overlap_conflict(other: &str, processor: &str, date: NaiveDate) -> Wareho
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::pipeline::Pipeline;
+    use domain::Builtin;
+
+    fn nba() -> Arc<Pipeline> {
+        Arc::new(domain::pipeline::nba())
+    }
+
+    /// The shipped pipeline's processor running `b`.
+    fn id(b: Builtin) -> ProcessorId {
+        nba().builtin(b).unwrap()
+    }
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2021, 11, d).unwrap()
@@ -1095,12 +1126,7 @@ mod tests {
             offset: paging.offset,
             ..FailureFilter::default()
         };
-        failure_rows(
-            &Dialect::duckdb(),
-            domain::Builtin::Pdc.id(),
-            day(10),
-            &filter,
-        )
+        failure_rows(&Dialect::duckdb(nba()), id(Builtin::Pdc), day(10), &filter)
     }
 
     #[test]
@@ -1111,12 +1137,7 @@ mod tests {
                 scope,
                 ..FailureFilter::default()
             };
-            failure_rows(
-                &Dialect::duckdb(),
-                domain::Builtin::Pdc.id(),
-                day(10),
-                &filter,
-            )
+            failure_rows(&Dialect::duckdb(nba()), id(Builtin::Pdc), day(10), &filter)
         };
         assert!(!of(FailureScope::Any).sql.contains("entity_id <>"));
         let entity = of(FailureScope::Entity);
@@ -1148,11 +1169,11 @@ mod tests {
 
     #[test]
     fn bigquery_names_arguments_and_qualifies_tables() {
-        let d = Dialect::bigquery(|t| format!("`p.x_{t}`"));
+        let d = Dialect::bigquery(nba(), |t| format!("`p.x_{t}`"));
         let q = unaccounted(
             &d,
             DateRange::new(day(5), day(6), 10).unwrap(),
-            &[domain::Builtin::Psza.id()],
+            &[id(Builtin::Psza)],
             None,
             None,
         );
@@ -1167,8 +1188,8 @@ mod tests {
         let hostile = "x'); DROP TABLE jobs; --";
         for q in [
             failure_rows(
-                &Dialect::duckdb(),
-                domain::Builtin::Mlfs.id(),
+                &Dialect::duckdb(nba()),
+                id(Builtin::Mlfs),
                 day(7),
                 &FailureFilter {
                     category: Some(hostile.into()),
@@ -1177,8 +1198,8 @@ mod tests {
                     ..FailureFilter::default()
                 },
             ),
-            player_known(&Dialect::duckdb(), hostile, day(7)),
-            player_failures(&Dialect::duckdb(), hostile, day(7)),
+            player_known(&Dialect::duckdb(nba()), hostile, day(7)),
+            player_failures(&Dialect::duckdb(nba()), hostile, day(7)),
         ] {
             assert!(!q.sql.contains("DROP"), "{}", q.sql);
             assert!(q
@@ -1237,7 +1258,7 @@ mod tests {
             ]
         );
         // The overview counts the NBA pipeline's eight tables, in order.
-        let counted: Vec<&str> = counted_tables().into_iter().map(|(t, _)| t).collect();
+        let counted: Vec<&str> = counted_tables(&nba).into_iter().map(|(t, _)| t).collect();
         assert_eq!(
             counted,
             vec![
@@ -1252,11 +1273,11 @@ mod tests {
             ]
         );
         let q = table_counts(
-            &Dialect::duckdb(),
+            &Dialect::duckdb(Arc::new(nba.clone())),
             DateRange::new(day(1), day(2), 10).unwrap(),
         );
         assert_eq!(q.sql.matches("UNION ALL").count(), 7);
-        let counts = table_counts_of(&[(1, 40), (7, 3)]);
+        let counts = table_counts_of(&nba, &[(1, 40), (7, 3)]);
         assert_eq!((counts[1].rows, counts[7].rows, counts[0].rows), (40, 3, 0));
     }
 

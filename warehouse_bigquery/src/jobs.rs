@@ -49,7 +49,7 @@ pub(crate) async fn create_job(
             &schema::JOB_CELLS,
             &[
                 P::Str(Some(id.clone())),
-                P::Str(Some(p.code().into())),
+                P::Str(Some(wh.pipeline.code(*p).into())),
                 P::Date(Some(*d)),
                 P::Str(Some("pending".into())),
                 P::Timestamp(Some(job.created_at)),
@@ -126,7 +126,7 @@ async fn overlap_error(
     let (lo, hi) = bounds(cells);
     let wanted: std::collections::BTreeSet<(String, NaiveDate)> = cells
         .iter()
-        .map(|(p, d)| (p.code().to_string(), *d))
+        .map(|(p, d)| (wh.pipeline.code(*p).to_string(), *d))
         .collect();
     let rows = wh
         .q(
@@ -173,7 +173,7 @@ pub(crate) async fn start_job(wh: &BigQueryWarehouse, id: &str) -> Result<JobRec
     let me = format!("'{id}'");
     let rows: Vec<Vec<P>> = mine
         .iter()
-        .map(|(p, d)| vec![P::Str(Some(p.code().into())), P::Date(Some(*d))])
+        .map(|(p, d)| vec![P::Str(Some(wh.pipeline.code(*p).into())), P::Date(Some(*d))])
         .collect();
     let changed = wh
         .bq
@@ -219,7 +219,7 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     let mut cells = Vec::with_capacity(rows.len());
     for r in &rows {
         cells.push((
-            WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default())?,
+            WarehouseError::stored_processor(&wh.pipeline, &client::s(&r[0]).unwrap_or_default())?,
             client::d(&r[1]).ok_or_else(|| client::missing("analysis_date"))?,
         ));
     }
@@ -232,7 +232,7 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
             &format!(
                 "SELECT processor_name, analysis_date, status, UNIX_MICROS(started_at) FROM {}
                  WHERE job_id = @id AND analysis_date BETWEEN @lo AND @hi",
-                wh.t(schema::runs())
+                wh.t(wh.tables.runs)
             ),
             vec![
                 param("id", P::Str(Some(id.into()))),
@@ -246,7 +246,7 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     let mut last: BTreeMap<(usize, NaiveDate), (i64, RunStatus)> = BTreeMap::new();
     for r in &runs {
         let (Ok(p), Some(d)) = (
-            WarehouseError::stored_processor(&client::s(&r[0]).unwrap_or_default()),
+            WarehouseError::stored_processor(&wh.pipeline, &client::s(&r[0]).unwrap_or_default()),
             client::d(&r[1]),
         ) else {
             continue;

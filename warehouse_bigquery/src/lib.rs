@@ -26,7 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
-use domain::pipeline::UniverseRow;
+use domain::pipeline::{Pipeline, UniverseRow};
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
@@ -82,6 +82,9 @@ pub struct BigQueryConfig {
 pub struct BigQueryWarehouse {
     bq: Bq,
     names: Names,
+    pipeline: Arc<Pipeline>,
+    /// The pipeline's own tables, declared at open.
+    tables: schema::PipelineTables,
     /// The shared queries' spelling here (`warehouse::sql`), over `names`.
     dialect: warehouse::sql::Dialect,
 }
@@ -115,7 +118,7 @@ fn upload_url(v2: &str) -> String {
 impl BigQueryWarehouse {
     /// Connects, then creates missing datasets and tables (existing ones are
     /// left alone).
-    pub async fn open(config: BigQueryConfig) -> Result<Self> {
+    pub async fn open(config: BigQueryConfig, pipeline: Arc<Pipeline>) -> Result<Self> {
         valid_identifier("project", &config.project, false)?;
         valid_identifier("dataset prefix", &config.dataset_prefix, true)?;
         let location = format!("bigquery:{}", config.project);
@@ -167,8 +170,10 @@ impl BigQueryWarehouse {
                 location: config.location.clone(),
                 timeouts: config.timeouts,
             },
-            dialect: names.dialect(),
+            dialect: names.dialect(Arc::clone(&pipeline)),
             names,
+            tables: schema::PipelineTables::of(&pipeline),
+            pipeline,
         };
         schema::ensure(&wh, config.location.as_deref())
             .await
@@ -189,7 +194,7 @@ impl BigQueryWarehouse {
     /// leave (legacy spellings, unknown categories).
     pub async fn execute_for_tests(&self, sql: &str) -> Result<()> {
         let mut sql = sql.to_string();
-        for t in schema::all_tables() {
+        for t in self.tables.all() {
             sql = replace_name(
                 &sql,
                 &format!("{}.{}", t.dataset, t.name),
@@ -204,7 +209,7 @@ impl BigQueryWarehouse {
     /// check what no trait method shows (leftover stage rows, duplicates).
     pub async fn count_for_tests(&self, sql: &str) -> Result<i64> {
         let mut sql = sql.to_string();
-        for t in schema::all_tables() {
+        for t in self.tables.all() {
             let stage = format!("{}.{}", schema::STAGE_DATASET, schema::stage_name(t));
             sql = replace_name(&sql, &stage, &self.names.stage(t));
             sql = replace_name(
@@ -226,8 +231,9 @@ impl BigQueryWarehouse {
     }
 
     /// Every staging twin, as `count_for_tests` names them.
-    pub fn stage_tables_for_tests() -> Vec<String> {
-        schema::all_tables()
+    pub fn stage_tables_for_tests(&self) -> Vec<String> {
+        self.tables
+            .all()
             .filter(|t| t.staged)
             .map(|t| format!("{}.{}", schema::STAGE_DATASET, schema::stage_name(t)))
             .collect()
@@ -278,6 +284,10 @@ impl BigQueryWarehouse {
 
 #[async_trait]
 impl Warehouse for BigQueryWarehouse {
+    fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
     async fn status(&self) -> Result<WarehouseStatus> {
         self.q("SELECT 1", vec![]).await?;
         Ok(WarehouseStatus {

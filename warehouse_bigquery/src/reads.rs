@@ -29,12 +29,12 @@ pub(crate) async fn failures_of(
                 "SELECT entity_id, COALESCE(failure_category, '') FROM {}
                  WHERE analysis_date = @date AND UPPER(processor_name) IN (UPPER(@code), UPPER(@name))
                    AND entity_id <> @date_level",
-                wh.t(schema::failures())
+                wh.t(wh.tables.failures)
             ),
             vec![
                 param("date", P::Date(Some(date))),
-                param("code", P::Str(Some(p.code().into()))),
-                param("name", P::Str(Some(p.name().into()))),
+                param("code", P::Str(Some(wh.pipeline.code(p).into()))),
+                param("name", P::Str(Some(wh.pipeline.spec(p).name.clone()))),
                 param("date_level", P::Str(Some(DATE_LEVEL.into()))),
             ],
         )
@@ -55,14 +55,14 @@ pub(crate) async fn records_of<T: serde::de::DeserializeOwned>(
     p: ProcessorId,
     date: NaiveDate,
 ) -> Result<Vec<T>> {
-    let t = schema::output_table(p)?;
+    let t = wh.tables.output(&wh.pipeline, p)?;
     let rows = wh
         .q(
             &format!(
                 "SELECT {} FROM {} AS t WHERE t.{} = @date",
                 schema::select_list(t, "t"),
                 wh.t(t),
-                p.spec().date_column
+                wh.pipeline.spec(p).date_column
             ),
             vec![param("date", P::Date(Some(date)))],
         )
@@ -107,7 +107,7 @@ pub(crate) async fn table_counts(
     let rows = wh
         .rows(&sql::table_counts(&wh.dialect, range), sql::table_count_row)
         .await?;
-    Ok(sql::table_counts_of(&rows))
+    Ok(sql::table_counts_of(&wh.pipeline, &rows))
 }
 
 pub(crate) async fn expected_entities(
@@ -179,7 +179,7 @@ pub(crate) async fn upstream_outcomes(
 ) -> Result<UpstreamSet> {
     let mut up = UpstreamSet::default();
     for p in processors {
-        match p.spec().builtin {
+        match wh.pipeline.spec(*p).builtin {
             Some(Builtin::Psza) => {
                 up.psza = upstream_of(wh, *p, date, |r: &domain::processors::PszaRecord| {
                     r.player_lookup.clone()
@@ -200,7 +200,8 @@ pub(crate) async fn upstream_outcomes(
             }
             Some(Builtin::Mlfs) | None => {
                 return Err(WarehouseError::Query(format!(
-                    "{p} is not a builtin that others read: its outputs are not read as upstream"
+                    "{} is not a builtin that others read: its outputs are not read as upstream",
+                    wh.pipeline.code(*p)
                 )))
             }
         }
@@ -216,7 +217,7 @@ pub(crate) async fn cell_counts(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let mut accounting = Accounting::default();
+    let mut accounting = Accounting::new(&wh.pipeline);
     for row in wh
         .rows(&sql::reconcile(&wh.dialect, range), sql::accounting_row)
         .await?
@@ -235,7 +236,9 @@ pub(crate) async fn unaccounted(
         return Ok(Vec::new());
     }
     let q = sql::unaccounted(&wh.dialect, range, processors, None, None);
-    let rows = wh.rows(&q, sql::unaccounted_row).await?;
+    let rows = wh
+        .rows(&q, |r| sql::unaccounted_row(&wh.pipeline, r))
+        .await?;
     Ok(rows.into_iter().map(|(row, _)| row).collect())
 }
 
@@ -254,8 +257,12 @@ pub(crate) async fn unaccounted_players(
         filter.search.as_deref(),
         Some(paging),
     );
-    wh.page(&q, sql::unaccounted_row, |(_, _, player)| player)
-        .await
+    wh.page(
+        &q,
+        |r| sql::unaccounted_row(&wh.pipeline, r),
+        |(_, _, player)| player,
+    )
+    .await
 }
 
 pub(crate) async fn failure_rows(
@@ -301,12 +308,13 @@ pub(crate) async fn player_trace(
         )
         .await?;
     // Box scores are the NBA universe's; another universe has none.
-    let recent_games = if domain::pipeline::active().universe.is_nba() {
+    let recent_games = if wh.pipeline.universe.is_nba() {
         recent_box_scores(wh, player, date).await?
     } else {
         Vec::new()
     };
     Ok(Some(sql::player_trace(
+        &wh.pipeline,
         player,
         date,
         expected,

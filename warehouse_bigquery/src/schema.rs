@@ -1,9 +1,13 @@
-//! The tables of DESIGN §2 on BigQuery, declared once: DDL (partitioned by
+//! The tables of docs/DESIGN.md §2 on BigQuery, declared once: DDL (partitioned by
 //! their date column, clustered by processor/player), the staging twins used
 //! by atomic writes (`stage`), and the JSON ⇄ column conversions that let
 //! domain types (all serde) travel as rows without a hand-written mapping per
 //! table.
 
+use std::sync::Arc;
+
+use domain::pipeline::Pipeline;
+use domain::ProcessorId;
 use serde_json::{Map, Value};
 
 use crate::client::P;
@@ -224,56 +228,54 @@ pub(crate) const MLFS: TableDef = TableDef {
     staged: true,
 };
 
-/// The active pipeline's failure table: DESIGN's columns
+/// A pipeline's failure table: the docs/DESIGN.md §2 columns
 /// (`warehouse::sql::FAILURE_COLUMNS`) under the name the pipeline file gives
 /// it (the NBA pipeline's is `nba_processing.precompute_failures`).
-pub(crate) fn failures() -> &'static TableDef {
-    static DEF: std::sync::OnceLock<TableDef> = std::sync::OnceLock::new();
-    DEF.get_or_init(|| {
-        bookkeeping(
-            warehouse::sql::failures_table(),
-            &warehouse::sql::FAILURE_COLUMNS,
-            vec!["processor_name", "entity_id"],
-        )
-    })
+fn failures_def(p: &Pipeline) -> TableDef {
+    bookkeeping(
+        &p.failures_table,
+        &warehouse::sql::FAILURE_COLUMNS,
+        vec!["processor_name", "entity_id"],
+    )
 }
 
-/// The active pipeline's run table (see [`failures`]).
-pub(crate) fn runs() -> &'static TableDef {
-    static DEF: std::sync::OnceLock<TableDef> = std::sync::OnceLock::new();
-    DEF.get_or_init(|| {
-        bookkeeping(
-            warehouse::sql::runs_table(),
-            &warehouse::sql::RUN_COLUMNS,
-            vec!["processor_name"],
-        )
-    })
+/// A pipeline's run table (see [`failures_def`]).
+fn runs_def(p: &Pipeline) -> TableDef {
+    bookkeeping(
+        &p.runs_table,
+        &warehouse::sql::RUN_COLUMNS,
+        vec!["processor_name"],
+    )
 }
 
 fn bookkeeping(
-    declared: &'static str,
+    declared: &str,
     columns: &[(&'static str, warehouse::sql::ColumnKind)],
     cluster: Vec<&'static str>,
 ) -> TableDef {
     declared_table(declared, columns, "analysis_date", cluster, true)
 }
 
-/// A table the pipeline file names, partitioned by its date column; built
-/// once per process from the 'static pipeline.
+/// A table the pipeline file names, partitioned by its date column. Built
+/// once per opened store and kept for the process (`'static`, like the
+/// builtins' declarations): a process opens a store a handful of times.
 fn declared_table(
-    declared: &'static str,
-    columns: &[(&'static str, warehouse::sql::ColumnKind)],
-    date_column: &'static str,
-    cluster: Vec<&'static str>,
+    declared: &str,
+    columns: &[(&str, warehouse::sql::ColumnKind)],
+    date_column: &str,
+    cluster: Vec<&str>,
     staged: bool,
 ) -> TableDef {
+    let kept = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
     let (dataset, name) = warehouse::sql::dataset_and_table(declared);
-    let columns: Vec<(&'static str, Ty)> = columns.iter().map(|(c, k)| (*c, Ty::of(*k))).collect();
+    let columns: Vec<(&'static str, Ty)> =
+        columns.iter().map(|(c, k)| (kept(c), Ty::of(*k))).collect();
+    let cluster: Vec<&'static str> = cluster.into_iter().map(kept).collect();
     TableDef {
-        dataset,
-        name,
+        dataset: kept(dataset),
+        name: kept(name),
         columns: Box::leak(columns.into_boxed_slice()),
-        partition: Some(date_column),
+        partition: Some(kept(date_column)),
         cluster: Box::leak(cluster.into_boxed_slice()),
         staged,
     }
@@ -349,15 +351,35 @@ pub(crate) const TABLES: [&TableDef; 10] = [
     &JOB_LOCK,
 ];
 
-/// The tables of the active pipeline's command and observed processors,
-/// declared once from the pipeline (`warehouse::sql::pipeline_table_columns`,
-/// what the embedded store creates too); names come from the validated file.
-/// Only command tables are written (through a staging twin).
-pub(crate) fn pipeline_tables() -> &'static [(domain::ProcessorId, TableDef)] {
-    static PIPELINE_TABLES: std::sync::OnceLock<Vec<(domain::ProcessorId, TableDef)>> =
-        std::sync::OnceLock::new();
-    PIPELINE_TABLES.get_or_init(|| {
-        domain::processors()
+/// The tables a pipeline adds to the fixed ones above, declared once per
+/// opened store from its pipeline (`warehouse::sql::pipeline_table_columns`
+/// and `universe_table_columns`, what the embedded store creates too); names
+/// come from the validated file. Only command tables and a universe of the
+/// pipeline's own are written (through a staging twin).
+pub(crate) struct PipelineTables {
+    pub failures: &'static TableDef,
+    pub runs: &'static TableDef,
+    /// A universe of the pipeline's own (not the NBA box scores).
+    pub universe: Option<&'static TableDef>,
+    /// The command and observed processors' tables.
+    pub outputs: Vec<(ProcessorId, &'static TableDef)>,
+}
+
+impl PipelineTables {
+    pub fn of(p: &Pipeline) -> Self {
+        let kept = |t: TableDef| -> &'static TableDef { Box::leak(Box::new(t)) };
+        let u = &p.universe;
+        let universe = warehouse::sql::universe_table_columns(u).map(|columns| {
+            kept(declared_table(
+                &u.table,
+                &columns,
+                &u.date_column,
+                vec![u.entity_column.as_str()],
+                true,
+            ))
+        });
+        let outputs = p
+            .processors
             .iter()
             .filter_map(|s| {
                 let def = declared_table(
@@ -367,52 +389,65 @@ pub(crate) fn pipeline_tables() -> &'static [(domain::ProcessorId, TableDef)] {
                     vec![s.entity_column.as_str()],
                     s.runs == domain::Runs::Command,
                 );
-                Some((s.id, def))
+                Some((s.id, kept(def)))
             })
-            .collect()
-    })
-}
-
-/// The active pipeline's universe table when it is its own (not the NBA
-/// box scores): its declared columns (`warehouse::sql::universe_table_columns`,
-/// what the embedded store creates too), loaded through a staging twin.
-pub(crate) fn universe_table() -> Option<&'static TableDef> {
-    static UNIVERSE: std::sync::OnceLock<Option<TableDef>> = std::sync::OnceLock::new();
-    UNIVERSE
-        .get_or_init(|| {
-            let u = &domain::pipeline::active().universe;
-            let columns = warehouse::sql::universe_table_columns(u)?;
-            Some(declared_table(
-                &u.table,
-                &columns,
-                &u.date_column,
-                vec![u.entity_column.as_str()],
-                true,
-            ))
-        })
-        .as_ref()
-}
-
-/// Every table this store keeps: the fixed ones, the pipeline's failure and
-/// run tables, its universe when it is its own, and the command and observed
-/// processors'.
-pub(crate) fn all_tables() -> impl Iterator<Item = &'static TableDef> {
-    TABLES
-        .into_iter()
-        .chain([failures(), runs()])
-        .chain(universe_table())
-        .chain(pipeline_tables().iter().map(|(_, t)| t))
-}
-
-/// The datasets of the tables above, each once (staging lives in `rollcall_meta`).
-pub(crate) fn datasets() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    for t in all_tables() {
-        if !out.contains(&t.dataset) {
-            out.push(t.dataset);
+            .collect();
+        Self {
+            failures: kept(failures_def(p)),
+            runs: kept(runs_def(p)),
+            universe,
+            outputs,
         }
     }
-    out
+
+    /// Every table of the store: the fixed ones and the pipeline's.
+    pub fn all(&self) -> impl Iterator<Item = &'static TableDef> + '_ {
+        TABLES
+            .into_iter()
+            .chain([self.failures, self.runs])
+            .chain(self.universe)
+            .chain(self.outputs.iter().map(|(_, t)| *t))
+    }
+
+    /// The datasets of [`Self::all`], each once (staging lives in `rollcall_meta`).
+    pub fn datasets(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for t in self.all() {
+            if !out.contains(&t.dataset) {
+                out.push(t.dataset);
+            }
+        }
+        out
+    }
+
+    /// The table a processor writes: a builtin's typed table, or a
+    /// command's declared one. Observed tables are someone else's to write.
+    pub fn output(
+        &self,
+        pipeline: &Pipeline,
+        p: ProcessorId,
+    ) -> Result<&'static TableDef, warehouse::WarehouseError> {
+        use domain::Builtin;
+        let spec = pipeline.spec(p);
+        match spec.builtin {
+            Some(Builtin::Psza) => Ok(&PSZA),
+            Some(Builtin::Pdc) => Ok(&PDC),
+            Some(Builtin::Pcf) => Ok(&PCF),
+            Some(Builtin::Mlfs) => Ok(&MLFS),
+            None => self
+                .outputs
+                .iter()
+                .find(|(id, t)| *id == p && t.staged)
+                .map(|(_, t)| *t)
+                .ok_or_else(|| {
+                    warehouse::WarehouseError::Query(format!(
+                        "{} runs as {}: Rollcall does not write its table",
+                        spec.code,
+                        spec.runs.name()
+                    ))
+                }),
+        }
+    }
 }
 
 pub(crate) const STAGE_DATASET: &str = "rollcall_meta";
@@ -426,34 +461,16 @@ pub(crate) fn stage_name(t: &TableDef) -> String {
 /// The staging twin's columns after `STAGE_COLUMNS`.
 pub(crate) fn stage_columns(t: &TableDef) -> Vec<(&'static str, Ty)> {
     let mut cols: Vec<(&'static str, Ty)> = t.columns.to_vec();
-    if t.name == runs().name {
+    // The run table, whatever the pipeline names it, is the one with these columns.
+    let is_runs = t
+        .columns
+        .iter()
+        .map(|(c, _)| *c)
+        .eq(warehouse::sql::RUN_COLUMNS.iter().map(|(c, _)| *c));
+    if is_runs {
         cols.extend_from_slice(RUN_STAGE_EXTRAS);
     }
     cols
-}
-
-/// The table a processor writes: a builtin's typed table, or a command's
-/// declared one. Observed tables are someone else's to write.
-pub(crate) fn output_table(
-    p: domain::ProcessorId,
-) -> Result<&'static TableDef, warehouse::WarehouseError> {
-    use domain::Builtin;
-    match p.spec().builtin {
-        Some(Builtin::Psza) => Ok(&PSZA),
-        Some(Builtin::Pdc) => Ok(&PDC),
-        Some(Builtin::Pcf) => Ok(&PCF),
-        Some(Builtin::Mlfs) => Ok(&MLFS),
-        None => pipeline_tables()
-            .iter()
-            .find(|(id, t)| *id == p && t.staged)
-            .map(|(_, t)| t)
-            .ok_or_else(|| {
-                warehouse::WarehouseError::Query(format!(
-                    "{p} runs as {}: Rollcall does not write its table",
-                    p.spec().runs.name()
-                ))
-            }),
-    }
 }
 
 /// Fully qualified names (`project.prefix+dataset.table`): identifiers come
@@ -466,9 +483,9 @@ pub(crate) struct Names {
 
 impl Names {
     /// The shared queries' dialect, naming tables as [`Names::of`] does.
-    pub fn dialect(&self) -> warehouse::sql::Dialect {
+    pub fn dialect(&self, pipeline: Arc<Pipeline>) -> warehouse::sql::Dialect {
         let (project, prefix) = (self.project.clone(), self.prefix.clone());
-        warehouse::sql::Dialect::bigquery(move |declared| {
+        warehouse::sql::Dialect::bigquery(pipeline, move |declared| {
             let (dataset, table) = declared.split_once('.').unwrap_or(("", declared));
             format!("`{project}.{prefix}{dataset}.{table}`")
         })
@@ -681,7 +698,7 @@ pub(crate) async fn ensure(
     location: Option<&str>,
 ) -> warehouse::Result<()> {
     let mut existing = std::collections::BTreeMap::new();
-    for ds in datasets() {
+    for ds in wh.tables.datasets() {
         let id = wh.names.dataset(ds);
         // A dataset without tables may be missing: the emulator lists a
         // missing dataset as empty (BigQuery answers 404), so create it then;
@@ -713,7 +730,7 @@ pub(crate) async fn ensure(
     }
     let has = |ds: &str, name: &str| existing.get(ds).is_some_and(|t| t.contains(name));
     check_pipeline_columns(wh).await?;
-    for t in all_tables() {
+    for t in wh.tables.all() {
         if !has(t.dataset, t.name) {
             wh.bq.query(&wh.names.create_table(t), vec![]).await?;
             if t.name == JOB_LOCK.name {
@@ -745,21 +762,26 @@ pub(crate) async fn ensure(
 /// at once (not the listing: it may lag a table just replaced).
 async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Result<()> {
     let mut checks: Vec<(&'static TableDef, bool, String)> = Vec::new();
-    if let Some(u) = universe_table() {
+    let tables = &wh.tables;
+    if let Some(u) = tables.universe {
         checks.push((u, false, "the universe".into()));
     }
-    // DESIGN's failure and run tables are this store's own schema; another
+    // The docs/DESIGN.md §2 failure and run tables are this store's own schema; another
     // pipeline's must be exactly their columns.
     for (t, declared, needed_by) in [
-        (failures(), warehouse::sql::FAILURES, "[tables] failures"),
-        (runs(), warehouse::sql::RUNS, "[tables] runs"),
+        (
+            tables.failures,
+            warehouse::sql::FAILURES,
+            "[tables] failures",
+        ),
+        (tables.runs, warehouse::sql::RUNS, "[tables] runs"),
     ] {
         if format!("{}.{}", t.dataset, t.name) != declared {
             checks.push((t, true, needed_by.into()));
         }
     }
-    for (id, t) in pipeline_tables() {
-        checks.push((t, t.staged, format!("processor {}", id.code())));
+    for (id, t) in &tables.outputs {
+        checks.push((t, t.staged, format!("processor {}", wh.pipeline.code(*id))));
     }
     let mut gets = tokio::task::JoinSet::new();
     for (i, (t, _, _)) in checks.iter().enumerate() {

@@ -15,14 +15,16 @@ use crate::client::P;
 use crate::schema::{self, TableDef};
 use crate::stage::{date_literal, Staging};
 use crate::BigQueryWarehouse;
+use domain::pipeline::Pipeline;
 
-/// A run row's values in the runs' staging-twin order (`schema::runs()` columns, then
+/// A run row's values in the runs' staging-twin order (`wh.tables.runs` columns, then
 /// `RUN_STAGE_EXTRAS`).
-fn staged_run(run: &RunRow, replace_failures: bool) -> Vec<P> {
+fn staged_run(pipeline: &Pipeline, run: &RunRow, replace_failures: bool) -> Vec<P> {
+    let spec = pipeline.spec(run.processor);
     vec![
         P::Str(Some(run.run_id.clone())),
         P::Str(run.job_id.clone()),
-        P::Str(Some(run.processor.name().into())),
+        P::Str(Some(spec.name.clone())),
         P::Date(Some(run.analysis_date)),
         P::Str(Some(run.status.to_string())),
         P::Int(Some(run.records_written)),
@@ -33,7 +35,7 @@ fn staged_run(run: &RunRow, replace_failures: bool) -> Vec<P> {
         P::Str(Some(run.processor_version.clone())),
         P::Str(run.error.clone()),
         P::Timestamp(Some(run.started_at)),
-        P::Str(Some(run.processor.code().into())),
+        P::Str(Some(spec.code.clone())),
         P::Bool(Some(replace_failures)),
     ]
 }
@@ -81,7 +83,7 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
     for w in &writes {
         let p = w.output.processor;
         processors.insert(p.order());
-        let out = schema::output_table(p)?;
+        let out = wh.tables.output(&wh.pipeline, p)?;
         let at = P::Timestamp(Some(w.written_at));
         let run_id = P::Str(Some(w.run.run_id.clone()));
         let values = match &w.output.records {
@@ -95,7 +97,8 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
                     let mut row =
                         vec![P::Str(Some(r.entity.clone())), P::Date(Some(w.output.date))];
                     row.extend(
-                        p.spec()
+                        wh.pipeline
+                            .spec(p)
                             .columns
                             .iter()
                             .zip(&r.values)
@@ -123,32 +126,32 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
             tracks_failures = true;
             for f in &w.output.failures {
                 staging.push(
-                    schema::failures(),
+                    wh.tables.failures,
                     &[
-                        P::Str(Some(p.name().into())),
+                        P::Str(Some(wh.pipeline.spec(p).name.clone())),
                         run_id.clone(),
                         P::Date(Some(w.output.date)),
                         P::Str(Some(f.entity_id.clone())),
                         P::Str(Some(f.category.code().into())),
                         P::Str(Some(f.reason.clone())),
                         P::Bool(Some(f.can_retry)),
-                        P::Str(f.upstream_processor.map(|u| u.code().into())),
+                        P::Str(f.upstream_processor.map(|u| wh.pipeline.code(u).into())),
                         P::Str(f.upstream_category.clone()),
                         at.clone(),
                     ],
                 );
             }
         }
-        staging.push(schema::runs(), &staged_run(&w.run, !w.legacy));
+        staging.push(wh.tables.runs, &staged_run(&wh.pipeline, &w.run, !w.legacy));
     }
     staging.load(wh).await?;
-    let runs_stage = wh.names.stage(schema::runs());
+    let runs_stage = wh.names.stage(wh.tables.runs);
     let id = &staging.id;
     let (lo, hi) = (date_literal(lo), date_literal(hi));
     let mut body = String::new();
     for order in processors {
-        let spec = &domain::processors()[order];
-        let out = schema::output_table(spec.id)?;
+        let spec = &wh.pipeline.processors[order];
+        let out = wh.tables.output(&wh.pipeline, spec.id)?;
         // The dates this write replaces for the processor are the dates of its
         // staged runs: once the stage is cleared, this deletes nothing.
         body += &format!(
@@ -170,13 +173,13 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
                            WHERE s.write_id = '{id}' AND s.replace_failures
                              AND s.analysis_date = f.analysis_date
                              AND UPPER(f.processor_name) IN (UPPER(s.processor_name), s.processor_code));\n",
-            failures = wh.t(schema::failures()),
+            failures = wh.t(wh.tables.failures),
         );
-        if staging.has_rows(schema::failures()) {
-            body += &staging.copy_sql(wh, schema::failures());
+        if staging.has_rows(wh.tables.failures) {
+            body += &staging.copy_sql(wh, wh.tables.failures);
         }
     }
-    body += &staging.copy_sql(wh, schema::runs());
+    body += &staging.copy_sql(wh, wh.tables.runs);
     body += &staging.clear_sql(wh);
     staging.commit(wh, &body).await
 }
@@ -188,10 +191,10 @@ pub(crate) async fn record_failed_runs(wh: &BigQueryWarehouse, runs: Vec<RunRow>
     }
     let mut staging = Staging::new();
     for run in &runs {
-        staging.push(schema::runs(), &staged_run(run, false));
+        staging.push(wh.tables.runs, &staged_run(&wh.pipeline, run, false));
     }
     staging.load(wh).await?;
-    let body = staging.copy_sql(wh, schema::runs()) + &staging.clear_sql(wh);
+    let body = staging.copy_sql(wh, wh.tables.runs) + &staging.clear_sql(wh);
     staging.commit(wh, &body).await
 }
 
@@ -254,10 +257,10 @@ pub(crate) async fn load_universe(
     wh: &BigQueryWarehouse,
     rows: Vec<UniverseRow>,
 ) -> Result<UpstreamLoad> {
-    let Some(t) = schema::universe_table() else {
+    let Some(t) = wh.tables.universe else {
         return Err(WarehouseError::Query(format!(
             "{} loads as box scores (import player-game-summary), not as a universe of its own",
-            domain::pipeline::active().universe.table
+            wh.pipeline.universe.table
         )));
     };
     let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.date).collect();
@@ -268,7 +271,7 @@ pub(crate) async fn load_universe(
             dates: 0,
         });
     };
-    let universe = &domain::pipeline::active().universe;
+    let universe = &wh.pipeline.universe;
     let mut staging = Staging::new();
     for r in &rows {
         let mut row = vec![P::Str(Some(r.entity.clone())), P::Date(Some(r.date))];

@@ -20,13 +20,14 @@ const SCRIPT: &str = include_str!("../../pipelines/nba-rest-days/rest_days.py");
 
 /// Installs the example pipeline, its commands run in `dir` (a copy of the
 /// example's directory, so a test can break the script).
-fn install(dir: &Path) -> P {
+fn install(dir: &Path) -> (std::sync::Arc<domain::pipeline::Pipeline>, P) {
     std::fs::write(dir.join("rest_days.py"), SCRIPT).unwrap();
     let pipeline = domain::pipeline::Pipeline::parse(PIPELINE)
         .unwrap()
         .located_in(dir.display().to_string());
-    domain::pipeline::install(pipeline).expect("one pipeline per test process");
-    P::parse("REST").unwrap()
+    let pipeline = std::sync::Arc::new(pipeline);
+    let rest = pipeline.processor("REST").unwrap();
+    (pipeline, rest)
 }
 
 async fn run(
@@ -48,7 +49,7 @@ async fn rest_cells(wh: &dyn Warehouse, rest: P) -> Vec<CellCounts> {
 /// The scenario on one store; returns its answers after the first run.
 async fn scenario(wh: &dyn Warehouse, dir: &Path, rest: P) -> Vec<String> {
     load_until(wh, "2021-11-04").await;
-    let pdc = domain::Builtin::Pdc.id();
+    let pdc = wh.pipeline().builtin(domain::Builtin::Pdc).unwrap();
 
     let first = run(wh, &[pdc, rest], "2021-11-01", "2021-11-04").await;
     assert_eq!(first.state, JobState::Succeeded, "{first:?}");
@@ -85,11 +86,11 @@ async fn scenario(wh: &dyn Warehouse, dir: &Path, rest: P) -> Vec<String> {
                 .all(|f| f.category == domain::FailureCategory::InsufficientData),
         "{failures:?}"
     );
-    let answers = numbers(&cells);
+    let answers = numbers(wh.pipeline(), &cells);
 
     // Applied twice: the same rows, none duplicated.
     run(wh, &[rest], "2021-11-01", "2021-11-04").await;
-    assert_eq!(numbers(&rest_cells(wh, rest).await), answers);
+    assert_eq!(numbers(wh.pipeline(), &rest_cells(wh, rest).await), answers);
 
     // The script fails on one date: that cell fails, keeps its rows, and its
     // run row says why; the other dates are written.
@@ -106,7 +107,7 @@ async fn scenario(wh: &dyn Warehouse, dir: &Path, rest: P) -> Vec<String> {
     assert_eq!(broken.state, JobState::Failed, "{broken:?}");
     assert_eq!(broken.failed_cells, vec![(rest, d("2021-11-03"))]);
     assert_eq!(
-        numbers(&rest_cells(wh, rest).await),
+        numbers(wh.pipeline(), &rest_cells(wh, rest).await),
         answers,
         "old rows kept"
     );
@@ -124,9 +125,9 @@ async fn scenario(wh: &dyn Warehouse, dir: &Path, rest: P) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_processor_gives_the_same_answers_on_both_stores() {
     let dir = tempfile::tempdir().unwrap();
-    let rest = install(dir.path());
+    let (pipeline, rest) = install(dir.path());
     let count = "SELECT count(*) FROM team_scripts.player_rest_days";
-    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let embedded = EmbeddedWarehouse::in_memory(std::sync::Arc::clone(&pipeline)).unwrap();
     let on_embedded = scenario(&embedded, dir.path(), rest).await;
     let records: i64 = rest_cells(&embedded, rest)
         .await
@@ -135,7 +136,7 @@ async fn a_command_processor_gives_the_same_answers_on_both_stores() {
         .sum();
     // Three runs wrote the table: each row is there once.
     assert_eq!(embedded.count_for_tests(count).unwrap(), records);
-    let bq = bigquery("c").await;
+    let bq = bigquery("c", &pipeline).await;
     let on_bigquery = scenario(&bq, dir.path(), rest).await;
     assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
     assert_eq!(on_bigquery, on_embedded);

@@ -18,7 +18,12 @@ use warehouse_embedded::EmbeddedWarehouse;
 
 /// Every processor of the (shipped) pipeline.
 fn all() -> Vec<P> {
-    P::all().collect()
+    domain::pipeline::nba().ids().collect()
+}
+
+/// The shipped pipeline, as the stores are opened with it.
+fn nba() -> std::sync::Arc<domain::pipeline::Pipeline> {
+    std::sync::Arc::new(domain::pipeline::nba())
 }
 
 fn request(processors: &[P], start: &str, end: &str, legacy: bool) -> BackfillRequest {
@@ -92,7 +97,12 @@ async fn foreign_failures(store: &Store<'_>) -> Vec<CellCounts> {
     let date = d("2021-11-04");
     let day = DateRange::new(date, date, 1).unwrap();
     let missing = wh
-        .unaccounted(day, &[domain::Builtin::Pdc.id()])
+        .unaccounted(
+            day,
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()],
+        )
         .await
         .unwrap();
     let (a, b) = (&missing[0].2, &missing[1].2);
@@ -125,21 +135,63 @@ async fn foreign_failures(store: &Store<'_>) -> Vec<CellCounts> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let pdc = cell(domain::Builtin::Pdc.id());
+    let pdc = cell(
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pdc)
+            .unwrap(),
+    );
     assert_eq!((pdc.has_failure, pdc.investigate), (1, 1), "{pdc:?}");
     assert_eq!(
-        categories(domain::Builtin::Pdc.id()),
+        categories(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()
+        ),
         "INSUFFICIENT_DATA=1,PROCESSING_ERROR=1"
     );
-    let psza = cell(domain::Builtin::Psza.id());
+    let psza = cell(
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Psza)
+            .unwrap(),
+    );
     assert_eq!((psza.has_failure, psza.investigate), (1, 0), "{psza:?}");
-    assert_eq!(categories(domain::Builtin::Psza.id()), "NO_SHOT_ZONE=1");
-    assert_eq!(cell(domain::Builtin::Pcf.id()).investigate, 1);
-    assert_eq!(categories(domain::Builtin::Pcf.id()), "UNKNOWN=1");
-    let mlfs = cell(domain::Builtin::Mlfs.id());
+    assert_eq!(
+        categories(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap()
+        ),
+        "NO_SHOT_ZONE=1"
+    );
+    assert_eq!(
+        cell(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pcf)
+                .unwrap()
+        )
+        .investigate,
+        1
+    );
+    assert_eq!(
+        categories(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pcf)
+                .unwrap()
+        ),
+        "UNKNOWN=1"
+    );
+    let mlfs = cell(
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Mlfs)
+            .unwrap(),
+    );
     assert!(mlfs.date_level && mlfs.unaccounted == 0, "{mlfs:?}");
     assert_eq!(
-        categories(domain::Builtin::Mlfs.id()),
+        categories(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap()
+        ),
         "MISSING_DEPENDENCIES=1"
     );
     cells
@@ -167,9 +219,15 @@ async fn scenario(store: Store<'_>) -> Observed {
         wh,
         &request(
             &[
-                domain::Builtin::Pdc.id(),
-                domain::Builtin::Pcf.id(),
-                domain::Builtin::Mlfs.id(),
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap(),
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pcf)
+                    .unwrap(),
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Mlfs)
+                    .unwrap(),
             ],
             "2021-11-01",
             "2021-11-02",
@@ -184,7 +242,9 @@ async fn scenario(store: Store<'_>) -> Observed {
     backfill(
         wh,
         &request(
-            &[domain::Builtin::Psza.id()],
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap()],
             "2021-11-01",
             "2021-11-03",
             false,
@@ -204,7 +264,14 @@ async fn scenario(store: Store<'_>) -> Observed {
     let unaccounted = wh
         .unaccounted(
             range,
-            &[domain::Builtin::Pdc.id(), domain::Builtin::Mlfs.id()],
+            &[
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap(),
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Mlfs)
+                    .unwrap(),
+            ],
         )
         .await
         .unwrap();
@@ -306,7 +373,9 @@ async fn scenario(store: Store<'_>) -> Observed {
     // Drill-downs.
     let page = wh
         .failure_rows(
-            domain::Builtin::Psza.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
             d("2021-11-02"),
             FailureFilter {
                 category: None,
@@ -331,7 +400,9 @@ async fn scenario(store: Store<'_>) -> Observed {
     let needle = page.items[0].entity_id[..3].to_string();
     let searched = wh
         .failure_rows(
-            domain::Builtin::Psza.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
             d("2021-11-02"),
             FailureFilter {
                 category: Some("INSUFFICIENT_DATA".into()),
@@ -348,7 +419,12 @@ async fn scenario(store: Store<'_>) -> Observed {
     lines.push(format!("searched total={}", searched.total));
     o.push("failure rows", lines);
     let runs = wh
-        .cell_runs(domain::Builtin::Mlfs.id(), d("2021-11-02"))
+        .cell_runs(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
+            d("2021-11-02"),
+        )
         .await
         .unwrap();
     o.push(
@@ -374,7 +450,7 @@ async fn scenario(store: Store<'_>) -> Observed {
             "{:?} {:?} {:?} games={}",
             trace.expected,
             trace.links,
-            trace.root_cause(),
+            trace.root_cause(&domain::pipeline::nba()),
             trace.recent_games.len()
         )],
     );
@@ -386,7 +462,14 @@ async fn scenario(store: Store<'_>) -> Observed {
 
     // A job that dies after 3 cells resumes to the same tables.
     let crashed = request(
-        &[domain::Builtin::Pdc.id(), domain::Builtin::Pcf.id()],
+        &[
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pcf)
+                .unwrap(),
+        ],
         "2021-11-03",
         "2021-11-04",
         false,
@@ -461,9 +544,10 @@ async fn scenario(store: Store<'_>) -> Observed {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn embedded_and_bigquery_give_the_same_answers() {
-    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let embedded =
+        EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let expected = scenario(Store::Embedded(&embedded)).await;
-    let bq = bigquery("t").await;
+    let bq = bigquery("t", &nba()).await;
     let status = bq.status().await.unwrap();
     assert_eq!(status.backend, "bigquery");
     let got = scenario(Store::BigQuery(&bq)).await;
@@ -478,7 +562,7 @@ async fn embedded_and_bigquery_give_the_same_answers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
-    let bq = bigquery("t").await;
+    let bq = bigquery("t", &nba()).await;
     let load = load_until(&bq, "2021-11-04").await;
     assert!(load.game_rows > 3000, "{load:?}");
     let now = chrono::Utc::now().naive_utc();
@@ -494,13 +578,23 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
         error: None,
         snapshot: None,
     };
-    bq.create_job(running, vec![(domain::Builtin::Pdc.id(), d("2021-11-02"))])
-        .await
-        .unwrap();
+    bq.create_job(
+        running,
+        vec![(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            d("2021-11-02"),
+        )],
+    )
+    .await
+    .unwrap();
     let err = backfill(
         &bq,
         &request(
-            &[domain::Builtin::Pdc.id()],
+            &[domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap()],
             "2021-11-01",
             "2021-11-03",
             false,
@@ -519,14 +613,17 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
     );
 
     for (project, prefix) in [("bad project!", ""), ("p", "x`; DROP TABLE y; --")] {
-        let e = BigQueryWarehouse::open(BigQueryConfig {
-            project: project.into(),
-            dataset_prefix: prefix.into(),
-            location: None,
-            base_url: Some("http://127.0.0.1:9".into()),
-            credentials: Credentials::None,
-            timeouts: Default::default(),
-        })
+        let e = BigQueryWarehouse::open(
+            BigQueryConfig {
+                project: project.into(),
+                dataset_prefix: prefix.into(),
+                location: None,
+                base_url: Some("http://127.0.0.1:9".into()),
+                credentials: Credentials::None,
+                timeouts: Default::default(),
+            },
+            nba(),
+        )
         .await
         .err()
         .expect("refused");
@@ -535,7 +632,9 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
     // Hostile strings are bound parameters: found nothing, broke nothing.
     let page = bq
         .failure_rows(
-            domain::Builtin::Pdc.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
             d("2021-11-02"),
             FailureFilter {
                 category: Some("x' OR '1'='1".into()),
@@ -572,13 +671,23 @@ async fn leases(wh: &dyn Warehouse) -> Vec<String> {
     let long_ago = now - chrono::Duration::minutes(30);
     wh.create_job(
         job_record("job-alive", long_ago),
-        vec![(domain::Builtin::Pdc.id(), d("2021-11-02"))],
+        vec![(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            d("2021-11-02"),
+        )],
     )
     .await
     .unwrap();
     wh.create_job(
         job_record("job-dead", long_ago),
-        vec![(domain::Builtin::Psza.id(), d("2021-11-02"))],
+        vec![(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
+            d("2021-11-02"),
+        )],
     )
     .await
     .unwrap();
@@ -608,7 +717,8 @@ async fn leases(wh: &dyn Warehouse) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn leases_decide_which_running_jobs_are_dead_on_both_stores() {
-    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let embedded =
+        EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let want = leases(&embedded).await;
     assert_eq!(
         want,
@@ -620,7 +730,7 @@ async fn leases_decide_which_running_jobs_are_dead_on_both_stores() {
             "alive Some(\"interrupted\")"
         ]
     );
-    let bq = bigquery("t").await;
+    let bq = bigquery("t", &nba()).await;
     assert_eq!(leases(&bq).await, want);
 }
 
@@ -628,21 +738,26 @@ async fn leases_decide_which_running_jobs_are_dead_on_both_stores() {
 /// overlapping jobs at the same moment: exactly one gets them.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clients_racing_for_the_same_cells_start_one_job() {
-    let a = bigquery("t").await;
-    let b = BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: a.dataset_prefix_for_tests(),
-        location: None,
-        base_url: std::env::var("ROLLCALL_BQ_URL").ok(),
-        credentials: Credentials::None,
-        timeouts: Default::default(),
-    })
+    let a = bigquery("t", &nba()).await;
+    let b = BigQueryWarehouse::open(
+        BigQueryConfig {
+            project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+            dataset_prefix: a.dataset_prefix_for_tests(),
+            location: None,
+            base_url: std::env::var("ROLLCALL_BQ_URL").ok(),
+            credentials: Credentials::None,
+            timeouts: Default::default(),
+        },
+        nba(),
+    )
     .await
     .unwrap();
     let now = chrono::Utc::now().naive_utc();
     for round in 0..3 {
         let cells = vec![(
-            domain::Builtin::Pdc.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
             d("2021-11-02") + chrono::Duration::days(round),
         )];
         let (x, y) = tokio::join!(

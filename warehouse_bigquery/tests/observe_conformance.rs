@@ -22,11 +22,12 @@ depends_on = ["PDC"]
 runs = "observe"
 "#;
 
-fn install() -> P {
+fn install() -> (std::sync::Arc<domain::pipeline::Pipeline>, P) {
     let text = format!("{}{OBSERVED}", domain::pipeline::NBA_PIPELINE);
     let pipeline = domain::pipeline::Pipeline::parse(&text).unwrap();
-    domain::pipeline::install(pipeline).expect("one pipeline per test process");
-    P::parse("PROPS").unwrap()
+    let pipeline = std::sync::Arc::new(pipeline);
+    let props = pipeline.processor("PROPS").unwrap();
+    (pipeline, props)
 }
 
 /// What the other system writes on 2021-11-02: a record for the first five
@@ -78,10 +79,10 @@ async fn reconcile(wh: &dyn Warehouse, props: P) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_observed_table_is_reconciled_alike_on_both_stores_and_never_run() {
-    let props = install();
+    let (pipeline, props) = install();
     let (statements, players) = planted();
 
-    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let embedded = EmbeddedWarehouse::in_memory(std::sync::Arc::clone(&pipeline)).unwrap();
     load_until(&embedded, "2021-11-03").await;
     for sql in &statements {
         embedded.execute_batch_for_tests(sql).unwrap();
@@ -101,7 +102,7 @@ async fn an_observed_table_is_reconciled_alike_on_both_stores_and_never_run() {
     );
     assert!(day.contains("UNKNOWN"), "an odd category is kept: {day}");
 
-    let bq = bigquery("o").await;
+    let bq = bigquery("o", &pipeline).await;
     load_until(&bq, "2021-11-03").await;
     for sql in &statements {
         bq.execute_for_tests(sql).await.unwrap();
@@ -115,13 +116,16 @@ async fn an_observed_table_is_reconciled_alike_on_both_stores_and_never_run() {
         dates: Some("2021-11-02".into()),
         ..RawBackfillRequest::default()
     };
-    let e = BackfillRequest::parse(&raw("PROPS", false), Default::default()).unwrap_err();
+    let e =
+        BackfillRequest::parse(&pipeline, &raw("PROPS", false), Default::default()).unwrap_err();
     assert!(
         e.to_string().contains("PROPS is observed")
             && e.to_string().contains("vendor.player_props"),
         "{e}"
     );
-    let r = BackfillRequest::parse(&raw("PDC", true), Default::default()).unwrap();
+    let r = BackfillRequest::parse(&pipeline, &raw("PDC", true), Default::default()).unwrap();
     assert!(!r.processors.contains(&props), "{:?}", r.processors);
-    assert!(r.processors.contains(&domain::Builtin::Mlfs.id()));
+    assert!(r
+        .processors
+        .contains(&pipeline.builtin(domain::Builtin::Mlfs).unwrap()));
 }

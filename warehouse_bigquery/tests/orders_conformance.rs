@@ -20,16 +20,15 @@ const ORDERS: &str = include_str!("../../pipelines/orders/orders.csv");
 const FIRST: &str = "2024-03-01";
 const LAST: &str = "2024-03-10";
 
-fn install() -> (P, P) {
+fn install() -> (std::sync::Arc<domain::pipeline::Pipeline>, P, P) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/orders");
     let pipeline = domain::pipeline::Pipeline::parse(PIPELINE)
         .unwrap()
         .located_in(dir);
-    domain::pipeline::install(pipeline).expect("one pipeline per test process");
-    (
-        P::parse("DAILY").unwrap(),
-        P::parse("loyalty_tiers").unwrap(),
-    )
+    let pipeline = std::sync::Arc::new(pipeline);
+    let daily = pipeline.processor("DAILY").unwrap();
+    let loyalty = pipeline.processor("loyalty_tiers").unwrap();
+    (pipeline, daily, loyalty)
 }
 
 /// The demo file's rows up to `LAST` as `(line, fields)` (the file's
@@ -162,7 +161,7 @@ async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
     assert!(trace.expected && trace.recent_games.is_empty());
     assert_eq!(trace.links.len(), 2);
 
-    let answers = numbers(&cells);
+    let answers = numbers(wh.pipeline(), &cells);
     // Loaded and run twice: the same rows, none duplicated.
     let before = universe_rows(wh).await;
     engine::import::import_universe(wh, rows.clone())
@@ -171,7 +170,7 @@ async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
     assert_eq!(universe_rows(wh).await, before);
     run(wh, &[daily, loyalty]).await;
     let again = wh.cell_counts(range(), &[daily, loyalty]).await.unwrap();
-    assert_eq!(numbers(&again), answers);
+    assert_eq!(numbers(wh.pipeline(), &again), answers);
 
     // LOYALTY runs a week of dates at once (`batch_dates = 7`): a run that
     // fails fails its week's cells, which keep their rows; the next week runs.
@@ -184,7 +183,7 @@ async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
         .collect();
     assert_eq!(broken.failed_cells, week);
     let kept = wh.cell_counts(range(), &[daily, loyalty]).await.unwrap();
-    assert_eq!(numbers(&kept), answers, "old rows kept");
+    assert_eq!(numbers(wh.pipeline(), &kept), answers, "old rows kept");
     let runs = wh.cell_runs(loyalty, d("2024-03-05")).await.unwrap();
     let error = runs[0].error.as_deref().unwrap_or_default();
     assert!(
@@ -209,9 +208,9 @@ async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
-    let (daily, loyalty) = install();
+    let (pipeline, daily, loyalty) = install();
     let count = "SELECT count(*) FROM shop_metrics.customer_daily_totals";
-    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let embedded = EmbeddedWarehouse::in_memory(std::sync::Arc::clone(&pipeline)).unwrap();
     let on_embedded = scenario(&embedded, daily, loyalty).await;
     let records: i64 = embedded
         .cell_counts(range(), &[daily])
@@ -223,12 +222,12 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
     // Two runs wrote the table: each row is there once.
     assert_eq!(embedded.count_for_tests(count).unwrap(), records);
     let prefix = common::unique_prefix("o");
-    let bq = common::bigquery_at(&prefix).await.unwrap();
+    let bq = common::bigquery_at(&prefix, &pipeline).await.unwrap();
     let on_bigquery = scenario(&bq, daily, loyalty).await;
     assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
     assert_eq!(on_bigquery, on_embedded);
 
-    // Failures and runs went to the pipeline's own [tables], not DESIGN's.
+    // Failures and runs went to the pipeline's own [tables], not the docs/DESIGN.md §2 ones.
     let failures = "SELECT count(*) FROM shop_ops.rollcall_failures";
     let runs = "SELECT count(*) FROM shop_ops.rollcall_runs";
     let failed = embedded.count_for_tests(failures).unwrap();
@@ -246,7 +245,7 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
 
     // Opened again: the tables fit. A command's table someone changed, or a
     // universe that lost a column, is refused at open, naming both lists.
-    assert!(common::bigquery_at(&prefix).await.is_ok());
+    assert!(common::bigquery_at(&prefix, &pipeline).await.is_ok());
     for (table, ddl, needed_by) in [
         (
             "shop_metrics.customer_loyalty",
@@ -270,7 +269,7 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
         bq.execute_for_tests(&format!("CREATE TABLE {table} {ddl}"))
             .await
             .unwrap();
-        let e = common::bigquery_at(&prefix)
+        let e = common::bigquery_at(&prefix, &pipeline)
             .await
             .err()
             .unwrap()
@@ -289,17 +288,20 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
 /// open too: one somebody made with other columns is refused, naming both.
 #[test]
 fn the_embedded_store_refuses_a_failure_table_of_other_columns() {
-    let _ = install();
+    let (pipeline, _, _) = install();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("orders.duckdb");
-    let wh = EmbeddedWarehouse::open(&path).unwrap();
+    let wh = EmbeddedWarehouse::open(&path, std::sync::Arc::clone(&pipeline)).unwrap();
     wh.execute_batch_for_tests(
         "DROP TABLE shop_ops.rollcall_failures;
          CREATE TABLE shop_ops.rollcall_failures (entity_id VARCHAR, reason VARCHAR);",
     )
     .unwrap();
     drop(wh);
-    let e = EmbeddedWarehouse::open(&path).err().unwrap().to_string();
+    let e = EmbeddedWarehouse::open(&path, std::sync::Arc::clone(&pipeline))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("shop_ops.rollcall_failures has columns") && e.contains("[tables] failures"),
         "{e}"

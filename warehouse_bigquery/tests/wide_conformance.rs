@@ -13,7 +13,7 @@ use warehouse_embedded::EmbeddedWarehouse;
 const OBSERVED: usize = 36;
 
 /// Installs NBA + O0..O35; each observed O<i> depends on the one before it.
-fn install() -> (P, P) {
+fn install() -> (std::sync::Arc<domain::pipeline::Pipeline>, P, P) {
     let mut text = String::from(domain::pipeline::NBA_PIPELINE);
     for i in 0..OBSERVED {
         let depends = if i == 0 {
@@ -29,11 +29,11 @@ fn install() -> (P, P) {
     }
     let pipeline = domain::pipeline::Pipeline::parse(&text).unwrap();
     assert_eq!(pipeline.processors.len(), 40);
-    domain::pipeline::install(pipeline).expect("one pipeline per test process");
-    let last = P::parse(&format!("O{}", OBSERVED - 1)).unwrap();
-    let before = P::parse(&format!("O{}", OBSERVED - 2)).unwrap();
+    let pipeline = std::sync::Arc::new(pipeline);
+    let last = pipeline.processor(&format!("O{}", OBSERVED - 1)).unwrap();
+    let before = pipeline.processor(&format!("O{}", OBSERVED - 2)).unwrap();
     assert!(domain::reconcile::mask::processor_bit(last) > 1 << 32);
-    (before, last)
+    (pipeline, before, last)
 }
 
 /// On 2021-11-02: the last feed has records for players 0..5 and a failure
@@ -73,7 +73,7 @@ async fn answers(wh: &dyn Warehouse, processors: &[P]) -> Vec<String> {
         .map(|c| {
             format!(
                 "{} exp {} rec {} fail {} unacc {} inv {} cascade {} {:?}",
-                c.processor.code(),
+                wh.pipeline().code(c.processor),
                 c.expected,
                 c.has_record,
                 c.has_failure,
@@ -88,10 +88,10 @@ async fn answers(wh: &dyn Warehouse, processors: &[P]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forty_processors_reconcile_exactly_and_alike_on_both_stores() {
-    let (before, last) = install();
+    let (pipeline, before, last) = install();
     let (statements, expected) = planted();
 
-    let embedded = EmbeddedWarehouse::in_memory().unwrap();
+    let embedded = EmbeddedWarehouse::in_memory(std::sync::Arc::clone(&pipeline)).unwrap();
     load_until(&embedded, "2021-11-03").await;
     for sql in &statements {
         embedded.execute_batch_for_tests(sql).unwrap();
@@ -111,12 +111,12 @@ async fn forty_processors_reconcile_exactly_and_alike_on_both_stores() {
         ]
     );
     // Every processor has its cell; the untouched ones are all unaccounted.
-    let all: Vec<P> = P::all().collect();
+    let all: Vec<P> = pipeline.ids().collect();
     let every = answers(&embedded, &all).await;
     assert_eq!(every.len(), 40);
     assert!(every[4].starts_with(&format!("O0 exp {expected} rec 0 fail 0 unacc {expected}")));
 
-    let bq = bigquery("w").await;
+    let bq = bigquery("w", &pipeline).await;
     load_until(&bq, "2021-11-03").await;
     for sql in &statements {
         bq.execute_for_tests(sql).await.unwrap();

@@ -1,4 +1,4 @@
--- Every table of DESIGN §2, with the real pipeline's dataset and table names.
+-- Every table of docs/DESIGN.md §2, with the real pipeline's dataset and table names.
 -- BigQuery partitions these by their date column; DuckDB has no partitions, the
 -- date column is simply the first filter of every query.
 

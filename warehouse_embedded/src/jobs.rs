@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use domain::ProcessorId;
 use duckdb::{params, Connection, OptionalExt};
+use warehouse::sql::Dialect;
 use warehouse::{CellState, JobCell, JobRecord, JobState, Result, WarehouseError};
 
 use crate::query_err;
@@ -11,7 +12,7 @@ use crate::query_err;
 /// for it: `success` → done, `failed` → failed, none → pending. Writing the
 /// run row is part of every cell write, so checkpoints cost no extra statement.
 /// `$job_filter` narrows the runs read (a `WHERE` on `r.job_id`).
-fn cell_states(job_filter: &str) -> String {
+fn cell_states(d: &Dialect, job_filter: &str) -> String {
     format!(
         "last_runs AS (
              SELECT r.job_id, {code} AS processor_name, r.analysis_date,
@@ -27,8 +28,8 @@ fn cell_states(job_filter: &str) -> String {
              FROM rollcall_meta.job_cells c
              LEFT JOIN last_runs lr USING (job_id, processor_name, analysis_date)
          )",
-        code = domain::reconcile::processor_code_sql("r.processor_name"),
-        runs = warehouse::sql::runs_table(),
+        code = domain::reconcile::processor_code_sql(d.pipeline(), "r.processor_name"),
+        runs = d.pipeline().runs_table,
     )
 }
 
@@ -56,6 +57,7 @@ fn job_row(r: &duckdb::Row) -> duckdb::Result<JobRecord> {
 
 pub(crate) fn create(
     conn: &mut Connection,
+    d: &Dialect,
     job: &JobRecord,
     cells: &[(ProcessorId, NaiveDate)],
 ) -> Result<()> {
@@ -68,8 +70,9 @@ pub(crate) fn create(
         let mut stmt = tx
             .prepare("INSERT INTO new_cells VALUES (?, ?)")
             .map_err(query_err)?;
-        for (p, d) in cells {
-            stmt.execute(params![p.code(), d]).map_err(query_err)?;
+        for (p, date) in cells {
+            stmt.execute(params![d.pipeline().code(*p), date])
+                .map_err(query_err)?;
         }
     }
     tx.execute(
@@ -100,7 +103,7 @@ pub(crate) fn create(
         .map_err(query_err)?;
     // A queued job waits its turn; only a job that starts now must not overlap.
     if job.state == JobState::Running {
-        if let Some(clash) = overlap(&tx, &job.id)? {
+        if let Some(clash) = overlap(&tx, d, &job.id)? {
             let _ = tx.rollback();
             return Err(clash);
         }
@@ -109,7 +112,7 @@ pub(crate) fn create(
 }
 
 /// A running job other than `id` with a pending cell that `id` still has to run.
-fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>> {
+fn overlap(tx: &duckdb::Transaction, d: &Dialect, id: &str) -> Result<Option<WarehouseError>> {
     let clash: Option<(String, String, NaiveDate)> = tx
         .query_row(
             &format!(
@@ -120,9 +123,9 @@ fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>>
                    ON mine.job_id = $1 AND mine.state <> 'done'
                   AND mine.processor_name = o.processor_name AND mine.analysis_date = o.analysis_date
                  ORDER BY o.analysis_date LIMIT 1",
-                states = cell_states("r.job_id = $1"),
+                states = cell_states(d, "r.job_id = $1"),
                 pending = warehouse::sql::pending_elsewhere(
-                    crate::shared_sql::dialect(),
+                    d,
                     "$1",
                     "DATE '0001-01-01'",
                     "DATE '9999-12-31'"
@@ -139,11 +142,12 @@ fn overlap(tx: &duckdb::Transaction, id: &str) -> Result<Option<WarehouseError>>
 /// Moves a job to `running` unless a running job overlaps it (atomically).
 pub(crate) fn start(
     conn: &mut Connection,
+    d: &Dialect,
     id: &str,
     at: chrono::NaiveDateTime,
 ) -> Result<JobRecord> {
     let tx = conn.transaction().map_err(query_err)?;
-    if let Some(clash) = overlap(&tx, id)? {
+    if let Some(clash) = overlap(&tx, d, id)? {
         let _ = tx.rollback();
         return Err(clash);
     }
@@ -194,13 +198,13 @@ pub(crate) fn list(conn: &mut Connection, limit: usize) -> Result<Vec<JobRecord>
     rows.collect::<duckdb::Result<Vec<_>>>().map_err(query_err)
 }
 
-pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
+pub(crate) fn cells(conn: &mut Connection, d: &Dialect, id: &str) -> Result<Vec<JobCell>> {
     let mut stmt = conn
         .prepare(&format!(
             "WITH {states}
                  SELECT processor_name, analysis_date, state FROM cell_states
                  WHERE job_id = $1 ORDER BY analysis_date, processor_name",
-            states = cell_states("r.job_id = $1"),
+            states = cell_states(d, "r.job_id = $1"),
         ))
         .map_err(query_err)?;
     let rows = stmt
@@ -216,7 +220,7 @@ pub(crate) fn cells(conn: &mut Connection, id: &str) -> Result<Vec<JobCell>> {
     for row in rows {
         let (p, date, state) = row.map_err(query_err)?;
         out.push(JobCell {
-            processor: WarehouseError::stored_processor(&p)?,
+            processor: WarehouseError::stored_processor(d.pipeline(), &p)?,
             date,
             state: CellState::parse(&state).unwrap_or(CellState::Pending),
         });

@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
-use domain::pipeline::UniverseRow;
+use domain::pipeline::{Pipeline, UniverseRow};
 use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use duckdb::Connection;
+use warehouse::sql::Dialect;
 use warehouse::{
     CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
     Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
@@ -78,6 +79,9 @@ impl Default for EmbeddedLimits {
 }
 
 pub struct EmbeddedWarehouse {
+    pipeline: Arc<Pipeline>,
+    /// DuckDB's spelling of the shared queries, over `pipeline`'s tables.
+    dialect: Arc<Dialect>,
     root: Arc<Mutex<Connection>>,
     idle: Arc<Mutex<Vec<Connection>>>,
     /// One permit per connection in use: a burst of requests queues here
@@ -125,13 +129,18 @@ fn apply_limits(conn: &Connection, limits: &EmbeddedLimits, location: &str) -> R
 }
 
 impl EmbeddedWarehouse {
-    /// Opens (creating if needed) and migrates the database file at `path`.
-    pub fn open(path: &Path) -> Result<Self> {
-        Self::open_with(path, &EmbeddedLimits::default())
+    /// Opens (creating if needed) and migrates the database file at `path`,
+    /// with `pipeline`'s tables.
+    pub fn open(path: &Path, pipeline: Arc<Pipeline>) -> Result<Self> {
+        Self::open_with(path, pipeline, &EmbeddedLimits::default())
     }
 
     /// [`EmbeddedWarehouse::open`] with explicit resource bounds.
-    pub fn open_with(path: &Path, limits: &EmbeddedLimits) -> Result<Self> {
+    pub fn open_with(
+        path: &Path,
+        pipeline: Arc<Pipeline>,
+        limits: &EmbeddedLimits,
+    ) -> Result<Self> {
         let location = path.display().to_string();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| WarehouseError::Open {
@@ -145,17 +154,27 @@ impl EmbeddedWarehouse {
         })?;
         apply_limits(&conn, limits, &location)?;
         let schema_version = migrations::migrate(&conn, &location)?;
-        outputs::create_pipeline_tables(&conn, &location)?;
-        Ok(Self::from_root(conn, limits, location, schema_version))
+        let dialect = Dialect::duckdb(Arc::clone(&pipeline));
+        outputs::create_pipeline_tables(&conn, &dialect, &location)?;
+        Ok(Self::from_root(
+            dialect,
+            conn,
+            limits,
+            location,
+            schema_version,
+        ))
     }
 
     fn from_root(
+        dialect: Dialect,
         conn: Connection,
         limits: &EmbeddedLimits,
         location: String,
         schema_version: i64,
     ) -> Self {
         Self {
+            pipeline: Arc::new(dialect.pipeline().clone()),
+            dialect: Arc::new(dialect),
             root: Arc::new(Mutex::new(conn)),
             idle: Arc::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
@@ -167,7 +186,7 @@ impl EmbeddedWarehouse {
     }
 
     /// An in-memory database (tests and benchmarks).
-    pub fn in_memory() -> Result<Self> {
+    pub fn in_memory(pipeline: Arc<Pipeline>) -> Result<Self> {
         let conn = Connection::open_in_memory().map_err(|e| WarehouseError::Open {
             location: ":memory:".into(),
             message: one_line(&e.to_string()),
@@ -175,8 +194,10 @@ impl EmbeddedWarehouse {
         let limits = EmbeddedLimits::default();
         apply_limits(&conn, &limits, ":memory:")?;
         let schema_version = migrations::migrate(&conn, ":memory:")?;
-        outputs::create_pipeline_tables(&conn, ":memory:")?;
+        let dialect = Dialect::duckdb(pipeline);
+        outputs::create_pipeline_tables(&conn, &dialect, ":memory:")?;
         Ok(Self::from_root(
+            dialect,
             conn,
             &limits,
             ":memory:".into(),
@@ -188,12 +209,14 @@ impl EmbeddedWarehouse {
         PathBuf::from(&self.location)
     }
 
-    /// Runs `f` on a connection of its own on the blocking pool.
+    /// Runs `f` on a connection of its own on the blocking pool, with the
+    /// dialect of the store's pipeline.
     async fn with_conn<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut Connection, &Dialect) -> Result<T> + Send + 'static,
     {
+        let dialect = Arc::clone(&self.dialect);
         let root = Arc::clone(&self.root);
         let idle = Arc::clone(&self.idle);
         let max_idle = self.max_idle;
@@ -213,7 +236,7 @@ impl EmbeddedWarehouse {
                     .try_clone()
                     .map_err(query_err)?,
             };
-            let result = f(&mut conn);
+            let result = f(&mut conn, &dialect);
             // `f` cannot leave a transaction open (duckdb's Transaction rolls back
             // on drop), so the connection is clean to reuse.
             let mut idle = idle.lock().map_err(|_| poisoned())?;
@@ -244,10 +267,14 @@ pub(crate) fn one_line(s: &str) -> String {
 
 #[async_trait]
 impl Warehouse for EmbeddedWarehouse {
+    fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
     async fn status(&self) -> Result<WarehouseStatus> {
         let location = self.location.clone();
         let schema_version = self.schema_version;
-        self.with_conn(move |conn| {
+        self.with_conn(move |conn, _| {
             conn.query_row("SELECT 1", [], |r| r.get::<_, i32>(0))
                 .map_err(query_err)?;
             Ok(WarehouseStatus {
@@ -260,19 +287,19 @@ impl Warehouse for EmbeddedWarehouse {
     }
 
     async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
-        self.with_conn(move |conn| {
-            let q = warehouse::sql::game_dates(shared_sql::dialect(), range);
+        self.with_conn(move |conn, d| {
+            let q = warehouse::sql::game_dates(d, range);
             shared_sql::rows(conn, &q, warehouse::sql::game_date_row)
         })
         .await
     }
 
     async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
-        self.with_conn(move |conn| {
+        self.with_conn(move |conn, d| {
             // One statement for all tables: a bounded number of queries per request.
-            let q = warehouse::sql::table_counts(shared_sql::dialect(), range);
+            let q = warehouse::sql::table_counts(d, range);
             let rows = shared_sql::rows(conn, &q, warehouse::sql::table_count_row)?;
-            Ok(warehouse::sql::table_counts_of(&rows))
+            Ok(warehouse::sql::table_counts_of(d.pipeline(), &rows))
         })
         .await
     }
@@ -282,18 +309,18 @@ impl Warehouse for EmbeddedWarehouse {
         schedule: Vec<ScheduledGame>,
         games: Vec<PlayerGame>,
     ) -> Result<UpstreamLoad> {
-        self.with_conn(move |c| upstream::load(c, &schedule, &games))
+        self.with_conn(move |c, _| upstream::load(c, &schedule, &games))
             .await
     }
 
     async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
-        self.with_conn(move |c| upstream::load_universe(c, &rows))
+        self.with_conn(move |c, d| upstream::load_universe(c, d, &rows))
             .await
     }
 
     async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
-        self.with_conn(move |conn| {
-            let q = warehouse::sql::expected_entities(shared_sql::dialect(), range);
+        self.with_conn(move |conn, d| {
+            let q = warehouse::sql::expected_entities(d, range);
             shared_sql::rows(conn, &q, warehouse::sql::expected_entity_row)
         })
         .await
@@ -304,7 +331,8 @@ impl Warehouse for EmbeddedWarehouse {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
-        self.with_conn(move |c| upstream::read(c, from, to)).await
+        self.with_conn(move |c, _| upstream::read(c, from, to))
+            .await
     }
 
     async fn upstream_outcomes(
@@ -313,12 +341,12 @@ impl Warehouse for EmbeddedWarehouse {
         processors: &[ProcessorId],
     ) -> Result<UpstreamSet> {
         let processors = processors.to_vec();
-        self.with_conn(move |c| outputs::upstream_outcomes(c, date, &processors))
+        self.with_conn(move |c, d| outputs::upstream_outcomes(c, d, date, &processors))
             .await
     }
 
     async fn write_cells(&self, writes: Vec<CellWrite>) -> Result<()> {
-        self.with_conn(move |c| outputs::write_cells(c, &writes))
+        self.with_conn(move |c, d| outputs::write_cells(c, d, &writes))
             .await
     }
 
@@ -332,7 +360,7 @@ impl Warehouse for EmbeddedWarehouse {
     }
 
     async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
-        self.with_conn(move |c| outputs::record_failed_runs(c, &runs))
+        self.with_conn(move |c, d| outputs::record_failed_runs(c, d, &runs))
             .await
     }
 
@@ -342,7 +370,7 @@ impl Warehouse for EmbeddedWarehouse {
         processors: &[ProcessorId],
     ) -> Result<Vec<CellCounts>> {
         let processors = processors.to_vec();
-        self.with_conn(move |c| outputs::cell_counts(c, range, &processors))
+        self.with_conn(move |c, d| outputs::cell_counts(c, d, range, &processors))
             .await
     }
 
@@ -352,7 +380,7 @@ impl Warehouse for EmbeddedWarehouse {
         processors: &[ProcessorId],
     ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
         let processors = processors.to_vec();
-        self.with_conn(move |c| outputs::unaccounted(c, range, &processors))
+        self.with_conn(move |c, d| outputs::unaccounted(c, d, range, &processors))
             .await
     }
 
@@ -362,7 +390,7 @@ impl Warehouse for EmbeddedWarehouse {
         date: NaiveDate,
         filter: PlayerFilter,
     ) -> Result<Page<String>> {
-        self.with_conn(move |c| outputs::unaccounted_players(c, processor, date, &filter))
+        self.with_conn(move |c, d| outputs::unaccounted_players(c, d, processor, date, &filter))
             .await
     }
 
@@ -372,60 +400,63 @@ impl Warehouse for EmbeddedWarehouse {
         date: NaiveDate,
         filter: FailureFilter,
     ) -> Result<Page<FailureRow>> {
-        self.with_conn(move |c| outputs::failure_rows(c, processor, date, &filter))
+        self.with_conn(move |c, d| outputs::failure_rows(c, d, processor, date, &filter))
             .await
     }
 
     async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>> {
-        self.with_conn(move |c| outputs::cell_runs(c, processor, date))
+        self.with_conn(move |c, d| outputs::cell_runs(c, d, processor, date))
             .await
     }
 
     async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>> {
         let player = player.to_string();
-        self.with_conn(move |c| outputs::player_trace(c, &player, date))
+        self.with_conn(move |c, d| outputs::player_trace(c, d, &player, date))
             .await
     }
 
     async fn create_job(&self, job: JobRecord, cells: Vec<(ProcessorId, NaiveDate)>) -> Result<()> {
-        self.with_conn(move |c| jobs::create(c, &job, &cells)).await
+        self.with_conn(move |c, d| jobs::create(c, d, &job, &cells))
+            .await
     }
 
     async fn start_job(&self, id: &str) -> Result<JobRecord> {
         let id = id.to_string();
         let now = chrono::Utc::now().naive_utc();
-        self.with_conn(move |c| jobs::start(c, &id, now)).await
+        self.with_conn(move |c, d| jobs::start(c, d, &id, now))
+            .await
     }
 
     async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
         let id = id.to_string();
-        self.with_conn(move |c| jobs::get(c, &id)).await
+        self.with_conn(move |c, _| jobs::get(c, &id)).await
     }
 
     async fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>> {
-        self.with_conn(move |c| jobs::list(c, limit)).await
+        self.with_conn(move |c, _| jobs::list(c, limit)).await
     }
 
     async fn job_cells(&self, id: &str) -> Result<Vec<JobCell>> {
         let id = id.to_string();
-        self.with_conn(move |c| jobs::cells(c, &id)).await
+        self.with_conn(move |c, d| jobs::cells(c, d, &id)).await
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<()> {
         let job = job.clone();
-        self.with_conn(move |c| jobs::update(c, &job)).await
+        self.with_conn(move |c, _| jobs::update(c, &job)).await
     }
 
     async fn heartbeat(&self, id: &str, at: chrono::NaiveDateTime) -> Result<()> {
         let id = id.to_string();
-        self.with_conn(move |c| jobs::heartbeat(c, &id, at)).await
+        self.with_conn(move |c, _| jobs::heartbeat(c, &id, at))
+            .await
     }
 
     async fn interrupt_stale_jobs(
         &self,
         stale_before: Option<chrono::NaiveDateTime>,
     ) -> Result<usize> {
-        self.with_conn(move |c| jobs::interrupt_stale(c, stale_before))
+        self.with_conn(move |c, _| jobs::interrupt_stale(c, stale_before))
             .await
     }
 }
@@ -466,7 +497,7 @@ impl EmbeddedWarehouse {
             .lock()
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
         // Cached like the trait's statement, so both sides compare execution.
-        let q = warehouse::sql::reconcile(shared_sql::dialect(), range);
+        let q = warehouse::sql::reconcile(&self.dialect, range);
         Ok(shared_sql::rows(&guard, &q, |_| Ok(()))?.len())
     }
 

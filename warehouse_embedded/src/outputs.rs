@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use domain::pipeline::Pipeline;
 use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, Value, DATE_LEVEL,
     FEATURE_NAMES,
@@ -11,32 +12,33 @@ use domain::processors::{
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{Builtin, DateRange, ProcessorId, Runs};
 use duckdb::{params, Connection, Transaction};
-use warehouse::sql;
+use warehouse::sql::{self, Dialect};
 use warehouse::{
     CellCounts, CellWrite, FailureFilter, PlayerFilter, Result, RunRow, WarehouseError,
 };
 
 use crate::query_err;
-use crate::shared_sql::{self, dialect};
+use crate::shared_sql;
 
 /// Writes every cell of the batch in one transaction: all or nothing. The
 /// old rows of every cell go first; then each table gets one appender for
 /// the whole batch (an appender per cell and table cost more than the rows).
-pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result<()> {
+pub(crate) fn write_cells(conn: &mut Connection, d: &Dialect, writes: &[CellWrite]) -> Result<()> {
+    let pipeline = d.pipeline();
     let tx = conn.transaction().map_err(query_err)?;
     for w in writes {
-        delete_cell(&tx, w)?;
+        delete_cell(&tx, pipeline, w)?;
     }
-    for p in ProcessorId::all() {
+    for p in pipeline.ids() {
         let mut of_p = writes.iter().filter(|w| w.output.processor == p).peekable();
         if of_p.peek().is_none() {
             continue;
         }
-        if p.spec().builtin == Some(Builtin::Mlfs) {
+        let spec = pipeline.spec(p);
+        if spec.builtin == Some(Builtin::Mlfs) {
             append_mlfs(&tx, of_p)?;
             continue;
         }
-        let spec = p.spec();
         let (schema, table) = sql::dataset_and_table(&spec.output_table);
         let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for w in of_p {
@@ -53,10 +55,10 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
         .iter()
         .any(|w| !w.legacy && !w.output.failures.is_empty())
     {
-        let (schema, table) = sql::dataset_and_table(sql::failures_table());
+        let (schema, table) = sql::dataset_and_table(&pipeline.failures_table);
         let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
         for w in writes.iter().filter(|w| !w.legacy) {
-            let spec = w.output.processor.spec();
+            let spec = pipeline.spec(w.output.processor);
             for f in &w.output.failures {
                 app.append_row(params![
                     &spec.name,
@@ -66,7 +68,7 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
                     f.category.code(),
                     f.reason,
                     f.can_retry,
-                    f.upstream_processor.map(|u| u.code()),
+                    f.upstream_processor.map(|u| pipeline.code(u)),
                     f.upstream_category,
                     w.written_at,
                 ])
@@ -75,17 +77,17 @@ pub(crate) fn write_cells(conn: &mut Connection, writes: &[CellWrite]) -> Result
         }
     }
     // The run rows (with their job id) are also the job's checkpoints.
-    append_runs(&tx, writes.iter().map(|w| &w.run))?;
+    append_runs(&tx, pipeline, writes.iter().map(|w| &w.run))?;
     tx.commit().map_err(query_err)
 }
 
 /// Removes a cell's old output rows and, unless legacy, its failure rows
 /// (nothing to remove when the engine saw the cell empty).
-fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
+fn delete_cell(tx: &Transaction, pipeline: &Pipeline, w: &CellWrite) -> Result<()> {
     if w.known_empty {
         return Ok(());
     }
-    let spec = w.output.processor.spec();
+    let spec = pipeline.spec(w.output.processor);
     let date = w.output.date;
     // Table and column names come from the validated pipeline declaration.
     tx.prepare_cached(&format!(
@@ -97,7 +99,7 @@ fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
     if !w.legacy {
         tx.prepare_cached(&format!(
             "DELETE FROM {} WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))",
-            sql::failures_table()
+            pipeline.failures_table
         ))
         .and_then(|mut s| s.execute(params![date, &spec.name, &spec.code]))
         .map_err(query_err)?;
@@ -107,20 +109,28 @@ fn delete_cell(tx: &Transaction, w: &CellWrite) -> Result<()> {
 
 /// Records runs that could not write; as run rows with the job id they also
 /// mark the job's cells as failed (see `jobs::cell_states`).
-pub(crate) fn record_failed_runs(conn: &mut Connection, runs: &[RunRow]) -> Result<()> {
+pub(crate) fn record_failed_runs(
+    conn: &mut Connection,
+    d: &Dialect,
+    runs: &[RunRow],
+) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
-    append_runs(&tx, runs.iter())?;
+    append_runs(&tx, d.pipeline(), runs.iter())?;
     tx.commit().map_err(query_err)
 }
 
-fn append_runs<'a>(tx: &Transaction, runs: impl Iterator<Item = &'a RunRow>) -> Result<()> {
-    let (schema, table) = sql::dataset_and_table(sql::runs_table());
+fn append_runs<'a>(
+    tx: &Transaction,
+    pipeline: &Pipeline,
+    runs: impl Iterator<Item = &'a RunRow>,
+) -> Result<()> {
+    let (schema, table) = sql::dataset_and_table(&pipeline.runs_table);
     let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
     for run in runs {
         app.append_row(params![
             run.run_id,
             run.job_id,
-            run.processor.name(),
+            pipeline.spec(run.processor).name,
             run.analysis_date,
             run.status.as_str(),
             run.records_written,
@@ -148,17 +158,19 @@ pub(crate) fn duck_value(v: &Value) -> duckdb::types::Value {
     }
 }
 
-/// Creates the tables of the active pipeline's command and observed
+/// Creates the tables of the pipeline's command and observed
 /// processors when missing (`sql::pipeline_table_columns`), and refuses one
 /// whose columns do not fit, naming both lists: a command's table must be
 /// exactly its declaration; an observed table (someone else's) must have the
 /// entity and date columns.
-pub(crate) fn create_pipeline_tables(conn: &Connection, location: &str) -> Result<()> {
-    let universe = &domain::pipeline::active().universe;
+pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &str) -> Result<()> {
+    let pipeline = d.pipeline();
+    let universe = &pipeline.universe;
     if let Some(columns) = sql::universe_table_columns(universe) {
         // Someone else's table may have more columns; it must have these.
         ensure_table(
             conn,
+            d,
             location,
             &universe.table,
             &columns,
@@ -166,27 +178,32 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, location: &str) -> Resul
             "the universe",
         )?;
     }
-    // DESIGN's failure and run tables come with the migrations; another
+    // The docs/DESIGN.md §2 failure and run tables come with the migrations; another
     // pipeline's are created here and must be exactly these columns.
     for (table, columns, needed_by) in [
         (
-            sql::failures_table(),
+            pipeline.failures_table.as_str(),
             &sql::FAILURE_COLUMNS[..],
             "[tables] failures",
         ),
-        (sql::runs_table(), &sql::RUN_COLUMNS[..], "[tables] runs"),
+        (
+            pipeline.runs_table.as_str(),
+            &sql::RUN_COLUMNS[..],
+            "[tables] runs",
+        ),
     ] {
         if table != sql::FAILURES && table != sql::RUNS {
-            ensure_table(conn, location, table, columns, true, needed_by)?;
+            ensure_table(conn, d, location, table, columns, true, needed_by)?;
         }
     }
-    for spec in domain::processors() {
+    for spec in &pipeline.processors {
         let Some(columns) = sql::pipeline_table_columns(spec) else {
             continue;
         };
         let exact = spec.runs == Runs::Command;
         ensure_table(
             conn,
+            d,
             location,
             &spec.output_table,
             &columns,
@@ -201,13 +218,13 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, location: &str) -> Resul
 /// that lacks them (or, when `exact`, has anything else).
 fn ensure_table(
     conn: &Connection,
+    d: &Dialect,
     location: &str,
     name: &str,
     columns: &[(&str, sql::ColumnKind)],
     exact: bool,
     needed_by: &str,
 ) -> Result<()> {
-    let d = dialect();
     let (schema, table) = sql::dataset_and_table(name);
     // Names come from the validated pipeline file (identifiers only).
     let defs: Vec<String> = columns
@@ -416,16 +433,17 @@ fn append_mlfs<'a>(tx: &Transaction, writes: impl Iterator<Item = &'a CellWrite>
 
 fn failures_of(
     conn: &Connection,
+    pipeline: &Pipeline,
     p: ProcessorId,
     date: NaiveDate,
 ) -> Result<HashMap<String, String>> {
-    let spec = p.spec();
+    let spec = pipeline.spec(p);
     let mut stmt = conn
         .prepare(&format!(
             "SELECT entity_id, coalesce(failure_category, '') FROM {}
              WHERE analysis_date = ? AND upper(processor_name) IN (upper(?), upper(?))
                AND entity_id <> ?",
-            sql::failures_table()
+            pipeline.failures_table
         ))
         .map_err(query_err)?;
     let rows = stmt
@@ -439,12 +457,14 @@ fn failures_of(
 
 pub(crate) fn upstream_outcomes(
     conn: &mut Connection,
+    d: &Dialect,
     date: NaiveDate,
     processors: &[ProcessorId],
 ) -> Result<UpstreamSet> {
+    let pipeline = d.pipeline();
     let mut up = UpstreamSet::default();
     for p in processors {
-        match p.spec().builtin {
+        match pipeline.spec(*p).builtin {
             Some(Builtin::Psza) => {
                 let mut stmt = conn
                     .prepare(
@@ -484,7 +504,7 @@ pub(crate) fn upstream_outcomes(
                         .map(|r| r.map(|x| (x.player_lookup.clone(), x)))
                         .collect::<duckdb::Result<_>>()
                         .map_err(query_err)?,
-                    failures: failures_of(conn, *p, date)?,
+                    failures: failures_of(conn, pipeline, *p, date)?,
                 };
             }
             Some(Builtin::Pdc) => {
@@ -533,7 +553,7 @@ pub(crate) fn upstream_outcomes(
                         .map(|r| r.map(|x| (x.player_lookup.clone(), x)))
                         .collect::<duckdb::Result<_>>()
                         .map_err(query_err)?,
-                    failures: failures_of(conn, *p, date)?,
+                    failures: failures_of(conn, pipeline, *p, date)?,
                 };
             }
             Some(Builtin::Pcf) => {
@@ -565,12 +585,13 @@ pub(crate) fn upstream_outcomes(
                         .map(|r| r.map(|x| (x.player_lookup.clone(), x)))
                         .collect::<duckdb::Result<_>>()
                         .map_err(query_err)?,
-                    failures: failures_of(conn, *p, date)?,
+                    failures: failures_of(conn, pipeline, *p, date)?,
                 };
             }
             Some(Builtin::Mlfs) | None => {
                 return Err(WarehouseError::Query(format!(
-                    "{p} is not a builtin that others read: its outputs are not read as upstream"
+                    "{} is not a builtin that others read: its outputs are not read as upstream",
+                    pipeline.code(*p)
                 )))
             }
         }
@@ -580,6 +601,7 @@ pub(crate) fn upstream_outcomes(
 
 pub(crate) fn cell_counts(
     conn: &mut Connection,
+    d: &Dialect,
     range: DateRange,
     processors: &[ProcessorId],
 ) -> Result<Vec<CellCounts>> {
@@ -587,8 +609,8 @@ pub(crate) fn cell_counts(
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let q = sql::reconcile(dialect(), range);
-    let mut accounting = Accounting::default();
+    let q = sql::reconcile(d, range);
+    let mut accounting = Accounting::new(d.pipeline());
     for row in shared_sql::rows(conn, &q, sql::accounting_row)? {
         accounting.push(row)?;
     }
@@ -599,54 +621,63 @@ pub(crate) fn cell_counts(
 /// date-level), for every selected cell of the range, in one query.
 pub(crate) fn unaccounted(
     conn: &mut Connection,
+    d: &Dialect,
     range: DateRange,
     processors: &[ProcessorId],
 ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let q = sql::unaccounted(dialect(), range, processors, None, None);
-    let rows = shared_sql::rows(conn, &q, sql::unaccounted_row)?;
+    let q = sql::unaccounted(d, range, processors, None, None);
+    let rows = shared_sql::rows(conn, &q, |r| sql::unaccounted_row(d.pipeline(), r))?;
     Ok(rows.into_iter().map(|(row, _)| row).collect())
 }
 
 /// One cell's unaccounted players matching the filter's search, paged.
 pub(crate) fn unaccounted_players(
     conn: &mut Connection,
+    d: &Dialect,
     p: ProcessorId,
     date: NaiveDate,
     filter: &PlayerFilter,
 ) -> Result<Page<String>> {
     let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
     let paging = filter.paging();
-    let q = sql::unaccounted(dialect(), day, &[p], filter.search.as_deref(), Some(paging));
-    shared_sql::page(conn, &q, sql::unaccounted_row, |(_, _, player)| player)
+    let q = sql::unaccounted(d, day, &[p], filter.search.as_deref(), Some(paging));
+    shared_sql::page(
+        conn,
+        &q,
+        |r| sql::unaccounted_row(d.pipeline(), r),
+        |(_, _, player)| player,
+    )
 }
 
 pub(crate) fn failure_rows(
     conn: &mut Connection,
+    d: &Dialect,
     p: ProcessorId,
     date: NaiveDate,
     filter: &FailureFilter,
 ) -> Result<Page<FailureRow>> {
-    let q = sql::failure_rows(dialect(), p, date, filter);
+    let q = sql::failure_rows(d, p, date, filter);
     shared_sql::page(conn, &q, sql::failure_row, |row| row)
 }
 
 pub(crate) fn cell_runs(
     conn: &mut Connection,
+    d: &Dialect,
     p: ProcessorId,
     date: NaiveDate,
 ) -> Result<Vec<RunInfo>> {
-    shared_sql::rows(conn, &sql::cell_runs(dialect(), p, date), sql::run_row)
+    shared_sql::rows(conn, &sql::cell_runs(d, p, date), sql::run_row)
 }
 
 pub(crate) fn player_trace(
     conn: &mut Connection,
+    d: &Dialect,
     player: &str,
     date: NaiveDate,
 ) -> Result<Option<PlayerTrace>> {
-    let d = dialect();
     let known = shared_sql::rows(conn, &sql::player_known(d, player, date), |r| {
         Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
     })?;
@@ -660,12 +691,13 @@ pub(crate) fn player_trace(
         sql::trace_failure_row,
     )?;
     // Box scores are the NBA universe's; another universe has none.
-    let recent_games = if domain::pipeline::active().universe.is_nba() {
+    let recent_games = if d.pipeline().universe.is_nba() {
         recent_box_scores(conn, player, date)?
     } else {
         Vec::new()
     };
     Ok(Some(sql::player_trace(
+        d.pipeline(),
         player,
         date,
         expected,

@@ -4,16 +4,10 @@ use chrono::NaiveDate;
 use domain::report::Page;
 use duckdb::types::ToSql;
 use duckdb::Connection;
-use warehouse::sql::{self, Dialect, Query, SqlRow, Value};
+use warehouse::sql::{self, Query, SqlRow, Value};
 use warehouse::Result;
 
 use crate::query_err;
-
-/// DuckDB's dialect (built once: it holds no state).
-pub(crate) fn dialect() -> &'static Dialect {
-    static DIALECT: std::sync::OnceLock<Dialect> = std::sync::OnceLock::new();
-    DIALECT.get_or_init(Dialect::duckdb)
-}
 
 /// A DuckDB row read through the shared decoders.
 struct DuckRow<'a, 'b>(&'a duckdb::Row<'b>);

@@ -8,6 +8,8 @@ use domain::pipeline::UniverseRow;
 use duckdb::{params, Connection, Row};
 use warehouse::{Result, UpstreamLoad, WarehouseError};
 
+use warehouse::sql::Dialect;
+
 use crate::query_err;
 
 pub(crate) fn load(
@@ -260,8 +262,12 @@ pub fn read_parquet_player_games(path: &std::path::Path) -> Result<Vec<(u64, Pla
 /// Replaces a universe of the pipeline's own, date by date, in one
 /// transaction: the dates present in `rows` lose their old rows, then one
 /// appender writes the new ones.
-pub(crate) fn load_universe(conn: &mut Connection, rows: &[UniverseRow]) -> Result<UpstreamLoad> {
-    let universe = &domain::pipeline::active().universe;
+pub(crate) fn load_universe(
+    conn: &mut Connection,
+    d: &Dialect,
+    rows: &[UniverseRow],
+) -> Result<UpstreamLoad> {
+    let universe = &d.pipeline().universe;
     if warehouse::sql::universe_table_columns(universe).is_none() {
         return Err(WarehouseError::Query(format!(
             "{} loads as box scores (import player-game-summary), not as a universe of its own",

@@ -24,7 +24,7 @@ fn pgs(player: &str, date: &str, minutes: f64, active: bool) -> String {
 }
 
 fn fixture() -> EmbeddedWarehouse {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let mut rows = Vec::new();
     for date in [D1, D2] {
         for p in ["a", "b", "c", "d", "e"] {
@@ -106,7 +106,7 @@ fn fixture() -> EmbeddedWarehouse {
 
 /// Every processor of the (shipped) pipeline.
 fn all() -> Vec<P> {
-    P::all().collect()
+    domain::pipeline::nba().ids().collect()
 }
 
 async fn cells(wh: &EmbeddedWarehouse) -> Vec<CellCounts> {
@@ -128,7 +128,13 @@ async fn every_status_and_flag_is_pinned() {
     let cells = cells(&wh).await;
     assert_eq!(cells.len(), 8);
 
-    let c = cell(&cells, domain::Builtin::Psza.id(), D1);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Psza)
+            .unwrap(),
+        D1,
+    );
     assert_eq!(
         (c.expected, c.has_record, c.has_failure, c.unaccounted),
         (5, 3, 1, 1)
@@ -140,7 +146,13 @@ async fn every_status_and_flag_is_pinned() {
         "run-PlayerShotZoneAnalysisProcessor-2021-11-10"
     );
 
-    let c = cell(&cells, domain::Builtin::Pdc.id(), D1);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pdc)
+            .unwrap(),
+        D1,
+    );
     assert_eq!((c.has_record, c.has_failure, c.unaccounted), (5, 0, 0));
     assert_eq!(c.conflict, 1, "a has a record and a stale failure");
     assert_eq!(c.extra, 1, "x is not expected");
@@ -151,7 +163,13 @@ async fn every_status_and_flag_is_pinned() {
     );
     assert_eq!(c.status(), CellStatus::Ok);
 
-    let c = cell(&cells, domain::Builtin::Pcf.id(), D1);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pcf)
+            .unwrap(),
+        D1,
+    );
     assert!(c.date_level);
     assert_eq!(c.unaccounted, 0);
     assert_eq!(c.status(), CellStatus::DepsMissing);
@@ -159,20 +177,44 @@ async fn every_status_and_flag_is_pinned() {
     assert_eq!(c.failures_by_category.get("MISSING_DEPENDENCIES"), Some(&1));
     assert_eq!(c.coverage(), 1.0);
 
-    let c = cell(&cells, domain::Builtin::Mlfs.id(), D1);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Mlfs)
+            .unwrap(),
+        D1,
+    );
     assert_eq!((c.runs, c.unaccounted), (0, 5));
     assert_eq!(c.status(), CellStatus::NotRun);
 
-    let c = cell(&cells, domain::Builtin::Psza.id(), D2);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Psza)
+            .unwrap(),
+        D2,
+    );
     assert_eq!(c.investigate, 1);
     assert_eq!(c.failures_by_category.get("UNKNOWN"), Some(&1));
     assert_eq!(c.status(), CellStatus::Investigate);
 
-    let c = cell(&cells, domain::Builtin::Pdc.id(), D2);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pdc)
+            .unwrap(),
+        D2,
+    );
     assert_eq!(c.status(), CellStatus::ExpectedGaps);
     assert_eq!(c.has_failure, 5);
 
-    let c = cell(&cells, domain::Builtin::Pcf.id(), D2);
+    let c = cell(
+        &cells,
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Pcf)
+            .unwrap(),
+        D2,
+    );
     assert_eq!(c.status(), CellStatus::Ok);
     assert_eq!(c.cascade, 5, "no PDC records on D2 under any PCF record");
 }
@@ -190,27 +232,63 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
         async move { wh.unaccounted_players(p, d(D1), all(search)).await.unwrap() }
     };
     assert_eq!(
-        players(domain::Builtin::Psza.id(), None).await.items,
+        players(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
+            None
+        )
+        .await
+        .items,
         vec!["e"]
     );
     assert_eq!(
-        players(domain::Builtin::Pcf.id(), None).await.items,
+        players(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pcf)
+                .unwrap(),
+            None
+        )
+        .await
+        .items,
         Vec::<String>::new()
     );
-    let mlfs = players(domain::Builtin::Mlfs.id(), None).await;
+    let mlfs = players(
+        domain::pipeline::nba()
+            .builtin(domain::Builtin::Mlfs)
+            .unwrap(),
+        None,
+    )
+    .await;
     assert_eq!((mlfs.items.len(), mlfs.total), (5, 5));
     // The players' search is the failures' search: a literal, case-blind substring.
     assert_eq!(
-        players(domain::Builtin::Psza.id(), Some("E")).await.items,
+        players(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
+            Some("E")
+        )
+        .await
+        .items,
         vec!["e"]
     );
     assert_eq!(
-        players(domain::Builtin::Psza.id(), Some("%")).await.total,
+        players(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
+            Some("%")
+        )
+        .await
+        .total,
         0
     );
     let second = wh
         .unaccounted_players(
-            domain::Builtin::Mlfs.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
             d(D1),
             PlayerFilter {
                 search: None,
@@ -224,7 +302,9 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
     assert_eq!(second.total, 5);
     let past = wh
         .unaccounted_players(
-            domain::Builtin::Mlfs.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
             d(D1),
             PlayerFilter {
                 search: None,
@@ -238,7 +318,9 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
 
     let page = wh
         .failure_rows(
-            domain::Builtin::Psza.id(),
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap(),
             d(D2),
             FailureFilter {
                 limit: 10,
@@ -254,9 +336,15 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
     let all = |filter: FailureFilter| {
         let wh = &wh;
         async move {
-            wh.failure_rows(domain::Builtin::Pdc.id(), d(D2), filter)
-                .await
-                .unwrap()
+            wh.failure_rows(
+                domain::pipeline::nba()
+                    .builtin(domain::Builtin::Pdc)
+                    .unwrap(),
+                d(D2),
+                filter,
+            )
+            .await
+            .unwrap()
         }
     };
     let p = all(FailureFilter {
@@ -312,7 +400,12 @@ async fn drill_downs_keep_raw_categories_and_filter_safely() {
     assert_eq!(p.total, 0);
 
     let runs = wh
-        .cell_runs(domain::Builtin::Pdc.id(), d(D1))
+        .cell_runs(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Pdc)
+                .unwrap(),
+            d(D1),
+        )
         .await
         .unwrap();
     assert_eq!(runs.len(), 1);
@@ -327,7 +420,14 @@ async fn player_trace_follows_the_lineage() {
     assert_eq!(t.links[0].state, TraceState::Unaccounted);
     assert_eq!(t.links[1].state, TraceState::Record);
     assert_eq!(t.links[2].state, TraceState::Record);
-    assert_eq!(t.root_cause(), Some(domain::Builtin::Psza.id()));
+    assert_eq!(
+        t.root_cause(&domain::pipeline::nba()),
+        Some(
+            domain::pipeline::nba()
+                .builtin(domain::Builtin::Psza)
+                .unwrap()
+        )
+    );
     let t = wh.player_trace("x", d(D1)).await.unwrap().unwrap();
     assert!(!t.expected);
     assert!(wh.player_trace("nobody", d(D1)).await.unwrap().is_none());
@@ -337,13 +437,14 @@ async fn player_trace_follows_the_lineage() {
 /// counter, no shared CTEs) over the raw rows.
 #[tokio::test(flavor = "multi_thread")]
 async fn grid_equals_an_independent_recount() {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     engine_free_demo(&wh).await;
     let range = DateRange::new(d("2021-11-01"), d("2021-11-12"), 100).unwrap();
     let grid = wh.cell_counts(range, &all()).await.unwrap();
     assert!(!grid.is_empty());
     for c in &grid {
-        let spec = c.processor.spec();
+        let nba = domain::pipeline::nba();
+        let spec = nba.spec(c.processor);
         let expected_set = format!(
             "SELECT DISTINCT player_lookup FROM nba_analytics.player_game_summary
              WHERE game_date = DATE '{}' AND is_active AND (minutes_played > 0 OR fg_attempts > 0)",
@@ -402,10 +503,14 @@ async fn engine_free_demo(wh: &EmbeddedWarehouse) {
     {
         let mut up = UpstreamSet::default();
         for (i, p) in all().iter().enumerate() {
-            let out = run(p.spec().builtin.unwrap(), date, &index, &up);
+            let nba = domain::pipeline::nba();
+            let out = run(&nba, nba.spec(*p).builtin.unwrap(), date, &index, &up);
             up.absorb(&out);
             // Every other date writes MLFS in legacy mode (records only).
-            let legacy = *p == domain::Builtin::Mlfs.id()
+            let legacy = *p
+                == domain::pipeline::nba()
+                    .builtin(domain::Builtin::Mlfs)
+                    .unwrap()
                 && date.to_string().ends_with(['1', '3', '5', '7', '9']);
             let run_row = warehouse::RunRow {
                 run_id: format!("t-{i}-{date}"),

@@ -22,7 +22,8 @@ async fn creates_every_design_table_and_reopens_without_remigrating() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/rollcall.duckdb");
     {
-        let wh = EmbeddedWarehouse::open(&path).unwrap();
+        let wh =
+            EmbeddedWarehouse::open(&path, std::sync::Arc::new(domain::pipeline::nba())).unwrap();
         let st = wh.status().await.unwrap();
         assert_eq!(st.backend, "embedded");
         assert_eq!(st.schema_version, LATEST_SCHEMA_VERSION);
@@ -48,7 +49,7 @@ async fn creates_every_design_table_and_reopens_without_remigrating() {
             assert!(tables.contains(t), "{t} missing in {tables}");
         }
     }
-    let wh = EmbeddedWarehouse::open(&path).unwrap();
+    let wh = EmbeddedWarehouse::open(&path, std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let migrations = wh
         .count_for_tests("SELECT count(*) FROM rollcall_meta.schema_migrations")
         .unwrap();
@@ -66,7 +67,9 @@ fn refuses_a_duckdb_file_that_rollcall_did_not_create() {
         )
         .unwrap();
     }
-    let err = EmbeddedWarehouse::open(&path).err().expect("refused");
+    let err = EmbeddedWarehouse::open(&path, std::sync::Arc::new(domain::pipeline::nba()))
+        .err()
+        .expect("refused");
     assert!(matches!(err, WarehouseError::NotRollcall { .. }), "{err}");
     let conn = duckdb::Connection::open(&path).unwrap();
     let n: i64 = conn
@@ -84,7 +87,9 @@ fn refuses_a_file_that_is_not_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "hello").unwrap();
-    let err = EmbeddedWarehouse::open(&path).err().expect("refused");
+    let err = EmbeddedWarehouse::open(&path, std::sync::Arc::new(domain::pipeline::nba()))
+        .err()
+        .expect("refused");
     let msg = err.to_string();
     assert!(!msg.contains('\n'), "one line: {msg}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello");
@@ -92,7 +97,7 @@ fn refuses_a_file_that_is_not_a_database() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overview_queries_count_games_rows_and_expected_players() {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let season = domain::demo::generate(1);
     let nov5: Vec<_> = season
         .games
@@ -139,7 +144,7 @@ async fn overview_queries_count_games_rows_and_expected_players() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reloading_upstream_rows_replaces_instead_of_duplicating() {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let season = domain::demo::generate(3);
     let n = season.games.len() as i64;
     wh.load_upstream_rows(season.schedule.clone(), season.games.clone())
@@ -157,7 +162,9 @@ async fn reloading_upstream_rows_replaces_instead_of_duplicating() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn readers_see_a_consistent_snapshot_while_a_writer_works() {
-    let wh = Arc::new(EmbeddedWarehouse::in_memory().unwrap());
+    let wh = Arc::new(
+        EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap(),
+    );
     let season = domain::demo::generate(5);
     let writer = {
         let wh = Arc::clone(&wh);
@@ -186,7 +193,7 @@ async fn readers_see_a_consistent_snapshot_while_a_writer_works() {
 #[tokio::test(flavor = "multi_thread")]
 async fn feature_rows_keep_every_double_exactly() {
     use domain::processors::{CellOutput, MlfsRecord, Records};
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let date = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
     // Values whose text forms are where a lossy round trip would show.
     let tricky = vec![
@@ -220,7 +227,9 @@ async fn feature_rows_keep_every_double_exactly() {
     let now = chrono::Utc::now().naive_utc();
     wh.write_cells(vec![warehouse::CellWrite {
         output: CellOutput {
-            processor: domain::Builtin::Mlfs.id(),
+            processor: domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
             date,
             expected: 2,
             records: Records::Mlfs(rows),
@@ -230,7 +239,9 @@ async fn feature_rows_keep_every_double_exactly() {
         run: warehouse::RunRow {
             run_id: "run-1".into(),
             job_id: None,
-            processor: domain::Builtin::Mlfs.id(),
+            processor: domain::pipeline::nba()
+                .builtin(domain::Builtin::Mlfs)
+                .unwrap(),
             analysis_date: date,
             status: "success".into(),
             records_written: 2,
@@ -272,7 +283,7 @@ async fn feature_rows_keep_every_double_exactly() {
 /// words: every word the linked DuckDB reserves must be on its list.
 #[test]
 fn the_pipeline_validator_knows_every_word_duckdb_reserves() {
-    let wh = EmbeddedWarehouse::in_memory().unwrap();
+    let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
     let reserved = wh
         .rows_for_tests(
             "SELECT keyword_name AS t FROM duckdb_keywords() WHERE keyword_category = 'reserved'",

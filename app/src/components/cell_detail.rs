@@ -27,12 +27,12 @@ fn page_label(offset: i64, limit: i64, total: i64) -> String {
 pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     let title = format!(
         "{} {} — {}",
-        detail.processor.code(),
+        crate::code(detail.processor),
         detail.date,
         detail.status.code()
     );
     let date = detail.date;
-    let universe = &domain::pipeline::active().universe;
+    let universe = &crate::pipeline().universe;
     let trace = move |entity: &str| format!("/trace/{entity}?date={date}");
     let counts = detail.counts.clone().map(|c| {
         view! {
@@ -101,13 +101,13 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     );
     let close = view.with_cell(None).href();
     let rerun_href = crate::api::RerunForm {
-        p: detail.processor.code().to_string(),
+        p: crate::code(detail.processor).to_string(),
         dates: Some(detail.date.to_string()),
         mode: Some("all".into()),
         ..Default::default()
     }
     .href();
-    let spec = detail.processor.spec();
+    let spec = crate::spec(detail.processor);
     // An observed table is written by another system: nothing to re-run.
     let rerun = if spec.runs == domain::Runs::Observe {
         let why = format!(

@@ -21,7 +21,8 @@ const PRESETS: [(&str, &str, &str); 7] = [
 #[component]
 pub fn DateRangeForm(start: String, end: String, view: ViewQuery) -> impl IntoView {
     let all = view.processors.is_empty();
-    let checked: Vec<(&'static str, bool)> = domain::processors()
+    let checked: Vec<(&'static str, bool)> = crate::pipeline()
+        .processors
         .iter()
         .map(|p| {
             (
@@ -33,7 +34,7 @@ pub fn DateRangeForm(start: String, end: String, view: ViewQuery) -> impl IntoVi
             )
         })
         .collect();
-    let pipeline = domain::pipeline::active();
+    let pipeline = crate::pipeline();
     let presets: Vec<(&'static str, String)> = if pipeline.universe.is_nba() {
         PRESETS
             .iter()

@@ -49,7 +49,7 @@ pub fn tooltip(c: &CellCounts) -> String {
         .unwrap_or_default();
     format!(
         "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, investigate {}, conflict {}, cascade {}, coverage {}{failed}",
-        c.processor.code(),
+        crate::code(c.processor),
         c.date,
         c.status().code(),
         c.expected,
@@ -207,7 +207,7 @@ fn DayColumns(
                         processor: *p,
                         date: *d,
                     }
-                    .to_string()
+                    .text(crate::pipeline())
                 })
                 .collect();
             (*p, keys)
@@ -222,7 +222,7 @@ fn DayColumns(
         let Some(key) = clicked_cell(&ev) else {
             return;
         };
-        let Ok(cell) = key.parse::<CellKey>() else {
+        let Ok(cell) = CellKey::parse(crate::pipeline(), &key) else {
             return;
         };
         ev.prevent_default();
@@ -263,13 +263,13 @@ fn DayColumns(
         for d in &dates {
             let d = *d;
             match by_cell.get(&(p, d)) {
-                None => write_empty_cell(&mut rows, &format!("{} {d}", p.code())),
+                None => write_empty_cell(&mut rows, &format!("{} {d}", crate::code(p))),
                 Some(c) => {
                     let key = CellKey {
                         processor: p,
                         date: d,
                     }
-                    .to_string();
+                    .text(crate::pipeline());
                     write_cell(
                         &mut rows,
                         &CellLink {
@@ -394,7 +394,7 @@ fn PeriodColumns(grid: DrawnGrid, view: ViewQuery, period: Period) -> impl IntoV
 
 fn write_period_cell(out: &mut String, cc: &ColumnCell, period: Period, view: &ViewQuery) {
     let (first, last) = (cc.column.first, cc.column.last);
-    let code = cc.processor.code();
+    let code = crate::code(cc.processor);
     let Some(worst) = &cc.worst else {
         return write_empty_cell(out, &format!("{code} {first} to {last}"));
     };
@@ -450,17 +450,14 @@ fn write_row_header(out: &mut String, p: ProcessorId) {
     let _ = write!(
         out,
         r#"<tr><th scope="row" class="rc-heatmap-proc" title="{}">{}</th>"#,
-        attr(p.name()),
-        text(p.code())
+        attr(crate::spec(p).name.as_str()),
+        text(crate::code(p))
     );
 }
 
 /// A cell where nobody is expected; `what` names it (`PDC 2021-11-10`).
 fn write_empty_cell(out: &mut String, what: &str) {
-    let title = format!(
-        "{what}: {}",
-        domain::pipeline::active().universe.nothing_expected()
-    );
+    let title = format!("{what}: {}", crate::pipeline().universe.nothing_expected());
     let _ = write!(
         out,
         r#"<td class="rc-cell rc-cell-nogames" title="{}"></td>"#,
@@ -495,7 +492,7 @@ pub fn Legend() -> impl IntoView {
                 .into_iter()
                 .map(|(c, l)| view! { <span class="rc-swatch" style=format!("background:{}", coverage_colour(c))></span><span>{l}</span> })
                 .collect_view()}
-            <span class="rc-swatch rc-cell-nogames"></span><span>{domain::pipeline::active().universe.nothing_expected()}</span>
+            <span class="rc-swatch rc-cell-nogames"></span><span>{crate::pipeline().universe.nothing_expected()}</span>
             <span class="rc-mark">"!"</span><span>"investigate"</span>
             <span class="rc-mark">"D"</span><span>"date-level failure"</span>
             <span class="rc-mark">"✗"</span><span>"latest run failed (crash, timeout, bad output)"</span>
@@ -542,7 +539,7 @@ pub fn SummaryTable(grid: DrawnGrid) -> impl IntoView {
                         let t = grid.totals(*p);
                         view! {
                             <tr>
-                                <th scope="row">{p.code()}</th>
+                                <th scope="row">{crate::code(p)}</th>
                                 <td class="rc-num">{t.expected}</td>
                                 <td class="rc-num">{t.has_record}</td>
                                 <td class="rc-num">{t.has_failure}</td>
@@ -598,7 +595,7 @@ mod tests {
     #[test]
     fn a_failed_run_is_marked_and_explained() {
         let mut c = CellCounts {
-            processor: domain::Builtin::Pdc.id(),
+            processor: crate::pipeline().builtin(domain::Builtin::Pdc).unwrap(),
             date: NaiveDate::from_ymd_opt(2021, 11, 10).unwrap(),
             expected: 10,
             has_record: 4,

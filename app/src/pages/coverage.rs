@@ -83,7 +83,7 @@ pub fn CoveragePage() -> impl IntoView {
                         let csv_href = format!("/report.csv?{export_query}");
                         let png_href = format!("/report.png?{export_query}");
                         let headline = domain::report::unaccounted_headline(
-                            &domain::pipeline::active().universe,
+                            &crate::pipeline().universe,
                             grid.unaccounted(),
                             grid.unaccounted_not_run(),
                         );
@@ -144,12 +144,12 @@ pub fn CoveragePage() -> impl IntoView {
 #[component]
 fn RerunBar(grid: domain::report::DrawnGrid, picker: CellPicker) -> impl IntoView {
     // Observed processors are reconciled, never run.
-    let runnable = |p: &domain::ProcessorId| p.spec().runs != domain::Runs::Observe;
+    let runnable = |p: &domain::ProcessorId| crate::spec(p).runs != domain::Runs::Observe;
     let codes: Vec<&str> = grid
         .processors
         .iter()
         .filter(|p| runnable(p))
-        .map(|p| p.code())
+        .map(|p| crate::code(p))
         .collect();
     let gaps = RerunForm {
         p: codes.join(","),
@@ -170,21 +170,25 @@ fn RerunBar(grid: domain::report::DrawnGrid, picker: CellPicker) -> impl IntoVie
             let mut procs: Vec<domain::ProcessorId> = Vec::new();
             let mut dates: Vec<String> = Vec::new();
             for key in &picked {
-                if let Some((p, d)) = key.split_once(':') {
-                    if let Ok(p) = domain::ProcessorId::parse(p) {
-                        if runnable(&p) && !procs.contains(&p) {
-                            procs.push(p);
-                        }
-                    }
-                    if !dates.iter().any(|x| x == d) {
-                        dates.push(d.to_string());
-                    }
+                let Ok(cell) = domain::report::CellKey::parse(crate::pipeline(), key) else {
+                    continue;
+                };
+                if runnable(&cell.processor) && !procs.contains(&cell.processor) {
+                    procs.push(cell.processor);
+                }
+                let date = cell.date.to_string();
+                if !dates.contains(&date) {
+                    dates.push(date);
                 }
             }
             procs.sort_by_key(|p| p.order());
             dates.sort();
             let form = RerunForm {
-                p: procs.iter().map(|p| p.code()).collect::<Vec<_>>().join(","),
+                p: procs
+                    .iter()
+                    .map(|p| crate::code(p))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 dates: Some(dates.join(",")),
                 mode: Some("gaps".into()),
                 ..RerunForm::default()
@@ -212,7 +216,7 @@ fn RerunBar(grid: domain::report::DrawnGrid, picker: CellPicker) -> impl IntoVie
 
 /// What an empty range says, in the pipeline's words.
 fn empty_range_text(range_label: &str) -> String {
-    let u = &domain::pipeline::active().universe;
+    let u = &crate::pipeline().universe;
     if u.is_nba() {
         format!(
             "No games between {range_label}. Load the demo season with `rollcall demo` \
@@ -239,7 +243,7 @@ fn OverviewSection(overview: Overview) -> impl IntoView {
         }
         .into_any();
     }
-    let universe = &domain::pipeline::active().universe;
+    let universe = &crate::pipeline().universe;
     // The NBA box scores count games; another universe, its rows.
     let nba = universe.is_nba();
     let summary = if nba {

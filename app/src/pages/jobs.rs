@@ -143,7 +143,7 @@ fn JobDetail(
 ) -> impl IntoView {
     let p = job.progress.clone();
     let throughput = p.players_per_second();
-    let entities = domain::pipeline::active().universe.entities();
+    let entities = crate::pipeline().universe.entities();
     let eta = p
         .eta_seconds()
         .filter(|_| job.active)
@@ -204,7 +204,7 @@ fn JobDetail(
                 tally,
                 "<tr><th scope=\"row\">{}</th><td class=\"rc-num\">{}</td><td class=\"{}\">{}</td>\
                  <td class=\"{}\">{}</td><td class=\"{}\">{}</td><td class=\"rc-num\">{}</td></tr>",
-                crate::components::text(proc_id.code()),
+                crate::components::text(crate::code(proc_id)),
                 t.closed,
                 bad_num(t.still_open),
                 t.still_open,
@@ -242,7 +242,7 @@ fn JobDetail(
              <th scope=\"col\">After</th><th scope=\"col\">Change</th></tr></thead><tbody>",
         );
         for c in &changes {
-            let code = crate::components::text(c.processor.code());
+            let code = crate::components::text(crate::code(c.processor));
             let _ = write!(
                 rows,
                 "<tr data-change=\"{kind}\"><td><a href=\"/?start={d}&amp;end={d}&amp;cell={code}:{d}\">{code} {d}</a></td>\
@@ -334,7 +334,7 @@ fn compact_picture(changes: &[domain::report::CellChange]) -> impl IntoView {
     // A few processors at most: a list, not a map (smaller in the bundle).
     let mut rows: Vec<(domain::ProcessorId, String, String)> = Vec::new();
     for c in changes {
-        let title = format!("{} {}", c.processor.code(), c.date);
+        let title = format!("{} {}", crate::code(c.processor), c.date);
         let i = match rows.iter().position(|r| r.0 == c.processor) {
             Some(i) => i,
             None => {
@@ -356,7 +356,7 @@ fn compact_picture(changes: &[domain::report::CellChange]) -> impl IntoView {
     rows.sort_by_key(|r| r.0);
     let mut markup = String::new();
     for (p, before, after) in rows {
-        let code = crate::components::text(p.code());
+        let code = crate::components::text(crate::code(p));
         for (when, cells) in [("before", before), ("after", after)] {
             let _ = write!(
                 markup,

@@ -26,7 +26,7 @@ pub fn PlayerPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="rc-loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match trace.await {
-                    Err(e) => view! { <h1>{format!("{} trace", domain::pipeline::capitalised(domain::pipeline::active().universe.entity()))}</h1><ErrorMessage error=e/> }.into_any(),
+                    Err(e) => view! { <h1>{format!("{} trace", domain::pipeline::capitalised(crate::pipeline().universe.entity()))}</h1><ErrorMessage error=e/> }.into_any(),
                     Ok(t) => {
                         // Explained on the server (the DAG walk stays out of the bundle).
                         let explained = t.explained.clone().unwrap_or_default();
@@ -38,7 +38,7 @@ pub fn PlayerPage() -> impl IntoView {
                         view! {
                             <h1 class="rc-title">{format!("{} on {}", t.player_lookup, t.date)}</h1>
                             <p>
-                                {match (t.expected, domain::pipeline::active().universe.is_nba()) {
+                                {match (t.expected, crate::pipeline().universe.is_nba()) {
                                     (true, true) => "Expected on this date (active, on the floor).",
                                     (false, true) => "Not expected on this date (did not play).",
                                     (true, false) => "Expected on this date.",
@@ -47,7 +47,7 @@ pub fn PlayerPage() -> impl IntoView {
                                 " " <A href=back>"Back to the date"</A>
                             </p>
                             {root.map(|r| view! {
-                                <p class="rc-root" role="note">"Root cause: " <strong>{r.code()}</strong>{format!(" ({root_kind})")}</p>
+                                <p class="rc-root" role="note">"Root cause: " <strong>{crate::code(r)}</strong>{format!(" ({root_kind})")}</p>
                             })}
                             <ol class="rc-trace" aria-label="Trace">
                                 {t.links
@@ -57,11 +57,11 @@ pub fn PlayerPage() -> impl IntoView {
                                         let is_root = root == Some(l.processor);
                                         let caused_by = link_root
                                             .filter(|r| *r != l.processor)
-                                            .map(|r| view! { " " <span class="rc-muted">{format!("(because of {})", r.code())}</span> });
+                                            .map(|r| view! { " " <span class="rc-muted">{format!("(because of {})", crate::code(r))}</span> });
                                         let expected_badge = matches!(&l.state, TraceState::Failure { category, .. } if category.is_expected())
                                             .then(|| view! { " " <span class="rc-badge rc-badge-expected">"expected"</span> });
                                         let key = domain::report::CellKey { processor: l.processor, date: t.date };
-                                        let cell = format!("/?start={d}&end={d}&cell={key}", d = t.date);
+                                        let cell = format!("/?start={d}&end={d}&cell={}", key.text(crate::pipeline()), d = t.date);
                                         let (state, detail) = match l.state {
                                             TraceState::Record => ("record".to_string(), String::new()),
                                             TraceState::Failure { category, reason, upstream_processor, upstream_category } => (
@@ -82,7 +82,7 @@ pub fn PlayerPage() -> impl IntoView {
                                         });
                                         view! {
                                             <li class=if is_root { "rc-link rc-link-root" } else { "rc-link" }>
-                                                <A href=cell><strong>{l.processor.code()}</strong></A>
+                                                <A href=cell><strong>{crate::code(l.processor)}</strong></A>
                                                 ": " <span class="rc-link-state">{state}</span>
                                                 " " <span class="rc-muted">{detail}</span>
                                                 {expected_badge}

@@ -32,7 +32,7 @@ pub fn RerunPage() -> impl IntoView {
                     Ok(cells) => {
                         let players: i64 = cells.iter().map(|c| c.expected).sum();
                         let n = cells.len();
-                        let entities = domain::pipeline::active().universe.entities();
+                        let entities = crate::pipeline().universe.entities();
                         // Per processor: cells, first and last date, entities.
                         // Per processor (cells come in dependency then date
                         // order): cells, first and last date, entities. A
@@ -55,7 +55,7 @@ pub fn RerunPage() -> impl IntoView {
                             summary_rows += &format!(
                                 "<tr><th scope=\"row\">{}</th><td class=\"rc-num\">{count}</td>\
                                  <td>{first} – {last}</td><td class=\"rc-num\">{expected}</td></tr>",
-                                crate::components::text(p.code())
+                                crate::components::text(crate::code(p))
                             );
                         }
                         let many = n > 20;
@@ -68,7 +68,7 @@ pub fn RerunPage() -> impl IntoView {
                         for c in &cells {
                             list += &format!(
                                 "<tr><td>{}</td><td>{}</td><td class=\"rc-num\">{}</td></tr>",
-                                crate::components::text(c.processor.code()),
+                                crate::components::text(crate::code(c.processor)),
                                 c.date,
                                 c.expected
                             );
@@ -139,7 +139,7 @@ fn RerunFields(form: RerunForm) -> impl IntoView {
             <fieldset class="rc-range">
                 <legend>"Request"</legend>
                 <span class="rc-procs" role="group" aria-label="Processors">
-                    {domain::processors()
+                    {crate::pipeline().processors
                         .iter()
                         .map(|p| {
                             let code = p.code.as_str();

@@ -42,22 +42,25 @@ pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<MlfsRecord
     // the lineage a trace follows.
     let Some(psza) = up.psza.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
+            ctx,
             player,
-            Builtin::Psza.id(),
+            Builtin::Psza,
             up.psza.category_of(player),
         ));
     };
     let Some(pdc) = up.pdc.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
+            ctx,
             player,
-            Builtin::Pdc.id(),
+            Builtin::Pdc,
             up.pdc.category_of(player),
         ));
     };
     let Some(pcf) = up.pcf.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
+            ctx,
             player,
-            Builtin::Pcf.id(),
+            Builtin::Pcf,
             up.pcf.category_of(player),
         ));
     };

@@ -25,6 +25,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::game::PlayerGame;
+use crate::pipeline::Pipeline;
 use crate::{Builtin, FailureCategory, ProcessorId};
 
 /// `entity_id` of a failure that covers every expected player of the date.
@@ -100,9 +101,14 @@ pub struct UpstreamSet {
 
 impl UpstreamSet {
     /// Takes `processors`' outcomes from `other`, keeping the rest of `self`.
-    pub fn merge(&mut self, mut other: UpstreamSet, processors: &[ProcessorId]) {
+    pub fn merge(
+        &mut self,
+        mut other: UpstreamSet,
+        pipeline: &Pipeline,
+        processors: &[ProcessorId],
+    ) {
         for p in processors {
-            match p.spec().builtin {
+            match pipeline.spec(*p).builtin {
                 Some(Builtin::Psza) => self.psza = std::mem::take(&mut other.psza),
                 Some(Builtin::Pdc) => self.pdc = std::mem::take(&mut other.pdc),
                 Some(Builtin::Pcf) => self.pcf = std::mem::take(&mut other.pcf),
@@ -173,12 +179,15 @@ enum PlayerOutcome<R> {
 
 /// Runs the `builtin` processor for `date`.
 pub fn run(
+    pipeline: &Pipeline,
     builtin: Builtin,
     date: NaiveDate,
     index: &SeasonIndex,
     upstream: &UpstreamSet,
 ) -> CellOutput {
-    let processor = builtin.id();
+    let Some(processor) = pipeline.builtin(builtin) else {
+        unreachable!("a builtin runs only as a processor of its pipeline")
+    };
     let expected = index.expected_on(date);
     let n = expected.len();
     let empty = |records: Records, failures: Vec<FailureRecord>, ok: bool| CellOutput {
@@ -189,13 +198,14 @@ pub fn run(
         failures,
         dependency_check_passed: ok,
     };
-    if let Some(failure) = date_level_check(processor, date, upstream) {
+    if let Some(failure) = date_level_check(pipeline, processor, date, upstream) {
         if n == 0 {
             return empty(Records::empty(builtin), Vec::new(), false);
         }
         return empty(Records::empty(builtin), vec![failure], false);
     }
     let ctx = Ctx {
+        pipeline,
         date,
         index,
         upstream,
@@ -221,9 +231,21 @@ pub fn run(
 }
 
 pub(crate) struct Ctx<'a> {
+    pub pipeline: &'a Pipeline,
     pub date: NaiveDate,
     pub index: &'a SeasonIndex,
     pub upstream: &'a UpstreamSet,
+}
+
+impl Ctx<'_> {
+    /// The processor running `builtin`: the pipeline file's validation makes
+    /// every builtin a builtin needs one of its declared dependencies.
+    pub fn id_of(&self, builtin: Builtin) -> ProcessorId {
+        match self.pipeline.builtin(builtin) {
+            Some(id) => id,
+            None => unreachable!("validated pipelines declare what a builtin needs"),
+        }
+    }
 }
 
 fn per_player<R>(
@@ -256,26 +278,27 @@ fn per_player<R>(
 /// Date-level dependency check: a downstream cannot run on a date for which an
 /// upstream wrote no records at all.
 fn date_level_check(
+    pipeline: &Pipeline,
     processor: ProcessorId,
     date: NaiveDate,
     up: &UpstreamSet,
 ) -> Option<FailureRecord> {
     // Only the builtins' records are in hand; they are all a builtin reads.
-    let has_no_records = |id: &ProcessorId| match id.spec().builtin {
+    let has_no_records = |id: &ProcessorId| match pipeline.spec(*id).builtin {
         Some(Builtin::Psza) => up.psza.records.is_empty(),
         Some(Builtin::Pdc) => up.pdc.records.is_empty(),
         Some(Builtin::Pcf) => up.pcf.records.is_empty(),
         Some(Builtin::Mlfs) | None => false,
     };
-    let missing: Vec<ProcessorId> = processor
-        .spec()
+    let missing: Vec<ProcessorId> = pipeline
+        .spec(processor)
         .depends_on
         .iter()
         .copied()
         .filter(has_no_records)
         .collect();
     let first = *missing.first()?;
-    let names: Vec<&str> = missing.iter().map(|m| m.code()).collect();
+    let names: Vec<&str> = missing.iter().map(|m| pipeline.code(*m)).collect();
     Some(FailureRecord {
         entity_id: DATE_LEVEL.into(),
         category: FailureCategory::MissingDependencies,
@@ -289,10 +312,12 @@ fn date_level_check(
 /// The player-level MISSING_UPSTREAM failure naming the first missing upstream
 /// (in dependency order) and that upstream's own category for the player.
 pub(crate) fn missing_upstream(
+    ctx: &Ctx,
     player: &str,
-    upstream: ProcessorId,
+    upstream: Builtin,
     upstream_category: Option<String>,
 ) -> FailureRecord {
+    let upstream = ctx.id_of(upstream);
     let what = upstream_category
         .clone()
         .unwrap_or_else(|| "no record and no failure".into());
@@ -302,7 +327,7 @@ pub(crate) fn missing_upstream(
         ..FailureRecord::player(
             player,
             FailureCategory::MissingUpstream,
-            format!("no {} record ({what})", upstream.code()),
+            format!("no {} record ({what})", ctx.pipeline.code(upstream)),
         )
     }
 }
@@ -312,12 +337,12 @@ pub(crate) fn missing_upstream(
 pub(crate) fn history_or_insufficient<'a>(
     ctx: &Ctx<'a>,
     today: &PlayerGame,
-    processor: ProcessorId,
+    processor: Builtin,
 ) -> Result<Vec<&'a PlayerGame>, FailureRecord> {
     let history = ctx
         .index
         .history(&today.player_lookup, today.season_year, ctx.date);
-    let need = processor.spec().min_games;
+    let need = ctx.pipeline.spec(ctx.id_of(processor)).min_games;
     if history.len() < need {
         return Err(FailureRecord::player(
             &today.player_lookup,

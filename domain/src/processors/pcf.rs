@@ -15,15 +15,17 @@ pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PcfRecord>
     let up = ctx.upstream;
     let Some(pdc) = up.pdc.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
+            ctx,
             player,
-            Builtin::Pdc.id(),
+            Builtin::Pdc,
             up.pdc.category_of(player),
         ));
     };
     let Some(psza) = up.psza.records.get(player) else {
         return PlayerOutcome::Failure(missing_upstream(
+            ctx,
             player,
-            Builtin::Psza.id(),
+            Builtin::Psza,
             up.psza.category_of(player),
         ));
     };

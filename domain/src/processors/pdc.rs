@@ -9,7 +9,7 @@ use crate::{Builtin, FailureCategory};
 pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PdcRecord> {
     let player = &today.player_lookup;
     let d = ctx.date;
-    let history = match history_or_insufficient(ctx, today, Builtin::Pdc.id()) {
+    let history = match history_or_insufficient(ctx, today, Builtin::Pdc) {
         Ok(h) => h,
         Err(f) => return PlayerOutcome::Failure(f),
     };

@@ -9,7 +9,7 @@ use crate::{Builtin, FailureCategory};
 
 pub(crate) fn compute(ctx: &Ctx, today: &PlayerGame) -> PlayerOutcome<PszaRecord> {
     let player = &today.player_lookup;
-    let history = match history_or_insufficient(ctx, today, Builtin::Psza.id()) {
+    let history = match history_or_insufficient(ctx, today, Builtin::Psza) {
         Ok(h) => h,
         Err(f) => return PlayerOutcome::Failure(f),
     };

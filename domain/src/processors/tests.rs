@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDate};
 use super::*;
 use crate::game::fixtures::game;
 use crate::game::{PlayerGame, ScheduledGame};
+use crate::pipeline::{shipped, shipped_id};
 use crate::{Builtin as P, FailureCategory as C};
 
 fn day(i: i64) -> NaiveDate {
@@ -36,7 +37,13 @@ fn today() -> NaiveDate {
 fn psza_needs_ten_games_nine_is_insufficient() {
     let mut rows = player_with("nine", 9, today());
     rows.extend(player_with("ten", 10, today()));
-    let out = run(P::Psza, today(), &idx(rows), &UpstreamSet::default());
+    let out = run(
+        shipped(),
+        P::Psza,
+        today(),
+        &idx(rows),
+        &UpstreamSet::default(),
+    );
     assert_eq!(out.expected, 2);
     let f = failure_of(&out, "nine").expect("nine fails");
     assert_eq!(f.category, C::InsufficientData);
@@ -44,6 +51,7 @@ fn psza_needs_ten_games_nine_is_insufficient() {
     assert!(!f.can_retry);
     // Counts agree in number (issue [Q] 3).
     let alone = run(
+        shipped(),
         P::Psza,
         today(),
         &idx(player_with("one", 1, today())),
@@ -69,7 +77,13 @@ fn psza_needs_ten_games_nine_is_insufficient() {
 fn psza_twenty_game_window_starts_at_fifteen_games() {
     let mut rows = player_with("fourteen", 14, today());
     rows.extend(player_with("fifteen", 15, today()));
-    let out = run(P::Psza, today(), &idx(rows), &UpstreamSet::default());
+    let out = run(
+        shipped(),
+        P::Psza,
+        today(),
+        &idx(rows),
+        &UpstreamSet::default(),
+    );
     let Records::Psza(r) = &out.records else {
         panic!()
     };
@@ -98,7 +112,13 @@ fn psza_zero_shots_is_no_shot_zone() {
             *v = Some(0);
         }
     }
-    let out = run(P::Psza, today(), &idx(rows), &UpstreamSet::default());
+    let out = run(
+        shipped(),
+        P::Psza,
+        today(),
+        &idx(rows),
+        &UpstreamSet::default(),
+    );
     assert_eq!(failure_of(&out, "noshots").unwrap().category, C::NoShotZone);
 }
 
@@ -108,7 +128,13 @@ fn corrupt_input_is_processing_error_and_the_date_goes_on() {
     rows[5].fg_makes = Some(99);
     rows.extend(player_with("clean", 12, today()));
     for p in [P::Psza, P::Pdc] {
-        let out = run(p, today(), &idx(rows.clone()), &UpstreamSet::default());
+        let out = run(
+            shipped(),
+            p,
+            today(),
+            &idx(rows.clone()),
+            &UpstreamSet::default(),
+        );
         let f = failure_of(&out, "corrupt").unwrap();
         assert_eq!(f.category, C::ProcessingError, "{p}");
         assert!(
@@ -126,7 +152,13 @@ fn pdc_boundaries_two_three_nine_ten() {
     for (name, n) in [("two", 2), ("three", 3), ("nine", 9), ("ten", 10)] {
         rows.extend(player_with(name, n, today()));
     }
-    let out = run(P::Pdc, today(), &idx(rows), &UpstreamSet::default());
+    let out = run(
+        shipped(),
+        P::Pdc,
+        today(),
+        &idx(rows),
+        &UpstreamSet::default(),
+    );
     assert_eq!(failure_of(&out, "two").unwrap().reason, "2 games, need 3");
     let Records::Pdc(r) = &out.records else {
         panic!()
@@ -158,7 +190,7 @@ fn pdc_missing_team_game_is_incomplete_data() {
         game_status: "Final".into(),
     };
     let index = SeasonIndex::new(rows, &[missing]);
-    let out = run(P::Pdc, today(), &index, &UpstreamSet::default());
+    let out = run(shipped(), P::Pdc, today(), &index, &UpstreamSet::default());
     let f = failure_of(&out, "gap").unwrap();
     assert_eq!(f.category, C::IncompleteData);
     assert!(f.reason.contains("20211213_AAA_CCC"));
@@ -174,7 +206,13 @@ fn dnp_rows_are_not_expected_and_not_history() {
     dnp_today.minutes_played = Some(0.0);
     dnp_today.fg_attempts = Some(0);
     rows.push(dnp_today);
-    let out = run(P::Psza, today(), &idx(rows), &UpstreamSet::default());
+    let out = run(
+        shipped(),
+        P::Psza,
+        today(),
+        &idx(rows),
+        &UpstreamSet::default(),
+    );
     assert_eq!(out.expected, 1);
     assert_eq!(failure_of(&out, "p").unwrap().reason, "9 games, need 10");
 }
@@ -182,11 +220,11 @@ fn dnp_rows_are_not_expected_and_not_history() {
 fn upstreams_for(rows: &[PlayerGame], date: NaiveDate) -> UpstreamSet {
     let index = idx(rows.to_vec());
     let mut up = UpstreamSet::default();
-    let psza = run(P::Psza, date, &index, &up);
-    let pdc = run(P::Pdc, date, &index, &up);
+    let psza = run(shipped(), P::Psza, date, &index, &up);
+    let pdc = run(shipped(), P::Pdc, date, &index, &up);
     up.absorb(&psza);
     up.absorb(&pdc);
-    let pcf = run(P::Pcf, date, &index, &up);
+    let pcf = run(shipped(), P::Pcf, date, &index, &up);
     up.absorb(&pcf);
     up
 }
@@ -196,12 +234,12 @@ fn pcf_date_level_when_an_upstream_has_no_rows() {
     let rows = player_with("early", 5, today());
     let up = upstreams_for(&rows, today());
     assert!(up.psza.records.is_empty());
-    let out = run(P::Pcf, today(), &idx(rows), &up);
+    let out = run(shipped(), P::Pcf, today(), &idx(rows), &up);
     assert_eq!(out.failures.len(), 1);
     let f = &out.failures[0];
     assert_eq!(f.entity_id, DATE_LEVEL);
     assert_eq!(f.category, C::MissingDependencies);
-    assert_eq!(f.upstream_processor, Some(P::Psza.id()));
+    assert_eq!(f.upstream_processor, Some(shipped_id(P::Psza)));
     assert!(!out.dependency_check_passed);
     assert_eq!(out.expected, 1);
 }
@@ -212,19 +250,19 @@ fn missing_upstream_names_the_upstream_and_its_category() {
     rows.extend(player_with("rookie", 5, today()));
     let up = upstreams_for(&rows, today());
     let index = idx(rows);
-    let pcf = run(P::Pcf, today(), &index, &up);
+    let pcf = run(shipped(), P::Pcf, today(), &index, &up);
     assert_eq!(pcf.records.players(), vec!["veteran"]);
     let f = failure_of(&pcf, "rookie").unwrap();
     assert_eq!(f.category, C::MissingUpstream);
     // PDC has a record for the rookie (5 ≥ 3), PSZA does not (5 < 10).
-    assert_eq!(f.upstream_processor, Some(P::Psza.id()));
+    assert_eq!(f.upstream_processor, Some(shipped_id(P::Psza)));
     assert_eq!(f.upstream_category.as_deref(), Some("INSUFFICIENT_DATA"));
 
-    let mlfs = run(P::Mlfs, today(), &index, &up);
+    let mlfs = run(shipped(), P::Mlfs, today(), &index, &up);
     let f = failure_of(&mlfs, "rookie").unwrap();
     assert_eq!(
         f.upstream_processor,
-        Some(P::Psza.id()),
+        Some(shipped_id(P::Psza)),
         "root of the lineage first"
     );
     let Records::Mlfs(r) = &mlfs.records else {
@@ -241,7 +279,7 @@ fn missing_upstream_without_any_upstream_row_says_so() {
     // Simulate a legacy upstream that silently dropped the player.
     let keep = up.pdc.records.remove("veteran").unwrap();
     up.pdc.records.insert("someoneelse".into(), keep);
-    let out = run(P::Pcf, today(), &idx(rows), &up);
+    let out = run(shipped(), P::Pcf, today(), &idx(rows), &up);
     let f = failure_of(&out, "veteran").unwrap();
     assert_eq!(f.upstream_category, None);
     assert!(
@@ -264,7 +302,7 @@ fn every_expected_player_gets_exactly_one_outcome() {
     let index = idx(rows);
     let mut up = UpstreamSet::default();
     for p in PROCESSORS_IN_ORDER {
-        let out = run(p, today(), &index, &up);
+        let out = run(shipped(), p, today(), &index, &up);
         let mut seen: Vec<String> = out
             .records
             .players()

@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::{CellCounts, CellStatus};
+use crate::pipeline::Pipeline;
 use crate::{DomainError, FailureCategory, ProcessorId};
 
 /// One (processor, date) cell, written `PDC:2021-11-10` in links and the
@@ -15,17 +16,14 @@ pub struct CellKey {
     pub date: NaiveDate,
 }
 
-impl std::fmt::Display for CellKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.processor.code(), self.date)
+impl CellKey {
+    /// `PDC:2021-11-10`, as links and the grid's markup write it.
+    pub fn text(&self, pipeline: &Pipeline) -> String {
+        format!("{}:{}", pipeline.code(self.processor), self.date)
     }
-}
-
-impl std::str::FromStr for CellKey {
-    type Err = DomainError;
 
     /// `PDC:2021-11-10` (any processor spelling); the error names `cell`.
-    fn from_str(raw: &str) -> Result<Self, DomainError> {
+    pub fn parse(pipeline: &Pipeline, raw: &str) -> Result<Self, DomainError> {
         let (p, d) = raw
             .split_once(':')
             .ok_or_else(|| DomainError::MalformedDate {
@@ -33,7 +31,7 @@ impl std::str::FromStr for CellKey {
                 value: raw.chars().take(40).collect(),
             })?;
         Ok(CellKey {
-            processor: ProcessorId::parse(p)?,
+            processor: pipeline.processor(p)?,
             date: crate::dates::parse_date("cell", d.trim())?,
         })
     }

@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday_and_keep_the_worst_day() {
-        let p = Builtin::Pdc.id();
+        let p = crate::pipeline::shipped_id(Builtin::Pdc);
         // 2021-11-01 is a Monday.
         let cols = columns(range("2021-10-30", "2021-11-14"), Period::Week);
         let firsts: Vec<NaiveDate> = cols.iter().map(|c| c.first).collect();

@@ -7,6 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::RunStatus;
+use crate::pipeline::Pipeline;
 use crate::{DateRange, ProcessorId};
 
 /// Raw accounting numbers for one (processor, date) cell.
@@ -86,7 +87,7 @@ impl LastRun {
     }
 }
 
-/// DESIGN §3 cell status. Counts are always shown beside it; the status only
+/// docs/DESIGN.md §3 cell status. Counts are always shown beside it; the status only
 /// says what to look at first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CellStatus {
@@ -307,7 +308,7 @@ impl Reconciliation {
     /// One command per processor with cells that are not OK, in dependency
     /// order, each starting with `program` (`rollcall` and the options that
     /// chose the pipeline and store, so it runs as printed).
-    pub fn rerun_commands(&self, program: &str) -> Vec<String> {
+    pub fn rerun_commands(&self, pipeline: &Pipeline, program: &str) -> Vec<String> {
         let mut by: BTreeMap<usize, Vec<NaiveDate>> = BTreeMap::new();
         for c in &self.cells {
             if c.status().is_gap() {
@@ -316,10 +317,11 @@ impl Reconciliation {
         }
         by.into_iter()
             .map(|(order, dates)| {
-                let code = &crate::processors()[order].code;
+                let id = pipeline.processors[order].id;
+                let code = pipeline.code(id);
                 let contiguous = dates.len() > 1
                     && self
-                        .cells_of(crate::processors()[order].id)
+                        .cells_of(id)
                         .filter(|c| c.date >= dates[0] && c.date <= dates[dates.len() - 1])
                         .count()
                         == dates.len();

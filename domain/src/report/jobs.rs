@@ -194,7 +194,7 @@ pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellCha
                 ChangeKind::Unchanged
             };
             CellChange {
-                processor: crate::processors()[k.1].id,
+                processor: ProcessorId::at(k.1),
                 date: k.0,
                 before: b,
                 after: a,

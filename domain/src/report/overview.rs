@@ -10,7 +10,7 @@ pub struct GameDateSummary {
     pub game_date: NaiveDate,
     pub games: i64,
     pub player_rows: i64,
-    /// Active players with minutes or shot attempts (DESIGN §1).
+    /// Active players with minutes or shot attempts (docs/DESIGN.md §1).
     pub expected_players: i64,
 }
 

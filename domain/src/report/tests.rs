@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::*;
+use crate::pipeline::shipped;
 use crate::{Builtin, FailureCategory, ProcessorId};
 
 /// A page of `total` rows as a store answers it (the items do not matter here).
@@ -159,10 +160,13 @@ fn neighbours_of_pages() {
 
 #[test]
 fn cell_keys_read_what_they_write() {
-    let key: CellKey = "pdc:2021-11-10".parse().unwrap();
-    assert_eq!(key.processor, Builtin::Pdc.id());
-    assert_eq!(key.to_string(), "PDC:2021-11-10");
-    assert_eq!(key.to_string().parse::<CellKey>().unwrap(), key);
+    let key: CellKey = CellKey::parse(shipped(), "pdc:2021-11-10").unwrap();
+    assert_eq!(key.processor, crate::pipeline::shipped_id(Builtin::Pdc));
+    assert_eq!(key.text(shipped()), "PDC:2021-11-10");
+    assert_eq!(
+        CellKey::parse(shipped(), &key.text(shipped())).unwrap(),
+        key
+    );
     for bad in [
         "PDC",
         "XYZ:2021-11-10",
@@ -170,7 +174,7 @@ fn cell_keys_read_what_they_write() {
         ":",
         "PDC:'; DROP",
     ] {
-        let e = bad.parse::<CellKey>().unwrap_err().to_string();
+        let e = CellKey::parse(shipped(), bad).unwrap_err().to_string();
         assert!(e.contains("cell") || e.contains("processor"), "{bad}: {e}");
     }
 }
@@ -187,7 +191,7 @@ fn run_statuses_keep_foreign_words() {
 
 fn cell() -> CellCounts {
     CellCounts {
-        processor: Builtin::Pdc.id(),
+        processor: crate::pipeline::shipped_id(Builtin::Pdc),
         date: NaiveDate::from_ymd_opt(2021, 11, 10).unwrap(),
         expected: 10,
         has_record: 10,
@@ -270,7 +274,7 @@ fn root_cause_is_the_first_failing_link() {
         expected: true,
         links: vec![
             TraceLink {
-                processor: Builtin::Psza.id(),
+                processor: crate::pipeline::shipped_id(Builtin::Psza),
                 state: TraceState::Failure {
                     category: FailureCategory::InsufficientData,
                     reason: "4 games, need 10".into(),
@@ -280,17 +284,17 @@ fn root_cause_is_the_first_failing_link() {
                 failed_run: None,
             },
             TraceLink {
-                processor: Builtin::Pdc.id(),
+                processor: crate::pipeline::shipped_id(Builtin::Pdc),
                 state: TraceState::Record,
                 failed_run: None,
             },
             TraceLink {
-                processor: Builtin::Pcf.id(),
+                processor: crate::pipeline::shipped_id(Builtin::Pcf),
                 state: fail(Some("PSZA")),
                 failed_run: None,
             },
             TraceLink {
-                processor: Builtin::Mlfs.id(),
+                processor: crate::pipeline::shipped_id(Builtin::Mlfs),
                 state: fail(Some("PCF")),
                 failed_run: None,
             },
@@ -298,7 +302,10 @@ fn root_cause_is_the_first_failing_link() {
         recent_games: Vec::new(),
         explained: None,
     };
-    assert_eq!(trace.root_cause(), Some(Builtin::Psza.id()));
+    assert_eq!(
+        trace.root_cause(shipped()),
+        Some(crate::pipeline::shipped_id(Builtin::Psza))
+    );
     let ok = PlayerTrace {
         links: trace
             .links
@@ -311,11 +318,14 @@ fn root_cause_is_the_first_failing_link() {
             .collect(),
         ..trace.clone()
     };
-    assert_eq!(ok.root_cause(), None);
+    assert_eq!(ok.root_cause(shipped()), None);
     let mut unacc = ok.clone();
     unacc.links[2].state = TraceState::Unaccounted;
     unacc.links[3].state = fail(Some("PCF"));
-    assert_eq!(unacc.root_cause(), Some(Builtin::Pcf.id()));
+    assert_eq!(
+        unacc.root_cause(shipped()),
+        Some(crate::pipeline::shipped_id(Builtin::Pcf))
+    );
 }
 
 /// Issue [Q] 3: roots follow each processor's own upstreams.
@@ -355,7 +365,7 @@ fn the_headline_separates_cells_never_run() {
 
 #[test]
 fn each_link_is_explained_by_its_own_upstreams_only() {
-    let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(Builtin::id);
+    let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(crate::pipeline::shipped_id);
     let insufficient = TraceState::Failure {
         category: FailureCategory::InsufficientData,
         reason: "4 games, need 10".into(),
@@ -386,9 +396,9 @@ fn each_link_is_explained_by_its_own_upstreams_only() {
         TraceState::Unaccounted,
         TraceState::Unaccounted,
     ]);
-    assert_eq!(t.root_cause(), Some(pdc));
-    assert!(t.root_needs_investigation());
-    assert_eq!(t.root_of(&t.links[1]), Some(pdc));
+    assert_eq!(t.root_cause(shipped()), Some(pdc));
+    assert!(t.root_needs_investigation(shipped()));
+    assert_eq!(t.root_of(shipped(), &t.links[1]), Some(pdc));
     // Every link accounted for on its own: no root cause.
     let t = trace([
         insufficient.clone(),
@@ -396,8 +406,8 @@ fn each_link_is_explained_by_its_own_upstreams_only() {
         TraceState::Record,
         TraceState::Record,
     ]);
-    assert_eq!(t.root_cause(), None);
-    assert!(!t.root_needs_investigation());
+    assert_eq!(t.root_cause(shipped()), None);
+    assert!(!t.root_needs_investigation(shipped()));
     // A failure naming a processor it does not depend on is its own root.
     let t = trace([
         insufficient.clone(),
@@ -405,7 +415,7 @@ fn each_link_is_explained_by_its_own_upstreams_only() {
         TraceState::Record,
         TraceState::Record,
     ]);
-    assert_eq!(t.root_of(&t.links[1]), Some(pdc));
+    assert_eq!(t.root_of(shipped(), &t.links[1]), Some(pdc));
     // A chain along the DAG: the first link, an expected gap.
     let t = trace([
         insufficient,
@@ -413,9 +423,9 @@ fn each_link_is_explained_by_its_own_upstreams_only() {
         fail(Some("PSZA")),
         fail(Some("PCF")),
     ]);
-    assert_eq!(t.root_of(&t.links[3]), Some(psza));
-    assert_eq!(t.root_cause(), Some(psza));
-    assert!(!t.root_needs_investigation());
+    assert_eq!(t.root_of(shipped(), &t.links[3]), Some(psza));
+    assert_eq!(t.root_cause(shipped()), Some(psza));
+    assert!(!t.root_needs_investigation(shipped()));
     // A named upstream that has its record explains nothing.
     let t = trace([
         TraceState::Record,
@@ -423,7 +433,7 @@ fn each_link_is_explained_by_its_own_upstreams_only() {
         fail(Some("PSZA")),
         TraceState::Record,
     ]);
-    assert_eq!(t.root_of(&t.links[2]), Some(pcf));
+    assert_eq!(t.root_of(shipped(), &t.links[2]), Some(pcf));
 }
 
 #[test]
@@ -522,7 +532,10 @@ fn carried_totals_without_status_counts(rec: &Reconciliation, p: ProcessorId) ->
 
 #[test]
 fn long_ranges_arrive_folded_into_the_columns_the_page_draws() {
-    let (a, b) = (Builtin::Pdc.id(), Builtin::Pcf.id());
+    let (a, b) = (
+        crate::pipeline::shipped_id(Builtin::Pdc),
+        crate::pipeline::shipped_id(Builtin::Pcf),
+    );
     let first = NaiveDate::from_ymd_opt(2021, 10, 19).unwrap();
     let range = crate::DateRange::new(first, first + chrono::Duration::days(399), 1000).unwrap();
     let mut cells = Vec::new();

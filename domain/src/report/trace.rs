@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::pipeline::Pipeline;
 use crate::{FailureCategory, ProcessorId};
 
 /// One processor's answer for one player on one date.
@@ -92,11 +93,15 @@ pub struct TraceExplanation {
 impl PlayerTrace {
     /// [`Self::root_cause`], [`Self::root_needs_investigation`] and each
     /// link's [`Self::root_of`], together.
-    pub fn explain(&self) -> TraceExplanation {
+    pub fn explain(&self, pipeline: &Pipeline) -> TraceExplanation {
         TraceExplanation {
-            root: self.root_cause(),
-            investigate: self.root_needs_investigation(),
-            roots: self.links.iter().map(|l| self.root_of(l)).collect(),
+            root: self.root_cause(pipeline),
+            investigate: self.root_needs_investigation(pipeline),
+            roots: self
+                .links
+                .iter()
+                .map(|l| self.root_of(pipeline, l))
+                .collect(),
         }
     }
 
@@ -106,7 +111,7 @@ impl PlayerTrace {
     /// is explained by that upstream's own root; any other failure, a
     /// date-level failure and an unaccounted link are their own root. A
     /// record, or an entity not expected, has none.
-    pub fn root_of(&self, link: &TraceLink) -> Option<ProcessorId> {
+    pub fn root_of(&self, pipeline: &Pipeline, link: &TraceLink) -> Option<ProcessorId> {
         let mut current = link;
         // Each step moves strictly up the DAG, so the walk ends; the bound
         // is for a corrupt upstream name.
@@ -118,8 +123,8 @@ impl PlayerTrace {
                     ..
                 } => {
                     let upstream = self.links.iter().find(|l| {
-                        l.processor.code() == up
-                            && current.processor.upstreams().contains(&l.processor)
+                        pipeline.code(l.processor) == up
+                            && pipeline.upstreams(current.processor).contains(&l.processor)
                             && !matches!(l.state, TraceState::Record | TraceState::NotExpected)
                     });
                     match upstream {
@@ -139,7 +144,7 @@ impl PlayerTrace {
     /// investigate is its own root and comes first, in dependency order;
     /// then the root of a chain of failures (PSZA INSUFFICIENT_DATA → PCF
     /// MISSING_UPSTREAM → MLFS MISSING_UPSTREAM: PSZA).
-    pub fn root_cause(&self) -> Option<ProcessorId> {
+    pub fn root_cause(&self, pipeline: &Pipeline) -> Option<ProcessorId> {
         let investigate = self.links.iter().find(|l| match &l.state {
             TraceState::Unaccounted => true,
             TraceState::Failure { category, .. } => !category.is_expected(),
@@ -150,14 +155,17 @@ impl PlayerTrace {
         }
         self.links
             .iter()
-            .filter_map(|l| self.root_of(l).filter(|root| *root != l.processor))
+            .filter_map(|l| {
+                self.root_of(pipeline, l)
+                    .filter(|root| *root != l.processor)
+            })
             .next()
     }
 
     /// Whether the root cause needs investigating (unaccounted, or a
     /// category that is not expected) rather than being an expected gap.
-    pub fn root_needs_investigation(&self) -> bool {
-        let Some(root) = self.root_cause() else {
+    pub fn root_needs_investigation(&self, pipeline: &Pipeline) -> bool {
+        let Some(root) = self.root_cause(pipeline) else {
             return false;
         };
         self.links.iter().any(|l| {

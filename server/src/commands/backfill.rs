@@ -66,18 +66,28 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
             only_gaps: cmd.only_gaps,
             legacy: cmd.legacy,
         };
-        Some(BackfillRequest::parse(&raw, limits).map_err(|e| ServerError::Input(e.to_string()))?)
+        Some(
+            BackfillRequest::parse(&config.pipeline(), &raw, limits)
+                .map_err(|e| ServerError::Input(e.to_string()))?,
+        )
     };
     if let Some(remote) = running_server(store).await {
-        return backfill_through(&remote, &cmd, request.is_none(), &config.command_prefix()).await;
+        return backfill_through(
+            config,
+            &remote,
+            &cmd,
+            request.is_none(),
+            &config.command_prefix(),
+        )
+        .await;
     }
-    let wh = open_store(store, Create::No).await?;
+    let wh = open_store(config, Create::No).await?;
     let Some(request) = request else {
         return job_status(wh.as_ref()).await;
     };
     if cmd.dry_run {
         let cells = plan(wh.as_ref(), &request).await?;
-        print_plan(&cells);
+        print_plan(&config.pipeline(), &cells);
         return Ok(ExitCode::SUCCESS);
     }
     let cancel = cancel_on_ctrl_c();
@@ -85,10 +95,10 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
         resume: !cmd.no_resume,
         ..RunOptions::default()
     };
-    let sink = BarSink::new("backfill");
+    let sink = BarSink::new("backfill", config.pipeline().universe.entities());
     let summary = backfill(wh.as_ref(), &request, &options, &sink, &cancel).await?;
     sink.finish();
-    print_summary(&summary, &config.command_prefix());
+    print_summary(&config.pipeline(), &summary, &config.command_prefix());
     Ok(
         if summary.failed_cells.is_empty() && summary.state == warehouse::JobState::Succeeded {
             ExitCode::SUCCESS
@@ -101,6 +111,7 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
 /// `backfill` while a server holds the store: the same request as a
 /// dashboard re-run, followed with the same progress bar and exit codes.
 async fn backfill_through(
+    config: &Config,
     remote: &crate::remote::Remote,
     cmd: &BackfillCmd,
     status_only: bool,
@@ -127,12 +138,12 @@ async fn backfill_through(
     };
     if cmd.dry_run {
         let cells = remote.preview(&form).await?;
-        print_plan(&cells);
+        print_plan(&config.pipeline(), &cells);
         return Ok(ExitCode::SUCCESS);
     }
     let id = remote.start(&form).await?;
     let cancel = cancel_on_ctrl_c();
-    let sink = BarSink::new("backfill");
+    let sink = BarSink::new("backfill", config.pipeline().universe.entities());
     let mut cancel_sent = false;
     let view = loop {
         let view = remote.job(&id).await?;
@@ -149,6 +160,7 @@ async fn backfill_through(
     sink.finish();
     let state = view.state;
     print_summary(
+        &config.pipeline(),
         &JobSummary {
             job_id: view.id.clone(),
             state,

@@ -42,7 +42,10 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
         }
         BenchWhat::Load => bench::load_bench(&cmd.output, 100).await?,
         BenchWhat::ScaleData => {
-            println!("{}", bench::scale_data(&config.store.db).await?);
+            println!(
+                "{}",
+                bench::scale_data(&config.store.db, config.pipeline()).await?
+            );
             return Ok(ExitCode::SUCCESS);
         }
     };

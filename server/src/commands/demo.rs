@@ -1,5 +1,6 @@
 //! `rollcall demo`: the synthetic season and the default demo state.
 
+use domain::pipeline::Pipeline;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -25,8 +26,8 @@ pub struct DemoCmd {
 
 pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
     let store = &config.store;
-    let universe_rows = own_universe_demo()?;
-    let wh = open_store(store, Create::Yes).await?;
+    let universe_rows = own_universe_demo(&config.pipeline())?;
+    let wh = open_store(config, Create::Yes).await?;
     if !cmd.force {
         let found = match &universe_rows {
             None => engine::demo::foreign_rows(wh.as_ref(), cmd.seed, cmd.days).await?,
@@ -39,10 +40,10 @@ pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
             )));
         }
     }
-    let sink = BarSink::new("demo");
+    let sink = BarSink::new("demo", config.pipeline().universe.entities());
     let report = write_demo(wh.as_ref(), universe_rows, cmd.seed, cmd.days, &sink).await?;
     sink.finish();
-    let universe = &domain::pipeline::active().universe;
+    let universe = &wh.pipeline().universe;
     if universe.is_nba() {
         println!(
             "demo season written to {}: {} games on {} dates, {} box-score rows",
@@ -61,7 +62,7 @@ pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
         );
     }
     for job in &report.jobs {
-        print_summary(job, &config.command_prefix());
+        print_summary(&config.pipeline(), job, &config.command_prefix());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -69,8 +70,7 @@ pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
 /// The demo rows of a pipeline with a universe of its own (its `[universe]
 /// demo` CSV, beside the pipeline file); `None` for the NBA universe, whose
 /// demo is the generated season.
-pub(crate) fn own_universe_demo() -> Result<Option<engine::import::TextRows>> {
-    let pipeline = domain::pipeline::active();
+pub(crate) fn own_universe_demo(pipeline: &Pipeline) -> Result<Option<engine::import::TextRows>> {
     if pipeline.universe.is_nba() {
         return Ok(None);
     }
@@ -82,7 +82,7 @@ pub(crate) fn own_universe_demo() -> Result<Option<engine::import::TextRows>> {
         )));
     }
     let file = std::path::Path::new(&pipeline.directory).join(&pipeline.universe.demo);
-    super::import::read_universe_csv(&file).map(Some)
+    super::import::read_universe_csv(pipeline, &file).map(Some)
 }
 
 /// Writes the demo: the generated NBA season and its default state, or a

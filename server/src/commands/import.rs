@@ -37,13 +37,13 @@ pub(crate) async fn run(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
     let (file, load) = match cmd.what {
         ImportWhat::PlayerGameSummary { file } => {
             let rows = read_player_games(&file)?;
-            let wh = open_store(&config.store, Create::Yes).await?;
+            let wh = open_store(config, Create::Yes).await?;
             let load = engine::import::import_player_games(wh.as_ref(), rows).await?;
             (file, load)
         }
         ImportWhat::Universe { file } => {
-            let rows = read_universe_csv(&file)?;
-            let wh = open_store(&config.store, Create::Yes).await?;
+            let rows = read_universe_csv(&config.pipeline(), &file)?;
+            let wh = open_store(config, Create::Yes).await?;
             let load = engine::import::import_universe(wh.as_ref(), rows).await?;
             (file, load)
         }
@@ -107,10 +107,13 @@ fn read_player_games(file: &std::path::Path) -> Result<Vec<(u64, domain::game::P
 /// A CSV of the pipeline's own universe: a header naming every universe
 /// column once (any order), then rows; each row's fields are returned in
 /// `Universe::all_columns` order with its line number.
-pub(crate) fn read_universe_csv(file: &std::path::Path) -> Result<engine::import::TextRows> {
+pub(crate) fn read_universe_csv(
+    pipeline: &domain::pipeline::Pipeline,
+    file: &std::path::Path,
+) -> Result<engine::import::TextRows> {
     let name = file.display().to_string();
     let bad = |message: String| ServerError::Input(format!("{name}: {message}"));
-    let universe = &domain::pipeline::active().universe;
+    let universe = &pipeline.universe;
     if universe.is_nba() {
         return Err(bad(format!(
             "{} holds box scores: import them with `import player-game-summary`",

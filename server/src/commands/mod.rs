@@ -57,9 +57,9 @@ pub enum Command {
 }
 
 /// Runs one subcommand with the configuration read once at start-up.
-pub async fn run(cli: Cli) -> Result<ExitCode> {
+pub async fn run(mut cli: Cli) -> Result<ExitCode> {
+    let pipeline = cli.config.load_pipeline()?;
     let config = &cli.config;
-    let pipeline = config.install_pipeline()?;
     match cli.command {
         Command::Serve(cmd) => serve::run(config, cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Demo(cmd) => demo::run(config, cmd).await,
@@ -67,7 +67,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(cmd) => import::run(config, cmd).await,
         Command::Validate(cmd) => validate::run(config, cmd).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
-        Command::Pipeline(cmd) => pipeline::run(config, pipeline, cmd),
+        Command::Pipeline(cmd) => pipeline::run(config, &pipeline, cmd),
     }
 }
 
@@ -99,7 +99,9 @@ pub(crate) enum Create {
 /// interrupted. On BigQuery, where processes share the datasets, only `serve`
 /// does that, and only for jobs whose lease ran out (a CLI backfill running
 /// beside the server renews its lease and stays `running`).
-pub(crate) async fn open_store(store: &StoreArgs, create: Create) -> Result<Arc<dyn Warehouse>> {
+pub(crate) async fn open_store(config: &Config, create: Create) -> Result<Arc<dyn Warehouse>> {
+    let store = &config.store;
+    let pipeline = config.pipeline();
     if store.warehouse == WarehouseKind::Embedded && create == Create::No && !store.db.exists() {
         // A mistyped path must not turn into an empty store and a false green.
         return Err(ServerError::Input(format!(
@@ -109,23 +111,25 @@ pub(crate) async fn open_store(store: &StoreArgs, create: Create) -> Result<Arc<
     }
     let wh: Arc<dyn Warehouse> = match store.warehouse {
         WarehouseKind::Embedded => Arc::new(
-            EmbeddedWarehouse::open_with(&store.db, &store.embedded_limits()).map_err(|e| {
-                // DuckDB's lock error names a PID and a lock; say what it means.
-                let text = e.to_string();
-                if text.contains("Could not set lock") || text.contains("Conflicting lock") {
-                    ServerError::Input(format!(
-                        "{} is held by another process (a running `rollcall serve`?): stop it \
+            EmbeddedWarehouse::open_with(&store.db, pipeline, &store.embedded_limits()).map_err(
+                |e| {
+                    // DuckDB's lock error names a PID and a lock; say what it means.
+                    let text = e.to_string();
+                    if text.contains("Could not set lock") || text.contains("Conflicting lock") {
+                        ServerError::Input(format!(
+                            "{} is held by another process (a running `rollcall serve`?): stop it \
                          first; `validate` and `backfill` go through a server that holds it",
-                        store.db.display()
-                    ))
-                } else {
-                    ServerError::from(e)
-                }
-            })?,
+                            store.db.display()
+                        ))
+                    } else {
+                        ServerError::from(e)
+                    }
+                },
+            )?,
         ),
         WarehouseKind::Bigquery => {
             return Ok(Arc::new(
-                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?).await?,
+                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?, pipeline).await?,
             ))
         }
     };

@@ -1,6 +1,7 @@
 //! What the subcommands print: the dry-run plan, job lines, job summaries,
 //! and the Ctrl-C flag a backfill stops on.
 
+use domain::pipeline::Pipeline;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,16 +21,21 @@ pub(crate) fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
 }
 
 /// The dry run's table.
-pub(crate) fn print_plan(cells: &[engine::backfill::PlannedCell]) {
+pub(crate) fn print_plan(pipeline: &Pipeline, cells: &[engine::backfill::PlannedCell]) {
     println!("{:<6} {:<12} {:>9}", "Proc", "Date", "Expected");
     for c in cells {
-        println!("{:<6} {:<12} {:>9}", c.processor.code(), c.date, c.expected);
+        println!(
+            "{:<6} {:<12} {:>9}",
+            pipeline.code(c.processor),
+            c.date,
+            c.expected
+        );
     }
     println!(
         "{} cells, {} {}-dates (dry run: nothing written)",
         cells.len(),
         cells.iter().map(|c| c.expected).sum::<i64>(),
-        domain::pipeline::active().universe.entity()
+        pipeline.universe.entity()
     );
 }
 
@@ -52,9 +58,9 @@ pub(crate) fn print_job_line(
 }
 
 /// `program` starts the printed retry commands (`Config::command_prefix`).
-pub(crate) fn print_summary(s: &JobSummary, program: &str) {
+pub(crate) fn print_summary(pipeline: &Pipeline, s: &JobSummary, program: &str) {
     let p = &s.progress;
-    let u = &domain::pipeline::active().universe;
+    let u = &pipeline.universe;
     println!(
         "job {}{}: {}",
         s.job_id,
@@ -95,7 +101,7 @@ pub(crate) fn print_summary(s: &JobSummary, program: &str) {
         for (p, t) in tally {
             println!(
                 "  {:<10} {:>8} {:>11} {:>16} {:>11} {:>10}",
-                p.code(),
+                pipeline.code(p),
                 t.closed,
                 t.still_open,
                 t.new_investigate,
@@ -104,7 +110,7 @@ pub(crate) fn print_summary(s: &JobSummary, program: &str) {
             );
         }
     }
-    for cmd in s.retry_commands(program) {
+    for cmd in s.retry_commands(pipeline, program) {
         println!("retry: {cmd}");
     }
 }

@@ -20,7 +20,9 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
     let store = &config.store;
     let args = cmd.serve;
     let create = if cmd.demo { Create::Yes } else { Create::No };
-    let warehouse = open_store(store, create).await?;
+    let warehouse = open_store(config, create).await?;
+    // The pages render with the store's pipeline (the one copy they keep).
+    app::install_pipeline(warehouse.pipeline().as_ref().clone()).map_err(ServerError::Input)?;
     if store.warehouse == WarehouseKind::Bigquery {
         let lease = chrono::Duration::from_std(engine::backfill::JOB_LEASE)
             .map_err(|e| ServerError::Input(e.to_string()))?;
@@ -40,8 +42,8 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
         let empty = warehouse.game_dates(everything).await?.is_empty();
         if empty {
             eprintln!("empty store: writing the demo (once)…");
-            let rows = super::demo::own_universe_demo()?;
-            let sink = BarSink::new("demo");
+            let rows = super::demo::own_universe_demo(&config.pipeline())?;
+            let sink = BarSink::new("demo", config.pipeline().universe.entities());
             super::demo::write_demo(
                 warehouse.as_ref(),
                 rows,

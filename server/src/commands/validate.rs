@@ -43,8 +43,14 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
         processors: cmd.processor,
     };
     // Validate the input before touching (or creating) the store.
-    engine::reconcile::parse_processors(request.processors.as_deref())?;
-    engine::parse_range(limits, request.start.as_deref(), request.end.as_deref())?;
+    let pipeline = config.pipeline();
+    engine::reconcile::parse_processors(&pipeline, request.processors.as_deref())?;
+    engine::parse_range(
+        &pipeline,
+        limits,
+        request.start.as_deref(),
+        request.end.as_deref(),
+    )?;
     let rec = match running_server(&config.store).await {
         Some(remote) => {
             remote
@@ -56,13 +62,14 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
                 .await?
         }
         None => {
-            let wh = open_store(&config.store, Create::No).await?;
+            let wh = open_store(config, Create::No).await?;
             engine::reconcile::reconcile(wh.as_ref(), limits, &request).await?
         }
     };
     print!(
         "{}",
         crate::validate::render(
+            &config.pipeline(),
             &rec,
             cmd.format,
             cmd.details,

@@ -1,7 +1,10 @@
 //! What every conformance test binary shares: BigQuery on the emulator and
 //! the demo's first days on any store.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
+use domain::pipeline::Pipeline;
 use warehouse::Warehouse;
 use warehouse_bigquery::{BigQueryConfig, BigQueryWarehouse, Credentials};
 
@@ -13,8 +16,8 @@ pub fn d(s: &str) -> NaiveDate {
 /// starts with `tag`).
 // orders_conformance opens its datasets twice, by prefix (`bigquery_at`).
 #[allow(dead_code)]
-pub async fn bigquery(tag: &str) -> BigQueryWarehouse {
-    bigquery_at(&unique_prefix(tag))
+pub async fn bigquery(tag: &str, pipeline: &Arc<Pipeline>) -> BigQueryWarehouse {
+    bigquery_at(&unique_prefix(tag), pipeline)
         .await
         .expect("BigQuery warehouse opens on the emulator")
 }
@@ -30,20 +33,26 @@ pub fn unique_prefix(tag: &str) -> String {
 
 /// BigQuery on the emulator in the datasets of `prefix` (opened again: the
 /// same tables).
-pub async fn bigquery_at(prefix: &str) -> Result<BigQueryWarehouse, warehouse::WarehouseError> {
+pub async fn bigquery_at(
+    prefix: &str,
+    pipeline: &Arc<Pipeline>,
+) -> Result<BigQueryWarehouse, warehouse::WarehouseError> {
     let url = std::env::var("ROLLCALL_BQ_URL").expect(
         "ROLLCALL_BQ_URL is not set: these tests need the BigQuery emulator; \
          run them with `make test` (scripts/test.sh starts it) or start it with \
          scripts/bq-emulator.sh and export ROLLCALL_BQ_URL",
     );
-    BigQueryWarehouse::open(BigQueryConfig {
-        project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
-        dataset_prefix: prefix.to_string(),
-        location: None,
-        base_url: Some(url),
-        credentials: Credentials::None,
-        timeouts: Default::default(),
-    })
+    BigQueryWarehouse::open(
+        BigQueryConfig {
+            project: std::env::var("ROLLCALL_BQ_PROJECT").unwrap_or_else(|_| "local-proj".into()),
+            dataset_prefix: prefix.to_string(),
+            location: None,
+            base_url: Some(url),
+            credentials: Credentials::None,
+            timeouts: Default::default(),
+        },
+        Arc::clone(pipeline),
+    )
     .await
 }
 
@@ -76,13 +85,13 @@ pub fn expected_players(date: &str) -> Vec<String> {
 /// What a store answers, without run ids and times (those differ by design).
 // Each test binary compiles this module; not all of them compare cells.
 #[allow(dead_code)]
-pub fn numbers(cells: &[domain::report::CellCounts]) -> Vec<String> {
+pub fn numbers(pipeline: &Pipeline, cells: &[domain::report::CellCounts]) -> Vec<String> {
     cells
         .iter()
         .map(|c| {
             format!(
                 "{} {} exp {} rec {} fail {} unacc {} inv {} extra {} {:?}",
-                c.processor.code(),
+                pipeline.code(c.processor),
                 c.date,
                 c.expected,
                 c.has_record,

@@ -1,0 +1,636 @@
+use super::*;
+use crate::processor::{Builtin, ProcessorId, Runs};
+
+#[test]
+fn the_shipped_file_runs_the_four_builtins() {
+    let nba = nba();
+    assert_eq!(nba.universe.expected, crate::game::EXPECTED_PLAYER_SQL);
+    let builtins: Vec<Option<Builtin>> = nba.processors.iter().map(|p| p.builtin).collect();
+    assert_eq!(builtins, Builtin::ALL.map(Some));
+    for p in &nba.processors {
+        let needs: Vec<ProcessorId> = p
+            .builtin
+            .unwrap()
+            .needs()
+            .iter()
+            .map(|b| id_of(&nba, *b))
+            .collect();
+        assert_eq!(p.depends_on, needs, "{}", p.code);
+    }
+    assert_eq!(nba.processors[0].min_games, 10);
+}
+
+#[test]
+fn builtins_must_be_declared_as_they_are() {
+    // Not a builtin's code.
+    let text = with(r#"code = "PDC""#, r#"code = "PDX""#);
+    let e = refused(&text);
+    assert!(e.message.contains("no builtin"), "{e:?}");
+    // A builtin's table is its own.
+    let text = with(
+        r#"output_table = "nba_precompute.player_daily_cache""#,
+        r#"output_table = "nba_precompute.elsewhere""#,
+    );
+    let e = refused(&text);
+    assert!(e.message.contains("player_daily_cache"), "{e:?}");
+    // PCF reads PDC's records: it must depend on it.
+    let text = with(
+        r#"depends_on = ["PDC", "PSZA"]"#,
+        r#"depends_on = ["PSZA"]"#,
+    );
+    let e = refused(&text);
+    assert!(e.message.contains("reads PDC"), "{e:?}");
+    // The same processors run as commands are fine.
+    let text = NBA_PIPELINE.replace(
+        r#"runs = "builtin""#,
+        "runs = \"command\"\ncommand = [\"./run.sh\", \"--fast\"]",
+    );
+    let p = Pipeline::parse(&text).unwrap();
+    assert!(p.processors.iter().all(|p| p.builtin.is_none()));
+    let c = p.processors[0].command.as_ref().unwrap();
+    assert_eq!(
+        (c.program.as_str(), c.args.as_slice()),
+        ("./run.sh", &["--fast".to_string()][..])
+    );
+    assert_eq!(c.timeout_seconds, DEFAULT_COMMAND_TIMEOUT_SECONDS);
+}
+
+#[test]
+fn commands_declare_their_program_time_limit_and_columns() {
+    let command = |extra: &str| {
+        with(
+                "runs = \"builtin\"\n\n[[processor]]\ncode = \"PCF\"",
+                &format!("runs = \"builtin\"\n\n[[processor]]\ncode = \"REST\"\nname = \"Rest\"\n\
+                 output_table = \"team.rest\"\ndate_column = \"rest_date\"\n\
+                 entity_column = \"player_lookup\"\nruns = \"command\"\n{extra}\n\n[[processor]]\ncode = \"PCF\""),
+            )
+    };
+    let ok = command(
+            "command = [\"python3\", \"rest.py\"]\ntimeout_seconds = 30\n\
+             columns = [{ name = \"rest_days\", type = \"int\" }, { name = \"note\", type = \"text\" }]",
+        );
+    let p = Pipeline::parse(&ok).unwrap();
+    let rest = p.processors.iter().find(|p| p.code == "REST").unwrap();
+    assert_eq!(rest.command.as_ref().unwrap().timeout_seconds, 30);
+    assert_eq!(rest.command.as_ref().unwrap().batch_dates, 1);
+    let batched = Pipeline::parse(&command("command = [\"x\"]\nbatch_dates = 7")).unwrap();
+    let weekly = batched
+        .processors
+        .iter()
+        .find(|p| p.code == "REST")
+        .unwrap();
+    assert_eq!(weekly.command.as_ref().unwrap().batch_dates, 7);
+    let cols: Vec<(&str, ColumnType)> = rest
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.ty))
+        .collect();
+    assert_eq!(
+        cols,
+        vec![("rest_days", ColumnType::Int), ("note", ColumnType::Text)]
+    );
+    assert_eq!(
+        p.processors.iter().filter(|p| p.command.is_some()).count(),
+        1
+    );
+
+    for (extra, says, on) in [
+            ("", "declare `command", "runs = \"command\""),
+            ("command = []", "empty", "command = []"),
+            ("command = [\"x\"]\ntimeout_seconds = 0", "from 1 to", "timeout_seconds"),
+            ("command = [\"x\"]\nbatch_dates = 0", "from 1 to", "batch_dates"),
+            ("command = [\"x\"]\nbatch_dates = 101", "from 1 to", "batch_dates"),
+            (
+                "command = [\"x\"]\ncolumns = [{ name = \"rest_date\", type = \"int\" }]",
+                "date or entity column",
+                "columns",
+            ),
+            (
+                "command = [\"x\"]\ncolumns = [{ name = \"a\", type = \"int\" }, { name = \"A\", type = \"text\" }]",
+                "twice",
+                "columns",
+            ),
+            ("command = [\"x\"]\ncolumns = [{ name = \"a b\", type = \"int\" }]", "identifier", "columns"),
+            ("command = [\"x\"]\ncolumns = [{ name = \"a\", type = \"blob\" }]", "blob", "columns"),
+        ] {
+            let text = command(extra);
+            let e = refused(&text);
+            assert!(e.message.contains(says), "{extra}: {e:?}");
+            assert_eq!(e.line, line_of(&text, on), "{extra}: {e:?}");
+        }
+    // Only commands have a command line.
+    let text = with("min_games = 3", "min_games = 3\ncommand = [\"x\"]");
+    let e = refused(&text);
+    assert!(e.message.contains("only for runs = \"command\""), "{e:?}");
+    assert_eq!(e.line, line_of(&text, "command = "));
+}
+
+#[test]
+fn a_pipeline_fits_the_reconciliation_mask() {
+    let mut text = String::from(&NBA_PIPELINE[..NBA_PIPELINE.find("[[processor]]").unwrap()]);
+    for i in 0..=MAX_PROCESSORS {
+        text.push_str(&format!(
+            "[[processor]]\ncode = \"P{i}\"\nname = \"proc{i}\"\noutput_table = \"d.t{i}\"\n\
+                 date_column = \"d\"\nentity_column = \"e\"\nruns = \"observe\"\n"
+        ));
+    }
+    let e = refused(&text);
+    let one_too_many = format!("\"P{MAX_PROCESSORS}\"");
+    assert_eq!(e.line, line_of(&text, &one_too_many), "{e:?}");
+    let most = &text[..text
+        .find(&format!("[[processor]]\ncode = {one_too_many}"))
+        .unwrap()];
+    let pipeline = Pipeline::parse(most).unwrap();
+    assert_eq!(pipeline.processors.len(), MAX_PROCESSORS);
+    let last = pipeline.processors.last().unwrap().id;
+    assert!(crate::reconcile::mask::processor_bit(last) < 1 << 62);
+}
+
+const ORDERS_PIPELINE: &str = include_str!("../../../pipelines/orders/pipeline.toml");
+
+#[test]
+fn the_orders_example_has_a_universe_of_its_own() {
+    let p = Pipeline::parse(ORDERS_PIPELINE).unwrap();
+    assert!(!p.universe.is_nba());
+    assert_eq!(p.universe.demo, "orders.csv");
+    assert_eq!(
+        (p.universe.entity(), p.universe.entities()),
+        ("customer", "customers".into())
+    );
+    assert_eq!(nba().universe.entities(), "players");
+    let unnamed = ORDERS_PIPELINE.replace("entity_name = \"customer\"\n", "");
+    let unnamed = Pipeline::parse(&unnamed).unwrap().universe;
+    assert_eq!(
+        (unnamed.entity(), unnamed.entities()),
+        ("entity", "entities".into())
+    );
+    let shouting = ORDERS_PIPELINE.replace("\"customer\"", "\"<b>Customer</b>\"");
+    assert_eq!(refused(&shouting).line, line_of(&shouting, "entity_name"));
+    let columns: Vec<(&str, Option<ColumnType>)> = p.universe.all_columns();
+    assert_eq!(
+        columns,
+        vec![
+            ("customer_id", None),
+            ("order_date", None),
+            ("order_id", Some(ColumnType::Text)),
+            ("amount", Some(ColumnType::Float)),
+            ("status", Some(ColumnType::Text)),
+        ]
+    );
+    assert!(p.processors.iter().all(|s| s.runs == Runs::Command));
+    assert_eq!(p.processors[1].depends_on, vec![p.processors[0].id]);
+    let view = p.default_view.unwrap();
+    assert_eq!(
+        (view.start().to_string(), view.end().to_string()),
+        ("2024-03-01".into(), "2024-03-28".into())
+    );
+    for (old, new) in [
+        ("start = \"2024-03-01\"", "start = \"March\""),
+        ("start = \"2024-03-01\"", "start = \"2024-04-01\""),
+    ] {
+        let text = ORDERS_PIPELINE.replace(old, new);
+        assert_eq!(refused(&text).line, line_of(&text, "start = "), "{new}");
+    }
+
+    // A row from text: typed, empty is NULL, errors name the column.
+    let row = p
+        .universe
+        .row_from_text(&["C1", "2024-03-01", "O-1", "", "paid"])
+        .unwrap();
+    assert_eq!(row.date.to_string(), "2024-03-01");
+    assert_eq!(
+        row.values,
+        vec![
+            Value::Text("O-1".into()),
+            Value::Null,
+            Value::Text("paid".into())
+        ]
+    );
+    for (fields, column) in [
+        (["C1", "2024-13-01", "O-1", "1", "paid"], "order_date"),
+        (["", "2024-03-01", "O-1", "1", "paid"], "customer_id"),
+        (["C1", "2024-03-01", "O-1", "NaN", "paid"], "amount"),
+        (["C1", "2024-03-01", "O-1", "1e999", "paid"], "amount"),
+    ] {
+        let (at, _) = p.universe.row_from_text(&fields).unwrap_err();
+        assert_eq!(at, column, "{fields:?}");
+    }
+    assert!(p.universe.row_from_text(&["C1", "2024-03-01"]).is_err());
+}
+
+#[test]
+fn builtins_need_the_nba_universe_and_it_has_its_own_schema() {
+    // A builtin over another universe.
+    let text = with(
+        r#"table = "nba_analytics.player_game_summary""#,
+        r#"table = "shop.orders""#,
+    );
+    let e = refused(&text);
+    assert!(e.message.contains("run it as a command"), "{e:?}");
+    assert_eq!(e.line, line_of(&text, "runs = \"builtin\""));
+    // The box scores declare no columns or demo file, and their keys.
+    for (old, new, says) in [
+            (
+                r#"entity_column = "player_lookup"
+expected"#,
+                "entity_column = \"player_lookup\"\ncolumns = [{ name = \"x\", type = \"int\" }]\nexpected",
+                "declare none",
+            ),
+            (
+                r#"entity_column = "player_lookup"
+expected"#,
+                "entity_column = \"player_lookup\"\ndemo = \"x.csv\"\nexpected",
+                "generated season",
+            ),
+            (
+                r#"date_column = "game_date"
+entity"#,
+                "date_column = \"day\"\nentity",
+                "keyed by game_date",
+            ),
+        ] {
+            let e = refused(&with(old, new));
+            assert!(e.message.contains(says), "{new}: {e:?}");
+        }
+    // Another universe's demo file stays beside the pipeline file.
+    for demo in ["../etc/passwd", "/etc/passwd", ""] {
+        let text = ORDERS_PIPELINE.replace("demo = \"orders.csv\"", &format!("demo = {demo:?}"));
+        let e = refused(&text);
+        assert!(e.message.contains("relative path"), "{demo}: {e:?}");
+        assert_eq!(e.line, line_of(&text, "demo = "));
+    }
+    // Its columns are identifiers, each once, never the key columns.
+    let text = ORDERS_PIPELINE.replace(
+        "{ name = \"status\", type = \"text\" }",
+        "{ name = \"customer_id\", type = \"text\" }",
+    );
+    assert!(refused(&text).message.contains("entity column"));
+}
+
+/// Where and why `text` is refused.
+fn refused(text: &str) -> Refusal {
+    match Pipeline::parse(text) {
+        Err(DomainError::BadPipeline { line, message, .. }) => Refusal { line, message },
+        other => panic!("not refused as a pipeline: {other:?}"),
+    }
+}
+
+#[derive(Debug)]
+struct Refusal {
+    line: usize,
+    message: String,
+}
+
+/// The shipped file with one line replaced.
+fn with(old: &str, new: &str) -> String {
+    assert!(NBA_PIPELINE.contains(old), "{old}");
+    NBA_PIPELINE.replacen(old, new, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn errors_name_the_line() {
+    let text = with(
+        r#"depends_on = ["PDC", "PSZA"]"#,
+        r#"depends_on = ["PDC", "NOPE"]"#,
+    );
+    let e = refused(&text);
+    assert_eq!(e.line, line_of(&text, "\"NOPE\""), "{e:?}");
+    assert!(e.message.contains("NOPE"), "{e:?}");
+
+    let text = with("min_games = 3", "min_games = \"three\"");
+    assert_eq!(refused(&text).line, line_of(&text, "\"three\""));
+
+    let text = with("runs = \"builtin\"", "runs = \"sometimes\"");
+    assert_eq!(refused(&text).line, line_of(&text, "sometimes"));
+
+    let text = with("min_games = 10", "min_games = 10\ncolour = \"red\"");
+    let e = refused(&text);
+    assert_eq!(e.line, line_of(&text, "colour"), "{e:?}");
+
+    let e = refused("[universe\ntable = 1");
+    assert_eq!(e.line, 1, "{e:?}");
+}
+
+#[test]
+fn hostile_names_duplicates_and_cycles_are_refused() {
+    for (old, new) in [
+        (
+            r#"output_table = "nba_precompute.player_daily_cache""#,
+            r#"output_table = "x; DROP TABLE jobs; --""#,
+        ),
+        (r#"date_column = "cache_date""#, r#"date_column = "a.b""#),
+        (
+            r#"name = "PlayerDailyCacheProcessor""#,
+            r#"name = "Daily' THEN 1 END; --""#,
+        ),
+        (r#"code = "PDC""#, r#"code = "PSZA""#),
+        (r#"code = "PDC""#, r#"code = "pdc""#),
+        (
+            r#"name = "PlayerDailyCacheProcessor""#,
+            r#"name = "playershotzoneanalysisprocessor""#,
+        ),
+        (
+            r#"expected = "is_active AND (minutes_played > 0 OR fg_attempts > 0)""#,
+            r#"expected = "TRUE; DELETE FROM x""#,
+        ),
+    ] {
+        let text = with(old, new);
+        let e = refused(&text);
+        let replaced = NBA_PIPELINE[..NBA_PIPELINE.find(old).unwrap()]
+            .lines()
+            .count()
+            + 1;
+        assert_eq!(e.line, replaced, "{new}: {e:?}");
+    }
+    // A processor may only depend on one declared before it: no cycles.
+    let text = with(
+        "min_games = 10\n",
+        "min_games = 10\ndepends_on = [\"MLFS\"]\n",
+    );
+    assert!(refused(&text).message.contains("not declared before"));
+}
+
+#[test]
+fn the_file_may_give_the_plural_and_counts_agree_in_number() {
+    let named = ORDERS_PIPELINE.replacen(
+        "entity_name = \"customer\"\n",
+        "entity_name = \"aircraft\"\nentities_name = \"aircraft\"\n",
+        1,
+    );
+    let u = Pipeline::parse(&named).unwrap().universe;
+    assert_eq!(
+        (u.entity(), u.entities().as_str()),
+        ("aircraft", "aircraft")
+    );
+    assert_eq!(
+        (u.count(1), u.count(3)),
+        ("1 aircraft".to_string(), "3 aircraft".to_string())
+    );
+    let u = Pipeline::parse(ORDERS_PIPELINE).unwrap().universe;
+    assert_eq!(
+        (u.count(1), u.count(0)),
+        ("1 customer".to_string(), "0 customers".to_string())
+    );
+    let alone = ORDERS_PIPELINE.replacen(
+        "entity_name = \"customer\"\n",
+        "entities_name = \"folk\"\n",
+        1,
+    );
+    assert!(refused(&alone).message.contains("needs entity_name"));
+    let shouting = ORDERS_PIPELINE.replacen(
+        "entity_name = \"customer\"\n",
+        "entity_name = \"customer\"\nentities_name = \"CUSTOMERS\"\n",
+        1,
+    );
+    assert!(refused(&shouting).message.contains("entities_name"));
+}
+
+#[test]
+fn expected_must_be_one_balanced_condition() {
+    let expected = r#"expected = "status <> 'cancelled'""#;
+    let orders = |condition: &str| {
+        assert!(ORDERS_PIPELINE.contains(expected));
+        ORDERS_PIPELINE.replacen(expected, &format!("expected = {condition:?}"), 1)
+    };
+    for fine in [
+        "status = 'paid' OR status = 'cancelled'",
+        "(status = 'paid' OR (amount > 0 AND status <> 'x')) OR amount IS NULL",
+        "status = 'it''s; -- not a comment (really'",
+        "status <> 'a/*b'",
+    ] {
+        let p = Pipeline::parse(&orders(fine)).unwrap_or_else(|e| panic!("{fine}: {e}"));
+        assert_eq!(p.universe.expected, fine);
+    }
+    for (bad, why) in [
+        ("status = 'paid' -- only paid", "`--`"),
+        ("status = 'paid' /* only paid */", "`/*`"),
+        ("(status = 'paid'", "never closed"),
+        ("status = 'paid')", "closes nothing"),
+        ("status = 'paid') OR (TRUE", "closes nothing"),
+        ("status = 'paid", "quote"),
+        ("TRUE; DELETE FROM x", "`;`"),
+        ("   ", "empty"),
+    ] {
+        let text = orders(bad);
+        let e = refused(&text);
+        assert!(e.message.contains(why), "{bad}: {e:?}");
+        assert_eq!(e.line, line_of(&text, "expected = "), "{bad}: {e:?}");
+    }
+}
+
+#[test]
+fn two_processors_never_share_a_table() {
+    let daily = r#"output_table = "shop_metrics.customer_daily_totals""#;
+    let loyalty = r#"output_table = "shop_metrics.customer_loyalty""#;
+    for (new, why) in [
+        (
+            r#"output_table = "shop_metrics.customer_daily_totals""#,
+            "table of processor DAILY",
+        ),
+        (
+            r#"output_table = "SHOP_METRICS.Customer_Daily_Totals""#,
+            "table of processor DAILY",
+        ),
+        (r#"output_table = "shop.orders""#, "table of the universe"),
+        (
+            r#"output_table = "nba_precompute.player_daily_cache""#,
+            "table of the builtin PDC",
+        ),
+        (r#"output_table = "rollcall_meta.loyalty""#, "rollcall_meta"),
+        (
+            r#"output_table = "information_schema.loyalty""#,
+            "information_schema",
+        ),
+        (r#"output_table = "pg_catalog.loyalty""#, "pg_catalog"),
+        (r#"output_table = "Main.loyalty""#, "main"),
+    ] {
+        assert!(ORDERS_PIPELINE.contains(daily));
+        let text = ORDERS_PIPELINE.replacen(loyalty, new, 1);
+        let e = refused(&text);
+        assert!(e.message.contains(why), "{new}: {e:?}");
+        assert!(e.message.contains("LOYALTY"), "{new}: {e:?}");
+        let line = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(new))
+            .last()
+            .unwrap()
+            .0
+            + 1;
+        assert_eq!(e.line, line, "{new}: {e:?}");
+    }
+    let text = ORDERS_PIPELINE.replacen(
+        r#"table = "shop.orders""#,
+        r#"table = "rollcall_meta.orders""#,
+        1,
+    );
+    assert!(refused(&text).message.contains("rollcall_meta"));
+}
+
+#[test]
+fn reserved_sql_words_are_refused_as_names() {
+    for (old, new) in [
+        (r#"date_column = "cache_date""#, r#"date_column = "Order""#),
+        (
+            r#"output_table = "nba_precompute.player_daily_cache""#,
+            r#"output_table = "select.player_daily_cache""#,
+        ),
+    ] {
+        let text = with(old, new);
+        let e = refused(&text);
+        assert!(e.message.contains("reserved SQL word"), "{e:?}");
+        assert_eq!(e.line, line_of(&text, new), "{e:?}");
+    }
+    let text = ORDERS_PIPELINE.replacen(
+        r#"{ name = "revenue", type = "float" }"#,
+        r#"{ name = "group", type = "float" }"#,
+        1,
+    );
+    let e = refused(&text);
+    assert!(
+        e.message.contains("\"group\" is a reserved SQL word"),
+        "{e:?}"
+    );
+    assert!(!is_sql_reserved("orders") && is_sql_reserved("WHERE"));
+}
+
+#[test]
+fn failure_and_run_tables_are_tables_of_their_own() {
+    let orders = |failures: &str, runs: &str| {
+        ORDERS_PIPELINE
+            .replacen(
+                r#"failures = "shop_ops.rollcall_failures""#,
+                &format!("failures = {failures:?}"),
+                1,
+            )
+            .replacen(
+                r#"runs = "shop_ops.rollcall_runs""#,
+                &format!("runs = {runs:?}"),
+                1,
+            )
+    };
+    let p = Pipeline::parse(&orders(
+        "shop_ops.rollcall_failures",
+        "shop_ops.rollcall_runs",
+    ))
+    .unwrap();
+    assert_eq!(
+        (p.failures_table.as_str(), p.runs_table.as_str()),
+        ("shop_ops.rollcall_failures", "shop_ops.rollcall_runs")
+    );
+    for (failures, runs, why) in [
+        ("shop.orders", "ops.runs", "the universe"),
+        ("ops.same", "OPS.SAME", "[tables] failures"),
+        (
+            "ops.failures",
+            "rollcall_meta.jobs",
+            "Rollcall's own dataset",
+        ),
+        (
+            "shop_metrics.customer_daily_totals",
+            "ops.runs",
+            "processor DAILY",
+        ),
+        (
+            "ops.failures",
+            "nba_precompute.player_daily_cache",
+            "the builtin PDC",
+        ),
+        // Another dataset, but the same staging twin as a command's table.
+        (
+            "ops.customer_daily_totals",
+            "ops.runs",
+            "ends like the table of processor DAILY",
+        ),
+        (
+            "ops.orders",
+            "ops.runs",
+            "ends like the table of the universe",
+        ),
+    ] {
+        let text = orders(failures, runs);
+        let e = refused(&text);
+        assert!(e.message.contains(why), "{failures}, {runs}: {e:?}");
+        let bad = if e.message.contains("[tables] runs") {
+            format!("runs = {runs:?}")
+        } else {
+            format!("failures = {failures:?}")
+        };
+        assert_eq!(e.line, line_of(&text, &bad), "{e:?}");
+    }
+    // Two commands whose tables would share a staging twin.
+    let text = ORDERS_PIPELINE.replacen(
+        r#"output_table = "shop_metrics.customer_loyalty""#,
+        r#"output_table = "other.customer_daily_totals""#,
+        1,
+    );
+    let e = refused(&text);
+    assert!(e.message.contains("processor LOYALTY"), "{e:?}");
+    assert_eq!(
+        e.line,
+        line_of(&text, "other.customer_daily_totals"),
+        "{e:?}"
+    );
+}
+
+/// The shipped pipeline's processor running `b`.
+fn id_of(p: &Pipeline, b: Builtin) -> ProcessorId {
+    p.builtin(b).unwrap()
+}
+
+#[test]
+fn declaration_is_in_dependency_order() {
+    let nba = nba();
+    for (i, spec) in nba.processors.iter().enumerate() {
+        assert_eq!(spec.id.order(), i);
+        for up in &spec.depends_on {
+            assert!(
+                up.order() < i,
+                "{} depends on later {}",
+                spec.code,
+                nba.code(*up)
+            );
+        }
+    }
+}
+
+#[test]
+fn parses_codes_and_names() {
+    let nba = nba();
+    let [pdc, mlfs] = [Builtin::Pdc, Builtin::Mlfs].map(|b| id_of(&nba, b));
+    assert_eq!(nba.processor("pdc").unwrap(), pdc);
+    assert_eq!(nba.processor("MLFeatureStoreProcessor").unwrap(), mlfs);
+    assert!(nba.processor("XYZ").is_err());
+    assert_eq!(
+        nba.processor_list("MLFS, PDC,PDC").unwrap(),
+        vec![pdc, mlfs]
+    );
+    assert!(nba.processor_list(" , ").is_err());
+}
+
+#[test]
+fn downstream_follows_the_dag() {
+    let nba = nba();
+    let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(|b| id_of(&nba, b));
+    assert_eq!(nba.downstream(pdc), vec![pcf, mlfs]);
+    assert_eq!(nba.downstream(pcf), vec![mlfs]);
+    assert!(nba.downstream(mlfs).is_empty());
+    assert_eq!(nba.upstreams(mlfs), vec![psza, pdc, pcf]);
+    assert_eq!(nba.upstreams(pcf), vec![psza, pdc]);
+    assert!(nba.upstreams(pdc).is_empty() && nba.upstreams(psza).is_empty());
+    assert_eq!(nba.with_downstream(&[psza]), vec![psza, pcf, mlfs]);
+}
+
+#[test]
+fn two_pipelines_live_side_by_side() {
+    // One process, two pipelines: ids mean something only through their own.
+    let nba = nba();
+    let orders = Pipeline::parse(include_str!("../../../pipelines/orders/pipeline.toml")).unwrap();
+    assert_eq!(nba.code(nba.processor("PDC").unwrap()), "PDC");
+    assert!(orders.processor("PDC").is_err());
+    assert!(nba.builtin(Builtin::Pdc).is_some() && orders.builtin(Builtin::Pdc).is_none());
+}
