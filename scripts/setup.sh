@@ -15,10 +15,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
 fi
 
-if [ ! -x /usr/bin/chromium ] || ! command -v curl >/dev/null; then
-  log "installing Debian's chromium and curl"
+# patch(1): scripts/check-vendor.sh re-creates vendor/tachys with it.
+if [ ! -x /usr/bin/chromium ] || ! command -v curl >/dev/null || ! command -v patch >/dev/null; then
+  log "installing Debian's chromium, curl and patch"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl patch >/dev/null
 fi
 
 # Debian's binaryen (wasm-opt 108) silently breaks hydration; we do not use
