@@ -29,18 +29,28 @@ pub fn parse_processors(
     }
 }
 
+impl ReconcileRequest {
+    /// The range and the processors, checked against `pipeline` and `limits`.
+    pub fn parse(
+        &self,
+        pipeline: &Pipeline,
+        limits: Limits,
+    ) -> Result<(DateRange, Vec<ProcessorId>), EngineError> {
+        let range =
+            crate::parse_range(pipeline, limits, self.start.as_deref(), self.end.as_deref())?;
+        Ok((
+            range,
+            parse_processors(pipeline, self.processors.as_deref())?,
+        ))
+    }
+}
+
 pub async fn reconcile(
     wh: &dyn Warehouse,
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<Reconciliation, EngineError> {
-    let range = crate::parse_range(
-        wh.pipeline(),
-        limits,
-        request.start.as_deref(),
-        request.end.as_deref(),
-    )?;
-    let processors = parse_processors(wh.pipeline(), request.processors.as_deref())?;
+    let (range, processors) = request.parse(wh.pipeline(), limits)?;
     let cells = wh.cell_counts(range, &processors).await?;
     Ok(Reconciliation {
         range,
@@ -164,12 +174,6 @@ pub async fn unaccounted_list(
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<Vec<(ProcessorId, NaiveDate, String)>, EngineError> {
-    let range = crate::parse_range(
-        wh.pipeline(),
-        limits,
-        request.start.as_deref(),
-        request.end.as_deref(),
-    )?;
-    let processors = parse_processors(wh.pipeline(), request.processors.as_deref())?;
+    let (range, processors) = request.parse(wh.pipeline(), limits)?;
     Ok(wh.unaccounted(range, &processors).await?)
 }

@@ -43,14 +43,7 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
         processors: cmd.processor,
     };
     // Validate the input before touching (or creating) the store.
-    let pipeline = config.pipeline();
-    engine::reconcile::parse_processors(&pipeline, request.processors.as_deref())?;
-    engine::parse_range(
-        &pipeline,
-        limits,
-        request.start.as_deref(),
-        request.end.as_deref(),
-    )?;
+    request.parse(&config.pipeline(), limits)?;
     let rec = match running_server(&config.store).await {
         Some(remote) => {
             remote
