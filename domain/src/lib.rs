@@ -18,4 +18,4 @@ pub mod report;
 pub use dates::{DateRange, DEFAULT_MAX_RANGE_DAYS};
 pub use error::DomainError;
 pub use failure::{FailureCategory, FailureLevel};
-pub use processor::{Builtin, ProcessorId, ProcessorSpec, Runs};
+pub use processor::{Builtin, ProcessorId, ProcessorSpec, Runner};

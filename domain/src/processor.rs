@@ -11,24 +11,52 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct ProcessorId(u16);
 
-/// How a processor's cells get written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runs {
-    /// One of Rollcall's own Rust processors ([`Builtin`]).
-    Builtin,
-    /// The team's own program.
-    Command,
+/// How a processor's cells get written. Every decision that depends on the
+/// kind matches this exhaustively (no `==`, no `_`), so a new kind fails to
+/// compile at each site that has to decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Runner {
+    /// One of Rollcall's own Rust processors.
+    Builtin(Builtin),
+    /// The team's own program. Server-side only: a page never carries
+    /// command lines.
+    Command(#[serde(skip)] CommandSpec),
     /// Someone else writes the table; Rollcall only reconciles it.
     Observe,
 }
 
-impl Runs {
-    pub fn name(self) -> &'static str {
+impl Runner {
+    /// The pipeline file's word for the kind (`runs = "…"`).
+    pub fn name(&self) -> &'static str {
         match self {
-            Runs::Builtin => "builtin",
-            Runs::Command => "command",
-            Runs::Observe => "observe",
+            Runner::Builtin(_) => "builtin",
+            Runner::Command(_) => "command",
+            Runner::Observe => "observe",
+        }
+    }
+
+    /// Whether Rollcall itself writes the cells (so it can run and re-run
+    /// them); an observed table is only read.
+    pub fn runs_here(&self) -> bool {
+        match self {
+            Runner::Builtin(_) | Runner::Command(_) => true,
+            Runner::Observe => false,
+        }
+    }
+
+    /// The Rust processor, for a builtin.
+    pub fn builtin(&self) -> Option<Builtin> {
+        match self {
+            Runner::Builtin(b) => Some(*b),
+            Runner::Command(_) | Runner::Observe => None,
+        }
+    }
+
+    /// The program, for a command.
+    pub fn command(&self) -> Option<&CommandSpec> {
+        match self {
+            Runner::Command(c) => Some(c),
+            Runner::Builtin(_) | Runner::Observe => None,
         }
     }
 }
@@ -53,13 +81,8 @@ pub struct ProcessorSpec {
     pub depends_on: Vec<ProcessorId>,
     /// Minimum prior games for a record.
     pub min_games: usize,
-    pub runs: Runs,
-    /// The Rust processor behind `runs = "builtin"`.
-    pub builtin: Option<Builtin>,
-    /// The program behind `runs = "command"`. Server-side only: a page never
-    /// carries command lines.
-    #[serde(skip)]
-    pub command: Option<CommandSpec>,
+    /// How its cells get written.
+    pub runner: Runner,
     /// A command processor's own columns, after the date and entity columns.
     #[serde(skip)]
     pub columns: Vec<ColumnSpec>,
@@ -67,7 +90,7 @@ pub struct ProcessorSpec {
 
 /// How a `runs = "command"` processor is started: `program args… DATE`, in
 /// the pipeline file's directory (see README, "Command processors").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandSpec {
     pub program: String,
     pub args: Vec<String>,

@@ -105,7 +105,7 @@ pub async fn load_universe_demo(
         .pipeline()
         .processors
         .iter()
-        .filter(|p| p.runs != domain::Runs::Observe)
+        .filter(|p| p.runner.runs_here())
         .map(|p| p.id)
         .collect();
     let mut jobs = Vec::new();

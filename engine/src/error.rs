@@ -19,7 +19,7 @@ pub enum EngineError {
     #[error("{0}")]
     NotFound(String),
     #[error("command: {0}")]
-    Command(#[from] crate::command::CommandError),
+    Command(#[from] crate::runners::command::CommandError),
     #[error("{0}")]
     Refused(String),
     #[error("internal error: {0}")]

@@ -188,14 +188,15 @@ impl JobRunner {
         requested_by: &str,
     ) -> Result<JobRecord, EngineError> {
         let request = BackfillRequest::parse(self.warehouse.pipeline(), raw, limits)?;
-        let (job, cells) = create_job(
+        let planned = create_job(
             self.warehouse.as_ref(),
             &request,
             requested_by,
             JobState::Queued,
         )
         .await?;
-        if cells.is_empty() {
+        let job = planned.job;
+        if planned.cells.is_empty() {
             // Nothing to do (e.g. only gaps, and there are none): end it now.
             let mut job = job;
             job.state = JobState::Succeeded;

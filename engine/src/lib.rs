@@ -4,13 +4,13 @@
 
 pub mod backfill;
 pub mod cache;
-pub mod command;
 pub mod demo;
 mod error;
 pub mod import;
 pub mod jobs;
 mod overview;
 pub mod reconcile;
+pub mod runners;
 
 pub use error::EngineError;
 pub use overview::{overview, OverviewRequest};

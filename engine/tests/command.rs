@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use domain::pipeline::Pipeline;
 use domain::processors::{EntityRow, Records, Value};
 use domain::ProcessorSpec;
-use engine::command::{self, CommandError, STDERR_TAIL_BYTES};
+use engine::runners::command::{self, CommandError, STDERR_TAIL_BYTES};
 
 /// A one-processor pipeline whose command is `sh -c SCRIPT sh DATE`.
 fn spec(script: &str, timeout_seconds: u64) -> ProcessorSpec {
@@ -154,7 +154,10 @@ async fn output_that_cannot_be_taken_as_written_names_its_line() {
 #[tokio::test]
 async fn a_program_that_cannot_start_is_named() {
     let mut s = spec("true", 30);
-    s.command.as_mut().unwrap().program = "/nonexistent/rollcall-cmd".into();
+    let domain::Runner::Command(c) = &mut s.runner else {
+        panic!("a command processor: {:?}", s.runner);
+    };
+    c.program = "/nonexistent/rollcall-cmd".into();
     let e = command::run(&s, date(), &["ann"], "").await.unwrap_err();
     assert!(matches!(e, CommandError::Spawn { .. }), "{e}");
     assert!(e.to_string().contains("/nonexistent/rollcall-cmd"), "{e}");

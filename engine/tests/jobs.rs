@@ -112,9 +112,10 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
     let cells = |wh: &EmbeddedWarehouse| cells_on(wh, &span);
 
     let old: Vec<Vec<String>> = cells(&wh);
-    let (job, _) = create_job(finished.as_ref(), &request, "test", JobState::Running)
+    let job = create_job(finished.as_ref(), &request, "test", JobState::Running)
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     run_job(
         finished.as_ref(),
         &job.id,
@@ -127,9 +128,10 @@ async fn a_cancelled_job_leaves_every_cell_fully_old_or_fully_new() {
     let new: Vec<Vec<String>> = cells(&finished);
 
     let flag = AtomicBool::new(false);
-    let (job, _) = create_job(wh.as_ref(), &request, "test", JobState::Running)
+    let job = create_job(wh.as_ref(), &request, "test", JobState::Running)
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     let summary = run_job(
         wh.as_ref(),
         &job.id,
@@ -350,9 +352,10 @@ async fn queued_jobs_run_after_a_restart() {
     )
     .unwrap();
     // Recorded as queued by a server that then stopped before running it.
-    let (job, _) = create_job(wh.as_ref(), &request, "test", JobState::Queued)
+    let job = create_job(wh.as_ref(), &request, "test", JobState::Queued)
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     let _runner = JobRunner::start(wh.clone());
     assert_eq!(
         wait_until_over(wh.as_ref(), &job.id).await,

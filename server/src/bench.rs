@@ -327,7 +327,7 @@ pub async fn scale_data(db: &Path, pipeline: Arc<Pipeline>) -> Result<String> {
     full_season_backfill(&wh).await?;
     let mut sql = String::new();
     for spec in &pipeline.processors {
-        if spec.runs == domain::Runs::Observe {
+        if !spec.runner.runs_here() {
             sql += &format!(
                 "INSERT INTO {t} ({e}, {c})
                  SELECT DISTINCT player_lookup, game_date FROM nba_analytics.player_game_summary
@@ -349,7 +349,7 @@ pub async fn scale_data(db: &Path, pipeline: Arc<Pipeline>) -> Result<String> {
         pipeline
             .processors
             .iter()
-            .filter(|s| s.runs == domain::Runs::Observe)
+            .filter(|s| !s.runner.runs_here())
             .count()
     ))
 }
@@ -362,7 +362,7 @@ async fn full_season_backfill(wh: &EmbeddedWarehouse) -> Result<JobSummary> {
             .pipeline()
             .processors
             .iter()
-            .filter(|s| s.builtin.is_some())
+            .filter(|s| s.runner.builtin().is_some())
             .map(|s| s.id)
             .collect(),
         dates: DateSpec::Range {

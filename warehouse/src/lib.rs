@@ -1,13 +1,20 @@
 //! The `Warehouse` trait: the only way any Rollcall component reaches data.
 //! Implementations live in their own crates (`warehouse_embedded`,
 //! `warehouse_bigquery`) and are chosen once at start-up as an `Arc<dyn Warehouse>`.
+//! A store implements running a query ([`QueryPort`]), its writes, its jobs
+//! and its DDL; the reads over the shared SQL are written once, in
+//! [`reads`], and are the trait's default methods.
 
 pub mod accounting;
 mod error;
+pub mod reads;
+pub mod rows;
 pub mod sql;
 mod types;
 
 pub use error::WarehouseError;
+pub use reads::QueryPort;
+pub use rows::{Cell, ResultSet};
 pub use types::*;
 
 use std::sync::Arc;
@@ -23,7 +30,7 @@ use domain::{DateRange, ProcessorId};
 pub type Result<T> = std::result::Result<T, WarehouseError>;
 
 #[async_trait]
-pub trait Warehouse: Send + Sync + 'static {
+pub trait Warehouse: QueryPort + Send + Sync + 'static {
     /// The pipeline whose tables this store holds (it was opened with it):
     /// what every `ProcessorId` it takes or returns is a position in.
     fn pipeline(&self) -> &Arc<Pipeline>;
@@ -33,10 +40,14 @@ pub trait Warehouse: Send + Sync + 'static {
 
     /// Per game date in the range: games, box-score rows and expected players
     /// (active, with minutes or shot attempts — docs/DESIGN.md §1).
-    async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>>;
+    async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
+        reads::game_dates(self, range).await
+    }
 
     /// Row counts of every Rollcall table within the range (by each table's date column).
-    async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>>;
+    async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
+        reads::table_counts(self, range).await
+    }
 
     // ---- upstream -------------------------------------------------------------
 
@@ -57,7 +68,9 @@ pub trait Warehouse: Send + Sync + 'static {
     /// The expected entities per date of the range (the pipeline's
     /// `expected` rule over its universe), by date then entity, each once:
     /// what a command processor is handed.
-    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>>;
+    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
+        reads::expected_entities(self, range).await
+    }
 
     /// Box-score rows and schedule rows with `game_date` in `from..=to`.
     async fn player_games(
@@ -110,7 +123,9 @@ pub trait Warehouse: Send + Sync + 'static {
         &self,
         range: DateRange,
         processors: &[ProcessorId],
-    ) -> Result<Vec<CellCounts>>;
+    ) -> Result<Vec<CellCounts>> {
+        reads::cell_counts(self, range, processors).await
+    }
 
     /// (processor, date, player) for every expected player of the selected cells
     /// with neither a record nor any failure. Set-based.
@@ -118,7 +133,9 @@ pub trait Warehouse: Send + Sync + 'static {
         &self,
         range: DateRange,
         processors: &[ProcessorId],
-    ) -> Result<Vec<(ProcessorId, NaiveDate, String)>>;
+    ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
+        reads::unaccounted(self, range, processors).await
+    }
 
     /// The unaccounted players of one cell matching the filter's search
     /// (the same search as [`Warehouse::failure_rows`]'), paged.
@@ -127,7 +144,9 @@ pub trait Warehouse: Send + Sync + 'static {
         processor: ProcessorId,
         date: NaiveDate,
         filter: PlayerFilter,
-    ) -> Result<Page<String>>;
+    ) -> Result<Page<String>> {
+        reads::unaccounted_players(self, processor, date, &filter).await
+    }
 
     /// The cell's failure rows, optionally filtered by canonical category and
     /// by a player substring, paginated.
@@ -136,14 +155,31 @@ pub trait Warehouse: Send + Sync + 'static {
         processor: ProcessorId,
         date: NaiveDate,
         filter: FailureFilter,
-    ) -> Result<Page<FailureRow>>;
+    ) -> Result<Page<FailureRow>> {
+        reads::failure_rows(self, processor, date, &filter).await
+    }
 
     /// The runs that wrote the cell, newest first.
-    async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>>;
+    async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>> {
+        reads::cell_runs(self, processor, date).await
+    }
 
     /// One player on one date across every processor; `None` if the player has
     /// no box-score row at all.
-    async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>>;
+    async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>> {
+        let Some(mut trace) = reads::player_trace(self, player, date).await? else {
+            return Ok(None);
+        };
+        // Box scores are the NBA universe's; another universe has none.
+        if self.pipeline().universe.is_nba() {
+            trace.recent_games = self.recent_box_scores(player, date).await?;
+        }
+        Ok(Some(trace))
+    }
+
+    /// The player's last ten box scores up to the date, newest first: a
+    /// read of the NBA box scores' own typed table.
+    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>>;
 
     // ---- jobs and checkpoints -----------------------------------------------
 

@@ -13,7 +13,7 @@
 //! Table and column names come from static declarations; every value from a
 //! request is a bound argument.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use domain::failure::{category_code_sql, NORMALISED_CATEGORY_SQL};
 use std::sync::Arc;
 
@@ -23,7 +23,10 @@ use domain::processor::{ColumnType, ProcessorSpec};
 use domain::processors::DATE_LEVEL;
 use domain::reconcile::{expected_spellings_sql, mask, processor_bit_sql, processor_code_sql};
 use domain::report::{FailureRow, Page, RunInfo, TraceFailure, TraceLink, TraceState};
-use domain::{DateRange, ProcessorId, Runs};
+use domain::{DateRange, ProcessorId, Runner};
+
+use crate::rows::missing;
+pub use crate::rows::SqlRow;
 
 use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
 use crate::{FailureFilter, FailureScope, GameDateSummary, Result, WarehouseError};
@@ -180,13 +183,29 @@ pub fn observed_columns(spec: &ProcessorSpec) -> Vec<(&str, ColumnKind)> {
     ]
 }
 
-/// The table a store keeps for a processor that is not a builtin: a
-/// command's (all its columns) or an observed one's (the two Rollcall reads).
-pub fn pipeline_table_columns(spec: &ProcessorSpec) -> Option<Vec<(&str, ColumnKind)>> {
-    match spec.runs {
-        Runs::Builtin => None,
-        Runs::Command => Some(command_columns(spec)),
-        Runs::Observe => Some(observed_columns(spec)),
+/// The table a store keeps for a processor that is not a builtin (whose
+/// typed tables each store declares itself).
+#[derive(Debug, PartialEq)]
+pub struct PipelineTable<'a> {
+    pub columns: Vec<(&'a str, ColumnKind)>,
+    /// Rollcall writes it, so it has exactly these columns; an observed
+    /// table (someone else's) needs only to have them.
+    pub exact: bool,
+}
+
+/// A command's table (all its columns) or an observed one's (the two
+/// Rollcall reads).
+pub fn pipeline_table(spec: &ProcessorSpec) -> Option<PipelineTable<'_>> {
+    match spec.runner {
+        Runner::Builtin(_) => None,
+        Runner::Command(_) => Some(PipelineTable {
+            columns: command_columns(spec),
+            exact: true,
+        }),
+        Runner::Observe => Some(PipelineTable {
+            columns: observed_columns(spec),
+            exact: false,
+        }),
     }
 }
 
@@ -414,30 +433,6 @@ impl<'d> Builder<'d> {
             args: self.args,
         }
     }
-}
-
-/// Typed reads of one result row, whatever the store returns natively.
-pub trait SqlRow {
-    fn text(&self, i: usize) -> Result<Option<String>>;
-    fn int(&self, i: usize) -> Result<Option<i64>>;
-    fn flag(&self, i: usize) -> Result<Option<bool>>;
-    fn date(&self, i: usize) -> Result<Option<NaiveDate>>;
-
-    /// A column selected through [`Dialect::micros`].
-    fn micros(&self, i: usize) -> Result<Option<NaiveDateTime>> {
-        Ok(self
-            .int(i)?
-            .and_then(chrono::DateTime::from_timestamp_micros)
-            .map(|t| t.naive_utc()))
-    }
-
-    fn required_date(&self, i: usize, what: &str) -> Result<NaiveDate> {
-        self.date(i)?.ok_or_else(|| missing(what))
-    }
-}
-
-fn missing(what: &str) -> WarehouseError {
-    WarehouseError::Query(format!("the warehouse returned no value for {what}"))
 }
 
 /// A player lookup matching a search: case-insensitive substring, matched
@@ -1290,12 +1285,10 @@ mod tests {
             "[\"PSZA\", \"PDC\", \"PCF\"]\nruns = \"observe\"",
         );
         let mlfs = &observed.processors[3];
-        let cols: Vec<&str> = pipeline_table_columns(mlfs)
-            .unwrap()
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let table = pipeline_table(mlfs).unwrap();
+        assert!(!table.exact);
+        let cols: Vec<&str> = table.columns.into_iter().map(|(c, _)| c).collect();
         assert_eq!(cols, vec!["player_lookup", "game_date"]);
-        assert_eq!(pipeline_table_columns(&observed.processors[0]), None);
+        assert_eq!(pipeline_table(&observed.processors[0]), None);
     }
 }

@@ -69,6 +69,8 @@ pub(crate) struct Bq {
 
 /// Result rows as JSON values, one `Vec` per row in column order.
 pub(crate) struct Rows {
+    /// The result's column names (empty for a statement without a result).
+    pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
     /// Rows changed by a DML statement.
     pub affected: i64,
@@ -169,6 +171,8 @@ impl Bq {
             .as_deref()
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
+        // A reply for a query still running has no schema yet; a later page does.
+        let mut columns = column_names(response.schema.as_ref());
         let mut rows = Vec::new();
         collect(&mut rows, response.rows);
         let mut page_token = response.page_token;
@@ -199,6 +203,9 @@ impl Bq {
                 .await?;
             check_errors(&what, page.errors.as_deref())?;
             complete = page.job_complete.unwrap_or(true);
+            if columns.is_empty() {
+                columns = column_names(page.schema.as_ref());
+            }
             if complete {
                 collect(&mut rows, page.rows);
                 page_token = page.page_token;
@@ -206,7 +213,11 @@ impl Bq {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
-        Ok(Rows { rows, affected })
+        Ok(Rows {
+            columns,
+            rows,
+            affected,
+        })
     }
 
     /// Appends `rows` (JSON objects by column name) to `dataset.table` with
@@ -358,6 +369,15 @@ impl Bq {
             }
         }
     }
+}
+
+fn column_names(
+    schema: Option<&gcp_bigquery_client::model::table_schema::TableSchema>,
+) -> Vec<String> {
+    schema
+        .and_then(|s| s.fields.as_ref())
+        .map(|fields| fields.iter().map(|f| f.name.clone()).collect())
+        .unwrap_or_default()
 }
 
 fn collect(out: &mut Vec<Vec<Value>>, rows: Option<Vec<TableRow>>) {
@@ -572,21 +592,22 @@ pub(crate) fn arg_param((name, value): &(&'static str, warehouse::sql::Value)) -
 
 // ---- values -------------------------------------------------------------------
 
-/// A result row read through the shared decoders (`warehouse::sql::SqlRow`).
-pub(crate) struct BqRow<'a>(pub &'a [Value]);
-
-impl warehouse::sql::SqlRow for BqRow<'_> {
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.0.get(i).and_then(s))
-    }
-    fn int(&self, i: usize) -> Result<Option<i64>> {
-        Ok(self.0.get(i).and_then(self::i))
-    }
-    fn flag(&self, i: usize) -> Result<Option<bool>> {
-        Ok(self.0.get(i).and_then(b))
-    }
-    fn date(&self, i: usize) -> Result<Option<chrono::NaiveDate>> {
-        Ok(self.0.get(i).and_then(d))
+/// A result as the shared reads take it (`warehouse::QueryPort`): every
+/// value arrives as a JSON string or null, and stays text for the typed
+/// reads to parse.
+pub(crate) fn result_set(found: Rows) -> warehouse::ResultSet {
+    let cell = |v: Value| match v {
+        Value::Null => warehouse::Cell::Null,
+        Value::String(s) => warehouse::Cell::Text(s),
+        other => warehouse::Cell::Text(other.to_string()),
+    };
+    warehouse::ResultSet {
+        columns: found.columns,
+        rows: found
+            .rows
+            .into_iter()
+            .map(|r| r.into_iter().map(cell).collect())
+            .collect(),
     }
 }
 

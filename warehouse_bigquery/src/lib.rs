@@ -28,13 +28,11 @@ use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::pipeline::{Pipeline, UniverseRow};
 use domain::processors::UpstreamSet;
-use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{DateRange, ProcessorId};
+use domain::ProcessorId;
 use serde_json::Value;
 use warehouse::{
-    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
-    Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
-    WriteBatch,
+    CellWrite, JobCell, JobRecord, QueryPort, Result, ResultSet, RunRow, UpstreamLoad, Warehouse,
+    WarehouseError, WarehouseStatus, WriteBatch,
 };
 
 use client::Bq;
@@ -250,40 +248,27 @@ impl BigQueryWarehouse {
     pub(crate) fn t(&self, t: &TableDef) -> String {
         self.names.of(t)
     }
+}
 
-    /// Runs a shared query (`warehouse::sql`), each row read by `decode`.
-    pub(crate) async fn rows<T>(
-        &self,
-        q: &warehouse::sql::Query,
-        decode: impl FnMut(&dyn warehouse::sql::SqlRow) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let params = q.args.iter().map(client::arg_param).collect();
-        let rows = self.q(&q.sql, params).await?;
-        let mut decode = decode;
-        rows.iter().map(|r| decode(&client::BqRow(r))).collect()
+#[async_trait]
+impl QueryPort for BigQueryWarehouse {
+    fn dialect(&self) -> &warehouse::sql::Dialect {
+        &self.dialect
     }
 
-    /// One page of a paged query (`warehouse::sql::page_of`), asking once
-    /// more for the total only when the page is past the end.
-    pub(crate) async fn page<R, T>(
-        &self,
-        q: &warehouse::sql::Query,
-        mut decode: impl FnMut(&dyn warehouse::sql::SqlRow) -> Result<(R, i64)>,
-        item: impl FnMut(R) -> T,
-    ) -> Result<domain::report::Page<T>> {
-        let rows = self.rows(q, &mut decode).await?;
-        match warehouse::sql::page_of(q, rows, item) {
-            Ok(page) => Ok(page),
-            Err(first_row) => {
-                let first = self.rows(&first_row, decode).await?;
-                Ok(warehouse::sql::past_the_end(q, &first))
-            }
-        }
+    async fn fetch(&self, q: &warehouse::sql::Query) -> Result<ResultSet> {
+        let params = q.args.iter().map(client::arg_param).collect();
+        let found = self.bq.query(&q.sql, params).await?;
+        Ok(client::result_set(found))
     }
 }
 
 #[async_trait]
 impl Warehouse for BigQueryWarehouse {
+    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>> {
+        reads::recent_box_scores(self, player, date).await
+    }
+
     fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
     }
@@ -297,14 +282,6 @@ impl Warehouse for BigQueryWarehouse {
         })
     }
 
-    async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
-        reads::game_dates(self, range).await
-    }
-
-    async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
-        reads::table_counts(self, range).await
-    }
-
     async fn load_upstream_rows(
         &self,
         schedule: Vec<ScheduledGame>,
@@ -315,10 +292,6 @@ impl Warehouse for BigQueryWarehouse {
 
     async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
         writes::load_universe(self, rows).await
-    }
-
-    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
-        reads::expected_entities(self, range).await
     }
 
     async fn player_games(
@@ -347,48 +320,6 @@ impl Warehouse for BigQueryWarehouse {
 
     async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
         writes::record_failed_runs(self, runs).await
-    }
-
-    async fn cell_counts(
-        &self,
-        range: DateRange,
-        processors: &[ProcessorId],
-    ) -> Result<Vec<CellCounts>> {
-        reads::cell_counts(self, range, processors).await
-    }
-
-    async fn unaccounted(
-        &self,
-        range: DateRange,
-        processors: &[ProcessorId],
-    ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
-        reads::unaccounted(self, range, processors).await
-    }
-
-    async fn unaccounted_players(
-        &self,
-        p: ProcessorId,
-        date: NaiveDate,
-        filter: PlayerFilter,
-    ) -> Result<Page<String>> {
-        reads::unaccounted_players(self, p, date, filter).await
-    }
-
-    async fn failure_rows(
-        &self,
-        p: ProcessorId,
-        date: NaiveDate,
-        filter: FailureFilter,
-    ) -> Result<Page<FailureRow>> {
-        reads::failure_rows(self, p, date, filter).await
-    }
-
-    async fn cell_runs(&self, p: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>> {
-        reads::cell_runs(self, p, date).await
-    }
-
-    async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>> {
-        reads::player_trace(self, player, date).await
     }
 
     async fn create_job(&self, job: JobRecord, cells: Vec<(ProcessorId, NaiveDate)>) -> Result<()> {

@@ -1,18 +1,14 @@
-//! Reads: the overview, upstream rows, the outcomes downstream processors
-//! read, reconciliation and drill-downs. Every query is parameterised and
+//! The reads of typed tables (box scores, the builtins' outputs) that
+//! downstream processors and the trace need; the shared reads run through
+//! `QueryPort` (`warehouse::reads`). Every query is parameterised and
 //! filters partitioned tables on their partition column.
 
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::processors::{Upstream, UpstreamSet, DATE_LEVEL};
-use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{Builtin, DateRange, ProcessorId};
+use domain::{Builtin, ProcessorId, Runner};
 use serde_json::Value;
-use warehouse::accounting::Accounting;
-use warehouse::sql;
-use warehouse::{
-    CellCounts, FailureFilter, GameDateSummary, PlayerFilter, Result, TableCount, WarehouseError,
-};
+use warehouse::{Result, WarehouseError};
 
 use crate::client::{self, param, P};
 use crate::schema::{self, TableDef};
@@ -92,35 +88,6 @@ pub(crate) async fn upstream_of<T: serde::de::DeserializeOwned>(
     })
 }
 
-pub(crate) async fn game_dates(
-    wh: &BigQueryWarehouse,
-    range: DateRange,
-) -> Result<Vec<GameDateSummary>> {
-    wh.rows(&sql::game_dates(&wh.dialect, range), sql::game_date_row)
-        .await
-}
-
-pub(crate) async fn table_counts(
-    wh: &BigQueryWarehouse,
-    range: DateRange,
-) -> Result<Vec<TableCount>> {
-    let rows = wh
-        .rows(&sql::table_counts(&wh.dialect, range), sql::table_count_row)
-        .await?;
-    Ok(sql::table_counts_of(&wh.pipeline, &rows))
-}
-
-pub(crate) async fn expected_entities(
-    wh: &BigQueryWarehouse,
-    range: DateRange,
-) -> Result<Vec<(NaiveDate, String)>> {
-    wh.rows(
-        &sql::expected_entities(&wh.dialect, range),
-        sql::expected_entity_row,
-    )
-    .await
-}
-
 pub(crate) async fn player_games(
     wh: &BigQueryWarehouse,
     from: NaiveDate,
@@ -179,26 +146,26 @@ pub(crate) async fn upstream_outcomes(
 ) -> Result<UpstreamSet> {
     let mut up = UpstreamSet::default();
     for p in processors {
-        match wh.pipeline.spec(*p).builtin {
-            Some(Builtin::Psza) => {
+        match wh.pipeline.spec(*p).runner {
+            Runner::Builtin(Builtin::Psza) => {
                 up.psza = upstream_of(wh, *p, date, |r: &domain::processors::PszaRecord| {
                     r.player_lookup.clone()
                 })
                 .await?
             }
-            Some(Builtin::Pdc) => {
+            Runner::Builtin(Builtin::Pdc) => {
                 up.pdc = upstream_of(wh, *p, date, |r: &domain::processors::PdcRecord| {
                     r.player_lookup.clone()
                 })
                 .await?
             }
-            Some(Builtin::Pcf) => {
+            Runner::Builtin(Builtin::Pcf) => {
                 up.pcf = upstream_of(wh, *p, date, |r: &domain::processors::PcfRecord| {
                     r.player_lookup.clone()
                 })
                 .await?
             }
-            Some(Builtin::Mlfs) | None => {
+            Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => {
                 return Err(WarehouseError::Query(format!(
                     "{} is not a builtin that others read: its outputs are not read as upstream",
                     wh.pipeline.code(*p)
@@ -209,128 +176,13 @@ pub(crate) async fn upstream_outcomes(
     Ok(up)
 }
 
-pub(crate) async fn cell_counts(
-    wh: &BigQueryWarehouse,
-    range: DateRange,
-    processors: &[ProcessorId],
-) -> Result<Vec<CellCounts>> {
-    if processors.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut accounting = Accounting::new(&wh.pipeline);
-    for row in wh
-        .rows(&sql::reconcile(&wh.dialect, range), sql::accounting_row)
-        .await?
-    {
-        accounting.push(row)?;
-    }
-    Ok(accounting.cells(processors))
-}
-
-pub(crate) async fn unaccounted(
-    wh: &BigQueryWarehouse,
-    range: DateRange,
-    processors: &[ProcessorId],
-) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
-    if processors.is_empty() {
-        return Ok(Vec::new());
-    }
-    let q = sql::unaccounted(&wh.dialect, range, processors, None, None);
-    let rows = wh
-        .rows(&q, |r| sql::unaccounted_row(&wh.pipeline, r))
-        .await?;
-    Ok(rows.into_iter().map(|(row, _)| row).collect())
-}
-
-pub(crate) async fn unaccounted_players(
-    wh: &BigQueryWarehouse,
-    p: ProcessorId,
-    date: NaiveDate,
-    filter: PlayerFilter,
-) -> Result<Page<String>> {
-    let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
-    let paging = filter.paging();
-    let q = sql::unaccounted(
-        &wh.dialect,
-        day,
-        &[p],
-        filter.search.as_deref(),
-        Some(paging),
-    );
-    wh.page(
-        &q,
-        |r| sql::unaccounted_row(&wh.pipeline, r),
-        |(_, _, player)| player,
-    )
-    .await
-}
-
-pub(crate) async fn failure_rows(
-    wh: &BigQueryWarehouse,
-    p: ProcessorId,
-    date: NaiveDate,
-    filter: FailureFilter,
-) -> Result<Page<FailureRow>> {
-    let q = sql::failure_rows(&wh.dialect, p, date, &filter);
-    wh.page(&q, sql::failure_row, |row| row).await
-}
-
-pub(crate) async fn cell_runs(
-    wh: &BigQueryWarehouse,
-    p: ProcessorId,
-    date: NaiveDate,
-) -> Result<Vec<RunInfo>> {
-    wh.rows(&sql::cell_runs(&wh.dialect, p, date), sql::run_row)
-        .await
-}
-
-pub(crate) async fn player_trace(
-    wh: &BigQueryWarehouse,
-    player: &str,
-    date: NaiveDate,
-) -> Result<Option<PlayerTrace>> {
-    let d = &wh.dialect;
-    let known = wh
-        .rows(&sql::player_known(d, player, date), |r| {
-            Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
-        })
-        .await?;
-    let Some(&(_, expected)) = known.first().filter(|(games, _)| *games > 0) else {
-        return Ok(None);
-    };
-    let records = wh
-        .rows(&sql::player_records(d, player, date), sql::record_bit)
-        .await?;
-    let failures = wh
-        .rows(
-            &sql::player_failures(d, player, date),
-            sql::trace_failure_row,
-        )
-        .await?;
-    // Box scores are the NBA universe's; another universe has none.
-    let recent_games = if wh.pipeline.universe.is_nba() {
-        recent_box_scores(wh, player, date).await?
-    } else {
-        Vec::new()
-    };
-    Ok(Some(sql::player_trace(
-        &wh.pipeline,
-        player,
-        date,
-        expected,
-        &records,
-        &failures,
-        recent_games,
-    )))
-}
-
 /// The player's last ten box scores up to the date, within the trace window.
-async fn recent_box_scores(
+pub(crate) async fn recent_box_scores(
     wh: &BigQueryWarehouse,
     player: &str,
     date: NaiveDate,
 ) -> Result<Vec<PlayerGame>> {
-    let (lo, _) = sql::trace_window(date);
+    let (lo, _) = warehouse::sql::trace_window(date);
     let window = vec![
         param("player", P::Str(Some(player.into()))),
         param("date", P::Date(Some(date))),

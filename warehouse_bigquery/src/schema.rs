@@ -352,7 +352,7 @@ pub(crate) const TABLES: [&TableDef; 10] = [
 ];
 
 /// The tables a pipeline adds to the fixed ones above, declared once per
-/// opened store from its pipeline (`warehouse::sql::pipeline_table_columns`
+/// opened store from its pipeline (`warehouse::sql::pipeline_table`
 /// and `universe_table_columns`, what the embedded store creates too); names
 /// come from the validated file. Only command tables and a universe of the
 /// pipeline's own are written (through a staging twin).
@@ -382,12 +382,13 @@ impl PipelineTables {
             .processors
             .iter()
             .filter_map(|s| {
+                let own = warehouse::sql::pipeline_table(s)?;
                 let def = declared_table(
                     &s.output_table,
-                    &warehouse::sql::pipeline_table_columns(s)?,
+                    &own.columns,
                     &s.date_column,
                     vec![s.entity_column.as_str()],
-                    s.runs == domain::Runs::Command,
+                    own.exact,
                 );
                 Some((s.id, kept(def)))
             })
@@ -427,14 +428,14 @@ impl PipelineTables {
         pipeline: &Pipeline,
         p: ProcessorId,
     ) -> Result<&'static TableDef, warehouse::WarehouseError> {
-        use domain::Builtin;
+        use domain::{Builtin, Runner};
         let spec = pipeline.spec(p);
-        match spec.builtin {
-            Some(Builtin::Psza) => Ok(&PSZA),
-            Some(Builtin::Pdc) => Ok(&PDC),
-            Some(Builtin::Pcf) => Ok(&PCF),
-            Some(Builtin::Mlfs) => Ok(&MLFS),
-            None => self
+        match spec.runner {
+            Runner::Builtin(Builtin::Psza) => Ok(&PSZA),
+            Runner::Builtin(Builtin::Pdc) => Ok(&PDC),
+            Runner::Builtin(Builtin::Pcf) => Ok(&PCF),
+            Runner::Builtin(Builtin::Mlfs) => Ok(&MLFS),
+            Runner::Command(_) | Runner::Observe => self
                 .outputs
                 .iter()
                 .find(|(id, t)| *id == p && t.staged)
@@ -443,7 +444,7 @@ impl PipelineTables {
                     warehouse::WarehouseError::Query(format!(
                         "{} runs as {}: Rollcall does not write its table",
                         spec.code,
-                        spec.runs.name()
+                        spec.runner.name()
                     ))
                 }),
         }

@@ -21,13 +21,12 @@ use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::pipeline::{Pipeline, UniverseRow};
 use domain::processors::UpstreamSet;
-use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use duckdb::Connection;
-use warehouse::sql::Dialect;
+use warehouse::sql::{Dialect, Query};
 use warehouse::{
-    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
-    Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseError, WarehouseStatus,
+    CellWrite, JobCell, JobRecord, QueryPort, Result, ResultSet, RunRow, UpstreamLoad, Warehouse,
+    WarehouseError, WarehouseStatus,
 };
 
 pub use migrations::LATEST_SCHEMA_VERSION;
@@ -266,7 +265,26 @@ pub(crate) fn one_line(s: &str) -> String {
 }
 
 #[async_trait]
+impl QueryPort for EmbeddedWarehouse {
+    fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
+    async fn fetch(&self, q: &Query) -> Result<ResultSet> {
+        let q = q.clone();
+        self.with_conn(move |conn, _| shared_sql::fetch(conn, &q))
+            .await
+    }
+}
+
+#[async_trait]
 impl Warehouse for EmbeddedWarehouse {
+    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>> {
+        let player = player.to_string();
+        self.with_conn(move |conn, _| outputs::recent_box_scores(conn, &player, date))
+            .await
+    }
+
     fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
     }
@@ -286,24 +304,6 @@ impl Warehouse for EmbeddedWarehouse {
         .await
     }
 
-    async fn game_dates(&self, range: DateRange) -> Result<Vec<GameDateSummary>> {
-        self.with_conn(move |conn, d| {
-            let q = warehouse::sql::game_dates(d, range);
-            shared_sql::rows(conn, &q, warehouse::sql::game_date_row)
-        })
-        .await
-    }
-
-    async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
-        self.with_conn(move |conn, d| {
-            // One statement for all tables: a bounded number of queries per request.
-            let q = warehouse::sql::table_counts(d, range);
-            let rows = shared_sql::rows(conn, &q, warehouse::sql::table_count_row)?;
-            Ok(warehouse::sql::table_counts_of(d.pipeline(), &rows))
-        })
-        .await
-    }
-
     async fn load_upstream_rows(
         &self,
         schedule: Vec<ScheduledGame>,
@@ -316,14 +316,6 @@ impl Warehouse for EmbeddedWarehouse {
     async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
         self.with_conn(move |c, d| upstream::load_universe(c, d, &rows))
             .await
-    }
-
-    async fn expected_entities(&self, range: DateRange) -> Result<Vec<(NaiveDate, String)>> {
-        self.with_conn(move |conn, d| {
-            let q = warehouse::sql::expected_entities(d, range);
-            shared_sql::rows(conn, &q, warehouse::sql::expected_entity_row)
-        })
-        .await
     }
 
     async fn player_games(
@@ -361,57 +353,6 @@ impl Warehouse for EmbeddedWarehouse {
 
     async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
         self.with_conn(move |c, d| outputs::record_failed_runs(c, d, &runs))
-            .await
-    }
-
-    async fn cell_counts(
-        &self,
-        range: DateRange,
-        processors: &[ProcessorId],
-    ) -> Result<Vec<CellCounts>> {
-        let processors = processors.to_vec();
-        self.with_conn(move |c, d| outputs::cell_counts(c, d, range, &processors))
-            .await
-    }
-
-    async fn unaccounted(
-        &self,
-        range: DateRange,
-        processors: &[ProcessorId],
-    ) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
-        let processors = processors.to_vec();
-        self.with_conn(move |c, d| outputs::unaccounted(c, d, range, &processors))
-            .await
-    }
-
-    async fn unaccounted_players(
-        &self,
-        processor: ProcessorId,
-        date: NaiveDate,
-        filter: PlayerFilter,
-    ) -> Result<Page<String>> {
-        self.with_conn(move |c, d| outputs::unaccounted_players(c, d, processor, date, &filter))
-            .await
-    }
-
-    async fn failure_rows(
-        &self,
-        processor: ProcessorId,
-        date: NaiveDate,
-        filter: FailureFilter,
-    ) -> Result<Page<FailureRow>> {
-        self.with_conn(move |c, d| outputs::failure_rows(c, d, processor, date, &filter))
-            .await
-    }
-
-    async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>> {
-        self.with_conn(move |c, d| outputs::cell_runs(c, d, processor, date))
-            .await
-    }
-
-    async fn player_trace(&self, player: &str, date: NaiveDate) -> Result<Option<PlayerTrace>> {
-        let player = player.to_string();
-        self.with_conn(move |c, d| outputs::player_trace(c, d, &player, date))
             .await
     }
 
@@ -498,7 +439,7 @@ impl EmbeddedWarehouse {
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
         // Cached like the trait's statement, so both sides compare execution.
         let q = warehouse::sql::reconcile(&self.dialect, range);
-        Ok(shared_sql::rows(&guard, &q, |_| Ok(()))?.len())
+        Ok(shared_sql::fetch(&guard, &q)?.rows.len())
     }
 
     /// The first column of `sql`, a `DOUBLE[]`, read as Rust doubles.

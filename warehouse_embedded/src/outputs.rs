@@ -9,16 +9,12 @@ use domain::processors::{
     PcfRecord, PdcRecord, PszaRecord, Records, Upstream, UpstreamSet, Value, DATE_LEVEL,
     FEATURE_NAMES,
 };
-use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{Builtin, DateRange, ProcessorId, Runs};
+use domain::{Builtin, ProcessorId, Runner};
 use duckdb::{params, Connection, Transaction};
 use warehouse::sql::{self, Dialect};
-use warehouse::{
-    CellCounts, CellWrite, FailureFilter, PlayerFilter, Result, RunRow, WarehouseError,
-};
+use warehouse::{CellWrite, Result, RunRow, WarehouseError};
 
 use crate::query_err;
-use crate::shared_sql;
 
 /// Writes every cell of the batch in one transaction: all or nothing. The
 /// old rows of every cell go first; then each table gets one appender for
@@ -35,7 +31,7 @@ pub(crate) fn write_cells(conn: &mut Connection, d: &Dialect, writes: &[CellWrit
             continue;
         }
         let spec = pipeline.spec(p);
-        if spec.builtin == Some(Builtin::Mlfs) {
+        if spec.runner == Runner::Builtin(Builtin::Mlfs) {
             append_mlfs(&tx, of_p)?;
             continue;
         }
@@ -159,7 +155,7 @@ pub(crate) fn duck_value(v: &Value) -> duckdb::types::Value {
 }
 
 /// Creates the tables of the pipeline's command and observed
-/// processors when missing (`sql::pipeline_table_columns`), and refuses one
+/// processors when missing (`sql::pipeline_table`), and refuses one
 /// whose columns do not fit, naming both lists: a command's table must be
 /// exactly its declaration; an observed table (someone else's) must have the
 /// entity and date columns.
@@ -197,17 +193,16 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &
         }
     }
     for spec in &pipeline.processors {
-        let Some(columns) = sql::pipeline_table_columns(spec) else {
+        let Some(own) = sql::pipeline_table(spec) else {
             continue;
         };
-        let exact = spec.runs == Runs::Command;
         ensure_table(
             conn,
             d,
             location,
             &spec.output_table,
-            &columns,
-            exact,
+            &own.columns,
+            own.exact,
             &format!("processor {}", spec.code),
         )?;
     }
@@ -464,8 +459,8 @@ pub(crate) fn upstream_outcomes(
     let pipeline = d.pipeline();
     let mut up = UpstreamSet::default();
     for p in processors {
-        match pipeline.spec(*p).builtin {
-            Some(Builtin::Psza) => {
+        match pipeline.spec(*p).runner {
+            Runner::Builtin(Builtin::Psza) => {
                 let mut stmt = conn
                     .prepare(
                         "SELECT player_lookup, analysis_date, paint_rate_last_10, mid_range_rate_last_10,
@@ -507,7 +502,7 @@ pub(crate) fn upstream_outcomes(
                     failures: failures_of(conn, pipeline, *p, date)?,
                 };
             }
-            Some(Builtin::Pdc) => {
+            Runner::Builtin(Builtin::Pdc) => {
                 let mut stmt = conn
                     .prepare(
                         "SELECT player_lookup, cache_date, points_avg_last_5, points_avg_last_10,
@@ -556,7 +551,7 @@ pub(crate) fn upstream_outcomes(
                     failures: failures_of(conn, pipeline, *p, date)?,
                 };
             }
-            Some(Builtin::Pcf) => {
+            Runner::Builtin(Builtin::Pcf) => {
                 let mut stmt = conn
                     .prepare(
                         "SELECT player_lookup, game_date, coalesce(opponent_team_abbr, ''),
@@ -588,7 +583,7 @@ pub(crate) fn upstream_outcomes(
                     failures: failures_of(conn, pipeline, *p, date)?,
                 };
             }
-            Some(Builtin::Mlfs) | None => {
+            Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => {
                 return Err(WarehouseError::Query(format!(
                     "{} is not a builtin that others read: its outputs are not read as upstream",
                     pipeline.code(*p)
@@ -599,116 +594,8 @@ pub(crate) fn upstream_outcomes(
     Ok(up)
 }
 
-pub(crate) fn cell_counts(
-    conn: &mut Connection,
-    d: &Dialect,
-    range: DateRange,
-    processors: &[ProcessorId],
-) -> Result<Vec<CellCounts>> {
-    use warehouse::accounting::Accounting;
-    if processors.is_empty() {
-        return Ok(Vec::new());
-    }
-    let q = sql::reconcile(d, range);
-    let mut accounting = Accounting::new(d.pipeline());
-    for row in shared_sql::rows(conn, &q, sql::accounting_row)? {
-        accounting.push(row)?;
-    }
-    Ok(accounting.cells(processors))
-}
-
-/// Expected players with neither a record nor a failure (player- or
-/// date-level), for every selected cell of the range, in one query.
-pub(crate) fn unaccounted(
-    conn: &mut Connection,
-    d: &Dialect,
-    range: DateRange,
-    processors: &[ProcessorId],
-) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
-    if processors.is_empty() {
-        return Ok(Vec::new());
-    }
-    let q = sql::unaccounted(d, range, processors, None, None);
-    let rows = shared_sql::rows(conn, &q, |r| sql::unaccounted_row(d.pipeline(), r))?;
-    Ok(rows.into_iter().map(|(row, _)| row).collect())
-}
-
-/// One cell's unaccounted players matching the filter's search, paged.
-pub(crate) fn unaccounted_players(
-    conn: &mut Connection,
-    d: &Dialect,
-    p: ProcessorId,
-    date: NaiveDate,
-    filter: &PlayerFilter,
-) -> Result<Page<String>> {
-    let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
-    let paging = filter.paging();
-    let q = sql::unaccounted(d, day, &[p], filter.search.as_deref(), Some(paging));
-    shared_sql::page(
-        conn,
-        &q,
-        |r| sql::unaccounted_row(d.pipeline(), r),
-        |(_, _, player)| player,
-    )
-}
-
-pub(crate) fn failure_rows(
-    conn: &mut Connection,
-    d: &Dialect,
-    p: ProcessorId,
-    date: NaiveDate,
-    filter: &FailureFilter,
-) -> Result<Page<FailureRow>> {
-    let q = sql::failure_rows(d, p, date, filter);
-    shared_sql::page(conn, &q, sql::failure_row, |row| row)
-}
-
-pub(crate) fn cell_runs(
-    conn: &mut Connection,
-    d: &Dialect,
-    p: ProcessorId,
-    date: NaiveDate,
-) -> Result<Vec<RunInfo>> {
-    shared_sql::rows(conn, &sql::cell_runs(d, p, date), sql::run_row)
-}
-
-pub(crate) fn player_trace(
-    conn: &mut Connection,
-    d: &Dialect,
-    player: &str,
-    date: NaiveDate,
-) -> Result<Option<PlayerTrace>> {
-    let known = shared_sql::rows(conn, &sql::player_known(d, player, date), |r| {
-        Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
-    })?;
-    let Some(&(_, expected)) = known.first().filter(|(games, _)| *games > 0) else {
-        return Ok(None);
-    };
-    let records = shared_sql::rows(conn, &sql::player_records(d, player, date), sql::record_bit)?;
-    let failures = shared_sql::rows(
-        conn,
-        &sql::player_failures(d, player, date),
-        sql::trace_failure_row,
-    )?;
-    // Box scores are the NBA universe's; another universe has none.
-    let recent_games = if d.pipeline().universe.is_nba() {
-        recent_box_scores(conn, player, date)?
-    } else {
-        Vec::new()
-    };
-    Ok(Some(sql::player_trace(
-        d.pipeline(),
-        player,
-        date,
-        expected,
-        &records,
-        &failures,
-        recent_games,
-    )))
-}
-
 /// The player's last ten box scores up to the date.
-fn recent_box_scores(
+pub(crate) fn recent_box_scores(
     conn: &Connection,
     player: &str,
     date: NaiveDate,

@@ -1,39 +1,16 @@
-//! Runs the queries both stores share (`warehouse::sql`) on DuckDB.
+//! Runs the queries both stores share (`warehouse::sql`) on DuckDB: the
+//! store's side of [`warehouse::QueryPort`].
 
-use chrono::NaiveDate;
-use domain::report::Page;
-use duckdb::types::ToSql;
+use duckdb::types::{TimeUnit, ToSql, ValueRef};
 use duckdb::Connection;
-use warehouse::sql::{self, Query, SqlRow, Value};
-use warehouse::Result;
+use warehouse::sql::{Query, Value};
+use warehouse::{Cell, Result, ResultSet, WarehouseError};
 
 use crate::query_err;
 
-/// A DuckDB row read through the shared decoders.
-struct DuckRow<'a, 'b>(&'a duckdb::Row<'b>);
-
-impl SqlRow for DuckRow<'_, '_> {
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        self.0.get(i).map_err(query_err)
-    }
-    fn int(&self, i: usize) -> Result<Option<i64>> {
-        self.0.get(i).map_err(query_err)
-    }
-    fn flag(&self, i: usize) -> Result<Option<bool>> {
-        self.0.get(i).map_err(query_err)
-    }
-    fn date(&self, i: usize) -> Result<Option<NaiveDate>> {
-        self.0.get(i).map_err(query_err)
-    }
-}
-
-/// Every row of `q`, each read by `decode`. The statement is cached by its
-/// text, so a query run often (the reconciliation) is parsed once.
-pub(crate) fn rows<T>(
-    conn: &Connection,
-    q: &Query,
-    mut decode: impl FnMut(&dyn SqlRow) -> Result<T>,
-) -> Result<Vec<T>> {
+/// Every row of `q`, as plain cells. The statement is cached by its text, so
+/// a query run often (the reconciliation) is parsed once.
+pub(crate) fn fetch(conn: &Connection, q: &Query) -> Result<ResultSet> {
     let values: Vec<Box<dyn ToSql>> = q
         .args
         .iter()
@@ -48,24 +25,61 @@ pub(crate) fn rows<T>(
     let refs: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
     let mut stmt = conn.prepare_cached(&q.sql).map_err(query_err)?;
     let mut rows = stmt.query(refs.as_slice()).map_err(query_err)?;
-    let mut out = Vec::new();
+    let mut out = ResultSet::default();
     while let Some(r) = rows.next().map_err(query_err)? {
-        out.push(decode(&DuckRow(r))?);
+        if out.columns.is_empty() {
+            out.columns = r.as_ref().column_names();
+        }
+        let width = r.as_ref().column_count();
+        let mut cells = Vec::with_capacity(width);
+        for i in 0..width {
+            cells.push(cell(r.get_ref(i).map_err(query_err)?)?);
+        }
+        out.rows.push(cells);
     }
     Ok(out)
 }
 
-/// One page of a paged query (`warehouse::sql::page_of`), asking once more
-/// for the total only when the page is past the end.
-pub(crate) fn page<R, T>(
-    conn: &Connection,
-    q: &Query,
-    mut decode: impl FnMut(&dyn SqlRow) -> Result<(R, i64)>,
-    item: impl FnMut(R) -> T,
-) -> Result<Page<T>> {
-    let found = rows(conn, q, &mut decode)?;
-    match sql::page_of(q, found, item) {
-        Ok(page) => Ok(page),
-        Err(first_row) => Ok(sql::past_the_end(q, &rows(conn, &first_row, decode)?)),
-    }
+fn cell(v: ValueRef<'_>) -> Result<Cell> {
+    Ok(match v {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Boolean(b) => Cell::Bool(b),
+        ValueRef::TinyInt(i) => Cell::Int(i.into()),
+        ValueRef::SmallInt(i) => Cell::Int(i.into()),
+        ValueRef::Int(i) => Cell::Int(i.into()),
+        ValueRef::BigInt(i) => Cell::Int(i),
+        ValueRef::HugeInt(i) => Cell::Int(i64::try_from(i).map_err(|_| too_big(i))?),
+        ValueRef::UTinyInt(i) => Cell::Int(i.into()),
+        ValueRef::USmallInt(i) => Cell::Int(i.into()),
+        ValueRef::UInt(i) => Cell::Int(i.into()),
+        ValueRef::UBigInt(i) => Cell::Int(i64::try_from(i).map_err(|_| too_big(i))?),
+        ValueRef::Float(f) => Cell::Float(f.into()),
+        ValueRef::Double(f) => Cell::Float(f),
+        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Date32(days) => Cell::Date(
+            chrono::DateTime::from_timestamp(i64::from(days) * 86_400, 0)
+                .map(|t| t.date_naive())
+                .ok_or_else(|| WarehouseError::Query(format!("date out of range: {days}")))?,
+        ),
+        ValueRef::Timestamp(unit, v) => {
+            let micros = match unit {
+                TimeUnit::Second => v.saturating_mul(1_000_000),
+                TimeUnit::Millisecond => v.saturating_mul(1_000),
+                TimeUnit::Microsecond => v,
+                TimeUnit::Nanosecond => v / 1_000,
+            };
+            // As the shared queries select timestamps: integer microseconds.
+            Cell::Int(micros)
+        }
+        other => {
+            return Err(WarehouseError::Query(format!(
+                "a shared query returned a {:?} value, which no decoder reads",
+                other.data_type()
+            )))
+        }
+    })
+}
+
+fn too_big(v: impl std::fmt::Display) -> WarehouseError {
+    WarehouseError::Query(format!("{v} does not fit a 64-bit integer"))
 }

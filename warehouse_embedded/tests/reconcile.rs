@@ -504,7 +504,13 @@ async fn engine_free_demo(wh: &EmbeddedWarehouse) {
         let mut up = UpstreamSet::default();
         for (i, p) in all().iter().enumerate() {
             let nba = domain::pipeline::nba();
-            let out = run(&nba, nba.spec(*p).builtin.unwrap(), date, &index, &up);
+            let out = run(
+                &nba,
+                nba.spec(*p).runner.builtin().unwrap(),
+                date,
+                &index,
+                &up,
+            );
             up.absorb(&out);
             // Every other date writes MLFS in legacy mode (records only).
             let legacy = *p

@@ -109,7 +109,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     .href();
     let spec = crate::spec(detail.processor);
     // An observed table is written by another system: nothing to re-run.
-    let rerun = if spec.runs == domain::Runs::Observe {
+    let rerun = if !spec.runner.runs_here() {
         let why = format!(
             "Observed: {} is written by another system; Rollcall reconciles it but cannot re-run it.",
             spec.output_table

@@ -144,7 +144,7 @@ pub fn CoveragePage() -> impl IntoView {
 #[component]
 fn RerunBar(grid: domain::report::DrawnGrid, picker: CellPicker) -> impl IntoView {
     // Observed processors are reconciled, never run.
-    let runnable = |p: &domain::ProcessorId| crate::spec(p).runs != domain::Runs::Observe;
+    let runnable = |p: &domain::ProcessorId| crate::spec(p).runner.runs_here();
     let codes: Vec<&str> = grid
         .processors
         .iter()

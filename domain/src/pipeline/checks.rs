@@ -9,7 +9,7 @@ use super::file::{ColumnForm, FileForm};
 use super::{
     Universe, DEFAULT_COMMAND_TIMEOUT_SECONDS, MAX_BATCH_DATES, MAX_COMMAND_TIMEOUT_SECONDS,
 };
-use crate::processor::{Builtin, ColumnSpec, CommandSpec, ProcessorId, ProcessorSpec, Runs};
+use crate::processor::{Builtin, ColumnSpec, CommandSpec, ProcessorId, ProcessorSpec, Runner};
 use crate::DomainError;
 
 /// Columns a command's output table has besides its declared ones.
@@ -75,7 +75,12 @@ pub(super) fn check_table_names(
                 declared.output_table.span(),
             ));
         }
-        if spec.runs == Runs::Command {
+        // A command writes through a staging twin named after its table's last part.
+        let staged = match spec.runner {
+            Runner::Command(_) => true,
+            Runner::Builtin(_) | Runner::Observe => false,
+        };
+        if staged {
             if let Some(other) = twin_of(&twins, &spec.output_table) {
                 return Err((
                     format!(
@@ -210,7 +215,7 @@ pub(super) fn builtin_of(
         ));
     }
     for need in builtin.needs() {
-        let runs_it = |up: &ProcessorId| earlier[up.order()].builtin == Some(*need);
+        let runs_it = |up: &ProcessorId| earlier[up.order()].runner.builtin() == Some(*need);
         if !spec.depends_on.iter().any(runs_it) {
             return Err(format!(
                 "builtin {} reads {}'s records: depend on the builtin {}",

@@ -254,7 +254,7 @@ impl Pipeline {
     pub fn builtin(&self, builtin: Builtin) -> Option<ProcessorId> {
         self.processors
             .iter()
-            .find(|p| p.builtin == Some(builtin))
+            .find(|p| p.runner.builtin() == Some(builtin))
             .map(|p| p.id)
     }
 

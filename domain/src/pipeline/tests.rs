@@ -1,15 +1,17 @@
 use super::*;
-use crate::processor::{Builtin, ProcessorId, Runs};
+use crate::processor::{Builtin, ProcessorId, Runner};
 
 #[test]
 fn the_shipped_file_runs_the_four_builtins() {
     let nba = nba();
     assert_eq!(nba.universe.expected, crate::game::EXPECTED_PLAYER_SQL);
-    let builtins: Vec<Option<Builtin>> = nba.processors.iter().map(|p| p.builtin).collect();
+    let builtins: Vec<Option<Builtin>> =
+        nba.processors.iter().map(|p| p.runner.builtin()).collect();
     assert_eq!(builtins, Builtin::ALL.map(Some));
     for p in &nba.processors {
         let needs: Vec<ProcessorId> = p
-            .builtin
+            .runner
+            .builtin()
             .unwrap()
             .needs()
             .iter()
@@ -46,13 +48,34 @@ fn builtins_must_be_declared_as_they_are() {
         "runs = \"command\"\ncommand = [\"./run.sh\", \"--fast\"]",
     );
     let p = Pipeline::parse(&text).unwrap();
-    assert!(p.processors.iter().all(|p| p.builtin.is_none()));
-    let c = p.processors[0].command.as_ref().unwrap();
+    assert!(p.processors.iter().all(|p| p.runner.builtin().is_none()));
+    let c = p.processors[0].runner.command().unwrap();
     assert_eq!(
         (c.program.as_str(), c.args.as_slice()),
         ("./run.sh", &["--fast".to_string()][..])
     );
     assert_eq!(c.timeout_seconds, DEFAULT_COMMAND_TIMEOUT_SECONDS);
+}
+
+#[test]
+fn a_page_gets_the_runner_kind_but_never_the_command_line() {
+    let text = NBA_PIPELINE.replace(
+        r#"runs = "builtin""#,
+        "runs = \"command\"\ncommand = [\"./secret-tool\", \"--token=abc\"]",
+    );
+    let spec = &Pipeline::parse(&text).unwrap().processors[0];
+    let sent = serde_json::to_string(spec).unwrap();
+    assert!(
+        !sent.contains("secret-tool") && !sent.contains("abc"),
+        "{sent}"
+    );
+    let read: crate::ProcessorSpec = serde_json::from_str(&sent).unwrap();
+    assert!(
+        matches!(read.runner, Runner::Command(_)),
+        "{:?}",
+        read.runner
+    );
+    assert!(read.runner.runs_here());
 }
 
 #[test]
@@ -71,15 +94,15 @@ fn commands_declare_their_program_time_limit_and_columns() {
         );
     let p = Pipeline::parse(&ok).unwrap();
     let rest = p.processors.iter().find(|p| p.code == "REST").unwrap();
-    assert_eq!(rest.command.as_ref().unwrap().timeout_seconds, 30);
-    assert_eq!(rest.command.as_ref().unwrap().batch_dates, 1);
+    assert_eq!(rest.runner.command().unwrap().timeout_seconds, 30);
+    assert_eq!(rest.runner.command().unwrap().batch_dates, 1);
     let batched = Pipeline::parse(&command("command = [\"x\"]\nbatch_dates = 7")).unwrap();
     let weekly = batched
         .processors
         .iter()
         .find(|p| p.code == "REST")
         .unwrap();
-    assert_eq!(weekly.command.as_ref().unwrap().batch_dates, 7);
+    assert_eq!(weekly.runner.command().unwrap().batch_dates, 7);
     let cols: Vec<(&str, ColumnType)> = rest
         .columns
         .iter()
@@ -90,7 +113,10 @@ fn commands_declare_their_program_time_limit_and_columns() {
         vec![("rest_days", ColumnType::Int), ("note", ColumnType::Text)]
     );
     assert_eq!(
-        p.processors.iter().filter(|p| p.command.is_some()).count(),
+        p.processors
+            .iter()
+            .filter(|p| p.runner.command().is_some())
+            .count(),
         1
     );
 
@@ -177,7 +203,10 @@ fn the_orders_example_has_a_universe_of_its_own() {
             ("status", Some(ColumnType::Text)),
         ]
     );
-    assert!(p.processors.iter().all(|s| s.runs == Runs::Command));
+    assert!(p
+        .processors
+        .iter()
+        .all(|s| matches!(s.runner, Runner::Command(_))));
     assert_eq!(p.processors[1].depends_on, vec![p.processors[0].id]);
     let view = p.default_view.unwrap();
     assert_eq!(

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::game::PlayerGame;
 use crate::pipeline::Pipeline;
-use crate::{Builtin, FailureCategory, ProcessorId};
+use crate::{Builtin, FailureCategory, ProcessorId, Runner};
 
 /// `entity_id` of a failure that covers every expected player of the date.
 pub const DATE_LEVEL: &str = "DATE_LEVEL";
@@ -108,11 +108,11 @@ impl UpstreamSet {
         processors: &[ProcessorId],
     ) {
         for p in processors {
-            match pipeline.spec(*p).builtin {
-                Some(Builtin::Psza) => self.psza = std::mem::take(&mut other.psza),
-                Some(Builtin::Pdc) => self.pdc = std::mem::take(&mut other.pdc),
-                Some(Builtin::Pcf) => self.pcf = std::mem::take(&mut other.pcf),
-                Some(Builtin::Mlfs) | None => {}
+            match pipeline.spec(*p).runner {
+                Runner::Builtin(Builtin::Psza) => self.psza = std::mem::take(&mut other.psza),
+                Runner::Builtin(Builtin::Pdc) => self.pdc = std::mem::take(&mut other.pdc),
+                Runner::Builtin(Builtin::Pcf) => self.pcf = std::mem::take(&mut other.pcf),
+                Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => {}
             }
         }
     }
@@ -284,11 +284,11 @@ fn date_level_check(
     up: &UpstreamSet,
 ) -> Option<FailureRecord> {
     // Only the builtins' records are in hand; they are all a builtin reads.
-    let has_no_records = |id: &ProcessorId| match pipeline.spec(*id).builtin {
-        Some(Builtin::Psza) => up.psza.records.is_empty(),
-        Some(Builtin::Pdc) => up.pdc.records.is_empty(),
-        Some(Builtin::Pcf) => up.pcf.records.is_empty(),
-        Some(Builtin::Mlfs) | None => false,
+    let has_no_records = |id: &ProcessorId| match pipeline.spec(*id).runner {
+        Runner::Builtin(Builtin::Psza) => up.psza.records.is_empty(),
+        Runner::Builtin(Builtin::Pdc) => up.pdc.records.is_empty(),
+        Runner::Builtin(Builtin::Pcf) => up.pcf.records.is_empty(),
+        Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => false,
     };
     let missing: Vec<ProcessorId> = pipeline
         .spec(processor)

@@ -89,6 +89,37 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Nothing done yet of `cells`.
+    pub fn starting(pipeline: &crate::pipeline::Pipeline, cells: &[PlannedCell]) -> Self {
+        let mut progress = Progress {
+            cells_total: cells.len(),
+            players_total: cells.iter().map(|c| c.expected).sum(),
+            ..Progress::default()
+        };
+        for c in cells {
+            progress
+                .per_processor
+                .entry(pipeline.code(c.processor).to_string())
+                .or_insert((0, 0))
+                .1 += 1;
+        }
+        progress
+    }
+
+    /// `batch` is done (written or failed); the last of it is the current cell.
+    pub fn record_done(&mut self, pipeline: &crate::pipeline::Pipeline, batch: &[PlannedCell]) {
+        for cell in batch {
+            self.cells_done += 1;
+            self.players_done += cell.expected;
+            if let Some(e) = self.per_processor.get_mut(pipeline.code(cell.processor)) {
+                e.0 += 1;
+            }
+        }
+        if let Some(last) = batch.last() {
+            self.current = Some(format!("{} {}", pipeline.code(last.processor), last.date));
+        }
+    }
+
     pub fn players_per_second(&self) -> f64 {
         if self.elapsed_ms == 0 {
             return 0.0;

@@ -42,9 +42,9 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
         p.runs_table,
     );
     for s in &p.processors {
-        let runs = match s.builtin {
-            Some(b) => format!("builtin {b}"),
-            None => s.runs.name().to_string(),
+        let runs = match &s.runner {
+            domain::Runner::Builtin(b) => format!("builtin {b}"),
+            domain::Runner::Command(_) | domain::Runner::Observe => s.runner.name().to_string(),
         };
         let ups: Vec<&str> = s
             .depends_on
@@ -67,7 +67,7 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
                 ups.join(", ")
             },
         );
-        if let Some(c) = &s.command {
+        if let Some(c) = s.runner.command() {
             let columns: Vec<String> = s
                 .columns
                 .iter()

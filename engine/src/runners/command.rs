@@ -75,7 +75,7 @@ pub async fn run_batch(
     dates: &[(NaiveDate, Vec<&str>)],
     directory: &str,
 ) -> Result<Vec<CellOutput>, CommandError> {
-    let Some(cmd) = &spec.command else {
+    let Some(cmd) = spec.runner.command() else {
         return Err(CommandError::Spawn {
             program: spec.code.clone(),
             source: std::io::Error::other("the processor declares no command"),

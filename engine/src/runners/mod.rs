@@ -1,0 +1,180 @@
+//! Running a job's cells, one module per runner kind. The kind
+//! ([`domain::Runner`]) is matched here and nowhere else in the engine:
+//! [`Inputs::gather`] decides what the kinds read before a job's first cell,
+//! [`Batch::run`] runs the commands of a batch ahead of its cells, and
+//! [`Batch::cell`] hands each cell to its kind.
+
+pub mod builtin;
+pub mod command;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Days, NaiveDate};
+use domain::pipeline::Pipeline;
+use domain::processors::{CellOutput, SeasonIndex};
+use domain::report::PlannedCell;
+use domain::{DateRange, ProcessorId, Runner};
+use warehouse::Warehouse;
+
+pub(crate) use builtin::WrittenToday;
+
+use crate::EngineError;
+
+/// A cell's outcome (its output, or why it failed) and the time it took.
+pub(crate) type Outcome = (Result<CellOutput, String>, Duration);
+
+/// What the job's cells read before the first of them runs, once per job.
+pub(crate) struct Inputs {
+    /// The builtins' box scores: every date's history lies within its
+    /// season, and one year back covers it.
+    index: SeasonIndex,
+    /// The commands' expected entities per date, by the pipeline's own rule
+    /// (SQL over its universe).
+    expected_entities: BTreeMap<NaiveDate, Vec<String>>,
+}
+
+impl Inputs {
+    pub(crate) async fn gather(
+        wh: &dyn Warehouse,
+        cells: &[PlannedCell],
+    ) -> Result<Self, EngineError> {
+        let pipeline = wh.pipeline();
+        let (mut box_scores, mut entities) = (false, false);
+        for c in cells {
+            match pipeline.spec(c.processor).runner {
+                Runner::Builtin(_) => box_scores = true,
+                Runner::Command(_) => entities = true,
+                Runner::Observe => {}
+            }
+        }
+        let (first, last) = (
+            cells.iter().map(|c| c.date).min().unwrap_or(NaiveDate::MIN),
+            cells.iter().map(|c| c.date).max().unwrap_or(NaiveDate::MIN),
+        );
+        let (games, schedule) = if box_scores {
+            wh.player_games(first - Days::days(366), last).await?
+        } else {
+            Default::default()
+        };
+        let mut expected_entities: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+        if entities {
+            let range = DateRange::new(first, last, i64::MAX)?;
+            for (date, entity) in wh.expected_entities(range).await? {
+                expected_entities.entry(date).or_default().push(entity);
+            }
+        }
+        Ok(Self {
+            index: SeasonIndex::new(games, &schedule),
+            expected_entities,
+        })
+    }
+}
+
+/// One batch of cells being run: the commands' outcomes, computed ahead.
+pub(crate) struct Batch<'a> {
+    wh: &'a dyn Warehouse,
+    inputs: &'a Inputs,
+    commanded: HashMap<(ProcessorId, NaiveDate), Outcome>,
+}
+
+impl<'a> Batch<'a> {
+    /// Runs the batch's commands first, each over its dates of the batch in
+    /// runs of up to its `batch_dates` (they read no outcome of Rollcall's).
+    pub(crate) async fn run(
+        wh: &'a dyn Warehouse,
+        inputs: &'a Inputs,
+        batch: &[PlannedCell],
+    ) -> Batch<'a> {
+        let commanded = run_commands(wh.pipeline(), batch, &inputs.expected_entities).await;
+        Batch {
+            wh,
+            inputs,
+            commanded,
+        }
+    }
+
+    /// The cell's outcome: a command's was computed with its batch; a
+    /// builtin computes now, reading `written` for what this job wrote
+    /// today and the store for the rest.
+    pub(crate) async fn cell(&mut self, cell: &PlannedCell, written: &WrittenToday) -> Outcome {
+        let pipeline = self.wh.pipeline();
+        let spec = pipeline.spec(cell.processor);
+        match spec.runner {
+            Runner::Builtin(b) => {
+                let started = Instant::now();
+                let out = builtin::run(self.wh, b, &self.inputs.index, cell, written).await;
+                (out.map_err(|e| e.to_string()), started.elapsed())
+            }
+            Runner::Command(_) => self
+                .commanded
+                .remove(&(cell.processor, cell.date))
+                .unwrap_or_else(|| {
+                    let why = format!("{} {}: the command gave no outcome", spec.code, cell.date);
+                    (Err(why), Duration::ZERO)
+                }),
+            Runner::Observe => (
+                Err(format!(
+                    "{} is observed: another system writes {}",
+                    spec.code, spec.output_table
+                )),
+                Duration::ZERO,
+            ),
+        }
+    }
+}
+
+/// The batch's command cells, run: per command processor its dates of the
+/// batch, in runs of up to its `batch_dates`, each date handed its expected
+/// entities. A run that fails fails each of its cells with its message. Each
+/// date of one run gets its share of the run's time.
+async fn run_commands(
+    pipeline: &Pipeline,
+    batch: &[PlannedCell],
+    expected_entities: &BTreeMap<NaiveDate, Vec<String>>,
+) -> HashMap<(ProcessorId, NaiveDate), Outcome> {
+    let mut out = HashMap::new();
+    let mut dates: BTreeMap<ProcessorId, Vec<NaiveDate>> = BTreeMap::new();
+    for c in batch {
+        if pipeline.spec(c.processor).runner.command().is_some() {
+            dates.entry(c.processor).or_default().push(c.date);
+        }
+    }
+    for (p, mut days) in dates {
+        let spec = pipeline.spec(p);
+        let per_run = spec.runner.command().map_or(1, |c| c.batch_dates.max(1));
+        days.sort();
+        for run in days.chunks(per_run) {
+            let handed: Vec<(NaiveDate, Vec<&str>)> = run
+                .iter()
+                .map(|d| {
+                    let entities = expected_entities
+                        .get(d)
+                        .map(|v| v.iter().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    (*d, entities)
+                })
+                .collect();
+            let run_started = Instant::now();
+            let result = command::run_batch(spec, &handed, &pipeline.directory).await;
+            let share = run_started.elapsed() / run.len().max(1) as u32;
+            match result {
+                Ok(cells) => {
+                    for cell in cells {
+                        out.insert((p, cell.date), (Ok(cell), share));
+                    }
+                }
+                Err(e) => {
+                    let message = match run.len() {
+                        1 => EngineError::from(e).to_string(),
+                        n => format!("{} (one run over {n} dates)", EngineError::from(e)),
+                    };
+                    for d in run {
+                        out.insert((p, *d), (Err(message.clone()), share));
+                    }
+                }
+            }
+        }
+    }
+    out
+}

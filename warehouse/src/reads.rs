@@ -1,0 +1,190 @@
+//! The reads every store shares, written once over [`QueryPort`]: the
+//! SQL comes from [`crate::sql`] in the store's dialect, the store only runs
+//! it. [`crate::Warehouse`]'s read methods default to these.
+
+use chrono::NaiveDate;
+use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
+use domain::{DateRange, ProcessorId};
+
+use crate::accounting::Accounting;
+use crate::rows::SqlRow;
+use crate::sql::{self, Dialect, Query};
+use crate::{
+    CellCounts, FailureFilter, GameDateSummary, PlayerFilter, Result, ResultSet, TableCount,
+    WarehouseError,
+};
+
+/// What the shared reads need of a store: its dialect, and running a query.
+#[async_trait::async_trait]
+pub trait QueryPort: Send + Sync {
+    /// The SQL flavour and the pipeline the store was opened with.
+    fn dialect(&self) -> &Dialect;
+
+    /// Every row of `q` (parameters bound by name or position, as the
+    /// dialect wrote them).
+    async fn fetch(&self, q: &Query) -> Result<ResultSet>;
+}
+
+async fn rows<P, T>(
+    port: &P,
+    q: &Query,
+    decode: impl FnMut(&dyn SqlRow) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    P: QueryPort + ?Sized,
+{
+    port.fetch(q).await?.decode(decode)
+}
+
+/// One page of a paged query (`sql::page_of`), asking once more for the
+/// total only when the page is past the end.
+async fn page<P, R, T>(
+    port: &P,
+    q: &Query,
+    mut decode: impl FnMut(&dyn SqlRow) -> Result<(R, i64)>,
+    item: impl FnMut(R) -> T,
+) -> Result<Page<T>>
+where
+    P: QueryPort + ?Sized,
+{
+    let found = rows(port, q, &mut decode).await?;
+    match sql::page_of(q, found, item) {
+        Ok(page) => Ok(page),
+        Err(first_row) => Ok(sql::past_the_end(q, &rows(port, &first_row, decode).await?)),
+    }
+}
+
+pub async fn game_dates<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+) -> Result<Vec<GameDateSummary>> {
+    let q = sql::game_dates(port.dialect(), range);
+    rows(port, &q, sql::game_date_row).await
+}
+
+/// One statement for all tables: a bounded number of queries per request.
+pub async fn table_counts<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+) -> Result<Vec<TableCount>> {
+    let q = sql::table_counts(port.dialect(), range);
+    let counted = rows(port, &q, sql::table_count_row).await?;
+    Ok(sql::table_counts_of(port.dialect().pipeline(), &counted))
+}
+
+pub async fn expected_entities<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+) -> Result<Vec<(NaiveDate, String)>> {
+    let q = sql::expected_entities(port.dialect(), range);
+    rows(port, &q, sql::expected_entity_row).await
+}
+
+pub async fn cell_counts<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<Vec<CellCounts>> {
+    if processors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let d = port.dialect();
+    let mut accounting = Accounting::new(d.pipeline());
+    for row in rows(port, &sql::reconcile(d, range), sql::accounting_row).await? {
+        accounting.push(row)?;
+    }
+    Ok(accounting.cells(processors))
+}
+
+/// Expected entities with neither a record nor a failure (entity- or
+/// date-level), for every selected cell of the range, in one query.
+pub async fn unaccounted<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<Vec<(ProcessorId, NaiveDate, String)>> {
+    if processors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let d = port.dialect();
+    let q = sql::unaccounted(d, range, processors, None, None);
+    let found = rows(port, &q, |r| sql::unaccounted_row(d.pipeline(), r)).await?;
+    Ok(found.into_iter().map(|(row, _)| row).collect())
+}
+
+/// One cell's unaccounted entities matching the filter's search, paged.
+pub async fn unaccounted_players<P: QueryPort + ?Sized>(
+    port: &P,
+    processor: ProcessorId,
+    date: NaiveDate,
+    filter: &PlayerFilter,
+) -> Result<Page<String>> {
+    let d = port.dialect();
+    let day = DateRange::new(date, date, 1).map_err(|e| WarehouseError::Query(e.to_string()))?;
+    let q = sql::unaccounted(
+        d,
+        day,
+        &[processor],
+        filter.search.as_deref(),
+        Some(filter.paging()),
+    );
+    page(
+        port,
+        &q,
+        |r| sql::unaccounted_row(d.pipeline(), r),
+        |(_, _, entity)| entity,
+    )
+    .await
+}
+
+pub async fn failure_rows<P: QueryPort + ?Sized>(
+    port: &P,
+    processor: ProcessorId,
+    date: NaiveDate,
+    filter: &FailureFilter,
+) -> Result<Page<FailureRow>> {
+    let q = sql::failure_rows(port.dialect(), processor, date, filter);
+    page(port, &q, sql::failure_row, |row| row).await
+}
+
+pub async fn cell_runs<P: QueryPort + ?Sized>(
+    port: &P,
+    processor: ProcessorId,
+    date: NaiveDate,
+) -> Result<Vec<RunInfo>> {
+    let q = sql::cell_runs(port.dialect(), processor, date);
+    rows(port, &q, sql::run_row).await
+}
+
+/// One entity on one date across every processor, `None` if the universe
+/// has no row of it; without box scores (the caller adds them).
+pub async fn player_trace<P: QueryPort + ?Sized>(
+    port: &P,
+    player: &str,
+    date: NaiveDate,
+) -> Result<Option<PlayerTrace>> {
+    let d = port.dialect();
+    let known = rows(port, &sql::player_known(d, player, date), |r| {
+        Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
+    })
+    .await?;
+    let Some(&(_, expected)) = known.first().filter(|(games, _)| *games > 0) else {
+        return Ok(None);
+    };
+    let records = rows(port, &sql::player_records(d, player, date), sql::record_bit).await?;
+    let failures = rows(
+        port,
+        &sql::player_failures(d, player, date),
+        sql::trace_failure_row,
+    )
+    .await?;
+    Ok(Some(sql::player_trace(
+        d.pipeline(),
+        player,
+        date,
+        expected,
+        &records,
+        &failures,
+        Vec::new(),
+    )))
+}
