@@ -347,8 +347,9 @@ impl Reconciliation {
 }
 
 /// The grid as the coverage page carries it (server to browser, and inside
-/// the page for hydration): only what the page draws, as JSON arrays — no
-/// field names, categories or last runs (the drill-down fetches those).
+/// the page for hydration): only what the page draws, as positional tuples
+/// (postcard, `app::wire`) — no field names, categories or last runs (the
+/// drill-down fetches those).
 /// Day columns carry each cell's numbers; week and month columns arrive
 /// folded on the server (each column's sums and its worst day), so five
 /// years of 40 processors are 2 400 columns on the wire, not 33 000 days.
