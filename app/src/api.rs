@@ -2,7 +2,8 @@
 //! `engine` operation, map the error. No SQL and no business rules here.
 //!
 //! Answers the browser reads are postcard ([`crate::wire::Answer`]); the full
-//! grid (`coverage_grid`, for the CLI and scripts) and every error are JSON.
+//! grid (`coverage_grid`, for the CLI and scripts) is JSON; every error is
+//! text ([`crate::error::ErrorText`]: its kind, then its message).
 
 use domain::report::Overview;
 use leptos::prelude::*;

@@ -10,8 +10,8 @@
 //! server_fn's codec ([`Answer`]), the page's text as base64 of the same
 //! bytes ([`PageText`]).
 //!
-//! Server functions nobody in the browser calls (`coverage_grid`) keep JSON,
-//! and so do errors: they are small and meant to be read.
+//! Server functions nobody in the browser calls (`coverage_grid`) keep JSON.
+//! Errors are text ([`crate::error::ErrorText`]): small and meant to be read.
 
 use base64::Engine as _;
 use leptos::prelude::*;

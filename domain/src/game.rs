@@ -1,4 +1,5 @@
-//! Upstream ("Phase 3") rows as the processors see them.
+//! Universe rows (docs/DESIGN.md §2: the NBA schedule and box scores, read-only
+//! for processors) as the processors see them.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
 //! Who may start, cancel and resume jobs. Viewing needs nothing. Every
 //! request must address one of this server's own host names (loopback
 //! names, the bind address, configured public names), so a page that
-//! rebinds its DNS name to 127.0.0.1 reaches nothing. Mutating endpoints
+//! rebinds its DNS name to 127.0.0.1 reaches nothing. Every server function
+//! not on the read-only list ([`READ_ONLY`]) is a mutation: mutations
 //! accept POST only, refuse cross-origin requests (Origin / Host and
 //! Sec-Fetch-Site), and need the operator token — from the `x-rollcall-token`
 //! header or the `rollcall_token` cookie — unless the server listens on
@@ -214,13 +215,30 @@ fn same_origin(headers: &HeaderMap) -> Result<(), String> {
     }
 }
 
+/// Where the app's server functions are served (`#[server]`'s default
+/// prefix; the test below checks every registered one is under it).
+pub const SERVER_FN_PREFIX: &str = "/api/";
+
+/// The server functions that only read. They need no token, so a page can
+/// call them for anyone who may view it. Anything else under
+/// [`SERVER_FN_PREFIX`] — start, cancel, resume, and any function added
+/// without being listed here — is a mutation.
+const READ_ONLY: [&str; 9] = [
+    app::api::CoverageOverview::PATH,
+    app::api::CoverageGrid::PATH,
+    app::api::CoverageHeatmap::PATH,
+    app::api::CellDetail::PATH,
+    app::api::PlayerTrace::PATH,
+    app::api::RerunPreview::PATH,
+    app::api::JobsList::PATH,
+    app::api::JobStatus::PATH,
+    app::api::OperatorAccess::PATH,
+];
+
+/// Refuses by default: a server-function path is a mutation unless it is
+/// on [`READ_ONLY`].
 fn is_mutation(path: &str) -> bool {
-    [
-        app::api::StartRerun::PATH,
-        app::api::CancelJob::PATH,
-        app::api::ResumeJob::PATH,
-    ]
-    .contains(&path)
+    path.starts_with(SERVER_FN_PREFIX) && !READ_ONLY.contains(&path)
 }
 
 /// A 403 whose body is the server functions' error encoding, so the page
@@ -391,6 +409,62 @@ mod tests {
         assert!(proxied
             .authorize(&headers(&[("x-forwarded-for", "203.0.113.9, 127.0.0.1")]))
             .is_err());
+    }
+
+    /// Every registered server function is classified: read-only (listed in
+    /// [`READ_ONLY`]) or one of the known mutations. A new server function
+    /// fails this until it is put on one of the two lists.
+    #[test]
+    fn every_server_function_is_read_only_or_a_mutation() {
+        let mutations = [
+            app::api::StartRerun::PATH,
+            app::api::CancelJob::PATH,
+            app::api::ResumeJob::PATH,
+        ];
+        let mut registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
+            .map(|(path, _)| path)
+            .collect();
+        registered.sort_unstable();
+        registered.dedup();
+        assert!(!registered.is_empty(), "no server functions registered");
+        for path in &registered {
+            assert!(
+                path.starts_with(SERVER_FN_PREFIX),
+                "{path} is not under {SERVER_FN_PREFIX}"
+            );
+            assert!(
+                READ_ONLY.contains(path) || mutations.contains(path),
+                "server function {path} is unclassified: add it to READ_ONLY \
+                 (server/src/auth.rs) or to this test's mutations"
+            );
+            assert_eq!(is_mutation(path), mutations.contains(path), "{path}");
+        }
+        assert_eq!(
+            registered.len(),
+            READ_ONLY.len() + mutations.len(),
+            "a listed path is not a registered server function: {registered:?}"
+        );
+        for path in mutations {
+            assert!(is_mutation(path), "{path}");
+        }
+        for path in READ_ONLY {
+            assert!(!is_mutation(path), "{path}");
+        }
+        // Unknown paths under the prefix are refused by default.
+        let near_miss = format!("{}x", app::api::CoverageOverview::PATH);
+        for path in ["/api/drop_everything", "/api/", near_miss.as_str()] {
+            assert!(is_mutation(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/jobs",
+            "/report.csv",
+            "/healthz",
+            "/apiary",
+            TOKEN_PATH,
+        ] {
+            assert!(!is_mutation(path), "{path}");
+        }
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Phase 3 tables: bulk loads and reads.
+//! The universe tables the processors read (docs/DESIGN.md §2: the NBA
+//! schedule and box scores, or a pipeline's own universe table): bulk loads
+//! and reads.
 
 use std::collections::BTreeSet;
 

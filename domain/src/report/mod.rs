@@ -3,6 +3,7 @@
 
 mod cell;
 mod columns;
+mod drawn;
 mod grid;
 mod jobs;
 mod overview;
@@ -10,6 +11,7 @@ mod trace;
 
 pub use cell::*;
 pub use columns::*;
+pub use drawn::*;
 pub use grid::*;
 pub use jobs::*;
 pub use overview::*;

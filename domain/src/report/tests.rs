@@ -8,6 +8,9 @@ use super::*;
 use crate::pipeline::shipped;
 use crate::{Builtin, FailureCategory, ProcessorId};
 
+mod drawn;
+mod trace;
+
 /// A page of `total` rows as a store answers it (the items do not matter here).
 fn page(total: i64, offset: i64, limit: i64) -> Page<()> {
     Page {
@@ -25,33 +28,6 @@ fn page_neighbours_of_extreme_offsets_do_not_overflow() {
         (Some(i64::MAX - 500), None)
     );
     assert_eq!(page(3, 0, 2).neighbours(), (None, Some(2)));
-}
-
-#[test]
-fn trace_state_prefers_record_then_failure_then_expectation() {
-    let failure = |entity: &str| TraceFailure {
-        entity_id: entity.into(),
-        raw_category: "upstream-missing".into(),
-        reason: "r".into(),
-        upstream_processor: Some("PDC".into()),
-        upstream_category: None,
-    };
-    assert_eq!(
-        TraceState::of(true, Some(failure("x")), true),
-        TraceState::Record
-    );
-    assert_eq!(
-        TraceState::of(false, Some(failure(crate::processors::DATE_LEVEL)), true),
-        TraceState::DateLevel { reason: "r".into() }
-    );
-    match TraceState::of(false, Some(failure("x")), true) {
-        TraceState::Failure { category, .. } => {
-            assert_eq!(category, FailureCategory::MissingUpstream)
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(TraceState::of(false, None, true), TraceState::Unaccounted);
-    assert_eq!(TraceState::of(false, None, false), TraceState::NotExpected);
 }
 
 #[test]
@@ -256,78 +232,6 @@ fn statuses_in_priority_order() {
     assert!(CellStatus::Untracked.is_gap() && !CellStatus::ExpectedGaps.is_gap());
 }
 
-fn fail(up: Option<&str>) -> TraceState {
-    TraceState::Failure {
-        category: FailureCategory::MissingUpstream,
-        reason: String::new(),
-        upstream_processor: up.map(String::from),
-        upstream_category: None,
-    }
-}
-
-#[test]
-fn root_cause_is_the_first_failing_link() {
-    let d = NaiveDate::from_ymd_opt(2021, 11, 10).unwrap();
-    let trace = PlayerTrace {
-        player_lookup: "p".into(),
-        date: d,
-        expected: true,
-        links: vec![
-            TraceLink {
-                processor: crate::pipeline::shipped_id(Builtin::Psza),
-                state: TraceState::Failure {
-                    category: FailureCategory::InsufficientData,
-                    reason: "4 games, need 10".into(),
-                    upstream_processor: None,
-                    upstream_category: None,
-                },
-                failed_run: None,
-            },
-            TraceLink {
-                processor: crate::pipeline::shipped_id(Builtin::Pdc),
-                state: TraceState::Record,
-                failed_run: None,
-            },
-            TraceLink {
-                processor: crate::pipeline::shipped_id(Builtin::Pcf),
-                state: fail(Some("PSZA")),
-                failed_run: None,
-            },
-            TraceLink {
-                processor: crate::pipeline::shipped_id(Builtin::Mlfs),
-                state: fail(Some("PCF")),
-                failed_run: None,
-            },
-        ],
-        recent_games: Vec::new(),
-        explained: None,
-    };
-    assert_eq!(
-        trace.root_cause(shipped()),
-        Some(crate::pipeline::shipped_id(Builtin::Psza))
-    );
-    let ok = PlayerTrace {
-        links: trace
-            .links
-            .iter()
-            .map(|l| TraceLink {
-                processor: l.processor,
-                state: TraceState::Record,
-                failed_run: None,
-            })
-            .collect(),
-        ..trace.clone()
-    };
-    assert_eq!(ok.root_cause(shipped()), None);
-    let mut unacc = ok.clone();
-    unacc.links[2].state = TraceState::Unaccounted;
-    unacc.links[3].state = fail(Some("PCF"));
-    assert_eq!(
-        unacc.root_cause(shipped()),
-        Some(crate::pipeline::shipped_id(Builtin::Pcf))
-    );
-}
-
 /// Issue [Q] 3: roots follow each processor's own upstreams.
 /// Issue [Q] 4: the headline keeps cells never run apart.
 #[test]
@@ -361,128 +265,6 @@ fn the_headline_separates_cells_never_run() {
         "No players unaccounted for in cells that ran; 10 players in cells never run"
     );
     assert_eq!(unaccounted_headline(&u, 0, 0), "All players accounted for");
-}
-
-#[test]
-fn each_link_is_explained_by_its_own_upstreams_only() {
-    let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(crate::pipeline::shipped_id);
-    let insufficient = TraceState::Failure {
-        category: FailureCategory::InsufficientData,
-        reason: "4 games, need 10".into(),
-        upstream_processor: None,
-        upstream_category: None,
-    };
-    let trace = |states: [TraceState; 4]| PlayerTrace {
-        player_lookup: "brandonsmartjr".into(),
-        date: NaiveDate::from_ymd_opt(2021, 11, 1).unwrap(),
-        expected: true,
-        links: [psza, pdc, pcf, mlfs]
-            .into_iter()
-            .zip(states)
-            .map(|(processor, state)| TraceLink {
-                processor,
-                state,
-                failed_run: None,
-            })
-            .collect(),
-        recent_games: Vec::new(),
-        explained: None,
-    };
-    // PSZA's expected failure does not explain PDC's silent drop: PDC does
-    // not read PSZA. PDC is its own root, to investigate.
-    let t = trace([
-        insufficient.clone(),
-        TraceState::Unaccounted,
-        TraceState::Unaccounted,
-        TraceState::Unaccounted,
-    ]);
-    assert_eq!(t.root_cause(shipped()), Some(pdc));
-    assert!(t.root_needs_investigation(shipped()));
-    assert_eq!(t.root_of(shipped(), &t.links[1]), Some(pdc));
-    // Every link accounted for on its own: no root cause.
-    let t = trace([
-        insufficient.clone(),
-        TraceState::Record,
-        TraceState::Record,
-        TraceState::Record,
-    ]);
-    assert_eq!(t.root_cause(shipped()), None);
-    assert!(!t.root_needs_investigation(shipped()));
-    // A failure naming a processor it does not depend on is its own root.
-    let t = trace([
-        insufficient.clone(),
-        fail(Some("PSZA")),
-        TraceState::Record,
-        TraceState::Record,
-    ]);
-    assert_eq!(t.root_of(shipped(), &t.links[1]), Some(pdc));
-    // A chain along the DAG: the first link, an expected gap.
-    let t = trace([
-        insufficient,
-        TraceState::Record,
-        fail(Some("PSZA")),
-        fail(Some("PCF")),
-    ]);
-    assert_eq!(t.root_of(shipped(), &t.links[3]), Some(psza));
-    assert_eq!(t.root_cause(shipped()), Some(psza));
-    assert!(!t.root_needs_investigation(shipped()));
-    // A named upstream that has its record explains nothing.
-    let t = trace([
-        TraceState::Record,
-        TraceState::Record,
-        fail(Some("PSZA")),
-        TraceState::Record,
-    ]);
-    assert_eq!(t.root_of(shipped(), &t.links[2]), Some(pcf));
-}
-
-#[test]
-fn the_drawn_grid_keeps_every_number_and_status_in_a_fraction_of_the_bytes() {
-    let mut failing = cell();
-    failing.has_record = 7;
-    failing.has_failure = 3;
-    failing.investigate = 1;
-    failing.failures_by_category = BTreeMap::from([("PROCESSING_ERROR".to_string(), 3)]);
-    failing.last_run = Some(LastRun {
-        run_id: "run-1".into(),
-        status: RunStatus::Success,
-        started_at: None,
-        error: None,
-    });
-    // A week of such cells: the per-processor sums are sent once.
-    let week: Vec<CellCounts> = (0..7)
-        .map(|i| CellCounts {
-            date: failing.date + chrono::Duration::days(i),
-            ..failing.clone()
-        })
-        .collect();
-    let rec = Reconciliation {
-        range: crate::DateRange::new(week[0].date, week[6].date, 10).unwrap(),
-        processors: vec![failing.processor],
-        cells: week,
-    };
-    let carried = DrawnGrid::from(rec.clone());
-    let small = serde_json::to_string(&carried).unwrap().len();
-    let full = serde_json::to_string(&rec).unwrap().len();
-    assert!(small * 3 < full, "{small} bytes carried for {full}");
-    let drawn = carried.days();
-    let c = &drawn.cells[0];
-    assert_eq!(c.status(), failing.status());
-    assert_eq!(c.status(), CellStatus::Investigate);
-    assert_eq!(drawn.totals(c.processor), rec.totals(c.processor));
-    let sums = carried_totals_without_status_counts(&rec, c.processor);
-    assert_eq!(DrawnGrid::from(rec.clone()).totals(c.processor), sums);
-    assert_eq!(DrawnGrid::from(rec.clone()).gaps(c.processor), 7);
-    assert_eq!((c.has_record, c.has_failure, c.runs), (7, 3, 1));
-    assert!(c.failures_by_category.is_empty() && c.last_run.is_none());
-    // A failed latest run is drawn: its status, mark and tooltip need it.
-    let mut failed = rec.clone();
-    for c in &mut failed.cells {
-        c.last_run.as_mut().unwrap().status = RunStatus::Failed;
-    }
-    let drawn = DrawnGrid::from(failed.clone()).days();
-    assert_eq!(drawn.cells[0].status(), CellStatus::RunFailed);
-    assert_eq!(drawn.cells[0].last_run, failed.cells[0].last_run);
 }
 
 #[test]
@@ -520,86 +302,4 @@ fn a_failed_latest_run_is_its_own_status_and_says_when_rows_are_older() {
     );
     c.last_run.as_mut().unwrap().status = RunStatus::Success;
     assert_eq!(c.status(), CellStatus::Untracked);
-}
-
-/// `rec.totals(p)` as the page carries it: no per-status cell counts.
-fn carried_totals_without_status_counts(rec: &Reconciliation, p: ProcessorId) -> Totals {
-    Totals {
-        cells_by_status: BTreeMap::new(),
-        ..rec.totals(p)
-    }
-}
-
-#[test]
-fn long_ranges_arrive_folded_into_the_columns_the_page_draws() {
-    let (a, b) = (
-        crate::pipeline::shipped_id(Builtin::Pdc),
-        crate::pipeline::shipped_id(Builtin::Pcf),
-    );
-    let first = NaiveDate::from_ymd_opt(2021, 10, 19).unwrap();
-    let range = crate::DateRange::new(first, first + chrono::Duration::days(399), 1000).unwrap();
-    let mut cells = Vec::new();
-    for (i, date) in range.iter().enumerate() {
-        for p in [a, b] {
-            let mut c = cell();
-            c.processor = p;
-            c.date = date;
-            // Every status in turn, some days with nobody expected.
-            match i % 5 {
-                0 => c.unaccounted = 2,
-                1 => c.investigate = 1,
-                2 => c.expected = 0,
-                3 => c.date_level = i % 2 == 0,
-                _ => {}
-            }
-            c.failures_by_category = BTreeMap::from([("NO_DATA".to_string(), 1)]);
-            cells.push(c);
-        }
-    }
-    let rec = Reconciliation {
-        range,
-        processors: vec![a, b],
-        cells,
-    };
-    let period = Period::for_range(range);
-    assert_eq!(period, Period::Week);
-    let cols = columns(range, period);
-    let grid = DrawnGrid::from(rec.clone());
-    let bare = |mut c: CellCounts| {
-        c.failures_by_category.clear();
-        c.last_run = None;
-        c
-    };
-    for p in [a, b] {
-        let want: Vec<ColumnCell> = rec
-            .column_cells(p, &cols)
-            .into_iter()
-            .map(|cc| ColumnCell {
-                totals: Totals {
-                    cells_by_status: BTreeMap::new(),
-                    ..cc.totals
-                },
-                worst: cc.worst.map(bare),
-                ..cc
-            })
-            .collect();
-        assert_eq!(grid.columns_of(p), want);
-        assert_eq!(
-            grid.totals(p),
-            carried_totals_without_status_counts(&rec, p)
-        );
-        let gaps = rec.cells_of(p).filter(|c| c.status().is_gap()).count();
-        assert!(gaps > 0);
-        assert_eq!(grid.gaps(p), gaps);
-    }
-    assert_eq!(grid.unaccounted(), rec.unaccounted());
-    // No days on the wire: the columns instead, a fraction of the bytes.
-    assert!(grid.days().cells.is_empty());
-    let folded = serde_json::to_string(&grid).unwrap().len();
-    let mut by_day = rec.clone();
-    by_day.range = crate::DateRange::new(first, first, 10).unwrap();
-    let days = serde_json::to_string(&DrawnGrid::from(by_day))
-        .unwrap()
-        .len();
-    assert!(folded * 3 < days, "{folded} bytes folded, {days} by day");
 }
