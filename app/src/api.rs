@@ -143,6 +143,26 @@ impl RerunForm {
         format!("/rerun?{query}")
     }
 
+    /// The form for typed choices (the CLI's flags): the one place the
+    /// booleans become the form's words, beside where they are read back.
+    pub fn of_choices(
+        processors: String,
+        dates: Option<String>,
+        start: Option<String>,
+        end: Option<String>,
+        only_gaps: bool,
+        downstream: bool,
+    ) -> Self {
+        Self {
+            p: processors,
+            dates,
+            start,
+            end,
+            mode: Some(if only_gaps { "gaps" } else { "all" }.into()),
+            downstream: Some(if downstream { "yes" } else { "no" }.into()),
+        }
+    }
+
     /// `mode`: `gaps` (the default) or `all`; anything else names `mode`.
     pub fn only_gaps(&self) -> Result<bool, domain::DomainError> {
         let mode = domain::params::choice("mode", self.mode.as_deref(), &["gaps", "all"], "gaps")?;
@@ -233,4 +253,18 @@ pub async fn resume_job(id: String) -> Result<(), AppError> {
 #[server(output = crate::wire::Answer)]
 pub async fn operator_access() -> Result<crate::OperatorAccess, AppError> {
     Ok(state()?.access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RerunForm;
+
+    #[test]
+    fn the_clis_choices_read_back_as_given() {
+        for (gaps, downstream) in [(true, true), (true, false), (false, true), (false, false)] {
+            let form = RerunForm::of_choices("PDC".into(), None, None, None, gaps, downstream);
+            assert_eq!(form.only_gaps().unwrap(), gaps, "{form:?}");
+            assert_eq!(form.with_downstream().unwrap(), downstream, "{form:?}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ pub enum EngineError {
     #[error(transparent)]
     Input(#[from] domain::DomainError),
     #[error(transparent)]
-    Warehouse(#[from] warehouse::WarehouseError),
+    Warehouse(warehouse::WarehouseError),
     #[error("{0}")]
     NotFound(String),
     #[error("command: {0}")]
@@ -24,6 +24,16 @@ pub enum EngineError {
     Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A store's `NotFound` is the engine's: both mean 404.
+impl From<warehouse::WarehouseError> for EngineError {
+    fn from(e: warehouse::WarehouseError) -> Self {
+        match e {
+            warehouse::WarehouseError::NotFound(what) => EngineError::NotFound(what),
+            other => EngineError::Warehouse(other),
+        }
+    }
 }
 
 impl EngineError {

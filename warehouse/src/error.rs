@@ -2,7 +2,9 @@
 //! messages are kept verbatim (they are what an operator needs to debug), but a
 //! variant says what kind of failure it is so callers can map it: `NotRollcall`
 //! and `Open` stop start-up with a one-line message; `Query` is a real fault
-//! (HTTP 500, CLI exit 1); `Conflict` is a refused request (HTTP 409).
+//! (HTTP 500, CLI exit 1); `Conflict` is a refused request (HTTP 409);
+//! `NotFound` names what the request asked for and the store does not hold
+//! (a job id; HTTP 404).
 
 use thiserror::Error;
 
@@ -24,6 +26,8 @@ pub enum WarehouseError {
     Query(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl WarehouseError {

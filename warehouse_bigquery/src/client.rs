@@ -432,7 +432,7 @@ fn check_errors(
 
 /// A scalar parameter value (BigQuery takes every value as a string).
 #[derive(Debug, Clone)]
-pub(crate) enum P {
+pub(crate) enum Param {
     Str(Option<String>),
     Int(Option<i64>),
     Float(Option<f64>),
@@ -443,7 +443,7 @@ pub(crate) enum P {
     StrArray(Vec<String>),
 }
 
-impl P {
+impl Param {
     fn ty(&self) -> QueryParameterType {
         let scalar = |t: &str| QueryParameterType {
             r#type: t.into(),
@@ -451,18 +451,18 @@ impl P {
             struct_types: None,
         };
         match self {
-            P::Str(_) => scalar("STRING"),
-            P::Int(_) => scalar("INT64"),
-            P::Float(_) => scalar("FLOAT64"),
-            P::Bool(_) => scalar("BOOL"),
-            P::Date(_) => scalar("DATE"),
-            P::Timestamp(_) => scalar("TIMESTAMP"),
-            P::FloatArray(_) => QueryParameterType {
+            Param::Str(_) => scalar("STRING"),
+            Param::Int(_) => scalar("INT64"),
+            Param::Float(_) => scalar("FLOAT64"),
+            Param::Bool(_) => scalar("BOOL"),
+            Param::Date(_) => scalar("DATE"),
+            Param::Timestamp(_) => scalar("TIMESTAMP"),
+            Param::FloatArray(_) => QueryParameterType {
                 r#type: "ARRAY".into(),
                 array_type: Some(Box::new(scalar("FLOAT64"))),
                 struct_types: None,
             },
-            P::StrArray(_) => QueryParameterType {
+            Param::StrArray(_) => QueryParameterType {
                 r#type: "ARRAY".into(),
                 array_type: Some(Box::new(scalar("STRING"))),
                 struct_types: None,
@@ -478,18 +478,18 @@ impl P {
                 .unwrap_or(Value::Null)
         };
         match self {
-            P::Str(v) => v.clone().map(Value::String).unwrap_or(Value::Null),
-            P::Int(v) => v.map(Value::from).unwrap_or(Value::Null),
-            P::Float(v) => v.map(num).unwrap_or(Value::Null),
-            P::Bool(v) => v.map(Value::Bool).unwrap_or(Value::Null),
-            P::Date(v) => v
+            Param::Str(v) => v.clone().map(Value::String).unwrap_or(Value::Null),
+            Param::Int(v) => v.map(Value::from).unwrap_or(Value::Null),
+            Param::Float(v) => v.map(num).unwrap_or(Value::Null),
+            Param::Bool(v) => v.map(Value::Bool).unwrap_or(Value::Null),
+            Param::Date(v) => v
                 .map(|d| Value::String(d.to_string()))
                 .unwrap_or(Value::Null),
-            P::Timestamp(v) => v
+            Param::Timestamp(v) => v
                 .map(|t| Value::String(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()))
                 .unwrap_or(Value::Null),
-            P::FloatArray(v) => Value::Array(v.iter().map(|f| num(*f)).collect()),
-            P::StrArray(v) => Value::Array(v.iter().cloned().map(Value::String).collect()),
+            Param::FloatArray(v) => Value::Array(v.iter().map(|f| num(*f)).collect()),
+            Param::StrArray(v) => Value::Array(v.iter().cloned().map(Value::String).collect()),
         }
     }
 
@@ -500,18 +500,18 @@ impl P {
             struct_values: None,
         };
         match self {
-            P::Str(v) => scalar(v.clone()),
-            P::Int(v) => scalar(v.map(|v| v.to_string())),
-            P::Float(v) => scalar(v.map(|v| v.to_string())),
-            P::Bool(v) => scalar(v.map(|v| v.to_string())),
-            P::Date(v) => scalar(v.map(|v| v.to_string())),
-            P::Timestamp(v) => scalar(v.map(|v| v.format("%Y-%m-%d %H:%M:%S%.6f").to_string())),
-            P::FloatArray(v) => QueryParameterValue {
+            Param::Str(v) => scalar(v.clone()),
+            Param::Int(v) => scalar(v.map(|v| v.to_string())),
+            Param::Float(v) => scalar(v.map(|v| v.to_string())),
+            Param::Bool(v) => scalar(v.map(|v| v.to_string())),
+            Param::Date(v) => scalar(v.map(|v| v.to_string())),
+            Param::Timestamp(v) => scalar(v.map(|v| v.format("%Y-%m-%d %H:%M:%S%.6f").to_string())),
+            Param::FloatArray(v) => QueryParameterValue {
                 value: None,
                 array_values: Some(v.iter().map(|f| scalar(Some(f.to_string()))).collect()),
                 struct_values: None,
             },
-            P::StrArray(v) => QueryParameterValue {
+            Param::StrArray(v) => QueryParameterValue {
                 value: None,
                 array_values: Some(v.iter().map(|s| scalar(Some(s.clone()))).collect()),
                 struct_values: None,
@@ -520,7 +520,7 @@ impl P {
     }
 }
 
-pub(crate) fn param(name: &str, p: P) -> QueryParameter {
+pub(crate) fn param(name: &str, p: Param) -> QueryParameter {
     QueryParameter {
         name: Some(name.into()),
         parameter_type: Some(p.ty()),
@@ -534,8 +534,8 @@ pub(crate) fn param(name: &str, p: P) -> QueryParameter {
 pub(crate) fn rows_param(
     name: &str,
     columns: &[&str],
-    types: &[P],
-    rows: Vec<Vec<P>>,
+    types: &[Param],
+    rows: Vec<Vec<Param>>,
 ) -> QueryParameter {
     let struct_types = columns
         .iter()
@@ -583,9 +583,9 @@ pub(crate) fn rows_param(
 pub(crate) fn arg_param((name, value): &(&'static str, warehouse::sql::Value)) -> QueryParameter {
     use warehouse::sql::Value as V;
     let p = match value {
-        V::Date(d) => P::Date(Some(*d)),
-        V::Text(t) => P::Str(t.clone()),
-        V::Int(i) => P::Int(Some(*i)),
+        V::Date(d) => Param::Date(Some(*d)),
+        V::Text(t) => Param::Str(t.clone()),
+        V::Int(i) => Param::Int(Some(*i)),
     };
     param(name, p)
 }
@@ -612,7 +612,7 @@ pub(crate) fn result_set(found: Rows) -> warehouse::ResultSet {
 }
 
 /// Typed reads of result cells (every value arrives as a JSON string or null).
-pub(crate) fn s(v: &Value) -> Option<String> {
+pub(crate) fn text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -620,30 +620,30 @@ pub(crate) fn s(v: &Value) -> Option<String> {
     }
 }
 
-pub(crate) fn i(v: &Value) -> Option<i64> {
-    s(v).and_then(|x| {
+pub(crate) fn int(v: &Value) -> Option<i64> {
+    text(v).and_then(|x| {
         x.parse::<i64>()
             .ok()
             .or_else(|| x.parse::<f64>().ok().map(|f| f as i64))
     })
 }
 
-pub(crate) fn f(v: &Value) -> Option<f64> {
-    s(v).and_then(|x| x.parse().ok())
+pub(crate) fn float(v: &Value) -> Option<f64> {
+    text(v).and_then(|x| x.parse().ok())
 }
 
-pub(crate) fn b(v: &Value) -> Option<bool> {
-    s(v).map(|x| x == "true")
+pub(crate) fn flag(v: &Value) -> Option<bool> {
+    text(v).map(|x| x == "true")
 }
 
-pub(crate) fn d(v: &Value) -> Option<chrono::NaiveDate> {
-    s(v).and_then(|x| chrono::NaiveDate::parse_from_str(&x, "%Y-%m-%d").ok())
+pub(crate) fn date(v: &Value) -> Option<chrono::NaiveDate> {
+    text(v).and_then(|x| chrono::NaiveDate::parse_from_str(&x, "%Y-%m-%d").ok())
 }
 
 /// Timestamps are selected as `UNIX_MICROS(ts)` (the emulator returns integer
 /// microseconds where BigQuery returns float seconds; micros agree on both).
-pub(crate) fn ts(v: &Value) -> Option<chrono::NaiveDateTime> {
-    i(v).and_then(|m| chrono::DateTime::from_timestamp_micros(m).map(|t| t.naive_utc()))
+pub(crate) fn timestamp(v: &Value) -> Option<chrono::NaiveDateTime> {
+    int(v).and_then(|m| chrono::DateTime::from_timestamp_micros(m).map(|t| t.naive_utc()))
 }
 
 pub(crate) fn floats(v: &Value) -> Vec<f64> {
@@ -651,8 +651,8 @@ pub(crate) fn floats(v: &Value) -> Vec<f64> {
         Value::Array(items) => items
             .iter()
             .filter_map(|x| match x {
-                Value::Object(o) => o.get("v").and_then(f),
-                other => f(other),
+                Value::Object(o) => o.get("v").and_then(float),
+                other => float(other),
             })
             .collect(),
         _ => Vec::new(),

@@ -12,7 +12,7 @@ use warehouse::{
     checkpoint_state, JobCell, JobRecord, JobState, Result, RunStatus, WarehouseError,
 };
 
-use crate::client::{self, param, P};
+use crate::client::{self, param, Param};
 use crate::schema;
 use crate::stage::{date_literal, Staging};
 use crate::BigQueryWarehouse;
@@ -48,11 +48,11 @@ pub(crate) async fn create_job(
         staging.push(
             &schema::JOB_CELLS,
             &[
-                P::Str(Some(id.clone())),
-                P::Str(Some(wh.pipeline.code(*p).into())),
-                P::Date(Some(*d)),
-                P::Str(Some("pending".into())),
-                P::Timestamp(Some(job.created_at)),
+                Param::Str(Some(id.clone())),
+                Param::Str(Some(wh.pipeline.code(*p).into())),
+                Param::Date(Some(*d)),
+                Param::Str(Some("pending".into())),
+                Param::Timestamp(Some(job.created_at)),
             ],
         );
     }
@@ -66,7 +66,7 @@ pub(crate) async fn create_job(
     let mut body = format!(
         "UPDATE {lock} SET taken_at = CURRENT_TIMESTAMP() WHERE TRUE;
 ",
-        lock = wh.t(&schema::JOB_LOCK)
+        lock = wh.table_name(&schema::JOB_LOCK)
     );
     body += &format!(
         "INSERT INTO {jobs} ({cols})
@@ -80,7 +80,7 @@ pub(crate) async fn create_job(
                  AND m.analysis_date = o.analysis_date))
          QUALIFY ROW_NUMBER() OVER (PARTITION BY s.seq ORDER BY s.seq) = 1;
 ",
-        jobs = wh.t(&schema::JOBS),
+        jobs = wh.table_name(&schema::JOBS),
         cols = schema::column_list(&schema::JOBS),
         pending = pending_elsewhere(wh, &me, &lo, &hi),
     );
@@ -92,9 +92,9 @@ pub(crate) async fn create_job(
            AND NOT EXISTS (SELECT 1 FROM {target} AS y WHERE y.job_id = {me})
          QUALIFY ROW_NUMBER() OVER (PARTITION BY s.seq ORDER BY s.seq) = 1;
 ",
-        target = wh.t(&schema::JOB_CELLS),
+        target = wh.table_name(&schema::JOB_CELLS),
         cols = schema::column_list(&schema::JOB_CELLS),
-        jobs = wh.t(&schema::JOBS),
+        jobs = wh.table_name(&schema::JOBS),
     );
     body += &staging.clear_sql(wh);
     staging.commit(wh, &body).await?;
@@ -106,15 +106,15 @@ pub(crate) async fn create_job(
 
 async fn job_exists(wh: &BigQueryWarehouse, id: &str) -> Result<bool> {
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT COUNT(*) FROM {} WHERE id = @id",
-                wh.t(&schema::JOBS)
+                wh.table_name(&schema::JOBS)
             ),
-            vec![param("id", P::Str(Some(id.into())))],
+            vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
-    Ok(rows.first().and_then(|r| client::i(&r[0])).unwrap_or(0) > 0)
+    Ok(rows.first().and_then(|r| client::int(&r[0])).unwrap_or(0) > 0)
 }
 
 /// The conflict that kept a job from starting, named for the user.
@@ -129,7 +129,7 @@ async fn overlap_error(
         .map(|(p, d)| (wh.pipeline.code(*p).to_string(), *d))
         .collect();
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT o.job_id, o.processor_name, o.analysis_date FROM ({}) AS o
                  ORDER BY o.analysis_date",
@@ -144,11 +144,11 @@ async fn overlap_error(
         )
         .await?;
     let clash = rows.iter().find_map(|r| {
-        let p = client::s(&r[1])?;
-        let d = client::d(&r[2])?;
+        let p = client::text(&r[1])?;
+        let d = client::date(&r[2])?;
         wanted
             .contains(&(p.clone(), d))
-            .then(|| (client::s(&r[0]).unwrap_or_default(), p, d))
+            .then(|| (client::text(&r[0]).unwrap_or_default(), p, d))
     });
     Ok(match clash {
         Some((other, p, d)) => warehouse::sql::overlap_conflict(&other, &p, d),
@@ -171,9 +171,14 @@ pub(crate) async fn start_job(wh: &BigQueryWarehouse, id: &str) -> Result<JobRec
     let now = chrono::Utc::now().naive_utc();
     let (lo, hi) = bounds(&mine);
     let me = format!("'{id}'");
-    let rows: Vec<Vec<P>> = mine
+    let rows: Vec<Vec<Param>> = mine
         .iter()
-        .map(|(p, d)| vec![P::Str(Some(wh.pipeline.code(*p).into())), P::Date(Some(*d))])
+        .map(|(p, d)| {
+            vec![
+                Param::Str(Some(wh.pipeline.code(*p).into())),
+                Param::Date(Some(*d)),
+            ]
+        })
         .collect();
     let changed = wh
         .bq
@@ -183,44 +188,47 @@ pub(crate) async fn start_job(wh: &BigQueryWarehouse, id: &str) -> Result<JobRec
                  WHERE id = @id AND NOT EXISTS (
                      SELECT 1 FROM ({pending}) AS o
                      JOIN UNNEST(@mine) AS m ON m.p = o.processor_name AND m.d = o.analysis_date)",
-                jobs = wh.t(&schema::JOBS),
+                jobs = wh.table_name(&schema::JOBS),
                 pending = pending_elsewhere(wh, &me, &date_literal(lo), &date_literal(hi)),
             ),
             vec![
-                param("now", P::Timestamp(Some(now))),
-                param("id", P::Str(Some(id.clone()))),
-                client::rows_param("mine", &["p", "d"], &[P::Str(None), P::Date(None)], rows),
+                param("now", Param::Timestamp(Some(now))),
+                param("id", Param::Str(Some(id.clone()))),
+                client::rows_param("mine", &["p", "d"], &[Param::Str(None), Param::Date(None)], rows),
             ],
         )
         .await?;
     if changed.affected == 0 {
         if !job_exists(wh, &id).await? {
-            return Err(WarehouseError::Query(format!("no job {id}")));
+            return Err(WarehouseError::NotFound(format!("no job {id}")));
         }
         return Err(overlap_error(wh, &id, &mine).await?);
     }
     heartbeat(wh, &id, now).await?;
     job(wh, &id)
         .await?
-        .ok_or_else(|| WarehouseError::Query(format!("no job {id}")))
+        .ok_or_else(|| WarehouseError::NotFound(format!("no job {id}")))
 }
 
 /// The job's cells with their checkpoint state from the job's runs.
 pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<JobCell>> {
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT processor_name, analysis_date FROM {} WHERE job_id = @id",
-                wh.t(&schema::JOB_CELLS)
+                wh.table_name(&schema::JOB_CELLS)
             ),
-            vec![param("id", P::Str(Some(id.into())))],
+            vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
     let mut cells = Vec::with_capacity(rows.len());
     for r in &rows {
         cells.push((
-            WarehouseError::stored_processor(&wh.pipeline, &client::s(&r[0]).unwrap_or_default())?,
-            client::d(&r[1]).ok_or_else(|| client::missing("analysis_date"))?,
+            WarehouseError::stored_processor(
+                &wh.pipeline,
+                &client::text(&r[0]).unwrap_or_default(),
+            )?,
+            client::date(&r[1]).ok_or_else(|| client::missing("analysis_date"))?,
         ));
     }
     if cells.is_empty() {
@@ -228,16 +236,16 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     }
     let (lo, hi) = bounds(&cells);
     let runs = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT processor_name, analysis_date, status, UNIX_MICROS(started_at) FROM {}
                  WHERE job_id = @id AND analysis_date BETWEEN @lo AND @hi",
-                wh.t(wh.tables.runs)
+                wh.table_name(wh.tables.runs)
             ),
             vec![
-                param("id", P::Str(Some(id.into()))),
-                param("lo", P::Date(Some(lo))),
-                param("hi", P::Date(Some(hi))),
+                param("id", Param::Str(Some(id.into()))),
+                param("lo", Param::Date(Some(lo))),
+                param("hi", Param::Date(Some(hi))),
             ],
         )
         .await?;
@@ -246,13 +254,16 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     let mut last: BTreeMap<(usize, NaiveDate), (i64, RunStatus)> = BTreeMap::new();
     for r in &runs {
         let (Ok(p), Some(d)) = (
-            WarehouseError::stored_processor(&wh.pipeline, &client::s(&r[0]).unwrap_or_default()),
-            client::d(&r[1]),
+            WarehouseError::stored_processor(
+                &wh.pipeline,
+                &client::text(&r[0]).unwrap_or_default(),
+            ),
+            client::date(&r[1]),
         ) else {
             continue;
         };
-        let status = RunStatus::from(client::s(&r[2]).unwrap_or_default());
-        let at = client::i(&r[3]).unwrap_or(0);
+        let status = RunStatus::from(client::text(&r[2]).unwrap_or_default());
+        let at = client::int(&r[3]).unwrap_or(0);
         let entry = last
             .entry((p.order(), d))
             .or_insert((i64::MIN, RunStatus::Other(String::new())));
@@ -275,17 +286,17 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
 
 /// Renews the lease (one idempotent statement).
 pub(crate) async fn heartbeat(wh: &BigQueryWarehouse, id: &str, at: NaiveDateTime) -> Result<()> {
-    wh.q(
+    wh.query_rows(
         &format!(
             "MERGE {leases} AS l USING (SELECT @id AS job_id, @at AS heartbeat_at) AS s
              ON l.job_id = s.job_id
              WHEN MATCHED AND l.heartbeat_at < s.heartbeat_at THEN UPDATE SET heartbeat_at = s.heartbeat_at
              WHEN NOT MATCHED THEN INSERT (job_id, heartbeat_at) VALUES (s.job_id, s.heartbeat_at)",
-            leases = wh.t(&schema::JOB_LEASES)
+            leases = wh.table_name(&schema::JOB_LEASES)
         ),
         vec![
-            param("id", P::Str(Some(id.into()))),
-            param("at", P::Timestamp(Some(at))),
+            param("id", Param::Str(Some(id.into()))),
+            param("at", Param::Timestamp(Some(at))),
         ],
     )
     .await
@@ -296,7 +307,7 @@ pub(crate) async fn interrupt_stale_jobs(
     wh: &BigQueryWarehouse,
     stale_before: Option<NaiveDateTime>,
 ) -> Result<usize> {
-    let jobs = wh.t(&schema::JOBS);
+    let jobs = wh.table_name(&schema::JOBS);
     let changed = match stale_before {
         None => {
             wh.bq
@@ -313,9 +324,9 @@ pub(crate) async fn interrupt_stale_jobs(
                         "UPDATE {jobs} SET state = 'interrupted'
                          WHERE state = 'running' AND COALESCE(started_at, created_at) < @cutoff
                            AND id NOT IN (SELECT job_id FROM {leases} WHERE heartbeat_at >= @cutoff)",
-                        leases = wh.t(&schema::JOB_LEASES)
+                        leases = wh.table_name(&schema::JOB_LEASES)
                     ),
-                    vec![param("cutoff", P::Timestamp(Some(cutoff)))],
+                    vec![param("cutoff", Param::Timestamp(Some(cutoff)))],
                 )
                 .await?
         }
@@ -323,18 +334,18 @@ pub(crate) async fn interrupt_stale_jobs(
     Ok(changed.affected.max(0) as usize)
 }
 
-fn job_values(job: &JobRecord) -> Vec<P> {
+fn job_values(job: &JobRecord) -> Vec<Param> {
     vec![
-        P::Str(Some(job.id.clone())),
-        P::Str(Some(job.requested_by.clone())),
-        P::Str(Some(job.request.clone())),
-        P::Str(Some(job.state.as_str().into())),
-        P::Str(Some(job.progress.clone())),
-        P::Timestamp(Some(job.created_at)),
-        P::Timestamp(job.started_at),
-        P::Timestamp(job.finished_at),
-        P::Str(job.error.clone()),
-        P::Str(job.snapshot.clone()),
+        Param::Str(Some(job.id.clone())),
+        Param::Str(Some(job.requested_by.clone())),
+        Param::Str(Some(job.request.clone())),
+        Param::Str(Some(job.state.as_str().into())),
+        Param::Str(Some(job.progress.clone())),
+        Param::Timestamp(Some(job.created_at)),
+        Param::Timestamp(job.started_at),
+        Param::Timestamp(job.finished_at),
+        Param::Str(job.error.clone()),
+        Param::Str(job.snapshot.clone()),
     ]
 }
 
@@ -373,13 +384,13 @@ pub(crate) fn safe_job_id(id: &str) -> Result<&str> {
 
 pub(crate) async fn job(wh: &BigQueryWarehouse, id: &str) -> Result<Option<JobRecord>> {
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT {} FROM {} AS t WHERE t.id = @id",
                 schema::select_list(&schema::JOBS, "t"),
-                wh.t(&schema::JOBS)
+                wh.table_name(&schema::JOBS)
             ),
-            vec![param("id", P::Str(Some(id.into())))],
+            vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
     rows.first().map(|r| job_from(r)).transpose()
@@ -387,14 +398,14 @@ pub(crate) async fn job(wh: &BigQueryWarehouse, id: &str) -> Result<Option<JobRe
 
 pub(crate) async fn jobs(wh: &BigQueryWarehouse, limit: usize) -> Result<Vec<JobRecord>> {
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT {} FROM {} AS t ORDER BY t.created_at DESC, t.id DESC LIMIT @lim",
                 // The list leaves the snapshot out (see `Warehouse::jobs`).
                 schema::select_list_without(&schema::JOBS, "t", &["snapshot"]),
-                wh.t(&schema::JOBS)
+                wh.table_name(&schema::JOBS)
             ),
-            vec![param("lim", P::Int(Some(limit as i64)))],
+            vec![param("lim", Param::Int(Some(limit as i64)))],
         )
         .await?;
     rows.iter().map(|r| job_from(r)).collect()
@@ -408,21 +419,21 @@ pub(crate) async fn update_job(wh: &BigQueryWarehouse, job: &JobRecord) -> Resul
                 "UPDATE {} SET state = @state, progress = @progress, started_at = @started,
                         finished_at = @finished, error = @error, snapshot = @snapshot
                  WHERE id = @id",
-                wh.t(&schema::JOBS)
+                wh.table_name(&schema::JOBS)
             ),
             vec![
-                param("id", P::Str(Some(job.id.clone()))),
-                param("state", P::Str(Some(job.state.as_str().into()))),
-                param("progress", P::Str(Some(job.progress.clone()))),
-                param("started", P::Timestamp(job.started_at)),
-                param("finished", P::Timestamp(job.finished_at)),
-                param("error", P::Str(job.error.clone())),
-                param("snapshot", P::Str(job.snapshot.clone())),
+                param("id", Param::Str(Some(job.id.clone()))),
+                param("state", Param::Str(Some(job.state.as_str().into()))),
+                param("progress", Param::Str(Some(job.progress.clone()))),
+                param("started", Param::Timestamp(job.started_at)),
+                param("finished", Param::Timestamp(job.finished_at)),
+                param("error", Param::Str(job.error.clone())),
+                param("snapshot", Param::Str(job.snapshot.clone())),
             ],
         )
         .await?;
     if changed.affected == 0 {
-        return Err(WarehouseError::Query(format!("no job {}", job.id)));
+        return Err(WarehouseError::NotFound(format!("no job {}", job.id)));
     }
     Ok(())
 }

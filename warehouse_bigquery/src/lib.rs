@@ -199,7 +199,7 @@ impl BigQueryWarehouse {
                 &self.names.of(t),
             );
         }
-        self.q(&sql, Vec::new()).await.map(|_| ())
+        self.query_rows(&sql, Vec::new()).await.map(|_| ())
     }
 
     /// One number from a statement written against the plain table names
@@ -216,11 +216,11 @@ impl BigQueryWarehouse {
                 &self.names.of(t),
             );
         }
-        let rows = self.q(&sql, Vec::new()).await?;
+        let rows = self.query_rows(&sql, Vec::new()).await?;
         Ok(rows
             .first()
             .and_then(|r| r.first())
-            .and_then(client::i)
+            .and_then(client::int)
             .unwrap_or(0))
     }
 
@@ -237,7 +237,7 @@ impl BigQueryWarehouse {
             .collect()
     }
 
-    pub(crate) async fn q(
+    pub(crate) async fn query_rows(
         &self,
         sql: &str,
         params: Vec<gcp_bigquery_client::model::query_parameter::QueryParameter>,
@@ -245,7 +245,7 @@ impl BigQueryWarehouse {
         Ok(self.bq.query(sql, params).await?.rows)
     }
 
-    pub(crate) fn t(&self, t: &TableDef) -> String {
+    pub(crate) fn table_name(&self, t: &TableDef) -> String {
         self.names.of(t)
     }
 }
@@ -274,7 +274,7 @@ impl Warehouse for BigQueryWarehouse {
     }
 
     async fn status(&self) -> Result<WarehouseStatus> {
-        self.q("SELECT 1", vec![]).await?;
+        self.query_rows("SELECT 1", vec![]).await?;
         Ok(WarehouseStatus {
             backend: "bigquery".into(),
             location: format!("{}/{}*", self.names.project, self.names.prefix),

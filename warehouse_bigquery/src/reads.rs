@@ -10,7 +10,7 @@ use domain::{Builtin, ProcessorId, Runner};
 use serde_json::Value;
 use warehouse::{Result, WarehouseError};
 
-use crate::client::{self, param, P};
+use crate::client::{self, param, Param};
 use crate::schema::{self, TableDef};
 use crate::BigQueryWarehouse;
 
@@ -20,18 +20,18 @@ pub(crate) async fn failures_of(
     date: NaiveDate,
 ) -> Result<std::collections::HashMap<String, String>> {
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT entity_id, COALESCE(failure_category, '') FROM {}
                  WHERE analysis_date = @date AND UPPER(processor_name) IN (UPPER(@code), UPPER(@name))
                    AND entity_id <> @date_level",
-                wh.t(wh.tables.failures)
+                wh.table_name(wh.tables.failures)
             ),
             vec![
-                param("date", P::Date(Some(date))),
-                param("code", P::Str(Some(wh.pipeline.code(p).into()))),
-                param("name", P::Str(Some(wh.pipeline.spec(p).name.clone()))),
-                param("date_level", P::Str(Some(DATE_LEVEL.into()))),
+                param("date", Param::Date(Some(date))),
+                param("code", Param::Str(Some(wh.pipeline.code(p).into()))),
+                param("name", Param::Str(Some(wh.pipeline.spec(p).name.clone()))),
+                param("date_level", Param::Str(Some(DATE_LEVEL.into()))),
             ],
         )
         .await?;
@@ -39,8 +39,8 @@ pub(crate) async fn failures_of(
         .iter()
         .filter_map(|r| {
             Some((
-                client::s(r.first()?)?,
-                client::s(r.get(1)?).unwrap_or_default(),
+                client::text(r.first()?)?,
+                client::text(r.get(1)?).unwrap_or_default(),
             ))
         })
         .collect())
@@ -53,14 +53,14 @@ pub(crate) async fn records_of<T: serde::de::DeserializeOwned>(
 ) -> Result<Vec<T>> {
     let t = wh.tables.output(&wh.pipeline, p)?;
     let rows = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT {} FROM {} AS t WHERE t.{} = @date",
                 schema::select_list(t, "t"),
-                wh.t(t),
+                wh.table_name(t),
                 wh.pipeline.spec(p).date_column
             ),
-            vec![param("date", P::Date(Some(date)))],
+            vec![param("date", Param::Date(Some(date)))],
         )
         .await?;
     rows.iter()
@@ -95,8 +95,8 @@ pub(crate) async fn player_games(
 ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
     let params = || {
         vec![
-            param("start", P::Date(Some(from))),
-            param("end", P::Date(Some(to))),
+            param("start", Param::Date(Some(from))),
+            param("end", Param::Date(Some(to))),
         ]
     };
     let decode = |t: &TableDef, rows: Vec<Vec<Value>>| -> Result<Vec<Value>> {
@@ -106,23 +106,23 @@ pub(crate) async fn player_games(
             .collect())
     };
     let games = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT {} FROM {} AS t WHERE t.game_date BETWEEN @start AND @end
                  ORDER BY t.game_date, t.player_lookup, t.game_id",
                 schema::select_list(&schema::PLAYER_GAMES, "t"),
-                wh.t(&schema::PLAYER_GAMES)
+                wh.table_name(&schema::PLAYER_GAMES)
             ),
             params(),
         )
         .await?;
     let schedule = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT {} FROM {} AS t WHERE t.game_date BETWEEN @start AND @end
                  ORDER BY t.game_date, t.game_id",
                 schema::select_list(&schema::SCHEDULE, "t"),
-                wh.t(&schema::SCHEDULE)
+                wh.table_name(&schema::SCHEDULE)
             ),
             params(),
         )
@@ -184,13 +184,13 @@ pub(crate) async fn recent_box_scores(
 ) -> Result<Vec<PlayerGame>> {
     let (lo, _) = warehouse::sql::trace_window(date);
     let window = vec![
-        param("player", P::Str(Some(player.into()))),
-        param("date", P::Date(Some(date))),
-        param("lo", P::Date(Some(lo))),
+        param("player", Param::Str(Some(player.into()))),
+        param("date", Param::Date(Some(date))),
+        param("lo", Param::Date(Some(lo))),
     ];
-    let pgs = wh.t(&schema::PLAYER_GAMES);
+    let pgs = wh.table_name(&schema::PLAYER_GAMES);
     let recent = wh
-        .q(
+        .query_rows(
             &format!(
                 "SELECT {} FROM {pgs} AS t WHERE t.player_lookup = @player AND t.game_date BETWEEN @lo AND @date
                  ORDER BY t.game_date DESC, t.game_id DESC LIMIT 10",

@@ -24,7 +24,7 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use warehouse::Result;
 
-use crate::client::{param, P};
+use crate::client::{param, Param};
 use crate::schema::{self, TableDef};
 use crate::BigQueryWarehouse;
 
@@ -60,7 +60,7 @@ impl Staging {
     }
 
     /// Adds a row: `values` in the order of `schema::stage_columns(t)`.
-    pub fn push(&mut self, t: &'static TableDef, values: &[P]) {
+    pub fn push(&mut self, t: &'static TableDef, values: &[Param]) {
         let entry = self.tables.entry(t.name).or_insert((t, Vec::new()));
         let mut row: Map<String, Value> = schema::row_json(&schema::stage_columns(t), values);
         row.insert("write_id".into(), Value::String(self.id.clone()));
@@ -149,7 +149,7 @@ impl Staging {
                         .bq
                         .query(
                             &format!("DELETE FROM {} WHERE write_id = @w", wh.names.stage(t)),
-                            vec![param("w", P::Str(Some(self.id.clone())))],
+                            vec![param("w", Param::Str(Some(self.id.clone())))],
                         )
                         .await;
                 }

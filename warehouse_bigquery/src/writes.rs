@@ -11,7 +11,7 @@ use domain::processors::Records;
 use serde_json::Value;
 use warehouse::{CellWrite, Result, RunRow, UpstreamLoad, WarehouseError};
 
-use crate::client::P;
+use crate::client::Param;
 use crate::schema::{self, TableDef};
 use crate::stage::{date_literal, Staging};
 use crate::BigQueryWarehouse;
@@ -19,39 +19,39 @@ use domain::pipeline::Pipeline;
 
 /// A run row's values in the runs' staging-twin order (`wh.tables.runs` columns, then
 /// `RUN_STAGE_EXTRAS`).
-fn staged_run(pipeline: &Pipeline, run: &RunRow, replace_failures: bool) -> Vec<P> {
+fn staged_run(pipeline: &Pipeline, run: &RunRow, replace_failures: bool) -> Vec<Param> {
     let spec = pipeline.spec(run.processor);
     vec![
-        P::Str(Some(run.run_id.clone())),
-        P::Str(run.job_id.clone()),
-        P::Str(Some(spec.name.clone())),
-        P::Date(Some(run.analysis_date)),
-        P::Str(Some(run.status.to_string())),
-        P::Int(Some(run.records_written)),
-        P::Int(Some(run.failures_written)),
-        P::Int(Some(run.expected_count)),
-        P::Bool(Some(run.dependency_check_passed)),
-        P::Int(Some(run.duration_ms)),
-        P::Str(Some(run.processor_version.clone())),
-        P::Str(run.error.clone()),
-        P::Timestamp(Some(run.started_at)),
-        P::Str(Some(spec.code.clone())),
-        P::Bool(Some(replace_failures)),
+        Param::Str(Some(run.run_id.clone())),
+        Param::Str(run.job_id.clone()),
+        Param::Str(Some(spec.name.clone())),
+        Param::Date(Some(run.analysis_date)),
+        Param::Str(Some(run.status.to_string())),
+        Param::Int(Some(run.records_written)),
+        Param::Int(Some(run.failures_written)),
+        Param::Int(Some(run.expected_count)),
+        Param::Bool(Some(run.dependency_check_passed)),
+        Param::Int(Some(run.duration_ms)),
+        Param::Str(Some(run.processor_version.clone())),
+        Param::Str(run.error.clone()),
+        Param::Timestamp(Some(run.started_at)),
+        Param::Str(Some(spec.code.clone())),
+        Param::Bool(Some(replace_failures)),
     ]
 }
 
 /// A command's value as a parameter of its column's type (NULLs typed).
-fn command_value(ty: ColumnType, v: &domain::processors::Value) -> P {
+fn command_value(ty: ColumnType, v: &domain::processors::Value) -> Param {
     use domain::processors::Value as V;
     match (ty, v) {
-        (_, V::Int(i)) => P::Int(Some(*i)),
-        (_, V::Float(f)) => P::Float(Some(*f)),
-        (_, V::Text(t)) => P::Str(Some(t.clone())),
-        (_, V::Bool(b)) => P::Bool(Some(*b)),
-        (ColumnType::Int, V::Null) => P::Int(None),
-        (ColumnType::Float, V::Null) => P::Float(None),
-        (ColumnType::Text, V::Null) => P::Str(None),
-        (ColumnType::Bool, V::Null) => P::Bool(None),
+        (_, V::Int(i)) => Param::Int(Some(*i)),
+        (_, V::Float(f)) => Param::Float(Some(*f)),
+        (_, V::Text(t)) => Param::Str(Some(t.clone())),
+        (_, V::Bool(b)) => Param::Bool(Some(*b)),
+        (ColumnType::Int, V::Null) => Param::Int(None),
+        (ColumnType::Float, V::Null) => Param::Float(None),
+        (ColumnType::Text, V::Null) => Param::Str(None),
+        (ColumnType::Bool, V::Null) => Param::Bool(None),
     }
 }
 
@@ -72,7 +72,7 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
         return Ok(());
     };
     let mut staging = Staging::new();
-    let feature_names = P::StrArray(
+    let feature_names = Param::StrArray(
         domain::processors::FEATURE_NAMES
             .iter()
             .map(|n| (*n).to_string())
@@ -84,8 +84,8 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
         let p = w.output.processor;
         processors.insert(p.order());
         let out = wh.tables.output(&wh.pipeline, p)?;
-        let at = P::Timestamp(Some(w.written_at));
-        let run_id = P::Str(Some(w.run.run_id.clone()));
+        let at = Param::Timestamp(Some(w.written_at));
+        let run_id = Param::Str(Some(w.run.run_id.clone()));
         let values = match &w.output.records {
             Records::Psza(r) => encode(r)?,
             Records::Pdc(r) => encode(r)?,
@@ -94,8 +94,10 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
             Records::Rows(rows) => {
                 // A command's rows: entity, date, its columns, run id, time.
                 for r in rows {
-                    let mut row =
-                        vec![P::Str(Some(r.entity.clone())), P::Date(Some(w.output.date))];
+                    let mut row = vec![
+                        Param::Str(Some(r.entity.clone())),
+                        Param::Date(Some(w.output.date)),
+                    ];
                     row.extend(
                         wh.pipeline
                             .spec(p)
@@ -128,15 +130,15 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
                 staging.push(
                     wh.tables.failures,
                     &[
-                        P::Str(Some(wh.pipeline.spec(p).name.clone())),
+                        Param::Str(Some(wh.pipeline.spec(p).name.clone())),
                         run_id.clone(),
-                        P::Date(Some(w.output.date)),
-                        P::Str(Some(f.entity_id.clone())),
-                        P::Str(Some(f.category.code().into())),
-                        P::Str(Some(f.reason.clone())),
-                        P::Bool(Some(f.can_retry)),
-                        P::Str(f.upstream_processor.map(|u| wh.pipeline.code(u).into())),
-                        P::Str(f.upstream_category.clone()),
+                        Param::Date(Some(w.output.date)),
+                        Param::Str(Some(f.entity_id.clone())),
+                        Param::Str(Some(f.category.code().into())),
+                        Param::Str(Some(f.reason.clone())),
+                        Param::Bool(Some(f.can_retry)),
+                        Param::Str(f.upstream_processor.map(|u| wh.pipeline.code(u).into())),
+                        Param::Str(f.upstream_category.clone()),
                         at.clone(),
                     ],
                 );
@@ -173,7 +175,7 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
                            WHERE s.write_id = '{id}' AND s.replace_failures
                              AND s.analysis_date = f.analysis_date
                              AND UPPER(f.processor_name) IN (UPPER(s.processor_name), s.processor_code));\n",
-            failures = wh.t(wh.tables.failures),
+            failures = wh.table_name(wh.tables.failures),
         );
         if staging.has_rows(wh.tables.failures) {
             body += &staging.copy_sql(wh, wh.tables.failures);
@@ -235,7 +237,7 @@ pub(crate) async fn load_upstream_rows(
         body += &format!(
             "DELETE FROM {target} AS t WHERE t.game_date BETWEEN {lo} AND {hi}
                AND t.game_date IN (SELECT s.game_date FROM {stage} AS s WHERE s.write_id = '{id}');\n",
-            target = wh.t(t),
+            target = wh.table_name(t),
             stage = wh.names.stage(t),
             id = staging.id,
         );
@@ -274,7 +276,10 @@ pub(crate) async fn load_universe(
     let universe = &wh.pipeline.universe;
     let mut staging = Staging::new();
     for r in &rows {
-        let mut row = vec![P::Str(Some(r.entity.clone())), P::Date(Some(r.date))];
+        let mut row = vec![
+            Param::Str(Some(r.entity.clone())),
+            Param::Date(Some(r.date)),
+        ];
         row.extend(
             universe
                 .columns
@@ -288,7 +293,7 @@ pub(crate) async fn load_universe(
     let body = format!(
         "DELETE FROM {target} AS t WHERE t.{col} BETWEEN {lo} AND {hi}
            AND t.{col} IN (SELECT s.{col} FROM {stage} AS s WHERE s.write_id = '{id}');\n",
-        target = wh.t(t),
+        target = wh.table_name(t),
         col = universe.date_column,
         stage = wh.names.stage(t),
         id = staging.id,

@@ -204,6 +204,11 @@ async fn scenario(store: Store<'_>) -> Observed {
     let cancel = AtomicBool::new(false);
     let load = load_until(wh, "2021-11-04").await;
     assert!(load.game_rows > 3000, "{load:?}");
+    let unknown = wh.start_job("job-that-never-was").await.unwrap_err();
+    assert!(
+        matches!(unknown, warehouse::WarehouseError::NotFound(_)),
+        "{unknown:?}"
+    );
     o.push(
         "game dates",
         wh.game_dates(range)

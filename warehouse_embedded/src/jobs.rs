@@ -160,7 +160,7 @@ pub(crate) fn start(
         .map_err(query_err)?;
     if n == 0 {
         let _ = tx.rollback();
-        return Err(WarehouseError::Query(format!("no job {id}")));
+        return Err(WarehouseError::NotFound(format!("no job {id}")));
     }
     let job = tx
         .query_row(
@@ -247,7 +247,7 @@ pub(crate) fn update(conn: &mut Connection, job: &JobRecord) -> Result<()> {
         )
         .map_err(query_err)?;
     if n == 0 {
-        return Err(WarehouseError::Query(format!("no job {}", job.id)));
+        return Err(WarehouseError::NotFound(format!("no job {}", job.id)));
     }
     Ok(())
 }

@@ -7,8 +7,10 @@
 //! dashboard's reads. Connections are kept after use: their prepared-statement
 //! caches make the backfill's many small writes cheap.
 
+mod ddl;
 mod jobs;
 mod migrations;
+mod outcomes;
 mod outputs;
 mod shared_sql;
 mod upstream;
@@ -154,7 +156,7 @@ impl EmbeddedWarehouse {
         apply_limits(&conn, limits, &location)?;
         let schema_version = migrations::migrate(&conn, &location)?;
         let dialect = Dialect::duckdb(Arc::clone(&pipeline));
-        outputs::create_pipeline_tables(&conn, &dialect, &location)?;
+        ddl::create_pipeline_tables(&conn, &dialect, &location)?;
         Ok(Self::from_root(
             dialect,
             conn,
@@ -194,7 +196,7 @@ impl EmbeddedWarehouse {
         apply_limits(&conn, &limits, ":memory:")?;
         let schema_version = migrations::migrate(&conn, ":memory:")?;
         let dialect = Dialect::duckdb(pipeline);
-        outputs::create_pipeline_tables(&conn, &dialect, ":memory:")?;
+        ddl::create_pipeline_tables(&conn, &dialect, ":memory:")?;
         Ok(Self::from_root(
             dialect,
             conn,
@@ -281,7 +283,7 @@ impl QueryPort for EmbeddedWarehouse {
 impl Warehouse for EmbeddedWarehouse {
     async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>> {
         let player = player.to_string();
-        self.with_conn(move |conn, _| outputs::recent_box_scores(conn, &player, date))
+        self.with_conn(move |conn, _| outcomes::recent_box_scores(conn, &player, date))
             .await
     }
 
@@ -333,7 +335,7 @@ impl Warehouse for EmbeddedWarehouse {
         processors: &[ProcessorId],
     ) -> Result<UpstreamSet> {
         let processors = processors.to_vec();
-        self.with_conn(move |c, d| outputs::upstream_outcomes(c, d, date, &processors))
+        self.with_conn(move |c, d| outcomes::upstream_outcomes(c, d, date, &processors))
             .await
     }
 

@@ -296,3 +296,12 @@ fn the_pipeline_validator_knows_every_word_duckdb_reserves() {
         .collect();
     assert!(missing.is_empty(), "not refused: {missing:?}");
 }
+
+#[tokio::test]
+async fn an_unknown_job_is_not_found_and_nothing_changes() {
+    let wh = EmbeddedWarehouse::in_memory(Arc::new(domain::pipeline::nba())).unwrap();
+    let e = wh.start_job("job-that-never-was").await.unwrap_err();
+    assert!(matches!(e, WarehouseError::NotFound(_)), "{e:?}");
+    assert!(e.to_string().contains("job-that-never-was"), "{e}");
+    assert!(wh.jobs(10).await.unwrap().is_empty());
+}

@@ -325,24 +325,28 @@ impl Reconciliation {
                         .filter(|c| c.date >= dates[0] && c.date <= dates[dates.len() - 1])
                         .count()
                         == dates.len();
-                if contiguous {
-                    format!(
-                        "{program} backfill --processor {code} --start-date {} --end-date {} --only-gaps",
-                        dates[0],
-                        dates[dates.len() - 1]
-                    )
-                } else {
-                    format!(
-                        "{program} backfill --processor {code} --dates {}",
-                        dates
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )
-                }
+                rerun_command(program, code, &dates, contiguous)
             })
             .collect()
+    }
+}
+
+/// The CLI command that re-runs one processor's `dates` (sorted): a
+/// contiguous stretch of gaps as a range with `--only-gaps`, otherwise the
+/// dates listed. The one place a re-run command is spelled.
+pub fn rerun_command(program: &str, code: &str, dates: &[NaiveDate], as_range: bool) -> String {
+    match (as_range, dates.first(), dates.last()) {
+        (true, Some(first), Some(last)) => format!(
+            "{program} backfill --processor {code} --start-date {first} --end-date {last} --only-gaps"
+        ),
+        _ => format!(
+            "{program} backfill --processor {code} --dates {}",
+            dates
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
     }
 }
 

@@ -178,15 +178,8 @@ impl JobSummary {
         }
         by.into_iter()
             .map(|(order, dates)| {
-                format!(
-                    "{program} backfill --processor {} --dates {}",
-                    pipeline.processors[order].code,
-                    dates
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )
+                let code = &pipeline.processors[order].code;
+                domain::report::rerun_command(program, code, &dates, false)
             })
             .collect()
     }

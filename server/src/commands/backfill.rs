@@ -128,14 +128,14 @@ async fn backfill_through(
             "--legacy needs the store to itself: stop the server first".into(),
         ));
     }
-    let form = app::api::RerunForm {
-        p: cmd.processor.clone().unwrap_or_default(),
-        dates: cmd.dates.clone(),
-        start: cmd.start_date.clone(),
-        end: cmd.end_date.clone(),
-        mode: Some(if cmd.only_gaps { "gaps" } else { "all" }.into()),
-        downstream: Some(if cmd.downstream { "yes" } else { "no" }.into()),
-    };
+    let form = app::api::RerunForm::of_choices(
+        cmd.processor.clone().unwrap_or_default(),
+        cmd.dates.clone(),
+        cmd.start_date.clone(),
+        cmd.end_date.clone(),
+        cmd.only_gaps,
+        cmd.downstream,
+    );
     if cmd.dry_run {
         let cells = remote.preview(&form).await?;
         print_plan(&config.pipeline(), &cells);

@@ -3,9 +3,7 @@
 //! planted the way that system would write them give the same answers on
 //! the embedded store and on BigQuery through the emulator.
 
-mod common;
-
-use common::{bigquery, d, expected_players, load_until};
+use crate::common::{bigquery, d, expected_players, load_until};
 use domain::{DateRange, ProcessorId as P};
 use engine::backfill::{BackfillRequest, RawBackfillRequest};
 use warehouse::Warehouse;

@@ -5,9 +5,7 @@
 //! command that exits non-zero fails its cell, keeps the cell's old rows and
 //! leaves its stderr on the run row.
 
-mod common;
-
-use common::{bigquery, d, load_until, numbers};
+use crate::common::{bigquery, d, load_until, numbers};
 use std::path::Path;
 
 use domain::report::CellCounts;
@@ -15,8 +13,8 @@ use domain::{DateRange, ProcessorId as P};
 use warehouse::{FailureFilter, JobState, RunStatus, Warehouse};
 use warehouse_embedded::EmbeddedWarehouse;
 
-const PIPELINE: &str = include_str!("../../pipelines/nba-rest-days/pipeline.toml");
-const SCRIPT: &str = include_str!("../../pipelines/nba-rest-days/rest_days.py");
+const PIPELINE: &str = include_str!("../../../pipelines/nba-rest-days/pipeline.toml");
+const SCRIPT: &str = include_str!("../../../pipelines/nba-rest-days/rest_days.py");
 
 /// Installs the example pipeline, its commands run in `dir` (a copy of the
 /// example's directory, so a test can break the script).
@@ -36,7 +34,7 @@ async fn run(
     start: &str,
     end: &str,
 ) -> engine::backfill::JobSummary {
-    common::backfill_range(wh, processors, start, end).await
+    crate::common::backfill_range(wh, processors, start, end).await
 }
 
 async fn rest_cells(wh: &dyn Warehouse, rest: P) -> Vec<CellCounts> {

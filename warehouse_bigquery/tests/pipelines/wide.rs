@@ -3,9 +3,7 @@
 //! masks. Rows planted for the last two give the same, exact answers on the
 //! embedded store and on BigQuery through the emulator.
 
-mod common;
-
-use common::{bigquery, d, expected_players, load_until};
+use crate::common::{bigquery, d, expected_players, load_until};
 use domain::{DateRange, ProcessorId as P};
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;

@@ -5,18 +5,16 @@
 //! the expected customers computed here from the CSV itself; loading and
 //! running twice changes nothing; a broken row changes nothing.
 
-mod common;
-
+use crate::common::{d, numbers};
 use chrono::NaiveDate;
-use common::{d, numbers};
 use std::collections::BTreeSet;
 
 use domain::{DateRange, FailureCategory, ProcessorId as P};
 use warehouse::{JobState, PlayerFilter, Warehouse};
 use warehouse_embedded::EmbeddedWarehouse;
 
-const PIPELINE: &str = include_str!("../../pipelines/orders/pipeline.toml");
-const ORDERS: &str = include_str!("../../pipelines/orders/orders.csv");
+const PIPELINE: &str = include_str!("../../../pipelines/orders/pipeline.toml");
+const ORDERS: &str = include_str!("../../../pipelines/orders/orders.csv");
 const FIRST: &str = "2024-03-01";
 const LAST: &str = "2024-03-10";
 
@@ -58,7 +56,7 @@ fn range() -> DateRange {
 }
 
 async fn run(wh: &dyn Warehouse, processors: &[P]) -> engine::backfill::JobSummary {
-    common::backfill_range(wh, processors, FIRST, LAST).await
+    crate::common::backfill_range(wh, processors, FIRST, LAST).await
 }
 
 async fn universe_rows(wh: &dyn Warehouse) -> i64 {
@@ -221,8 +219,10 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
         .sum();
     // Two runs wrote the table: each row is there once.
     assert_eq!(embedded.count_for_tests(count).unwrap(), records);
-    let prefix = common::unique_prefix("o");
-    let bq = common::bigquery_at(&prefix, &pipeline).await.unwrap();
+    let prefix = crate::common::unique_prefix("o");
+    let bq = crate::common::bigquery_at(&prefix, &pipeline)
+        .await
+        .unwrap();
     let on_bigquery = scenario(&bq, daily, loyalty).await;
     assert_eq!(bq.count_for_tests(count).await.unwrap(), records);
     assert_eq!(on_bigquery, on_embedded);
@@ -245,7 +245,7 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
 
     // Opened again: the tables fit. A command's table someone changed, or a
     // universe that lost a column, is refused at open, naming both lists.
-    assert!(common::bigquery_at(&prefix, &pipeline).await.is_ok());
+    assert!(crate::common::bigquery_at(&prefix, &pipeline).await.is_ok());
     for (table, ddl, needed_by) in [
         (
             "shop_metrics.customer_loyalty",
@@ -269,7 +269,7 @@ async fn a_universe_of_its_own_gives_the_same_answers_on_both_stores() {
         bq.execute_for_tests(&format!("CREATE TABLE {table} {ddl}"))
             .await
             .unwrap();
-        let e = common::bigquery_at(&prefix, &pipeline)
+        let e = crate::common::bigquery_at(&prefix, &pipeline)
             .await
             .err()
             .unwrap()

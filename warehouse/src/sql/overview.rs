@@ -1,0 +1,125 @@
+//! The overview's queries: game dates, table counts, expected entities.
+
+use super::*;
+
+/// Per date of the range with universe rows: games (the NBA box scores'
+/// distinct games; another universe counts its rows), universe rows,
+/// expected entities.
+pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
+    let u = d.universe();
+    let who_is_expected = expected_condition(u);
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let games = if u.is_nba() {
+        "COUNT(DISTINCT game_id)"
+    } else {
+        "COUNT(*)"
+    };
+    let sql = format!(
+        "SELECT {ud}, {games}, COUNT(*),
+                COUNT(DISTINCT CASE WHEN {who_is_expected} THEN {ue} END)
+         FROM {pgs} WHERE {ud} BETWEEN {start} AND {end}
+         GROUP BY {ud} ORDER BY {ud}",
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
+    );
+    b.finish(sql)
+}
+
+/// The tables the overview counts, each once, with the date column each is
+/// filtered on: the universe (with the NBA schedule), every processor's
+/// table, the failures and the runs.
+pub fn counted_tables(p: &Pipeline) -> Vec<(&str, &str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    if p.universe.is_nba() {
+        out.push((SCHEDULE, "game_date"));
+    }
+    out.push((&p.universe.table, &p.universe.date_column));
+    out.extend(
+        p.processors
+            .iter()
+            .map(|s| (s.output_table.as_str(), s.date_column.as_str())),
+    );
+    out.extend([
+        (p.failures_table.as_str(), "analysis_date"),
+        (p.runs_table.as_str(), "analysis_date"),
+    ]);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(t, _)| seen.insert(*t));
+    out
+}
+
+/// The rows of each [`counted_tables`] table within the range. Columns:
+/// the table's position in that list, its rows.
+pub fn table_counts(d: &Dialect, range: DateRange) -> Query {
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let sql = counted_tables(d.pipeline())
+        .iter()
+        .enumerate()
+        .map(|(i, (t, c))| {
+            format!(
+                "SELECT {i} AS k, COUNT(*) AS n FROM {} WHERE {c} BETWEEN {start} AND {end}",
+                d.table(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    b.finish(sql)
+}
+
+/// [`table_counts`]' rows as counts in [`counted_tables`] order.
+pub fn table_counts_of(p: &Pipeline, rows: &[(i64, i64)]) -> Vec<crate::TableCount> {
+    counted_tables(p)
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| crate::TableCount {
+            table: (*t).to_string(),
+            rows: rows
+                .iter()
+                .find(|(k, _)| *k == i as i64)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect()
+}
+
+/// One row of [`table_counts`].
+pub fn table_count_row(r: &dyn SqlRow) -> Result<(i64, i64)> {
+    Ok((r.int(0)?.unwrap_or(-1), r.int(1)?.unwrap_or(0)))
+}
+
+/// The expected entities per date of the range, each once, by date then
+/// entity (what a command reads on stdin). Columns: date, entity.
+pub fn expected_entities(d: &Dialect, range: DateRange) -> Query {
+    let u = d.universe();
+    let who_is_expected = expected_condition(u);
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let sql = format!(
+        "SELECT DISTINCT {ud}, {ue} FROM {pgs}
+         WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
+         ORDER BY {ud}, {ue}",
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
+    );
+    b.finish(sql)
+}
+
+/// One row of [`expected_entities`].
+pub fn expected_entity_row(r: &dyn SqlRow) -> Result<(NaiveDate, String)> {
+    Ok((
+        r.required_date(0, "the universe date")?,
+        r.text(1)?.unwrap_or_default(),
+    ))
+}
+
+pub fn game_date_row(r: &dyn SqlRow) -> Result<GameDateSummary> {
+    Ok(GameDateSummary {
+        game_date: r.required_date(0, "game_date")?,
+        games: r.int(1)?.unwrap_or(0),
+        player_rows: r.int(2)?.unwrap_or(0),
+        expected_players: r.int(3)?.unwrap_or(0),
+    })
+}

@@ -1,0 +1,105 @@
+//! The reconciliation of a range: one set-based statement and its rows.
+
+use super::*;
+
+/// The reconciliation of a range as one set-based statement, whatever the
+/// range length or the processors asked for. Each (date, player) seen
+/// anywhere (expected, a record, a failure) gets one mask
+/// (`domain::reconcile::Mask`: the expected flag and three words of
+/// processor bits), so the accounting is one grouping over the range's rows;
+/// the statement returns the few distinct masks per date with their player
+/// counts (kind 0), failure rows per (processor, date, normalised category)
+/// with the date-level flag (kind 1) and runs per (processor, date) with the
+/// latest (kind 2); `domain::reconcile::cells` turns them into cells.
+/// Columns: see [`accounting_row`].
+///
+/// Kept small on purpose: DuckDB re-plans a prepared statement that reads
+/// tables on every execution, so planning is paid per call.
+pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
+    let p = d.pipeline();
+    let u = &p.universe;
+    let who_is_expected = expected_condition(u);
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let date_level = b.text("date_level", Some(DATE_LEVEL));
+    let record_marks = domain::reconcile::union_per_processor(p, |s| {
+        format!(
+            "SELECT {c}, {e}, 0, {bit}, 0, 0 FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            c = s.date_column,
+            t = d.table(&s.output_table),
+            e = s.entity_column,
+            bit = mask::processor_bit(s.id),
+        )
+    });
+    let bit = processor_bit_sql(d.pipeline(), "processor_name");
+    let null_int = d.null(SqlType::Int);
+    let sql = format!(
+        "WITH fails AS (
+             SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
+             FROM {failures}
+             WHERE analysis_date BETWEEN {start} AND {end}
+         ),
+         marks AS (
+             SELECT {ud} AS d, {ue} AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i
+             FROM {pgs}
+             WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
+             UNION ALL {record_marks}
+             UNION ALL SELECT d, entity_id, 0, 0, bit,
+                 CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END
+             FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
+         ),
+         per_player AS (
+             SELECT d, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i
+             FROM marks GROUP BY d, p
+         ),
+         runs AS ({latest_runs})
+         SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
+                {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3,
+                {null_text} AS s3
+         FROM per_player GROUP BY d, e, r, f, i
+         UNION ALL
+         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL,
+                NULL
+         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
+         UNION ALL
+         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
+                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END
+         FROM runs",
+        failures = d.failures(),
+        pgs = d.table(&u.table),
+        ud = u.date_column,
+        ue = u.entity_column,
+        expected_categories = expected_spellings_sql(),
+        null_text = d.null(SqlType::Text),
+        any_date_level = d.any(&format!("entity_id = {date_level}")),
+        started = d.micros("started_at"),
+        error_chars = domain::report::LAST_RUN_ERROR_CHARS,
+        latest_runs = d.latest_runs(&format!(
+            "SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at, error
+             FROM {runs} WHERE analysis_date BETWEEN {start} AND {end}",
+            runs = d.runs(),
+        )),
+    );
+    b.finish(sql)
+}
+
+/// One row of [`reconcile`]: kind, date, record bits or processor bit,
+/// count, category or last run id, last status, expected or date-level flag,
+/// last start, failure bits, investigate bits, the last run's error when it
+/// failed.
+pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
+    let int = |i: usize| r.int(i)?.ok_or_else(|| missing("a reconciliation count"));
+    Ok(AccountingRow {
+        kind: int(0)?,
+        date: r.required_date(1, "the cell date")?,
+        key: int(2)?,
+        count: int(3)?,
+        text: r.text(4)?,
+        status: r.text(5)?,
+        flag: r.flag(6)?,
+        started_at: r.micros(7)?,
+        failure_bits: r.int(8)?,
+        investigate_bits: r.int(9)?,
+        error: r.text(10)?,
+    })
+}

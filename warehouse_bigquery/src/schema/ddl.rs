@@ -1,0 +1,199 @@
+//! Creating and checking the store's datasets and tables over the network.
+
+use super::*;
+
+/// The tables of `dataset` (every page), or `None` if the dataset is missing.
+async fn list_tables(
+    wh: &crate::BigQueryWarehouse,
+    dataset: &str,
+) -> warehouse::Result<Option<std::collections::BTreeSet<String>>> {
+    use gcp_bigquery_client::table::ListOptions;
+    let mut names = std::collections::BTreeSet::new();
+    let mut page: Option<String> = None;
+    loop {
+        let mut options = ListOptions::default().max_results(1000);
+        if let Some(token) = page.take() {
+            options = options.page_token(token);
+        }
+        let list = match wh
+            .bq
+            .client
+            .table()
+            .list(&wh.bq.project, dataset, options)
+            .await
+        {
+            Ok(list) => list,
+            Err(e) if crate::client::is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(crate::client::bq_error(e)),
+        };
+        for t in list.tables.unwrap_or_default() {
+            names.insert(t.table_reference.table_id);
+        }
+        match list.next_page_token {
+            Some(token) if !token.is_empty() => page = Some(token),
+            _ => return Ok(Some(names)),
+        }
+    }
+}
+
+/// Creates what is missing: one table listing per dataset (six calls when
+/// everything exists), then a dataset or `CREATE TABLE` only where needed.
+pub(crate) async fn ensure(
+    wh: &crate::BigQueryWarehouse,
+    location: Option<&str>,
+) -> warehouse::Result<()> {
+    let mut existing = std::collections::BTreeMap::new();
+    for ds in wh.tables.datasets() {
+        let id = wh.names.dataset(ds);
+        // A dataset without tables may be missing: the emulator lists a
+        // missing dataset as empty (BigQuery answers 404), so create it then;
+        // "already exists" is fine.
+        let tables = match list_tables(wh, &id).await? {
+            Some(tables) if !tables.is_empty() => tables,
+            listed => {
+                let mut dataset =
+                    gcp_bigquery_client::model::dataset::Dataset::new(&wh.bq.project, &id);
+                if let Some(loc) = location {
+                    dataset = dataset.location(loc);
+                }
+                if let Err(e) = wh.bq.client.dataset().create(dataset).await {
+                    let exists = wh
+                        .bq
+                        .client
+                        .dataset()
+                        .get(&wh.bq.project, &id)
+                        .await
+                        .is_ok();
+                    if !exists {
+                        return Err(crate::client::bq_error(e));
+                    }
+                }
+                listed.unwrap_or_default()
+            }
+        };
+        existing.insert(ds, tables);
+    }
+    let has = |ds: &str, name: &str| existing.get(ds).is_some_and(|t| t.contains(name));
+    check_pipeline_columns(wh).await?;
+    for t in wh.tables.all() {
+        if !has(t.dataset, t.name) {
+            wh.bq.query(&wh.names.create_table(t), vec![]).await?;
+            if t.name == JOB_LOCK.name {
+                wh.bq
+                    .query(
+                        &format!(
+                            "INSERT INTO {lock} (name, taken_at)
+                             SELECT 'jobs', CURRENT_TIMESTAMP() FROM UNNEST([1])
+                             WHERE NOT EXISTS (SELECT 1 FROM {lock})",
+                            lock = wh.names.of(t)
+                        ),
+                        vec![],
+                    )
+                    .await?;
+            }
+        }
+        if t.staged && !has(STAGE_DATASET, &stage_name(t)) {
+            wh.bq.query(&wh.names.create_stage(t), vec![]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a pipeline table that already exists without the columns
+/// Rollcall needs, naming both lists (what the embedded store checks at
+/// open too): a command's table must be exactly its declaration; an
+/// observed table or a universe of the pipeline's own (someone else's)
+/// must have the declared columns. One `tables.get` per pipeline table, all
+/// at once (not the listing: it may lag a table just replaced).
+async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Result<()> {
+    let mut checks: Vec<(&'static TableDef, bool, String)> = Vec::new();
+    let tables = &wh.tables;
+    if let Some(u) = tables.universe {
+        checks.push((u, false, "the universe".into()));
+    }
+    // The docs/DESIGN.md §2 failure and run tables are this store's own schema; another
+    // pipeline's must be exactly their columns.
+    for (t, declared, needed_by) in [
+        (
+            tables.failures,
+            warehouse::sql::FAILURES,
+            "[tables] failures",
+        ),
+        (tables.runs, warehouse::sql::RUNS, "[tables] runs"),
+    ] {
+        if format!("{}.{}", t.dataset, t.name) != declared {
+            checks.push((t, true, needed_by.into()));
+        }
+    }
+    for (id, t) in &tables.outputs {
+        checks.push((t, t.staged, format!("processor {}", wh.pipeline.code(*id))));
+    }
+    let mut gets = tokio::task::JoinSet::new();
+    for (i, (t, _, _)) in checks.iter().enumerate() {
+        let client = std::sync::Arc::clone(&wh.bq.client);
+        let (project, dataset, name) = (
+            wh.bq.project.clone(),
+            wh.names.dataset(t.dataset),
+            t.name.to_string(),
+        );
+        gets.spawn(async move {
+            let got = client.table().get(&project, &dataset, &name, None).await;
+            (i, got)
+        });
+    }
+    while let Some(done) = gets.join_next().await {
+        let (i, got) = done.map_err(|e| warehouse::WarehouseError::Query(e.to_string()))?;
+        let table = match got {
+            Ok(table) => table,
+            // Missing: created below, as declared.
+            Err(e) if crate::client::is_not_found(&e) => continue,
+            Err(e) => return Err(crate::client::bq_error(e)),
+        };
+        let (t, exact, needed_by) = &checks[i];
+        let found: Vec<String> = table
+            .schema
+            .fields
+            .unwrap_or_default()
+            .iter()
+            .map(|f| format!("{} {}", f.name.to_lowercase(), field_type(&f.r#type)))
+            .collect();
+        let wanted: Vec<String> = t
+            .columns
+            .iter()
+            .map(|(c, ty)| format!("{} {}", c.to_lowercase(), ty.sql()))
+            .collect();
+        let fits = if *exact {
+            found == wanted
+        } else {
+            wanted.iter().all(|w| found.contains(w))
+        };
+        if !fits {
+            return Err(warehouse::WarehouseError::Open {
+                location: format!("bigquery:{}", wh.bq.project),
+                message: format!(
+                    "{}.{} has columns ({}), but {needed_by} needs ({})",
+                    t.dataset,
+                    t.name,
+                    found.join(", "),
+                    wanted.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A column type as `Ty::sql` spells it (BigQuery answers either legacy or
+/// standard names).
+fn field_type(t: &gcp_bigquery_client::model::field_type::FieldType) -> &'static str {
+    use gcp_bigquery_client::model::field_type::FieldType as F;
+    match t {
+        F::String => "STRING",
+        F::Integer | F::Int64 => "INT64",
+        F::Float | F::Float64 => "FLOAT64",
+        F::Boolean | F::Bool => "BOOL",
+        F::Date => "DATE",
+        F::Timestamp => "TIMESTAMP",
+        _ => "OTHER",
+    }
+}

@@ -1,0 +1,117 @@
+//! The pipeline's own tables: created when missing, checked when present.
+
+use duckdb::{params, Connection};
+use warehouse::sql::{self, Dialect};
+use warehouse::{Result, WarehouseError};
+
+use crate::query_err;
+
+/// Creates the tables of the pipeline's command and observed
+/// processors when missing (`sql::pipeline_table`), and refuses one
+/// whose columns do not fit, naming both lists: a command's table must be
+/// exactly its declaration; an observed table (someone else's) must have the
+/// entity and date columns.
+pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &str) -> Result<()> {
+    let pipeline = d.pipeline();
+    let universe = &pipeline.universe;
+    if let Some(columns) = sql::universe_table_columns(universe) {
+        // Someone else's table may have more columns; it must have these.
+        ensure_table(
+            conn,
+            d,
+            location,
+            &universe.table,
+            &columns,
+            false,
+            "the universe",
+        )?;
+    }
+    // The docs/DESIGN.md §2 failure and run tables come with the migrations; another
+    // pipeline's are created here and must be exactly these columns.
+    for (table, columns, needed_by) in [
+        (
+            pipeline.failures_table.as_str(),
+            &sql::FAILURE_COLUMNS[..],
+            "[tables] failures",
+        ),
+        (
+            pipeline.runs_table.as_str(),
+            &sql::RUN_COLUMNS[..],
+            "[tables] runs",
+        ),
+    ] {
+        if table != sql::FAILURES && table != sql::RUNS {
+            ensure_table(conn, d, location, table, columns, true, needed_by)?;
+        }
+    }
+    for spec in &pipeline.processors {
+        let Some(own) = sql::pipeline_table(spec) else {
+            continue;
+        };
+        ensure_table(
+            conn,
+            d,
+            location,
+            &spec.output_table,
+            &own.columns,
+            own.exact,
+            &format!("processor {}", spec.code),
+        )?;
+    }
+    Ok(())
+}
+
+/// Creates `name` with `columns` when missing; refuses an existing table
+/// that lacks them (or, when `exact`, has anything else).
+fn ensure_table(
+    conn: &Connection,
+    d: &Dialect,
+    location: &str,
+    name: &str,
+    columns: &[(&str, sql::ColumnKind)],
+    exact: bool,
+    needed_by: &str,
+) -> Result<()> {
+    let (schema, table) = sql::dataset_and_table(name);
+    // Names come from the validated pipeline file (identifiers only).
+    let defs: Vec<String> = columns
+        .iter()
+        .map(|(name, kind)| format!("{name} {}", d.type_name(*kind)))
+        .collect();
+    conn.execute_batch(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {name} ({});",
+        defs.join(", ")
+    ))
+    .map_err(query_err)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT column_name, data_type FROM information_schema.columns
+             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        )
+        .map_err(query_err)?;
+    let found: Vec<String> = stmt
+        .query_map(params![schema, table], |r| {
+            Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?).to_lowercase())
+        })
+        .map_err(query_err)?
+        .collect::<duckdb::Result<_>>()
+        .map_err(query_err)?;
+    let wanted: Vec<String> = defs.iter().map(|f| f.to_lowercase()).collect();
+    let fits = if exact {
+        found == wanted
+    } else {
+        wanted.iter().all(|w| found.contains(w))
+    };
+    if !fits {
+        return Err(WarehouseError::Open {
+            location: location.to_string(),
+            message: format!(
+                "{name} has columns ({}), but {needed_by} needs ({})",
+                found.join(", "),
+                defs.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
