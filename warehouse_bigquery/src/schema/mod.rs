@@ -9,7 +9,6 @@ use std::sync::Arc;
 use domain::pipeline::Pipeline;
 use domain::ProcessorId;
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ty {
     Str,
