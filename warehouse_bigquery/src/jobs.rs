@@ -169,6 +169,30 @@ pub(crate) async fn start_job(wh: &BigQueryWarehouse, id: &str) -> Result<JobRec
         .map(|c| (c.processor, c.date))
         .collect();
     let now = chrono::Utc::now().naive_utc();
+    if mine.is_empty() {
+        // Nothing left to run, so nothing can overlap (and an empty
+        // `UNNEST` parameter is one the emulator cannot bind): only the
+        // job itself must exist.
+        if !job_exists(wh, &id).await? {
+            return Err(WarehouseError::NotFound(format!("no job {id}")));
+        }
+        wh.query_rows(
+            &format!(
+                "UPDATE {jobs} SET state = 'running', started_at = @now, finished_at = NULL, error = NULL
+                 WHERE id = @id",
+                jobs = wh.table_name(&schema::JOBS),
+            ),
+            vec![
+                param("now", Param::Timestamp(Some(now))),
+                param("id", Param::Str(Some(id.clone()))),
+            ],
+        )
+        .await?;
+        heartbeat(wh, &id, now).await?;
+        return job(wh, &id)
+            .await?
+            .ok_or_else(|| WarehouseError::NotFound(format!("no job {id}")));
+    }
     let (lo, hi) = bounds(&mine);
     let me = format!("'{id}'");
     let rows: Vec<Vec<Param>> = mine
