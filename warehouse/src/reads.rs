@@ -28,7 +28,7 @@ pub trait QueryPort: Send + Sync {
 async fn rows<P, T>(
     port: &P,
     q: &Query,
-    decode: impl FnMut(&dyn SqlRow) -> Result<T>,
+    decode: impl FnMut(&mut dyn SqlRow) -> Result<T>,
 ) -> Result<Vec<T>>
 where
     P: QueryPort + ?Sized,
@@ -41,7 +41,7 @@ where
 async fn page<P, R, T>(
     port: &P,
     q: &Query,
-    mut decode: impl FnMut(&dyn SqlRow) -> Result<(R, i64)>,
+    mut decode: impl FnMut(&mut dyn SqlRow) -> Result<(R, i64)>,
     item: impl FnMut(R) -> T,
 ) -> Result<Page<T>>
 where
@@ -165,7 +165,10 @@ pub async fn player_trace<P: QueryPort + ?Sized>(
 ) -> Result<Option<PlayerTrace>> {
     let d = port.dialect();
     let known = rows(port, &sql::player_known(d, player, date), |r| {
-        Ok((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0) > 0))
+        Ok((
+            r.int("games")?.unwrap_or(0),
+            r.int("expected")?.unwrap_or(0) > 0,
+        ))
     })
     .await?;
     let Some(&(_, expected)) = known.first().filter(|(games, _)| *games > 0) else {

@@ -18,45 +18,86 @@ pub enum Cell {
     Date(NaiveDate),
 }
 
-/// A query's result: its column names and its rows.
+/// A query's result: its column names and its rows, one after another in
+/// one vector (a row is `columns.len()` cells; one allocation per result,
+/// not per row).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResultSet {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Cell>>,
+    columns: Vec<String>,
+    cells: Vec<Cell>,
 }
 
 impl ResultSet {
-    /// Every row, each read by `decode`.
-    pub fn decode<T>(&self, mut decode: impl FnMut(&dyn SqlRow) -> Result<T>) -> Result<Vec<T>> {
-        self.rows
-            .iter()
-            .map(|cells| {
-                decode(&Row {
-                    columns: &self.columns,
-                    cells,
-                })
-            })
+    pub fn new(columns: Vec<String>) -> Self {
+        Self {
+            columns,
+            cells: Vec::new(),
+        }
+    }
+
+    /// Appends a row; it must have a cell per column.
+    pub fn push_row(&mut self, row: impl IntoIterator<Item = Cell>) -> Result<()> {
+        let before = self.cells.len();
+        self.cells.extend(row);
+        let width = self.cells.len() - before;
+        if width != self.columns.len() {
+            self.cells.truncate(before);
+            return Err(WarehouseError::Query(format!(
+                "a row of {width} cells for {} columns",
+                self.columns.len()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells
+            .len()
+            .checked_div(self.columns.len())
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every row, each read once by `decode` (which takes its text out
+    /// rather than copying it).
+    pub fn decode<T>(
+        mut self,
+        mut decode: impl FnMut(&mut dyn SqlRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let width = self.columns.len();
+        if width == 0 {
+            return Ok(Vec::new());
+        }
+        let columns = &self.columns;
+        self.cells
+            .chunks_mut(width)
+            .map(|cells| decode(&mut Row { columns, cells }))
             .collect()
     }
 }
 
-/// Typed reads of one result row, by column position.
+/// Typed reads of one result row, by column name (as the query aliases it;
+/// a query is free to reorder its columns). A row is read once: `text`
+/// hands over the cell's string.
 pub trait SqlRow {
-    fn text(&self, i: usize) -> Result<Option<String>>;
-    fn int(&self, i: usize) -> Result<Option<i64>>;
-    fn flag(&self, i: usize) -> Result<Option<bool>>;
-    fn date(&self, i: usize) -> Result<Option<NaiveDate>>;
+    fn text(&mut self, column: &str) -> Result<Option<String>>;
+    fn int(&self, column: &str) -> Result<Option<i64>>;
+    fn flag(&self, column: &str) -> Result<Option<bool>>;
+    fn date(&self, column: &str) -> Result<Option<NaiveDate>>;
 
     /// A column selected through [`crate::sql::Dialect::micros`].
-    fn micros(&self, i: usize) -> Result<Option<NaiveDateTime>> {
+    fn micros(&self, column: &str) -> Result<Option<NaiveDateTime>> {
         Ok(self
-            .int(i)?
+            .int(column)?
             .and_then(chrono::DateTime::from_timestamp_micros)
             .map(|t| t.naive_utc()))
     }
 
-    fn required_date(&self, i: usize, what: &str) -> Result<NaiveDate> {
-        self.date(i)?.ok_or_else(|| missing(what))
+    fn required_date(&self, column: &str, what: &str) -> Result<NaiveDate> {
+        self.date(column)?.ok_or_else(|| missing(what))
     }
 }
 
@@ -67,32 +108,46 @@ pub(crate) fn missing(what: &str) -> WarehouseError {
 /// One row of a [`ResultSet`].
 struct Row<'a> {
     columns: &'a [String],
-    cells: &'a [Cell],
+    cells: &'a mut [Cell],
 }
 
 impl Row<'_> {
-    fn cell(&self, i: usize) -> Result<&Cell> {
-        self.cells.get(i).ok_or_else(|| {
-            WarehouseError::Query(format!(
-                "the query returned {} columns ({}), not {}",
-                self.cells.len(),
-                self.columns.join(", "),
-                i + 1
-            ))
-        })
+    fn cell(&self, column: &str) -> Result<&Cell> {
+        let i = self.position(column)?;
+        Ok(&self.cells[i])
     }
 
-    fn mistyped(&self, i: usize, want: &str, got: &Cell) -> WarehouseError {
-        let name = self.columns.get(i).map_or("?", String::as_str);
-        WarehouseError::Query(format!("column {name}: expected {want}, got {got:?}"))
+    fn position(&self, column: &str) -> Result<usize> {
+        // Names come back as the query aliased them; a store that folds
+        // case is the rare one, looked for second.
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|c| c.eq_ignore_ascii_case(column))
+            })
+            .filter(|i| *i < self.cells.len())
+            .ok_or_else(|| {
+                WarehouseError::Query(format!(
+                    "the query returned no column {column} (it has {})",
+                    self.columns.join(", ")
+                ))
+            })
+    }
+
+    fn mistyped(&self, column: &str, want: &str, got: &Cell) -> WarehouseError {
+        WarehouseError::Query(format!("column {column}: expected {want}, got {got:?}"))
     }
 }
 
 impl SqlRow for Row<'_> {
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        Ok(match self.cell(i)? {
+    fn text(&mut self, column: &str) -> Result<Option<String>> {
+        let i = self.position(column)?;
+        Ok(match &mut self.cells[i] {
             Cell::Null => None,
-            Cell::Text(s) => Some(s.clone()),
+            Cell::Text(s) => Some(std::mem::take(s)),
             Cell::Int(v) => Some(v.to_string()),
             Cell::Float(v) => Some(v.to_string()),
             Cell::Bool(v) => Some(v.to_string()),
@@ -100,8 +155,8 @@ impl SqlRow for Row<'_> {
         })
     }
 
-    fn int(&self, i: usize) -> Result<Option<i64>> {
-        match self.cell(i)? {
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        match self.cell(column)? {
             Cell::Null => Ok(None),
             Cell::Int(v) => Ok(Some(*v)),
             Cell::Float(v) => Ok(Some(*v as i64)),
@@ -111,28 +166,28 @@ impl SqlRow for Row<'_> {
                 .ok()
                 .or_else(|| s.parse::<f64>().ok().map(|f| f as i64))
                 .map(Some)
-                .ok_or_else(|| self.mistyped(i, "an integer", &Cell::Text(s.clone()))),
-            other => Err(self.mistyped(i, "an integer", other)),
+                .ok_or_else(|| self.mistyped(column, "an integer", &Cell::Text(s.clone()))),
+            other => Err(self.mistyped(column, "an integer", other)),
         }
     }
 
-    fn flag(&self, i: usize) -> Result<Option<bool>> {
-        match self.cell(i)? {
+    fn flag(&self, column: &str) -> Result<Option<bool>> {
+        match self.cell(column)? {
             Cell::Null => Ok(None),
             Cell::Bool(b) => Ok(Some(*b)),
             Cell::Text(s) => Ok(Some(s == "true")),
-            other => Err(self.mistyped(i, "a boolean", other)),
+            other => Err(self.mistyped(column, "a boolean", other)),
         }
     }
 
-    fn date(&self, i: usize) -> Result<Option<NaiveDate>> {
-        match self.cell(i)? {
+    fn date(&self, column: &str) -> Result<Option<NaiveDate>> {
+        match self.cell(column)? {
             Cell::Null => Ok(None),
             Cell::Date(d) => Ok(Some(*d)),
             Cell::Text(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Some)
-                .map_err(|_| self.mistyped(i, "a date", &Cell::Text(s.clone()))),
-            other => Err(self.mistyped(i, "a date", other)),
+                .map_err(|_| self.mistyped(column, "a date", &Cell::Text(s.clone()))),
+            other => Err(self.mistyped(column, "a date", other)),
         }
     }
 }
@@ -142,10 +197,9 @@ mod tests {
     use super::*;
 
     fn set(cells: Vec<Cell>) -> ResultSet {
-        ResultSet {
-            columns: (0..cells.len()).map(|i| format!("c{i}")).collect(),
-            rows: vec![cells],
-        }
+        let mut set = ResultSet::new((0..cells.len()).map(|i| format!("c{i}")).collect());
+        set.push_row(cells).unwrap();
+        set
     }
 
     #[test]
@@ -158,18 +212,36 @@ mod tests {
             Cell::Null,
         ]);
         let read = rows
-            .decode(|r| Ok((r.int(0)?, r.int(1)?, r.flag(2)?, r.date(3)?, r.text(4)?)))
+            .decode(|r| {
+                Ok((
+                    r.int("c0")?,
+                    r.int("C1")?,
+                    r.flag("c2")?,
+                    r.date("c3")?,
+                    r.text("c4")?,
+                ))
+            })
             .unwrap();
         let day = NaiveDate::from_ymd_opt(2021, 11, 5);
         assert_eq!(read, vec![(Some(3), Some(2), Some(true), day, None)]);
     }
 
     #[test]
+    fn a_row_of_the_wrong_width_is_refused_and_leaves_the_set_as_it_was() {
+        let mut rows = set(vec![Cell::Int(1), Cell::Int(2)]);
+        assert!(rows.push_row([Cell::Int(3)]).is_err());
+        assert_eq!(rows.len(), 1);
+        rows.push_row([Cell::Int(3), Cell::Null]).unwrap();
+        let read = rows.decode(|r| Ok((r.int("c0")?, r.int("c1")?))).unwrap();
+        assert_eq!(read, vec![(Some(1), Some(2)), (Some(3), None)]);
+    }
+
+    #[test]
     fn a_wrong_type_or_a_missing_column_is_an_error_naming_it() {
         let rows = set(vec![Cell::Text("abc".into())]);
-        let e = rows.decode(|r| r.int(0)).unwrap_err().to_string();
+        let e = rows.clone().decode(|r| r.int("c0")).unwrap_err().to_string();
         assert!(e.contains("c0") && e.contains("integer"), "{e}");
-        let e = rows.decode(|r| r.text(3)).unwrap_err().to_string();
-        assert!(e.contains("1 columns"), "{e}");
+        let e = rows.decode(|r| r.text("total")).unwrap_err().to_string();
+        assert!(e.contains("no column total (it has c0)"), "{e}");
     }
 }

@@ -259,7 +259,7 @@ impl QueryPort for BigQueryWarehouse {
     async fn fetch(&self, q: &warehouse::sql::Query) -> Result<ResultSet> {
         let params = q.args.iter().map(client::arg_param).collect();
         let found = self.bq.query(&q.sql, params).await?;
-        Ok(client::result_set(found))
+        client::result_set(found)
     }
 }
 

@@ -441,7 +441,7 @@ impl EmbeddedWarehouse {
             .map_err(|_| WarehouseError::Query("connection pool poisoned".into()))?;
         // Cached like the trait's statement, so both sides compare execution.
         let q = warehouse::sql::reconcile(&self.dialect, range);
-        Ok(shared_sql::fetch(&guard, &q)?.rows.len())
+        shared_sql::count_rows(&guard, &q)
     }
 
     /// The first column of `sql`, a `DOUBLE[]`, read as Rust doubles.

@@ -11,6 +11,37 @@ use crate::query_err;
 /// Every row of `q`, as plain cells. The statement is cached by its text, so
 /// a query run often (the reconciliation) is parsed once.
 pub(crate) fn fetch(conn: &Connection, q: &Query) -> Result<ResultSet> {
+    // One buffer for every row: the reconciliation returns thousands.
+    let mut row: Vec<Cell> = Vec::new();
+    run(conn, q, |r, out: &mut Option<ResultSet>| {
+        let width = r.as_ref().column_count();
+        let out = out.get_or_insert_with(|| ResultSet::new(r.as_ref().column_names()));
+        row.clear();
+        for i in 0..width {
+            row.push(cell(r.get_ref(i).map_err(query_err)?)?);
+        }
+        out.push_row(row.drain(..))
+    })
+    .map(Option::unwrap_or_default)
+}
+
+/// How many rows `q` returns, reading none of them: the engine's floor
+/// the benchmark compares the shared reads against.
+pub(crate) fn count_rows(conn: &Connection, q: &Query) -> Result<usize> {
+    let mut n = 0;
+    run(conn, q, |_, _: &mut Option<ResultSet>| {
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// Runs `q` with its arguments bound, handing each row to `each`.
+fn run(
+    conn: &Connection,
+    q: &Query,
+    mut each: impl FnMut(&duckdb::Row<'_>, &mut Option<ResultSet>) -> Result<()>,
+) -> Result<Option<ResultSet>> {
     let values: Vec<Box<dyn ToSql>> = q
         .args
         .iter()
@@ -25,17 +56,9 @@ pub(crate) fn fetch(conn: &Connection, q: &Query) -> Result<ResultSet> {
     let refs: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
     let mut stmt = conn.prepare_cached(&q.sql).map_err(query_err)?;
     let mut rows = stmt.query(refs.as_slice()).map_err(query_err)?;
-    let mut out = ResultSet::default();
+    let mut out = None;
     while let Some(r) = rows.next().map_err(query_err)? {
-        if out.columns.is_empty() {
-            out.columns = r.as_ref().column_names();
-        }
-        let width = r.as_ref().column_count();
-        let mut cells = Vec::with_capacity(width);
-        for i in 0..width {
-            cells.push(cell(r.get_ref(i).map_err(query_err)?)?);
-        }
-        out.rows.push(cells);
+        each(r, &mut out)?;
     }
     Ok(out)
 }

@@ -105,7 +105,7 @@ pub fn unaccounted(
          recs AS (SELECT DISTINCT bit, d, p FROM ({records}) AS r),
          player_fails AS (SELECT DISTINCT bit, d, entity_id FROM fails WHERE entity_id <> {date_level}),
          date_fails AS (SELECT DISTINCT bit, d FROM fails WHERE entity_id = {date_level})
-         SELECT s.code, e.d, e.p, COUNT(*) OVER () AS total
+         SELECT s.code AS code, e.d AS d, e.p AS p, COUNT(*) OVER () AS total
          FROM sel AS s CROSS JOIN expected AS e
          LEFT JOIN recs AS r ON r.bit = s.bit AND r.d = e.d AND r.p = e.p
          LEFT JOIN player_fails AS pf ON pf.bit = s.bit AND pf.d = e.d AND pf.entity_id = e.p
@@ -127,16 +127,16 @@ pub fn unaccounted(
 /// One row of [`unaccounted`] and the total it reports.
 pub fn unaccounted_row(
     p: &Pipeline,
-    r: &dyn SqlRow,
+    r: &mut dyn SqlRow,
 ) -> Result<((ProcessorId, NaiveDate, String), i64)> {
-    let code = r.text(0)?.unwrap_or_default();
+    let code = r.text("code")?.unwrap_or_default();
     Ok((
         (
             WarehouseError::stored_processor(p, &code)?,
-            r.required_date(1, "date")?,
-            r.text(2)?.unwrap_or_default(),
+            r.required_date("d", "date")?,
+            r.text("p")?.unwrap_or_default(),
         ),
-        r.int(3)?.unwrap_or(0),
+        r.int("total")?.unwrap_or(0),
     ))
 }
 
@@ -190,19 +190,19 @@ pub fn failure_rows(d: &Dialect, p: ProcessorId, date: NaiveDate, filter: &Failu
 }
 
 /// One row of [`failure_rows`] and the total it reports.
-pub fn failure_row(r: &dyn SqlRow) -> Result<(FailureRow, i64)> {
+pub fn failure_row(r: &mut dyn SqlRow) -> Result<(FailureRow, i64)> {
     Ok((
         FailureRow {
-            entity_id: r.text(0)?.unwrap_or_default(),
-            raw_category: r.text(1)?.unwrap_or_default(),
-            category: domain::FailureCategory::from_key(&r.text(2)?.unwrap_or_default()),
-            reason: r.text(3)?.unwrap_or_default(),
-            can_retry: r.flag(4)?.unwrap_or(false),
-            upstream_processor: r.text(5)?,
-            upstream_category: r.text(6)?,
-            run_id: r.text(7)?,
+            entity_id: r.text("entity_id")?.unwrap_or_default(),
+            raw_category: r.text("raw_category")?.unwrap_or_default(),
+            category: domain::FailureCategory::from_key(&r.text("category")?.unwrap_or_default()),
+            reason: r.text("reason")?.unwrap_or_default(),
+            can_retry: r.flag("can_retry")?.unwrap_or(false),
+            upstream_processor: r.text("upstream_processor")?,
+            upstream_category: r.text("upstream_category")?,
+            run_id: r.text("run_id")?,
         },
-        r.int(8)?.unwrap_or(0),
+        r.int("total")?.unwrap_or(0),
     ))
 }
 
@@ -212,8 +212,10 @@ pub fn cell_runs(d: &Dialect, p: ProcessorId, date: NaiveDate) -> Query {
     let day = b.date("date", date);
     let of_processor = names_processor(&mut b, p);
     let sql = format!(
-        "SELECT run_id, job_id, status, COALESCE(records_written, 0), COALESCE(failures_written, 0),
-                COALESCE(expected_count, 0), COALESCE(duration_ms, 0), error, {started}
+        "SELECT run_id, job_id, status, COALESCE(records_written, 0) AS records_written,
+                COALESCE(failures_written, 0) AS failures_written,
+                COALESCE(expected_count, 0) AS expected_count,
+                COALESCE(duration_ms, 0) AS duration_ms, error, {started} AS started
          FROM {runs} WHERE analysis_date = {day} AND {of_processor}
          ORDER BY started_at DESC, run_id DESC",
         started = d.micros("started_at"),
@@ -222,16 +224,16 @@ pub fn cell_runs(d: &Dialect, p: ProcessorId, date: NaiveDate) -> Query {
     b.finish(sql)
 }
 
-pub fn run_row(r: &dyn SqlRow) -> Result<RunInfo> {
+pub fn run_row(r: &mut dyn SqlRow) -> Result<RunInfo> {
     Ok(RunInfo {
-        run_id: r.text(0)?.unwrap_or_default(),
-        job_id: r.text(1)?,
-        status: r.text(2)?.unwrap_or_default().into(),
-        records_written: r.int(3)?.unwrap_or(0),
-        failures_written: r.int(4)?.unwrap_or(0),
-        expected_count: r.int(5)?.unwrap_or(0),
-        duration_ms: r.int(6)?.unwrap_or(0),
-        error: r.text(7)?,
-        started_at: r.micros(8)?,
+        run_id: r.text("run_id")?.unwrap_or_default(),
+        job_id: r.text("job_id")?,
+        status: r.text("status")?.unwrap_or_default().into(),
+        records_written: r.int("records_written")?.unwrap_or(0),
+        failures_written: r.int("failures_written")?.unwrap_or(0),
+        expected_count: r.int("expected_count")?.unwrap_or(0),
+        duration_ms: r.int("duration_ms")?.unwrap_or(0),
+        error: r.text("error")?,
+        started_at: r.micros("started")?,
     })
 }

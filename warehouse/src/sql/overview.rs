@@ -16,10 +16,10 @@ pub fn game_dates(d: &Dialect, range: DateRange) -> Query {
         "COUNT(*)"
     };
     let sql = format!(
-        "SELECT {ud}, {games}, COUNT(*),
-                COUNT(DISTINCT CASE WHEN {who_is_expected} THEN {ue} END)
+        "SELECT {ud} AS rc_date, {games} AS rc_games, COUNT(*) AS rc_rows,
+                COUNT(DISTINCT CASE WHEN {who_is_expected} THEN {ue} END) AS rc_expected
          FROM {pgs} WHERE {ud} BETWEEN {start} AND {end}
-         GROUP BY {ud} ORDER BY {ud}",
+         GROUP BY {ud} ORDER BY rc_date",
         pgs = d.table(&u.table),
         ud = u.date_column,
         ue = u.entity_column,
@@ -85,21 +85,21 @@ pub fn table_counts_of(p: &Pipeline, rows: &[(i64, i64)]) -> Vec<crate::TableCou
 }
 
 /// One row of [`table_counts`].
-pub fn table_count_row(r: &dyn SqlRow) -> Result<(i64, i64)> {
-    Ok((r.int(0)?.unwrap_or(-1), r.int(1)?.unwrap_or(0)))
+pub fn table_count_row(r: &mut dyn SqlRow) -> Result<(i64, i64)> {
+    Ok((r.int("k")?.unwrap_or(-1), r.int("n")?.unwrap_or(0)))
 }
 
 /// The expected entities per date of the range, each once, by date then
-/// entity (what a command reads on stdin). Columns: date, entity.
+/// entity (what a command reads on stdin). Columns: `rc_date`, `rc_entity`.
 pub fn expected_entities(d: &Dialect, range: DateRange) -> Query {
     let u = d.universe();
     let who_is_expected = expected_condition(u);
     let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let sql = format!(
-        "SELECT DISTINCT {ud}, {ue} FROM {pgs}
+        "SELECT DISTINCT {ud} AS rc_date, {ue} AS rc_entity FROM {pgs}
          WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
-         ORDER BY {ud}, {ue}",
+         ORDER BY rc_date, rc_entity",
         pgs = d.table(&u.table),
         ud = u.date_column,
         ue = u.entity_column,
@@ -108,18 +108,18 @@ pub fn expected_entities(d: &Dialect, range: DateRange) -> Query {
 }
 
 /// One row of [`expected_entities`].
-pub fn expected_entity_row(r: &dyn SqlRow) -> Result<(NaiveDate, String)> {
+pub fn expected_entity_row(r: &mut dyn SqlRow) -> Result<(NaiveDate, String)> {
     Ok((
-        r.required_date(0, "the universe date")?,
-        r.text(1)?.unwrap_or_default(),
+        r.required_date("rc_date", "the universe date")?,
+        r.text("rc_entity")?.unwrap_or_default(),
     ))
 }
 
-pub fn game_date_row(r: &dyn SqlRow) -> Result<GameDateSummary> {
+pub fn game_date_row(r: &mut dyn SqlRow) -> Result<GameDateSummary> {
     Ok(GameDateSummary {
-        game_date: r.required_date(0, "game_date")?,
-        games: r.int(1)?.unwrap_or(0),
-        player_rows: r.int(2)?.unwrap_or(0),
-        expected_players: r.int(3)?.unwrap_or(0),
+        game_date: r.required_date("rc_date", "game_date")?,
+        games: r.int("rc_games")?.unwrap_or(0),
+        player_rows: r.int("rc_rows")?.unwrap_or(0),
+        expected_players: r.int("rc_expected")?.unwrap_or(0),
     })
 }

@@ -87,19 +87,22 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
 /// count, category or last run id, last status, expected or date-level flag,
 /// last start, failure bits, investigate bits, the last run's error when it
 /// failed.
-pub fn accounting_row(r: &dyn SqlRow) -> Result<AccountingRow> {
-    let int = |i: usize| r.int(i)?.ok_or_else(|| missing("a reconciliation count"));
+pub fn accounting_row(r: &mut dyn SqlRow) -> Result<AccountingRow> {
+    let count = |r: &mut dyn SqlRow, column: &str| {
+        r.int(column)?
+            .ok_or_else(|| missing("a reconciliation count"))
+    };
     Ok(AccountingRow {
-        kind: int(0)?,
-        date: r.required_date(1, "the cell date")?,
-        key: int(2)?,
-        count: int(3)?,
-        text: r.text(4)?,
-        status: r.text(5)?,
-        flag: r.flag(6)?,
-        started_at: r.micros(7)?,
-        failure_bits: r.int(8)?,
-        investigate_bits: r.int(9)?,
-        error: r.text(10)?,
+        kind: count(r, "kind")?,
+        date: r.required_date("d", "the cell date")?,
+        key: count(r, "k")?,
+        count: count(r, "n")?,
+        text: r.text("s1")?,
+        status: r.text("s2")?,
+        flag: r.flag("b")?,
+        started_at: r.micros("ts")?,
+        failure_bits: r.int("k2")?,
+        investigate_bits: r.int("k3")?,
+        error: r.text("s3")?,
     })
 }

@@ -23,7 +23,7 @@ pub fn player_known(d: &Dialect, player: &str, date: NaiveDate) -> Query {
     let day = b.date("date", date);
     let (lo, hi) = (b.date("lo", lo), b.date("hi", hi));
     let sql = format!(
-        "SELECT COUNT(*), COUNT(CASE WHEN {ud} = {day} AND {who_is_expected} THEN 1 END)
+        "SELECT COUNT(*) AS games, COUNT(CASE WHEN {ud} = {day} AND {who_is_expected} THEN 1 END) AS expected
          FROM {pgs} WHERE {ue} = {who} AND {ud} BETWEEN {lo} AND {hi}",
         pgs = d.table(&u.table),
         ud = u.date_column,
@@ -58,7 +58,8 @@ pub fn player_failures(d: &Dialect, player: &str, date: NaiveDate) -> Query {
     let day = b.date("date", date);
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let sql = format!(
-        "SELECT {code} AS code, entity_id, COALESCE(failure_category, ''), COALESCE(failure_reason, ''),
+        "SELECT {code} AS code, entity_id, COALESCE(failure_category, '') AS raw_category,
+                COALESCE(failure_reason, '') AS reason,
                 upstream_processor, upstream_category
          FROM {failures}
          WHERE analysis_date = {day} AND entity_id IN ({who}, {date_level})
@@ -93,9 +94,9 @@ pub fn player_trace(
 
 /// One row of [`player_records`]: the processor's bit when the player has a
 /// record in its table.
-pub fn record_bit(r: &dyn SqlRow) -> Result<Option<i64>> {
-    Ok(if r.int(1)?.unwrap_or(0) > 0 {
-        r.int(0)?
+pub fn record_bit(r: &mut dyn SqlRow) -> Result<Option<i64>> {
+    Ok(if r.int("n")?.unwrap_or(0) > 0 {
+        r.int("bit")?
     } else {
         None
     })
@@ -103,15 +104,15 @@ pub fn record_bit(r: &dyn SqlRow) -> Result<Option<i64>> {
 
 /// One row of [`player_failures`]: the processor code (`None` for a
 /// spelling Rollcall does not know) and the failure.
-pub fn trace_failure_row(r: &dyn SqlRow) -> Result<(Option<String>, TraceFailure)> {
+pub fn trace_failure_row(r: &mut dyn SqlRow) -> Result<(Option<String>, TraceFailure)> {
     Ok((
-        r.text(0)?,
+        r.text("code")?,
         TraceFailure {
-            entity_id: r.text(1)?.unwrap_or_default(),
-            raw_category: r.text(2)?.unwrap_or_default(),
-            reason: r.text(3)?.unwrap_or_default(),
-            upstream_processor: r.text(4)?,
-            upstream_category: r.text(5)?,
+            entity_id: r.text("entity_id")?.unwrap_or_default(),
+            raw_category: r.text("raw_category")?.unwrap_or_default(),
+            reason: r.text("reason")?.unwrap_or_default(),
+            upstream_processor: r.text("upstream_processor")?,
+            upstream_category: r.text("upstream_category")?,
         },
     ))
 }

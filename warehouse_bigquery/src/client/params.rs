@@ -168,20 +168,17 @@ pub(crate) fn arg_param((name, value): &(&'static str, warehouse::sql::Value)) -
 /// A result as the shared reads take it (`warehouse::QueryPort`): every
 /// value arrives as a JSON string or null, and stays text for the typed
 /// reads to parse.
-pub(crate) fn result_set(found: Rows) -> warehouse::ResultSet {
+pub(crate) fn result_set(found: Rows) -> Result<warehouse::ResultSet> {
     let cell = |v: Value| match v {
         Value::Null => warehouse::Cell::Null,
         Value::String(s) => warehouse::Cell::Text(s),
         other => warehouse::Cell::Text(other.to_string()),
     };
-    warehouse::ResultSet {
-        columns: found.columns,
-        rows: found
-            .rows
-            .into_iter()
-            .map(|r| r.into_iter().map(cell).collect())
-            .collect(),
+    let mut set = warehouse::ResultSet::new(found.columns);
+    for row in found.rows {
+        set.push_row(row.into_iter().map(cell))?;
     }
+    Ok(set)
 }
 
 /// Typed reads of result cells (every value arrives as a JSON string or null).
