@@ -239,7 +239,11 @@ mod tests {
     #[test]
     fn a_wrong_type_or_a_missing_column_is_an_error_naming_it() {
         let rows = set(vec![Cell::Text("abc".into())]);
-        let e = rows.clone().decode(|r| r.int("c0")).unwrap_err().to_string();
+        let e = rows
+            .clone()
+            .decode(|r| r.int("c0"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("c0") && e.contains("integer"), "{e}");
         let e = rows.decode(|r| r.text("total")).unwrap_err().to_string();
         assert!(e.contains("no column total (it has c0)"), "{e}");
