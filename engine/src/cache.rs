@@ -273,6 +273,10 @@ impl QueryPort for CachedWarehouse {
     async fn fetch(&self, q: &warehouse::sql::Query) -> Result<warehouse::ResultSet> {
         self.inner.fetch(q).await
     }
+
+    async fn fetch_each(&self, q: &warehouse::sql::Query, sink: warehouse::RowSink) -> Result<()> {
+        self.inner.fetch_each(q, sink).await
+    }
 }
 
 #[deny(clippy::missing_trait_methods)]

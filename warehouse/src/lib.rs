@@ -14,7 +14,7 @@ mod types;
 
 pub use error::WarehouseError;
 pub use reads::QueryPort;
-pub use rows::{Cell, ResultSet};
+pub use rows::{Cell, ResultSet, RowSink};
 pub use types::*;
 
 use std::sync::Arc;

@@ -6,8 +6,10 @@ use chrono::NaiveDate;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 
+use std::sync::{Arc, Mutex};
+
 use crate::accounting::Accounting;
-use crate::rows::SqlRow;
+use crate::rows::{RowSink, SqlRow};
 use crate::sql::{self, Dialect, Query};
 use crate::{
     CellCounts, FailureFilter, GameDateSummary, PlayerFilter, Result, ResultSet, TableCount,
@@ -23,6 +25,13 @@ pub trait QueryPort: Send + Sync {
     /// Every row of `q` (parameters bound by name or position, as the
     /// dialect wrote them).
     async fn fetch(&self, q: &Query) -> Result<ResultSet>;
+
+    /// Every row of `q` handed to `sink` in turn. A store that reads rows
+    /// itself decodes them there, with no cells in between (the
+    /// reconciliation returns thousands); the default goes through `fetch`.
+    async fn fetch_each(&self, q: &Query, mut sink: RowSink) -> Result<()> {
+        self.fetch(q).await?.decode(|r| sink(r)).map(|_| ())
+    }
 }
 
 async fn rows<P, T>(
@@ -52,6 +61,10 @@ where
         Ok(page) => Ok(page),
         Err(first_row) => Ok(sql::past_the_end(q, &rows(port, &first_row, decode).await?)),
     }
+}
+
+fn poisoned() -> WarehouseError {
+    WarehouseError::Query("a reader panicked while collecting rows".into())
 }
 
 pub async fn game_dates<P: QueryPort + ?Sized>(
@@ -89,8 +102,17 @@ pub async fn cell_counts<P: QueryPort + ?Sized>(
         return Ok(Vec::new());
     }
     let d = port.dialect();
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&read);
+    let sink: RowSink = Box::new(move |r| {
+        let row = sql::accounting_row(r)?;
+        into.lock().map_err(|_| poisoned())?.push(row);
+        Ok(())
+    });
+    port.fetch_each(&sql::reconcile(d, range), sink).await?;
+    let read = std::mem::take(&mut *read.lock().map_err(|_| poisoned())?);
     let mut accounting = Accounting::new(d.pipeline());
-    for row in rows(port, &sql::reconcile(d, range), sql::accounting_row).await? {
+    for row in read {
         accounting.push(row)?;
     }
     Ok(accounting.cells(processors))

@@ -79,6 +79,10 @@ impl ResultSet {
     }
 }
 
+/// Receives a query's rows one at a time, as the store reads them
+/// ([`crate::QueryPort::fetch_each`]).
+pub type RowSink = Box<dyn FnMut(&mut dyn SqlRow) -> Result<()> + Send>;
+
 /// Typed reads of one result row, by column name (as the query aliases it;
 /// a query is free to reorder its columns). A row is read once: `text`
 /// hands over the cell's string.

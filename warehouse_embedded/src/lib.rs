@@ -277,6 +277,12 @@ impl QueryPort for EmbeddedWarehouse {
         self.with_conn(move |conn, _| shared_sql::fetch(conn, &q))
             .await
     }
+
+    async fn fetch_each(&self, q: &Query, sink: warehouse::RowSink) -> Result<()> {
+        let q = q.clone();
+        self.with_conn(move |conn, _| shared_sql::each(conn, &q, sink))
+            .await
+    }
 }
 
 #[async_trait]

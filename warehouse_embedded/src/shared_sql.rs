@@ -3,17 +3,18 @@
 
 use duckdb::types::{TimeUnit, ToSql, ValueRef};
 use duckdb::Connection;
-use warehouse::sql::{Query, Value};
-use warehouse::{Cell, Result, ResultSet, WarehouseError};
+use warehouse::sql::{Query, SqlRow, Value};
+use warehouse::{Cell, Result, ResultSet, RowSink, WarehouseError};
 
 use crate::query_err;
 
 /// Every row of `q`, as plain cells. The statement is cached by its text, so
 /// a query run often (the reconciliation) is parsed once.
 pub(crate) fn fetch(conn: &Connection, q: &Query) -> Result<ResultSet> {
+    let mut out: Option<ResultSet> = None;
     // One buffer for every row: the reconciliation returns thousands.
     let mut row: Vec<Cell> = Vec::new();
-    run(conn, q, |r, out: &mut Option<ResultSet>| {
+    run(conn, q, |r| {
         let width = r.as_ref().column_count();
         let out = out.get_or_insert_with(|| ResultSet::new(r.as_ref().column_names()));
         row.clear();
@@ -21,15 +22,24 @@ pub(crate) fn fetch(conn: &Connection, q: &Query) -> Result<ResultSet> {
             row.push(cell(r.get_ref(i).map_err(query_err)?)?);
         }
         out.push_row(row.drain(..))
+    })?;
+    Ok(out.unwrap_or_default())
+}
+
+/// Every row of `q` handed to `sink`, read straight from DuckDB's row.
+pub(crate) fn each(conn: &Connection, q: &Query, mut sink: RowSink) -> Result<()> {
+    let mut columns: Option<Vec<String>> = None;
+    run(conn, q, |r| {
+        let columns = columns.get_or_insert_with(|| r.as_ref().column_names());
+        sink(&mut DuckRow { columns, row: r })
     })
-    .map(Option::unwrap_or_default)
 }
 
 /// How many rows `q` returns, reading none of them: the engine's floor
 /// the benchmark compares the shared reads against.
 pub(crate) fn count_rows(conn: &Connection, q: &Query) -> Result<usize> {
     let mut n = 0;
-    run(conn, q, |_, _: &mut Option<ResultSet>| {
+    run(conn, q, |_| {
         n += 1;
         Ok(())
     })?;
@@ -40,8 +50,8 @@ pub(crate) fn count_rows(conn: &Connection, q: &Query) -> Result<usize> {
 fn run(
     conn: &Connection,
     q: &Query,
-    mut each: impl FnMut(&duckdb::Row<'_>, &mut Option<ResultSet>) -> Result<()>,
-) -> Result<Option<ResultSet>> {
+    mut each: impl FnMut(&duckdb::Row<'_>) -> Result<()>,
+) -> Result<()> {
     let values: Vec<Box<dyn ToSql>> = q
         .args
         .iter()
@@ -56,11 +66,47 @@ fn run(
     let refs: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
     let mut stmt = conn.prepare_cached(&q.sql).map_err(query_err)?;
     let mut rows = stmt.query(refs.as_slice()).map_err(query_err)?;
-    let mut out = None;
     while let Some(r) = rows.next().map_err(query_err)? {
-        each(r, &mut out)?;
+        each(r)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A DuckDB row read by column name through the shared decoders.
+struct DuckRow<'a, 'b> {
+    columns: &'a [String],
+    row: &'a duckdb::Row<'b>,
+}
+
+impl DuckRow<'_, '_> {
+    fn get<T: duckdb::types::FromSql>(&self, column: &str) -> Result<T> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| {
+                WarehouseError::Query(format!(
+                    "the query returned no column {column} (it has {})",
+                    self.columns.join(", ")
+                ))
+            })?;
+        self.row.get(i).map_err(query_err)
+    }
+}
+
+impl SqlRow for DuckRow<'_, '_> {
+    fn text(&mut self, column: &str) -> Result<Option<String>> {
+        self.get(column)
+    }
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        self.get(column)
+    }
+    fn flag(&self, column: &str) -> Result<Option<bool>> {
+        self.get(column)
+    }
+    fn date(&self, column: &str) -> Result<Option<chrono::NaiveDate>> {
+        self.get(column)
+    }
 }
 
 fn cell(v: ValueRef<'_>) -> Result<Cell> {
