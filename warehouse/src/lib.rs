@@ -77,7 +77,9 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)>;
+    ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
+        reads::player_games(self, from, to).await
+    }
 
     // ---- processor outputs ---------------------------------------------------
 
@@ -87,7 +89,9 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         &self,
         date: NaiveDate,
         processors: &[ProcessorId],
-    ) -> Result<UpstreamSet>;
+    ) -> Result<UpstreamSet> {
+        reads::upstream_outcomes(self, date, processors).await
+    }
 
     /// Idempotent write of one (processor, date) cell, atomically: replace the
     /// date's output rows; replace the processor's failure rows for the date
@@ -179,7 +183,9 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
 
     /// The player's last ten box scores up to the date, newest first: a
     /// read of the NBA box scores' own typed table.
-    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>>;
+    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>> {
+        reads::recent_box_scores(self, player, date).await
+    }
 
     // ---- jobs and checkpoints -----------------------------------------------
 

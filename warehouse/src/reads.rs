@@ -3,8 +3,10 @@
 //! it. [`crate::Warehouse`]'s read methods default to these.
 
 use chrono::NaiveDate;
+use domain::game::{PlayerGame, ScheduledGame};
+use domain::processors::{Upstream, UpstreamSet};
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
-use domain::{DateRange, ProcessorId};
+use domain::{Builtin, DateRange, ProcessorId, Runner};
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +45,30 @@ where
     P: QueryPort + ?Sized,
 {
     port.fetch(q).await?.decode(decode)
+}
+
+/// Every row of `q` through the store's row sink: a store that reads rows
+/// itself decodes them there, with no cells in between (the reads of a
+/// season hand back tens of thousands).
+async fn each_row<P, T>(
+    port: &P,
+    q: &Query,
+    decode: fn(&mut dyn SqlRow) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    P: QueryPort + ?Sized,
+    T: Send + 'static,
+{
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&read);
+    let sink: RowSink = Box::new(move |r| {
+        let row = decode(r)?;
+        into.lock().map_err(|_| poisoned())?.push(row);
+        Ok(())
+    });
+    port.fetch_each(q, sink).await?;
+    let read = std::mem::take(&mut *read.lock().map_err(|_| poisoned())?);
+    Ok(read)
 }
 
 /// One page of a paged query (`sql::page_of`), asking once more for the
@@ -102,15 +128,7 @@ pub async fn cell_counts<P: QueryPort + ?Sized>(
         return Ok(Vec::new());
     }
     let d = port.dialect();
-    let read = Arc::new(Mutex::new(Vec::new()));
-    let into = Arc::clone(&read);
-    let sink: RowSink = Box::new(move |r| {
-        let row = sql::accounting_row(r)?;
-        into.lock().map_err(|_| poisoned())?.push(row);
-        Ok(())
-    });
-    port.fetch_each(&sql::reconcile(d, range), sink).await?;
-    let read = std::mem::take(&mut *read.lock().map_err(|_| poisoned())?);
+    let read = each_row(port, &sql::reconcile(d, range), sql::accounting_row).await?;
     let mut accounting = Accounting::new(d.pipeline());
     for row in read {
         accounting.push(row)?;
@@ -212,4 +230,93 @@ pub async fn player_trace<P: QueryPort + ?Sized>(
         &failures,
         Vec::new(),
     )))
+}
+
+/// Box scores and scheduled games with their date in `from..=to`.
+pub async fn player_games<P: QueryPort + ?Sized>(
+    port: &P,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
+    let d = port.dialect();
+    let games = each_row(port, &sql::box_scores(d, from, to), sql::box_score_row).await?;
+    let schedule = each_row(port, &sql::schedule(d, from, to), sql::schedule_row).await?;
+    Ok((games, schedule))
+}
+
+/// The player's last ten box scores up to the date.
+pub async fn recent_box_scores<P: QueryPort + ?Sized>(
+    port: &P,
+    player: &str,
+    date: NaiveDate,
+) -> Result<Vec<PlayerGame>> {
+    let q = sql::recent_box_scores(port.dialect(), player, date);
+    each_row(port, &q, sql::box_score_row).await
+}
+
+/// What the builtins among `processors` left for the date: records and
+/// player-level failures, as the downstream builtins read them.
+pub async fn upstream_outcomes<P: QueryPort + ?Sized>(
+    port: &P,
+    date: NaiveDate,
+    processors: &[ProcessorId],
+) -> Result<UpstreamSet> {
+    let pipeline = port.dialect().pipeline();
+    let mut up = UpstreamSet::default();
+    for &p in processors {
+        match pipeline.spec(p).runner {
+            Runner::Builtin(Builtin::Psza) => {
+                up.psza = upstream_of(port, p, date, sql::PSZA_COLUMNS, sql::psza_row, |r| {
+                    r.player_lookup.clone()
+                })
+                .await?
+            }
+            Runner::Builtin(Builtin::Pdc) => {
+                up.pdc = upstream_of(port, p, date, sql::PDC_COLUMNS, sql::pdc_row, |r| {
+                    r.player_lookup.clone()
+                })
+                .await?
+            }
+            Runner::Builtin(Builtin::Pcf) => {
+                up.pcf = upstream_of(port, p, date, sql::PCF_COLUMNS, sql::pcf_row, |r| {
+                    r.player_lookup.clone()
+                })
+                .await?
+            }
+            Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => {
+                return Err(WarehouseError::Query(format!(
+                    "{} is not a builtin that others read: its outputs are not read as upstream",
+                    pipeline.code(p)
+                )))
+            }
+        }
+    }
+    Ok(up)
+}
+
+/// One builtin's records and player failures on the date.
+async fn upstream_of<P, T>(
+    port: &P,
+    p: ProcessorId,
+    date: NaiveDate,
+    columns: &str,
+    decode: fn(&mut dyn SqlRow) -> Result<T>,
+    key: fn(&T) -> String,
+) -> Result<Upstream<T>>
+where
+    P: QueryPort + ?Sized,
+    T: Send + 'static,
+{
+    let d = port.dialect();
+    let records = each_row(port, &sql::builtin_records(d, p, date, columns), decode).await?;
+    let failures = each_row(
+        port,
+        &sql::player_failure_categories(d, p, date),
+        sql::failure_category_row,
+    )
+    .await?;
+    Ok(Upstream {
+        records: records.into_iter().map(|r| (key(&r), r)).collect(),
+        failures: failures.into_iter().collect(),
+    })
 }

@@ -74,7 +74,13 @@ impl ResultSet {
         let columns = &self.columns;
         self.cells
             .chunks_mut(width)
-            .map(|cells| decode(&mut Row { columns, cells }))
+            .map(|cells| {
+                decode(&mut Row {
+                    columns,
+                    cells,
+                    cursor: Default::default(),
+                })
+            })
             .collect()
     }
 }
@@ -89,6 +95,7 @@ pub type RowSink = Box<dyn FnMut(&mut dyn SqlRow) -> Result<()> + Send>;
 pub trait SqlRow {
     fn text(&mut self, column: &str) -> Result<Option<String>>;
     fn int(&self, column: &str) -> Result<Option<i64>>;
+    fn float(&self, column: &str) -> Result<Option<f64>>;
     fn flag(&self, column: &str) -> Result<Option<bool>>;
     fn date(&self, column: &str) -> Result<Option<NaiveDate>>;
 
@@ -103,6 +110,51 @@ pub trait SqlRow {
     fn required_date(&self, column: &str, what: &str) -> Result<NaiveDate> {
         self.date(column)?.ok_or_else(|| missing(what))
     }
+
+    /// A non-null text column (its name says what is missing).
+    fn required_text(&mut self, column: &str) -> Result<String> {
+        self.text(column)?.ok_or_else(|| missing(column))
+    }
+
+    /// An integer column that fits 32 bits.
+    fn int32(&self, column: &str) -> Result<Option<i32>> {
+        self.int(column)?
+            .map(|v| {
+                i32::try_from(v).map_err(|_| {
+                    WarehouseError::Query(format!("column {column}: {v} does not fit 32 bits"))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Where `column` sits in `columns`. Decoders read columns in the order the
+/// query selects them, so the lookup starts where the last one ended
+/// (`cursor`): one comparison per column of a row, not a scan.
+pub fn column_position(
+    columns: &[String],
+    cursor: &std::cell::Cell<usize>,
+    column: &str,
+) -> Result<usize> {
+    let start = cursor.get().min(columns.len());
+    let (earlier, later) = columns.split_at(start);
+    let found = later
+        .iter()
+        .position(|c| c == column)
+        .map(|i| start + i)
+        .or_else(|| earlier.iter().position(|c| c == column))
+        // A store that folds case is the rare one, looked for last.
+        .or_else(|| columns.iter().position(|c| c.eq_ignore_ascii_case(column)));
+    match found {
+        Some(i) => {
+            cursor.set(i + 1);
+            Ok(i)
+        }
+        None => Err(WarehouseError::Query(format!(
+            "the query returned no column {column} (it has {})",
+            columns.join(", ")
+        ))),
+    }
 }
 
 pub(crate) fn missing(what: &str) -> WarehouseError {
@@ -113,6 +165,7 @@ pub(crate) fn missing(what: &str) -> WarehouseError {
 struct Row<'a> {
     columns: &'a [String],
     cells: &'a mut [Cell],
+    cursor: std::cell::Cell<usize>,
 }
 
 impl Row<'_> {
@@ -122,23 +175,7 @@ impl Row<'_> {
     }
 
     fn position(&self, column: &str) -> Result<usize> {
-        // Names come back as the query aliased them; a store that folds
-        // case is the rare one, looked for second.
-        self.columns
-            .iter()
-            .position(|c| c == column)
-            .or_else(|| {
-                self.columns
-                    .iter()
-                    .position(|c| c.eq_ignore_ascii_case(column))
-            })
-            .filter(|i| *i < self.cells.len())
-            .ok_or_else(|| {
-                WarehouseError::Query(format!(
-                    "the query returned no column {column} (it has {})",
-                    self.columns.join(", ")
-                ))
-            })
+        column_position(self.columns, &self.cursor, column)
     }
 
     fn mistyped(&self, column: &str, want: &str, got: &Cell) -> WarehouseError {
@@ -172,6 +209,19 @@ impl SqlRow for Row<'_> {
                 .map(Some)
                 .ok_or_else(|| self.mistyped(column, "an integer", &Cell::Text(s.clone()))),
             other => Err(self.mistyped(column, "an integer", other)),
+        }
+    }
+
+    fn float(&self, column: &str) -> Result<Option<f64>> {
+        match self.cell(column)? {
+            Cell::Null => Ok(None),
+            Cell::Float(v) => Ok(Some(*v)),
+            Cell::Int(v) => Ok(Some(*v as f64)),
+            Cell::Text(s) => s
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| self.mistyped(column, "a number", &Cell::Text(s.clone()))),
+            other => Err(self.mistyped(column, "a number", other)),
         }
     }
 
@@ -228,6 +278,39 @@ mod tests {
             .unwrap();
         let day = NaiveDate::from_ymd_opt(2021, 11, 5);
         assert_eq!(read, vec![(Some(3), Some(2), Some(true), day, None)]);
+    }
+
+    #[test]
+    fn columns_read_in_any_order_and_more_than_once_find_their_cell() {
+        let rows = set(vec![
+            Cell::Int(1),
+            Cell::Text("2.5".into()),
+            Cell::Float(3.0),
+            Cell::Null,
+        ]);
+        let read = rows
+            .decode(|r| {
+                Ok((
+                    r.float("c2")?,
+                    r.float("c1")?,
+                    r.int("c0")?,
+                    r.float("c3")?,
+                    r.float("c0")?,
+                    r.int32("c0")?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(
+            read,
+            vec![(Some(3.0), Some(2.5), Some(1), None, Some(1.0), Some(1))]
+        );
+    }
+
+    #[test]
+    fn an_integer_too_wide_for_32_bits_is_an_error_naming_its_column() {
+        let rows = set(vec![Cell::Int(i64::from(i32::MAX) + 1)]);
+        let e = rows.decode(|r| r.int32("c0")).unwrap_err().to_string();
+        assert!(e.contains("c0") && e.contains("32 bits"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,6 @@
 mod auth;
 mod client;
 mod jobs;
-mod reads;
 mod schema;
 mod stage;
 mod writes;
@@ -27,7 +26,6 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::pipeline::{Pipeline, UniverseRow};
-use domain::processors::UpstreamSet;
 use domain::ProcessorId;
 use serde_json::Value;
 use warehouse::{
@@ -265,10 +263,6 @@ impl QueryPort for BigQueryWarehouse {
 
 #[async_trait]
 impl Warehouse for BigQueryWarehouse {
-    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>> {
-        reads::recent_box_scores(self, player, date).await
-    }
-
     fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
     }
@@ -292,22 +286,6 @@ impl Warehouse for BigQueryWarehouse {
 
     async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
         writes::load_universe(self, rows).await
-    }
-
-    async fn player_games(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
-        reads::player_games(self, from, to).await
-    }
-
-    async fn upstream_outcomes(
-        &self,
-        date: NaiveDate,
-        processors: &[ProcessorId],
-    ) -> Result<UpstreamSet> {
-        reads::upstream_outcomes(self, date, processors).await
     }
 
     async fn write_cells(&self, writes: Vec<CellWrite>) -> Result<()> {

@@ -10,7 +10,6 @@
 mod ddl;
 mod jobs;
 mod migrations;
-mod outcomes;
 mod outputs;
 mod shared_sql;
 mod upstream;
@@ -22,7 +21,6 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::pipeline::{Pipeline, UniverseRow};
-use domain::processors::UpstreamSet;
 use domain::{DateRange, ProcessorId};
 use duckdb::Connection;
 use warehouse::sql::{Dialect, Query};
@@ -287,12 +285,6 @@ impl QueryPort for EmbeddedWarehouse {
 
 #[async_trait]
 impl Warehouse for EmbeddedWarehouse {
-    async fn recent_box_scores(&self, player: &str, date: NaiveDate) -> Result<Vec<PlayerGame>> {
-        let player = player.to_string();
-        self.with_conn(move |conn, _| outcomes::recent_box_scores(conn, &player, date))
-            .await
-    }
-
     fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
     }
@@ -323,25 +315,6 @@ impl Warehouse for EmbeddedWarehouse {
 
     async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
         self.with_conn(move |c, d| upstream::load_universe(c, d, &rows))
-            .await
-    }
-
-    async fn player_games(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
-        self.with_conn(move |c, _| upstream::read(c, from, to))
-            .await
-    }
-
-    async fn upstream_outcomes(
-        &self,
-        date: NaiveDate,
-        processors: &[ProcessorId],
-    ) -> Result<UpstreamSet> {
-        let processors = processors.to_vec();
-        self.with_conn(move |c, d| outcomes::upstream_outcomes(c, d, date, &processors))
             .await
     }
 

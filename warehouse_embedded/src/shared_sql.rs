@@ -31,8 +31,29 @@ pub(crate) fn each(conn: &Connection, q: &Query, mut sink: RowSink) -> Result<()
     let mut columns: Option<Vec<String>> = None;
     run(conn, q, |r| {
         let columns = columns.get_or_insert_with(|| r.as_ref().column_names());
-        sink(&mut DuckRow { columns, row: r })
+        sink(&mut DuckRow::new(columns, r))
     })
+}
+
+/// Every row of a statement of the store's own (no arguments), decoded by
+/// a shared decoder.
+pub(crate) fn decode_all<T>(
+    conn: &Connection,
+    sql: &str,
+    decode: fn(&mut dyn SqlRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    let q = Query {
+        sql: sql.to_string(),
+        args: Vec::new(),
+    };
+    let mut columns: Option<Vec<String>> = None;
+    let mut out = Vec::new();
+    run(conn, &q, |r| {
+        let columns = columns.get_or_insert_with(|| r.as_ref().column_names());
+        out.push(decode(&mut DuckRow::new(columns, r))?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// How many rows `q` returns, reading none of them: the engine's floor
@@ -76,20 +97,20 @@ fn run(
 struct DuckRow<'a, 'b> {
     columns: &'a [String],
     row: &'a duckdb::Row<'b>,
+    cursor: std::cell::Cell<usize>,
 }
 
-impl DuckRow<'_, '_> {
+impl<'a, 'b> DuckRow<'a, 'b> {
+    fn new(columns: &'a [String], row: &'a duckdb::Row<'b>) -> Self {
+        Self {
+            columns,
+            row,
+            cursor: Default::default(),
+        }
+    }
+
     fn get<T: duckdb::types::FromSql>(&self, column: &str) -> Result<T> {
-        let i = self
-            .columns
-            .iter()
-            .position(|c| c == column)
-            .ok_or_else(|| {
-                WarehouseError::Query(format!(
-                    "the query returned no column {column} (it has {})",
-                    self.columns.join(", ")
-                ))
-            })?;
+        let i = warehouse::rows::column_position(self.columns, &self.cursor, column)?;
         self.row.get(i).map_err(query_err)
     }
 }
@@ -99,6 +120,9 @@ impl SqlRow for DuckRow<'_, '_> {
         self.get(column)
     }
     fn int(&self, column: &str) -> Result<Option<i64>> {
+        self.get(column)
+    }
+    fn float(&self, column: &str) -> Result<Option<f64>> {
         self.get(column)
     }
     fn flag(&self, column: &str) -> Result<Option<bool>> {

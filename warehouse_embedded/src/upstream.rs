@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::pipeline::UniverseRow;
-use duckdb::{params, Connection, Row};
+use duckdb::{params, Connection};
 use warehouse::{Result, UpstreamLoad, WarehouseError};
 
-use warehouse::sql::Dialect;
+use warehouse::sql::{box_score_row, Dialect, BOX_SCORE_COLUMNS};
 
 use crate::query_err;
 
@@ -104,87 +104,6 @@ pub(crate) fn load(
     })
 }
 
-pub(crate) const PGS_COLUMNS: &str =
-    "player_lookup, coalesce(player_full_name, player_lookup), game_id, game_date,
-    coalesce(season_year, 0), coalesce(team_abbr, ''), coalesce(opponent_team_abbr, ''),
-    coalesce(home_game, false), coalesce(starter_flag, false), coalesce(is_active, false),
-    coalesce(is_dnp, false), minutes_played, points, fg_attempts, fg_makes, three_pt_attempts,
-    three_pt_makes, ft_attempts, ft_makes, paint_attempts, paint_makes, mid_range_attempts,
-    mid_range_makes, rebounds, assists, turnovers, usage_rate";
-
-pub(crate) fn pgs_row(r: &Row) -> duckdb::Result<PlayerGame> {
-    Ok(PlayerGame {
-        player_lookup: r.get(0)?,
-        player_full_name: r.get(1)?,
-        game_id: r.get(2)?,
-        game_date: r.get(3)?,
-        season_year: r.get(4)?,
-        team_abbr: r.get(5)?,
-        opponent_team_abbr: r.get(6)?,
-        home_game: r.get(7)?,
-        starter_flag: r.get(8)?,
-        is_active: r.get(9)?,
-        is_dnp: r.get(10)?,
-        minutes_played: r.get(11)?,
-        points: r.get(12)?,
-        fg_attempts: r.get(13)?,
-        fg_makes: r.get(14)?,
-        three_pt_attempts: r.get(15)?,
-        three_pt_makes: r.get(16)?,
-        ft_attempts: r.get(17)?,
-        ft_makes: r.get(18)?,
-        paint_attempts: r.get(19)?,
-        paint_makes: r.get(20)?,
-        mid_range_attempts: r.get(21)?,
-        mid_range_makes: r.get(22)?,
-        rebounds: r.get(23)?,
-        assists: r.get(24)?,
-        turnovers: r.get(25)?,
-        usage_rate: r.get(26)?,
-    })
-}
-
-pub(crate) fn read(
-    conn: &mut Connection,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<(Vec<PlayerGame>, Vec<ScheduledGame>)> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {PGS_COLUMNS} FROM nba_analytics.player_game_summary
-             WHERE game_date BETWEEN ? AND ?
-             ORDER BY game_date, player_lookup, game_id"
-        ))
-        .map_err(query_err)?;
-    let games = stmt
-        .query_map(params![from, to], pgs_row)
-        .map_err(query_err)?
-        .collect::<duckdb::Result<Vec<_>>>()
-        .map_err(query_err)?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr, game_status
-             FROM nba_reference.nba_schedule WHERE game_date BETWEEN ? AND ?
-             ORDER BY game_date, game_id",
-        )
-        .map_err(query_err)?;
-    let schedule = stmt
-        .query_map(params![from, to], |r| {
-            Ok(ScheduledGame {
-                game_id: r.get(0)?,
-                game_date: r.get(1)?,
-                season_year: r.get(2)?,
-                home_team_abbr: r.get(3)?,
-                away_team_abbr: r.get(4)?,
-                game_status: r.get(5)?,
-            })
-        })
-        .map_err(query_err)?
-        .collect::<duckdb::Result<Vec<_>>>()
-        .map_err(query_err)?;
-    Ok((games, schedule))
-}
-
 /// Column names and types of `player_game_summary`, in table order.
 const PGS_TYPES: [(&str, &str); 27] = [
     ("player_lookup", "VARCHAR"),
@@ -246,14 +165,9 @@ pub fn read_parquet_player_games(path: &std::path::Path) -> Result<Vec<(u64, Pla
         .join(", ");
     let sql = format!(
         "WITH src AS (SELECT {columns} FROM read_parquet('{literal}'))
-         SELECT {PGS_COLUMNS} FROM src"
+         SELECT {BOX_SCORE_COLUMNS} FROM src"
     );
-    let mut stmt = conn.prepare(&sql).map_err(query_err)?;
-    let rows = stmt
-        .query_map([], pgs_row)
-        .map_err(query_err)?
-        .collect::<duckdb::Result<Vec<_>>>()
-        .map_err(query_err)?;
+    let rows = crate::shared_sql::decode_all(&conn, &sql, box_score_row)?;
     Ok(rows
         .into_iter()
         .enumerate()

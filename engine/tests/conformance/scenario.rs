@@ -373,6 +373,76 @@ pub(crate) async fn scenario(store: Store<'_>) -> Observed {
             trace.recent_games.len()
         )],
     );
+    o.push(
+        "recent box scores",
+        trace
+            .recent_games
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} {:?} {:?}",
+                    g.game_date, g.game_id, g.points, g.minutes_played
+                )
+            })
+            .collect(),
+    );
+    // What the downstream builtins read, decoded alike by every store.
+    let builtins = [
+        domain::Builtin::Psza,
+        domain::Builtin::Pdc,
+        domain::Builtin::Pcf,
+    ]
+    .map(|b| domain::pipeline::nba().builtin(b).unwrap());
+    let up = wh
+        .upstream_outcomes(d("2021-11-02"), &builtins)
+        .await
+        .unwrap();
+    assert!(
+        !up.pdc.records.is_empty() && !up.psza.failures.is_empty(),
+        "{} {} {}",
+        up.psza.records.len(),
+        up.pdc.records.len(),
+        up.psza.failures.len()
+    );
+    assert!(!trace.recent_games.is_empty());
+    let mut outcomes = vec![format!(
+        "records {} {} {}, failures {} {} {}",
+        up.psza.records.len(),
+        up.pdc.records.len(),
+        up.pcf.records.len(),
+        up.psza.failures.len(),
+        up.pdc.failures.len(),
+        up.pcf.failures.len()
+    )];
+    let first = |keys: Vec<&String>| keys.into_iter().min().cloned().unwrap_or_default();
+    let p = first(up.psza.records.keys().collect());
+    outcomes.push(format!("{:?}", up.psza.records.get(&p)));
+    let p = first(up.pdc.records.keys().collect());
+    outcomes.push(format!("{:?}", up.pdc.records.get(&p)));
+    let p = first(up.pcf.records.keys().collect());
+    outcomes.push(format!("{:?}", up.pcf.records.get(&p)));
+    let mut failed: Vec<String> = up
+        .psza
+        .failures
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    failed.sort();
+    outcomes.extend(failed);
+    o.push("upstream outcomes", outcomes);
+    let (games, schedule) = wh
+        .player_games(d("2021-11-01"), d("2021-11-03"))
+        .await
+        .unwrap();
+    assert!(!games.is_empty() && !schedule.is_empty());
+    o.push(
+        "player games",
+        vec![
+            format!("{} games, {} scheduled", games.len(), schedule.len()),
+            format!("{:?}", games.first()),
+            format!("{:?}", schedule.last()),
+        ],
+    );
     assert!(wh
         .player_trace("nobodyatall", d("2021-11-02"))
         .await

@@ -38,12 +38,14 @@ mod reconciliation;
 #[cfg(test)]
 mod tests;
 mod trace;
+mod upstream;
 
 pub use drill::*;
 pub use jobs::*;
 pub use overview::*;
 pub use reconciliation::*;
 pub use trace::*;
+pub use upstream::*;
 
 /// The upstream table of box scores (every store names it by this declaration).
 pub const PLAYER_GAMES: &str = domain::pipeline::NBA_UNIVERSE_TABLE;
