@@ -99,11 +99,13 @@ async fn a_non_zero_exit_fails_the_cell_with_the_end_of_stderr() {
 
 #[tokio::test]
 async fn a_command_past_its_time_limit_is_killed_with_what_it_started() {
-    // The command starts a child of its own, leaves its pid, and waits.
+    // The command starts a child of its own and a detached one, leaves
+    // their pids, and waits.
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("child.pid");
     let script = format!(
-        "echo 'stuck waiting for the feed' >&2; sleep 30 & echo $! > {}; wait",
+        "{}; echo 'stuck waiting for the feed' >&2; sleep 30 & echo $! >> {}; wait",
+        detached(&pid_file),
         pid_file.display()
     );
     let e = run(&script, 1).await.unwrap_err();
@@ -114,23 +116,103 @@ async fn a_command_past_its_time_limit_is_killed_with_what_it_started() {
             .contains("timed out after 1 s (killed); stderr: stuck waiting for the feed"),
         "{e}"
     );
-    let child = std::fs::read_to_string(&pid_file).unwrap();
-    let stat = format!("/proc/{}/stat", child.trim());
-    // Gone, or a zombie waiting for its new parent to reap it.
-    let mut alive = true;
+    assert_all_stopped(&pid_file, 2, "the timeout");
+}
+
+/// Shell that starts a process detached from the command — its own session,
+/// by a double fork, so it is nobody's child once its parent exits — which
+/// appends its pid to `pids` and sleeps.
+fn detached(pids: &std::path::Path) -> String {
+    format!(
+        "( setsid sh -c 'echo $$ >> {}; exec sleep 300' </dev/null >/dev/null 2>&1 & )",
+        pids.display()
+    )
+}
+
+/// The `count` pids in `pids` end within five seconds (gone, or a zombie
+/// waiting for its parent to reap it).
+fn assert_all_stopped(pids: &std::path::Path, count: usize, after: &str) {
+    let mut listed = Vec::new();
+    let mut alive = Vec::new();
     for _ in 0..50 {
-        alive = std::fs::read_to_string(&stat)
-            .map(|s| {
-                let state = s.rsplit(')').next().unwrap_or("").trim_start();
-                !state.starts_with('Z')
+        listed = std::fs::read_to_string(pids)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        alive = listed
+            .iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|s| {
+                        let state = s.rsplit(')').next().unwrap_or("").trim_start();
+                        !state.starts_with('Z')
+                    })
+                    .unwrap_or(false)
             })
-            .unwrap_or(false);
-        if !alive {
-            break;
+            .cloned()
+            .collect();
+        if listed.len() >= count && alive.is_empty() {
+            return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(!alive, "the command's own child outlived the timeout");
+    panic!("after {after}: of {listed:?} (expected {count}), still running: {alive:?}");
+}
+
+#[tokio::test]
+async fn what_a_command_leaves_running_is_stopped_and_named_on_its_run() {
+    // A child that keeps the command's stdout open (it would hold the cell
+    // until its timeout), and one detached by setsid and a double fork.
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "sh -c 'echo $$ >> {p}; exec sleep 300' & {detached}; \
+         while [ \"$(wc -l < {p})\" -lt 2 ]; do sleep 0.05; done; \
+         cat > /dev/null",
+        p = pids.display(),
+        detached = detached(&pids),
+    );
+    let ran = command::run_batch(&spec(&script, 120), &[(date(), vec!["ann"])], "")
+        .await
+        .unwrap();
+    assert_eq!(ran.cells.len(), 1);
+    assert_eq!(
+        ran.note.as_deref(),
+        Some("the command left 2 process(es) running after it exited; Rollcall stopped them")
+    );
+    assert_all_stopped(&pids, 2, "the command exited");
+}
+
+#[tokio::test]
+async fn a_command_that_leaves_nothing_running_has_no_note() {
+    let ran = command::run_batch(
+        &spec("cat > /dev/null; echo done >&2", 30),
+        &[(date(), vec!["ann"])],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ran.note, None);
+}
+
+#[tokio::test]
+async fn a_cancelled_cell_stops_the_command_and_what_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "echo $$ >> {p}; {detached}; sleep 300",
+        p = pids.display(),
+        detached = detached(&pids),
+    );
+    let s = spec(&script, 120);
+    let dates = [(date(), vec!["ann"])];
+    let running = command::run_batch(&s, &dates, "");
+    // The cell is dropped (a cancelled job, a server shutting down) once
+    // both processes run.
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(2), running).await;
+    assert!(waited.is_err(), "the command ended by itself");
+    assert_all_stopped(&pids, 2, "the cell was dropped");
 }
 
 #[tokio::test]
@@ -190,7 +272,8 @@ async fn one_run_over_several_dates_is_handed_them_all_and_answers_each() {
         "",
     )
     .await
-    .unwrap();
+    .unwrap()
+    .cells;
     assert_eq!(cells.len(), 2);
     assert_eq!((cells[0].date, cells[1].date), (date(), next));
     assert_eq!(cells[0].records.players(), vec!["ann", "bob"]);

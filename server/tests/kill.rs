@@ -30,7 +30,7 @@ fn free_port() -> u16 {
 }
 
 fn serve(db: &Path, port: u16) -> Child {
-    let mut child = rollcall()
+    let child = rollcall()
         .arg("--db")
         .arg(db)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
@@ -38,6 +38,10 @@ fn serve(db: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    wait_healthy(port, child)
+}
+
+fn wait_healthy(port: u16, mut child: Child) -> Child {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if curl(port, "GET", "/healthz", "").is_some() {
@@ -276,4 +280,256 @@ fn sigterm_stops_gracefully_and_queued_jobs_survive_the_restart() {
 
     reference_run(&reference, start, end);
     assert_eq!(dump(&stopped), dump(&reference));
+}
+
+// ---- a command processor's processes --------------------------------------
+
+/// What the orders example's DAILY command becomes: it starts a child that
+/// keeps its stdout open and one detached by setsid and a double fork,
+/// appends its own pid and theirs to `$ROLLCALL_TEST_PIDS` once both run,
+/// pauses `$ROLLCALL_TEST_PAUSE` seconds, then runs the shipped script.
+const LEAVES_PROCESSES: &str = r#"
+mine=$(mktemp)
+sh -c 'echo $$ >> "$0"; exec sleep 300' "$mine" &
+( setsid sh -c 'echo $$ >> "$0"; exec sleep 300' "$mine" </dev/null >/dev/null 2>&1 & )
+while [ "$(wc -l < "$mine")" -lt 2 ]; do sleep 0.05; done
+cat "$mine" >> "$ROLLCALL_TEST_PIDS"; rm "$mine"
+echo $$ >> "$ROLLCALL_TEST_PIDS"
+sleep "${ROLLCALL_TEST_PAUSE:-0}"
+exec python3 daily_totals.py "$@"
+"#;
+
+/// A copy of the orders example in `dir` whose DAILY command is
+/// [`LEAVES_PROCESSES`], its universe imported into `db`.
+fn orders_that_leave_processes(dir: &Path, db: &Path) -> std::path::PathBuf {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/orders");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(dir.join("leaves.sh"), LEAVES_PROCESSES).unwrap();
+    let file = dir.join("pipeline.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let old = r#"command = ["python3", "daily_totals.py"]"#;
+    assert!(text.contains(old));
+    std::fs::write(
+        &file,
+        text.replacen(old, r#"command = ["sh", "leaves.sh"]"#, 1),
+    )
+    .unwrap();
+    let ok = rollcall()
+        .arg("--db")
+        .arg(db)
+        .arg("--pipeline")
+        .arg(&file)
+        .args(["import", "universe"])
+        .arg(dir.join("orders.csv"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    file
+}
+
+/// The pids the commands left in `pids` so far.
+fn pids_in(pids: &Path) -> Vec<String> {
+    std::fs::read_to_string(pids)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn running(pid: &str) -> bool {
+    // Gone, or a zombie its parent has yet to reap, is not running.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// Waits until the commands have left at least `count` pids.
+fn wait_for_pids(pids: &Path, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while pids_in(pids).len() < count {
+        assert!(Instant::now() < deadline, "no command started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every pid in `pids` ends within five seconds.
+fn assert_all_stopped(pids: &Path, after: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: Vec<String> = pids_in(pids).into_iter().filter(|p| running(p)).collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {after}, still running: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn with_pipeline(file: &Path, db: &Path, pids: &Path, pause: u32) -> Command {
+    let mut c = rollcall();
+    c.arg("--db")
+        .arg(db)
+        .arg("--pipeline")
+        .arg(file)
+        .env("ROLLCALL_TEST_PIDS", pids)
+        .env("ROLLCALL_TEST_PAUSE", pause.to_string());
+    c
+}
+
+fn dump_orders(db: &Path, file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let pipeline = domain::pipeline::Pipeline::parse(&text).unwrap();
+    let wh = EmbeddedWarehouse::open(db, std::sync::Arc::new(pipeline)).unwrap();
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT * EXCLUDE (run_id, processed_at) FROM shop_metrics.customer_daily_totals ORDER BY ALL",
+        "SELECT * EXCLUDE (run_id, created_at) FROM shop_ops.rollcall_failures ORDER BY ALL",
+    ] {
+        out.extend(wh.rows_for_tests(sql).unwrap());
+        out.push("--".into());
+    }
+    out
+}
+
+#[test]
+fn what_a_command_leaves_running_is_stopped_and_named_on_its_run_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pids) = (dir.path().join("orders.duckdb"), dir.path().join("pids"));
+    let file = orders_that_leave_processes(dir.path(), &db);
+    // The child holding stdout would hold the cell until its 60 s timeout:
+    // the cell succeeds instead, as the script did.
+    let out = with_pipeline(&file, &db, &pids, 0)
+        .args(["backfill", "--processor", "DAILY", "--dates", "2024-03-05"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pids_in(&pids).len(), 3);
+    assert_all_stopped(&pids, "the cell");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let pipeline = domain::pipeline::Pipeline::parse(&text).unwrap();
+    let wh = EmbeddedWarehouse::open(&db, std::sync::Arc::new(pipeline)).unwrap();
+    let runs = wh
+        .rows_for_tests("SELECT status || ': ' || error FROM shop_ops.rollcall_runs")
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(
+        runs[0].contains(
+            "success: the command left 2 process(es) running after it exited; Rollcall stopped them"
+        ),
+        "{runs:?}"
+    );
+}
+
+#[test]
+fn kill_9_of_a_backfill_stops_the_command_and_everything_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pids) = (dir.path().join("orders.duckdb"), dir.path().join("pids"));
+    let file = orders_that_leave_processes(dir.path(), &db);
+    let mut cli = with_pipeline(&file, &db, &pids, 300)
+        .args(["backfill", "--processor", "DAILY", "--dates", "2024-03-05"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_pids(&pids, 3);
+    cli.kill().unwrap(); // SIGKILL: no shutdown code runs
+    cli.wait().unwrap();
+    assert_all_stopped(&pids, "kill -9 of the CLI");
+}
+
+#[test]
+fn a_command_job_killed_or_stopped_mid_cell_resumes_to_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (killed, reference) = (
+        dir.path().join("killed.duckdb"),
+        dir.path().join("reference.duckdb"),
+    );
+    let pids = dir.path().join("pids");
+    let file = orders_that_leave_processes(dir.path(), &killed);
+    orders_that_leave_processes(dir.path(), &reference);
+    let port = free_port();
+    let serve_orders = || {
+        let child = with_pipeline(&file, &killed, &pids, 1)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_healthy(port, child)
+    };
+    let mut server = serve_orders();
+    let body = "form%5Bp%5D=DAILY&form%5Bstart%5D=2024-03-01&form%5Bend%5D=2024-03-06&form%5Bmode%5D=all&form%5Bdownstream%5D=no";
+    let id: String =
+        app::wire::read_answer(&curl(port, "POST", app::api::StartRerun::PATH, body).unwrap())
+            .unwrap();
+
+    // kill -9 while the first command runs: nothing of it survives, and the
+    // job still knows its six cells.
+    wait_for_pids(&pids, 3);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_all_stopped(&pids, "kill -9 of the server");
+    let mut server = serve_orders();
+    let view = status(port, &id);
+    assert_eq!(view.state, warehouse::JobState::Interrupted);
+    assert_eq!(
+        (view.progress.cells_done, view.progress.cells_total),
+        (0, 6)
+    );
+    curl(port, "POST", app::api::ResumeJob::PATH, &format!("id={id}")).expect("resume accepted");
+
+    // SIGTERM while a command runs: the server exits 0 and stops it all.
+    let seen = pids_in(&pids).len();
+    wait_for_pids(&pids, seen + 3);
+    let exit = terminate(&mut server);
+    assert!(exit.success(), "SIGTERM exits 0: {exit:?}");
+    assert_all_stopped(&pids, "SIGTERM of the server");
+
+    let mut server = serve_orders();
+    assert_eq!(status(port, &id).state, warehouse::JobState::Interrupted);
+    curl(port, "POST", app::api::ResumeJob::PATH, &format!("id={id}")).expect("resume accepted");
+    assert_eq!(
+        wait_until_done(port, &id).state,
+        warehouse::JobState::Succeeded
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_all_stopped(&pids, "the job");
+
+    let ok = with_pipeline(&file, &reference, &pids, 0)
+        .args([
+            "backfill",
+            "--processor",
+            "DAILY",
+            "--start-date",
+            "2024-03-01",
+            "--end-date",
+            "2024-03-06",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (a, b) = (dump_orders(&killed, &file), dump_orders(&reference, &file));
+    assert!(a.len() > 100, "{} rows", a.len());
+    assert_eq!(a, b, "resumed tables equal an uninterrupted run");
 }

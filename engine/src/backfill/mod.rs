@@ -252,12 +252,16 @@ pub async fn create_job(
         after: None,
     };
     let now = Utc::now().naive_utc();
+    // Its size from the start: a job interrupted before its first write
+    // still says how many cells it has left.
+    let progress = Progress::starting(wh.pipeline(), &cells);
     let job = JobRecord {
         id: new_job_id(),
         requested_by: requested_by.to_string(),
         request: request_json,
         state,
-        progress: "{}".into(),
+        progress: serde_json::to_string(&progress)
+            .map_err(|e| EngineError::Internal(format!("cannot encode progress: {e}")))?,
         created_at: now,
         started_at: (state == JobState::Running).then_some(now),
         finished_at: None,

@@ -16,7 +16,7 @@ use warehouse::{CellWrite, JobRecord, JobState, RunRow, RunStatus, Warehouse};
 
 use super::plan::{counts_of, next_batch};
 use super::{BackfillRequest, JobSnapshot, JobSummary, ProgressSink, RunOptions};
-use crate::runners::{Batch, Inputs, WrittenToday};
+use crate::runners::{Batch, Inputs, Outcome, WrittenToday};
 use crate::EngineError;
 
 /// How often a running job's progress is written to its row: the stored
@@ -59,6 +59,9 @@ struct Computed {
     /// What the batch's cells wrote on its last date, kept only if the batch
     /// commits.
     pending: WrittenToday,
+    /// The job was cancelled while the batch's commands ran: nothing of the
+    /// batch is written.
+    cancelled: bool,
 }
 
 impl JobRun<'_> {
@@ -111,6 +114,9 @@ impl JobRun<'_> {
                 // process would, and the batch unwritten.
                 return Ok(self.summary(tally, JobState::Running, Vec::new()));
             };
+            if computed.cancelled {
+                return self.finish(tally, JobState::Cancelled).await;
+            }
             written = self.commit(computed, &mut tally).await?;
             self.advance(batch, &mut tally).await?;
             offset += batch.len();
@@ -136,7 +142,10 @@ impl JobRun<'_> {
     ) -> Option<Computed> {
         let mut computed = Computed::default();
         let mut pending = written.clone();
-        let mut runner = Batch::run(self.wh, inputs, batch).await;
+        let Some(mut runner) = Batch::run(self.wh, inputs, batch, self.cancel).await else {
+            computed.cancelled = true;
+            return Some(computed);
+        };
         for (k, cell) in batch.iter().enumerate() {
             if self.options.crash_after == Some(offset + k) {
                 return None;
@@ -152,7 +161,11 @@ impl JobRun<'_> {
             if pending.date != Some(cell.date) {
                 pending = WrittenToday::on(cell.date);
             }
-            let (outcome, took) = runner.cell(cell, &pending).await;
+            let Outcome {
+                result: outcome,
+                took,
+                note,
+            } = runner.cell(cell, &pending).await;
             // Rounded up: a builtin computes a cell in well under a
             // millisecond, and a run that did work never reads "0 ms".
             let duration_ms = took.as_micros().div_ceil(1000).max(1) as i64;
@@ -165,6 +178,7 @@ impl JobRun<'_> {
                     if !self.request.legacy {
                         pending.absorb(&output);
                     }
+                    let run = RunRow { error: note, ..run };
                     computed.writes.push(self.cell_write(output, run, empty));
                 }
                 Err(e) => computed.failed_runs.push(RunRow {
@@ -195,7 +209,6 @@ impl JobRun<'_> {
             },
             expected_count: output.expected as i64,
             dependency_check_passed: output.dependency_check_passed,
-            error: None,
             ..run
         };
         CellWrite {
@@ -220,6 +233,7 @@ impl JobRun<'_> {
             writes,
             mut failed_runs,
             pending,
+            cancelled: _,
         } = computed;
         let mut written = WrittenToday::default();
         if !writes.is_empty() {

@@ -18,6 +18,9 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+#[cfg(target_os = "linux")]
+use super::keeper;
+
 /// The most stdout a command may print for one date.
 pub const MAX_STDOUT_BYTES: usize = 256 * 1024 * 1024;
 /// How much of a command's stderr is kept (its end) for the run row.
@@ -54,6 +57,14 @@ fn tail(stderr: &str) -> String {
     }
 }
 
+/// What one run of a command gave: a cell per date, and what the run row
+/// should say besides (processes it left running, which were stopped).
+#[derive(Debug)]
+pub struct Ran {
+    pub cells: Vec<CellOutput>,
+    pub note: Option<String>,
+}
+
 /// Runs `spec`'s command for `date` over `expected` and validates its output.
 pub async fn run(
     spec: &ProcessorSpec,
@@ -61,8 +72,8 @@ pub async fn run(
     expected: &[&str],
     directory: &str,
 ) -> Result<CellOutput, CommandError> {
-    let mut cells = run_batch(spec, &[(date, expected.to_vec())], directory).await?;
-    cells
+    let mut ran = run_batch(spec, &[(date, expected.to_vec())], directory).await?;
+    ran.cells
         .pop()
         .ok_or_else(|| CommandError::Io(std::io::Error::other("no cell")))
 }
@@ -74,7 +85,7 @@ pub async fn run_batch(
     spec: &ProcessorSpec,
     dates: &[(NaiveDate, Vec<&str>)],
     directory: &str,
-) -> Result<Vec<CellOutput>, CommandError> {
+) -> Result<Ran, CommandError> {
     let Some(cmd) = spec.runner.command() else {
         return Err(CommandError::Spawn {
             program: spec.code.clone(),
@@ -87,8 +98,26 @@ pub async fn run_batch(
         .map(|(d, e)| (*d, e.iter().copied().collect()))
         .collect();
     let text = String::from_utf8_lossy(&stdout);
-    command::parse_batch_output(spec, &expected, &text)
-        .map_err(|source| CommandError::Output { source, stderr })
+    let note = left_running(&stderr);
+    let cells = command::parse_batch_output(spec, &expected, &text)
+        .map_err(|source| CommandError::Output { source, stderr })?;
+    Ok(Ran { cells, note })
+}
+
+/// The run row's note when the keeper stopped processes the command left
+/// running after it exited (its last word on stderr).
+#[cfg(target_os = "linux")]
+fn left_running(stderr: &str) -> Option<String> {
+    let line = stderr.lines().rev().find(|l| !l.trim().is_empty())?;
+    let count = line.strip_prefix(keeper::LEFT_RUNNING)?.trim();
+    Some(format!(
+        "the command left {count} process(es) running after it exited; Rollcall stopped them"
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn left_running(_: &str) -> Option<String> {
+    None
 }
 
 /// The command's whole stdout and the tail of its stderr, once it exited 0.
@@ -100,10 +129,13 @@ async fn capture(
 ) -> Result<(Vec<u8>, String), CommandError> {
     let day_args: Vec<String> = dates.iter().map(|(d, _)| d.to_string()).collect();
     let mut program = Command::new(&cmd.program);
-    // The command leads a process group of its own, so a timeout stops
-    // whatever it started too, not only the command itself.
+    // The command's keeper leads a process group of its own (a terminal's
+    // Ctrl-C reaches Rollcall, which stops it), and keeps the command's
+    // processes on a leash (keeper.rs).
     #[cfg(unix)]
     program.process_group(0);
+    #[cfg(target_os = "linux")]
+    keeper::install(&mut program);
     let mut child = program
         .args(&cmd.args)
         .args(&day_args)
@@ -121,14 +153,14 @@ async fn capture(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // A command that outlives its cell (timeout, error) is killed.
-        .kill_on_drop(true)
         .spawn()
         .map_err(|source| CommandError::Spawn {
             program: cmd.program.clone(),
             source,
         })?;
-    let group = child.id();
+    // A command that outlives its cell (timeout, error, a cancelled job)
+    // is stopped with whatever it started.
+    let mut stop = Stop(child.id());
     let input = command::stdin_lines(
         dates
             .iter()
@@ -145,12 +177,15 @@ async fn capture(
             }
         };
         let (_, out, err) = tokio::join!(feed, read_capped(stdout), read_tail(stderr, &mut tail));
-        (out, err, child.wait().await)
+        let status = child.wait().await;
+        // Reaped: its pid may be anyone's now.
+        stop.0 = None;
+        (out, err, status)
     };
     let seconds = cmd.timeout_seconds;
     match tokio::time::timeout(Duration::from_secs(seconds), work).await {
         Err(_) => {
-            kill_group(group);
+            drop(stop);
             Err(CommandError::Timeout {
                 seconds,
                 stderr: tail_text(&tail),
@@ -176,18 +211,26 @@ async fn capture(
     }
 }
 
-/// Stops the process group the command leads (its children, and theirs).
-fn kill_group(leader: Option<u32>) {
-    #[cfg(unix)]
-    if let Some(pid) = leader.and_then(|p| i32::try_from(p).ok()) {
-        // SAFETY: killpg only sends a signal; `pid` is the group our child
-        // leads (`process_group(0)`), so no other process group is touched.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
+/// Stops a command not yet reaped when dropped: on Linux its keeper, asked
+/// with SIGTERM, stops every process the command started; elsewhere the
+/// group the command leads is killed.
+struct Stop(Option<u32>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.take().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: only signals are sent, to our own child not yet reaped
+            // (so its pid is still ours) or the group it leads.
+            unsafe {
+                if cfg!(target_os = "linux") {
+                    libc::kill(pid, libc::SIGTERM);
+                } else {
+                    libc::killpg(pid, libc::SIGKILL);
+                }
+            }
         }
     }
-    #[cfg(not(unix))]
-    let _ = leader;
 }
 
 /// All of `r`, or `None` past [`MAX_STDOUT_BYTES`].

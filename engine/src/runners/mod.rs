@@ -6,8 +6,11 @@
 
 pub mod builtin;
 pub mod command;
+#[cfg(target_os = "linux")]
+mod keeper;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDate};
@@ -21,8 +24,23 @@ pub(crate) use builtin::WrittenToday;
 
 use crate::EngineError;
 
-/// A cell's outcome (its output, or why it failed) and the time it took.
-pub(crate) type Outcome = (Result<CellOutput, String>, Duration);
+/// A cell's outcome: its output or why it failed, the time it took, and
+/// what its run row says besides (a command's leftovers).
+pub(crate) struct Outcome {
+    pub(crate) result: Result<CellOutput, String>,
+    pub(crate) took: Duration,
+    pub(crate) note: Option<String>,
+}
+
+impl Outcome {
+    fn failed(why: String) -> Self {
+        Self {
+            result: Err(why),
+            took: Duration::ZERO,
+            note: None,
+        }
+    }
+}
 
 /// What the job's cells read before the first of them runs, once per job.
 pub(crate) struct Inputs {
@@ -81,17 +99,21 @@ pub(crate) struct Batch<'a> {
 impl<'a> Batch<'a> {
     /// Runs the batch's commands first, each over its dates of the batch in
     /// runs of up to its `batch_dates` (they read no outcome of Rollcall's).
+    /// `None` when the job is cancelled meanwhile: the command running then
+    /// is stopped with what it started, and the batch is left as it was.
     pub(crate) async fn run(
         wh: &'a dyn Warehouse,
         inputs: &'a Inputs,
         batch: &[PlannedCell],
-    ) -> Batch<'a> {
-        let commanded = run_commands(wh.pipeline(), batch, &inputs.expected_entities).await;
-        Batch {
+        cancel: &AtomicBool,
+    ) -> Option<Batch<'a>> {
+        let commanded =
+            run_commands(wh.pipeline(), batch, &inputs.expected_entities, cancel).await?;
+        Some(Batch {
             wh,
             inputs,
             commanded,
-        }
+        })
     }
 
     /// The cell's outcome: a command's was computed with its batch; a
@@ -104,22 +126,25 @@ impl<'a> Batch<'a> {
             Runner::Builtin(b) => {
                 let started = Instant::now();
                 let out = builtin::run(self.wh, b, &self.inputs.index, cell, written).await;
-                (out.map_err(|e| e.to_string()), started.elapsed())
+                Outcome {
+                    result: out.map_err(|e| e.to_string()),
+                    took: started.elapsed(),
+                    note: None,
+                }
             }
             Runner::Command(_) => self
                 .commanded
                 .remove(&(cell.processor, cell.date))
                 .unwrap_or_else(|| {
-                    let why = format!("{} {}: the command gave no outcome", spec.code, cell.date);
-                    (Err(why), Duration::ZERO)
+                    Outcome::failed(format!(
+                        "{} {}: the command gave no outcome",
+                        spec.code, cell.date
+                    ))
                 }),
-            Runner::Observe => (
-                Err(format!(
-                    "{} is observed: another system writes {}",
-                    spec.code, spec.output_table
-                )),
-                Duration::ZERO,
-            ),
+            Runner::Observe => Outcome::failed(format!(
+                "{} is observed: another system writes {}",
+                spec.code, spec.output_table
+            )),
         }
     }
 }
@@ -132,7 +157,8 @@ async fn run_commands(
     pipeline: &Pipeline,
     batch: &[PlannedCell],
     expected_entities: &BTreeMap<NaiveDate, Vec<String>>,
-) -> HashMap<(ProcessorId, NaiveDate), Outcome> {
+    cancel: &AtomicBool,
+) -> Option<HashMap<(ProcessorId, NaiveDate), Outcome>> {
     let mut out = HashMap::new();
     let mut dates: BTreeMap<ProcessorId, Vec<NaiveDate>> = BTreeMap::new();
     for c in batch {
@@ -156,12 +182,23 @@ async fn run_commands(
                 })
                 .collect();
             let run_started = Instant::now();
-            let result = command::run_batch(spec, &handed, &pipeline.directory).await;
+            // A command may run for minutes: a cancel (or a server shutting
+            // down) does not wait for it.
+            let result = tokio::select! {
+                result = command::run_batch(spec, &handed, &pipeline.directory) => result,
+                () = cancelled(cancel) => return None,
+            };
             let share = run_started.elapsed() / run.len().max(1) as u32;
             match result {
-                Ok(cells) => {
-                    for cell in cells {
-                        out.insert((p, cell.date), (Ok(cell), share));
+                Ok(ran) => {
+                    for cell in ran.cells {
+                        let date = cell.date;
+                        let outcome = Outcome {
+                            result: Ok(cell),
+                            took: share,
+                            note: ran.note.clone(),
+                        };
+                        out.insert((p, date), outcome);
                     }
                 }
                 Err(e) => {
@@ -170,11 +207,22 @@ async fn run_commands(
                         n => format!("{} (one run over {n} dates)", EngineError::from(e)),
                     };
                     for d in run {
-                        out.insert((p, *d), (Err(message.clone()), share));
+                        let outcome = Outcome {
+                            took: share,
+                            ..Outcome::failed(message.clone())
+                        };
+                        out.insert((p, *d), outcome);
                     }
                 }
             }
         }
     }
-    out
+    Some(out)
+}
+
+/// Resolves once `cancel` is set (looked at every tenth of a second).
+async fn cancelled(cancel: &AtomicBool) {
+    while !cancel.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
