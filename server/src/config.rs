@@ -218,6 +218,11 @@ pub struct StoreArgs {
     #[arg(long, env = "ROLLCALL_BQ_JOB_DEADLINE", global = true, default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub bq_job_deadline: u64,
+    /// Seconds one BigQuery request keeps retrying (429, 5xx, lost or cut
+    /// replies), waits included; `Retry-After` is honoured.
+    #[arg(long, env = "ROLLCALL_BQ_RETRY_TOTAL", global = true, default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub bq_retry_total: u64,
     /// How to authenticate to BigQuery.
     #[arg(
         long,
@@ -268,6 +273,7 @@ impl StoreArgs {
             timeouts: warehouse_bigquery::Timeouts {
                 request: std::time::Duration::from_secs(self.bq_request_timeout),
                 job: std::time::Duration::from_secs(self.bq_job_deadline),
+                retry_total: std::time::Duration::from_secs(self.bq_retry_total),
             },
         })
     }

@@ -3,7 +3,9 @@
 //! BigQuery jobs (`jobs.query` and load uploads) for `rollcall bench
 //! bigquery`, and injects faults for the retry-safety tests: answer 503
 //! after forwarding (the request took effect, its reply is lost), answer 503
-//! without forwarding, or hold the reply past the client's timeout.
+//! or 429 with `Retry-After` without forwarding, hold the reply past the
+//! client's timeout, or cut the reply short (the connection reset mid-body,
+//! or a complete HTTP message whose JSON stops half-way).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,14 @@ pub enum Fault {
     Refuse,
     /// Forward it, then wait this long before answering.
     Delay(Duration),
+    /// Answer 429 with `Retry-After` this many seconds, without forwarding.
+    Throttle(u64),
+    /// Forward it, then send half the reply and reset the connection (the
+    /// declared length is the whole reply's).
+    ResetMidReply,
+    /// Forward it, then answer with the first half of the reply as a
+    /// complete message (its length declared as sent).
+    CutFramed,
 }
 
 /// Which requests a fault applies to.
@@ -127,6 +137,13 @@ impl FaultProxy {
         }
     }
 
+    /// Disarms every fault not yet applied.
+    pub fn clear(&self) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.clear();
+        }
+    }
+
     /// Faults armed but not yet applied.
     pub fn pending_faults(&self) -> usize {
         self.rules
@@ -187,8 +204,10 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     if fault.is_some() {
         proxy.counts.faults.fetch_add(1, Ordering::SeqCst);
     }
-    if fault == Some(Fault::Refuse) {
-        return unavailable();
+    match fault {
+        Some(Fault::Refuse) => return unavailable(),
+        Some(Fault::Throttle(seconds)) => return throttled(seconds),
+        _ => {}
     }
     let mut upstream = proxy
         .http
@@ -207,14 +226,38 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     let Ok(bytes) = answer.bytes().await else {
         return unavailable();
     };
-    match fault {
-        Some(Fault::DropReply) => return unavailable(),
-        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        _ => {}
-    }
+    let half = bytes.slice(..bytes.len() / 2);
     let mut response = Response::builder().status(status.as_u16());
     if let Some(ct) = content_type {
         response = response.header("content-type", ct);
     }
-    response.body(Body::from(bytes)).unwrap_or_default()
+    let body = match fault {
+        Some(Fault::DropReply) => return unavailable(),
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            Body::from(bytes)
+        }
+        Some(Fault::ResetMidReply) => {
+            response = response.header("content-length", bytes.len());
+            let cut: [std::io::Result<axum::body::Bytes>; 2] = [
+                Ok(half),
+                Err(std::io::Error::other("reset by the fault proxy")),
+            ];
+            Body::from_stream(futures_util::stream::iter(cut))
+        }
+        Some(Fault::CutFramed) => Body::from(half),
+        _ => Body::from(bytes),
+    };
+    response.body(body).unwrap_or_default()
+}
+
+fn throttled(seconds: u64) -> Response {
+    Response::builder()
+        .status(StatusCode::TOO_MANY_REQUESTS)
+        .header("content-type", "application/json")
+        .header("retry-after", seconds.to_string())
+        .body(Body::from(
+            r#"{"error":{"code":429,"message":"rate limited by the fault proxy","errors":[]}}"#,
+        ))
+        .unwrap_or_default()
 }

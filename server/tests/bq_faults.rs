@@ -29,6 +29,14 @@ fn emulator_url() -> String {
 }
 
 async fn bigquery_through(proxy: &FaultProxy, request_timeout: Duration) -> BigQueryWarehouse {
+    bigquery_retrying(proxy, request_timeout, Duration::from_secs(60)).await
+}
+
+async fn bigquery_retrying(
+    proxy: &FaultProxy,
+    request_timeout: Duration,
+    retry_total: Duration,
+) -> BigQueryWarehouse {
     let prefix = format!(
         "f{}_{}_",
         std::process::id(),
@@ -44,6 +52,7 @@ async fn bigquery_through(proxy: &FaultProxy, request_timeout: Duration) -> BigQ
             timeouts: Timeouts {
                 request: request_timeout,
                 job: Duration::from_secs(120),
+                retry_total,
             },
         },
         std::sync::Arc::new(domain::pipeline::nba()),
@@ -245,4 +254,126 @@ async fn a_job_poll_past_its_deadline_names_the_job() {
     assert!(err.contains("BigQuery request rc"), "{err}");
     assert!(err.contains("timeout"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(60), "bounded wait");
+}
+
+#[tokio::test]
+async fn replies_cut_short_are_retried_like_lost_ones() {
+    let proxy = FaultProxy::start(&emulator_url()).await.unwrap();
+    let bq = bigquery_through(&proxy, Duration::from_secs(60)).await;
+    // Commits (the import's, the job's creation, cell batches), loads and
+    // plain queries: the connection reset half-way through the reply, or a
+    // complete message whose JSON stops half-way.
+    proxy.inject(Target::CommitScript, Fault::ResetMidReply, 0, 2);
+    proxy.inject(Target::CommitScript, Fault::CutFramed, 0, 1);
+    proxy.inject(Target::Load, Fault::ResetMidReply, 0, 1);
+    proxy.inject(Target::Load, Fault::CutFramed, 0, 1);
+    proxy.inject(Target::AnyJob, Fault::ResetMidReply, 3, 1);
+    proxy.inject(Target::AnyJob, Fault::CutFramed, 0, 1);
+    check_against_clean_run(&proxy, &bq, "replies cut short").await;
+}
+
+#[tokio::test]
+async fn throttled_requests_wait_as_retry_after_asks() {
+    let proxy = FaultProxy::start(&emulator_url()).await.unwrap();
+    let bq = bigquery_through(&proxy, Duration::from_secs(60)).await;
+    let range = DateRange::new(d("2021-10-19"), d("2021-11-04"), 400).unwrap();
+    // Six 429s asking for a second each: more attempts and a longer wait
+    // than a fixed five-attempt budget allowed.
+    proxy.inject(Target::AnyJob, Fault::Throttle(1), 0, 6);
+    let started = std::time::Instant::now();
+    bq.game_dates(range)
+        .await
+        .expect("the read waits out the throttling");
+    assert_eq!(proxy.pending_faults(), 0);
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "each retry waited what Retry-After asked: {:?}",
+        started.elapsed()
+    );
+
+    // Past the configured total, the error names what refused.
+    let impatient =
+        bigquery_retrying(&proxy, Duration::from_secs(60), Duration::from_secs(2)).await;
+    proxy.inject(Target::AnyJob, Fault::Throttle(1), 0, 100);
+    let e = impatient.game_dates(range).await.unwrap_err().to_string();
+    assert!(e.contains("429") && e.contains("rate limited"), "{e}");
+    proxy.clear();
+}
+
+#[tokio::test]
+async fn a_backfill_that_fails_leaves_no_running_job_behind() {
+    let proxy = FaultProxy::start(&emulator_url()).await.unwrap();
+    let bq = bigquery_retrying(&proxy, Duration::from_secs(60), Duration::from_secs(2)).await;
+    let s = upstream();
+    bq.load_upstream_rows(s.schedule, s.games).await.unwrap();
+    // The job is created (the first commit), then every cell write is
+    // refused past the retry budget: the backfill fails.
+    proxy.inject(Target::CommitScript, Fault::Refuse, 1, 1000);
+    let options = RunOptions {
+        resume: false,
+        ..RunOptions::default()
+    };
+    let cancel = AtomicBool::new(false);
+    let e = backfill(&bq, &request(), &options, &(), &cancel)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("503"), "{e}");
+    proxy.clear();
+    let jobs = bq.jobs(10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, JobState::Failed, "{:?}", jobs[0]);
+    assert!(
+        jobs[0].error.as_deref().is_some_and(|m| m.contains("503")),
+        "{:?}",
+        jobs[0].error
+    );
+    // Nothing holds the cells: the same backfill runs at once.
+    let summary = backfill(&bq, &request(), &options, &(), &cancel)
+        .await
+        .expect("not refused as already running");
+    assert_eq!(summary.state, JobState::Succeeded);
+    assert_eq!(
+        stage_rows(&bq).await,
+        0,
+        "the failed writes left no stage rows"
+    );
+}
+
+#[tokio::test]
+async fn stage_rows_a_killed_writer_left_are_removed_by_the_next_write() {
+    let proxy = FaultProxy::start(&emulator_url()).await.unwrap();
+    let bq = bigquery_through(&proxy, Duration::from_secs(60)).await;
+    // A writer killed between its load and its commit a day ago, and one
+    // writing right now (its rows must stay).
+    let now = chrono::Utc::now();
+    let stale = format!(
+        "w{:014x}_1_0",
+        (now - chrono::Duration::days(1)).timestamp_micros()
+    );
+    let live = format!("w{:014x}_2_0", now.timestamp_micros());
+    let tables = bq.stage_tables_for_tests();
+    for t in &tables {
+        bq.execute_for_tests(&format!(
+            "INSERT INTO {t} (write_id, seq, staged_on) VALUES
+               ('{stale}', 0, CURRENT_DATE()), ('{live}', 0, CURRENT_DATE())"
+        ))
+        .await
+        .unwrap();
+    }
+    scenario(&bq).await;
+    let mut left = Vec::new();
+    for t in &tables {
+        let mut counts = Vec::new();
+        for id in [&stale, &live] {
+            let sql = format!("SELECT COUNT(*) FROM {t} WHERE write_id = '{id}'");
+            counts.push(bq.count_for_tests(&sql).await.unwrap());
+        }
+        left.push((t.clone(), counts[0], counts[1]));
+    }
+    assert!(
+        left.iter()
+            .all(|(_, stale, live)| (*stale, *live) == (0, 1)),
+        "(table, stale rows, live rows): {left:?}"
+    );
 }

@@ -97,6 +97,7 @@ pub(crate) async fn create_job(
         jobs = wh.table_name(&schema::JOBS),
     );
     body += &staging.clear_sql(wh);
+    body += &staging.sweep_sql(wh);
     staging.commit(wh, &body).await?;
     if job_exists(wh, &id).await? {
         return Ok(());

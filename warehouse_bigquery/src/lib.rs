@@ -189,21 +189,14 @@ impl BigQueryWarehouse {
     /// warehouse's datasets. For tests that plant rows another writer would
     /// leave (legacy spellings, unknown categories).
     pub async fn execute_for_tests(&self, sql: &str) -> Result<()> {
-        let mut sql = sql.to_string();
-        for t in self.tables.all() {
-            sql = replace_name(
-                &sql,
-                &format!("{}.{}", t.dataset, t.name),
-                &self.names.of(t),
-            );
-        }
-        self.query_rows(&sql, Vec::new()).await.map(|_| ())
+        self.query_rows(&self.sql_for_tests(sql), Vec::new())
+            .await
+            .map(|_| ())
     }
 
-    /// One number from a statement written against the plain table names
-    /// (staging twins as `rollcall_meta.staged_<table>`). For tests that
-    /// check what no trait method shows (leftover stage rows, duplicates).
-    pub async fn count_for_tests(&self, sql: &str) -> Result<i64> {
+    /// `sql` with the plain table names (staging twins as
+    /// `rollcall_meta.staged_<table>`) rewritten to this warehouse's.
+    fn sql_for_tests(&self, sql: &str) -> String {
         let mut sql = sql.to_string();
         for t in self.tables.all() {
             let stage = format!("{}.{}", schema::STAGE_DATASET, schema::stage_name(t));
@@ -214,7 +207,16 @@ impl BigQueryWarehouse {
                 &self.names.of(t),
             );
         }
-        let rows = self.query_rows(&sql, Vec::new()).await?;
+        sql
+    }
+
+    /// One number from a statement written against the plain table names
+    /// (staging twins as `rollcall_meta.staged_<table>`). For tests that
+    /// check what no trait method shows (leftover stage rows, duplicates).
+    pub async fn count_for_tests(&self, sql: &str) -> Result<i64> {
+        let rows = self
+            .query_rows(&self.sql_for_tests(sql), Vec::new())
+            .await?;
         Ok(rows
             .first()
             .and_then(|r| r.first())

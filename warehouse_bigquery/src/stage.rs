@@ -12,7 +12,12 @@
 //! in the stage, inserts copy only staged rows), so once a transaction has
 //! committed, applying it again finds an empty stage and changes nothing. A
 //! load retried after a lost reply can stage a chunk twice on an emulator
-//! that ignores job ids: the copy takes each `seq` once. The script carries
+//! that ignores job ids: the copy takes each `seq` once. A write that fails
+//! removes its own stage rows on the way out, and every commit also removes
+//! the rows of writes begun more than [`STALE_AFTER`] ago (a process killed
+//! between its load and its commit; a new job sweeps every staging twin):
+//! write ids sort by their start time.
+//! The script carries
 //! no parameters (the emulator cannot bind them inside a script): only the
 //! generated write id, dates rendered from typed values and names from the
 //! static declarations — never user input.
@@ -32,13 +37,27 @@ use crate::BigQueryWarehouse;
 /// small payloads; BigQuery's request limit is far above it).
 const MAX_LOAD_BYTES: usize = 8 * 1024 * 1024;
 
+/// A write begun this long ago has ended, one way or the other: a load job
+/// and a transaction each stop at the job deadline (600 s by default).
+pub(crate) const STALE_AFTER: chrono::Duration = chrono::Duration::hours(6);
+
 static WRITE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A unique id for one staged write (letters, digits and `_` only).
+/// A unique id for one staged write (letters, digits and `_` only). It
+/// starts with its start time in fixed-width hex, so ids sort by time.
 pub(crate) fn write_id() -> String {
     let n = WRITE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = chrono::Utc::now().timestamp_micros();
-    format!("w{t:x}_{:x}_{n:x}", std::process::id())
+    format!(
+        "{}_{:x}_{n:x}",
+        write_id_at(chrono::Utc::now()),
+        std::process::id()
+    )
+}
+
+/// The time prefix of a write id begun at `t` (and the bound below which a
+/// write id is older than `t`).
+fn write_id_at(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("w{:014x}", t.timestamp_micros().max(0))
 }
 
 pub(crate) use warehouse::sql::date_literal;
@@ -83,7 +102,16 @@ impl Staging {
     }
 
     /// Step 1: one load job per table (split only past `MAX_LOAD_BYTES`).
+    /// If a load fails, what the others staged is removed.
     pub async fn load(&self, wh: &BigQueryWarehouse) -> Result<()> {
+        let loaded = self.load_all(wh).await;
+        if loaded.is_err() {
+            self.remove_own_rows(wh).await;
+        }
+        loaded
+    }
+
+    async fn load_all(&self, wh: &BigQueryWarehouse) -> Result<()> {
         let dataset = wh.names.dataset(schema::STAGE_DATASET);
         for (t, rows) in self.tables.values() {
             let table = schema::stage_name(t);
@@ -122,15 +150,34 @@ impl Staging {
         )
     }
 
-    /// Deletes this write's stage rows from every table it staged.
+    /// Deletes this write's stage rows from every table it staged, and any
+    /// left there by a write begun before [`STALE_AFTER`] (one statement).
     pub fn clear_sql(&self, wh: &BigQueryWarehouse) -> String {
+        let stale = write_id_at(chrono::Utc::now() - STALE_AFTER);
         self.tables
             .values()
             .map(|(t, _)| {
                 format!(
-                    "DELETE FROM {} WHERE write_id = '{}';\n",
+                    "DELETE FROM {} WHERE write_id = '{}' OR write_id < '{stale}';\n",
                     wh.names.stage(t),
                     self.id
+                )
+            })
+            .collect()
+    }
+
+    /// Deletes the stale rows (begun before [`STALE_AFTER`]) of every other
+    /// staging twin. A new job's transaction carries it, so a table none of
+    /// the job's writes stages is swept too.
+    pub fn sweep_sql(&self, wh: &BigQueryWarehouse) -> String {
+        let stale = write_id_at(chrono::Utc::now() - STALE_AFTER);
+        wh.tables
+            .all()
+            .filter(|t| t.staged && !self.tables.contains_key(t.name))
+            .map(|t| {
+                format!(
+                    "DELETE FROM {} WHERE write_id < '{stale}';\n",
+                    wh.names.stage(t)
                 )
             })
             .collect()
@@ -141,20 +188,24 @@ impl Staging {
     /// effort: partition expiration removes whatever this misses).
     pub async fn commit(&self, wh: &BigQueryWarehouse, body: &str) -> Result<()> {
         let script = format!("BEGIN TRANSACTION;\n{body}COMMIT TRANSACTION;");
-        match wh.bq.query(&script, vec![]).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                for (t, _) in self.tables.values() {
-                    let _ = wh
-                        .bq
-                        .query(
-                            &format!("DELETE FROM {} WHERE write_id = @w", wh.names.stage(t)),
-                            vec![param("w", Param::Str(Some(self.id.clone())))],
-                        )
-                        .await;
-                }
-                Err(e)
-            }
+        let committed = wh.bq.query(&script, vec![]).await;
+        if committed.is_err() {
+            self.remove_own_rows(wh).await;
+        }
+        committed.map(|_| ())
+    }
+
+    /// Best effort: a failed write's stage rows (partition expiration, or
+    /// the next commit once they are stale, removes whatever this misses).
+    async fn remove_own_rows(&self, wh: &BigQueryWarehouse) {
+        for (t, _) in self.tables.values() {
+            let _ = wh
+                .bq
+                .query(
+                    &format!("DELETE FROM {} WHERE write_id = @w", wh.names.stage(t)),
+                    vec![param("w", Param::Str(Some(self.id.clone())))],
+                )
+                .await;
         }
     }
 }

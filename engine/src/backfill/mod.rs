@@ -268,7 +268,12 @@ pub async fn create_job(
         error: None,
         snapshot: serde_json::to_string(&snapshot).ok(),
     };
-    wh.create_job(job.clone(), keys).await?;
+    if let Err(e) = wh.create_job(job.clone(), keys).await {
+        // The reply may be what failed, after the job was recorded.
+        let e = EngineError::from(e);
+        fail_on_the_way_out(wh, &job.id, &e).await;
+        return Err(e);
+    }
     Ok(PlannedJob {
         job,
         request: request.clone(),
@@ -355,9 +360,31 @@ pub async fn run_planned(
             tokio::time::sleep(JOB_HEARTBEAT).await;
         }
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = run.run(&cells) => result,
         () = heartbeat => Err(EngineError::Internal("the lease renewal stopped".into())),
+    };
+    if let Err(e) = &result {
+        fail_on_the_way_out(wh, &job_id, e).await;
+    }
+    result
+}
+
+/// A job whose process gives up on it is marked failed with the reason, so
+/// it does not hold its cells until its lease runs out (best effort: the
+/// lease covers a process that cannot even do this, or is killed).
+async fn fail_on_the_way_out(wh: &dyn Warehouse, job_id: &str, e: &EngineError) {
+    let Ok(Some(mut job)) = wh.job(job_id).await else {
+        return;
+    };
+    if job.state != JobState::Running {
+        return;
+    }
+    job.state = JobState::Failed;
+    job.error = Some(e.to_string());
+    job.finished_at = Some(Utc::now().naive_utc());
+    if let Err(why) = wh.update_job(&job).await {
+        tracing::warn!(job = %job_id, error = %why, "could not mark the failed job");
     }
 }
 

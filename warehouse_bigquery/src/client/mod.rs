@@ -4,11 +4,15 @@
 //! - load jobs with an in-memory multipart upload (newline-delimited JSON),
 //!   which stage rows far cheaper than DML (no DML quota, ~100× faster on the
 //!   emulator than `INSERT … FROM UNNEST(@rows)`);
-//! - bounded retries with exponential backoff on 429, 5xx and transport
-//!   timeouts. Every logical request keeps one id across its attempts (the
-//!   `requestId` of `jobs.query`, the job id of a load), so BigQuery applies a
-//!   retried request once; writes are also idempotent by construction (see
-//!   `stage`), because the emulator ignores both ids;
+//! - retries as Google's client libraries do: on 429, 5xx, transport errors
+//!   and replies cut short or unreadable, waiting what `Retry-After` asks or
+//!   an exponential backoff with jitter, until a total budget
+//!   (`Timeouts::retry_total`, 600 s by default) is spent. Every logical
+//!   request keeps one id across its attempts (the `requestId` of
+//!   `jobs.query`, the job id of a load), so BigQuery applies a retried
+//!   request once, and a reply lost or cut short is the same as no reply;
+//!   writes are also idempotent by construction (see `stage`), because the
+//!   emulator ignores both ids;
 //! - every HTTP request has a timeout and every job a deadline, each ending
 //!   in an error that names the job.
 
@@ -19,20 +23,21 @@ use std::time::{Duration, Instant};
 
 use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::error::BQError;
-use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
+use gcp_bigquery_client::model::get_query_results_response::GetQueryResultsResponse;
 use gcp_bigquery_client::model::query_parameter::QueryParameter;
 use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
 use gcp_bigquery_client::model::query_parameter_type_struct_types::QueryParameterTypeStructTypes;
 use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
 use gcp_bigquery_client::model::query_request::QueryRequest;
+use gcp_bigquery_client::model::query_response::QueryResponse;
 use gcp_bigquery_client::model::table_row::TableRow;
 use gcp_bigquery_client::Client;
 use serde_json::Value;
 use warehouse::{Result, WarehouseError};
 
-/// Attempts per request (the first try included) and the total time budget.
-const MAX_ATTEMPTS: u32 = 5;
-const RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// The first wait before a retry, and the longest (it doubles in between).
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(32);
 /// How long `jobs.query` waits server-side before answering "not complete".
 const QUERY_WAIT_MS: i32 = 10_000;
 
@@ -43,6 +48,9 @@ pub struct Timeouts {
     pub request: Duration,
     /// One job, from submission until it is done (all polls included).
     pub job: Duration,
+    /// How long one request keeps retrying, all waits included (Google's
+    /// client libraries: 600 s).
+    pub retry_total: Duration,
 }
 
 impl Default for Timeouts {
@@ -50,6 +58,7 @@ impl Default for Timeouts {
         Self {
             request: Duration::from_secs(60),
             job: Duration::from_secs(600),
+            retry_total: Duration::from_secs(600),
         }
     }
 }
@@ -93,8 +102,12 @@ enum CallError {
     Http {
         status: u16,
         body: String,
+        /// What the reply's `Retry-After` asked for.
+        retry_after: Option<Duration>,
     },
     Transport(reqwest::Error),
+    /// A successful status whose body is cut short or not the JSON asked for.
+    Unreadable(String),
     /// The job is still running at its deadline.
     Deadline(String),
 }
@@ -106,10 +119,19 @@ impl CallError {
                 error.error.code == 429 || (500..600).contains(&error.error.code)
             }
             CallError::Bq(BQError::RequestError(r)) | CallError::Transport(r) => {
-                r.is_timeout() || r.is_connect() || r.is_request() || r.is_body()
+                r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() || r.is_decode()
             }
             CallError::Http { status, .. } => *status == 429 || (500..600).contains(status),
+            CallError::Unreadable(_) => true,
             _ => false,
+        }
+    }
+
+    /// How long the server asked to wait before the next attempt.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Http { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -121,17 +143,52 @@ impl CallError {
                 ))
             }
             CallError::Bq(e) => WarehouseError::Query(format!("{what}: {}", bq_message(e))),
-            CallError::Http { status, body } => {
-                WarehouseError::Query(format!("{what}: BigQuery {status}: {}", first_line(&body)))
-            }
+            CallError::Http { status, body, .. } => WarehouseError::Query(format!(
+                "{what}: BigQuery {status}: {}",
+                error_message(&body)
+            )),
             CallError::Transport(e) => WarehouseError::Query(format!("{what}: BigQuery: {e}")),
+            CallError::Unreadable(m) => {
+                WarehouseError::Query(format!("{what}: BigQuery's reply was unreadable: {m}"))
+            }
             CallError::Deadline(m) => WarehouseError::Query(format!("{what}: {m}")),
         }
     }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").chars().take(300).collect()
+/// BigQuery's message in an error reply (`{"error": {"message": …}}`), or
+/// the reply's first line.
+fn error_message(body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v["error"]["message"].as_str())
+        .map(str::to_string);
+    message
+        .unwrap_or_else(|| body.lines().next().unwrap_or("").to_string())
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// A `Retry-After` in seconds (BigQuery's form; an HTTP date is rare and
+/// falls back to the backoff).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// The wait before the next attempt: what the server asked for, or the
+/// backoff with "equal jitter" (half fixed, half random), so clients that
+/// failed together do not retry together.
+fn wait_before_retry(asked: Option<Duration>, backoff: Duration) -> Duration {
+    asked.unwrap_or_else(|| backoff / 2 + backoff.mul_f64(fastrand::f64() / 2.0))
 }
 
 impl Bq {
@@ -151,14 +208,9 @@ impl Bq {
             request.query_parameters = Some(params);
         }
         let deadline = Instant::now() + self.timeouts.job;
-        let response = self
-            .retrying(&what, || async {
-                self.client
-                    .job()
-                    .query(&self.project, request.clone())
-                    .await
-                    .map_err(CallError::Bq)
-            })
+        let url = format!("{}/projects/{}/queries", self.v2_url, self.project);
+        let response: QueryResponse = self
+            .retrying(&what, || self.send(|http| http.post(&url).json(&request)))
             .await?;
         let job_id = response.job_reference.and_then(|j| j.job_id);
         let what = match &job_id {
@@ -186,20 +238,12 @@ impl Bq {
                 ))
                 .into_warehouse(&what));
             }
-            let params = GetQueryResultsParameters {
-                page_token: page_token.clone(),
-                location: self.location.clone(),
-                timeout_ms: Some(QUERY_WAIT_MS),
-                ..Default::default()
-            };
-            let page = self
-                .retrying(&what, || async {
-                    self.client
-                        .job()
-                        .get_query_results(&self.project, job_id, params.clone())
-                        .await
-                        .map_err(CallError::Bq)
-                })
+            let url = format!("{}/projects/{}/queries/{job_id}", self.v2_url, self.project);
+            let mut query = vec![("timeoutMs", QUERY_WAIT_MS.to_string())];
+            query.extend(page_token.clone().map(|t| ("pageToken", t)));
+            query.extend(self.location.clone().map(|l| ("location", l)));
+            let page: GetQueryResultsResponse = self
+                .retrying(&what, || self.send(|http| http.get(&url).query(&query)))
                 .await?;
             check_errors(&what, page.errors.as_deref())?;
             complete = page.job_complete.unwrap_or(true);
@@ -260,29 +304,22 @@ impl Bq {
         let deadline = Instant::now() + self.timeouts.job;
         let job: Value = self
             .retrying(&what, || async {
-                let token = self.auth.access_token().await.map_err(CallError::Bq)?;
-                let response = self
-                    .http
-                    .post(&url)
-                    .bearer_auth(token)
-                    .header(
-                        "Content-Type",
-                        format!("multipart/related; boundary={BOUNDARY}"),
-                    )
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .map_err(CallError::Transport)?;
-                let status = response.status().as_u16();
-                let text = response.text().await.map_err(CallError::Transport)?;
-                match status {
-                    200..=299 => serde_json::from_str(&text).map_err(|e| CallError::Http {
-                        status,
-                        body: format!("unreadable job resource: {e}"),
-                    }),
+                let sent = self
+                    .send(|http| {
+                        http.post(&url)
+                            .header(
+                                "Content-Type",
+                                format!("multipart/related; boundary={BOUNDARY}"),
+                            )
+                            .body(body.clone())
+                    })
+                    .await;
+                match sent {
                     // Our earlier attempt created it: follow that job.
-                    409 => Ok(serde_json::json!({"jobReference": {"jobId": job_id}})),
-                    _ => Err(CallError::Http { status, body: text }),
+                    Err(CallError::Http { status: 409, .. }) => {
+                        Ok(serde_json::json!({"jobReference": {"jobId": job_id}}))
+                    }
+                    other => other,
                 }
             })
             .await?;
@@ -321,27 +358,34 @@ impl Bq {
         if let Some(loc) = &self.location {
             url += &format!("?location={loc}");
         }
-        self.retrying(what, || async {
-            let token = self.auth.access_token().await.map_err(CallError::Bq)?;
-            let response = self
-                .http
-                .get(&url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map_err(CallError::Transport)?;
-            let status = response.status().as_u16();
-            let text = response.text().await.map_err(CallError::Transport)?;
-            if (200..300).contains(&status) {
-                serde_json::from_str(&text).map_err(|e| CallError::Http {
-                    status,
-                    body: format!("unreadable job resource: {e}"),
-                })
-            } else {
-                Err(CallError::Http { status, body: text })
-            }
-        })
-        .await
+        self.retrying(what, || self.send(|http| http.get(&url)))
+            .await
+    }
+
+    /// One attempt: sends the request `build` makes, reads the whole reply
+    /// and decodes it. A body cut short, a reset mid-reply and JSON that
+    /// does not parse are errors like any other, to be retried.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> std::result::Result<T, CallError> {
+        let token = self.auth.access_token().await.map_err(CallError::Bq)?;
+        let response = build(&self.http)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(CallError::Transport)?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let body = response.bytes().await.map_err(CallError::Transport)?;
+        if !(200..300).contains(&status) {
+            return Err(CallError::Http {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+                retry_after,
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| CallError::Unreadable(e.to_string()))
     }
 
     async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T>
@@ -350,19 +394,24 @@ impl Bq {
         Fut: std::future::Future<Output = std::result::Result<T, CallError>>,
     {
         let started = Instant::now();
-        let mut delay = Duration::from_millis(250);
+        let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
             match call().await {
                 Ok(v) => return Ok(v),
-                Err(e)
-                    if attempt < MAX_ATTEMPTS
-                        && e.retryable()
-                        && started.elapsed() + delay < RETRY_BUDGET =>
-                {
-                    tracing::warn!(attempt, request = what, "BigQuery request failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
+                Err(e) if e.retryable() => {
+                    let wait = wait_before_retry(e.retry_after(), backoff);
+                    if started.elapsed() + wait > self.timeouts.retry_total {
+                        return Err(e.into_warehouse(what));
+                    }
+                    tracing::warn!(
+                        attempt,
+                        request = what,
+                        wait_ms = wait.as_millis() as u64,
+                        "BigQuery request failed; retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     attempt += 1;
                 }
                 Err(e) => return Err(e.into_warehouse(what)),
