@@ -320,6 +320,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLCALL_HEADER_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub header_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body (a 408 after).
+    #[arg(long, env = "ROLLCALL_BODY_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub body_timeout_secs: u64,
     /// Seconds a cached view (grid, game dates, job list) may be reused when
     /// no write went through this server (other writers: BigQuery).
     #[arg(long, env = "ROLLCALL_CACHE_MAX_AGE", default_value_t = 5,

@@ -317,20 +317,25 @@ fn security_header(
 
 /// Bodies over `MAX_BODY_BYTES` are a 413 before any handler reads them,
 /// whether they announce their length or stream it.
-async fn limit_body(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let too_large = || {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over {MAX_BODY_BYTES} bytes\n"),
-        )
-            .into_response()
-    };
-    let announced = req
-        .headers()
+pub(crate) fn too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body over {MAX_BODY_BYTES} bytes\n"),
+    )
+        .into_response()
+}
+
+/// The request says its body is over [`MAX_BODY_BYTES`].
+pub(crate) fn announced_too_large(headers: &axum::http::HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+}
+
+async fn limit_body(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if announced_too_large(req.headers()) {
         return too_large();
     }
     let (parts, body) = req.into_parts();

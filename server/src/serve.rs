@@ -1,7 +1,10 @@
 //! The HTTP listener: bounded in what a slow or greedy client can hold, and
 //! stopped gracefully. At most `max_connections` connections are open at
 //! once (the next waits in the kernel's backlog); a connection must send its
-//! request head within `header_timeout` (no slowloris); on shutdown the
+//! request head within `header_timeout` (no slowloris) and its body within
+//! `body_timeout` (a 408 otherwise, as hyper and nginx bound the head and
+//! `client_body_timeout` does; the router's own timeout then bounds the
+//! whole request); on shutdown the
 //! listener closes, in-flight requests finish (up to `drain`), idle
 //! keep-alive connections are closed.
 
@@ -20,6 +23,8 @@ use tokio::sync::Semaphore;
 pub struct ServeLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub body_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub drain: Duration,
 }
@@ -29,6 +34,7 @@ impl Default for ServeLimits {
         Self {
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
             drain: Duration::from_secs(20),
         }
     }
@@ -41,6 +47,10 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let body_timeout = limits.body_timeout;
+    let app = app.layer(axum::middleware::from_fn(move |req, next| {
+        read_body_within(body_timeout, req, next)
+    }));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -84,6 +94,41 @@ pub async fn serve(
         () = tokio::time::sleep(limits.drain) => {
             tracing::warn!("some requests did not finish within the drain time");
         }
+    }
+}
+
+/// Reads the whole request body within `limit` before the router sees it:
+/// a client trickling its body gets a 408 and its connection closed, and
+/// holds nothing past that. Size is bounded here as in the router
+/// ([`crate::MAX_BODY_BYTES`]).
+async fn read_body_within(
+    limit: Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::announced_too_large(req.headers()) {
+        return crate::too_large();
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, crate::MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Ok(Err(_)) => crate::too_large(),
+        Err(_) => (
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            [(axum::http::header::CONNECTION, "close")],
+            format!(
+                "the request body did not arrive within {} s\n",
+                limit.as_secs_f32()
+            ),
+        )
+            .into_response(),
     }
 }
 

@@ -11,13 +11,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn app() -> Router {
-    Router::new().route("/", get(|| async { "ok" })).route(
-        "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            "slow ok"
-        }),
-    )
+    Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                "slow ok"
+            }),
+        )
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move { format!("got {} bytes", body.len()) }),
+        )
 }
 
 async fn start(
@@ -54,6 +60,7 @@ async fn slow_clients_are_cut_off_and_cannot_exhaust_the_connections() {
         max_connections: 4,
         header_timeout: Duration::from_secs(1),
         drain: Duration::from_secs(5),
+        ..Default::default()
     })
     .await;
     // Four clients take every connection and dribble an unfinished head.
@@ -106,4 +113,64 @@ async fn shutdown_lets_the_request_in_flight_finish() {
         TcpStream::connect(addr).await.is_err(),
         "no longer listening"
     );
+}
+
+/// A client that announces a body and sends a byte every 200 ms; what it
+/// is answered (the status line) once the server answers or closes.
+async fn trickle_body(addr: std::net::SocketAddr) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    for _ in 0..100 {
+        let mut buf = [0u8; 256];
+        tokio::select! {
+            read = s.read(&mut buf) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        answer.extend_from_slice(&buf[..n]);
+                        break;
+                    }
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if s.write_all(b"a").await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_bodies_get_408_and_everyone_else_is_served() {
+    let (addr, _stop, _task) = start(server::serve::ServeLimits {
+        body_timeout: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    let slow: Vec<_> = (0..32).map(|_| tokio::spawn(trickle_body(addr))).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile a plain request and a whole body are answered at once.
+    assert!(get_path(addr, "/").await.ends_with("ok"));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.ends_with("got 5 bytes"), "{out}");
+    for client in slow {
+        let status = client.await.unwrap();
+        assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    }
 }

@@ -110,6 +110,7 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
     let serve_limits = crate::serve::ServeLimits {
         max_connections: args.max_connections,
         header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
         ..Default::default()
     };
     crate::serve::serve(listener, app, serve_limits, crate::serve::shutdown_signal()).await;
