@@ -235,6 +235,11 @@ pub struct StoreArgs {
     /// Service-account key file (with `--bq-auth key-file`).
     #[arg(long, env = "ROLLCALL_BQ_CREDENTIALS", global = true)]
     pub credentials: Option<PathBuf>,
+    /// Open a store made with another pipeline and record this one as its
+    /// pipeline (without it, such a store is refused: a forgotten
+    /// `--pipeline` must not report on the wrong tables).
+    #[arg(long, global = true)]
+    pub adopt_pipeline: bool,
 }
 
 impl StoreArgs {
@@ -245,6 +250,7 @@ impl StoreArgs {
             memory_limit: self.duckdb_memory_limit.clone(),
             threads: self.duckdb_threads,
             batch_cells: self.duckdb_batch_cells,
+            adopt_pipeline: self.adopt_pipeline,
         }
     }
 
@@ -275,6 +281,7 @@ impl StoreArgs {
                 job: std::time::Duration::from_secs(self.bq_job_deadline),
                 retry_total: std::time::Duration::from_secs(self.bq_retry_total),
             },
+            adopt_pipeline: self.adopt_pipeline,
         })
     }
 }

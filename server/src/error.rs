@@ -84,6 +84,7 @@ impl ServerError {
         match self {
             ServerError::Input(_) => true,
             ServerError::Engine(e) => e.is_input(),
+            ServerError::Warehouse(warehouse::WarehouseError::OtherPipeline { .. }) => true,
             _ => false,
         }
     }

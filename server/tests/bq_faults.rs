@@ -54,6 +54,7 @@ async fn bigquery_retrying(
                 job: Duration::from_secs(120),
                 retry_total,
             },
+            adopt_pipeline: false,
         },
         std::sync::Arc::new(domain::pipeline::nba()),
     )
@@ -229,6 +230,7 @@ async fn a_reopened_warehouse_lists_tables_instead_of_creating_them() {
             base_url: Some(proxy.base_url.clone()),
             credentials: Credentials::None,
             timeouts: Timeouts::default(),
+            adopt_pipeline: false,
         },
         std::sync::Arc::new(domain::pipeline::nba()),
     )

@@ -1,7 +1,8 @@
 //! Error policy for the warehouse layer: one enum for every backend. Backend
 //! messages are kept verbatim (they are what an operator needs to debug), but a
 //! variant says what kind of failure it is so callers can map it: `NotRollcall`
-//! and `Open` stop start-up with a one-line message; `Query` is a real fault
+//! and `Open` stop start-up with a one-line message; `OtherPipeline` too, and
+//! it is the caller's mistake (a forgotten `--pipeline`: CLI exit 2); `Query` is a real fault
 //! (HTTP 500, CLI exit 1); `Conflict` is a refused request (HTTP 409);
 //! `NotFound` names what the request asked for and the store does not hold
 //! (a job id; HTTP 404).
@@ -12,6 +13,8 @@ use thiserror::Error;
 pub enum WarehouseError {
     #[error("cannot open warehouse at {location}: {message}")]
     Open { location: String, message: String },
+    #[error("cannot open warehouse at {location}: {message}")]
+    OtherPipeline { location: String, message: String },
     #[error("{location} is not a Rollcall database: {reason}")]
     NotRollcall { location: String, reason: String },
     #[error("warehouse schema version {found} is newer than this build understands ({supported})")]

@@ -8,6 +8,7 @@
 pub mod accounting;
 mod error;
 pub mod reads;
+pub mod record;
 pub mod rows;
 pub mod sql;
 mod types;

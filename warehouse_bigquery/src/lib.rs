@@ -73,6 +73,9 @@ pub struct BigQueryConfig {
     pub credentials: Credentials,
     /// Request timeout and job deadline.
     pub timeouts: Timeouts,
+    /// Open datasets recorded with another pipeline and record this one
+    /// (`--adopt-pipeline`); otherwise they are refused.
+    pub adopt_pipeline: bool,
 }
 
 pub struct BigQueryWarehouse {
@@ -171,11 +174,11 @@ impl BigQueryWarehouse {
             tables: schema::PipelineTables::of(&pipeline),
             pipeline,
         };
-        schema::ensure(&wh, config.location.as_deref())
+        schema::ensure(&wh, config.location.as_deref(), config.adopt_pipeline)
             .await
             .map_err(|e| match e {
                 // Already says where and what (a table that does not fit).
-                WarehouseError::Open { .. } => e,
+                WarehouseError::Open { .. } | WarehouseError::OtherPipeline { .. } => e,
                 other => WarehouseError::Open {
                     location,
                     message: other.to_string(),

@@ -62,7 +62,10 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &
 }
 
 /// Creates `name` with `columns` when missing; refuses an existing table
-/// that lacks them (or, when `exact`, has anything else).
+/// that lacks them (or, when `exact`, has anything else) — except a table
+/// whose declaration only gained columns (a command's new, nullable
+/// column), which is rebuilt with them, in declared order (the appenders
+/// write by position).
 fn ensure_table(
     conn: &Connection,
     d: &Dialect,
@@ -98,6 +101,9 @@ fn ensure_table(
         .collect::<duckdb::Result<_>>()
         .map_err(query_err)?;
     let wanted: Vec<String> = defs.iter().map(|f| f.to_lowercase()).collect();
+    if exact && found.len() < wanted.len() && found.iter().all(|f| wanted.contains(f)) {
+        return add_columns(conn, name, &defs, &found);
+    }
     let fits = if exact {
         found == wanted
     } else {
@@ -113,5 +119,32 @@ fn ensure_table(
             ),
         });
     }
+    Ok(())
+}
+
+/// Rebuilds `name` as `defs` (a superset of its columns `found`), its rows
+/// kept and the new columns null, in one transaction.
+fn add_columns(conn: &Connection, name: &str, defs: &[String], found: &[String]) -> Result<()> {
+    let (schema, table) = sql::dataset_and_table(name);
+    let kept = found
+        .iter()
+        .filter_map(|f| f.split_whitespace().next())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let grown = format!("{schema}.{table}__grown");
+    let script = format!(
+        "BEGIN TRANSACTION;
+         CREATE TABLE {grown} ({defs});
+         INSERT INTO {grown} ({kept}) SELECT {kept} FROM {name};
+         DROP TABLE {name};
+         ALTER TABLE {grown} RENAME TO {table};
+         COMMIT;",
+        defs = defs.join(", ")
+    );
+    if let Err(e) = conn.execute_batch(&script) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(query_err(e));
+    }
+    tracing::info!(table = name, "added the pipeline's new columns");
     Ok(())
 }

@@ -11,6 +11,7 @@ mod ddl;
 mod jobs;
 mod migrations;
 mod outputs;
+mod record;
 mod shared_sql;
 mod upstream;
 
@@ -64,6 +65,9 @@ pub struct EmbeddedLimits {
     pub memory_limit: String,
     pub threads: usize,
     pub batch_cells: usize,
+    /// Open a store recorded with another pipeline and record this one
+    /// (`--adopt-pipeline`); otherwise such a store is refused.
+    pub adopt_pipeline: bool,
 }
 
 impl Default for EmbeddedLimits {
@@ -73,6 +77,7 @@ impl Default for EmbeddedLimits {
             memory_limit: "2GB".into(),
             threads: 2,
             batch_cells: EMBEDDED_BATCH_CELLS,
+            adopt_pipeline: false,
         }
     }
 }
@@ -153,8 +158,11 @@ impl EmbeddedWarehouse {
         })?;
         apply_limits(&conn, limits, &location)?;
         let schema_version = migrations::migrate(&conn, &location)?;
+        // Before any of the pipeline's tables is created.
+        record::check(&conn, &pipeline, limits.adopt_pipeline, &location)?;
         let dialect = Dialect::duckdb(Arc::clone(&pipeline));
         ddl::create_pipeline_tables(&conn, &dialect, &location)?;
+        record::write(&conn, &pipeline)?;
         Ok(Self::from_root(
             dialect,
             conn,

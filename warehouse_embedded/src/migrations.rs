@@ -34,9 +34,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "job_leases",
         sql: include_str!("../migrations/0004_job_leases.sql"),
     },
+    Migration {
+        version: 5,
+        name: "pipeline_record",
+        sql: include_str!("../migrations/0005_pipeline_record.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 4;
+pub const LATEST_SCHEMA_VERSION: i64 = 5;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

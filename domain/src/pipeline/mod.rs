@@ -11,6 +11,7 @@
 
 mod checks;
 mod file;
+pub mod shape;
 #[cfg(test)]
 mod tests;
 

@@ -50,6 +50,7 @@ pub async fn bigquery_at(
             base_url: Some(url),
             credentials: Credentials::None,
             timeouts: Default::default(),
+            adopt_pipeline: false,
         },
         Arc::clone(pipeline),
     )

@@ -208,6 +208,7 @@ async fn bigquery_refuses_overlapping_jobs_and_bad_configuration() {
                 base_url: Some("http://127.0.0.1:9".into()),
                 credentials: Credentials::None,
                 timeouts: Default::default(),
+                adopt_pipeline: false,
             },
             nba(),
         )
@@ -334,6 +335,7 @@ async fn two_clients_racing_for_the_same_cells_start_one_job() {
             base_url: std::env::var("ROLLCALL_BQ_URL").ok(),
             credentials: Credentials::None,
             timeouts: Default::default(),
+            adopt_pipeline: false,
         },
         nba(),
     )

@@ -429,3 +429,125 @@ fn an_expected_condition_with_or_stays_inside_its_date() {
         );
     }
 }
+
+/// Issue [R] 6: a store remembers its pipeline. Forgetting `--pipeline` is
+/// refused, naming both pipelines and the way out (no report on the wrong
+/// tables); a command's new column is added to its table; a column whose
+/// type changed is refused by name. On both stores.
+#[test]
+fn a_store_remembers_its_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = orders_with_expected(dir.path(), "status <> 'cancelled'");
+    let file = file.to_str().unwrap();
+    let text = std::fs::read_to_string(file).unwrap();
+    let daily_columns = r#"{ name = "revenue", type = "float" },"#;
+    assert!(text.contains(daily_columns));
+    let grown = dir.path().join("grown.toml");
+    std::fs::write(
+        &grown,
+        text.replacen(
+            daily_columns,
+            &format!("{daily_columns}\n  {{ name = \"discount\", type = \"float\" }},"),
+            1,
+        ),
+    )
+    .unwrap();
+    let retyped = dir.path().join("retyped.toml");
+    std::fs::write(
+        &retyped,
+        text.replacen(
+            r#"{ name = "orders", type = "int" }"#,
+            r#"{ name = "orders", type = "text" }"#,
+            1,
+        ),
+    )
+    .unwrap();
+    let bq_url = std::env::var("ROLLCALL_BQ_URL").expect(
+        "ROLLCALL_BQ_URL is not set: this test needs the BigQuery emulator (make test starts it)",
+    );
+    let prefix = format!("rec{}_", std::process::id());
+    let bigquery = [
+        "--warehouse",
+        "bigquery",
+        "--project",
+        "local-proj",
+        "--dataset-prefix",
+        prefix.as_str(),
+        "--bq-auth",
+        "none",
+        "--bigquery-url",
+        bq_url.as_str(),
+    ];
+    let db = dir.path().join("orders.duckdb");
+    let day = ["--start-date", "2024-03-05", "--end-date", "2024-03-05"];
+    for store in [&[][..], &bigquery[..]] {
+        let run = |pipeline: Option<&str>, args: &[&str]| {
+            let mut all: Vec<&str> = Vec::new();
+            if let Some(p) = pipeline {
+                all.extend(["--pipeline", p]);
+            }
+            all.extend(store);
+            all.extend(args);
+            rollcall(&db, &all)
+        };
+        let out = run(Some(file), &["demo"]);
+        assert!(out.status.success(), "{store:?}: {}", stderr(&out));
+
+        // --pipeline forgotten: the NBA pipeline is refused.
+        let mut validate = vec!["validate"];
+        validate.extend(day);
+        let out = run(None, &validate);
+        assert_eq!(out.status.code(), Some(2), "{store:?}: {}", stdout(&out));
+        let e = stderr(&out);
+        assert!(
+            e.contains("it was made for the pipeline over shop.orders (DAILY, LOYALTY), and this run uses the pipeline over nba_analytics.player_game_summary (PSZA, PDC, PCF, MLFS)")
+                && e.contains("--adopt-pipeline"),
+            "{store:?}: {e}"
+        );
+        assert!(stdout(&out).is_empty(), "{store:?}: no report");
+
+        // A new nullable column of DAILY: added, and the cell runs.
+        let grown = grown.to_str().unwrap();
+        let out = run(
+            Some(grown),
+            &["backfill", "--processor", "DAILY", "--dates", "2024-03-05"],
+        );
+        assert!(out.status.success(), "{store:?}: {}", stderr(&out));
+        let out = run(Some(grown), &validate);
+        assert_ne!(out.status.code(), Some(2), "{store:?}: {}", stderr(&out));
+        // The store now records the grown pipeline: the first one would
+        // drop the column, which is refused by name.
+        let out = run(Some(file), &validate);
+        assert_eq!(out.status.code(), Some(2), "{store:?}");
+        assert!(
+            stderr(&out).contains("its pipeline changed in a way Rollcall cannot migrate: processor DAILY's column discount is gone"),
+            "{store:?}: {}",
+            stderr(&out)
+        );
+
+        // Said to be intended: the other pipeline is recorded and runs.
+        let mut adopting = vec!["--adopt-pipeline"];
+        adopting.extend(&validate);
+        let out = run(None, &adopting);
+        assert_ne!(out.status.code(), Some(2), "{store:?}: {}", stderr(&out));
+        let out = run(Some(grown), &validate);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{store:?}: the NBA pipeline is its own now"
+        );
+
+        // A column whose type changed cannot be migrated: named.
+        let mut adopting = vec!["--adopt-pipeline"];
+        adopting.extend(&validate);
+        let out = run(Some(grown), &adopting);
+        assert_ne!(out.status.code(), Some(2), "{store:?}: {}", stderr(&out));
+        let out = run(Some(retyped.to_str().unwrap()), &validate);
+        assert_eq!(out.status.code(), Some(2), "{store:?}");
+        assert!(
+            stderr(&out).contains("processor DAILY's column orders is text, was int"),
+            "{store:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -41,6 +41,7 @@ async fn list_tables(
 pub(crate) async fn ensure(
     wh: &crate::BigQueryWarehouse,
     location: Option<&str>,
+    adopt_pipeline: bool,
 ) -> warehouse::Result<()> {
     let mut existing = std::collections::BTreeMap::new();
     for ds in wh.tables.datasets() {
@@ -74,6 +75,32 @@ pub(crate) async fn ensure(
         existing.insert(ds, tables);
     }
     let has = |ds: &str, name: &str| existing.get(ds).is_some_and(|t| t.contains(name));
+    // Before any of the pipeline's tables is created.
+    let recorded = if has(PIPELINE_RECORD.dataset, PIPELINE_RECORD.name) {
+        let rows = wh
+            .bq
+            .query(
+                &format!(
+                    "SELECT shape FROM {} ORDER BY recorded_at DESC LIMIT 1",
+                    wh.names.of(&PIPELINE_RECORD)
+                ),
+                vec![],
+            )
+            .await?
+            .rows;
+        rows.first()
+            .and_then(|r| r.first())
+            .and_then(crate::client::text)
+    } else {
+        None
+    };
+    let location_name = format!("bigquery:{}/{}*", wh.bq.project, wh.names.prefix);
+    warehouse::record::admit(
+        recorded.as_deref(),
+        &wh.pipeline,
+        adopt_pipeline,
+        &location_name,
+    )?;
     check_pipeline_columns(wh).await?;
     for t in wh.tables.all() {
         if !has(t.dataset, t.name) {
@@ -96,6 +123,34 @@ pub(crate) async fn ensure(
             wh.bq.query(&wh.names.create_stage(t), vec![]).await?;
         }
     }
+    let shape = warehouse::record::recorded(&wh.pipeline);
+    if recorded.as_deref() != Some(shape.as_str()) {
+        record_pipeline(wh, shape).await?;
+    }
+    Ok(())
+}
+
+/// Records the pipeline: the new row first, then the others go, so a
+/// process stopped in between leaves the newest row to count.
+async fn record_pipeline(wh: &crate::BigQueryWarehouse, shape: String) -> warehouse::Result<()> {
+    use crate::client::{param, Param};
+    let table = wh.names.of(&PIPELINE_RECORD);
+    wh.bq
+        .query(
+            &format!(
+                "INSERT INTO {table} (shape, recorded_at)
+                 SELECT @shape, CURRENT_TIMESTAMP() FROM UNNEST([1])
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE shape = @shape)"
+            ),
+            vec![param("shape", Param::Str(Some(shape.clone())))],
+        )
+        .await?;
+    wh.bq
+        .query(
+            &format!("DELETE FROM {table} WHERE shape <> @shape"),
+            vec![param("shape", Param::Str(Some(shape)))],
+        )
+        .await?;
     Ok(())
 }
 
@@ -162,8 +217,16 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
             .iter()
             .map(|(c, ty)| format!("{} {}", c.to_lowercase(), ty.sql()))
             .collect();
+        // A command's declaration that only gained (nullable) columns: they
+        // are added, here and to the staging twin. Writes name their
+        // columns, so the order in the table does not matter.
+        let missing: Vec<&String> = wanted.iter().filter(|w| !found.contains(w)).collect();
+        if *exact && !missing.is_empty() && found.iter().all(|f| wanted.contains(f)) {
+            add_columns(wh, t, &missing).await?;
+            continue;
+        }
         let fits = if *exact {
-            found == wanted
+            found.len() == wanted.len() && found.iter().all(|f| wanted.contains(f))
         } else {
             wanted.iter().all(|w| found.contains(w))
         };
@@ -180,6 +243,29 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
             });
         }
     }
+    Ok(())
+}
+
+/// Adds `columns` ("name TYPE") to `t` and to its staging twin.
+async fn add_columns(
+    wh: &crate::BigQueryWarehouse,
+    t: &TableDef,
+    columns: &[&String],
+) -> warehouse::Result<()> {
+    let adds = columns
+        .iter()
+        .map(|c| format!("ADD COLUMN IF NOT EXISTS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    wh.bq
+        .query(&format!("ALTER TABLE {} {adds}", wh.names.of(t)), vec![])
+        .await?;
+    if t.staged {
+        wh.bq
+            .query(&format!("ALTER TABLE {} {adds}", wh.names.stage(t)), vec![])
+            .await?;
+    }
+    tracing::info!(table = t.name, "added the pipeline's new columns");
     Ok(())
 }
 

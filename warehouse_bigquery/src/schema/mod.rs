@@ -335,7 +335,18 @@ pub(crate) const JOB_LOCK: TableDef = TableDef {
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 10] = [
+/// The pipeline the store was made with (`warehouse::record`): its shape
+/// as JSON; the latest row counts.
+pub(crate) const PIPELINE_RECORD: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "pipeline_record",
+    columns: &[("shape", Str), ("recorded_at", Timestamp)],
+    partition: None,
+    cluster: &[],
+    staged: false,
+};
+
+pub(crate) const TABLES: [&TableDef; 11] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
@@ -346,6 +357,7 @@ pub(crate) const TABLES: [&TableDef; 10] = [
     &JOB_CELLS,
     &JOB_LEASES,
     &JOB_LOCK,
+    &PIPELINE_RECORD,
 ];
 
 /// The tables a pipeline adds to the fixed ones above, declared once per
