@@ -6,17 +6,22 @@ use domain::pipeline::Pipeline;
 
 use crate::{Result, WarehouseError};
 
+/// A column a command's table gains: (table, column), as declared.
+pub type Grown = Vec<(String, String)>;
+
 /// Whether `pipeline` may open a store that recorded `recorded` (its JSON;
 /// `None`: a store made before stores recorded their pipeline, or a new
-/// one). Refused, naming both pipelines and the way out, unless `adopt`.
+/// one), and which columns its tables gain: only those the record proves
+/// new may be added (a table that lost columns otherwise is refused).
+/// Refused, naming both pipelines and the way out, unless `adopt`.
 pub fn admit(
     recorded: Option<&str>,
     pipeline: &Pipeline,
     adopt: bool,
     location: &str,
-) -> Result<()> {
+) -> Result<Grown> {
     let Some(text) = recorded else {
-        return Ok(());
+        return Ok(Grown::new());
     };
     let now = Shape::of(pipeline);
     let Some(then) = Shape::from_json(text) else {
@@ -28,8 +33,12 @@ pub fn admit(
         });
     };
     match now.change_from(&then) {
-        ShapeChange::Same | ShapeChange::Grown { .. } => Ok(()),
-        ShapeChange::Different(_) if adopt => Ok(()),
+        ShapeChange::Same => Ok(Grown::new()),
+        ShapeChange::Grown { columns } => Ok(columns
+            .into_iter()
+            .map(|(table, column, _)| (table, column))
+            .collect()),
+        ShapeChange::Different(_) if adopt => Ok(Grown::new()),
         ShapeChange::Different(why) if then.describe() == now.describe() => {
             Err(WarehouseError::OtherPipeline {
                 location: location.to_string(),

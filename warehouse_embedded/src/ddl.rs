@@ -11,7 +11,12 @@ use crate::query_err;
 /// whose columns do not fit, naming both lists: a command's table must be
 /// exactly its declaration; an observed table (someone else's) must have the
 /// entity and date columns.
-pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &str) -> Result<()> {
+pub(crate) fn create_pipeline_tables(
+    conn: &Connection,
+    d: &Dialect,
+    location: &str,
+    grown: &warehouse::record::Grown,
+) -> Result<()> {
     let pipeline = d.pipeline();
     let universe = &pipeline.universe;
     if let Some(columns) = sql::universe_table_columns(universe) {
@@ -22,7 +27,7 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &
             location,
             &universe.table,
             &columns,
-            false,
+            Fit::Contains,
             "the universe",
         )?;
     }
@@ -41,7 +46,7 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &
         ),
     ] {
         if table != sql::FAILURES && table != sql::RUNS {
-            ensure_table(conn, d, location, table, columns, true, needed_by)?;
+            ensure_table(conn, d, location, table, columns, Fit::Exactly, needed_by)?;
         }
     }
     for spec in &pipeline.processors {
@@ -54,15 +59,37 @@ pub(crate) fn create_pipeline_tables(conn: &Connection, d: &Dialect, location: &
             location,
             &spec.output_table,
             &own.columns,
-            own.exact,
+            // A command's table is exactly its declaration, and gains the
+            // columns the pipeline record shows it was declared since.
+            if own.exact {
+                Fit::ExactlyOrGrown(
+                    grown
+                        .iter()
+                        .filter(|(t, _)| t.eq_ignore_ascii_case(&spec.output_table))
+                        .map(|(_, c)| c.as_str())
+                        .collect(),
+                )
+            } else {
+                Fit::Contains
+            },
             &format!("processor {}", spec.code),
         )?;
     }
     Ok(())
 }
 
+/// How an existing table must fit its declared columns.
+enum Fit<'a> {
+    /// It has them, and maybe more (someone else's table).
+    Contains,
+    /// Exactly them, in order.
+    Exactly,
+    /// Exactly them, or all but these newly declared ones, to be added.
+    ExactlyOrGrown(Vec<&'a str>),
+}
+
 /// Creates `name` with `columns` when missing; refuses an existing table
-/// that lacks them (or, when `exact`, has anything else) — except a table
+/// that does not `fit` them — except a table
 /// whose declaration only gained columns (a command's new, nullable
 /// column), which is rebuilt with them, in declared order (the appenders
 /// write by position).
@@ -72,7 +99,7 @@ fn ensure_table(
     location: &str,
     name: &str,
     columns: &[(&str, sql::ColumnKind)],
-    exact: bool,
+    fit: Fit<'_>,
     needed_by: &str,
 ) -> Result<()> {
     let (schema, table) = sql::dataset_and_table(name);
@@ -101,13 +128,19 @@ fn ensure_table(
         .collect::<duckdb::Result<_>>()
         .map_err(query_err)?;
     let wanted: Vec<String> = defs.iter().map(|f| f.to_lowercase()).collect();
-    if exact && found.len() < wanted.len() && found.iter().all(|f| wanted.contains(f)) {
-        return add_columns(conn, name, &defs, &found);
+    if let Fit::ExactlyOrGrown(new) = &fit {
+        let missing: Vec<&String> = wanted.iter().filter(|w| !found.contains(w)).collect();
+        let only_new = missing.iter().all(|m| {
+            new.iter()
+                .any(|c| m.split_whitespace().next() == Some(&c.to_lowercase()))
+        });
+        if !missing.is_empty() && only_new && found.iter().all(|f| wanted.contains(f)) {
+            return add_columns(conn, name, &defs, &found);
+        }
     }
-    let fits = if exact {
-        found == wanted
-    } else {
-        wanted.iter().all(|w| found.contains(w))
+    let fits = match fit {
+        Fit::Exactly | Fit::ExactlyOrGrown(_) => found == wanted,
+        Fit::Contains => wanted.iter().all(|w| found.contains(w)),
     };
     if !fits {
         return Err(WarehouseError::Open {

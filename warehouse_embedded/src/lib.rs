@@ -159,9 +159,9 @@ impl EmbeddedWarehouse {
         apply_limits(&conn, limits, &location)?;
         let schema_version = migrations::migrate(&conn, &location)?;
         // Before any of the pipeline's tables is created.
-        record::check(&conn, &pipeline, limits.adopt_pipeline, &location)?;
+        let grown = record::check(&conn, &pipeline, limits.adopt_pipeline, &location)?;
         let dialect = Dialect::duckdb(Arc::clone(&pipeline));
-        ddl::create_pipeline_tables(&conn, &dialect, &location)?;
+        ddl::create_pipeline_tables(&conn, &dialect, &location, &grown)?;
         record::write(&conn, &pipeline)?;
         Ok(Self::from_root(
             dialect,
@@ -202,7 +202,7 @@ impl EmbeddedWarehouse {
         apply_limits(&conn, &limits, ":memory:")?;
         let schema_version = migrations::migrate(&conn, ":memory:")?;
         let dialect = Dialect::duckdb(pipeline);
-        ddl::create_pipeline_tables(&conn, &dialect, ":memory:")?;
+        ddl::create_pipeline_tables(&conn, &dialect, ":memory:", &Vec::new())?;
         Ok(Self::from_root(
             dialect,
             conn,

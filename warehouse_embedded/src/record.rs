@@ -12,7 +12,7 @@ pub(crate) fn check(
     pipeline: &Pipeline,
     adopt: bool,
     location: &str,
-) -> Result<()> {
+) -> Result<warehouse::record::Grown> {
     let recorded: Option<String> = conn
         .query_row(
             "SELECT shape FROM rollcall_meta.pipeline_record LIMIT 1",

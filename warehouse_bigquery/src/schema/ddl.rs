@@ -95,13 +95,13 @@ pub(crate) async fn ensure(
         None
     };
     let location_name = format!("bigquery:{}/{}*", wh.bq.project, wh.names.prefix);
-    warehouse::record::admit(
+    let grown = warehouse::record::admit(
         recorded.as_deref(),
         &wh.pipeline,
         adopt_pipeline,
         &location_name,
     )?;
-    check_pipeline_columns(wh).await?;
+    check_pipeline_columns(wh, &grown).await?;
     for t in wh.tables.all() {
         if !has(t.dataset, t.name) {
             wh.bq.query(&wh.names.create_table(t), vec![]).await?;
@@ -160,11 +160,15 @@ async fn record_pipeline(wh: &crate::BigQueryWarehouse, shape: String) -> wareho
 /// observed table or a universe of the pipeline's own (someone else's)
 /// must have the declared columns. One `tables.get` per pipeline table, all
 /// at once (not the listing: it may lag a table just replaced).
-async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Result<()> {
-    let mut checks: Vec<(&'static TableDef, bool, String)> = Vec::new();
+async fn check_pipeline_columns(
+    wh: &crate::BigQueryWarehouse,
+    grown: &warehouse::record::Grown,
+) -> warehouse::Result<()> {
+    // (table, exactly these columns, grows with its declaration, who needs it)
+    let mut checks: Vec<(&'static TableDef, bool, bool, String)> = Vec::new();
     let tables = &wh.tables;
     if let Some(u) = tables.universe {
-        checks.push((u, false, "the universe".into()));
+        checks.push((u, false, false, "the universe".into()));
     }
     // The docs/DESIGN.md §2 failure and run tables are this store's own schema; another
     // pipeline's must be exactly their columns.
@@ -177,14 +181,20 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
         (tables.runs, warehouse::sql::RUNS, "[tables] runs"),
     ] {
         if format!("{}.{}", t.dataset, t.name) != declared {
-            checks.push((t, true, needed_by.into()));
+            checks.push((t, true, false, needed_by.into()));
         }
     }
     for (id, t) in &tables.outputs {
-        checks.push((t, t.staged, format!("processor {}", wh.pipeline.code(*id))));
+        // A command's table (staged) is exactly its declaration, and grows with it.
+        checks.push((
+            t,
+            t.staged,
+            t.staged,
+            format!("processor {}", wh.pipeline.code(*id)),
+        ));
     }
     let mut gets = tokio::task::JoinSet::new();
-    for (i, (t, _, _)) in checks.iter().enumerate() {
+    for (i, (t, _, _, _)) in checks.iter().enumerate() {
         let client = std::sync::Arc::clone(&wh.bq.client);
         let (project, dataset, name) = (
             wh.bq.project.clone(),
@@ -204,8 +214,8 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
             Err(e) if crate::client::is_not_found(&e) => continue,
             Err(e) => return Err(crate::client::bq_error(e)),
         };
-        let (t, exact, needed_by) = &checks[i];
-        let found: Vec<String> = table
+        let (t, exact, grows, needed_by) = &checks[i];
+        let mut found: Vec<String> = table
             .schema
             .fields
             .unwrap_or_default()
@@ -217,11 +227,31 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
             .iter()
             .map(|(c, ty)| format!("{} {}", c.to_lowercase(), ty.sql()))
             .collect();
-        // A command's declaration that only gained (nullable) columns: they
-        // are added, here and to the staging twin. Writes name their
-        // columns, so the order in the table does not matter.
+        // A command's declaration that gained (nullable) columns the
+        // pipeline record proves new: they are added, here and to the
+        // staging twin. Writes name their columns, so their order in the
+        // table does not matter.
+        if *grows && wanted.iter().any(|w| !found.contains(w)) {
+            // Columns added by SQL may be missing from the table's metadata
+            // for a while (and on the emulator, for good): what a query sees
+            // of a column added earlier counts.
+            let live = live_columns(wh, t).await?;
+            for w in &wanted {
+                let name = w.split_whitespace().next().unwrap_or_default();
+                if !found.contains(w) && live.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                    found.push(w.clone());
+                }
+            }
+        }
         let missing: Vec<&String> = wanted.iter().filter(|w| !found.contains(w)).collect();
-        if *exact && !missing.is_empty() && found.iter().all(|f| wanted.contains(f)) {
+        let declared = format!("{}.{}", t.dataset, t.name);
+        let only_new = missing.iter().all(|m| {
+            grown.iter().any(|(table, c)| {
+                table.eq_ignore_ascii_case(&declared)
+                    && m.split_whitespace().next() == Some(&c.to_lowercase())
+            })
+        });
+        if *grows && !missing.is_empty() && only_new && found.iter().all(|f| wanted.contains(f)) {
             add_columns(wh, t, &missing).await?;
             continue;
         }
@@ -246,24 +276,34 @@ async fn check_pipeline_columns(wh: &crate::BigQueryWarehouse) -> warehouse::Res
     Ok(())
 }
 
+/// The columns a query of `t` sees (none of its rows is read).
+async fn live_columns(
+    wh: &crate::BigQueryWarehouse,
+    t: &TableDef,
+) -> warehouse::Result<Vec<String>> {
+    Ok(wh
+        .bq
+        .query(&format!("SELECT * FROM {} LIMIT 0", wh.names.of(t)), vec![])
+        .await?
+        .columns)
+}
+
 /// Adds `columns` ("name TYPE") to `t` and to its staging twin.
 async fn add_columns(
     wh: &crate::BigQueryWarehouse,
     t: &TableDef,
     columns: &[&String],
 ) -> warehouse::Result<()> {
-    let adds = columns
-        .iter()
-        .map(|c| format!("ADD COLUMN IF NOT EXISTS {c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    wh.bq
-        .query(&format!("ALTER TABLE {} {adds}", wh.names.of(t)), vec![])
-        .await?;
-    if t.staged {
-        wh.bq
-            .query(&format!("ALTER TABLE {} {adds}", wh.names.stage(t)), vec![])
-            .await?;
+    // One column per statement (the emulator takes no more).
+    for c in columns {
+        for table in [wh.names.of(t), wh.names.stage(t)] {
+            wh.bq
+                .query(
+                    &format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c}"),
+                    vec![],
+                )
+                .await?;
+        }
     }
     tracing::info!(table = t.name, "added the pipeline's new columns");
     Ok(())
