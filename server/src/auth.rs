@@ -9,9 +9,15 @@
 //! loopback with no token configured and the request is local (a request
 //! carrying `Forwarded` / `X-Forwarded-For` is not, unless a trusted proxy is
 //! configured and names a loopback client). Tokens are compared in constant
-//! time and never logged.
+//! time and never logged; the cookie carries a value derived from the token
+//! (an HMAC), never the token; and wrong tokens are throttled: past
+//! [`MAX_WRONG_TOKENS`] in [`GUESS_WINDOW`], no token is checked (429 with
+//! `Retry-After`) until the window moves on.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use app::{AppError, OperatorAccess};
 use axum::extract::{Request, State};
@@ -33,6 +39,53 @@ pub const TOKEN_PATH: &str = "/operator-token";
 /// How long the token cookie lives.
 const TOKEN_COOKIE_MAX_AGE_SECS: u64 = 12 * 3600;
 
+/// Wrong tokens checked per [`GUESS_WINDOW`] (about one guess a second).
+pub const MAX_WRONG_TOKENS: usize = 10;
+pub const GUESS_WINDOW: Duration = Duration::from_secs(10);
+
+/// When the last wrong tokens were offered (the newest [`MAX_WRONG_TOKENS`]).
+#[derive(Default)]
+struct Guesses(Mutex<VecDeque<Instant>>);
+
+impl Guesses {
+    /// Seconds until another token may be checked, while throttled.
+    fn wait(&self) -> Option<u64> {
+        let Ok(mut wrong) = self.0.lock() else {
+            return Some(GUESS_WINDOW.as_secs());
+        };
+        while wrong.front().is_some_and(|t| t.elapsed() >= GUESS_WINDOW) {
+            wrong.pop_front();
+        }
+        (wrong.len() >= MAX_WRONG_TOKENS).then(|| {
+            let oldest = wrong.front().map_or(Duration::ZERO, Instant::elapsed);
+            GUESS_WINDOW.saturating_sub(oldest).as_secs().max(1)
+        })
+    }
+
+    fn wrong(&self) {
+        if let Ok(mut wrong) = self.0.lock() {
+            wrong.push_back(Instant::now());
+            while wrong.len() > MAX_WRONG_TOKENS {
+                wrong.pop_front();
+            }
+        }
+    }
+}
+
+/// What the token cookie holds: HMAC-SHA256 of a fixed label under the
+/// token, so a cookie that leaks (a log, a shared profile) does not give
+/// the token away.
+fn session_value(token: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
+    crate::remote::hex(ring::hmac::sign(&key, b"rollcall operator session v1").as_ref())
+}
+
+/// Where a request's token came from.
+enum Offered {
+    Header(String),
+    Cookie(String),
+}
+
 #[derive(Clone)]
 pub struct Operator {
     pub access: OperatorAccess,
@@ -41,6 +94,7 @@ pub struct Operator {
     hosts: Vec<String>,
     /// A reverse proxy of ours sets `X-Forwarded-For` / `-Proto`.
     trusted_proxy: bool,
+    guesses: Arc<Guesses>,
 }
 
 impl std::fmt::Debug for Operator {
@@ -72,6 +126,7 @@ impl Operator {
             token,
             hosts,
             trusted_proxy: false,
+            guesses: Arc::default(),
         }
     }
 
@@ -137,10 +192,40 @@ impl Operator {
         origin_https || proxied_https
     }
 
+    /// Whether `offered` is the token; a wrong one counts towards the throttle.
     fn matches(&self, offered: &str) -> bool {
-        self.token
+        let right = self
+            .token
             .as_ref()
-            .is_some_and(|t| bool::from(t.expose().as_bytes().ct_eq(offered.as_bytes())))
+            .is_some_and(|t| bool::from(t.expose().as_bytes().ct_eq(offered.as_bytes())));
+        if !right {
+            self.guesses.wrong();
+        }
+        right
+    }
+
+    /// Whether `offered` is the cookie value the token form gave out.
+    fn session_matches(&self, offered: &str) -> bool {
+        let right = self.token.as_ref().is_some_and(|t| {
+            bool::from(
+                session_value(t.expose())
+                    .as_bytes()
+                    .ct_eq(offered.as_bytes()),
+            )
+        });
+        if !right {
+            self.guesses.wrong();
+        }
+        right
+    }
+
+    /// Seconds to wait before a token is checked again, while too many
+    /// wrong ones came in.
+    fn throttled(&self) -> Option<u64> {
+        match self.access {
+            OperatorAccess::TokenRequired => self.guesses.wait(),
+            OperatorAccess::OpenOnLoopback | OperatorAccess::Disabled => None,
+        }
     }
 
     fn authorize(&self, headers: &HeaderMap) -> Result<(), String> {
@@ -159,7 +244,8 @@ impl Operator {
                 None => Err(format!(
                     "the operator token is required (header {TOKEN_HEADER} or the token form on /jobs)"
                 )),
-                Some(t) if self.matches(&t) => Ok(()),
+                Some(Offered::Header(t)) if self.matches(&t) => Ok(()),
+                Some(Offered::Cookie(v)) if self.session_matches(&v) => Ok(()),
                 Some(_) => Err("wrong operator token".into()),
             },
         }
@@ -177,9 +263,9 @@ fn host_name(host: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-fn offered_token(headers: &HeaderMap) -> Option<String> {
+fn offered_token(headers: &HeaderMap) -> Option<Offered> {
     if let Some(v) = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) {
-        return Some(v.to_string());
+        return Some(Offered::Header(v.to_string()));
     }
     headers
         .get_all(header::COOKIE)
@@ -188,7 +274,18 @@ fn offered_token(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == TOKEN_COOKIE)
-        .map(|(_, v)| v.to_string())
+        .map(|(_, v)| Offered::Cookie(v.to_string()))
+}
+
+/// Too many wrong tokens: come back in `seconds`.
+fn too_many_guesses(seconds: u64) -> Response {
+    tracing::warn!(seconds, "operator token checks throttled");
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.to_string())],
+        format!("too many wrong operator tokens: try again in {seconds} s\n"),
+    )
+        .into_response()
 }
 
 /// A browser always sends `Origin` on a cross-origin POST; it must name this
@@ -266,6 +363,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if let Err(m) = same_origin(req.headers()) {
         return forbidden(m);
     }
+    if let Some(seconds) = state.operator.throttled() {
+        return too_many_guesses(seconds);
+    }
     if is_mutation(path) {
         if let Err(m) = state.operator.authorize(req.headers()) {
             return forbidden(m);
@@ -295,7 +395,7 @@ pub async fn remember_token(
     };
     let cookie = format!(
         "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TOKEN_COOKIE_MAX_AGE_SECS}{secure}",
-        form.token
+        session_value(&form.token)
     );
     (
         StatusCode::SEE_OTHER,
@@ -350,9 +450,13 @@ mod tests {
             Some("s3cret".parse().unwrap()),
         );
         assert!(op.authorize(&headers(&[(TOKEN_HEADER, "s3cret")])).is_ok());
+        let cookie = format!("a=b; rollcall_token={}", session_value("s3cret"));
+        assert!(op.authorize(&headers(&[("cookie", &cookie)])).is_ok());
+        // The cookie holds the derived value, never the token itself.
+        assert!(!cookie.contains("s3cret"));
         assert!(op
-            .authorize(&headers(&[("cookie", "a=b; rollcall_token=s3cret")]))
-            .is_ok());
+            .authorize(&headers(&[("cookie", "rollcall_token=s3cret")]))
+            .is_err());
         assert_eq!(
             op.authorize(&headers(&[(TOKEN_HEADER, "s3cre")]))
                 .unwrap_err(),
@@ -362,6 +466,32 @@ mod tests {
             .authorize(&headers(&[]))
             .unwrap_err()
             .contains("required"));
+    }
+
+    #[test]
+    fn wrong_tokens_past_the_limit_stop_every_check_for_a_while() {
+        let op = Operator::new(
+            "0.0.0.0:1".parse().unwrap(),
+            Some("s3cret".parse().unwrap()),
+        );
+        for _ in 0..MAX_WRONG_TOKENS - 1 {
+            assert!(op.authorize(&headers(&[(TOKEN_HEADER, "guess")])).is_err());
+            assert_eq!(op.throttled(), None);
+        }
+        assert!(op.authorize(&headers(&[(TOKEN_HEADER, "guess")])).is_err());
+        let wait = op.throttled().expect("throttled after the limit");
+        assert!((1..=GUESS_WINDOW.as_secs()).contains(&wait), "{wait}");
+        // A right token does not count.
+        let fresh = Operator::new(
+            "0.0.0.0:1".parse().unwrap(),
+            Some("s3cret".parse().unwrap()),
+        );
+        for _ in 0..2 * MAX_WRONG_TOKENS {
+            assert!(fresh
+                .authorize(&headers(&[(TOKEN_HEADER, "s3cret")]))
+                .is_ok());
+        }
+        assert_eq!(fresh.throttled(), None);
     }
 
     #[test]

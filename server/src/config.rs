@@ -55,6 +55,32 @@ pub struct Config {
     pub loaded: Option<Arc<Pipeline>>,
 }
 
+/// The most a pipeline file may hold: a few hundred lines are typical, and
+/// `/dev/zero` must not be read until memory runs out.
+pub const MAX_PIPELINE_BYTES: u64 = 1024 * 1024;
+
+/// The pipeline file's text, refused past [`MAX_PIPELINE_BYTES`] (read no
+/// further) or when it is not UTF-8.
+fn read_pipeline_file(path: &std::path::Path, name: &str) -> Result<String, ServerError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(ServerError::io(format!(
+        "cannot read the pipeline file {name}"
+    )))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PIPELINE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ServerError::io(format!(
+            "cannot read the pipeline file {name}"
+        )))?;
+    if bytes.len() as u64 > MAX_PIPELINE_BYTES {
+        return Err(ServerError::Input(format!(
+            "{name}: a pipeline file may hold at most {MAX_PIPELINE_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| ServerError::Input(format!("{name}: not UTF-8 text ({e})")))
+}
+
 impl Config {
     /// Reads and validates the pipeline file, once, at start-up, before any
     /// store opens. A file error names its place as `FILE:LINE:COLUMN:
@@ -64,9 +90,7 @@ impl Config {
             None => domain::pipeline::nba(),
             Some(path) => {
                 let name = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(ServerError::io(format!(
-                    "cannot read the pipeline file {name}"
-                )))?;
+                let text = read_pipeline_file(path, &name)?;
                 let pipeline = Pipeline::parse(&text).map_err(|e| match e {
                     domain::DomainError::BadPipeline {
                         line,

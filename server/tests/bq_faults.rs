@@ -237,8 +237,10 @@ async fn a_reopened_warehouse_lists_tables_instead_of_creating_them() {
     .await
     .unwrap();
     let after = proxy.counts.jobs() + proxy.counts.other.load(std::sync::atomic::Ordering::SeqCst);
+    // One table listing per dataset (six), and one read of the pipeline
+    // record the store keeps.
     assert!(
-        after - before <= 6,
+        after - before <= 7,
         "reopening took {} API calls",
         after - before
     );

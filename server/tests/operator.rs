@@ -196,3 +196,62 @@ async fn a_cross_origin_post_is_refused_even_on_loopback() {
         .unwrap();
     assert_eq!(runs, 2, "PSZA on two dates");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_tokens_are_throttled_and_the_cookie_never_holds_the_token() {
+    let wh = store().await;
+    let app = app(&wh, "0.0.0.0:3000", Some("s3cret"));
+    let path = app::api::StartRerun::PATH;
+    // The cookie the token form sets is derived from the token.
+    let res = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/operator-token")
+                .header("host", "127.0.0.1:3000")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("token=s3cret"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(!cookie.contains("s3cret"), "{cookie}");
+    // Guesses: each is refused, and past the limit no token is checked.
+    for _ in 0..server::auth::MAX_WRONG_TOKENS {
+        let (status, _) = post(
+            app.clone(),
+            path,
+            START_BODY,
+            &[("x-rollcall-token", "guess")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let res = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri(path)
+                .header("host", "127.0.0.1:3000")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-rollcall-token", "s3cret")
+                .body(Body::from(START_BODY))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=server::auth::GUESS_WINDOW.as_secs()).contains(&wait),
+        "{wait}"
+    );
+    nothing_written(&wh).await;
+}

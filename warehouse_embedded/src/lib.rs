@@ -54,6 +54,39 @@ mod limit_tests {
 }
 pub use upstream::read_parquet_player_games;
 
+/// Why a store file may not have this name, if it may not: DuckDB names a
+/// file's catalog after its stem, so a store named like one of its schemas
+/// (`shop.duckdb` holding `shop.orders`) makes `shop.orders` ambiguous and
+/// would be left half-migrated. Checked before the file is touched.
+pub fn name_clash(path: &Path, pipeline: &Pipeline) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+    let mut schemas: Vec<String> = [
+        "rollcall_meta",
+        "nba_reference",
+        "nba_analytics",
+        "nba_precompute",
+        "nba_predictions",
+        "nba_processing",
+    ]
+    .map(String::from)
+    .to_vec();
+    let tables = [
+        &pipeline.universe.table,
+        &pipeline.failures_table,
+        &pipeline.runs_table,
+    ]
+    .into_iter()
+    .chain(pipeline.processors.iter().map(|p| &p.output_table));
+    schemas.extend(tables.map(|t| warehouse::sql::dataset_and_table(t).0.to_ascii_lowercase()));
+    schemas.contains(&stem).then(|| {
+        format!(
+            "a store file may not be named like one of its schemas ({stem}): DuckDB names the \
+             file's database after it, and `{stem}.<table>` would be ambiguous; choose another \
+             name (for example {stem}-store.duckdb)"
+        )
+    })
+}
+
 /// Resource bounds of the embedded database: how many operations run at
 /// once (each on a connection of its own; the rest wait their turn),
 /// DuckDB's own `memory_limit` and `threads`, and how many cells one write
@@ -146,6 +179,12 @@ impl EmbeddedWarehouse {
         limits: &EmbeddedLimits,
     ) -> Result<Self> {
         let location = path.display().to_string();
+        if let Some(why) = name_clash(path, &pipeline) {
+            return Err(WarehouseError::Open {
+                location,
+                message: why,
+            });
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| WarehouseError::Open {
                 location: location.clone(),

@@ -109,6 +109,11 @@ pub(crate) async fn open_store(config: &Config, create: Create) -> Result<Arc<dy
             store.db.display()
         )));
     }
+    if store.warehouse == WarehouseKind::Embedded {
+        if let Some(why) = warehouse_embedded::name_clash(&store.db, &pipeline) {
+            return Err(ServerError::Input(format!("{}: {why}", store.db.display())));
+        }
+    }
     let wh: Arc<dyn Warehouse> = match store.warehouse {
         WarehouseKind::Embedded => Arc::new(
             EmbeddedWarehouse::open_with(&store.db, pipeline, &store.embedded_limits()).map_err(

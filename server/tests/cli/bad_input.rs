@@ -152,3 +152,46 @@ fn commands_that_read_a_store_refuse_one_that_does_not_exist() {
         assert!(!db.exists(), "{args:?} created nothing");
     }
 }
+
+/// Issue [R] 8: DuckDB names a file's database after its stem, so a store
+/// named like one of its schemas is refused before the file is touched.
+#[test]
+fn a_store_named_like_one_of_its_schemas_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["nba_precompute.duckdb", "rollcall_meta.duckdb"] {
+        let db = dir.path().join(name);
+        let out = rollcall(&db, &["demo", "--days", "2"]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            stderr(&out).contains("may not be named like one of its schemas"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(!db.exists(), "{name}: nothing written");
+    }
+    let file = crate::common::orders_with_expected(dir.path(), "status <> 'cancelled'");
+    let db = dir.path().join("shop.duckdb");
+    let out = rollcall(&db, &["--pipeline", file.to_str().unwrap(), "demo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("(shop)"), "{}", stderr(&out));
+    assert!(!db.exists());
+    // Any other name is fine.
+    let db = dir.path().join("shop-store.duckdb");
+    let out = rollcall(&db, &["--pipeline", file.to_str().unwrap(), "demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Issue [R] 10: a pipeline file is read up to a cap, never to the end of
+/// an endless one.
+#[test]
+fn a_pipeline_file_past_its_size_cap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("any.duckdb");
+    let out = rollcall(&db, &["--pipeline", "/dev/zero", "pipeline"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("a pipeline file may hold at most 1048576 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}
