@@ -346,6 +346,10 @@ impl Warehouse for CachedWarehouse {
         self.inner.expected_entities(range).await
     }
 
+    async fn check_expected(&self) -> Result<()> {
+        self.inner.check_expected().await
+    }
+
     async fn player_games(
         &self,
         from: NaiveDate,

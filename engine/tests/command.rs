@@ -305,3 +305,27 @@ async fn output_past_the_cap_says_so_not_broken_pipe() {
     assert!(matches!(e, CommandError::TooMuchOutput), "{e}");
     assert!(e.to_string().contains("printed more than"), "{e}");
 }
+
+#[tokio::test]
+async fn an_entity_id_too_long_to_hand_over_fails_alone() {
+    // Echoes every expected entity back as a record.
+    let script = r#"
+        while read -r line; do
+          e=$(echo "$line" | sed 's/.*"entity":"\([^"]*\)".*/\1/')
+          echo "{\"entity\":\"$e\",\"record\":{\"days\":1}}"
+        done
+    "#;
+    let long = "x".repeat(domain::processors::command::MAX_ENTITY_LEN + 1);
+    let cell = command::run(&spec(script, 30), date(), &["ann", &long, "bob"], "")
+        .await
+        .unwrap();
+    assert_eq!(cell.expected, 3);
+    assert_eq!(cell.records.players(), vec!["ann", "bob"]);
+    assert_eq!(cell.failures.len(), 1);
+    assert_eq!(cell.failures[0].entity_id, long);
+    assert!(
+        cell.failures[0].reason.contains("257 bytes, over the 256"),
+        "{}",
+        cell.failures[0].reason
+    );
+}

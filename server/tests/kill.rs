@@ -100,11 +100,9 @@ fn start_season_job(port: u16, start: &str, end: &str) -> String {
     app::wire::read_answer(&curl(port, "POST", app::api::StartRerun::PATH, &body).unwrap()).unwrap()
 }
 
-/// Waits until the job runs and has done `cells` cells in this run; a
-/// resumed run has fewer cells to do than `below_total` (the last run's),
-/// which tells its live progress from the stored one of the run before.
-/// Returns this run's total.
-fn wait_for_progress(port: u16, id: &str, cells: usize, below_total: usize) -> usize {
+/// Waits until the job runs and has done `cells` cells (a resumed job's
+/// progress counts the cells of its earlier runs). Returns its total.
+fn wait_for_progress(port: u16, id: &str, cells: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let view = status(port, id);
@@ -113,10 +111,7 @@ fn wait_for_progress(port: u16, id: &str, cells: usize, below_total: usize) -> u
             "the job ended before it could be stopped: {}",
             view.state
         );
-        if view.state == warehouse::JobState::Running
-            && view.progress.cells_total < below_total
-            && view.progress.cells_done >= cells
-        {
+        if view.state == warehouse::JobState::Running && view.progress.cells_done >= cells {
             return view.progress.cells_total;
         }
         assert!(Instant::now() < deadline, "job made no progress");
@@ -185,9 +180,15 @@ fn five_kills_at_random_moments_then_resume_equal_an_uninterrupted_run() {
     let port = free_port();
     let mut server = serve(&killed, port);
     let id = start_season_job(port, start, end);
-    let mut total = usize::MAX;
+    let (mut total, mut done) = (None, 0);
     for kill in 0..5 {
-        total = wait_for_progress(port, &id, next(1, 40) as usize, total);
+        let this_run = wait_for_progress(port, &id, done + next(1, 40) as usize);
+        // The whole job is counted, however often it resumes.
+        assert_eq!(
+            *total.get_or_insert(this_run),
+            this_run,
+            "after kill {kill}"
+        );
         // Sometimes also mid-cell: a few milliseconds after the threshold.
         std::thread::sleep(Duration::from_millis(next(0, 25)));
         server.kill().unwrap(); // SIGKILL: no shutdown code runs
@@ -200,11 +201,17 @@ fn five_kills_at_random_moments_then_resume_equal_an_uninterrupted_run() {
             "after kill {kill}"
         );
         assert!(view.resumable);
+        done = view.progress.cells_done;
         curl(port, "POST", app::api::ResumeJob::PATH, &format!("id={id}"))
             .expect("resume accepted");
     }
     let view = wait_until_done(port, &id);
     assert_eq!(view.state, warehouse::JobState::Succeeded);
+    assert_eq!(
+        (view.progress.cells_done, Some(view.progress.cells_total)),
+        (view.progress.cells_total, total),
+        "every cell of the job counted once"
+    );
     server.kill().unwrap();
     server.wait().unwrap();
 
@@ -249,7 +256,7 @@ fn sigterm_stops_gracefully_and_queued_jobs_survive_the_restart() {
     // A second request over the same cells waits behind the first.
     let queued = start_season_job(port, start, end);
     assert_eq!(status(port, &queued).state, warehouse::JobState::Queued);
-    wait_for_progress(port, &running, 10, usize::MAX);
+    wait_for_progress(port, &running, 10);
     let exit = terminate(&mut server);
     assert!(exit.success(), "SIGTERM exits 0: {exit:?}");
 

@@ -73,6 +73,12 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::expected_entities(self, range).await
     }
 
+    /// Runs the pipeline's `expected` condition over its universe table (a
+    /// typo in it fails here, with the store's message).
+    async fn check_expected(&self) -> Result<()> {
+        reads::check_expected(self).await
+    }
+
     /// Box-score rows and schedule rows with `game_date` in `from..=to`.
     async fn player_games(
         &self,

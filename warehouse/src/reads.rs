@@ -119,6 +119,13 @@ pub async fn expected_entities<P: QueryPort + ?Sized>(
     rows(port, &q, sql::expected_entity_row).await
 }
 
+/// Runs the pipeline's `expected` condition over the universe table: an
+/// error is the store's own message about it.
+pub async fn check_expected<P: QueryPort + ?Sized>(port: &P) -> Result<()> {
+    let q = sql::expected_probe(port.dialect());
+    rows(port, &q, |r| r.int("n")).await.map(|_| ())
+}
+
 pub async fn cell_counts<P: QueryPort + ?Sized>(
     port: &P,
     range: DateRange,

@@ -147,6 +147,14 @@ impl Source<'_> {
 }
 
 impl Pipeline {
+    /// `message` about the file's `expected`, placed at its line and column
+    /// (for what only a store can tell: a column the condition names that
+    /// the universe table lacks).
+    pub fn at_expected(text: &str, message: String) -> DomainError {
+        let at = toml::from_str::<FileForm>(text).map_or(0, |f| f.universe.expected.span().start);
+        at_offset(text, at, message)
+    }
+
     /// Reads and checks a pipeline file: the universe, then each processor
     /// in order (each may depend only on those before it), then the tables
     /// across all of them. An error names the line and column.

@@ -86,6 +86,10 @@ pub struct Progress {
     /// The ended job's [`job_headline`], stored with its progress.
     #[serde(default)]
     pub headline: Option<String>,
+    /// Players of cells an earlier run of the job did (a resumed job):
+    /// counted as done, not in this run's throughput.
+    #[serde(default)]
+    pub players_before: i64,
 }
 
 impl Progress {
@@ -103,6 +107,21 @@ impl Progress {
                 .or_insert((0, 0))
                 .1 += 1;
         }
+        progress
+    }
+
+    /// A resumed job: `done` (by an earlier run) and `left` to do, the
+    /// whole job counted.
+    pub fn resuming(
+        pipeline: &crate::pipeline::Pipeline,
+        left: &[PlannedCell],
+        done: &[PlannedCell],
+    ) -> Self {
+        let all: Vec<PlannedCell> = done.iter().chain(left).cloned().collect();
+        let mut progress = Self::starting(pipeline, &all);
+        progress.record_done(pipeline, done);
+        progress.current = None;
+        progress.players_before = progress.players_done;
         progress
     }
 
@@ -124,7 +143,7 @@ impl Progress {
         if self.elapsed_ms == 0 {
             return 0.0;
         }
-        self.players_done as f64 / (self.elapsed_ms as f64 / 1000.0)
+        (self.players_done - self.players_before) as f64 / (self.elapsed_ms as f64 / 1000.0)
     }
     /// Seconds left at the measured throughput.
     pub fn eta_seconds(&self) -> Option<f64> {

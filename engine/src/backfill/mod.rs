@@ -231,7 +231,11 @@ impl JobSnapshot {
 pub struct PlannedJob {
     pub job: JobRecord,
     pub request: BackfillRequest,
+    /// The cells left to run.
     pub cells: Vec<PlannedCell>,
+    /// The cells an earlier run of the job did (a resumed job), counted in
+    /// its progress.
+    pub done: Vec<PlannedCell>,
 }
 
 /// Plans a request and records it as a job in `state` (`Running` to run it
@@ -278,6 +282,7 @@ pub async fn create_job(
         job,
         request: request.clone(),
         cells,
+        done: Vec::new(),
     })
 }
 
@@ -299,17 +304,18 @@ pub async fn run_job(
         EngineError::Internal(format!("job {job_id} has an unreadable request: {e}"))
     })?;
     let expected = plan_expected(wh, &request).await?;
-    let cells: Vec<PlannedCell> = wh
+    let planned = |c: &warehouse::JobCell| PlannedCell {
+        processor: c.processor,
+        date: c.date,
+        expected: expected.get(&c.date).copied().unwrap_or(0),
+    };
+    let (done, left): (Vec<_>, Vec<_>) = wh
         .job_cells(job_id)
         .await?
         .into_iter()
-        .filter(|c| c.state != CellState::Done)
-        .map(|c| PlannedCell {
-            processor: c.processor,
-            date: c.date,
-            expected: expected.get(&c.date).copied().unwrap_or(0),
-        })
-        .collect();
+        .partition(|c| c.state == CellState::Done);
+    let cells: Vec<PlannedCell> = left.iter().map(planned).collect();
+    let done: Vec<PlannedCell> = done.iter().map(planned).collect();
     let job = if job.state == JobState::Running {
         job
     } else {
@@ -319,6 +325,7 @@ pub async fn run_job(
         job,
         request,
         cells,
+        done,
     };
     run_planned(wh, planned, options, sink, cancel).await
 }
@@ -337,6 +344,7 @@ pub async fn run_planned(
         mut job,
         request,
         cells,
+        done,
     } = planned;
     if job.state != JobState::Running {
         job = wh.start_job(&job.id).await?;
@@ -361,7 +369,7 @@ pub async fn run_planned(
         }
     };
     let result = tokio::select! {
-        result = run.run(&cells) => result,
+        result = run.run(&cells, &done) => result,
         () = heartbeat => Err(EngineError::Internal("the lease renewal stopped".into())),
     };
     if let Err(e) = &result {

@@ -70,11 +70,16 @@ impl JobRun<'_> {
     }
 
     /// Runs `cells` to the end, a cancel, or the test hook's crash.
-    pub async fn run(mut self, cells: &[PlannedCell]) -> Result<JobSummary, EngineError> {
+    /// `done`: cells an earlier run of a resumed job did (progress only).
+    pub async fn run(
+        mut self,
+        cells: &[PlannedCell],
+        done: &[PlannedCell],
+    ) -> Result<JobSummary, EngineError> {
         let mut tally = Tally {
             started: Instant::now(),
             attempt: Utc::now().format("%H%M%S%3f").to_string(),
-            progress: Progress::starting(self.pipeline(), cells),
+            progress: Progress::resuming(self.pipeline(), cells, done),
             failed_cells: Vec::new(),
             first_errors: Vec::new(),
             last_saved: Instant::now(),

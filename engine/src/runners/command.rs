@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use domain::processor::{CommandSpec, ProcessorSpec};
-use domain::processors::{command, CellOutput};
+use domain::processors::{command, CellOutput, FailureRecord};
+use domain::FailureCategory;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
@@ -92,15 +93,43 @@ pub async fn run_batch(
             source: std::io::Error::other("the processor declares no command"),
         });
     };
-    let (stdout, stderr) = capture(cmd, spec, dates, directory).await?;
-    let expected: BTreeMap<NaiveDate, HashSet<&str>> = dates
+    // An entity id longer than a command may print back cannot be handed
+    // to it: that entity alone fails, not its whole date.
+    let (handed, too_long): (Vec<_>, Vec<_>) = dates
+        .iter()
+        .map(|(d, entities)| {
+            let (ok, long): (Vec<&str>, Vec<&str>) = entities
+                .iter()
+                .partition(|e| e.len() <= command::MAX_ENTITY_LEN);
+            ((*d, ok), (*d, long))
+        })
+        .unzip();
+    let (stdout, stderr) = capture(cmd, spec, &handed, directory).await?;
+    let expected: BTreeMap<NaiveDate, HashSet<&str>> = handed
         .iter()
         .map(|(d, e)| (*d, e.iter().copied().collect()))
         .collect();
     let text = String::from_utf8_lossy(&stdout);
     let note = left_running(&stderr);
-    let cells = command::parse_batch_output(spec, &expected, &text)
+    let mut cells = command::parse_batch_output(spec, &expected, &text)
         .map_err(|source| CommandError::Output { source, stderr })?;
+    for cell in &mut cells {
+        for (_, long) in too_long.iter().filter(|(d, _)| *d == cell.date) {
+            for entity in long {
+                cell.expected += 1;
+                cell.failures.push(FailureRecord::player(
+                    entity,
+                    FailureCategory::ProcessingError,
+                    format!(
+                        "its id is {} bytes, over the {} a command may be handed: fix the \
+                         universe row",
+                        entity.len(),
+                        command::MAX_ENTITY_LEN
+                    ),
+                ));
+            }
+        }
+    }
     Ok(Ran { cells, note })
 }
 

@@ -67,7 +67,7 @@ pub async fn run(mut cli: Cli) -> Result<ExitCode> {
         Command::Import(cmd) => import::run(config, cmd).await,
         Command::Validate(cmd) => validate::run(config, cmd).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
-        Command::Pipeline(cmd) => pipeline::run(config, &pipeline, cmd),
+        Command::Pipeline(cmd) => pipeline::run(config, &pipeline, cmd).await,
     }
 }
 

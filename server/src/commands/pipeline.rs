@@ -1,6 +1,8 @@
 //! `rollcall pipeline`: the pipeline file was read and validated at start-up
 //! (`Config::install_pipeline`, which reports a file error as
-//! `FILE:LINE:COLUMN: message`, exit 2); this prints what it declares.
+//! `FILE:LINE:COLUMN: message`, exit 2); this prints what it declares, and
+//! runs its `expected` condition on the store when there is one (a typo
+//! fails here, at the file's line, not later in a backfill).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -8,19 +10,71 @@ use std::process::ExitCode;
 use clap::Args;
 use domain::pipeline::Pipeline;
 
-use crate::config::Config;
-use crate::error::Result;
+use crate::config::{Config, WarehouseKind};
+use crate::error::{Result, ServerError};
 
 #[derive(Debug, Args)]
 pub struct PipelineCmd {}
 
-pub fn run(config: &Config, pipeline: &Pipeline, _cmd: PipelineCmd) -> Result<ExitCode> {
+pub async fn run(config: &Config, pipeline: &Pipeline, _cmd: PipelineCmd) -> Result<ExitCode> {
     let source = config.pipeline.as_ref().map_or_else(
         || "the shipped pipeline (pipelines/nba.toml)".to_string(),
         |p| p.display().to_string(),
     );
+    check_expected_on_the_store(config).await?;
     print!("{}", describe(&source, pipeline));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `expected` on the store, when there is one: its error, placed at
+/// the condition in the file, is bad input (exit 2). A store that cannot be
+/// opened (held by a server, another pipeline's) is said and skipped.
+async fn check_expected_on_the_store(config: &Config) -> Result<()> {
+    let exists = match config.store.warehouse {
+        WarehouseKind::Embedded => config.store.db.exists(),
+        WarehouseKind::Bigquery => true,
+    };
+    if !exists {
+        return Ok(());
+    }
+    let wh = match super::open_store(config, super::Create::No).await {
+        Ok(wh) => wh,
+        Err(e) => {
+            eprintln!("note: `expected` not checked against the store: {e}");
+            return Ok(());
+        }
+    };
+    let Err(e) = wh.check_expected().await else {
+        return Ok(());
+    };
+    let message = format!(
+        "`expected` fails on the store: {}",
+        one_line(&e.to_string())
+    );
+    Err(match &config.pipeline {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            match Pipeline::at_expected(&text, message) {
+                domain::DomainError::BadPipeline {
+                    line,
+                    column,
+                    message,
+                } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
+                other => ServerError::Input(format!("{name}: {other}")),
+            }
+        }
+        None => ServerError::Input(message),
+    })
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(400)
+        .collect()
 }
 
 /// The pipeline as a short report: its universe and tables, then one line

@@ -556,3 +556,35 @@ fn a_store_remembers_its_pipeline() {
         );
     }
 }
+
+/// Issue [R] 7: `expected` is run on the store when there is one: a typo
+/// (a column the universe table lacks) fails at the file's line.
+#[test]
+fn a_typo_in_expected_fails_at_pipeline_with_the_file_s_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = orders_with_expected(dir.path(), "status <> 'cancelled'");
+    let db = dir.path().join("orders.duckdb");
+    let with = |file: &std::path::Path, args: &[&str]| {
+        let mut all = vec!["--pipeline", file.to_str().unwrap()];
+        all.extend(args);
+        rollcall(&db, &all)
+    };
+    assert!(with(&file, &["demo"]).status.success());
+    assert!(with(&file, &["pipeline"]).status.success());
+    let typo = orders_with_expected(dir.path(), "statuss <> 'cancelled'");
+    let text = std::fs::read_to_string(&typo).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("expected"))
+        .unwrap()
+        + 1;
+    let out = with(&typo, &["pipeline"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains(&format!("pipeline.toml:{line}:"))
+            && e.contains("`expected` fails on the store")
+            && e.contains("statuss"),
+        "{e}"
+    );
+}

@@ -107,6 +107,19 @@ pub fn expected_entities(d: &Dialect, range: DateRange) -> Query {
     b.finish(sql)
 }
 
+/// Column `n` (0 or 1): the pipeline's `expected` condition run over its
+/// universe table, reading at most one row — what a typo in it (an unknown
+/// column, a wrong type) fails on.
+pub fn expected_probe(d: &Dialect) -> Query {
+    let u = d.universe();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {t} WHERE {who_is_expected} LIMIT 1) AS probe",
+        t = d.table(&u.table),
+        who_is_expected = expected_condition(u),
+    );
+    Builder::new(d).finish(sql)
+}
+
 /// One row of [`expected_entities`].
 pub fn expected_entity_row(r: &mut dyn SqlRow) -> Result<(NaiveDate, String)> {
     Ok((
