@@ -11,7 +11,7 @@ use warehouse_embedded::EmbeddedWarehouse;
 use super::{demo_pipeline, write_section};
 use crate::error::{Result, ServerError};
 
-/// `rollcall bench load`: 100 viewers, each polling the season grid and the
+/// `rollcall bench load`: `viewers` viewers (100 by default), each polling the season grid and the
 /// job list every second, during a full-season backfill started from the
 /// dashboard's API — on 127.0.0.1 only, bounded in time. Three runs side by
 /// side, each on a fresh store: the backfill alone, with the viewers and no
@@ -23,9 +23,13 @@ pub async fn load_bench(output: &Path, viewers: usize) -> Result<String> {
     );
     let mut results = Vec::new();
     for (label, viewers, cached) in [
-        ("backfill alone", 0, true),
-        ("100 viewers, no read cache", viewers, false),
-        ("100 viewers, read cache (as served)", viewers, true),
+        ("backfill alone".to_string(), 0, true),
+        (format!("{viewers} viewers, no read cache"), viewers, false),
+        (
+            format!("{viewers} viewers, read cache (as served)"),
+            viewers,
+            true,
+        ),
     ] {
         let r = load_run(viewers, cached).await?;
         let backfill = match r.backfill_s {

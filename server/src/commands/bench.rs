@@ -16,6 +16,10 @@ pub struct BenchCmd {
     /// Markdown file to update (its section for this benchmark is replaced).
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub output: std::path::PathBuf,
+    /// `load`: how many viewers poll the dashboard.
+    #[arg(long, default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub viewers: u64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -26,7 +30,7 @@ pub enum BenchWhat {
     Reconcile,
     /// BigQuery (pass the store options, e.g. an emulator) next to the embedded store.
     Bigquery,
-    /// 100 viewers polling the dashboard during a season backfill (loopback only).
+    /// Viewers (`--viewers`, 100) polling the dashboard during a season backfill (loopback only).
     Load,
     /// Not a measurement: fills the --db store for the heatmap's scale
     /// measurement (five seasons, every processor of --pipeline).
@@ -40,7 +44,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
         BenchWhat::Bigquery => {
             bench::render(&bench::bigquery_bench(&cmd.output, config.store.bigquery()?).await?)
         }
-        BenchWhat::Load => bench::load_bench(&cmd.output, 100).await?,
+        BenchWhat::Load => bench::load_bench(&cmd.output, cmd.viewers as usize).await?,
         BenchWhat::ScaleData => {
             println!(
                 "{}",

@@ -75,11 +75,19 @@ fn read_player_games(file: &std::path::Path) -> Result<Vec<(u64, domain::game::P
                 .map_err(|e| ServerError::Input(format!("{name}: {e}")))?
                 .clone();
             let mut rows = Vec::new();
-            for record in reader.deserialize::<domain::game::PlayerGame>() {
-                match record {
-                    Ok(row) => rows.push((rows.len() as u64 + 2, row)),
+            let mut record = csv::StringRecord::new();
+            loop {
+                // Each row keeps the line it starts on (a quoted field may
+                // span lines, so counting rows would drift).
+                let read = reader.read_record(&mut record).and_then(|more| {
+                    more.then(|| record.deserialize::<domain::game::PlayerGame>(Some(&headers)))
+                        .transpose()
+                });
+                match read {
+                    Ok(None) => break,
+                    Ok(Some(row)) => rows.push((record.position().map_or(0, |p| p.line()), row)),
                     Err(e) => {
-                        let line = e.position().map(|p| p.line()).unwrap_or(0);
+                        let line = e.position().or(record.position()).map_or(0, |p| p.line());
                         let (column, message) = match e.kind() {
                             csv::ErrorKind::Deserialize { err, .. } => (
                                 err.field()

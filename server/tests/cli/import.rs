@@ -191,6 +191,27 @@ fn import_rejects_duplicate_rows_and_takes_paths_literally() {
         "{err}"
     );
     assert!(!db.exists() || pgs_count(&db) == 0, "nothing written");
+    // A quoted name over two lines: the rows after it keep their own lines.
+    let spanning =
+        csv_row("jamesharden", "2021-11-05").replacen(",jamesharden,", ",\"James\nHarden\",", 1);
+    std::fs::write(
+        &dup,
+        format!(
+            "{CSV_HEADER}\n{}\n{spanning}\n{}\n",
+            csv_row("kevindurant", "2021-11-05"),
+            csv_row("kevindurant", "2021-11-05")
+        ),
+    )
+    .unwrap();
+    let out = rollcall(
+        &db,
+        &["import", "player-game-summary", dup.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 5") && err.contains("first on line 2"),
+        "{err}"
+    );
     // A glob or a URL is a file name like any other: here, one that is not there.
     std::fs::write(dir.path().join("x.parquet"), b"PAR1").unwrap();
     for path in [
