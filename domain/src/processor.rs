@@ -209,3 +209,42 @@ impl std::fmt::Display for Builtin {
         f.write_str(self.code())
     }
 }
+
+/// The longest entity id a command may be handed or print.
+pub const MAX_ENTITY_LEN: usize = 256;
+/// The longest text value a command may print.
+pub const MAX_TEXT_LEN: usize = 65_536;
+
+/// A value of a command processor's column ([`ColumnType`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl Value {
+    /// A value of type `ty` written as text (a CSV field): empty is NULL;
+    /// booleans are `true`/`false`; text is kept as written, up to
+    /// [`MAX_TEXT_LEN`] bytes. `None`: not a value of that type.
+    pub fn from_text(ty: ColumnType, text: &str) -> Option<Value> {
+        use ColumnType as T;
+        if text.is_empty() {
+            return Some(Value::Null);
+        }
+        let trimmed = text.trim();
+        Some(match ty {
+            T::Int => Value::Int(trimmed.parse().ok()?),
+            T::Float => Value::Float(trimmed.parse::<f64>().ok().filter(|f| f.is_finite())?),
+            T::Bool => match trimmed.to_ascii_lowercase().as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return None,
+            },
+            T::Text if text.len() <= MAX_TEXT_LEN => Value::Text(text.to_string()),
+            T::Text => return None,
+        })
+    }
+}

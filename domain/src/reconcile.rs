@@ -192,12 +192,24 @@ fn count_cell(p: ProcessorId, deps: i64, date: NaiveDate, masks: &[(Mask, i64)])
     c
 }
 
+/// How `processor_name` columns may spell each processor (code, name and
+/// legacy spellings, compared upper-cased), with the processor's code and
+/// its bit (`1 << order`) in the reconciliation masks of both warehouses.
+pub fn name_spellings(pipeline: &Pipeline) -> impl Iterator<Item = (String, &str, i64)> {
+    pipeline.processors.iter().flat_map(|s| {
+        let bit = mask::processor_bit(s.id);
+        std::iter::once(&s.code)
+            .chain([&s.name])
+            .chain(&s.spellings)
+            .map(move |raw| (raw.to_uppercase(), s.code.as_str(), bit))
+    })
+}
+
 /// `CASE` expression giving the processor bit (`1 << order`) of a
 /// `processor_name` column in any accepted spelling, NULL for names Rollcall
 /// does not know. Valid in DuckDB and BigQuery.
 pub fn processor_bit_sql(pipeline: &Pipeline, column: &str) -> String {
-    let arms: String = pipeline
-        .name_spellings()
+    let arms: String = name_spellings(pipeline)
         .map(|(raw, _, bit)| format!(" WHEN '{raw}' THEN {bit}"))
         .collect();
     format!("CASE upper({column}){arms} END")
@@ -206,8 +218,7 @@ pub fn processor_bit_sql(pipeline: &Pipeline, column: &str) -> String {
 /// `CASE` expression giving the processor code of a `processor_name` column
 /// in any accepted spelling, NULL for names Rollcall does not know.
 pub fn processor_code_sql(pipeline: &Pipeline, column: &str) -> String {
-    let arms: String = pipeline
-        .name_spellings()
+    let arms: String = name_spellings(pipeline)
         .map(|(raw, code, _)| format!(" WHEN '{raw}' THEN '{code}'"))
         .collect();
     format!("CASE upper({column}){arms} END")

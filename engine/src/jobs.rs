@@ -17,14 +17,17 @@ use tokio::sync::mpsc;
 use warehouse::{JobRecord, JobState, Warehouse};
 
 use crate::backfill::{
-    create_job, plan, run_job, BackfillRequest, DateSpec, JobSnapshot, ProgressSink,
-    RawBackfillRequest, RunOptions,
+    create_job, plan, run_job, run_planned, BackfillRequest, DateSpec, JobSnapshot, PlannedJob,
+    ProgressSink, RawBackfillRequest, RunOptions,
 };
 use crate::{EngineError, Limits};
 
 struct Live {
     progress: Progress,
     cancel: Arc<AtomicBool>,
+    /// The plan `submit` made, handed to the worker (a job queued again
+    /// after a restart, or resumed, is read back from the store instead).
+    planned: Option<PlannedJob>,
 }
 
 pub struct JobRunner {
@@ -104,7 +107,7 @@ impl JobRunner {
             match worker.warehouse.jobs(QUEUE_SCAN).await {
                 Ok(jobs) => {
                     for job in jobs.iter().rev().filter(|j| j.state == JobState::Queued) {
-                        worker.enqueue(&job.id);
+                        worker.enqueue(&job.id, None);
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot read the queued jobs"),
@@ -195,7 +198,7 @@ impl JobRunner {
             JobState::Queued,
         )
         .await?;
-        let job = planned.job;
+        let job = planned.job.clone();
         if planned.cells.is_empty() {
             // Nothing to do (e.g. only gaps, and there are none): end it now.
             let mut job = job;
@@ -205,17 +208,19 @@ impl JobRunner {
             self.settled();
             return Ok(job);
         }
-        self.enqueue(&job.id);
+        let id = job.id.clone();
+        self.enqueue(&id, Some(planned));
         self.settled();
         Ok(job)
     }
 
-    fn enqueue(&self, id: &str) {
+    fn enqueue(&self, id: &str, planned: Option<PlannedJob>) {
         self.live().insert(
             id.to_string(),
             Live {
                 progress: Progress::default(),
                 cancel: Arc::new(AtomicBool::new(false)),
+                planned,
             },
         );
         // The worker lives as long as the runner; a closed queue means the
@@ -236,7 +241,7 @@ impl JobRunner {
         job.state = JobState::Queued;
         job.error = None;
         self.warehouse.update_job(&job).await?;
-        self.enqueue(id);
+        self.enqueue(id, None);
         self.settled();
         Ok(job)
     }
@@ -356,9 +361,9 @@ impl JobRunner {
     }
 
     async fn run_one(&self, id: &str) {
-        let cancel = match self.live().get(id) {
-            Some(live) => Arc::clone(&live.cancel),
-            None => Arc::new(AtomicBool::new(false)),
+        let (cancel, planned) = match self.live().get_mut(id) {
+            Some(live) => (Arc::clone(&live.cancel), live.planned.take()),
+            None => (Arc::new(AtomicBool::new(false)), None),
         };
         let sink = LiveSink { runner: self, id };
         let options = RunOptions {
@@ -376,7 +381,12 @@ impl JobRunner {
                 panic!("test panic inside job {id}");
             }
             loop {
-                match run_job(wh, id, &options, &sink, &cancel).await {
+                // The plan in hand when there is one; read back otherwise.
+                let ran = match planned.clone() {
+                    Some(plan) => run_planned(wh, plan, &options, &sink, &cancel).await,
+                    None => run_job(wh, id, &options, &sink, &cancel).await,
+                };
+                match ran {
                     // Another process's job holds some of these cells: wait.
                     Err(e) if e.is_conflict() && !cancel.load(Ordering::SeqCst) => {
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -17,10 +17,9 @@ mod tests;
 
 use chrono::NaiveDate;
 
-use crate::processors::command::MAX_ENTITY_LEN;
-use crate::processors::Value;
-
-use crate::processor::{Builtin, ColumnSpec, ColumnType, ProcessorId, ProcessorSpec};
+use crate::processor::{
+    Builtin, ColumnSpec, ColumnType, ProcessorId, ProcessorSpec, Value, MAX_ENTITY_LEN,
+};
 use crate::DomainError;
 
 pub use checks::{check_condition, is_sql_reserved};
@@ -100,7 +99,7 @@ impl Universe {
 
     /// A row of a universe of the pipeline's own from its text fields, in
     /// [`Universe::all_columns`] order (a CSV line): the entity (1 to
-    /// `command::MAX_ENTITY_LEN` bytes), the date, then each declared column
+    /// [`MAX_ENTITY_LEN`] bytes), the date, then each declared column
     /// by its type (empty: NULL). `Err`: the column and what is wrong.
     pub fn row_from_text(&self, fields: &[&str]) -> Result<UniverseRow, (String, String)> {
         let columns = self.all_columns();
@@ -342,18 +341,5 @@ impl Pipeline {
         }
         out.sort();
         out
-    }
-
-    /// How `processor_name` columns may spell each processor (code, name and
-    /// legacy spellings, compared upper-cased), with the processor's code and
-    /// its bit (`1 << order`) in the reconciliation masks of both warehouses.
-    pub fn name_spellings(&self) -> impl Iterator<Item = (String, &str, i64)> {
-        self.processors.iter().flat_map(|s| {
-            let bit = crate::reconcile::mask::processor_bit(s.id);
-            std::iter::once(&s.code)
-                .chain([&s.name])
-                .chain(&s.spellings)
-                .map(move |raw| (raw.to_uppercase(), s.code.as_str(), bit))
-        })
     }
 }

@@ -27,10 +27,7 @@ use super::{CellOutput, EntityRow, FailureRecord, Records, Value, DATE_LEVEL};
 use crate::processor::{ColumnType, ProcessorSpec};
 use crate::{DomainError, FailureCategory};
 
-/// The longest entity id a command may print.
-pub const MAX_ENTITY_LEN: usize = 256;
-/// The longest text value a command may print.
-pub const MAX_TEXT_LEN: usize = 65_536;
+pub use crate::processor::{MAX_ENTITY_LEN, MAX_TEXT_LEN};
 
 /// What the command reads on stdin: the expected entities with their date,
 /// one JSON line each (`{"date": "…", "entity": "…"}`), date by date.

@@ -76,39 +76,7 @@ pub struct EntityRow {
     pub values: Vec<Value>,
 }
 
-/// A value of a command processor's column ([`crate::processor::ColumnType`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Value {
-    Null,
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Bool(bool),
-}
-
-impl Value {
-    /// A value of type `ty` written as text (a CSV field): empty is NULL;
-    /// booleans are `true`/`false`; text is kept as written, up to
-    /// `command::MAX_TEXT_LEN` bytes. `None`: not a value of that type.
-    pub fn from_text(ty: crate::processor::ColumnType, text: &str) -> Option<Value> {
-        use crate::processor::ColumnType as T;
-        if text.is_empty() {
-            return Some(Value::Null);
-        }
-        let trimmed = text.trim();
-        Some(match ty {
-            T::Int => Value::Int(trimmed.parse().ok()?),
-            T::Float => Value::Float(trimmed.parse::<f64>().ok().filter(|f| f.is_finite())?),
-            T::Bool => match trimmed.to_ascii_lowercase().as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => return None,
-            },
-            T::Text if text.len() <= super::command::MAX_TEXT_LEN => Value::Text(text.to_string()),
-            T::Text => return None,
-        })
-    }
-}
+pub use crate::processor::Value;
 
 /// The records of one cell, typed by processor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
