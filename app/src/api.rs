@@ -143,26 +143,6 @@ impl RerunForm {
         format!("/rerun?{query}")
     }
 
-    /// The form for typed choices (the CLI's flags): the one place the
-    /// booleans become the form's words, beside where they are read back.
-    pub fn of_choices(
-        processors: String,
-        dates: Option<String>,
-        start: Option<String>,
-        end: Option<String>,
-        only_gaps: bool,
-        downstream: bool,
-    ) -> Self {
-        Self {
-            p: processors,
-            dates,
-            start,
-            end,
-            mode: Some(if only_gaps { "gaps" } else { "all" }.into()),
-            downstream: Some(if downstream { "yes" } else { "no" }.into()),
-        }
-    }
-
     /// `mode`: `gaps` (the default) or `all`; anything else names `mode`.
     pub fn only_gaps(&self) -> Result<bool, domain::DomainError> {
         let mode = domain::params::choice("mode", self.mode.as_deref(), &["gaps", "all"], "gaps")?;
@@ -195,6 +175,41 @@ impl RerunForm {
             legacy: false,
         })
     }
+}
+
+#[cfg(feature = "ssr")]
+fn raw_of(c: domain::report::RerunChoices) -> engine::backfill::RawBackfillRequest {
+    let dates = c.dates.filter(|d| !d.trim().is_empty());
+    engine::backfill::RawBackfillRequest {
+        processors: c.processors,
+        downstream: c.downstream,
+        start: dates.is_none().then_some(c.start).flatten(),
+        end: dates.is_none().then_some(c.end).flatten(),
+        dates,
+        only_gaps: c.only_gaps,
+        legacy: false,
+    }
+}
+
+/// The CLI's dry run beside a server: typed choices (JSON), the cells.
+#[server(input = leptos::server_fn::codec::Json, output = crate::wire::Answer)]
+pub async fn preview_backfill(
+    choices: domain::report::RerunChoices,
+) -> Result<Vec<domain::report::PlannedCell>, AppError> {
+    let state = state()?;
+    Ok(engine::jobs::preview(state.warehouse.as_ref(), state.limits, &raw_of(choices)).await?)
+}
+
+/// The CLI's backfill beside a server: typed choices (JSON), the job id.
+/// Operator-only, as a dashboard re-run.
+#[server(input = leptos::server_fn::codec::Json, output = crate::wire::Answer)]
+pub async fn start_backfill(choices: domain::report::RerunChoices) -> Result<String, AppError> {
+    let state = state()?;
+    let job = state
+        .jobs
+        .submit(&raw_of(choices), state.limits, "cli")
+        .await?;
+    Ok(job.id)
 }
 
 /// Dry run: the exact cells a re-run would run, with expected players.
@@ -253,18 +268,4 @@ pub async fn resume_job(id: String) -> Result<(), AppError> {
 #[server(output = crate::wire::Answer)]
 pub async fn operator_access() -> Result<crate::OperatorAccess, AppError> {
     Ok(state()?.access)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RerunForm;
-
-    #[test]
-    fn the_clis_choices_read_back_as_given() {
-        for (gaps, downstream) in [(true, true), (true, false), (false, true), (false, false)] {
-            let form = RerunForm::of_choices("PDC".into(), None, None, None, gaps, downstream);
-            assert_eq!(form.only_gaps().unwrap(), gaps, "{form:?}");
-            assert_eq!(form.with_downstream().unwrap(), downstream, "{form:?}");
-        }
-    }
 }

@@ -13,8 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use app::api::RerunForm;
-use domain::report::{JobView, PlannedCell, Reconciliation};
+use domain::report::{JobView, PlannedCell, Reconciliation, RerunChoices};
 use leptos::server_fn::ServerFn;
 
 use crate::error::ServerError;
@@ -192,10 +191,32 @@ impl Remote {
         body: String,
         read: fn(&[u8]) -> Option<T>,
     ) -> Result<T, ServerError> {
+        self.send(path, "application/x-www-form-urlencoded", body, read)
+            .await
+    }
+
+    /// A server function taking typed `choices` as JSON.
+    async fn call_json<T>(
+        &self,
+        path: &str,
+        choices: &RerunChoices,
+        read: fn(&[u8]) -> Option<T>,
+    ) -> Result<T, ServerError> {
+        let body = serde_json::json!({ "choices": choices }).to_string();
+        self.send(path, "application/json", body, read).await
+    }
+
+    async fn send<T>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        read: fn(&[u8]) -> Option<T>,
+    ) -> Result<T, ServerError> {
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", content_type)
             .body(body);
         if let Some(token) = &self.token {
             request = request.header(crate::auth::TOKEN_HEADER, token);
@@ -252,13 +273,13 @@ impl Remote {
         .await
     }
 
-    pub async fn preview(&self, form: &RerunForm) -> Result<Vec<PlannedCell>, ServerError> {
-        self.call(app::api::RerunPreview::PATH, form_body(form), answer)
+    pub async fn preview(&self, choices: &RerunChoices) -> Result<Vec<PlannedCell>, ServerError> {
+        self.call_json(app::api::PreviewBackfill::PATH, choices, answer)
             .await
     }
 
-    pub async fn start(&self, form: &RerunForm) -> Result<String, ServerError> {
-        self.call(app::api::StartRerun::PATH, form_body(form), answer)
+    pub async fn start(&self, choices: &RerunChoices) -> Result<String, ServerError> {
+        self.call_json(app::api::StartBackfill::PATH, choices, answer)
             .await
     }
 
@@ -290,23 +311,6 @@ fn encode(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
-}
-
-/// The re-run form as the server function takes it (`form[p]=…`).
-fn form_body(form: &RerunForm) -> String {
-    let mut pairs: Vec<(&str, &str)> = vec![("form[p]", &form.p)];
-    for (k, v) in [
-        ("form[dates]", &form.dates),
-        ("form[start]", &form.start),
-        ("form[end]", &form.end),
-        ("form[mode]", &form.mode),
-        ("form[downstream]", &form.downstream),
-    ] {
-        if let Some(v) = v {
-            pairs.push((k, v));
-        }
-    }
-    encode(&pairs)
 }
 
 #[cfg(test)]

@@ -365,3 +365,19 @@ pub fn job_headline(
         }
     }
 }
+
+/// A re-run request as typed choices: what the CLI beside a server sends
+/// (the dashboard's dialog sends its form's words instead).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RerunChoices {
+    /// Processor codes, comma-separated.
+    pub processors: String,
+    /// Explicit dates (comma-separated); otherwise `start`..`end`.
+    pub dates: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Only cells that are not OK.
+    pub only_gaps: bool,
+    /// Add the downstream processors.
+    pub downstream: bool,
+}

@@ -320,7 +320,8 @@ pub const SERVER_FN_PREFIX: &str = "/api/";
 /// call them for anyone who may view it. Anything else under
 /// [`SERVER_FN_PREFIX`] — start, cancel, resume, and any function added
 /// without being listed here — is a mutation.
-const READ_ONLY: [&str; 9] = [
+const READ_ONLY: [&str; 10] = [
+    app::api::PreviewBackfill::PATH,
     app::api::CoverageOverview::PATH,
     app::api::CoverageGrid::PATH,
     app::api::CoverageHeatmap::PATH,

@@ -138,6 +138,7 @@ fn forwarded_requests_are_not_local_without_a_trusted_proxy() {
 fn every_server_function_is_read_only_or_a_mutation() {
     let mutations = [
         app::api::StartRerun::PATH,
+        app::api::StartBackfill::PATH,
         app::api::CancelJob::PATH,
         app::api::ResumeJob::PATH,
     ];

@@ -128,20 +128,20 @@ async fn backfill_through(
             "--legacy needs the store to itself: stop the server first".into(),
         ));
     }
-    let form = app::api::RerunForm::of_choices(
-        cmd.processor.clone().unwrap_or_default(),
-        cmd.dates.clone(),
-        cmd.start_date.clone(),
-        cmd.end_date.clone(),
-        cmd.only_gaps,
-        cmd.downstream,
-    );
+    let choices = domain::report::RerunChoices {
+        processors: cmd.processor.clone().unwrap_or_default(),
+        dates: cmd.dates.clone(),
+        start: cmd.start_date.clone(),
+        end: cmd.end_date.clone(),
+        only_gaps: cmd.only_gaps,
+        downstream: cmd.downstream,
+    };
     if cmd.dry_run {
-        let cells = remote.preview(&form).await?;
+        let cells = remote.preview(&choices).await?;
         print_plan(&config.pipeline(), &cells);
         return Ok(ExitCode::SUCCESS);
     }
-    let id = remote.start(&form).await?;
+    let id = remote.start(&choices).await?;
     let cancel = cancel_on_ctrl_c();
     let sink = BarSink::new("backfill", config.pipeline().universe.entities());
     let mut cancel_sent = false;

@@ -54,12 +54,32 @@ fn validate_and_backfill_work_beside_a_server_holding_the_store() {
     let out = validate(&db);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains("unaccounted"), "{}", stdout(&out));
+    // The dry run and the backfill go through the server as typed choices.
+    let out = rollcall(
+        &db,
+        &[
+            "backfill",
+            "--processor",
+            "PDC",
+            "--dates",
+            "2021-11-05",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2021-11-05"), "{}", stdout(&out));
     let out = rollcall(
         &db,
         &["backfill", "--processor", "PDC", "--dates", "2021-11-05"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
+    let out = rollcall(&db, &["backfill", "--status"]);
+    assert!(
+        out.status.success() && stdout(&out).contains("cli"),
+        "the job says the CLI asked: {}",
+        stdout(&out)
+    );
     let out = validate(&db);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     // Bad input is still exit 2, through the server too.
