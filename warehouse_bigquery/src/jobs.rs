@@ -107,15 +107,46 @@ pub(crate) async fn create_job(
 
 async fn job_exists(wh: &BigQueryWarehouse, id: &str) -> Result<bool> {
     let rows = wh
-        .query_rows(
+        .bq
+        .query(
             &format!(
-                "SELECT COUNT(*) FROM {} WHERE id = @id",
+                "SELECT COUNT(*) AS n FROM {} WHERE id = @id",
                 wh.table_name(&schema::JOBS)
             ),
             vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
-    Ok(rows.first().and_then(|r| client::int(&r[0])).unwrap_or(0) > 0)
+    let n = Named::of(&rows);
+    Ok(rows
+        .rows
+        .first()
+        .map(|r| n.get(r, "n"))
+        .transpose()?
+        .and_then(client::int)
+        .unwrap_or(0)
+        > 0)
+}
+
+/// A result's cells by column name (as the query aliases them).
+struct Named<'a>(&'a [String]);
+
+impl<'a> Named<'a> {
+    fn of(rows: &'a client::Rows) -> Self {
+        Self(&rows.columns)
+    }
+
+    fn get<'r>(&self, row: &'r [Value], column: &str) -> Result<&'r Value> {
+        self.0
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(column))
+            .and_then(|i| row.get(i))
+            .ok_or_else(|| {
+                WarehouseError::Query(format!(
+                    "the query returned no column {column} (it has {})",
+                    self.0.join(", ")
+                ))
+            })
+    }
 }
 
 /// The conflict that kept a job from starting, named for the user.
@@ -130,9 +161,11 @@ async fn overlap_error(
         .map(|(p, d)| (wh.pipeline.code(*p).to_string(), *d))
         .collect();
     let rows = wh
-        .query_rows(
+        .bq
+        .query(
             &format!(
-                "SELECT o.job_id, o.processor_name, o.analysis_date FROM ({}) AS o
+                "SELECT o.job_id AS job_id, o.processor_name AS processor_name,
+                        o.analysis_date AS analysis_date FROM ({}) AS o
                  ORDER BY o.analysis_date",
                 pending_elsewhere(
                     wh,
@@ -144,13 +177,20 @@ async fn overlap_error(
             vec![],
         )
         .await?;
-    let clash = rows.iter().find_map(|r| {
-        let p = client::text(&r[1])?;
-        let d = client::date(&r[2])?;
-        wanted
-            .contains(&(p.clone(), d))
-            .then(|| (client::text(&r[0]).unwrap_or_default(), p, d))
-    });
+    let n = Named::of(&rows);
+    let mut clash = None;
+    for r in &rows.rows {
+        let (Some(p), Some(d)) = (
+            client::text(n.get(r, "processor_name")?),
+            client::date(n.get(r, "analysis_date")?),
+        ) else {
+            continue;
+        };
+        if wanted.contains(&(p.clone(), d)) {
+            clash = Some((client::text(n.get(r, "job_id")?).unwrap_or_default(), p, d));
+            break;
+        }
+    }
     Ok(match clash {
         Some((other, p, d)) => warehouse::sql::overlap_conflict(&other, &p, d),
         None => WarehouseError::Conflict(format!(
@@ -238,7 +278,8 @@ pub(crate) async fn start_job(wh: &BigQueryWarehouse, id: &str) -> Result<JobRec
 /// The job's cells with their checkpoint state from the job's runs.
 pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<JobCell>> {
     let rows = wh
-        .query_rows(
+        .bq
+        .query(
             &format!(
                 "SELECT processor_name, analysis_date FROM {} WHERE job_id = @id",
                 wh.table_name(&schema::JOB_CELLS)
@@ -246,14 +287,16 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
             vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
-    let mut cells = Vec::with_capacity(rows.len());
-    for r in &rows {
+    let n = Named::of(&rows);
+    let mut cells = Vec::with_capacity(rows.rows.len());
+    for r in &rows.rows {
         cells.push((
             WarehouseError::stored_processor(
                 &wh.pipeline,
-                &client::text(&r[0]).unwrap_or_default(),
+                &client::text(n.get(r, "processor_name")?).unwrap_or_default(),
             )?,
-            client::date(&r[1]).ok_or_else(|| client::missing("analysis_date"))?,
+            client::date(n.get(r, "analysis_date")?)
+                .ok_or_else(|| client::missing("analysis_date"))?,
         ));
     }
     if cells.is_empty() {
@@ -261,9 +304,10 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     }
     let (lo, hi) = bounds(&cells);
     let runs = wh
-        .query_rows(
+        .bq
+        .query(
             &format!(
-                "SELECT processor_name, analysis_date, status, UNIX_MICROS(started_at) FROM {}
+                "SELECT processor_name, analysis_date, status, UNIX_MICROS(started_at) AS started FROM {}
                  WHERE job_id = @id AND analysis_date BETWEEN @lo AND @hi",
                 wh.table_name(wh.tables.runs)
             ),
@@ -277,18 +321,19 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     // The last run per cell (by start time; a failure recorded at the same
     // instant as a success is the later word).
     let mut last: BTreeMap<(usize, NaiveDate), (i64, RunStatus)> = BTreeMap::new();
-    for r in &runs {
+    let n = Named::of(&runs);
+    for r in &runs.rows {
         let (Ok(p), Some(d)) = (
             WarehouseError::stored_processor(
                 &wh.pipeline,
-                &client::text(&r[0]).unwrap_or_default(),
+                &client::text(n.get(r, "processor_name")?).unwrap_or_default(),
             ),
-            client::date(&r[1]),
+            client::date(n.get(r, "analysis_date")?),
         ) else {
             continue;
         };
-        let status = RunStatus::from(client::text(&r[2]).unwrap_or_default());
-        let at = client::int(&r[3]).unwrap_or(0);
+        let status = RunStatus::from(client::text(n.get(r, "status")?).unwrap_or_default());
+        let at = client::int(n.get(r, "started")?).unwrap_or(0);
         let entry = last
             .entry((p.order(), d))
             .or_insert((i64::MIN, RunStatus::Other(String::new())));

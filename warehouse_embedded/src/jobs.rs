@@ -33,25 +33,27 @@ fn cell_states(d: &Dialect, job_filter: &str) -> String {
     )
 }
 
-const JOB_COLUMNS: &str =
-    "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error, snapshot";
+const JOB_COLUMNS: &str = "id, coalesce(requested_by, '') AS requested_by, request, state,
+     coalesce(progress, '{}') AS progress, created_at, started_at, finished_at, error, snapshot";
 /// The list leaves the snapshot out (see `Warehouse::jobs`).
-const JOB_LIST_COLUMNS: &str =
-    "id, coalesce(requested_by, ''), request, state, coalesce(progress, '{}'), created_at, started_at, finished_at, error, NULL::VARCHAR";
+const JOB_LIST_COLUMNS: &str = "id, coalesce(requested_by, '') AS requested_by, request, state,
+     coalesce(progress, '{}') AS progress, created_at, started_at, finished_at, error,
+     NULL::VARCHAR AS snapshot";
 
+/// A job row, read by column name.
 fn job_row(r: &duckdb::Row) -> duckdb::Result<JobRecord> {
-    let state: String = r.get(3)?;
+    let state: String = r.get("state")?;
     Ok(JobRecord {
-        id: r.get(0)?,
-        requested_by: r.get(1)?,
-        request: r.get(2)?,
+        id: r.get("id")?,
+        requested_by: r.get("requested_by")?,
+        request: r.get("request")?,
         state: JobState::parse(&state).unwrap_or(JobState::Failed),
-        progress: r.get(4)?,
-        created_at: r.get(5)?,
-        started_at: r.get(6)?,
-        finished_at: r.get(7)?,
-        error: r.get(8)?,
-        snapshot: r.get(9)?,
+        progress: r.get("progress")?,
+        created_at: r.get("created_at")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        error: r.get("error")?,
+        snapshot: r.get("snapshot")?,
     })
 }
 
@@ -132,7 +134,13 @@ fn overlap(tx: &duckdb::Transaction, d: &Dialect, id: &str) -> Result<Option<War
                 ),
             ),
             params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok((
+                    r.get("job_id")?,
+                    r.get("processor_name")?,
+                    r.get("analysis_date")?,
+                ))
+            },
         )
         .optional()
         .map_err(query_err)?;
@@ -210,9 +218,9 @@ pub(crate) fn cells(conn: &mut Connection, d: &Dialect, id: &str) -> Result<Vec<
     let rows = stmt
         .query_map(params![id], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, NaiveDate>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, String>("processor_name")?,
+                r.get::<_, NaiveDate>("analysis_date")?,
+                r.get::<_, String>("state")?,
             ))
         })
         .map_err(query_err)?;
