@@ -43,3 +43,26 @@ pub fn orders_with_expected(dir: &Path, condition: &str) -> std::path::PathBuf {
     .unwrap();
     file
 }
+
+/// The flags that put a command on the BigQuery emulator (`ROLLCALL_BQ_URL`,
+/// which `make test` starts), in datasets of its own (`tag` + the pid).
+pub fn bigquery_flags(tag: &str) -> Vec<String> {
+    let url = std::env::var("ROLLCALL_BQ_URL").expect(
+        "ROLLCALL_BQ_URL is not set: this test needs the BigQuery emulator (make test starts it)",
+    );
+    let prefix = format!("{tag}{}_", std::process::id());
+    [
+        "--warehouse",
+        "bigquery",
+        "--project",
+        "local-proj",
+        "--dataset-prefix",
+        &prefix,
+        "--bq-auth",
+        "none",
+        "--bigquery-url",
+        &url,
+    ]
+    .map(String::from)
+    .to_vec()
+}

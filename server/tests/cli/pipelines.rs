@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{orders_with_expected, rollcall, stderr, stdout};
+use crate::common::{bigquery_flags, orders_with_expected, rollcall, stderr, stdout};
 
 /// The shipped pipeline file with `old` replaced by `new`, written beside `db`.
 fn pipeline_file(dir: &Path, old: &str, new: &str) -> std::path::PathBuf {
@@ -373,22 +373,8 @@ fn an_expected_condition_with_or_stays_inside_its_date() {
     let file = file.to_str().unwrap();
     let day = "2024-03-05";
     let everyone = customers_ordering_on(day);
-    let bq_url = std::env::var("ROLLCALL_BQ_URL").expect(
-        "ROLLCALL_BQ_URL is not set: this test needs the BigQuery emulator (make test starts it)",
-    );
-    let prefix = format!("or{}_", std::process::id());
-    let bigquery = [
-        "--warehouse",
-        "bigquery",
-        "--project",
-        "local-proj",
-        "--dataset-prefix",
-        prefix.as_str(),
-        "--bq-auth",
-        "none",
-        "--bigquery-url",
-        bq_url.as_str(),
-    ];
+    let bigquery = bigquery_flags("or");
+    let bigquery: Vec<&str> = bigquery.iter().map(String::as_str).collect();
     let db = dir.path().join("orders.duckdb");
     for store in [&[][..], &bigquery[..]] {
         let with_file = |args: &[&str]| {
@@ -467,22 +453,8 @@ fn a_store_remembers_its_pipeline() {
         ),
     )
     .unwrap();
-    let bq_url = std::env::var("ROLLCALL_BQ_URL").expect(
-        "ROLLCALL_BQ_URL is not set: this test needs the BigQuery emulator (make test starts it)",
-    );
-    let prefix = format!("rec{}_", std::process::id());
-    let bigquery = [
-        "--warehouse",
-        "bigquery",
-        "--project",
-        "local-proj",
-        "--dataset-prefix",
-        prefix.as_str(),
-        "--bq-auth",
-        "none",
-        "--bigquery-url",
-        bq_url.as_str(),
-    ];
+    let bigquery = bigquery_flags("rec");
+    let bigquery: Vec<&str> = bigquery.iter().map(String::as_str).collect();
     let db = dir.path().join("orders.duckdb");
     let day = ["--start-date", "2024-03-05", "--end-date", "2024-03-05"];
     for store in [&[][..], &bigquery[..]] {
