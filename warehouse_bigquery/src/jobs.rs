@@ -116,37 +116,8 @@ async fn job_exists(wh: &BigQueryWarehouse, id: &str) -> Result<bool> {
             vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
-    let n = Named::of(&rows);
-    Ok(rows
-        .rows
-        .first()
-        .map(|r| n.get(r, "n"))
-        .transpose()?
-        .and_then(client::int)
-        .unwrap_or(0)
-        > 0)
-}
-
-/// A result's cells by column name (as the query aliases them).
-struct Named<'a>(&'a [String]);
-
-impl<'a> Named<'a> {
-    fn of(rows: &'a client::Rows) -> Self {
-        Self(&rows.columns)
-    }
-
-    fn get<'r>(&self, row: &'r [Value], column: &str) -> Result<&'r Value> {
-        self.0
-            .iter()
-            .position(|c| c.eq_ignore_ascii_case(column))
-            .and_then(|i| row.get(i))
-            .ok_or_else(|| {
-                WarehouseError::Query(format!(
-                    "the query returned no column {column} (it has {})",
-                    self.0.join(", ")
-                ))
-            })
-    }
+    let counts = client::result_set(rows)?.decode(|r| r.int("n"))?;
+    Ok(counts.first().copied().flatten().unwrap_or(0) > 0)
 }
 
 /// The conflict that kept a job from starting, named for the user.
@@ -177,20 +148,17 @@ async fn overlap_error(
             vec![],
         )
         .await?;
-    let n = Named::of(&rows);
-    let mut clash = None;
-    for r in &rows.rows {
-        let (Some(p), Some(d)) = (
-            client::text(n.get(r, "processor_name")?),
-            client::date(n.get(r, "analysis_date")?),
-        ) else {
-            continue;
-        };
-        if wanted.contains(&(p.clone(), d)) {
-            clash = Some((client::text(n.get(r, "job_id")?).unwrap_or_default(), p, d));
-            break;
-        }
-    }
+    let pending = client::result_set(rows)?.decode(|r| {
+        Ok((
+            r.text("job_id")?.unwrap_or_default(),
+            r.text("processor_name")?,
+            r.date("analysis_date")?,
+        ))
+    })?;
+    let clash = pending.into_iter().find_map(|(other, p, d)| {
+        let (p, d) = (p?, d?);
+        wanted.contains(&(p.clone(), d)).then_some((other, p, d))
+    });
     Ok(match clash {
         Some((other, p, d)) => warehouse::sql::overlap_conflict(&other, &p, d),
         None => WarehouseError::Conflict(format!(
@@ -287,18 +255,15 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
             vec![param("id", Param::Str(Some(id.into())))],
         )
         .await?;
-    let n = Named::of(&rows);
-    let mut cells = Vec::with_capacity(rows.rows.len());
-    for r in &rows.rows {
-        cells.push((
+    let cells = client::result_set(rows)?.decode(|r| {
+        Ok((
             WarehouseError::stored_processor(
                 &wh.pipeline,
-                &client::text(n.get(r, "processor_name")?).unwrap_or_default(),
+                &r.text("processor_name")?.unwrap_or_default(),
             )?,
-            client::date(n.get(r, "analysis_date")?)
-                .ok_or_else(|| client::missing("analysis_date"))?,
-        ));
-    }
+            r.required_date("analysis_date", "a job cell's analysis_date")?,
+        ))
+    })?;
     if cells.is_empty() {
         return Ok(Vec::new());
     }
@@ -321,19 +286,19 @@ pub(crate) async fn job_cells(wh: &BigQueryWarehouse, id: &str) -> Result<Vec<Jo
     // The last run per cell (by start time; a failure recorded at the same
     // instant as a success is the later word).
     let mut last: BTreeMap<(usize, NaiveDate), (i64, RunStatus)> = BTreeMap::new();
-    let n = Named::of(&runs);
-    for r in &runs.rows {
-        let (Ok(p), Some(d)) = (
-            WarehouseError::stored_processor(
-                &wh.pipeline,
-                &client::text(n.get(r, "processor_name")?).unwrap_or_default(),
-            ),
-            client::date(n.get(r, "analysis_date")?),
-        ) else {
+    let runs = client::result_set(runs)?.decode(|r| {
+        Ok((
+            r.text("processor_name")?.unwrap_or_default(),
+            r.date("analysis_date")?,
+            r.text("status")?.unwrap_or_default(),
+            r.int("started")?.unwrap_or(0),
+        ))
+    })?;
+    for (code, d, status, at) in runs {
+        let (Ok(p), Some(d)) = (WarehouseError::stored_processor(&wh.pipeline, &code), d) else {
             continue;
         };
-        let status = RunStatus::from(client::text(n.get(r, "status")?).unwrap_or_default());
-        let at = client::int(n.get(r, "started")?).unwrap_or(0);
+        let status = RunStatus::from(status);
         let entry = last
             .entry((p.order(), d))
             .or_insert((i64::MIN, RunStatus::Other(String::new())));

@@ -206,10 +206,6 @@ pub(crate) fn flag(v: &Value) -> Option<bool> {
     text(v).map(|x| x == "true")
 }
 
-pub(crate) fn date(v: &Value) -> Option<chrono::NaiveDate> {
-    text(v).and_then(|x| chrono::NaiveDate::parse_from_str(&x, "%Y-%m-%d").ok())
-}
-
 /// Timestamps are selected as `UNIX_MICROS(ts)` (the emulator returns integer
 /// microseconds where BigQuery returns float seconds; micros agree on both).
 pub(crate) fn timestamp(v: &Value) -> Option<chrono::NaiveDateTime> {
