@@ -33,8 +33,9 @@ use domain::processors::UpstreamSet;
 use domain::report::{FailureRow, Page, PlayerTrace, RunInfo};
 use domain::{DateRange, ProcessorId};
 use warehouse::{
-    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, PlayerFilter,
-    QueryPort, Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseStatus, WriteBatch,
+    CellCounts, CellWrite, FailureFilter, GameDateSummary, JobCell, JobRecord, LoadSource,
+    PlayerFilter, QueryPort, Result, RunRow, TableCount, UpstreamLoad, Warehouse, WarehouseStatus,
+    WriteBatch,
 };
 
 /// Entries kept before the cache starts over (each is one view's answer).
@@ -324,6 +325,12 @@ impl Warehouse for CachedWarehouse {
 
     async fn table_counts(&self, range: DateRange) -> Result<Vec<TableCount>> {
         self.inner.table_counts(range).await
+    }
+
+    async fn load_rows(&self, source: Box<dyn LoadSource>) -> Result<UpstreamLoad> {
+        let out = self.inner.load_rows(source).await;
+        self.invalidate();
+        out
     }
 
     async fn load_upstream_rows(

@@ -92,7 +92,7 @@ pub async fn load_universe_demo(
     sink: &dyn ProgressSink,
 ) -> Result<DemoReport, EngineError> {
     let rows = first_days(rows, days);
-    let load = crate::import::import_universe(wh, rows.clone()).await?;
+    let load = crate::import::import_universe(wh, crate::import::in_memory(rows.clone())).await?;
     let dates: Vec<NaiveDate> = rows.iter().filter_map(|(_, f)| row_date(f)).collect();
     let (Some(start), Some(end)) = (dates.iter().min().copied(), dates.iter().max().copied())
     else {

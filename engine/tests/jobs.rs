@@ -11,6 +11,10 @@ use engine::Limits;
 use warehouse::{JobState, Warehouse};
 use warehouse_embedded::EmbeddedWarehouse;
 
+#[path = "common/counting.rs"]
+mod counting;
+use counting::Counting;
+
 /// The demo's default state: PDC/PCF/MLFS written by the legacy pipeline.
 async fn demo_store() -> Arc<EmbeddedWarehouse> {
     let wh = EmbeddedWarehouse::in_memory(std::sync::Arc::new(domain::pipeline::nba())).unwrap();
@@ -398,121 +402,6 @@ async fn shutdown_leaves_the_running_job_interrupted_and_resumable() {
             .any(|c| c.state == warehouse::CellState::Pending),
         "stopped before the end"
     );
-}
-
-/// A store that counts what a job's run reads: jobs read back by id, and
-/// the game-date query planning runs. Everything else goes to `inner`.
-struct Counting {
-    inner: Arc<EmbeddedWarehouse>,
-    job_reads: std::sync::atomic::AtomicUsize,
-    plannings: std::sync::atomic::AtomicUsize,
-}
-
-impl Counting {
-    fn new(inner: Arc<EmbeddedWarehouse>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            job_reads: Default::default(),
-            plannings: Default::default(),
-        })
-    }
-
-    fn note(&self, q: &warehouse::sql::Query) {
-        // `sql::game_dates`, which planning a job starts from.
-        if q.sql.contains("AS rc_games") {
-            self.plannings.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counts(&self) -> (usize, usize) {
-        (
-            self.job_reads.load(Ordering::SeqCst),
-            self.plannings.load(Ordering::SeqCst),
-        )
-    }
-}
-
-#[async_trait::async_trait]
-impl warehouse::QueryPort for Counting {
-    fn dialect(&self) -> &warehouse::sql::Dialect {
-        self.inner.dialect()
-    }
-    async fn fetch(&self, q: &warehouse::sql::Query) -> warehouse::Result<warehouse::ResultSet> {
-        self.note(q);
-        self.inner.fetch(q).await
-    }
-    async fn fetch_each(
-        &self,
-        q: &warehouse::sql::Query,
-        sink: warehouse::RowSink,
-    ) -> warehouse::Result<()> {
-        self.note(q);
-        self.inner.fetch_each(q, sink).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Warehouse for Counting {
-    fn pipeline(&self) -> &Arc<domain::pipeline::Pipeline> {
-        self.inner.pipeline()
-    }
-    async fn status(&self) -> warehouse::Result<warehouse::WarehouseStatus> {
-        self.inner.status().await
-    }
-    async fn load_upstream_rows(
-        &self,
-        schedule: Vec<domain::game::ScheduledGame>,
-        games: Vec<domain::game::PlayerGame>,
-    ) -> warehouse::Result<warehouse::UpstreamLoad> {
-        self.inner.load_upstream_rows(schedule, games).await
-    }
-    async fn load_universe(
-        &self,
-        rows: Vec<domain::pipeline::UniverseRow>,
-    ) -> warehouse::Result<warehouse::UpstreamLoad> {
-        self.inner.load_universe(rows).await
-    }
-    async fn write_cells(&self, writes: Vec<warehouse::CellWrite>) -> warehouse::Result<()> {
-        self.inner.write_cells(writes).await
-    }
-    fn write_batch(&self) -> warehouse::WriteBatch {
-        self.inner.write_batch()
-    }
-    async fn record_failed_runs(&self, runs: Vec<warehouse::RunRow>) -> warehouse::Result<()> {
-        self.inner.record_failed_runs(runs).await
-    }
-    async fn create_job(
-        &self,
-        job: warehouse::JobRecord,
-        cells: Vec<(domain::ProcessorId, chrono::NaiveDate)>,
-    ) -> warehouse::Result<()> {
-        self.inner.create_job(job, cells).await
-    }
-    async fn start_job(&self, id: &str) -> warehouse::Result<warehouse::JobRecord> {
-        self.inner.start_job(id).await
-    }
-    async fn job(&self, id: &str) -> warehouse::Result<Option<warehouse::JobRecord>> {
-        self.job_reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.job(id).await
-    }
-    async fn jobs(&self, limit: usize) -> warehouse::Result<Vec<warehouse::JobRecord>> {
-        self.inner.jobs(limit).await
-    }
-    async fn job_cells(&self, id: &str) -> warehouse::Result<Vec<warehouse::JobCell>> {
-        self.inner.job_cells(id).await
-    }
-    async fn update_job(&self, job: &warehouse::JobRecord) -> warehouse::Result<()> {
-        self.inner.update_job(job).await
-    }
-    async fn heartbeat(&self, id: &str, at: chrono::NaiveDateTime) -> warehouse::Result<()> {
-        self.inner.heartbeat(id, at).await
-    }
-    async fn interrupt_stale_jobs(
-        &self,
-        stale_before: Option<chrono::NaiveDateTime>,
-    ) -> warehouse::Result<usize> {
-        self.inner.interrupt_stale_jobs(stale_before).await
-    }
 }
 
 /// Issue [L] 4: a fresh job runs the plan it was created with — planned

@@ -5,7 +5,8 @@
 //! it is the caller's mistake (a forgotten `--pipeline`: CLI exit 2); `Query` is a real fault
 //! (HTTP 500, CLI exit 1); `Conflict` is a refused request (HTTP 409);
 //! `NotFound` names what the request asked for and the store does not hold
-//! (a job id; HTTP 404).
+//! (a job id; HTTP 404); `Repeated` is a load whose rows repeat a key (the
+//! caller's data: the engine names the file's lines).
 
 use thiserror::Error;
 
@@ -31,6 +32,13 @@ pub enum WarehouseError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// A load repeated a key its table holds once (`columns` and the
+    /// repeated values, in that order); nothing was written.
+    #[error("{} appears twice: one row per {columns}", key.join(", "))]
+    Repeated {
+        columns: &'static str,
+        key: Vec<String>,
+    },
 }
 
 impl WarehouseError {

@@ -7,6 +7,7 @@
 
 pub mod accounting;
 mod error;
+pub mod load;
 pub mod reads;
 pub mod record;
 pub mod rows;
@@ -14,6 +15,7 @@ pub mod sql;
 mod types;
 
 pub use error::WarehouseError;
+pub use load::{ChunksInMemory, LoadRows, LoadSource, LoadTally, GAME_KEY_COLUMNS};
 pub use reads::QueryPort;
 pub use rows::{Cell, ResultSet, RowSink};
 pub use types::*;
@@ -52,19 +54,33 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
 
     // ---- upstream -------------------------------------------------------------
 
-    /// Replaces the upstream tables' rows for the dates present in `schedule`
-    /// and `games` (all-or-nothing).
+    /// Replaces the upstream tables' rows for the dates the source's rows
+    /// bring, each table only for its own dates, pulling the rows chunk by
+    /// chunk (bounded memory) and writing all of them or none: a source
+    /// that fails, or a box-score row repeating a player and game
+    /// ([`WarehouseError::Repeated`]), leaves the store as it was. Loading
+    /// the same rows twice leaves what loading them once does. Universe
+    /// rows are refused for the NBA box scores, which load as games.
+    async fn load_rows(&self, source: Box<dyn LoadSource>) -> Result<UpstreamLoad>;
+
+    /// [`Warehouse::load_rows`] of rows in memory.
     async fn load_upstream_rows(
         &self,
         schedule: Vec<ScheduledGame>,
         games: Vec<PlayerGame>,
-    ) -> Result<UpstreamLoad>;
+    ) -> Result<UpstreamLoad> {
+        self.load_rows(ChunksInMemory::new(vec![
+            LoadRows::Schedule(schedule),
+            LoadRows::Games(games),
+        ]))
+        .await
+    }
 
-    /// Replaces the rows of the pipeline's own universe table for the dates
-    /// present in `rows` (all-or-nothing; loading the same rows twice leaves
-    /// what loading them once does). Refused for the NBA box scores, which
-    /// load through [`Warehouse::load_upstream_rows`].
-    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad>;
+    /// [`Warehouse::load_rows`] of the pipeline's own universe rows in memory.
+    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
+        self.load_rows(ChunksInMemory::new(vec![LoadRows::Universe(rows)]))
+            .await
+    }
 
     /// The expected entities per date of the range (the pipeline's
     /// `expected` rule over its universe), by date then entity, each once:

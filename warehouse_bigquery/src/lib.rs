@@ -15,6 +15,7 @@
 mod auth;
 mod client;
 mod jobs;
+mod loads;
 mod schema;
 mod stage;
 mod writes;
@@ -24,13 +25,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
-use domain::game::{PlayerGame, ScheduledGame};
-use domain::pipeline::{Pipeline, UniverseRow};
+use domain::pipeline::Pipeline;
 use domain::ProcessorId;
 use serde_json::Value;
 use warehouse::{
-    CellWrite, JobCell, JobRecord, QueryPort, Result, ResultSet, RunRow, UpstreamLoad, Warehouse,
-    WarehouseError, WarehouseStatus, WriteBatch,
+    CellWrite, JobCell, JobRecord, LoadSource, QueryPort, Result, ResultSet, RunRow, UpstreamLoad,
+    Warehouse, WarehouseError, WarehouseStatus, WriteBatch,
 };
 
 use client::Bq;
@@ -281,16 +281,8 @@ impl Warehouse for BigQueryWarehouse {
         })
     }
 
-    async fn load_upstream_rows(
-        &self,
-        schedule: Vec<ScheduledGame>,
-        games: Vec<PlayerGame>,
-    ) -> Result<UpstreamLoad> {
-        writes::load_upstream_rows(self, schedule, games).await
-    }
-
-    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
-        writes::load_universe(self, rows).await
+    async fn load_rows(&self, source: Box<dyn LoadSource>) -> Result<UpstreamLoad> {
+        loads::load_rows(self, source).await
     }
 
     async fn write_cells(&self, writes: Vec<CellWrite>) -> Result<()> {

@@ -62,11 +62,14 @@ fn write_id_at(t: chrono::DateTime<chrono::Utc>) -> String {
 
 pub(crate) use warehouse::sql::date_literal;
 
-/// The rows of one write, per table, on their way to the stage.
+/// The rows of one write, per table, on their way to the stage: the rows
+/// not loaded yet, and how many each table has staged in all (a streamed
+/// load flushes as it goes, so a write's rows need not fit in memory).
 pub(crate) struct Staging {
     pub id: String,
     staged_on: NaiveDate,
-    tables: BTreeMap<&'static str, (&'static TableDef, Vec<Value>)>,
+    tables: BTreeMap<&'static str, (&'static TableDef, Vec<Value>, usize)>,
+    pending_bytes: usize,
 }
 
 impl Staging {
@@ -75,45 +78,64 @@ impl Staging {
             id: write_id(),
             staged_on: chrono::Utc::now().date_naive(),
             tables: BTreeMap::new(),
+            pending_bytes: 0,
         }
     }
 
     /// Adds a row: `values` in the order of `schema::stage_columns(t)`.
     pub fn push(&mut self, t: &'static TableDef, values: &[Param]) {
-        let entry = self.tables.entry(t.name).or_insert((t, Vec::new()));
+        let entry = self.tables.entry(t.name).or_insert((t, Vec::new(), 0));
         let mut row: Map<String, Value> = schema::row_json(&schema::stage_columns(t), values);
         row.insert("write_id".into(), Value::String(self.id.clone()));
-        row.insert("seq".into(), Value::from(entry.1.len() as i64));
+        row.insert("seq".into(), Value::from(entry.2 as i64));
         row.insert(
             "staged_on".into(),
             Value::String(self.staged_on.to_string()),
         );
-        entry.1.push(Value::Object(row));
+        let row = Value::Object(row);
+        // A close estimate of its JSON line (what a load job carries).
+        self.pending_bytes += 16 * values.len() + 64;
+        entry.1.push(row);
+        entry.2 += 1;
     }
 
     pub fn has_rows(&self, t: &TableDef) -> bool {
-        self.tables
-            .get(t.name)
-            .is_some_and(|(_, rows)| !rows.is_empty())
+        self.rows(t) > 0
     }
 
+    /// Rows staged for `t` by this write so far, loaded or not.
     pub fn rows(&self, t: &TableDef) -> usize {
-        self.tables.get(t.name).map_or(0, |(_, rows)| rows.len())
+        self.tables.get(t.name).map_or(0, |(_, _, staged)| *staged)
     }
 
-    /// Step 1: one load job per table (split only past `MAX_LOAD_BYTES`).
-    /// If a load fails, what the others staged is removed.
-    pub async fn load(&self, wh: &BigQueryWarehouse) -> Result<()> {
-        let loaded = self.load_all(wh).await;
+    /// Whether the rows not loaded yet make a full load job's worth.
+    pub fn pending_is_full(&self) -> bool {
+        self.pending_bytes >= MAX_LOAD_BYTES
+    }
+
+    /// Step 1: one load job per table for the rows not loaded yet (split
+    /// only past `MAX_LOAD_BYTES`); a streamed write calls it once per
+    /// chunk. If a load fails, everything this write staged is removed.
+    pub async fn load(&mut self, wh: &BigQueryWarehouse) -> Result<()> {
+        let loaded = self.load_pending(wh).await;
         if loaded.is_err() {
             self.remove_own_rows(wh).await;
         }
+        for (_, pending, _) in self.tables.values_mut() {
+            pending.clear();
+        }
+        self.pending_bytes = 0;
         loaded
     }
 
-    async fn load_all(&self, wh: &BigQueryWarehouse) -> Result<()> {
+    /// Gives up a write before its commit: removes whatever it staged.
+    pub async fn abandon(&self, wh: &BigQueryWarehouse) {
+        self.remove_own_rows(wh).await;
+    }
+
+    async fn load_pending(&self, wh: &BigQueryWarehouse) -> Result<()> {
         let dataset = wh.names.dataset(schema::STAGE_DATASET);
-        for (t, rows) in self.tables.values() {
+        for (t, rows, _) in self.tables.values() {
             let table = schema::stage_name(t);
             let mut chunk_start = 0;
             let mut bytes = 0;
@@ -156,7 +178,7 @@ impl Staging {
         let stale = write_id_at(chrono::Utc::now() - STALE_AFTER);
         self.tables
             .values()
-            .map(|(t, _)| {
+            .map(|(t, _, _)| {
                 format!(
                     "DELETE FROM {} WHERE write_id = '{}' OR write_id < '{stale}';\n",
                     wh.names.stage(t),
@@ -198,7 +220,7 @@ impl Staging {
     /// Best effort: a failed write's stage rows (partition expiration, or
     /// the next commit once they are stale, removes whatever this misses).
     async fn remove_own_rows(&self, wh: &BigQueryWarehouse) {
-        for (t, _) in self.tables.values() {
+        for (t, _, _) in self.tables.values() {
             let _ = wh
                 .bq
                 .query(

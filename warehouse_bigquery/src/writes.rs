@@ -3,16 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use chrono::NaiveDate;
-use domain::game::{PlayerGame, ScheduledGame};
-use domain::pipeline::UniverseRow;
 use domain::processor::ColumnType;
 use domain::processors::Records;
 use serde_json::Value;
-use warehouse::{CellWrite, Result, RunRow, UpstreamLoad, WarehouseError};
+use warehouse::{CellWrite, Result, RunRow, WarehouseError};
 
 use crate::client::Param;
-use crate::schema::{self, TableDef};
+use crate::schema;
 use crate::stage::{date_literal, Staging};
 use crate::BigQueryWarehouse;
 use domain::pipeline::Pipeline;
@@ -41,7 +38,7 @@ fn staged_run(pipeline: &Pipeline, run: &RunRow, replace_failures: bool) -> Vec<
 }
 
 /// A command's value as a parameter of its column's type (NULLs typed).
-fn command_value(ty: ColumnType, v: &domain::processors::Value) -> Param {
+pub(crate) fn command_value(ty: ColumnType, v: &domain::processors::Value) -> Param {
     use domain::processors::Value as V;
     match (ty, v) {
         (_, V::Int(i)) => Param::Int(Some(*i)),
@@ -55,7 +52,7 @@ fn command_value(ty: ColumnType, v: &domain::processors::Value) -> Param {
     }
 }
 
-fn encode<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>> {
+pub(crate) fn encode<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>> {
     items
         .iter()
         .map(serde_json::to_value)
@@ -198,115 +195,6 @@ pub(crate) async fn record_failed_runs(wh: &BigQueryWarehouse, runs: Vec<RunRow>
     staging.load(wh).await?;
     let body = staging.copy_sql(wh, wh.tables.runs) + &staging.clear_sql(wh);
     staging.commit(wh, &body).await
-}
-
-/// Replaces the upstream tables' rows for the dates present in the load.
-pub(crate) async fn load_upstream_rows(
-    wh: &BigQueryWarehouse,
-    schedule: Vec<ScheduledGame>,
-    games: Vec<PlayerGame>,
-) -> Result<UpstreamLoad> {
-    let dates: BTreeSet<NaiveDate> = schedule
-        .iter()
-        .map(|s| s.game_date)
-        .chain(games.iter().map(|g| g.game_date))
-        .collect();
-    let (Some(lo), Some(hi)) = (dates.first().copied(), dates.last().copied()) else {
-        return Ok(UpstreamLoad {
-            schedule_rows: 0,
-            game_rows: 0,
-            dates: 0,
-        });
-    };
-    let mut staging = Staging::new();
-    let mut stage_all = |t: &'static TableDef, values: Vec<Value>| {
-        for o in values.iter().filter_map(Value::as_object) {
-            staging.push(t, &schema::row_params(t, o, &[]));
-        }
-    };
-    stage_all(&schema::SCHEDULE, encode(&schedule)?);
-    stage_all(&schema::PLAYER_GAMES, encode(&games)?);
-    staging.load(wh).await?;
-    let (lo, hi) = (date_literal(lo), date_literal(hi));
-    let mut body = String::new();
-    for t in [&schema::SCHEDULE, &schema::PLAYER_GAMES] {
-        if !staging.has_rows(t) {
-            continue;
-        }
-        // Each table loses exactly the dates it has staged rows for.
-        body += &format!(
-            "DELETE FROM {target} AS t WHERE t.game_date BETWEEN {lo} AND {hi}
-               AND t.game_date IN (SELECT s.game_date FROM {stage} AS s WHERE s.write_id = '{id}');\n",
-            target = wh.table_name(t),
-            stage = wh.names.stage(t),
-            id = staging.id,
-        );
-        body += &staging.copy_sql(wh, t);
-    }
-    body += &staging.clear_sql(wh);
-    staging.commit(wh, &body).await?;
-    Ok(UpstreamLoad {
-        schedule_rows: staging.rows(&schema::SCHEDULE),
-        game_rows: staging.rows(&schema::PLAYER_GAMES),
-        dates: dates.len(),
-    })
-}
-
-/// Replaces a universe of the pipeline's own for the dates present in the
-/// load: staged, then one transaction deletes those dates and copies the
-/// stage (applying it twice finds the stage cleared and changes nothing).
-pub(crate) async fn load_universe(
-    wh: &BigQueryWarehouse,
-    rows: Vec<UniverseRow>,
-) -> Result<UpstreamLoad> {
-    let Some(t) = wh.tables.universe else {
-        return Err(WarehouseError::Query(format!(
-            "{} loads as box scores (import player-game-summary), not as a universe of its own",
-            wh.pipeline.universe.table
-        )));
-    };
-    let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.date).collect();
-    let (Some(lo), Some(hi)) = (dates.first().copied(), dates.last().copied()) else {
-        return Ok(UpstreamLoad {
-            schedule_rows: 0,
-            game_rows: 0,
-            dates: 0,
-        });
-    };
-    let universe = &wh.pipeline.universe;
-    let mut staging = Staging::new();
-    for r in &rows {
-        let mut row = vec![
-            Param::Str(Some(r.entity.clone())),
-            Param::Date(Some(r.date)),
-        ];
-        row.extend(
-            universe
-                .columns
-                .iter()
-                .zip(&r.values)
-                .map(|(c, v)| command_value(c.ty, v)),
-        );
-        staging.push(t, &row);
-    }
-    staging.load(wh).await?;
-    let body = format!(
-        "DELETE FROM {target} AS t WHERE t.{col} BETWEEN {lo} AND {hi}
-           AND t.{col} IN (SELECT s.{col} FROM {stage} AS s WHERE s.write_id = '{id}');\n",
-        target = wh.table_name(t),
-        col = universe.date_column,
-        stage = wh.names.stage(t),
-        id = staging.id,
-        lo = date_literal(lo),
-        hi = date_literal(hi),
-    ) + &staging.copy_sql(wh, t)
-        + &staging.clear_sql(wh);
-    staging.commit(wh, &body).await?;
-    Ok(UpstreamLoad {
-        schedule_rows: 0,
-        game_rows: staging.rows(t),
-        dates: dates.len(),
-    })
 }
 
 /// How many cells and rows one BigQuery write carries. Each batch costs

@@ -20,14 +20,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use domain::game::{PlayerGame, ScheduledGame};
-use domain::pipeline::{Pipeline, UniverseRow};
+use domain::pipeline::Pipeline;
 use domain::{DateRange, ProcessorId};
 use duckdb::Connection;
 use warehouse::sql::{Dialect, Query};
 use warehouse::{
-    CellWrite, JobCell, JobRecord, QueryPort, Result, ResultSet, RunRow, UpstreamLoad, Warehouse,
-    WarehouseError, WarehouseStatus,
+    CellWrite, JobCell, JobRecord, LoadSource, QueryPort, Result, ResultSet, RunRow, UpstreamLoad,
+    Warehouse, WarehouseError, WarehouseStatus,
 };
 
 pub use migrations::LATEST_SCHEMA_VERSION;
@@ -351,17 +350,8 @@ impl Warehouse for EmbeddedWarehouse {
         .await
     }
 
-    async fn load_upstream_rows(
-        &self,
-        schedule: Vec<ScheduledGame>,
-        games: Vec<PlayerGame>,
-    ) -> Result<UpstreamLoad> {
-        self.with_conn(move |c, _| upstream::load(c, &schedule, &games))
-            .await
-    }
-
-    async fn load_universe(&self, rows: Vec<UniverseRow>) -> Result<UpstreamLoad> {
-        self.with_conn(move |c, d| upstream::load_universe(c, d, &rows))
+    async fn load_rows(&self, source: Box<dyn LoadSource>) -> Result<UpstreamLoad> {
+        self.with_conn(move |c, d| upstream::load_rows(c, d, source))
             .await
     }
 

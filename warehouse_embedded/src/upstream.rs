@@ -7,101 +7,179 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use domain::game::{PlayerGame, ScheduledGame};
 use domain::pipeline::UniverseRow;
-use duckdb::{params, Connection};
-use warehouse::{Result, UpstreamLoad, WarehouseError};
+use duckdb::{params, Connection, Transaction};
+use warehouse::{
+    LoadRows, LoadSource, LoadTally, Result, UpstreamLoad, WarehouseError, GAME_KEY_COLUMNS,
+};
 
 use warehouse::sql::{box_score_row, Dialect, BOX_SCORE_COLUMNS};
 
 use crate::query_err;
 
-pub(crate) fn load(
+/// Pulls the source's chunks inside one transaction: each chunk first
+/// deletes the stored rows of the dates it is the first to bring to its
+/// table, then appends its rows (DuckDB writes a large transaction's rows
+/// to the file as it goes, so memory stays at a chunk). A failing source or
+/// a repeated player and game rolls everything back.
+pub(crate) fn load_rows(
     conn: &mut Connection,
-    schedule: &[ScheduledGame],
-    games: &[PlayerGame],
+    d: &Dialect,
+    mut source: Box<dyn LoadSource>,
 ) -> Result<UpstreamLoad> {
-    // Replace by date, each table only for the dates it receives.
-    let schedule_dates: BTreeSet<NaiveDate> = schedule.iter().map(|s| s.game_date).collect();
-    let game_dates: BTreeSet<NaiveDate> = games.iter().map(|g| g.game_date).collect();
-    let dates: BTreeSet<NaiveDate> = schedule_dates.union(&game_dates).copied().collect();
+    // Called on a blocking thread of the runtime: the source may await.
+    let runtime = tokio::runtime::Handle::current();
     let tx = conn.transaction().map_err(query_err)?;
-    // NaiveDate's Display is digits and dashes only, so the lists are safe to inline.
-    let in_list = |set: &BTreeSet<NaiveDate>| {
-        set.iter()
-            .map(|d| format!("DATE '{d}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !schedule_dates.is_empty() {
-        tx.execute_batch(&format!(
-            "DELETE FROM nba_reference.nba_schedule WHERE game_date IN ({})",
-            in_list(&schedule_dates)
-        ))
-        .map_err(query_err)?;
-    }
-    if !game_dates.is_empty() {
-        tx.execute_batch(&format!(
-            "DELETE FROM nba_analytics.player_game_summary WHERE game_date IN ({})",
-            in_list(&game_dates)
-        ))
-        .map_err(query_err)?;
-    }
-    {
-        let mut app = tx
-            .appender_to_db("nba_schedule", "nba_reference")
-            .map_err(query_err)?;
-        for s in schedule {
-            app.append_row(params![
-                s.game_id,
-                s.game_date,
-                s.season_year,
-                s.home_team_abbr,
-                s.away_team_abbr,
-                s.game_status
-            ])
-            .map_err(query_err)?;
-        }
-        let mut app = tx
-            .appender_to_db("player_game_summary", "nba_analytics")
-            .map_err(query_err)?;
-        for g in games {
-            app.append_row(params![
-                g.player_lookup,
-                g.player_full_name,
-                g.game_id,
-                g.game_date,
-                g.season_year,
-                g.team_abbr,
-                g.opponent_team_abbr,
-                g.home_game,
-                g.starter_flag,
-                g.is_active,
-                g.is_dnp,
-                g.minutes_played,
-                g.points,
-                g.fg_attempts,
-                g.fg_makes,
-                g.three_pt_attempts,
-                g.three_pt_makes,
-                g.ft_attempts,
-                g.ft_makes,
-                g.paint_attempts,
-                g.paint_makes,
-                g.mid_range_attempts,
-                g.mid_range_makes,
-                g.rebounds,
-                g.assists,
-                g.turnovers,
-                g.usage_rate,
-            ])
-            .map_err(query_err)?;
+    let mut tally = LoadTally::default();
+    while let Some(chunk) = runtime.block_on(source.next_chunk())? {
+        let new_dates = tally.add(&chunk);
+        tally.check_one_kind()?;
+        match &chunk {
+            LoadRows::Schedule(rows) => {
+                delete_dates(&tx, "nba_reference.nba_schedule", "game_date", &new_dates)?;
+                append_schedule(&tx, rows)?;
+            }
+            LoadRows::Games(rows) => {
+                delete_dates(&tx, PGS, "game_date", &new_dates)?;
+                append_games(&tx, rows)?;
+            }
+            LoadRows::Universe(rows) => {
+                let universe = &d.pipeline().universe;
+                if warehouse::sql::universe_table_columns(universe).is_none() {
+                    return Err(WarehouseError::Query(format!(
+                        "{} loads as box scores (import player-game-summary), not as a universe of its own",
+                        universe.table
+                    )));
+                }
+                // Names come from the validated pipeline file (identifiers only).
+                delete_dates(&tx, &universe.table, &universe.date_column, &new_dates)?;
+                append_universe(&tx, &universe.table, rows)?;
+            }
         }
     }
+    no_repeated_game(&tx, &tally.game_dates)?;
     tx.commit().map_err(query_err)?;
-    Ok(UpstreamLoad {
-        schedule_rows: schedule.len(),
-        game_rows: games.len(),
-        dates: dates.len(),
-    })
+    Ok(tally.outcome())
+}
+
+const PGS: &str = "nba_analytics.player_game_summary";
+
+fn delete_dates(tx: &Transaction, table: &str, column: &str, dates: &[NaiveDate]) -> Result<()> {
+    if dates.is_empty() {
+        return Ok(());
+    }
+    let mut delete = tx
+        .prepare(&format!("DELETE FROM {table} WHERE {column} = ?"))
+        .map_err(query_err)?;
+    for d in dates {
+        delete.execute(params![d]).map_err(query_err)?;
+    }
+    Ok(())
+}
+
+/// One row per player and game among the loaded dates (their stored rows
+/// are gone, so these are the load's own).
+fn no_repeated_game(tx: &Transaction, dates: &BTreeSet<NaiveDate>) -> Result<()> {
+    let (Some(lo), Some(hi)) = (dates.first(), dates.last()) else {
+        return Ok(());
+    };
+    // NaiveDate's Display is digits and dashes only, so the list is safe to inline.
+    let in_list = dates
+        .iter()
+        .map(|d| format!("DATE '{d}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = tx
+        .prepare(&format!(
+            "SELECT player_lookup, game_id FROM {PGS}
+             WHERE game_date BETWEEN DATE '{lo}' AND DATE '{hi}' AND game_date IN ({in_list})
+             GROUP BY {GAME_KEY_COLUMNS} HAVING COUNT(*) > 1
+             ORDER BY {GAME_KEY_COLUMNS} LIMIT 1"
+        ))
+        .map_err(query_err)?;
+    let mut rows = stmt.query([]).map_err(query_err)?;
+    match rows.next().map_err(query_err)? {
+        Some(row) => Err(WarehouseError::Repeated {
+            columns: GAME_KEY_COLUMNS,
+            key: vec![
+                row.get::<_, String>(0).map_err(query_err)?,
+                row.get::<_, String>(1).map_err(query_err)?,
+            ],
+        }),
+        None => Ok(()),
+    }
+}
+
+fn append_schedule(tx: &Transaction, schedule: &[ScheduledGame]) -> Result<()> {
+    let mut app = tx
+        .appender_to_db("nba_schedule", "nba_reference")
+        .map_err(query_err)?;
+    for s in schedule {
+        app.append_row(params![
+            s.game_id,
+            s.game_date,
+            s.season_year,
+            s.home_team_abbr,
+            s.away_team_abbr,
+            s.game_status
+        ])
+        .map_err(query_err)?;
+    }
+    Ok(())
+}
+
+fn append_games(tx: &Transaction, games: &[PlayerGame]) -> Result<()> {
+    let mut app = tx
+        .appender_to_db("player_game_summary", "nba_analytics")
+        .map_err(query_err)?;
+    for g in games {
+        app.append_row(params![
+            g.player_lookup,
+            g.player_full_name,
+            g.game_id,
+            g.game_date,
+            g.season_year,
+            g.team_abbr,
+            g.opponent_team_abbr,
+            g.home_game,
+            g.starter_flag,
+            g.is_active,
+            g.is_dnp,
+            g.minutes_played,
+            g.points,
+            g.fg_attempts,
+            g.fg_makes,
+            g.three_pt_attempts,
+            g.three_pt_makes,
+            g.ft_attempts,
+            g.ft_makes,
+            g.paint_attempts,
+            g.paint_makes,
+            g.mid_range_attempts,
+            g.mid_range_makes,
+            g.rebounds,
+            g.assists,
+            g.turnovers,
+            g.usage_rate,
+        ])
+        .map_err(query_err)?;
+    }
+    Ok(())
+}
+
+fn append_universe(tx: &Transaction, table: &str, rows: &[UniverseRow]) -> Result<()> {
+    let (schema, table) = warehouse::sql::dataset_and_table(table);
+    let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
+    for r in rows {
+        let values: Vec<duckdb::types::Value> =
+            r.values.iter().map(crate::outputs::duck_value).collect();
+        let mut row: Vec<&dyn duckdb::ToSql> = Vec::with_capacity(values.len() + 2);
+        row.push(&r.entity);
+        row.push(&r.date);
+        row.extend(values.iter().map(|v| v as &dyn duckdb::ToSql));
+        app.append_row(duckdb::appender_params_from_iter(row))
+            .map_err(query_err)?;
+    }
+    Ok(())
 }
 
 /// Column names and types of `player_game_summary`, in table order.
@@ -173,53 +251,4 @@ pub fn read_parquet_player_games(path: &std::path::Path) -> Result<Vec<(u64, Pla
         .enumerate()
         .map(|(i, g)| (i as u64 + 1, g))
         .collect())
-}
-
-/// Replaces a universe of the pipeline's own, date by date, in one
-/// transaction: the dates present in `rows` lose their old rows, then one
-/// appender writes the new ones.
-pub(crate) fn load_universe(
-    conn: &mut Connection,
-    d: &Dialect,
-    rows: &[UniverseRow],
-) -> Result<UpstreamLoad> {
-    let universe = &d.pipeline().universe;
-    if warehouse::sql::universe_table_columns(universe).is_none() {
-        return Err(WarehouseError::Query(format!(
-            "{} loads as box scores (import player-game-summary), not as a universe of its own",
-            universe.table
-        )));
-    }
-    let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.date).collect();
-    let tx = conn.transaction().map_err(query_err)?;
-    {
-        // Names come from the validated pipeline file (identifiers only).
-        let mut delete = tx
-            .prepare(&format!(
-                "DELETE FROM {} WHERE {} = ?",
-                universe.table, universe.date_column
-            ))
-            .map_err(query_err)?;
-        for d in &dates {
-            delete.execute(params![d]).map_err(query_err)?;
-        }
-        let (schema, table) = warehouse::sql::dataset_and_table(&universe.table);
-        let mut app = tx.appender_to_db(table, schema).map_err(query_err)?;
-        for r in rows {
-            let values: Vec<duckdb::types::Value> =
-                r.values.iter().map(crate::outputs::duck_value).collect();
-            let mut row: Vec<&dyn duckdb::ToSql> = Vec::with_capacity(values.len() + 2);
-            row.push(&r.entity);
-            row.push(&r.date);
-            row.extend(values.iter().map(|v| v as &dyn duckdb::ToSql));
-            app.append_row(duckdb::appender_params_from_iter(row))
-                .map_err(query_err)?;
-        }
-    }
-    tx.commit().map_err(query_err)?;
-    Ok(UpstreamLoad {
-        schedule_rows: 0,
-        game_rows: rows.len(),
-        dates: dates.len(),
-    })
 }

@@ -6,6 +6,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod loads;
 mod scenario;
 
 use common::{bigquery, d, load_until};
@@ -366,4 +367,13 @@ async fn two_clients_racing_for_the_same_cells_start_one_job() {
         3,
         "the losers left nothing"
     );
+}
+
+/// Streamed loads (issue [R] 10) give the same answers on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_loads_are_all_or_nothing_on_both_stores() {
+    let embedded = EmbeddedWarehouse::in_memory(nba()).unwrap();
+    let want = loads::streamed_loads(&embedded).await;
+    let bq = bigquery("l", &nba()).await;
+    assert_eq!(loads::streamed_loads(&bq).await, want);
 }

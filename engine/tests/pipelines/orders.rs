@@ -71,7 +71,7 @@ async fn universe_rows(wh: &dyn Warehouse) -> i64 {
 /// The scenario on one store; returns its answers.
 async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
     let rows = demo_rows();
-    let load = engine::import::import_universe(wh, rows.clone())
+    let load = engine::import::import_universe(wh, engine::import::in_memory(rows.clone()))
         .await
         .unwrap();
     assert_eq!(load.game_rows, rows.len());
@@ -162,7 +162,7 @@ async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
     let answers = numbers(wh.pipeline(), &cells);
     // Loaded and run twice: the same rows, none duplicated.
     let before = universe_rows(wh).await;
-    engine::import::import_universe(wh, rows.clone())
+    engine::import::import_universe(wh, engine::import::in_memory(rows.clone()))
         .await
         .unwrap();
     assert_eq!(universe_rows(wh).await, before);
@@ -195,7 +195,7 @@ async fn scenario(wh: &dyn Warehouse, daily: P, loyalty: P) -> Vec<String> {
     // A broken row: refused by line and column, nothing written.
     let mut broken = rows.clone();
     broken[3].1[3] = "twelve".into();
-    let e = engine::import::import_universe(wh, broken)
+    let e = engine::import::import_universe(wh, engine::import::in_memory(broken))
         .await
         .unwrap_err()
         .to_string();

@@ -223,3 +223,61 @@ fn import_rejects_duplicate_rows_and_takes_paths_literally() {
         assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
     }
 }
+
+/// Issue [R] 10: a CSV of several chunks streams in (the reader holds a
+/// chunk, not the file); a bad row on its last line or a player and game
+/// repeated chunks apart writes nothing and is named by its lines.
+#[test]
+fn a_csv_of_many_chunks_imports_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("import.duckdb");
+    let csv = dir.path().join("many.csv");
+    let name = |i: usize| -> String {
+        (0..3)
+            .map(|k| (b'a' + (i / 26usize.pow(k) % 26) as u8) as char)
+            .collect()
+    };
+    let day = |i: usize| {
+        (chrono::NaiveDate::from_ymd_opt(2021, 11, 1).unwrap()
+            + chrono::Duration::days((i / 500) as i64))
+        .to_string()
+    };
+    let rows: Vec<String> = (0..25_000)
+        .map(|i| csv_row(&format!("player{}", name(i % 500)), &day(i)))
+        .collect();
+    let write = |extra: &str| {
+        std::fs::write(&csv, format!("{CSV_HEADER}\n{}\n{extra}", rows.join("\n"))).unwrap()
+    };
+    let import = || {
+        rollcall(
+            &db,
+            &["import", "player-game-summary", csv.to_str().unwrap()],
+        )
+    };
+
+    write("");
+    let out = import();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("imported 25000 rows on 50 dates"));
+    assert_eq!(pgs_count(&db), 25_000);
+
+    write(&csv_row("playerzzz", "2021-11-01").replace(",31.5,", ",lots,"));
+    let out = import();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 25002, column minutes_played"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(pgs_count(&db), 25_000, "all or nothing");
+
+    write(&rows[2]);
+    let out = import();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 25002") && stderr(&out).contains("first on line 4"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(pgs_count(&db), 25_000, "all or nothing");
+}
