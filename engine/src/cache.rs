@@ -86,6 +86,12 @@ struct Shared {
     /// its older answer as fresh).
     floor: AtomicU64,
     entries: Mutex<HashMap<Key, Entry>>,
+    /// Bumped whenever what a view would read may differ: a write, or an
+    /// answer stored (what a cache of rendered pages keys on).
+    generation: AtomicU64,
+    /// The generation of the last `settled`: what was read before it is
+    /// never served again.
+    settled_generation: AtomicU64,
     /// Keys with a background refresh in flight.
     refreshing: Mutex<HashSet<Key>>,
     hits: AtomicU64,
@@ -124,6 +130,7 @@ impl Shared {
 
     fn store(&self, key: Key, version: u64, answer: Answer) {
         let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -157,6 +164,8 @@ impl CachedWarehouse {
                 version: AtomicU64::new(0),
                 floor: AtomicU64::new(0),
                 entries: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
+                settled_generation: AtomicU64::new(0),
                 refreshing: Mutex::new(HashSet::new()),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
@@ -173,8 +182,22 @@ impl CachedWarehouse {
         )
     }
 
+    /// Changes whenever a view read through this cache could answer
+    /// differently than before (a write, a refreshed answer): a page
+    /// rendered at one generation is the page of that generation.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::SeqCst)
+    }
+
+    /// The generation of the last job's end: anything read before it (a
+    /// generation below) must not be served again, even while refreshed.
+    pub fn settled_generation(&self) -> u64 {
+        self.shared.settled_generation.load(Ordering::SeqCst)
+    }
+
     fn invalidate(&self) {
         self.shared.version.fetch_add(1, Ordering::SeqCst);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Invalidates without the `stale_ok` grace.
@@ -182,6 +205,10 @@ impl CachedWarehouse {
         let version = self.shared.version.fetch_add(1, Ordering::SeqCst) + 1;
         self.shared.floor.store(version, Ordering::SeqCst);
         self.shared.entries().clear();
+        let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.shared
+            .settled_generation
+            .store(generation, Ordering::SeqCst);
     }
 
     /// Starts `compute` in the background unless a refresh of `key` is in
@@ -205,6 +232,7 @@ impl CachedWarehouse {
                 Err(e) => {
                     tracing::warn!(error = %e, "refreshing a cached view failed");
                     shared.entries().remove(&key);
+                    shared.generation.fetch_add(1, Ordering::SeqCst);
                 }
             }
             shared

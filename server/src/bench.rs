@@ -19,7 +19,7 @@ use crate::error::{Result, ServerError};
 
 mod load;
 
-pub use load::load_bench;
+pub use load::{load_bench, LoadOptions};
 
 pub struct Row {
     pub what: String,

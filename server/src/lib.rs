@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod faultproxy;
+pub mod page_cache;
 pub mod progress;
 pub mod remote;
 pub mod report;
@@ -38,6 +39,14 @@ pub struct AppState {
     /// The secret this server shares with its store's `<db>.server` file,
     /// so the CLI can tell it from whatever else listens on that port.
     pub instance: Option<Arc<remote::Instance>>,
+    /// Rendered pages, kept while the views they show are unchanged.
+    pub pages: Option<Arc<page_cache::PageCache>>,
+}
+
+impl FromRef<AppState> for Option<Arc<page_cache::PageCache>> {
+    fn from_ref(state: &AppState) -> Self {
+        state.pages.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -87,7 +96,7 @@ impl AppState {
         operator: auth::Operator,
         view_cache: Option<ViewCache>,
     ) -> Self {
-        let (views, jobs): (Arc<dyn Warehouse>, _) = match view_cache {
+        let (views, jobs, pages): (Arc<dyn Warehouse>, _, _) = match view_cache {
             Some(c) => {
                 let cache = Arc::new(engine::cache::CachedWarehouse::new(
                     Arc::clone(&warehouse),
@@ -96,11 +105,15 @@ impl AppState {
                 ));
                 let jobs =
                     engine::jobs::JobRunner::start_notifying(Arc::clone(&warehouse), cache.clone());
-                (cache, jobs)
+                let pages = c
+                    .pages
+                    .then(|| Arc::new(page_cache::PageCache::new(Arc::clone(&cache))));
+                (cache, jobs, pages)
             }
             None => (
                 Arc::clone(&warehouse),
                 engine::jobs::JobRunner::start(Arc::clone(&warehouse)),
+                None,
             ),
         };
         Self {
@@ -114,6 +127,7 @@ impl AppState {
             },
             operator,
             instance: None,
+            pages,
         }
     }
 
@@ -127,11 +141,13 @@ impl AppState {
 }
 
 /// How long polled views may be reused: at most `max_age` (writers in other
-/// processes), at most `stale_ok` after a write made here.
+/// processes), at most `stale_ok` after a write made here; `pages`: whether
+/// rendered pages are kept too (`page_cache`).
 #[derive(Debug, Clone, Copy)]
 pub struct ViewCache {
     pub max_age: std::time::Duration,
     pub stale_ok: std::time::Duration,
+    pub pages: bool,
 }
 
 impl Default for ViewCache {
@@ -139,6 +155,7 @@ impl Default for ViewCache {
         Self {
             max_age: std::time::Duration::from_secs(5),
             stale_ok: std::time::Duration::from_secs(1),
+            pages: true,
         }
     }
 }
@@ -257,6 +274,11 @@ pub fn router(state: AppState) -> Router {
         // Compressed on the fly when the client asks; responses that are
         // already encoded (the precompressed assets) pass through.
         .layer(tower_http::compression::CompressionLayer::new())
+        // Outside compression: a kept page is kept as sent.
+        .layer(axum::middleware::from_fn_with_state(
+            state.pages.clone(),
+            page_cache::serve,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -11,29 +11,66 @@ use warehouse_embedded::EmbeddedWarehouse;
 use super::{demo_pipeline, write_section};
 use crate::error::{Result, ServerError};
 
-/// `rollcall bench load`: `viewers` viewers (100 by default), each polling the season grid and the
-/// job list every second, during a full-season backfill started from the
-/// dashboard's API — on 127.0.0.1 only, bounded in time. Three runs side by
-/// side, each on a fresh store: the backfill alone, with the viewers and no
-/// read cache, with the viewers and the read cache the server uses.
-pub async fn load_bench(output: &Path, viewers: usize) -> Result<String> {
-    let mut table = String::from(
-        "| run | backfill s | grid p50 / p95 ms | jobs p50 / p95 ms | /healthz p95 ms | requests | errors | max RSS MB |\n\
+/// What `rollcall bench load` measures.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    pub viewers: usize,
+    /// Viewers load the season page (server-rendered HTML, gzip, as a
+    /// browser opening the link) instead of polling its data.
+    pub pages: bool,
+    /// Keep season jobs running back to back for this long (0: one job).
+    pub seconds: u64,
+}
+
+/// How the server under load answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Serving {
+    /// Every view read from the store.
+    NoCache,
+    /// The read cache only (before issue [R] 5's page cache).
+    Views,
+    /// The read cache and the rendered-page cache: as `serve` runs.
+    ViewsAndPages,
+}
+
+/// `rollcall bench load`: viewers each fetching the season grid (its data,
+/// or with `pages` the page) and the job list every second during
+/// full-season backfills started from the dashboard's API — on 127.0.0.1
+/// only, bounded in time. Runs side by side, each on a fresh store: the
+/// backfill alone, then the viewers with no cache, with the read cache, and
+/// with the read and page caches (as served).
+pub async fn load_bench(output: &Path, options: LoadOptions) -> Result<String> {
+    let what = if options.pages {
+        "grid page (HTML)"
+    } else {
+        "grid data"
+    };
+    let mut table = format!(
+        "| run | backfill s (jobs) | {what} p50 / p95 ms | jobs p50 / p95 ms | /healthz p95 ms | requests | errors | max RSS MB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let mut results = Vec::new();
-    for (label, viewers, cached) in [
-        ("backfill alone".to_string(), 0, true),
-        (format!("{viewers} viewers, no read cache"), viewers, false),
+    let viewers = options.viewers;
+    for (label, viewers, serving) in [
+        ("backfill alone".to_string(), 0, Serving::ViewsAndPages),
         (
-            format!("{viewers} viewers, read cache (as served)"),
+            format!("{viewers} viewers, no cache"),
             viewers,
-            true,
+            Serving::NoCache,
+        ),
+        (
+            format!("{viewers} viewers, read cache"),
+            viewers,
+            Serving::Views,
+        ),
+        (
+            format!("{viewers} viewers, read and page caches (as served)"),
+            viewers,
+            Serving::ViewsAndPages,
         ),
     ] {
-        let r = load_run(viewers, cached).await?;
+        let r = load_run(LoadOptions { viewers, ..options }, serving).await?;
         let backfill = match r.backfill_s {
-            Some(s) => format!("{s:.1}"),
+            Some(s) => format!("{s:.1} ({})", r.jobs_run),
             None => format!("not done in {} s", LOAD_RUN_LIMIT.as_secs()),
         };
         table.push_str(&format!(
@@ -47,9 +84,9 @@ pub async fn load_bench(output: &Path, viewers: usize) -> Result<String> {
             r.errors,
             r.max_rss_mb
         ));
-        results.push(r);
     }
-    write_section(output, "load", &table)?;
+    let name = if options.pages { "load-pages" } else { "load" };
+    write_section(output, name, &table)?;
     Ok(table)
 }
 
@@ -57,8 +94,10 @@ pub async fn load_bench(output: &Path, viewers: usize) -> Result<String> {
 const LOAD_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 struct LoadResult {
-    /// `None`: the season job had not finished within `LOAD_RUN_LIMIT`.
+    /// The median season job's seconds; `None`: a season job had not
+    /// finished within `LOAD_RUN_LIMIT`.
     backfill_s: Option<f64>,
+    jobs_run: usize,
     grid: (f64, f64),
     jobs: (f64, f64),
     healthz_p95: f64,
@@ -96,7 +135,8 @@ async fn fetched(request: reqwest::RequestBuilder) -> reqwest::Result<bool> {
     Ok(ok)
 }
 
-async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
+async fn load_run(options: LoadOptions, serving: Serving) -> Result<LoadResult> {
+    let viewers = options.viewers;
     use leptos::server_fn::ServerFn;
     use std::sync::atomic::Ordering;
     let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
@@ -124,7 +164,10 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
             engine::Limits::default(),
             options,
             crate::auth::Operator::new(addr, None),
-            cached.then(crate::ViewCache::default),
+            (serving != Serving::NoCache).then(|| crate::ViewCache {
+                pages: serving == Serving::ViewsAndPages,
+                ..Default::default()
+            }),
         );
         let jobs = std::sync::Arc::clone(&state.server.jobs);
         let app = crate::router(state);
@@ -146,6 +189,7 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
         .build()?;
     let (start, end) = (domain::demo::season_start(), domain::demo::season_end());
     let grid_body = format!("start={start}&end={end}");
+    let pages = options.pages;
     let running = std::sync::Arc::new(AtomicBool::new(true));
     let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let samples = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Vec::new(), Vec::new())));
@@ -164,12 +208,15 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
                     (1, app::api::JobsList::PATH, String::new()),
                 ] {
                     let t = Instant::now();
-                    let ok = fetched(
+                    let request = if kind == 0 && pages {
+                        http.get(format!("{base}/?{grid_body}"))
+                            .header("accept-encoding", "gzip")
+                    } else {
                         http.post(format!("{base}{path}"))
                             .header("content-type", "application/x-www-form-urlencoded")
-                            .body(body),
-                    )
-                    .await;
+                            .body(body)
+                    };
+                    let ok = fetched(request).await;
                     let ms = t.elapsed().as_secs_f64() * 1e3;
                     if !matches!(ok, Ok(true)) {
                         errors.fetch_add(1, Ordering::SeqCst);
@@ -223,57 +270,17 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
     let form = format!(
         "form%5Bp%5D=PSZA%2CPDC%2CPCF%2CMLFS&form%5Bstart%5D={start}&form%5Bend%5D={end}&form%5Bmode%5D=all&form%5Bdownstream%5D=no"
     );
-    let started = Instant::now();
-    let answer = http
-        .post(format!("{base}{}", app::api::StartRerun::PATH))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await?;
-    // The function answers the job id, or redirects to its page.
-    let location = answer
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .and_then(|l| l.strip_prefix("/jobs/"))
-        .map(String::from);
-    let status = answer.status();
-    let body = answer.bytes().await?;
-    let job_id = match app::wire::read_answer::<String>(&body).ok().or(location) {
-        Some(id) => id,
-        None => {
-            return Err(ServerError::Failed(format!(
-                "starting the season job failed ({status}): {}",
-                String::from_utf8_lossy(&body)
-            )))
-        }
-    };
-    // Bounded: a season job takes seconds alone; stop at the limit.
-    let deadline = Instant::now() + LOAD_RUN_LIMIT;
+    // Season jobs back to back until `seconds` have passed (at least one).
+    let until = Instant::now() + std::time::Duration::from_secs(options.seconds);
+    let mut durations = Vec::new();
     let backfill_s = loop {
-        let body = http
-            .post(format!("{base}{}", app::api::JobStatus::PATH))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("id={job_id}"))
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        let view: domain::report::JobView = app::wire::read_answer(&body)
-            .map_err(|e| ServerError::Failed(format!("the season job's status: {e}")))?;
-        if !view.active {
-            if view.state != warehouse::JobState::Succeeded {
-                return Err(ServerError::Failed(format!(
-                    "the season job ended {}",
-                    view.state
-                )));
-            }
-            break Some(started.elapsed().as_secs_f64());
+        match season_job(&http, &base, &form).await? {
+            Some(s) => durations.push(s),
+            None => break None,
         }
-        if Instant::now() > deadline {
-            break None;
+        if Instant::now() >= until {
+            break Some(percentiles(durations.clone()).0);
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     running.store(false, Ordering::SeqCst);
     for t in tasks {
@@ -297,6 +304,7 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
     let max_rss_mb = max_rss.lock().map(|m| *m).unwrap_or(0.0);
     Ok(LoadResult {
         backfill_s,
+        jobs_run: durations.len(),
         grid: percentiles(grid),
         jobs: percentiles(jobs),
         healthz_p95: percentiles(health).1,
@@ -304,4 +312,62 @@ async fn load_run(viewers: usize, cached: bool) -> Result<LoadResult> {
         errors: errors.load(Ordering::SeqCst),
         max_rss_mb,
     })
+}
+
+/// Starts a season job through the dashboard's API and waits for it: its
+/// seconds, or `None` past `LOAD_RUN_LIMIT`.
+async fn season_job(http: &reqwest::Client, base: &str, form: &str) -> Result<Option<f64>> {
+    use leptos::server_fn::ServerFn;
+    let started = Instant::now();
+    let answer = http
+        .post(format!("{base}{}", app::api::StartRerun::PATH))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await?;
+    // The function answers the job id, or redirects to its page.
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.strip_prefix("/jobs/"))
+        .map(String::from);
+    let status = answer.status();
+    let body = answer.bytes().await?;
+    let job_id = match app::wire::read_answer::<String>(&body).ok().or(location) {
+        Some(id) => id,
+        None => {
+            return Err(ServerError::Failed(format!(
+                "starting the season job failed ({status}): {}",
+                String::from_utf8_lossy(&body)
+            )))
+        }
+    };
+    // Bounded: a season job takes seconds alone; stop at the limit.
+    let deadline = Instant::now() + LOAD_RUN_LIMIT;
+    loop {
+        let body = http
+            .post(format!("{base}{}", app::api::JobStatus::PATH))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("id={job_id}"))
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        let view: domain::report::JobView = app::wire::read_answer(&body)
+            .map_err(|e| ServerError::Failed(format!("the season job's status: {e}")))?;
+        if !view.active {
+            if view.state != warehouse::JobState::Succeeded {
+                return Err(ServerError::Failed(format!(
+                    "the season job ended {}",
+                    view.state
+                )));
+            }
+            return Ok(Some(started.elapsed().as_secs_f64()));
+        }
+        if Instant::now() > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

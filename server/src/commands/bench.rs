@@ -20,6 +20,15 @@ pub struct BenchCmd {
     #[arg(long, default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub viewers: u64,
+    /// `load`: viewers load the season page (server-rendered, gzip) instead
+    /// of polling its data.
+    #[arg(long)]
+    pub pages: bool,
+    /// `load`: keep season jobs running back to back for this many seconds
+    /// (0: one job).
+    #[arg(long, default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -44,7 +53,14 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
         BenchWhat::Bigquery => {
             bench::render(&bench::bigquery_bench(&cmd.output, config.store.bigquery()?).await?)
         }
-        BenchWhat::Load => bench::load_bench(&cmd.output, cmd.viewers as usize).await?,
+        BenchWhat::Load => {
+            let options = bench::LoadOptions {
+                viewers: cmd.viewers as usize,
+                pages: cmd.pages,
+                seconds: cmd.seconds,
+            };
+            bench::load_bench(&cmd.output, options).await?
+        }
         BenchWhat::ScaleData => {
             println!(
                 "{}",
