@@ -14,6 +14,7 @@ pub mod processor;
 pub mod processors;
 pub mod reconcile;
 pub mod report;
+pub mod watch;
 
 pub use dates::{DateRange, DEFAULT_MAX_RANGE_DAYS};
 pub use error::DomainError;

@@ -86,6 +86,9 @@ pub struct ProcessorSpec {
     /// A command processor's own columns, after the date and entity columns.
     #[serde(skip)]
     pub columns: Vec<ColumnSpec>,
+    /// When its cells are due (`expected_by`, `lag_days`); `None`: never late.
+    #[serde(default)]
+    pub deadline: Option<crate::watch::Deadline>,
 }
 
 /// How a `runs = "command"` processor is started: `program args… DATE`, in

@@ -525,4 +525,70 @@ impl Warehouse for CachedWarehouse {
         self.invalidate();
         out
     }
+
+    // Watching: evaluations are read where they are shown (the change feed,
+    // /metrics), never polled per viewer; nothing to cache.
+    async fn open_entities(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<Vec<warehouse::sql::OpenEntityRow>> {
+        self.inner.open_entities(range, processors).await
+    }
+
+    async fn record_evaluation(
+        &self,
+        evaluation: warehouse::EvaluationRecord,
+        cells: Vec<domain::watch::WatchedCell>,
+        keep_since: NaiveDateTime,
+    ) -> Result<()> {
+        self.inner
+            .record_evaluation(evaluation, cells, keep_since)
+            .await
+    }
+
+    async fn latest_evaluation(&self) -> Result<Option<warehouse::EvaluationRecord>> {
+        self.inner.latest_evaluation().await
+    }
+
+    async fn evaluation_cells(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {
+        self.inner.evaluation_cells(id).await
+    }
+
+    async fn evaluations_since(
+        &self,
+        since: NaiveDateTime,
+        limit: usize,
+    ) -> Result<Vec<warehouse::EvaluationRecord>> {
+        self.inner.evaluations_since(since, limit).await
+    }
+
+    async fn news_since(
+        &self,
+        since: NaiveDateTime,
+        limit: usize,
+    ) -> Result<Vec<(String, domain::watch::WatchedCell)>> {
+        self.inner.news_since(since, limit).await
+    }
+
+    async fn record_delivery(&self, delivery: warehouse::DeliveryRecord) -> Result<()> {
+        self.inner.record_delivery(delivery).await
+    }
+
+    async fn deliveries(&self, limit: usize) -> Result<Vec<warehouse::DeliveryRecord>> {
+        self.inner.deliveries(limit).await
+    }
+
+    async fn take_evaluator_lease(
+        &self,
+        holder: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> Result<bool> {
+        self.inner.take_evaluator_lease(holder, now, until).await
+    }
+
+    async fn release_evaluator_lease(&self, holder: &str) -> Result<()> {
+        self.inner.release_evaluator_lease(holder).await
+    }
 }

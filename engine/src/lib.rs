@@ -11,6 +11,8 @@ pub mod jobs;
 mod overview;
 pub mod reconcile;
 pub mod runners;
+pub mod watch;
+mod zone;
 
 pub use error::EngineError;
 pub use overview::{overview, OverviewRequest};

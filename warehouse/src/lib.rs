@@ -244,4 +244,75 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
     /// is gone. `None` marks every running job (a store locked by this process
     /// cannot have a live job elsewhere). Returns how many.
     async fn interrupt_stale_jobs(&self, stale_before: Option<NaiveDateTime>) -> Result<usize>;
+
+    // ---- watching (issue [M]) -----------------------------------------------------
+
+    /// The expected entities of the range missing a record of one of
+    /// `processors`, with their marks (one statement).
+    async fn open_entities(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<Vec<sql::OpenEntityRow>> {
+        reads::open_entities(self, range, processors).await
+    }
+
+    /// Keeps an evaluation and its cells in one write (applying it twice
+    /// keeps it once), deleting evaluations whose `as_of` is before
+    /// `keep_since`.
+    async fn record_evaluation(
+        &self,
+        evaluation: EvaluationRecord,
+        cells: Vec<domain::watch::WatchedCell>,
+        keep_since: NaiveDateTime,
+    ) -> Result<()>;
+
+    /// The latest evaluation (by `as_of`), if any.
+    async fn latest_evaluation(&self) -> Result<Option<EvaluationRecord>> {
+        reads::latest_evaluation(self).await
+    }
+
+    /// The cells an evaluation kept.
+    async fn evaluation_cells(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {
+        reads::evaluation_cells(self, id).await
+    }
+
+    /// Evaluations at or after `since`, newest first, at most `limit`.
+    async fn evaluations_since(
+        &self,
+        since: NaiveDateTime,
+        limit: usize,
+    ) -> Result<Vec<EvaluationRecord>> {
+        reads::evaluations_since(self, since, limit).await
+    }
+
+    /// Cells that opened, got worse or resolved in evaluations at or after
+    /// `since`, each with its evaluation's id; newest first, at most `limit`.
+    async fn news_since(
+        &self,
+        since: NaiveDateTime,
+        limit: usize,
+    ) -> Result<Vec<(String, domain::watch::WatchedCell)>> {
+        reads::news_since(self, since, limit).await
+    }
+
+    /// Logs one alert delivery (applying it twice logs it once).
+    async fn record_delivery(&self, delivery: DeliveryRecord) -> Result<()>;
+
+    /// The latest alert deliveries, newest first.
+    async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>> {
+        reads::deliveries(self, limit).await
+    }
+
+    /// Takes the one evaluator's lease until `until` if it is free, expired
+    /// (before `now`) or `holder`'s: whether `holder` holds it.
+    async fn take_evaluator_lease(
+        &self,
+        holder: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> Result<bool>;
+
+    /// Gives the lease back (if `holder` still has it).
+    async fn release_evaluator_lease(&self, holder: &str) -> Result<()>;
 }

@@ -327,3 +327,62 @@ where
         failures: failures.into_iter().collect(),
     })
 }
+
+pub async fn open_entities<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<Vec<sql::OpenEntityRow>> {
+    if processors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = sql::open_entities(port.dialect(), range, processors);
+    each_row(port, &q, sql::open_entity_row).await
+}
+
+pub async fn latest_evaluation<P: QueryPort + ?Sized>(
+    port: &P,
+) -> Result<Option<crate::EvaluationRecord>> {
+    let q = sql::latest_evaluation(port.dialect());
+    Ok(rows(port, &q, sql::evaluation_row)
+        .await?
+        .into_iter()
+        .next())
+}
+
+pub async fn evaluation_cells<P: QueryPort + ?Sized>(
+    port: &P,
+    id: &str,
+) -> Result<Vec<domain::watch::WatchedCell>> {
+    let d = port.dialect();
+    let q = sql::evaluation_cells(d, id);
+    let read = rows(port, &q, |r| sql::watched_cell_row(d, r)).await?;
+    Ok(read.into_iter().map(|(_, c)| c).collect())
+}
+
+pub async fn evaluations_since<P: QueryPort + ?Sized>(
+    port: &P,
+    since: chrono::NaiveDateTime,
+    limit: usize,
+) -> Result<Vec<crate::EvaluationRecord>> {
+    let q = sql::evaluations_since(port.dialect(), since, limit);
+    rows(port, &q, sql::evaluation_row).await
+}
+
+pub async fn news_since<P: QueryPort + ?Sized>(
+    port: &P,
+    since: chrono::NaiveDateTime,
+    limit: usize,
+) -> Result<Vec<(String, domain::watch::WatchedCell)>> {
+    let d = port.dialect();
+    let q = sql::news_since(d, since, limit);
+    rows(port, &q, |r| sql::watched_cell_row(d, r)).await
+}
+
+pub async fn deliveries<P: QueryPort + ?Sized>(
+    port: &P,
+    limit: usize,
+) -> Result<Vec<crate::DeliveryRecord>> {
+    let q = sql::deliveries(port.dialect(), limit);
+    rows(port, &q, sql::delivery_row).await
+}

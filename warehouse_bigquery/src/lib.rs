@@ -18,6 +18,7 @@ mod jobs;
 mod loads;
 mod schema;
 mod stage;
+mod watch;
 mod writes;
 
 use std::path::PathBuf;
@@ -327,6 +328,32 @@ impl Warehouse for BigQueryWarehouse {
 
     async fn interrupt_stale_jobs(&self, stale_before: Option<NaiveDateTime>) -> Result<usize> {
         jobs::interrupt_stale_jobs(self, stale_before).await
+    }
+
+    async fn record_evaluation(
+        &self,
+        evaluation: warehouse::EvaluationRecord,
+        cells: Vec<domain::watch::WatchedCell>,
+        keep_since: NaiveDateTime,
+    ) -> Result<()> {
+        watch::record_evaluation(self, evaluation, cells, keep_since).await
+    }
+
+    async fn record_delivery(&self, delivery: warehouse::DeliveryRecord) -> Result<()> {
+        watch::record_delivery(self, delivery).await
+    }
+
+    async fn take_evaluator_lease(
+        &self,
+        holder: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> Result<bool> {
+        watch::take_lease(self, holder, now, until).await
+    }
+
+    async fn release_evaluator_lease(&self, holder: &str) -> Result<()> {
+        watch::release_lease(self, holder).await
     }
 }
 

@@ -14,6 +14,7 @@ mod outputs;
 mod record;
 mod shared_sql;
 mod upstream;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -416,6 +417,38 @@ impl Warehouse for EmbeddedWarehouse {
         stale_before: Option<chrono::NaiveDateTime>,
     ) -> Result<usize> {
         self.with_conn(move |c, _| jobs::interrupt_stale(c, stale_before))
+            .await
+    }
+
+    async fn record_evaluation(
+        &self,
+        evaluation: warehouse::EvaluationRecord,
+        cells: Vec<domain::watch::WatchedCell>,
+        keep_since: chrono::NaiveDateTime,
+    ) -> Result<()> {
+        self.with_conn(move |c, d| watch::record_evaluation(c, d, &evaluation, &cells, keep_since))
+            .await
+    }
+
+    async fn record_delivery(&self, delivery: warehouse::DeliveryRecord) -> Result<()> {
+        self.with_conn(move |c, _| watch::record_delivery(c, &delivery))
+            .await
+    }
+
+    async fn take_evaluator_lease(
+        &self,
+        holder: &str,
+        now: chrono::NaiveDateTime,
+        until: chrono::NaiveDateTime,
+    ) -> Result<bool> {
+        let holder = holder.to_string();
+        self.with_conn(move |c, _| watch::take_lease(c, &holder, now, until))
+            .await
+    }
+
+    async fn release_evaluator_lease(&self, holder: &str) -> Result<()> {
+        let holder = holder.to_string();
+        self.with_conn(move |c, _| watch::release_lease(c, &holder))
             .await
     }
 }

@@ -39,9 +39,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "pipeline_record",
         sql: include_str!("../migrations/0005_pipeline_record.sql"),
     },
+    Migration {
+        version: 6,
+        name: "watch",
+        sql: include_str!("../migrations/0006_watch.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 5;
+pub const LATEST_SCHEMA_VERSION: i64 = 6;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

@@ -24,6 +24,10 @@ pub(super) struct FileForm {
     pub(super) view: Option<ViewForm>,
     #[serde(rename = "processor")]
     pub(super) processors: Vec<ProcessorForm>,
+    #[serde(default)]
+    pub(super) watch: Option<super::watching::WatchForm>,
+    #[serde(default, rename = "alert")]
+    pub(super) alerts: Vec<super::watching::AlertForm>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +84,10 @@ pub(super) struct ProcessorForm {
     pub(super) batch_dates: Option<Spanned<usize>>,
     #[serde(default)]
     pub(super) columns: Option<Spanned<Vec<ColumnForm>>>,
+    #[serde(default)]
+    pub(super) expected_by: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) lag_days: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -111,10 +119,10 @@ impl RunsWord {
 }
 
 /// The file's text, for errors that point at a line and column.
-struct Source<'a>(&'a str);
+pub(super) struct Source<'a>(&'a str);
 
 impl Source<'_> {
-    fn err(&self, span: Range<usize>, message: String) -> DomainError {
+    pub(super) fn err(&self, span: Range<usize>, message: String) -> DomainError {
         at_offset(self.0, span.start, message)
     }
 
@@ -189,6 +197,8 @@ impl Pipeline {
         let failures_table = src.table(&form.tables.failures)?;
         let runs_table = src.table(&form.tables.runs)?;
         check_table_names(&universe, &processors, &form).map_err(|(m, span)| src.err(span, m))?;
+        let watch = super::watching::watch_of(&src, form.watch.as_ref())?;
+        let alerts = super::watching::alerts_of(&src, &form.alerts)?;
         Ok(Pipeline {
             universe,
             default_view,
@@ -196,6 +206,8 @@ impl Pipeline {
             runs_table,
             processors,
             directory: String::new(),
+            watch,
+            alerts,
         })
     }
 }
@@ -382,6 +394,7 @@ fn processor_of(
         min_games: p.min_games,
         runner: Runner::Observe,
         columns: Vec::new(),
+        deadline: super::watching::deadline_of(src, p.expected_by.as_ref(), p.lag_days.as_ref())?,
     };
     let runs = *p.runs.get_ref();
     spec.runner = match runs {

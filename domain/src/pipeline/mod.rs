@@ -12,6 +12,9 @@
 mod checks;
 mod file;
 pub mod shape;
+mod watching;
+
+pub use watching::parse_every;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +49,10 @@ pub struct Pipeline {
     /// Where command processors run (the pipeline file's directory; empty:
     /// the process's working directory). Not part of the file's text.
     pub directory: String,
+    /// `[watch]`: scheduled evaluations (`None`: only `rollcall watch` evaluates).
+    pub watch: Option<crate::watch::WatchSettings>,
+    /// `[[alert]]` tables (server-side only: a page carries processors alone).
+    pub alerts: Vec<crate::watch::AlertSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -128,6 +128,30 @@ impl Warehouse for Counting {
     ) -> warehouse::Result<usize> {
         self.inner.interrupt_stale_jobs(stale_before).await
     }
+    async fn record_evaluation(
+        &self,
+        evaluation: warehouse::EvaluationRecord,
+        cells: Vec<domain::watch::WatchedCell>,
+        keep_since: chrono::NaiveDateTime,
+    ) -> warehouse::Result<()> {
+        self.inner
+            .record_evaluation(evaluation, cells, keep_since)
+            .await
+    }
+    async fn record_delivery(&self, delivery: warehouse::DeliveryRecord) -> warehouse::Result<()> {
+        self.inner.record_delivery(delivery).await
+    }
+    async fn take_evaluator_lease(
+        &self,
+        holder: &str,
+        now: chrono::NaiveDateTime,
+        until: chrono::NaiveDateTime,
+    ) -> warehouse::Result<bool> {
+        self.inner.take_evaluator_lease(holder, now, until).await
+    }
+    async fn release_evaluator_lease(&self, holder: &str) -> warehouse::Result<()> {
+        self.inner.release_evaluator_lease(holder).await
+    }
 }
 
 /// A load's source as the store pulls it: at each pull, how many rows the

@@ -8,6 +8,7 @@
 mod common;
 mod loads;
 mod scenario;
+mod watch;
 
 use common::{bigquery, d, load_until};
 use std::sync::atomic::AtomicBool;
@@ -376,4 +377,14 @@ async fn streamed_loads_are_all_or_nothing_on_both_stores() {
     let want = loads::streamed_loads(&embedded).await;
     let bq = bigquery("l", &nba()).await;
     assert_eq!(loads::streamed_loads(&bq).await, want);
+}
+
+/// Evaluations, their comparison, retention, the lease and deliveries
+/// (issue [M] 1) give the same answers on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn evaluations_remember_alike_on_both_stores() {
+    let embedded = EmbeddedWarehouse::in_memory(nba()).unwrap();
+    let want = watch::watched(&embedded).await;
+    let bq = bigquery("w", &nba()).await;
+    assert_eq!(watch::watched(&bq).await, want);
 }

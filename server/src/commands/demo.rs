@@ -94,8 +94,21 @@ pub(crate) async fn write_demo(
     days: Option<u32>,
     sink: &BarSink,
 ) -> Result<engine::demo::DemoReport> {
-    Ok(match universe_rows {
+    let report = match universe_rows {
         None => engine::demo::load_demo_days(wh, seed, days, sink).await?,
         Some(rows) => engine::demo::load_universe_demo(wh, rows, days, sink).await?,
-    })
+    };
+    // One evaluation of the view the dashboard opens on, so the change feed
+    // (/changes, `rollcall changes`) has something to show from the start.
+    let pipeline = wh.pipeline();
+    let view = pipeline
+        .default_view
+        .unwrap_or_else(domain::DateRange::default_view);
+    let opts = engine::watch::EvaluateOptions {
+        window: Some(view),
+        as_of: chrono::Utc::now().naive_utc(),
+        trigger: "demo".into(),
+    };
+    engine::watch::evaluate(wh, &opts).await?;
+    Ok(report)
 }

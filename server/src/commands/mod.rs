@@ -10,6 +10,7 @@ mod output;
 mod pipeline;
 mod serve;
 mod validate;
+mod watch;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,6 +55,10 @@ pub enum Command {
     Pipeline(pipeline::PipelineCmd),
     /// Measure performance and write the results into docs/benchmarks.md.
     Bench(bench::BenchCmd),
+    /// Evaluate the watch window, keep the evaluation and compare it with the previous one. Exit 0 if nothing is open, 1 if something is, 2 on bad input, 3 if the warehouse is unreachable.
+    Watch(watch::WatchCmd),
+    /// What opened, got worse or resolved across evaluations since a moment (`--since 24h`).
+    Changes(watch::ChangesCmd),
 }
 
 /// Runs one subcommand with the configuration read once at start-up.
@@ -68,6 +73,8 @@ pub async fn run(mut cli: Cli) -> Result<ExitCode> {
         Command::Validate(cmd) => validate::run(config, cmd).await,
         Command::Bench(cmd) => bench::run(config, cmd).await,
         Command::Pipeline(cmd) => pipeline::run(config, &pipeline, cmd).await,
+        Command::Watch(cmd) => watch::run_watch(config, cmd).await,
+        Command::Changes(cmd) => watch::run_changes(config, cmd).await,
     }
 }
 

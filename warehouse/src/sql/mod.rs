@@ -39,6 +39,7 @@ mod reconciliation;
 mod tests;
 mod trace;
 mod upstream;
+mod watch;
 
 pub use drill::*;
 pub use jobs::*;
@@ -46,6 +47,7 @@ pub use overview::*;
 pub use reconciliation::*;
 pub use trace::*;
 pub use upstream::*;
+pub use watch::*;
 
 /// The upstream table of box scores (every store names it by this declaration).
 pub const PLAYER_GAMES: &str = domain::pipeline::NBA_UNIVERSE_TABLE;

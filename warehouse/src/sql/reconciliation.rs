@@ -16,10 +16,51 @@ use super::*;
 /// Kept small on purpose: DuckDB re-plans a prepared statement that reads
 /// tables on every execution, so planning is paid per call.
 pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
+    let mut b = Builder::new(d);
+    let marks = per_entity_marks(&mut b, range);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let date_level = b.text("date_level", Some(DATE_LEVEL));
+    let bit = processor_bit_sql(d.pipeline(), "processor_name");
+    let null_int = d.null(SqlType::Int);
+    let sql = format!(
+        "{marks},
+         runs AS ({latest_runs})
+         SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
+                {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3,
+                {null_text} AS s3
+         FROM per_player GROUP BY d, e, r, f, i
+         UNION ALL
+         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL,
+                NULL
+         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
+         UNION ALL
+         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
+                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END
+         FROM runs",
+        null_text = d.null(SqlType::Text),
+        any_date_level = d.any(&format!("entity_id = {date_level}")),
+        started = d.micros("started_at"),
+        error_chars = domain::report::LAST_RUN_ERROR_CHARS,
+        latest_runs = d.latest_runs(&format!(
+            "SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at, error
+             FROM {runs} WHERE analysis_date BETWEEN {start} AND {end}",
+            runs = d.runs(),
+        )),
+    );
+    b.finish(sql)
+}
+
+/// The reconciliation's per-entity marks of a range, as a `WITH` clause
+/// (no trailing comma): `fails` (failure rows with their processor bit and
+/// normalised category) and `per_player` — per (date `d`, entity `p`) the
+/// expected flag `e` and the record, failure and investigate bits `r`,
+/// `f`, `i`. Shared by [`reconcile`] and the watch's open entities, so who
+/// is open is decided by one text.
+pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String {
+    let d = b.d;
     let p = d.pipeline();
     let u = &p.universe;
     let who_is_expected = expected_condition(u);
-    let mut b = Builder::new(d);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let record_marks = domain::reconcile::union_per_processor(p, |s| {
@@ -31,9 +72,8 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
             bit = mask::processor_bit(s.id),
         )
     });
-    let bit = processor_bit_sql(d.pipeline(), "processor_name");
-    let null_int = d.null(SqlType::Int);
-    let sql = format!(
+    let bit = processor_bit_sql(p, "processor_name");
+    format!(
         "WITH fails AS (
              SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
              FROM {failures}
@@ -49,38 +89,15 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
              FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
          ),
          per_player AS (
-             SELECT d, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i
+             SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i
              FROM marks GROUP BY d, p
-         ),
-         runs AS ({latest_runs})
-         SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
-                {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3,
-                {null_text} AS s3
-         FROM per_player GROUP BY d, e, r, f, i
-         UNION ALL
-         SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL,
-                NULL
-         FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
-         UNION ALL
-         SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
-                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END
-         FROM runs",
+         )",
         failures = d.failures(),
         pgs = d.table(&u.table),
         ud = u.date_column,
         ue = u.entity_column,
         expected_categories = expected_spellings_sql(),
-        null_text = d.null(SqlType::Text),
-        any_date_level = d.any(&format!("entity_id = {date_level}")),
-        started = d.micros("started_at"),
-        error_chars = domain::report::LAST_RUN_ERROR_CHARS,
-        latest_runs = d.latest_runs(&format!(
-            "SELECT {bit} AS bit, analysis_date AS d, run_id, status, started_at, error
-             FROM {runs} WHERE analysis_date BETWEEN {start} AND {end}",
-            runs = d.runs(),
-        )),
-    );
-    b.finish(sql)
+    )
 }
 
 /// One row of [`reconcile`]: kind, date, record bits or processor bit,

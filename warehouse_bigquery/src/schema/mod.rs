@@ -346,7 +346,81 @@ pub(crate) const PIPELINE_RECORD: TableDef = TableDef {
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 11] = [
+/// One evaluation (issue [M]; `warehouse::EvaluationRecord`).
+pub(crate) const EVALUATIONS: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "evaluations",
+    columns: &[
+        ("id", Str),
+        ("trigger_name", Str),
+        ("as_of", Timestamp),
+        ("window_start", Date),
+        ("window_end", Date),
+        ("started_at", Timestamp),
+        ("duration_ms", Int),
+        ("open_cells", Int),
+        ("summary", Str),
+    ],
+    partition: None,
+    cluster: &["id"],
+    staged: true,
+};
+
+/// The cells an evaluation kept (`domain::watch::WatchedCell`).
+pub(crate) const EVALUATION_CELLS: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "evaluation_cells",
+    columns: &[
+        ("evaluation_id", Str),
+        ("processor_code", Str),
+        ("cell_date", Date),
+        ("expected", Int),
+        ("records", Int),
+        ("expected_failures", Int),
+        ("investigate", Int),
+        ("unaccounted", Int),
+        ("late", Bool),
+        ("change", Str),
+        ("open_since", Timestamp),
+        ("entities", Str),
+        ("open_entities", Int),
+        ("new_entities", Str),
+        ("resolved_entities", Str),
+    ],
+    partition: None,
+    cluster: &["evaluation_id"],
+    staged: true,
+};
+
+pub(crate) const ALERT_DELIVERIES: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "alert_deliveries",
+    columns: &[
+        ("id", Str),
+        ("evaluation_id", Str),
+        ("channel", Str),
+        ("sent_at", Timestamp),
+        ("cells", Int),
+        ("http_status", Int),
+        ("error", Str),
+        ("attempts", Int),
+    ],
+    partition: None,
+    cluster: &[],
+    staged: true,
+};
+
+/// One row while an evaluator runs (`Warehouse::take_evaluator_lease`).
+pub(crate) const EVALUATOR_LEASE: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "evaluator_lease",
+    columns: &[("name", Str), ("holder", Str), ("until_at", Timestamp)],
+    partition: None,
+    cluster: &[],
+    staged: false,
+};
+
+pub(crate) const TABLES: [&TableDef; 15] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
@@ -358,6 +432,10 @@ pub(crate) const TABLES: [&TableDef; 11] = [
     &JOB_LEASES,
     &JOB_LOCK,
     &PIPELINE_RECORD,
+    &EVALUATIONS,
+    &EVALUATION_CELLS,
+    &ALERT_DELIVERIES,
+    &EVALUATOR_LEASE,
 ];
 
 /// The tables a pipeline adds to the fixed ones above, declared once per

@@ -299,3 +299,68 @@ entity"#,
 mod refusals;
 
 use refusals::{id_of, line_of, refused, with};
+
+#[test]
+fn watch_alerts_and_deadlines_are_read_with_their_defaults_and_refused_at_their_line() {
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba.toml"
+    ))
+    .unwrap();
+    let with = |extra: &str| Pipeline::parse(&format!("{base}\n{extra}"));
+    let p = with(
+        "[watch]\nwindow_days = 7\nevery = \"15m\"\ntimezone = \"America/New_York\"\n\
+         [[alert]]\nchannel = \"webhook\"\nurl_env = \"HOOK_URL\"\nsecret_env = \"HOOK_SECRET\"\non = [\"late\", \"unaccounted\"]\n\
+         [[alert]]\nchannel = \"slack\"\nurl_env = \"SLACK_URL\"\n",
+    )
+    .unwrap();
+    let w = p.watch.clone().unwrap();
+    assert_eq!(
+        (w.window_days, w.every_secs, w.timezone.as_str()),
+        (7, 900, "America/New_York")
+    );
+    assert_eq!(p.alerts.len(), 2);
+    assert_eq!(
+        p.alerts[0].on,
+        [
+            crate::watch::AlertOn::Unaccounted,
+            crate::watch::AlertOn::Late
+        ]
+    );
+    assert_eq!(p.alerts[1].on.len(), 3, "all kinds unless told");
+    assert!(Pipeline::parse(&base).unwrap().watch.is_none());
+    // A processor's deadline.
+    let lagged = base.replacen(
+        "min_games = 3\n",
+        "min_games = 3\nexpected_by = \"09:30\"\nlag_days = 2\n",
+        1,
+    );
+    let p = Pipeline::parse(&lagged).unwrap();
+    let pdc = p.processor("PDC").unwrap();
+    let deadline = p.spec(pdc).deadline.unwrap();
+    assert_eq!(
+        (deadline.expected_by.to_string().as_str(), deadline.lag_days),
+        ("09:30:00", 2)
+    );
+    for (extra, said) in [
+        ("[watch]\nwindow_days = 0\n", "window_days"),
+        ("[watch]\nevery = \"10s\"\n", "every"),
+        ("[watch]\ntimezone = \"../etc/passwd\"\n", "timezone"),
+        ("[[alert]]\nchannel = \"webhook\"\nurl_env = \"https://hooks.example/x\"\n", "url_env"),
+        ("[[alert]]\nchannel = \"slack\"\nurl_env = \"S\"\nsecret_env = \"K\"\n", "secret_env"),
+        ("[[alert]]\nchannel = \"webhook\"\nurl_env = \"H\"\non = []\n", "on = []"),
+        ("[[alert]]\nchannel = \"pager\"\nurl_env = \"H\"\n", "pager"),
+        ("[[alert]]\nchannel = \"slack\"\nurl_env = \"S\"\n[[alert]]\nchannel = \"slack\"\nurl_env = \"S\"\n", "a second"),
+    ] {
+        let e = with(extra).unwrap_err().to_string();
+        assert!(e.contains(said) && e.contains("line"), "{extra}: {e}");
+    }
+    for (field, said) in [
+        ("expected_by = \"25:00\"\n", "expected_by"),
+        ("lag_days = 2\n", "lag_days"),
+    ] {
+        let text = base.replacen("min_games = 3\n", &format!("min_games = 3\n{field}"), 1);
+        let e = Pipeline::parse(&text).unwrap_err().to_string();
+        assert!(e.contains(said), "{field}: {e}");
+    }
+}

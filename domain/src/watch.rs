@@ -1,0 +1,509 @@
+//! Watching (docs/DESIGN.md §9, issue [M]): an evaluation reconciles a
+//! window and is compared with the one before it, per cell and per entity;
+//! alerts go out only for cells that opened, got worse or resolved. The
+//! rules here are pure: the engine reads the cells and open entities from a
+//! store, these rules decide what changed and what a message says.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::Pipeline;
+use crate::report::CellCounts;
+use crate::ProcessorId;
+
+/// The entity names an evaluation keeps per cell (the full count is kept
+/// beside them): storage stays bounded however large a gap.
+pub const ENTITIES_KEPT: usize = 200;
+
+/// Entity names a webhook body lists per cell.
+pub const ENTITIES_PER_ALERT_CELL: usize = 20;
+
+/// Cells a chat message lists before "and N more".
+pub const CELLS_PER_MESSAGE: usize = 10;
+
+/// `[watch]` of a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchSettings {
+    /// The rolling window an evaluation reconciles: this many days up to
+    /// the evaluation's date.
+    pub window_days: u32,
+    /// How often `serve` evaluates, in seconds (`every = "1h"`).
+    pub every_secs: u64,
+    /// Evaluations older than this are deleted.
+    pub retention_days: u32,
+    /// Queue a gaps-only re-run (with downstream) for runnable cells that
+    /// newly opened, at most once per cell per day.
+    pub auto_rerun: bool,
+    /// The zone deadlines are read in (`UTC`, or an IANA name such as
+    /// `America/New_York`, looked up in the system's tz database).
+    pub timezone: String,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            every_secs: 3600,
+            retention_days: 90,
+            auto_rerun: false,
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+/// Where an alert goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A Slack incoming webhook (`{"text": …}`).
+    Slack,
+    /// A Microsoft Teams incoming webhook (`{"text": …}`).
+    Teams,
+    /// The documented JSON body, signed when `secret_env` is set.
+    Webhook,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Slack => "slack",
+            Channel::Teams => "teams",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// What kind of open cell an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertOn {
+    Unaccounted,
+    Investigate,
+    Late,
+}
+
+/// `[[alert]]` of a pipeline file. The URL and the signing secret are
+/// named by environment variables, never written in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSpec {
+    pub channel: Channel,
+    pub url_env: String,
+    pub secret_env: Option<String>,
+    pub on: Vec<AlertOn>,
+}
+
+impl AlertSpec {
+    /// The channel as named in logs and on /alerts (`webhook:HOOK_URL`).
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.channel.name(), self.url_env)
+    }
+}
+
+/// What happened to a cell between two evaluations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Open now, not open (or not seen) before.
+    Opened,
+    /// Open before and now, with more unaccounted or investigate entities,
+    /// or newly late.
+    Worse,
+    /// Open before and now, no worse.
+    Open,
+    /// Open before, not now.
+    Resolved,
+}
+
+impl Change {
+    pub fn word(self) -> &'static str {
+        match self {
+            Change::Opened => "opened",
+            Change::Worse => "worse",
+            Change::Open => "open",
+            Change::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Change::Opened,
+            Change::Worse,
+            Change::Open,
+            Change::Resolved,
+        ]
+        .into_iter()
+        .find(|c| c.word() == s)
+    }
+
+    /// Whether the change is news (an alert, a line in the feed).
+    pub fn is_news(self) -> bool {
+        match self {
+            Change::Opened | Change::Worse | Change::Resolved => true,
+            Change::Open => false,
+        }
+    }
+}
+
+/// A cell as one evaluation saw it. Kept for cells open at the evaluation
+/// and cells it found resolved; a cell absent from an evaluation was fine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchedCell {
+    pub processor: ProcessorId,
+    pub date: NaiveDate,
+    pub expected: i64,
+    pub records: i64,
+    /// Expected entities whose failure is expected (not open).
+    pub expected_failures: i64,
+    pub investigate: i64,
+    pub unaccounted: i64,
+    /// Past its completeness deadline and not complete.
+    pub late: bool,
+    pub change: Change,
+    /// When the cell's current open streak began (for a resolved cell: the
+    /// streak that ended).
+    pub open_since: NaiveDateTime,
+    /// Open entities (unaccounted or to investigate), sorted, at most
+    /// [`ENTITIES_KEPT`]; `open_entities` counts all of them.
+    pub entities: Vec<String>,
+    pub open_entities: i64,
+    /// Entities open now that were not before, and open before that are
+    /// not now (each at most [`ENTITIES_KEPT`]).
+    pub new_entities: Vec<String>,
+    pub resolved_entities: Vec<String>,
+}
+
+impl WatchedCell {
+    pub fn is_open(&self) -> bool {
+        self.change != Change::Resolved
+    }
+
+    /// `PDC:2021-11-10`: the cell's key in links and alert dedup keys.
+    pub fn key(&self, pipeline: &Pipeline) -> String {
+        format!("{}:{}", pipeline.code(self.processor), self.date)
+    }
+
+    /// The kinds of trouble the cell has (for a resolved cell: had).
+    pub fn troubles(&self, before: Option<&WatchedCell>) -> BTreeSet<AlertOn> {
+        let mut out = BTreeSet::new();
+        for c in std::iter::once(self).chain(before) {
+            if c.unaccounted > 0 {
+                out.insert(AlertOn::Unaccounted);
+            }
+            if c.investigate > 0 {
+                out.insert(AlertOn::Investigate);
+            }
+            if c.late {
+                out.insert(AlertOn::Late);
+            }
+        }
+        out
+    }
+}
+
+/// A cell's counts at an evaluation, with its open entities and lateness.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub cell: CellCounts,
+    pub late: bool,
+    /// Every open entity of the cell (unaccounted or to investigate).
+    pub entities: BTreeSet<String>,
+}
+
+impl Observed {
+    pub fn is_open(&self) -> bool {
+        self.cell.unaccounted > 0 || self.cell.investigate > 0 || self.late
+    }
+}
+
+fn capped(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    names.into_iter().take(ENTITIES_KEPT).collect()
+}
+
+/// Compares what an evaluation observed with the cells the previous one
+/// kept (only those of the same window's dates count: a cell that left the
+/// window did not resolve). Returns the cells to keep: every open cell and
+/// every resolved one, by processor then date.
+pub fn compare(
+    previous: &[WatchedCell],
+    observed: Vec<Observed>,
+    window: crate::DateRange,
+    at: NaiveDateTime,
+) -> Vec<WatchedCell> {
+    let before: BTreeMap<(ProcessorId, NaiveDate), &WatchedCell> = previous
+        .iter()
+        .filter(|c| c.is_open() && window.contains(c.date))
+        .map(|c| ((c.processor, c.date), c))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for o in observed {
+        let key = (o.cell.processor, o.cell.date);
+        seen.insert(key);
+        let was = before.get(&key).copied();
+        let open = o.is_open();
+        let change = match (was, open) {
+            (None, false) => continue,
+            (Some(_), false) => Change::Resolved,
+            (None, true) => Change::Opened,
+            (Some(w), true) => {
+                let worse = o.cell.unaccounted > w.unaccounted
+                    || o.cell.investigate > w.investigate
+                    || (o.late && !w.late);
+                if worse {
+                    Change::Worse
+                } else {
+                    Change::Open
+                }
+            }
+        };
+        let previous_names: BTreeSet<&String> =
+            was.map(|w| w.entities.iter().collect()).unwrap_or_default();
+        // A list kept in full can be compared name by name; a capped one
+        // cannot tell a name it dropped from a new one.
+        let comparable = was.is_none_or(|w| w.entities.len() as i64 == w.open_entities);
+        let new_entities = if comparable {
+            capped(
+                o.entities
+                    .iter()
+                    .filter(|e| !previous_names.contains(e))
+                    .cloned(),
+            )
+        } else {
+            Vec::new()
+        };
+        let resolved_entities = capped(
+            previous_names
+                .iter()
+                .filter(|e| !o.entities.contains(e.as_str()))
+                .map(|e| (*e).clone()),
+        );
+        let c = &o.cell;
+        out.push(WatchedCell {
+            processor: c.processor,
+            date: c.date,
+            expected: c.expected,
+            records: c.has_record,
+            // Investigated entities are among those with a failure.
+            expected_failures: c.has_failure - c.investigate,
+            investigate: c.investigate,
+            unaccounted: c.unaccounted,
+            late: o.late,
+            change,
+            open_since: match (was, change) {
+                (Some(w), _) => w.open_since,
+                (None, _) => at,
+            },
+            open_entities: o.entities.len() as i64,
+            entities: capped(o.entities),
+            new_entities,
+            resolved_entities,
+        });
+    }
+    // Open before, and no cell now (its date has no expected entity left):
+    // resolved.
+    for (key, w) in &before {
+        if !seen.contains(key) {
+            out.push(WatchedCell {
+                change: Change::Resolved,
+                expected: 0,
+                records: 0,
+                expected_failures: 0,
+                investigate: 0,
+                unaccounted: 0,
+                late: false,
+                entities: Vec::new(),
+                open_entities: 0,
+                new_entities: Vec::new(),
+                resolved_entities: w.entities.clone(),
+                ..(*w).clone()
+            });
+        }
+    }
+    out.sort_by_key(|c| (c.processor, c.date));
+    out
+}
+
+/// A processor's completeness deadline (`expected_by`, `lag_days`): a
+/// cell of date D is due at `expected_by` local time on D + `lag_days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub expected_by: chrono::NaiveTime,
+    pub lag_days: u32,
+}
+
+impl Deadline {
+    /// The local time the cell of `date` is due.
+    pub fn due(&self, date: NaiveDate) -> NaiveDateTime {
+        (date + chrono::Duration::days(i64::from(self.lag_days))).and_time(self.expected_by)
+    }
+
+    /// Late: past its deadline (`now_local`, in the watch's time zone) and
+    /// not run, or still with unaccounted entities.
+    pub fn is_late(&self, cell: &CellCounts, now_local: NaiveDateTime) -> bool {
+        now_local >= self.due(cell.date) && (cell.runs == 0 || cell.unaccounted > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::CellCounts;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 11, day).unwrap()
+    }
+
+    fn t(hour: u32) -> NaiveDateTime {
+        d(20).and_hms_opt(hour, 0, 0).unwrap()
+    }
+
+    fn observed(day: u32, unaccounted: &[&str], investigate: i64, late: bool) -> Observed {
+        let mut cell = CellCounts {
+            processor: ProcessorId::at(0),
+            date: d(day),
+            expected: 10,
+            has_record: 10 - unaccounted.len() as i64 - investigate,
+            has_failure: investigate,
+            date_level: false,
+            unaccounted: unaccounted.len() as i64,
+            investigate,
+            runs: 1,
+            conflict: 0,
+            extra: 0,
+            cascade: 0,
+            failures_by_category: Default::default(),
+            last_run: None,
+        };
+        cell.has_record = cell.has_record.max(0);
+        Observed {
+            cell,
+            late,
+            entities: unaccounted.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn window() -> crate::DateRange {
+        crate::DateRange::new(d(1), d(10), 100).unwrap()
+    }
+
+    #[test]
+    fn cells_open_worsen_stay_and_resolve_with_their_entities() {
+        let first = compare(
+            &[],
+            vec![
+                observed(1, &["ann"], 0, false),
+                observed(2, &["bob"], 0, false),
+                observed(3, &[], 0, false),
+                observed(4, &["cy"], 0, false),
+            ],
+            window(),
+            t(8),
+        );
+        let changes: Vec<(u32, Change)> = first
+            .iter()
+            .map(|c| (chrono::Datelike::day(&c.date), c.change))
+            .collect();
+        // A cell that was never open is not kept.
+        assert_eq!(
+            changes,
+            [
+                (1, Change::Opened),
+                (2, Change::Opened),
+                (4, Change::Opened)
+            ]
+        );
+        let second = compare(
+            &first,
+            vec![
+                observed(1, &["ann", "dan"], 0, false),
+                observed(2, &["bob"], 0, false),
+                observed(3, &[], 0, false),
+                observed(4, &[], 0, false),
+            ],
+            window(),
+            t(9),
+        );
+        let by_day = |day| second.iter().find(|c| c.date == d(day)).unwrap();
+        assert_eq!(by_day(1).change, Change::Worse);
+        assert_eq!(by_day(1).new_entities, ["dan"]);
+        assert_eq!(by_day(1).open_since, t(8), "the streak goes on");
+        assert_eq!(by_day(2).change, Change::Open);
+        assert!(!by_day(2).change.is_news());
+        assert_eq!(by_day(4).change, Change::Resolved);
+        assert_eq!(by_day(4).resolved_entities, ["cy"]);
+        assert!(second.iter().all(|c| c.date != d(3)));
+        // Resolved cells are not carried: the next comparison starts anew.
+        let third = compare(
+            &second,
+            vec![observed(4, &["cy"], 0, false)],
+            window(),
+            t(10),
+        );
+        assert_eq!(
+            third.iter().find(|c| c.date == d(4)).unwrap().change,
+            Change::Opened
+        );
+        // Open before and gone from the reconciliation: resolved too.
+        assert!(third
+            .iter()
+            .any(|c| c.date == d(1) && c.change == Change::Resolved));
+    }
+
+    #[test]
+    fn late_and_investigate_open_a_cell_and_a_cell_leaving_the_window_does_not_resolve() {
+        let first = compare(
+            &[],
+            vec![observed(1, &[], 0, true), observed(2, &[], 2, false)],
+            window(),
+            t(8),
+        );
+        assert!(first.iter().all(|c| c.change == Change::Opened));
+        assert_eq!(first[0].troubles(None), [AlertOn::Late].into());
+        assert_eq!(first[1].troubles(None), [AlertOn::Investigate].into());
+        assert_eq!(first[1].expected_failures, 0);
+        let moved = crate::DateRange::new(d(2), d(11), 100).unwrap();
+        let next = compare(&first, vec![observed(2, &[], 2, false)], moved, t(9));
+        assert_eq!(next.len(), 1, "day 1 left the window: not resolved");
+        assert_eq!(next[0].change, Change::Open);
+    }
+
+    #[test]
+    fn kept_names_are_capped_and_a_capped_list_reports_no_new_names() {
+        let many: Vec<String> = (0..ENTITIES_KEPT + 50)
+            .map(|i| format!("p{i:04}"))
+            .collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let first = compare(&[], vec![observed(1, &refs, 0, false)], window(), t(8));
+        assert_eq!(first[0].entities.len(), ENTITIES_KEPT);
+        assert_eq!(first[0].open_entities, (ENTITIES_KEPT + 50) as i64);
+        let mut more = refs.clone();
+        more.push("zed");
+        let next = compare(&first, vec![observed(1, &more, 0, false)], window(), t(9));
+        assert_eq!(next[0].change, Change::Worse);
+        assert!(
+            next[0].new_entities.is_empty(),
+            "cannot tell from a capped list"
+        );
+    }
+
+    #[test]
+    fn a_deadline_is_local_time_on_the_day_after_unless_lagged() {
+        let by_nine = Deadline {
+            expected_by: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            lag_days: 1,
+        };
+        let cell = observed(10, &["ann"], 0, false).cell;
+        assert_eq!(by_nine.due(d(10)), d(11).and_hms_opt(9, 0, 0).unwrap());
+        assert!(!by_nine.is_late(&cell, d(11).and_hms_opt(8, 59, 0).unwrap()));
+        assert!(by_nine.is_late(&cell, d(11).and_hms_opt(9, 0, 0).unwrap()));
+        let complete = observed(10, &[], 0, false).cell;
+        assert!(!by_nine.is_late(&complete, d(12).and_hms_opt(0, 0, 0).unwrap()));
+        let never_run = CellCounts {
+            runs: 0,
+            ..complete
+        };
+        assert!(by_nine.is_late(&never_run, d(12).and_hms_opt(0, 0, 0).unwrap()));
+    }
+}

@@ -1,0 +1,258 @@
+//! Evaluations that remember (issue [M] 1): reconcile the watch window,
+//! find each open cell's entities, compare with the previous evaluation
+//! (`domain::watch::compare`) and keep the result in the store. One
+//! evaluator at a time: a lease in the store, across processes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use domain::reconcile::mask;
+use domain::watch::{compare, Observed, WatchSettings, WatchedCell};
+use domain::{DateRange, ProcessorId};
+use warehouse::{EvaluationRecord, Warehouse};
+
+use crate::EngineError;
+
+/// An evaluator holds the lease this long at most (renewed by nothing: an
+/// evaluation is one pass), so a crashed one frees it.
+const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvaluateOptions {
+    /// The dates; `None`: the watch window up to `as_of`'s date.
+    pub window: Option<DateRange>,
+    /// The evaluation's clock (UTC): deadlines and the default window.
+    pub as_of: NaiveDateTime,
+    /// Who asked (`cli`, `schedule`, `job <id>`, `demo`).
+    pub trigger: String,
+}
+
+/// An evaluation as kept, the cells it kept and the one it was compared with.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub record: EvaluationRecord,
+    pub cells: Vec<WatchedCell>,
+    pub previous: Option<EvaluationRecord>,
+}
+
+impl Evaluation {
+    /// Cells open at this evaluation.
+    pub fn open(&self) -> impl Iterator<Item = &WatchedCell> {
+        self.cells.iter().filter(|c| c.is_open())
+    }
+
+    /// Cells that opened, got worse or resolved.
+    pub fn news(&self) -> impl Iterator<Item = &WatchedCell> {
+        self.cells.iter().filter(|c| c.change.is_news())
+    }
+}
+
+/// The pipeline's watch settings (defaults when it has no `[watch]`).
+pub fn settings(wh: &dyn Warehouse) -> WatchSettings {
+    wh.pipeline().watch.clone().unwrap_or_default()
+}
+
+/// The window ending on `as_of`'s local date.
+pub fn default_window(
+    settings: &WatchSettings,
+    local_today: NaiveDate,
+) -> Result<DateRange, EngineError> {
+    let start = local_today - chrono::Duration::days(i64::from(settings.window_days) - 1);
+    Ok(DateRange::new(start, local_today, 400)?)
+}
+
+/// Evaluates and keeps the result (see the module's doc).
+pub async fn evaluate(
+    wh: &dyn Warehouse,
+    opts: &EvaluateOptions,
+) -> Result<Evaluation, EngineError> {
+    let settings = settings(wh);
+    let zone = crate::zone::Zone::named(&settings.timezone)?;
+    let local_now = zone.local(opts.as_of);
+    let window = match opts.window {
+        Some(w) => w,
+        None => default_window(&settings, local_now.date())?,
+    };
+    let holder = format!("{}-{}", std::process::id(), uuid_like());
+    let now = chrono::Utc::now().naive_utc();
+    if !wh.take_evaluator_lease(&holder, now, now + LEASE).await? {
+        return Err(EngineError::Refused(
+            "another evaluation is running on this store; try again when it ends".into(),
+        ));
+    }
+    let evaluated = evaluate_holding(wh, opts, &settings, window, local_now).await;
+    let released = wh.release_evaluator_lease(&holder).await;
+    let evaluation = evaluated?;
+    released?;
+    Ok(evaluation)
+}
+
+async fn evaluate_holding(
+    wh: &dyn Warehouse,
+    opts: &EvaluateOptions,
+    settings: &WatchSettings,
+    window: DateRange,
+    local_now: NaiveDateTime,
+) -> Result<Evaluation, EngineError> {
+    // Stores keep microseconds.
+    let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now().naive_utc(), 6);
+    let clock = Instant::now();
+    let pipeline = wh.pipeline();
+    let processors: Vec<ProcessorId> = pipeline.ids().collect();
+    let cells = wh.cell_counts(window, &processors).await?;
+    let entities = open_entities_by_cell(wh, window, &processors).await?;
+    let observed: Vec<Observed> = cells
+        .into_iter()
+        .map(|cell| {
+            let late = pipeline
+                .spec(cell.processor)
+                .deadline
+                .is_some_and(|d| d.is_late(&cell, local_now));
+            let mut names = entities
+                .get(&(cell.processor, cell.date))
+                .cloned()
+                .unwrap_or_default();
+            if cell.date_level {
+                // A date-level failure accounts for everyone still missing.
+                names.retain(|(_, investigate)| *investigate);
+            }
+            Observed {
+                late,
+                entities: names.into_iter().map(|(name, _)| name).collect(),
+                cell,
+            }
+        })
+        .collect();
+    let previous = wh.latest_evaluation().await?;
+    let previous_cells = match &previous {
+        Some(p) => wh.evaluation_cells(&p.id).await?,
+        None => Vec::new(),
+    };
+    let kept = compare(&previous_cells, observed, window, opts.as_of);
+    let summary = summary(pipeline, &kept);
+    let record = EvaluationRecord {
+        id: format!("ev-{}", uuid_like()),
+        trigger: opts.trigger.clone(),
+        as_of: opts.as_of,
+        window_start: window.start(),
+        window_end: window.end(),
+        started_at: started,
+        duration_ms: clock.elapsed().as_millis() as i64,
+        open_cells: kept.iter().filter(|c| c.is_open()).count() as i64,
+        summary,
+    };
+    let keep_since = opts.as_of - chrono::Duration::days(i64::from(settings.retention_days));
+    wh.record_evaluation(record.clone(), kept.clone(), keep_since)
+        .await?;
+    Ok(Evaluation {
+        record,
+        cells: kept,
+        previous,
+    })
+}
+
+/// Per cell, its open entities: (name, to investigate) — unaccounted when
+/// neither a record nor a failure, to investigate when the failure's
+/// category says so.
+async fn open_entities_by_cell(
+    wh: &dyn Warehouse,
+    window: DateRange,
+    processors: &[ProcessorId],
+) -> Result<BTreeMap<(ProcessorId, NaiveDate), BTreeSet<(String, bool)>>, EngineError> {
+    let mut out: BTreeMap<(ProcessorId, NaiveDate), BTreeSet<(String, bool)>> = BTreeMap::new();
+    for row in wh.open_entities(window, processors).await? {
+        for &p in processors {
+            let bit = mask::processor_bit(p);
+            if row.records & bit != 0 {
+                continue;
+            }
+            let unaccounted = row.failures & bit == 0;
+            let investigate = row.investigate & bit != 0;
+            if unaccounted || investigate {
+                out.entry((p, row.date))
+                    .or_default()
+                    .insert((row.entity.clone(), investigate));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Per processor, the open cells and entities by state (what /metrics
+/// reads, as JSON on the evaluation).
+fn summary(pipeline: &domain::pipeline::Pipeline, kept: &[WatchedCell]) -> String {
+    let mut per: BTreeMap<&str, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    for spec in &pipeline.processors {
+        per.insert(&spec.code, serde_json::Map::new());
+    }
+    for c in kept.iter().filter(|c| c.is_open()) {
+        let entry = per.entry(pipeline.code(c.processor)).or_default();
+        for (key, n) in [
+            ("open_cells", 1),
+            ("unaccounted", c.unaccounted),
+            ("investigate", c.investigate),
+            ("expected_failures", c.expected_failures),
+            ("records", c.records),
+            ("late_cells", i64::from(c.late)),
+        ] {
+            let v = entry.get(key).and_then(|v| v.as_i64()).unwrap_or(0) + n;
+            entry.insert(key.into(), v.into());
+        }
+        let since = c.open_since.and_utc().timestamp();
+        let oldest = entry.get("oldest_open_since").and_then(|v| v.as_i64());
+        if oldest.is_none_or(|o| since < o) {
+            entry.insert("oldest_open_since".into(), since.into());
+        }
+    }
+    serde_json::to_string(&per).unwrap_or_else(|_| "{}".into())
+}
+
+/// A short random id (evaluation ids, lease holders).
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", h.finish())
+}
+
+/// What changed since a moment: the news of every evaluation since, newest
+/// first, and the cells still open at the latest one.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub since: NaiveDateTime,
+    pub evaluations: usize,
+    /// (evaluation id, cell) for cells that opened, got worse or resolved.
+    pub news: Vec<(String, WatchedCell)>,
+    /// (evaluation id, cell) open at the latest evaluation.
+    pub still_open: Vec<(String, WatchedCell)>,
+}
+
+/// At most this many lines of news (the latest first).
+pub const FEED_LIMIT: usize = 1000;
+
+pub async fn changes(wh: &dyn Warehouse, since: NaiveDateTime) -> Result<Feed, EngineError> {
+    let evaluations = wh.evaluations_since(since, FEED_LIMIT).await?.len();
+    let news = wh.news_since(since, FEED_LIMIT).await?;
+    let still_open = match wh.latest_evaluation().await? {
+        Some(latest) => wh
+            .evaluation_cells(&latest.id)
+            .await?
+            .into_iter()
+            .filter(WatchedCell::is_open)
+            .map(|c| (latest.id.clone(), c))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Feed {
+        since,
+        evaluations,
+        news,
+        still_open,
+    })
+}

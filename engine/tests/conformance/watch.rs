@@ -1,0 +1,166 @@
+//! Evaluations that remember (issue [M] 1), alike on every store: the first
+//! evaluation opens every gap with its entities, a repeat reports no news,
+//! a backfill resolves what it fills; the lease keeps one evaluator at a
+//! time, and deliveries are logged once.
+
+use domain::watch::{Change, WatchedCell};
+use domain::DateRange;
+use engine::backfill::{backfill, RunOptions};
+use engine::watch::{evaluate, EvaluateOptions};
+use warehouse::{DeliveryRecord, Warehouse};
+
+use crate::common::{d, load_until};
+use crate::{fresh, request};
+
+fn at(s: &str) -> chrono::NaiveDateTime {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+}
+
+/// A kept cell without what differs by design (run ids, times of the run).
+fn cell_line(wh: &dyn Warehouse, c: &WatchedCell) -> String {
+    format!(
+        "{} {} u{} i{} x{} n{} late={} since={} new={:?} resolved={:?} first={:?}",
+        c.key(wh.pipeline()),
+        c.change.word(),
+        c.unaccounted,
+        c.investigate,
+        c.expected_failures,
+        c.open_entities,
+        c.late,
+        c.open_since,
+        c.new_entities.len(),
+        c.resolved_entities.len(),
+        c.entities.first(),
+    )
+}
+
+/// What one store shows through the watch operations.
+pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
+    load_until(wh, "2021-11-05").await;
+    let window = DateRange::new(d("2021-11-01"), d("2021-11-05"), 100).unwrap();
+    let eval = |as_of: &str| EvaluateOptions {
+        window: Some(window),
+        as_of: at(as_of),
+        trigger: "test".into(),
+    };
+    let mut out = Vec::new();
+
+    // Nothing has run: every cell is open, every entity unaccounted.
+    let first = evaluate(wh, &eval("2021-11-06 08:00")).await.unwrap();
+    assert!(first.previous.is_none());
+    assert!(!first.cells.is_empty());
+    assert!(first.cells.iter().all(|c| c.change == Change::Opened));
+    for c in &first.cells {
+        assert_eq!(c.open_entities, c.unaccounted, "{c:?}");
+        assert_eq!(c.entities.len() as i64, c.open_entities.min(200));
+    }
+    out.extend(first.cells.iter().map(|c| cell_line(wh, c)));
+
+    // The same again: still open, no news.
+    let second = evaluate(wh, &eval("2021-11-06 09:00")).await.unwrap();
+    assert_eq!(
+        second.previous.as_ref().map(|p| &p.id),
+        Some(&first.record.id)
+    );
+    assert_eq!(second.news().count(), 0, "no news on a repeat");
+    assert_eq!(second.open().count(), first.open().count());
+
+    // A backfill of PSZA over two dates: those cells resolve (or keep only
+    // their failures to investigate), the rest stay as they were.
+    let psza = wh.pipeline().builtin(domain::Builtin::Psza).unwrap();
+    let job = backfill(
+        wh,
+        &request(&[psza], "2021-11-01", "2021-11-02", false),
+        &RunOptions {
+            requested_by: "test".into(),
+            ..fresh()
+        },
+        &(),
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(job.state, warehouse::JobState::Succeeded);
+    let third = evaluate(wh, &eval("2021-11-06 10:00")).await.unwrap();
+    let news: Vec<&WatchedCell> = third.news().collect();
+    assert!(!news.is_empty(), "the backfill changed something");
+    assert!(news
+        .iter()
+        .all(|c| c.processor == psza && c.date <= d("2021-11-02")));
+    for c in news.iter().filter(|c| c.change == Change::Resolved) {
+        assert!(!c.resolved_entities.is_empty(), "{c:?}");
+        // The streak that ended began at the first evaluation.
+        assert_eq!(c.open_since, at("2021-11-06 08:00"));
+    }
+    out.extend(third.cells.iter().map(|c| cell_line(wh, c)));
+
+    // The feed since the first: the third's news, the latest's open cells.
+    let feed = engine::watch::changes(wh, at("2021-11-06 07:00"))
+        .await
+        .unwrap();
+    assert_eq!(feed.evaluations, 3);
+    assert_eq!(
+        feed.news.len(),
+        first.cells.len() + news.len(),
+        "the first evaluation's openings and the third's changes"
+    );
+    assert_eq!(feed.still_open.len(), third.open().count());
+    out.push(format!(
+        "feed {} news, {} open",
+        feed.news.len(),
+        feed.still_open.len()
+    ));
+
+    // Retention: an evaluation a year later deletes those before it.
+    let much_later = evaluate(wh, &eval("2022-12-01 08:00")).await.unwrap();
+    let kept = wh
+        .evaluations_since(at("2000-01-01 00:00"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        [&much_later.record.id],
+        "older evaluations are deleted past the retention"
+    );
+
+    // One evaluator at a time (leases run on the real clock).
+    let now = chrono::Utc::now().naive_utc();
+    let until = now + chrono::Duration::minutes(10);
+    assert!(wh.take_evaluator_lease("a-1", now, until).await.unwrap());
+    assert!(!wh.take_evaluator_lease("b-2", now, until).await.unwrap());
+    assert!(
+        wh.take_evaluator_lease("a-1", now, until).await.unwrap(),
+        "renewed"
+    );
+    let refused = evaluate(wh, &eval("2021-11-06 11:00")).await;
+    assert!(
+        matches!(refused, Err(engine::EngineError::Refused(_))),
+        "an evaluation while another holds the lease is refused: {:?}",
+        refused.map(|e| e.record.id)
+    );
+    wh.release_evaluator_lease("a-1").await.unwrap();
+    assert!(wh.take_evaluator_lease("b-2", now, until).await.unwrap());
+    // An expired lease is anyone's.
+    let later = until + chrono::Duration::seconds(1);
+    assert!(wh
+        .take_evaluator_lease("c-3", later, later + chrono::Duration::minutes(1))
+        .await
+        .unwrap());
+    wh.release_evaluator_lease("c-3").await.unwrap();
+
+    // A delivery logged twice is logged once.
+    let delivery = DeliveryRecord {
+        id: "dl-1".into(),
+        evaluation_id: much_later.record.id.clone(),
+        channel: "webhook:HOOK_URL".into(),
+        sent_at: at("2021-11-06 11:00"),
+        cells: 3,
+        http_status: Some(200),
+        error: None,
+        attempts: 1,
+    };
+    wh.record_delivery(delivery.clone()).await.unwrap();
+    wh.record_delivery(delivery.clone()).await.unwrap();
+    assert_eq!(wh.deliveries(10).await.unwrap(), [delivery]);
+    out
+}

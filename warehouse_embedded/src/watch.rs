@@ -1,0 +1,128 @@
+//! Evaluations, alert deliveries and the evaluator's lease: the embedded
+//! store's writes (the reads are shared, `warehouse::sql::watch`).
+
+use chrono::NaiveDateTime;
+use domain::watch::WatchedCell;
+use duckdb::{params, Connection};
+use warehouse::sql::{names_json, Dialect};
+use warehouse::{DeliveryRecord, EvaluationRecord, Result};
+
+use crate::query_err;
+
+/// The evaluation and its cells in one transaction, with evaluations whose
+/// `as_of` is before `keep_since` (and their cells) deleted.
+pub(crate) fn record_evaluation(
+    conn: &mut Connection,
+    d: &Dialect,
+    e: &EvaluationRecord,
+    cells: &[WatchedCell],
+    keep_since: NaiveDateTime,
+) -> Result<()> {
+    let tx = conn.transaction().map_err(query_err)?;
+    tx.execute(
+        "DELETE FROM rollcall_meta.evaluation_cells WHERE evaluation_id IN (
+             SELECT id FROM rollcall_meta.evaluations WHERE as_of < ?)",
+        params![keep_since],
+    )
+    .map_err(query_err)?;
+    tx.execute(
+        "DELETE FROM rollcall_meta.evaluations WHERE as_of < ?",
+        params![keep_since],
+    )
+    .map_err(query_err)?;
+    tx.execute(
+        "INSERT INTO rollcall_meta.evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            e.id,
+            e.trigger,
+            e.as_of,
+            e.window_start,
+            e.window_end,
+            e.started_at,
+            e.duration_ms,
+            e.open_cells,
+            e.summary
+        ],
+    )
+    .map_err(query_err)?;
+    {
+        let mut app = tx
+            .appender_to_db("evaluation_cells", "rollcall_meta")
+            .map_err(query_err)?;
+        for c in cells {
+            app.append_row(params![
+                e.id,
+                d.pipeline().code(c.processor),
+                c.date,
+                c.expected,
+                c.records,
+                c.expected_failures,
+                c.investigate,
+                c.unaccounted,
+                c.late,
+                c.change.word(),
+                c.open_since,
+                names_json(&c.entities),
+                c.open_entities,
+                names_json(&c.new_entities),
+                names_json(&c.resolved_entities),
+            ])
+            .map_err(query_err)?;
+        }
+    }
+    tx.commit().map_err(query_err)
+}
+
+pub(crate) fn record_delivery(conn: &mut Connection, r: &DeliveryRecord) -> Result<()> {
+    conn.execute(
+        "INSERT INTO rollcall_meta.alert_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING",
+        params![
+            r.id,
+            r.evaluation_id,
+            r.channel,
+            r.sent_at,
+            r.cells,
+            r.http_status,
+            r.error,
+            r.attempts
+        ],
+    )
+    .map_err(query_err)?;
+    Ok(())
+}
+
+/// Takes the evaluator's lease when it is free, expired or already
+/// `holder`'s: whether `holder` has it now.
+pub(crate) fn take_lease(
+    conn: &mut Connection,
+    holder: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<bool> {
+    let tx = conn.transaction().map_err(query_err)?;
+    tx.execute(
+        "DELETE FROM rollcall_meta.evaluator_lease
+         WHERE name = 'watch' AND (until_at < ? OR holder = ?)",
+        params![now, holder],
+    )
+    .map_err(query_err)?;
+    let taken = tx
+        .execute(
+            "INSERT INTO rollcall_meta.evaluator_lease VALUES ('watch', ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+            params![holder, until],
+        )
+        .map_err(query_err)?;
+    tx.commit().map_err(query_err)?;
+    Ok(taken == 1)
+}
+
+pub(crate) fn release_lease(conn: &mut Connection, holder: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM rollcall_meta.evaluator_lease WHERE name = 'watch' AND holder = ?",
+        params![holder],
+    )
+    .map_err(query_err)?;
+    Ok(())
+}
