@@ -10,3 +10,4 @@ mod import;
 mod pipelines;
 mod served;
 mod validate;
+mod watch;
