@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::reconcile::mask;
-use domain::watch::{compare, Observed, WatchSettings, WatchedCell};
+use domain::watch::{compare, Newsworthy, Observed, WatchSettings, WatchedCell};
 use domain::{DateRange, ProcessorId};
 use warehouse::{EvaluationRecord, Warehouse};
 
@@ -27,6 +27,8 @@ pub struct EvaluateOptions {
     pub as_of: NaiveDateTime,
     /// Who asked (`cli`, `schedule`, `job <id>`, `demo`).
     pub trigger: String,
+    /// Where alerts link to (`--public-url`): the dashboard's address.
+    pub public_url: String,
 }
 
 /// An evaluation as kept, the cells it kept and the one it was compared with.
@@ -35,6 +37,8 @@ pub struct Evaluation {
     pub record: EvaluationRecord,
     pub cells: Vec<WatchedCell>,
     pub previous: Option<EvaluationRecord>,
+    /// The alerts it sent (one per channel with news).
+    pub deliveries: Vec<warehouse::DeliveryRecord>,
 }
 
 impl Evaluation {
@@ -146,10 +150,24 @@ async fn evaluate_holding(
     let keep_since = opts.as_of - chrono::Duration::days(i64::from(settings.retention_days));
     wh.record_evaluation(record.clone(), kept.clone(), keep_since)
         .await?;
+    let before: BTreeMap<(ProcessorId, NaiveDate), &WatchedCell> = previous_cells
+        .iter()
+        .map(|c| ((c.processor, c.date), c))
+        .collect();
+    let news: Vec<Newsworthy<'_>> = kept
+        .iter()
+        .filter(|c| c.change.is_news())
+        .map(|c| Newsworthy {
+            now: c,
+            before: before.get(&(c.processor, c.date)).copied(),
+        })
+        .collect();
+    let deliveries = crate::alerts::deliver(wh, &record, &news, &opts.public_url).await;
     Ok(Evaluation {
         record,
         cells: kept,
         previous,
+        deliveries,
     })
 }
 

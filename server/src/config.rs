@@ -53,6 +53,23 @@ pub struct Config {
     /// ([`Config::load_pipeline`]); the stores are opened with it.
     #[arg(skip)]
     pub loaded: Option<Arc<Pipeline>>,
+    /// The dashboard's address as its readers reach it: alerts link to
+    /// drill-downs under it.
+    #[arg(long, env = "ROLLCALL_PUBLIC_URL", default_value = "http://127.0.0.1:3000",
+          global = true, value_parser = public_url)]
+    pub public_url: String,
+}
+
+/// `--public-url`: an http(s) URL without query or fragment.
+fn public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    let clean = !url.contains(['?', '#', ' ', '"', '<', '>']) && url.len() <= 200;
+    if scheme_ok && clean && url.split("://").nth(1).is_some_and(|h| !h.is_empty()) {
+        Ok(url.to_string())
+    } else {
+        Err("an http:// or https:// URL without query or fragment, e.g. https://rollcall.example.com".into())
+    }
 }
 
 /// The most a pipeline file may hold: a few hundred lines are typical, and

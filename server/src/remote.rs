@@ -83,9 +83,7 @@ pub fn is_nonce(nonce: &str) -> bool {
     (32..=128).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use engine::alerts::hex;
 
 /// Removes the address file when the server stops.
 pub struct AddressRecord(PathBuf);

@@ -42,6 +42,7 @@ pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
         window: Some(window),
         as_of: at(as_of),
         trigger: "test".into(),
+        public_url: "http://127.0.0.1:3000".into(),
     };
     let mut out = Vec::new();
 

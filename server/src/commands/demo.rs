@@ -41,7 +41,15 @@ pub(crate) async fn run(config: &Config, cmd: DemoCmd) -> Result<ExitCode> {
         }
     }
     let sink = BarSink::new("demo", config.pipeline().universe.entities());
-    let report = write_demo(wh.as_ref(), universe_rows, cmd.seed, cmd.days, &sink).await?;
+    let report = write_demo(
+        wh.as_ref(),
+        universe_rows,
+        cmd.seed,
+        cmd.days,
+        &sink,
+        &config.public_url,
+    )
+    .await?;
     sink.finish();
     let universe = &wh.pipeline().universe;
     if universe.is_nba() {
@@ -93,6 +101,7 @@ pub(crate) async fn write_demo(
     seed: u64,
     days: Option<u32>,
     sink: &BarSink,
+    public_url: &str,
 ) -> Result<engine::demo::DemoReport> {
     let report = match universe_rows {
         None => engine::demo::load_demo_days(wh, seed, days, sink).await?,
@@ -108,6 +117,7 @@ pub(crate) async fn write_demo(
         window: Some(view),
         as_of: chrono::Utc::now().naive_utc(),
         trigger: "demo".into(),
+        public_url: public_url.to_string(),
     };
     engine::watch::evaluate(wh, &opts).await?;
     Ok(report)

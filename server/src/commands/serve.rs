@@ -50,6 +50,7 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
                 domain::demo::DEFAULT_SEED,
                 None,
                 &sink,
+                &config.public_url,
             )
             .await?;
             sink.finish();

@@ -77,6 +77,7 @@ pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode
             window,
             as_of: fixed_as_of.unwrap_or_else(|| chrono::Utc::now().naive_utc()),
             trigger: "cli".into(),
+            public_url: config.public_url.clone(),
         };
         let evaluation = match engine::watch::evaluate(wh.as_ref(), &opts).await {
             Ok(e) => e,

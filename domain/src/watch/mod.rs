@@ -13,6 +13,9 @@ use crate::pipeline::Pipeline;
 use crate::report::CellCounts;
 use crate::ProcessorId;
 
+mod alert;
+pub use alert::*;
+
 /// The entity names an evaluation keeps per cell (the full count is kept
 /// beside them): storage stays bounded however large a gap.
 pub const ENTITIES_KEPT: usize = 200;
