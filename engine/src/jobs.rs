@@ -47,6 +47,8 @@ pub struct JobRunner {
     panic_next: AtomicBool,
     /// Told when a job writes and when it ends (the views' read cache).
     changes: Option<Arc<dyn crate::cache::Changes>>,
+    /// Signalled when a job ends (the server's watcher evaluates then).
+    ended: Arc<tokio::sync::Notify>,
 }
 
 /// The cells a re-run request would run, with expected players: the dry run.
@@ -100,6 +102,7 @@ impl JobRunner {
             busy: AtomicBool::new(false),
             panic_next: AtomicBool::new(false),
             changes,
+            ended: Arc::new(tokio::sync::Notify::new()),
         });
         let worker = Arc::clone(&runner);
         tokio::spawn(async move {
@@ -167,7 +170,14 @@ impl JobRunner {
             self.live().remove(id);
         }
         self.settled();
+        self.ended.notify_one();
         self.busy.store(false, Ordering::SeqCst);
+    }
+
+    /// Signalled once per job that ends (signals coalesce while nobody
+    /// waits): what an evaluation after every job waits on.
+    pub fn job_ended(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.ended)
     }
 
     /// A job changed state: the job list and views are fresh from now on.
@@ -206,6 +216,7 @@ impl JobRunner {
             job.finished_at = Some(chrono::Utc::now().naive_utc());
             self.warehouse.update_job(&job).await?;
             self.settled();
+            self.ended.notify_one();
             return Ok(job);
         }
         let id = job.id.clone();

@@ -14,6 +14,7 @@ pub mod remote;
 pub mod report;
 pub mod serve;
 pub mod validate;
+pub mod watcher;
 
 use std::sync::Arc;
 

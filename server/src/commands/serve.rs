@@ -94,6 +94,11 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
         crate::AppState::with_view_cache(warehouse, limits, options, operator, Some(view_cache))
             .with_instance(std::sync::Arc::clone(&instance));
     let jobs = std::sync::Arc::clone(&state.server.jobs);
+    let watcher = crate::watcher::spawn(
+        std::sync::Arc::clone(&state.server.warehouse),
+        &jobs,
+        config.public_url.clone(),
+    );
     let app = crate::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -117,6 +122,9 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
     crate::serve::serve(listener, app, serve_limits, crate::serve::shutdown_signal()).await;
     // The running job stops after its in-flight write and stays resumable.
     jobs.shutdown(serve_limits.drain).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,80 @@
+//! `serve`'s evaluator (issue [M] 1): with a `[watch]` table it evaluates
+//! at start and after each job ends; without one it does not start.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warehouse::Warehouse;
+use warehouse_embedded::EmbeddedWarehouse;
+
+fn pipeline(watch: &str) -> domain::pipeline::Pipeline {
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba.toml"
+    ))
+    .unwrap();
+    domain::pipeline::Pipeline::parse(&format!("{shipped}\n{watch}")).unwrap()
+}
+
+async fn triggers(wh: &dyn Warehouse) -> Vec<String> {
+    let since = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let mut t: Vec<String> = wh
+        .evaluations_since(since, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.trigger)
+        .collect();
+    t.reverse();
+    t
+}
+
+/// Waits (bounded) until `wh` holds `n` evaluations.
+async fn until_evaluations(wh: &dyn Warehouse, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = triggers(wh).await;
+        if t.len() >= n || Instant::now() > deadline {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_evaluates_at_start_and_after_each_job() {
+    // A window wide enough for the demo's dates whatever today is.
+    let wh = Arc::new(
+        EmbeddedWarehouse::in_memory(Arc::new(pipeline(
+            "[watch]\nwindow_days = 366\nevery = \"1h\"\n",
+        )))
+        .unwrap(),
+    );
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    wh.load_upstream_rows(season.schedule, season.games)
+        .await
+        .unwrap();
+    let jobs = engine::jobs::JobRunner::start(wh.clone());
+    let watcher = server::watcher::spawn(wh.clone(), &jobs, "http://127.0.0.1:3000".into())
+        .expect("a [watch] table starts the evaluator");
+    assert_eq!(until_evaluations(wh.as_ref(), 1).await, ["schedule"]);
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: "PSZA".into(),
+        start: Some("2021-11-01".into()),
+        end: Some("2021-11-01".into()),
+        ..Default::default()
+    };
+    jobs.submit(&raw, engine::Limits::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(until_evaluations(wh.as_ref(), 2).await, ["schedule", "job"]);
+    watcher.abort();
+
+    // No [watch]: no evaluator.
+    let plain = Arc::new(EmbeddedWarehouse::in_memory(Arc::new(pipeline(""))).unwrap());
+    let jobs = engine::jobs::JobRunner::start(plain.clone());
+    assert!(server::watcher::spawn(plain, &jobs, String::new()).is_none());
+}
