@@ -134,8 +134,10 @@ async fn evaluate_holding(
         Some(p) => wh.evaluation_cells(&p.id).await?,
         None => Vec::new(),
     };
+    let mut summary = domain::watch::summarize(pipeline, &observed);
     let kept = compare(&previous_cells, observed, window, opts.as_of);
-    let summary = summary(pipeline, &kept);
+    domain::watch::note_open(pipeline, &mut summary, &kept);
+    let summary = serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into());
     let record = EvaluationRecord {
         id: format!("ev-{}", uuid_like()),
         trigger: opts.trigger.clone(),
@@ -196,35 +198,6 @@ async fn open_entities_by_cell(
         }
     }
     Ok(out)
-}
-
-/// Per processor, the open cells and entities by state (what /metrics
-/// reads, as JSON on the evaluation).
-fn summary(pipeline: &domain::pipeline::Pipeline, kept: &[WatchedCell]) -> String {
-    let mut per: BTreeMap<&str, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
-    for spec in &pipeline.processors {
-        per.insert(&spec.code, serde_json::Map::new());
-    }
-    for c in kept.iter().filter(|c| c.is_open()) {
-        let entry = per.entry(pipeline.code(c.processor)).or_default();
-        for (key, n) in [
-            ("open_cells", 1),
-            ("unaccounted", c.unaccounted),
-            ("investigate", c.investigate),
-            ("expected_failures", c.expected_failures),
-            ("records", c.records),
-            ("late_cells", i64::from(c.late)),
-        ] {
-            let v = entry.get(key).and_then(|v| v.as_i64()).unwrap_or(0) + n;
-            entry.insert(key.into(), v.into());
-        }
-        let since = c.open_since.and_utc().timestamp();
-        let oldest = entry.get("oldest_open_since").and_then(|v| v.as_i64());
-        if oldest.is_none_or(|o| since < o) {
-            entry.insert("oldest_open_since".into(), since.into());
-        }
-    }
-    serde_json::to_string(&per).unwrap_or_else(|_| "{}".into())
 }
 
 /// A short random id (evaluation ids, lease holders).

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod faultproxy;
+pub mod metrics;
 pub mod page_cache;
 pub mod progress;
 pub mod remote;
@@ -239,6 +240,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest_service("/pkg", assets(&state.leptos_options))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .route(remote::INSTANCE_PATH, get(instance_proof))
         .route("/legend", get(legend))
         .route("/report.csv", get(report_csv))
@@ -474,6 +476,21 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "error", "error": e.to_string() })),
         ),
+    }
+}
+
+/// `GET /metrics`: Prometheus' text format (`metrics`).
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match metrics::render(&state.server).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

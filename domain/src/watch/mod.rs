@@ -349,6 +349,64 @@ impl Deadline {
     }
 }
 
+/// What /metrics reads of an evaluation, per processor: its window's
+/// entities by state, its cells by status, its open and late cells and the
+/// start of its oldest open streak.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessorSummary {
+    pub expected: i64,
+    pub records: i64,
+    pub expected_failures: i64,
+    pub investigate: i64,
+    pub unaccounted: i64,
+    /// Cells by status code (`OK`, `UNTRACKED`, …).
+    pub cells: BTreeMap<String, i64>,
+    pub open_cells: i64,
+    pub late_cells: i64,
+    pub oldest_open_since: Option<NaiveDateTime>,
+}
+
+/// Per processor code.
+pub type Summary = BTreeMap<String, ProcessorSummary>;
+
+/// The summary of an evaluation's reconciled cells; [`note_open`] adds
+/// the open streaks once they are compared.
+pub fn summarize(pipeline: &Pipeline, observed: &[Observed]) -> Summary {
+    let mut out: Summary = pipeline
+        .processors
+        .iter()
+        .map(|p| (p.code.clone(), ProcessorSummary::default()))
+        .collect();
+    for o in observed {
+        let c = &o.cell;
+        let s = out
+            .entry(pipeline.code(c.processor).to_string())
+            .or_default();
+        s.expected += c.expected;
+        s.records += c.has_record;
+        s.expected_failures += c.has_failure - c.investigate;
+        s.investigate += c.investigate;
+        s.unaccounted += c.unaccounted;
+        *s.cells.entry(c.status().code().to_string()).or_default() += 1;
+        s.late_cells += i64::from(o.late);
+    }
+    out
+}
+
+/// Counts the open cells of `kept` and their oldest streak into `summary`.
+pub fn note_open(pipeline: &Pipeline, summary: &mut Summary, kept: &[WatchedCell]) {
+    let out = summary;
+    for c in kept.iter().filter(|c| c.is_open()) {
+        let s = out
+            .entry(pipeline.code(c.processor).to_string())
+            .or_default();
+        s.open_cells += 1;
+        if s.oldest_open_since.is_none_or(|o| c.open_since < o) {
+            s.oldest_open_since = Some(c.open_since);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
