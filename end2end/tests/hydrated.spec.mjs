@@ -34,3 +34,23 @@ test('range change through the inputs updates in place', async ({ page }) => {
 
   expect(errors).toEqual([]);
 });
+
+// Issue [M] 2, 4: the change feed from the demo's evaluation, each cell
+// linking to its drill-down; the alerts page says what was sent.
+test('the change feed lists what opened and each line opens its drill-down', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Changes' }).click();
+  await expect(page).toHaveURL(/\/changes$/);
+  const changes = page.getByRole('table', { name: 'Changes' });
+  await expect(changes.getByRole('row').nth(1)).toContainText('opened');
+  await expect(page.getByRole('heading', { name: /Still open at the latest evaluation \(\d+\)/ })).toBeVisible();
+  await changes.getByRole('link', { name: 'PDC 2021-11-10' }).click();
+  await expect(page).toHaveURL(/cell=PDC(%3A|:)2021-11-10/);
+  await expect(page.getByRole('region', { name: 'Cell detail' }).getByRole('heading', { level: 2 }))
+    .toContainText('PDC 2021-11-10');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Alerts' }).click();
+  await expect(page).toHaveURL(/\/alerts$/);
+  await expect(page.getByRole('heading', { name: 'Alerts' })).toBeVisible();
+  await expect(page.getByText('No alerts sent yet')).toBeVisible();
+});

@@ -92,3 +92,19 @@ test('two seasons are drawn by week without JavaScript, and a week links to its 
   expect(days.length - 1).toBeGreaterThan(0);
   await expect(grid.locator('td[data-cell]')).toHaveCount(days.length - 1);
 });
+
+// Issue [M] 2: the change feed is a plain page; a bad span is a 400 naming it.
+test('the change feed renders without JavaScript and refuses a bad span', async ({ page }) => {
+  let res = await page.goto('/changes?since=7d');
+  expect(res.status()).toBe(200);
+  const changes = page.getByRole('table', { name: 'Changes' });
+  await expect(changes.getByRole('link', { name: 'PDC 2021-11-10' })).toHaveAttribute(
+    'href', '/?start=2021-11-10&end=2021-11-10&cell=PDC:2021-11-10');
+  await expect(page.getByRole('navigation', { name: 'Since' }).getByRole('link')).toHaveCount(3);
+  res = await page.goto('/changes?since=forever');
+  expect(res.status()).toBe(400);
+  await expect(page.getByRole('alert')).toContainText('since: "forever"');
+  res = await page.goto('/alerts');
+  expect(res.status()).toBe(200);
+  await expect(page.getByRole('heading', { name: 'Alerts' })).toBeVisible();
+});

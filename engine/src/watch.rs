@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::reconcile::mask;
-use domain::watch::{compare, Newsworthy, Observed, WatchSettings, WatchedCell};
+use domain::watch::{
+    compare, ChangeFeed, FeedLine, Newsworthy, Observed, WatchSettings, WatchedCell,
+};
 use domain::{DateRange, ProcessorId};
 use warehouse::{EvaluationRecord, Warehouse};
 
@@ -212,38 +214,51 @@ fn uuid_like() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// What changed since a moment: the news of every evaluation since, newest
-/// first, and the cells still open at the latest one.
-#[derive(Debug, Clone)]
-pub struct Feed {
-    pub since: NaiveDateTime,
-    pub evaluations: usize,
-    /// (evaluation id, cell) for cells that opened, got worse or resolved.
-    pub news: Vec<(String, WatchedCell)>,
-    /// (evaluation id, cell) open at the latest evaluation.
-    pub still_open: Vec<(String, WatchedCell)>,
-}
-
 /// At most this many lines of news (the latest first).
 pub const FEED_LIMIT: usize = 1000;
 
-pub async fn changes(wh: &dyn Warehouse, since: NaiveDateTime) -> Result<Feed, EngineError> {
+pub async fn changes(wh: &dyn Warehouse, since: NaiveDateTime) -> Result<ChangeFeed, EngineError> {
     let evaluations = wh.evaluations_since(since, FEED_LIMIT).await?.len();
-    let news = wh.news_since(since, FEED_LIMIT).await?;
+    let news = wh
+        .news_since(since, FEED_LIMIT)
+        .await?
+        .into_iter()
+        .map(|(evaluation, cell)| FeedLine { evaluation, cell })
+        .collect();
     let still_open = match wh.latest_evaluation().await? {
         Some(latest) => wh
             .evaluation_cells(&latest.id)
             .await?
             .into_iter()
             .filter(WatchedCell::is_open)
-            .map(|c| (latest.id.clone(), c))
+            .map(|cell| FeedLine {
+                evaluation: latest.id.clone(),
+                cell,
+            })
             .collect(),
         None => Vec::new(),
     };
-    Ok(Feed {
+    Ok(ChangeFeed {
         since,
         evaluations,
         news,
         still_open,
     })
+}
+
+/// The change feed since `since` as typed (`24h` when not given).
+pub async fn changes_since(
+    wh: &dyn Warehouse,
+    since: Option<&str>,
+) -> Result<ChangeFeed, EngineError> {
+    let span = domain::watch::parse_since(since.filter(|s| !s.trim().is_empty()).unwrap_or("24h"))?;
+    changes(wh, chrono::Utc::now().naive_utc() - span).await
+}
+
+/// The newest alert deliveries.
+pub async fn deliveries(
+    wh: &dyn Warehouse,
+    limit: usize,
+) -> Result<Vec<domain::watch::DeliveryRecord>, EngineError> {
+    Ok(wh.deliveries(limit.min(1000)).await?)
 }

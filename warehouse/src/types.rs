@@ -183,33 +183,4 @@ impl PlayerFilter {
     }
 }
 
-/// One kept evaluation (issue [M]): when, over which dates, and what it
-/// found; `summary` is JSON per processor (open cells and entities by
-/// state, the oldest open streak) for /metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvaluationRecord {
-    pub id: String,
-    /// Who asked: `cli`, `schedule`, `job <id>`, `demo`.
-    pub trigger: String,
-    pub as_of: chrono::NaiveDateTime,
-    pub window_start: chrono::NaiveDate,
-    pub window_end: chrono::NaiveDate,
-    pub started_at: chrono::NaiveDateTime,
-    pub duration_ms: i64,
-    pub open_cells: i64,
-    pub summary: String,
-}
-
-/// One alert delivery: its channel, how many cells it named, and how it
-/// ended (an HTTP status, or the error when nothing answered).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryRecord {
-    pub id: String,
-    pub evaluation_id: String,
-    pub channel: String,
-    pub sent_at: chrono::NaiveDateTime,
-    pub cells: i64,
-    pub http_status: Option<i64>,
-    pub error: Option<String>,
-    pub attempts: i64,
-}
+pub use domain::watch::{DeliveryRecord, EvaluationRecord};

@@ -407,6 +407,81 @@ pub fn note_open(pipeline: &Pipeline, summary: &mut Summary, kept: &[WatchedCell
     }
 }
 
+/// One kept evaluation (issue [M]): when, over which dates, and what it
+/// found; `summary` is JSON per processor (open cells and entities by
+/// state, the oldest open streak) for /metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationRecord {
+    pub id: String,
+    /// Who asked: `cli`, `schedule`, `job <id>`, `demo`.
+    pub trigger: String,
+    pub as_of: NaiveDateTime,
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub started_at: NaiveDateTime,
+    pub duration_ms: i64,
+    pub open_cells: i64,
+    pub summary: String,
+}
+
+/// One alert delivery: its channel, how many cells it named, and how it
+/// ended (an HTTP status, or the error when nothing answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub evaluation_id: String,
+    pub channel: String,
+    pub sent_at: NaiveDateTime,
+    pub cells: i64,
+    pub http_status: Option<i64>,
+    pub error: Option<String>,
+    pub attempts: i64,
+}
+
+/// What changed since a moment: the news of every evaluation since, newest
+/// first, and the cells still open at the latest one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeFeed {
+    pub since: NaiveDateTime,
+    pub evaluations: usize,
+    /// Cells that opened, got worse or resolved.
+    pub news: Vec<FeedLine>,
+    /// Cells open at the latest evaluation.
+    pub still_open: Vec<FeedLine>,
+}
+
+/// A cell as an evaluation kept it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedLine {
+    pub evaluation: String,
+    pub cell: WatchedCell,
+}
+
+/// `since` as typed (`30m`, `24h`, `7d`; up to ten years).
+pub fn parse_since(raw: &str) -> Result<chrono::Duration, crate::DomainError> {
+    let bad = || crate::DomainError::BadParameter {
+        name: "since",
+        message: format!(
+            "{:?}: a duration such as 30m, 24h or 7d",
+            raw.chars().take(40).collect::<String>()
+        ),
+    };
+    let raw = raw.trim();
+    let unit = raw.chars().last().ok_or_else(bad)?;
+    let n: i64 = raw[..raw.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
+    let minutes = match unit {
+        'm' => Some(n),
+        'h' => n.checked_mul(60),
+        'd' => n.checked_mul(1440),
+        _ => None,
+    }
+    .filter(|m| (1..=3650 * 1440).contains(m))
+    .ok_or_else(bad)?;
+    Ok(chrono::Duration::minutes(minutes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

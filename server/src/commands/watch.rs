@@ -129,30 +129,7 @@ pub(crate) fn parse_as_of(raw: &str) -> std::result::Result<NaiveDateTime, Domai
     })
 }
 
-/// `--since`: `30m`, `24h`, `7d` (up to ten years).
-pub(crate) fn parse_since(raw: &str) -> std::result::Result<chrono::Duration, DomainError> {
-    let bad = || DomainError::BadParameter {
-        name: "since",
-        message: format!(
-            "{:?}: a duration such as 30m, 24h or 7d",
-            raw.chars().take(40).collect::<String>()
-        ),
-    };
-    let raw = raw.trim();
-    let unit = raw.chars().last().ok_or_else(bad)?;
-    let n: i64 = raw[..raw.len() - unit.len_utf8()]
-        .parse()
-        .map_err(|_| bad())?;
-    let minutes = match unit {
-        'm' => Some(n),
-        'h' => n.checked_mul(60),
-        'd' => n.checked_mul(1440),
-        _ => None,
-    }
-    .filter(|m| (1..=3650 * 1440).contains(m))
-    .ok_or_else(bad)?;
-    Ok(chrono::Duration::minutes(minutes))
-}
+pub(crate) use domain::watch::parse_since;
 
 #[derive(Serialize)]
 struct CellLine<'a> {
@@ -317,12 +294,12 @@ pub(crate) async fn run_changes(config: &Config, cmd: ChangesCmd) -> Result<Exit
                 news: feed
                     .news
                     .iter()
-                    .map(|(id, c)| line(&pipeline, id, c))
+                    .map(|l| line(&pipeline, &l.evaluation, &l.cell))
                     .collect(),
                 still_open: feed
                     .still_open
                     .iter()
-                    .map(|(id, c)| line(&pipeline, id, c))
+                    .map(|l| line(&pipeline, &l.evaluation, &l.cell))
                     .collect(),
             };
             println!(
@@ -336,19 +313,20 @@ pub(crate) async fn run_changes(config: &Config, cmd: ChangesCmd) -> Result<Exit
                 feed.since.format("%Y-%m-%d %H:%M"),
                 feed.evaluations
             );
-            let news: Vec<(&str, &WatchedCell)> =
-                feed.news.iter().map(|(id, c)| (id.as_str(), c)).collect();
+            let news: Vec<(&str, &WatchedCell)> = feed
+                .news
+                .iter()
+                .map(|l| (l.evaluation.as_str(), &l.cell))
+                .collect();
             if news.is_empty() {
                 println!("nothing opened, got worse or resolved");
             } else {
                 print!("{}", table(&pipeline, &news));
             }
-            let open: Vec<(&str, &WatchedCell)> = feed
-                .still_open
-                .iter()
-                .map(|(id, c)| (id.as_str(), c))
-                .collect();
-            println!("{} cells still open at the latest evaluation", open.len());
+            println!(
+                "{} cells still open at the latest evaluation",
+                feed.still_open.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
