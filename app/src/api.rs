@@ -232,21 +232,6 @@ pub async fn start_rerun(form: RerunForm) -> Result<String, AppError> {
     Ok(job.id)
 }
 
-/// What opened, got worse or resolved across evaluations since `since`
-/// (`30m`, `24h`, `7d`; 24 hours when not given), and what is still open.
-#[server(output = crate::wire::Answer)]
-pub async fn change_feed(since: Option<String>) -> Result<domain::watch::ChangeFeed, AppError> {
-    let state = state()?;
-    Ok(engine::watch::changes_since(state.views.as_ref(), since.as_deref()).await?)
-}
-
-/// The newest alert deliveries, with how each ended.
-#[server(output = crate::wire::Answer)]
-pub async fn alert_deliveries() -> Result<Vec<domain::watch::DeliveryRecord>, AppError> {
-    let state = state()?;
-    Ok(engine::watch::deliveries(state.views.as_ref(), 100).await?)
-}
-
 /// The newest jobs.
 #[server(output = crate::wire::Answer)]
 pub async fn jobs_list() -> Result<Vec<domain::report::JobView>, AppError> {

@@ -180,8 +180,10 @@ pub fn App() -> impl IntoView {
                 <nav class="rc-nav" aria-label="Main">
                     <a href="/">"Coverage"</a>
                     <a href="/jobs">"Jobs"</a>
-                    <a href="/changes">"Changes"</a>
-                    <a href="/alerts">"Alerts"</a>
+                    // Plain server pages (server/src/feed_pages.rs): the
+                    // bundle carries none of their code.
+                    <a href="/changes" rel="external">"Changes"</a>
+                    <a href="/alerts" rel="external">"Alerts"</a>
                 </nav>
             </header>
             <main class="rc-main">
@@ -191,8 +193,6 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::CoveragePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("rerun") view=pages::RerunPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("jobs") view=pages::JobsPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("changes") view=pages::ChangesPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("alerts") view=pages::AlertsPage ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("jobs"), ParamSegment("id"))
                         view=pages::JobPage

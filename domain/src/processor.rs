@@ -86,8 +86,9 @@ pub struct ProcessorSpec {
     /// A command processor's own columns, after the date and entity columns.
     #[serde(skip)]
     pub columns: Vec<ColumnSpec>,
-    /// When its cells are due (`expected_by`, `lag_days`); `None`: never late.
-    #[serde(default)]
+    /// When its cells are due (`expected_by`, `lag_days`); `None`: never
+    /// late. Server-side only (a time of day would cost the page a parser).
+    #[serde(skip)]
     pub deadline: Option<crate::watch::Deadline>,
 }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod faultproxy;
+pub mod feed_pages;
 pub mod metrics;
 pub mod page_cache;
 pub mod progress;
@@ -243,6 +244,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route(remote::INSTANCE_PATH, get(instance_proof))
         .route("/legend", get(legend))
+        .route("/changes", get(feed_pages::changes))
+        .route("/alerts", get(feed_pages::alerts))
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
         .route("/report.svg", get(report_svg))

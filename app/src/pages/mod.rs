@@ -1,12 +1,10 @@
 //! Pages: one per route. Reusable pieces live in `components`.
 
-mod changes;
 mod coverage;
 mod jobs;
 mod player;
 mod rerun;
 
-pub use changes::{AlertsPage, ChangesPage};
 pub use coverage::CoveragePage;
 pub use jobs::{JobPage, JobsPage};
 pub use player::PlayerPage;

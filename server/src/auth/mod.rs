@@ -320,7 +320,7 @@ pub const SERVER_FN_PREFIX: &str = "/api/";
 /// call them for anyone who may view it. Anything else under
 /// [`SERVER_FN_PREFIX`] — start, cancel, resume, and any function added
 /// without being listed here — is a mutation.
-const READ_ONLY: [&str; 12] = [
+const READ_ONLY: [&str; 10] = [
     app::api::PreviewBackfill::PATH,
     app::api::CoverageOverview::PATH,
     app::api::CoverageGrid::PATH,
@@ -331,8 +331,6 @@ const READ_ONLY: [&str; 12] = [
     app::api::JobsList::PATH,
     app::api::JobStatus::PATH,
     app::api::OperatorAccess::PATH,
-    app::api::ChangeFeed::PATH,
-    app::api::AlertDeliveries::PATH,
 ];
 
 /// Refuses by default: a server-function path is a mutation unless it is
