@@ -66,7 +66,9 @@ pub async fn heatmap(
     limits: Limits,
     request: &ReconcileRequest,
 ) -> Result<domain::report::DrawnGrid, EngineError> {
-    Ok(reconcile(wh, limits, request).await?.into())
+    let rec = reconcile(wh, limits, request).await?;
+    let late = crate::watch::late_cells(wh.pipeline(), &rec.cells, chrono::Utc::now().naive_utc());
+    Ok(domain::report::DrawnGrid::from(rec).with_late(late))
 }
 
 /// `PDC:2021-11-10` → the cell.

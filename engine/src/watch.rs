@@ -262,3 +262,33 @@ pub async fn deliveries(
 ) -> Result<Vec<domain::watch::DeliveryRecord>, EngineError> {
     Ok(wh.deliveries(limit.min(1000)).await?)
 }
+
+/// The cells past their deadline at `now` (UTC) and not complete (none
+/// when the watch's time zone cannot be read: logged, the grid still draws).
+pub fn late_cells(
+    pipeline: &domain::pipeline::Pipeline,
+    cells: &[domain::report::CellCounts],
+    now: NaiveDateTime,
+) -> Vec<(ProcessorId, NaiveDate)> {
+    if pipeline.processors.iter().all(|p| p.deadline.is_none()) {
+        return Vec::new();
+    }
+    let settings = pipeline.watch.clone().unwrap_or_default();
+    let local = match crate::zone::Zone::named(&settings.timezone) {
+        Ok(zone) => zone.local(now),
+        Err(e) => {
+            tracing::warn!(error = %e, "deadlines not checked");
+            return Vec::new();
+        }
+    };
+    cells
+        .iter()
+        .filter(|c| {
+            pipeline
+                .spec(c.processor)
+                .deadline
+                .is_some_and(|d| d.is_late(c, local))
+        })
+        .map(|c| (c.processor, c.date))
+        .collect()
+}

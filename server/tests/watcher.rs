@@ -78,3 +78,61 @@ async fn the_server_evaluates_at_start_and_after_each_job() {
     let jobs = engine::jobs::JobRunner::start(plain.clone());
     assert!(server::watcher::spawn(plain, &jobs, String::new()).is_none());
 }
+
+/// Issue [M] 3: a cell past its deadline and not complete is marked late
+/// on the heatmap (a processor without a deadline never is).
+#[tokio::test(flavor = "multi_thread")]
+async fn late_cells_are_marked_on_the_heatmap() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba.toml"
+    ))
+    .unwrap();
+    let with_deadline = shipped.replacen(
+        "min_games = 3\n",
+        "min_games = 3\nexpected_by = \"09:00\"\n",
+        1,
+    );
+    let pipeline = domain::pipeline::Pipeline::parse(&with_deadline).unwrap();
+    let wh = Arc::new(EmbeddedWarehouse::in_memory(Arc::new(pipeline)).unwrap());
+    engine::demo::load_demo(wh.as_ref(), domain::demo::DEFAULT_SEED, &())
+        .await
+        .unwrap();
+    let options = server::leptos_options("target/site", "127.0.0.1:3000".parse().unwrap());
+    let app = server::router(server::AppState::new(
+        wh,
+        engine::Limits::default(),
+        options,
+    ));
+    let res = app
+        .oneshot(
+            Request::builder()
+                .uri("/?start=2021-11-10&end=2021-11-10")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let cell = |code: &str| {
+        let at = body
+            .find(&format!("data-cell=\"{code}:2021-11-10\""))
+            .unwrap_or_else(|| panic!("{code} cell drawn"));
+        body[at..at + body[at..].find("</td>").unwrap()].to_string()
+    };
+    // PDC has gaps in the demo's November and a deadline long past.
+    assert!(
+        cell("PDC").contains("late: past its deadline"),
+        "{}",
+        cell("PDC")
+    );
+    assert!(cell("PDC").contains('⏰'));
+    // PCF has gaps too, but no deadline.
+    assert!(!cell("PCF").contains("late"), "{}", cell("PCF"));
+}

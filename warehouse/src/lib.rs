@@ -267,7 +267,7 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         keep_since: NaiveDateTime,
     ) -> Result<()>;
 
-    /// The latest evaluation (by `as_of`), if any.
+    /// The evaluation run last, if any.
     async fn latest_evaluation(&self) -> Result<Option<EvaluationRecord>> {
         reads::latest_evaluation(self).await
     }
@@ -277,7 +277,7 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::evaluation_cells(self, id).await
     }
 
-    /// Evaluations at or after `since`, newest first, at most `limit`.
+    /// Evaluations run at or after `since`, newest first, at most `limit`.
     async fn evaluations_since(
         &self,
         since: NaiveDateTime,
@@ -286,8 +286,8 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::evaluations_since(self, since, limit).await
     }
 
-    /// Cells that opened, got worse or resolved in evaluations at or after
-    /// `since`, each with its evaluation's id; newest first, at most `limit`.
+    /// Cells that opened, got worse or resolved in evaluations run at or
+    /// after `since`, each with its evaluation's id; newest first, at most `limit`.
     async fn news_since(
         &self,
         since: NaiveDateTime,

@@ -36,7 +36,10 @@ pub fn Heatmap(grid: DrawnGrid, view: ViewQuery, picker: CellPicker) -> impl Int
     // Type-erased: the two grids' nested view types overflow the release
     // build's query depth when combined.
     let body = match period {
-        Period::Day => view! { <DayColumns rec=grid.days() view picker narrow/> }.into_any(),
+        Period::Day => {
+            let late = grid.late().iter().copied().collect();
+            view! { <DayColumns rec=grid.days() late view picker narrow/> }.into_any()
+        }
         _ => view! { <PeriodColumns grid view period/> }.into_any(),
     };
     view! {
@@ -79,6 +82,8 @@ fn group_header(groups: Vec<(String, usize)>) -> impl IntoView {
 #[component]
 fn DayColumns(
     rec: Reconciliation,
+    /// The cells past their deadline and not complete.
+    late: std::collections::HashSet<(ProcessorId, NaiveDate)>,
     view: ViewQuery,
     picker: CellPicker,
     narrow: bool,
@@ -175,8 +180,8 @@ fn DayColumns(
                             coverage: c.coverage(),
                             data: ("data-cell", &key),
                             href: &view.with_cell(Some(key.clone())).href(),
-                            label: &tooltip(c),
-                            mark: &marks(c),
+                            label: &late_label(tooltip(c), late.contains(&(p, d))),
+                            mark: &late_mark(marks(c), late.contains(&(p, d))),
                         },
                     );
                 }
@@ -305,4 +310,22 @@ fn write_period_cell(out: &mut String, cc: &ColumnCell, period: Period, view: &V
             mark: &marks(worst),
         },
     );
+}
+
+/// A late cell (past its deadline, not complete) says so in its tooltip.
+fn late_label(label: String, late: bool) -> String {
+    if late {
+        label + "; late: past its deadline"
+    } else {
+        label
+    }
+}
+
+/// …and carries the clock mark.
+fn late_mark(mark: String, late: bool) -> String {
+    if late {
+        mark + "⏰"
+    } else {
+        mark
+    }
 }

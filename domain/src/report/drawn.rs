@@ -27,6 +27,9 @@ pub struct DrawnGrid {
     /// Per processor, in order: the range's sums and how many cells have
     /// gaps (the summary table, the headline and the re-run bar).
     rows: Vec<DrawnRow>,
+    /// Day cells past their completeness deadline and not complete (issue
+    /// [M] 3; the server decides, from the pipeline's `expected_by`).
+    late: Vec<(ProcessorId, NaiveDate)>,
 }
 
 /// processor, date, expected, has_record, has_failure, date_level,
@@ -194,11 +197,22 @@ impl From<Reconciliation> for DrawnGrid {
             cells,
             columns,
             rows,
+            late: Vec::new(),
         }
     }
 }
 
 impl DrawnGrid {
+    /// The grid with `late` day cells marked.
+    pub fn with_late(self, late: Vec<(ProcessorId, NaiveDate)>) -> Self {
+        Self { late, ..self }
+    }
+
+    /// The day cells past their deadline and not complete.
+    pub fn late(&self) -> &[(ProcessorId, NaiveDate)] {
+        &self.late
+    }
+
     /// Day columns: the cells, every number and status back (categories
     /// empty, no last run). Empty for week or month columns.
     pub fn days(&self) -> Reconciliation {

@@ -145,3 +145,67 @@ fn watch_and_changes_refuse_bad_input_and_say_when_the_warehouse_is_unreachable(
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+/// Issue [M] 3: a deadline is local time in `[watch] timezone`, on the day
+/// after the date; with a fixed `--as-of` a cell turns late exactly then.
+#[test]
+fn deadlines_follow_the_watch_time_zone_with_a_fixed_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba.toml"
+    ))
+    .unwrap();
+    let file = dir.path().join("nba-deadlines.toml");
+    std::fs::write(
+        &file,
+        shipped.replacen(
+            "min_games = 3\n",
+            "min_games = 3\nexpected_by = \"09:00\"\n",
+            1,
+        ) + "\n[watch]\ntimezone = \"America/New_York\"\n",
+    )
+    .unwrap();
+    let db = dir.path().join("demo.duckdb");
+    let pipeline = file.to_str().unwrap();
+    let out = rollcall(&db, &["--pipeline", pipeline, "demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pdc_late = |as_of: &str| -> (bool, String) {
+        let out = rollcall(
+            &db,
+            &[
+                "--pipeline",
+                pipeline,
+                "watch",
+                "--once",
+                "--start-date",
+                "2021-11-10",
+                "--end-date",
+                "2021-11-10",
+                "--as-of",
+                as_of,
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let pdc = json["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["processor"] == "PDC")
+            .cloned()
+            .unwrap();
+        (
+            pdc["late"].as_bool().unwrap(),
+            pdc["change"].as_str().unwrap().to_string(),
+        )
+    };
+    // Due 2021-11-11 09:00 in New York: 14:00 UTC (EST).
+    assert_eq!(pdc_late("2021-11-11T13:59:00Z").0, false);
+    assert_eq!(
+        pdc_late("2021-11-11T14:00:00Z"),
+        (true, "worse".to_string())
+    );
+}

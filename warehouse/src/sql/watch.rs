@@ -58,26 +58,27 @@ fn evaluation_select(d: &Dialect) -> String {
         .replace("{started}", &d.micros("started_at"))
 }
 
-/// The latest evaluation (by its `as_of`, then when it ran).
+/// The evaluation run last (whatever clock `--as-of` gave it): what the
+/// next one is compared with.
 pub fn latest_evaluation(d: &Dialect) -> Query {
     Builder::new(d).finish(format!(
-        "SELECT {cols} FROM {t} ORDER BY as_of DESC, started_at DESC LIMIT 1",
+        "SELECT {cols} FROM {t} ORDER BY started_at DESC, id DESC LIMIT 1",
         cols = evaluation_select(d),
         t = d.table(EVALUATIONS),
     ))
 }
 
-/// Evaluations whose `as_of` is at or after `since`, newest first.
+/// Evaluations run at or after `since`, newest first.
 pub fn evaluations_since(d: &Dialect, since: NaiveDateTime, limit: usize) -> Query {
     let mut b = Builder::new(d);
     let since = b.int("since", since.and_utc().timestamp_micros());
     let limit = b.int("limit", limit as i64);
     b.finish(format!(
-        "SELECT {cols} FROM {t} WHERE {as_of} >= {since}
-         ORDER BY as_of DESC, started_at DESC LIMIT {limit}",
+        "SELECT {cols} FROM {t} WHERE {started} >= {since}
+         ORDER BY started_at DESC, id DESC LIMIT {limit}",
         cols = evaluation_select(d),
         t = d.table(EVALUATIONS),
-        as_of = d.micros("as_of"),
+        started = d.micros("started_at"),
     ))
 }
 
@@ -120,20 +121,20 @@ pub fn evaluation_cells(d: &Dialect, id: &str) -> Query {
 }
 
 /// The news (cells that opened, got worse or resolved) of the evaluations
-/// at or after `since`, newest evaluation first, at most `limit`.
+/// run at or after `since`, newest evaluation first, at most `limit`.
 pub fn news_since(d: &Dialect, since: NaiveDateTime, limit: usize) -> Query {
     let mut b = Builder::new(d);
     let since = b.int("since", since.and_utc().timestamp_micros());
     let limit = b.int("limit", limit as i64);
     b.finish(format!(
         "SELECT {cols} FROM {cells} AS c JOIN {evals} AS e ON e.id = c.evaluation_id
-         WHERE {as_of} >= {since} AND c.change IN ('opened', 'worse', 'resolved')
-         ORDER BY e.as_of DESC, e.started_at DESC, c.processor_code, c.cell_date
+         WHERE {started} >= {since} AND c.change IN ('opened', 'worse', 'resolved')
+         ORDER BY e.started_at DESC, e.id DESC, c.processor_code, c.cell_date
          LIMIT {limit}",
         cols = cell_select(d),
         cells = d.table(EVALUATION_CELLS),
         evals = d.table(EVALUATIONS),
-        as_of = d.micros("e.as_of"),
+        started = d.micros("e.started_at"),
     ))
 }
 
