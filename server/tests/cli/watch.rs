@@ -203,7 +203,10 @@ fn deadlines_follow_the_watch_time_zone_with_a_fixed_as_of() {
         )
     };
     // Due 2021-11-11 09:00 in New York: 14:00 UTC (EST).
-    assert_eq!(pdc_late("2021-11-11T13:59:00Z").0, false);
+    assert!(
+        !pdc_late("2021-11-11T13:59:00Z").0,
+        "not late a minute before"
+    );
     assert_eq!(
         pdc_late("2021-11-11T14:00:00Z"),
         (true, "worse".to_string())
