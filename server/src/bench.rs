@@ -18,8 +18,10 @@ use warehouse_embedded::EmbeddedWarehouse;
 use crate::error::{Result, ServerError};
 
 mod load;
+mod watch;
 
 pub use load::{load_bench, LoadOptions};
+pub use watch::watch_bench;
 
 pub struct Row {
     pub what: String,
@@ -223,7 +225,7 @@ pub async fn bigquery_bench(
 
 /// Runs per side of a reconciliation pair; the median is reported (the
 /// machine is shared and noisy, so more runs than seem necessary).
-const RECONCILE_RUNS: usize = 15;
+pub(crate) const RECONCILE_RUNS: usize = 15;
 
 async fn measure_pair(
     wh: &EmbeddedWarehouse,

@@ -41,6 +41,8 @@ pub enum BenchWhat {
     Bigquery,
     /// Viewers (`--viewers`, 100) polling the dashboard during a season backfill (loopback only).
     Load,
+    /// An evaluation beside a plain reconciliation (14 days, a season), and a /metrics scrape.
+    Watch,
     /// Not a measurement: fills the --db store for the heatmap's scale
     /// measurement (five seasons, every processor of --pipeline).
     ScaleData,
@@ -61,6 +63,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
             };
             bench::load_bench(&cmd.output, options).await?
         }
+        BenchWhat::Watch => bench::render_ms(&bench::watch_bench(&cmd.output).await?),
         BenchWhat::ScaleData => {
             println!(
                 "{}",

@@ -23,18 +23,20 @@ pub struct OpenEntityRow {
     pub investigate: i64,
 }
 
-/// The expected entities of the range missing a record of at least one of
-/// `processors`, from the reconciliation's own per-entity marks (one
-/// statement, whatever the number of cells).
+/// The expected entities of the range open for at least one of
+/// `processors` (no record, and no failure or one to investigate), from the
+/// reconciliation's own per-entity marks (one statement, whatever the
+/// number of cells).
 pub fn open_entities(d: &Dialect, range: DateRange, processors: &[ProcessorId]) -> Query {
     let mut b = Builder::new(d);
     let marks = per_entity_marks(&mut b, range);
     let all: i64 = processors.iter().map(|p| mask::processor_bit(*p)).sum();
+    // Open for a processor: no record, and no failure or one to
+    // investigate. Entities with only expected failures stay in the store.
     let sql = format!(
         "{marks}
          SELECT d, p, r, f, i FROM per_player
-         WHERE e = 1 AND (r & {all}) <> {all}
-         ORDER BY d, p"
+         WHERE e = 1 AND ((~r) & ((~f) | i) & {all}) <> 0"
     );
     b.finish(sql)
 }
