@@ -110,6 +110,10 @@ pub struct RerunForm {
     pub mode: Option<String>,
     /// `yes` (default) or `no`: add the downstream processors.
     pub downstream: Option<String>,
+    /// `investigate,unaccounted`: stop after the in-flight write when a
+    /// written cell has either (none by default).
+    #[serde(default)]
+    pub stop_on: Option<String>,
 }
 
 impl RerunForm {
@@ -124,6 +128,9 @@ impl RerunForm {
             end: nonempty("end"),
             mode: nonempty("mode"),
             downstream: nonempty("downstream"),
+            // Checkboxes: the name repeats.
+            stop_on: Some(q.get_all("stop_on").unwrap_or_default().join(","))
+                .filter(|s| !s.is_empty()),
         }
     }
 
@@ -136,6 +143,7 @@ impl RerunForm {
             ("end", self.end.as_ref()),
             ("mode", self.mode.as_ref()),
             ("downstream", self.downstream.as_ref()),
+            ("stop_on", self.stop_on.as_ref()),
         ];
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
@@ -173,6 +181,7 @@ impl RerunForm {
             dates,
             only_gaps: self.only_gaps()?,
             legacy: false,
+            stop_on: self.stop_on.clone(),
         })
     }
 }
@@ -188,6 +197,7 @@ fn raw_of(c: domain::report::RerunChoices) -> engine::backfill::RawBackfillReque
         dates,
         only_gaps: c.only_gaps,
         legacy: false,
+        stop_on: c.stop_on,
     }
 }
 

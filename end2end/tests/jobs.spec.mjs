@@ -96,3 +96,21 @@ test('re-running the not-OK PDC/PCF/MLFS cells closes every gap', async ({ page,
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
   await expect(page.getByRole('table', { name: 'Jobs' }).getByRole('row').nth(1)).toContainText('succeeded');
 });
+
+// Issue [M] 5: the re-run page's stop rules travel with the request to the
+// job (a tracked PSZA run leaves nobody unaccounted, so it runs to the end).
+test('stop rules chosen on the re-run page are the job\'s', async ({ page }) => {
+  test.setTimeout(90_000);
+  await page.goto('/rerun?p=PSZA&start=2021-11-20&end=2021-11-21&mode=all&downstream=no');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const rules = page.getByRole('group', { name: 'Stop when a written cell has' });
+  await rules.getByLabel('Unaccounted entities').check();
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page).toHaveURL(/stop_on=unaccounted/);
+  await page.getByRole('button', { name: 'Start re-run' }).click();
+  await expect(page).toHaveURL(/\/jobs\/job-/);
+  await expect(page.getByTestId('job-state')).toHaveText('succeeded', { timeout: 60_000 });
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
+  await expect(page.getByRole('table', { name: 'Jobs' }).getByRole('row').nth(1))
+    .toContainText('stop on unaccounted');
+});

@@ -115,6 +115,7 @@ pub async fn load_universe_demo(
             dates: DateSpec::Range { start, end },
             only_gaps: false,
             legacy: false,
+            stop_on: Default::default(),
         };
         let options = RunOptions {
             requested_by: "demo".into(),
@@ -203,6 +204,7 @@ pub async fn load_demo_days(
             dates: DateSpec::Range { start, end },
             only_gaps: false,
             legacy,
+            stop_on: Default::default(),
         };
         let options = RunOptions {
             requested_by: "demo".into(),

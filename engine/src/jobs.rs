@@ -477,5 +477,10 @@ fn summarize(pipeline: &domain::pipeline::Pipeline, request_json: &str) -> Strin
     } else {
         "all cells"
     };
-    format!("{} · {dates} · {mode}", processors.join(", "))
+    let stop = if r.stop_on.is_set() {
+        format!(" · stop on {}", r.stop_on.words().replace(',', ", "))
+    } else {
+        String::new()
+    };
+    format!("{} · {dates} · {mode}{stop}", processors.join(", "))
 }

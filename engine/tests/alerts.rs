@@ -115,6 +115,7 @@ async fn run_psza(wh: &dyn Warehouse, start: &str, end: &str) {
         },
         only_gaps: false,
         legacy: false,
+        stop_on: Default::default(),
     };
     let options = RunOptions {
         resume: false,

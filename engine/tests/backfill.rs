@@ -34,6 +34,7 @@ fn request(processors: &[P], start: &str, end: &str) -> BackfillRequest {
         },
         only_gaps: false,
         legacy: false,
+        stop_on: Default::default(),
     }
 }
 
@@ -530,4 +531,56 @@ async fn run_rows_carry_their_duration() {
             runs[0].duration_ms
         );
     }
+}
+
+/// Issue [M] 5: `--stop-on unaccounted` stops a legacy backfill (records
+/// only: anyone without one is unaccounted) after the first write that
+/// trips it — stopped, the cells named, the rest pending and resumable —
+/// while a rule the cells do not trip lets the job run to the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_rules_stop_after_the_write_that_trips_them() {
+    let wh = season_store().await;
+    let pdc = domain::pipeline::nba().processor("PDC").unwrap();
+    let season = (
+        domain::demo::season_start().to_string(),
+        domain::demo::season_end().to_string(),
+    );
+    let mut req = request(&[pdc], &season.0, &season.1);
+    req.legacy = true;
+    req.stop_on = domain::watch::StopOn::parse("unaccounted").unwrap();
+    let summary = run(&wh, &req).await;
+    assert_eq!(summary.state, JobState::Stopped, "{summary:?}");
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("stopped by --stop-on unaccounted: PDC 2021-10-19 ("),
+        "{error}"
+    );
+    assert!(
+        summary.progress.cells_done < summary.progress.cells_total,
+        "stopped before the end: {:?}",
+        summary.progress
+    );
+    assert!(JobState::Stopped.is_resumable());
+    let job = wh.job(&summary.job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Stopped);
+    assert_eq!(job.error.as_deref(), Some(error.as_str()));
+
+    // Tracked failures on the first days: nobody is unaccounted, and a rule
+    // on unaccounted entities does not stop the job.
+    let mut tracked = request(&[pdc], "2021-10-19", "2021-10-21");
+    tracked.stop_on = domain::watch::StopOn::parse("unaccounted").unwrap();
+    let summary = run(&wh, &tracked).await;
+    assert_eq!(summary.state, JobState::Succeeded, "{summary:?}");
+    // A bad rule is refused by name.
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: "PDC".into(),
+        start: Some("2021-10-19".into()),
+        end: Some("2021-10-21".into()),
+        stop_on: Some("unaccounted,everything".into()),
+        ..Default::default()
+    };
+    let e = BackfillRequest::parse(&domain::pipeline::nba(), &raw, engine::Limits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("stop-on: \"everything\""), "{e}");
 }

@@ -76,6 +76,7 @@ async fn views_are_cached_until_a_write_or_their_age() {
         },
         only_gaps: false,
         legacy: false,
+        stop_on: Default::default(),
     };
     let options = RunOptions {
         resume: false,

@@ -182,6 +182,7 @@ pub async fn bigquery_bench(
             },
             only_gaps: false,
             legacy: false,
+            stop_on: Default::default(),
         };
         let options = RunOptions {
             resume: false,
@@ -377,6 +378,7 @@ async fn full_season_backfill(wh: &EmbeddedWarehouse) -> Result<JobSummary> {
         },
         only_gaps: false,
         legacy: false,
+        stop_on: Default::default(),
     };
     let options = RunOptions {
         resume: false,

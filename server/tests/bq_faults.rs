@@ -92,6 +92,7 @@ fn request() -> BackfillRequest {
         },
         only_gaps: false,
         legacy: false,
+        stop_on: Default::default(),
     }
 }
 

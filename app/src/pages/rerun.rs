@@ -92,6 +92,7 @@ pub fn RerunPage() -> impl IntoView {
                                     <input type="hidden" name="form[end]" value=f.end.clone().unwrap_or_default()/>
                                     <input type="hidden" name="form[mode]" value=f.mode.clone().unwrap_or_default()/>
                                     <input type="hidden" name="form[downstream]" value=f.downstream.clone().unwrap_or_default()/>
+                                    <input type="hidden" name="form[stop_on]" value=f.stop_on.clone().unwrap_or_default()/>
                                     <button type="submit" disabled=n == 0>"Start re-run"</button>
                                 </PostForm>
                                 <table class="rc-table" aria-label="Cells per processor">
@@ -134,6 +135,7 @@ fn RerunFields(form: RerunForm) -> impl IntoView {
     // it); the radios show the defaults meanwhile.
     let gaps = form.only_gaps().unwrap_or(true);
     let downstream = form.with_downstream().unwrap_or(true);
+    let stop_on = form.stop_on.clone().unwrap_or_default();
     view! {
         <Form method="GET" action="/rerun">
             <fieldset class="rc-range">
@@ -177,6 +179,16 @@ fn RerunFields(form: RerunForm) -> impl IntoView {
                     <label class="rc-check">
                         <input type="radio" name="downstream" value="no" checked=!downstream/>
                         "Only these processors"
+                    </label>
+                </span>
+                <span class="rc-procs" role="group" aria-label="Stop when a written cell has">
+                    <label class="rc-check">
+                        <input type="checkbox" name="stop_on" value="investigate" checked=stop_on.contains("investigate")/>
+                        "Entities to investigate"
+                    </label>
+                    <label class="rc-check">
+                        <input type="checkbox" name="stop_on" value="unaccounted" checked=stop_on.contains("unaccounted")/>
+                        "Unaccounted entities"
                     </label>
                 </span>
                 <button type="submit">"Preview"</button>

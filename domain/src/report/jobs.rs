@@ -18,6 +18,8 @@ pub enum JobState {
     Failed,
     Cancelled,
     Interrupted,
+    /// Stopped by its stop rules (`--stop-on`): the reason is the job's error.
+    Stopped,
 }
 
 impl JobState {
@@ -29,6 +31,7 @@ impl JobState {
             JobState::Failed => "failed",
             JobState::Cancelled => "cancelled",
             JobState::Interrupted => "interrupted",
+            JobState::Stopped => "stopped",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -39,6 +42,7 @@ impl JobState {
             JobState::Failed,
             JobState::Cancelled,
             JobState::Interrupted,
+            JobState::Stopped,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -51,7 +55,7 @@ impl JobState {
     pub fn is_resumable(self) -> bool {
         matches!(
             self,
-            JobState::Failed | JobState::Interrupted | JobState::Cancelled
+            JobState::Failed | JobState::Interrupted | JobState::Cancelled | JobState::Stopped
         )
     }
 }
@@ -380,4 +384,7 @@ pub struct RerunChoices {
     pub only_gaps: bool,
     /// Add the downstream processors.
     pub downstream: bool,
+    /// `investigate,unaccounted`: the job's stop rules.
+    #[serde(default)]
+    pub stop_on: Option<String>,
 }

@@ -482,6 +482,88 @@ pub fn parse_since(raw: &str) -> Result<chrono::Duration, crate::DomainError> {
     Ok(chrono::Duration::minutes(minutes))
 }
 
+/// A backfill's stop rules (`--stop-on investigate,unaccounted`): it stops
+/// after the in-flight write when a cell it wrote has entities to
+/// investigate or unaccounted ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopOn {
+    pub investigate: bool,
+    pub unaccounted: bool,
+}
+
+impl StopOn {
+    /// `investigate`, `unaccounted`, both comma-separated, or nothing.
+    pub fn parse(raw: &str) -> Result<Self, crate::DomainError> {
+        let mut out = StopOn::default();
+        for word in raw.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "investigate" => out.investigate = true,
+                "unaccounted" => out.unaccounted = true,
+                other => {
+                    return Err(crate::DomainError::BadParameter {
+                        name: "stop-on",
+                        message: format!(
+                            "{:?}: investigate, unaccounted or both (comma-separated)",
+                            other.chars().take(40).collect::<String>()
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn is_set(self) -> bool {
+        self.investigate || self.unaccounted
+    }
+
+    /// Whether a written cell trips the rule.
+    pub fn trips(self, c: &CellCounts) -> bool {
+        (self.investigate && c.investigate > 0) || (self.unaccounted && c.unaccounted > 0)
+    }
+
+    /// `investigate,unaccounted`.
+    pub fn words(self) -> String {
+        [
+            ("investigate", self.investigate),
+            ("unaccounted", self.unaccounted),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(w, _)| *w)
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+
+    /// Why a job stopped: the rule and the cells that tripped it.
+    pub fn reason(self, pipeline: &Pipeline, tripped: &[CellCounts]) -> String {
+        let cells: Vec<String> = tripped
+            .iter()
+            .take(CELLS_PER_MESSAGE)
+            .map(|c| {
+                format!(
+                    "{} {} ({} unaccounted, {} to investigate)",
+                    pipeline.code(c.processor),
+                    c.date,
+                    c.unaccounted,
+                    c.investigate
+                )
+            })
+            .collect();
+        let more = tripped.len().saturating_sub(CELLS_PER_MESSAGE);
+        format!(
+            "stopped by --stop-on {}: {}{}",
+            self.words(),
+            cells.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

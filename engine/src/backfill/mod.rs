@@ -39,6 +39,9 @@ pub struct BackfillRequest {
     pub only_gaps: bool,
     /// Records only, no failure rows (reproduces the pre-tracking pipeline).
     pub legacy: bool,
+    /// Stop after the in-flight write when a written cell trips these.
+    #[serde(default)]
+    pub stop_on: domain::watch::StopOn,
 }
 
 /// The request as typed on the command line or in a form.
@@ -51,6 +54,8 @@ pub struct RawBackfillRequest {
     pub dates: Option<String>,
     pub only_gaps: bool,
     pub legacy: bool,
+    /// `investigate,unaccounted` (`--stop-on`), as typed.
+    pub stop_on: Option<String>,
 }
 
 impl BackfillRequest {
@@ -110,11 +115,13 @@ impl BackfillRequest {
             }
             _ => return Err(DomainError::MissingDates),
         };
+        let stop_on = domain::watch::StopOn::parse(raw.stop_on.as_deref().unwrap_or_default())?;
         Ok(Self {
             processors,
             dates,
             only_gaps: raw.only_gaps,
             legacy: raw.legacy,
+            stop_on,
         })
     }
 

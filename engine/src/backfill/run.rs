@@ -49,6 +49,8 @@ struct Tally {
     /// The first failed cells' errors, for the job's own error line.
     first_errors: Vec<String>,
     last_saved: Instant,
+    /// Why the stop rules stopped the job.
+    stop_reason: Option<String>,
 }
 
 /// A batch computed in memory, before it is written.
@@ -83,6 +85,7 @@ impl JobRun<'_> {
             failed_cells: Vec::new(),
             first_errors: Vec::new(),
             last_saved: Instant::now(),
+            stop_reason: None,
         };
         self.sink.update(&tally.progress);
         if cells.is_empty() {
@@ -125,6 +128,10 @@ impl JobRun<'_> {
             written = self.commit(computed, &mut tally).await?;
             self.advance(batch, &mut tally).await?;
             offset += batch.len();
+            if let Some(reason) = self.stop_rule_tripped(batch).await? {
+                tally.stop_reason = Some(reason);
+                return self.finish(tally, JobState::Stopped).await;
+            }
         }
         let state = if tally.failed_cells.is_empty() {
             JobState::Succeeded
@@ -354,6 +361,26 @@ impl JobRun<'_> {
         }
     }
 
+    /// The stop rules (`--stop-on`) over the cells a batch just wrote: why
+    /// the job stops, if a written cell trips them.
+    async fn stop_rule_tripped(
+        &self,
+        batch: &[PlannedCell],
+    ) -> Result<Option<String>, EngineError> {
+        let rules = self.request.stop_on;
+        if !rules.is_set() {
+            return Ok(None);
+        }
+        let keys: Vec<(ProcessorId, NaiveDate)> =
+            batch.iter().map(|c| (c.processor, c.date)).collect();
+        let tripped: Vec<domain::report::CellCounts> = counts_of(self.wh, &keys)
+            .await?
+            .into_iter()
+            .filter(|c| rules.trips(c))
+            .collect();
+        Ok((!tripped.is_empty()).then(|| rules.reason(self.pipeline(), &tripped)))
+    }
+
     /// Ends the job in `state`: its error line, its after-counts and what
     /// changed, stored on the job.
     async fn finish(self, mut tally: Tally, state: JobState) -> Result<JobSummary, EngineError> {
@@ -366,6 +393,12 @@ impl JobRun<'_> {
                 tally.failed_cells.len(),
                 &tally.first_errors,
             ));
+        }
+        if let Some(reason) = tally.stop_reason.take() {
+            job.error = Some(match job.error.take() {
+                Some(failed) => format!("{reason}; {failed}"),
+                None => reason,
+            });
         }
         let mut changes = Vec::new();
         if let Some(mut snapshot) = JobSnapshot::parse(job) {

@@ -124,6 +124,7 @@ pub async fn backfill_range(
         },
         only_gaps: false,
         legacy: false,
+        stop_on: Default::default(),
     };
     let options = RunOptions {
         resume: false,

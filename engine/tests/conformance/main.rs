@@ -41,6 +41,7 @@ fn request(processors: &[P], start: &str, end: &str, legacy: bool) -> BackfillRe
         },
         only_gaps: false,
         legacy,
+        stop_on: Default::default(),
     }
 }
 

@@ -48,6 +48,10 @@ pub struct BackfillCmd {
     /// Write records only, no failure rows (reproduces the pre-tracking pipeline).
     #[arg(long)]
     pub legacy: bool,
+    /// Stop after the in-flight write when a cell it wrote has entities to
+    /// investigate or unaccounted ones: `investigate`, `unaccounted` or both.
+    #[arg(long, value_name = "investigate,unaccounted")]
+    pub stop_on: Option<String>,
 }
 
 pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
@@ -65,6 +69,7 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
             dates: cmd.dates.clone(),
             only_gaps: cmd.only_gaps,
             legacy: cmd.legacy,
+            stop_on: cmd.stop_on.clone(),
         };
         Some(
             BackfillRequest::parse(&config.pipeline(), &raw, limits)
@@ -99,6 +104,21 @@ pub(crate) async fn run(config: &Config, cmd: BackfillCmd) -> Result<ExitCode> {
     let summary = backfill(wh.as_ref(), &request, &options, &sink, &cancel).await?;
     sink.finish();
     print_summary(&config.pipeline(), &summary, &config.command_prefix());
+    if summary.state == warehouse::JobState::Stopped && !config.pipeline().alerts.is_empty() {
+        // The stop rules tripped: an evaluation of the job's range sends
+        // the alerts for what it left open.
+        let (start, end) = request.bounds();
+        let opts = engine::watch::EvaluateOptions {
+            window: Some(domain::DateRange::new(start, end, limits.max_range_days)?),
+            as_of: chrono::Utc::now().naive_utc(),
+            trigger: format!("stopped {}", summary.job_id),
+            public_url: config.public_url.clone(),
+        };
+        match engine::watch::evaluate(wh.as_ref(), &opts).await {
+            Ok(e) => println!("  alerts sent: {}", e.deliveries.len()),
+            Err(e) => eprintln!("warning: the stop's evaluation failed: {e}"),
+        }
+    }
     Ok(
         if summary.failed_cells.is_empty() && summary.state == warehouse::JobState::Succeeded {
             ExitCode::SUCCESS
@@ -135,6 +155,7 @@ async fn backfill_through(
         end: cmd.end_date.clone(),
         only_gaps: cmd.only_gaps,
         downstream: cmd.downstream,
+        stop_on: cmd.stop_on.clone(),
     };
     if cmd.dry_run {
         let cells = remote.preview(&choices).await?;
