@@ -1,10 +1,19 @@
 //! `serve`'s evaluator (issue [M] 1): with a `[watch]` table, the pipeline
 //! is evaluated at start, every `[watch] every`, and after each job ends
 //! (the window then holds what the job touched). The store's lease keeps it
-//! one evaluator at a time beside a cron-run `rollcall watch`.
+//! one evaluator at a time beside a cron-run `rollcall watch`. With
+//! `auto_rerun = true` (issue [M] 5), cells of runnable processors that
+//! newly opened get one gaps-only re-run with downstream, at most once per
+//! cell per day (remembered by this process); the evaluation after that job
+//! says whether it closed them.
+
+use std::collections::{BTreeSet, HashMap};
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use chrono::NaiveDate;
+use domain::ProcessorId;
 
 use engine::jobs::JobRunner;
 use warehouse::Warehouse;
@@ -12,14 +21,16 @@ use warehouse::Warehouse;
 /// Starts the evaluator, or nothing when the pipeline has no `[watch]`.
 pub fn spawn(
     warehouse: Arc<dyn Warehouse>,
-    jobs: &JobRunner,
+    jobs: &Arc<JobRunner>,
     public_url: String,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let settings = warehouse.pipeline().watch.clone()?;
     let every = Duration::from_secs(settings.every_secs);
     let ended = jobs.job_ended();
+    let jobs = Arc::clone(jobs);
     Some(tokio::spawn(async move {
         let mut trigger = "schedule";
+        let mut rerun_on: HashMap<(ProcessorId, NaiveDate), NaiveDate> = HashMap::new();
         loop {
             let opts = engine::watch::EvaluateOptions {
                 window: None,
@@ -28,13 +39,18 @@ pub fn spawn(
                 public_url: public_url.clone(),
             };
             match engine::watch::evaluate(warehouse.as_ref(), &opts).await {
-                Ok(e) => tracing::info!(
-                    evaluation = %e.record.id,
-                    trigger,
-                    open = e.open().count(),
-                    news = e.news().count(),
-                    "evaluated"
-                ),
+                Ok(e) => {
+                    tracing::info!(
+                        evaluation = %e.record.id,
+                        trigger,
+                        open = e.open().count(),
+                        news = e.news().count(),
+                        "evaluated"
+                    );
+                    if settings.auto_rerun {
+                        auto_rerun(warehouse.as_ref(), &jobs, &e, &mut rerun_on).await;
+                    }
+                }
                 Err(engine::EngineError::Refused(why)) => {
                     tracing::info!(%why, "evaluation skipped")
                 }
@@ -46,4 +62,59 @@ pub fn spawn(
             };
         }
     }))
+}
+
+/// Queues one gaps-only re-run (with downstream) for the runnable cells `e`
+/// found newly opened and not re-run today.
+async fn auto_rerun(
+    wh: &dyn Warehouse,
+    jobs: &JobRunner,
+    e: &engine::watch::Evaluation,
+    rerun_on: &mut HashMap<(ProcessorId, NaiveDate), NaiveDate>,
+) {
+    let pipeline = wh.pipeline();
+    let today = chrono::Utc::now().date_naive();
+    rerun_on.retain(|_, day| *day == today);
+    let cells: Vec<(ProcessorId, NaiveDate)> = e
+        .cells
+        .iter()
+        .filter(|c| c.change == domain::watch::Change::Opened)
+        .filter(|c| pipeline.spec(c.processor).runner.runs_here())
+        .map(|c| (c.processor, c.date))
+        .filter(|key| !rerun_on.contains_key(key))
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let processors: BTreeSet<ProcessorId> = cells.iter().map(|(p, _)| *p).collect();
+    let dates: BTreeSet<NaiveDate> = cells.iter().map(|(_, d)| *d).collect();
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: processors
+            .iter()
+            .map(|p| pipeline.code(*p))
+            .collect::<Vec<_>>()
+            .join(","),
+        downstream: true,
+        dates: Some(
+            dates
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        only_gaps: true,
+        ..Default::default()
+    };
+    match jobs
+        .submit(&raw, engine::Limits::default(), "auto-rerun")
+        .await
+    {
+        Ok(job) => {
+            tracing::info!(job = %job.id, cells = cells.len(), "auto re-run queued");
+            for key in cells {
+                rerun_on.insert(key, today);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "auto re-run not queued"),
+    }
 }

@@ -136,3 +136,68 @@ async fn late_cells_are_marked_on_the_heatmap() {
     // PCF has gaps too, but no deadline.
     assert!(!cell("PCF").contains("late"), "{}", cell("PCF"));
 }
+
+/// Issue [M] 5: with `auto_rerun = true`, cells that newly opened get one
+/// gaps-only re-run with downstream, and the evaluation after that job
+/// reports them resolved; a later evaluation queues nothing more.
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_rerun_queues_one_job_for_newly_opened_cells_and_reports_it_closed() {
+    // Two days of box scores ending the day before yesterday (the window is
+    // relative to today): the demo's 2021-11-09 and -10, moved.
+    let today = chrono::Utc::now().date_naive();
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let moved: Vec<domain::game::PlayerGame> = season
+        .games
+        .into_iter()
+        .filter_map(|mut g| {
+            let back = match g.game_date.to_string().as_str() {
+                "2021-11-09" => 3,
+                "2021-11-10" => 2,
+                _ => return None,
+            };
+            let old = g.game_date.format("%Y%m%d").to_string();
+            g.game_date = today - chrono::Duration::days(back);
+            g.game_id = g
+                .game_id
+                .replacen(&old, &g.game_date.format("%Y%m%d").to_string(), 1);
+            Some(g)
+        })
+        .collect();
+    let wh = Arc::new(
+        EmbeddedWarehouse::in_memory(Arc::new(pipeline(
+            "[watch]\nwindow_days = 7\nevery = \"1h\"\nauto_rerun = true\n",
+        )))
+        .unwrap(),
+    );
+    wh.load_upstream_rows(Vec::new(), moved).await.unwrap();
+    let jobs = engine::jobs::JobRunner::start(wh.clone());
+    let watcher =
+        server::watcher::spawn(wh.clone(), &jobs, "http://127.0.0.1:3000".into()).unwrap();
+    // The first evaluation opens every cell and queues the re-run; the
+    // job's end brings the second, which finds them resolved.
+    let triggers = until_evaluations(wh.as_ref(), 2).await;
+    assert_eq!(triggers, ["schedule", "job"]);
+    let auto: Vec<_> = wh
+        .jobs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.requested_by == "auto-rerun")
+        .collect();
+    assert_eq!(auto.len(), 1, "one re-run for the cells that opened");
+    let latest = wh.latest_evaluation().await.unwrap().unwrap();
+    let cells = wh.evaluation_cells(&latest.id).await.unwrap();
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.change == domain::watch::Change::Resolved),
+        "the evaluation after the job reports what it closed"
+    );
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.change != domain::watch::Change::Opened),
+        "nothing newly opened to re-run again"
+    );
+    watcher.abort();
+}
