@@ -3,7 +3,7 @@
 //! (`domain::watch::compare`) and keep the result in the store. One
 //! evaluator at a time: a lease in the store, across processes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -107,8 +107,14 @@ async fn evaluate_holding(
     let clock = Instant::now();
     let pipeline = wh.pipeline();
     let processors: Vec<ProcessorId> = pipeline.ids().collect();
-    let cells = wh.cell_counts(window, &processors).await?;
-    let entities = open_entities_by_cell(wh, window, &processors).await?;
+    // Three independent reads, side by side (each store runs them on
+    // connections of their own): the window's cells, its open entities, and
+    // the previous evaluation to compare with.
+    let (cells, mut entities, (previous, previous_cells)) = tokio::try_join!(
+        async { Ok::<_, EngineError>(wh.cell_counts(window, &processors).await?) },
+        open_entities_by_cell(wh, window, &processors),
+        previous_evaluation(wh),
+    )?;
     let observed: Vec<Observed> = cells
         .into_iter()
         .map(|cell| {
@@ -117,8 +123,7 @@ async fn evaluate_holding(
                 .deadline
                 .is_some_and(|d| d.is_late(&cell, local_now));
             let mut names = entities
-                .get(&(cell.processor, cell.date))
-                .cloned()
+                .remove(&(cell.processor, cell.date))
                 .unwrap_or_default();
             if cell.date_level {
                 // A date-level failure accounts for everyone still missing.
@@ -131,11 +136,6 @@ async fn evaluate_holding(
             }
         })
         .collect();
-    let previous = wh.latest_evaluation().await?;
-    let previous_cells = match &previous {
-        Some(p) => wh.evaluation_cells(&p.id).await?,
-        None => Vec::new(),
-    };
     let mut summary = domain::watch::summarize(pipeline, &observed);
     let kept = compare(&previous_cells, observed, window, opts.as_of);
     domain::watch::note_open(pipeline, &mut summary, &kept);
@@ -175,18 +175,34 @@ async fn evaluate_holding(
     })
 }
 
-/// Per cell, its open entities: (name, to investigate) — unaccounted when
-/// neither a record nor a failure, to investigate when the failure's
-/// category says so.
+/// The evaluation run last and the cells it kept.
+async fn previous_evaluation(
+    wh: &dyn Warehouse,
+) -> Result<(Option<EvaluationRecord>, Vec<WatchedCell>), EngineError> {
+    let previous = wh.latest_evaluation().await?;
+    let cells = match &previous {
+        Some(p) => wh.evaluation_cells(&p.id).await?,
+        None => Vec::new(),
+    };
+    Ok((previous, cells))
+}
+
+/// Per cell, its open entities, sorted: (name, to investigate) —
+/// unaccounted when neither a record nor a failure, to investigate when the
+/// failure's category says so. The rows arrive by date then entity, so each
+/// cell's list is built in order, without a search tree.
 async fn open_entities_by_cell(
     wh: &dyn Warehouse,
     window: DateRange,
     processors: &[ProcessorId],
-) -> Result<BTreeMap<(ProcessorId, NaiveDate), BTreeSet<(String, bool)>>, EngineError> {
-    let mut out: BTreeMap<(ProcessorId, NaiveDate), BTreeSet<(String, bool)>> = BTreeMap::new();
+) -> Result<HashMap<(ProcessorId, NaiveDate), Vec<(String, bool)>>, EngineError> {
+    let mut out: HashMap<(ProcessorId, NaiveDate), Vec<(String, bool)>> = HashMap::new();
+    let bits: Vec<(ProcessorId, i64)> = processors
+        .iter()
+        .map(|p| (*p, mask::processor_bit(*p)))
+        .collect();
     for row in wh.open_entities(window, processors).await? {
-        for &p in processors {
-            let bit = mask::processor_bit(p);
+        for &(p, bit) in &bits {
             if row.records & bit != 0 {
                 continue;
             }
@@ -195,7 +211,7 @@ async fn open_entities_by_cell(
             if unaccounted || investigate {
                 out.entry((p, row.date))
                     .or_default()
-                    .insert((row.entity.clone(), investigate));
+                    .push((row.entity.clone(), investigate));
             }
         }
     }

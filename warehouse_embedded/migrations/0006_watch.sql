@@ -1,6 +1,6 @@
 -- Evaluations that remember (issue [M]): each evaluation, the cells it
--- kept (open ones and those it found resolved), alert deliveries, and the
--- lease that keeps evaluators one at a time.
+-- kept (open ones and those it found resolved), and alert deliveries. (The
+-- evaluator's lease is in memory: DuckDB locks the file for one process.)
 CREATE TABLE rollcall_meta.evaluations (
     id VARCHAR PRIMARY KEY,
     trigger_name VARCHAR NOT NULL,
@@ -38,9 +38,4 @@ CREATE TABLE rollcall_meta.alert_deliveries (
     http_status BIGINT,
     error VARCHAR,
     attempts BIGINT NOT NULL
-);
-CREATE TABLE rollcall_meta.evaluator_lease (
-    name VARCHAR PRIMARY KEY,
-    holder VARCHAR NOT NULL,
-    until_at TIMESTAMP NOT NULL
 );

@@ -128,6 +128,9 @@ pub struct EmbeddedWarehouse {
     batch_cells: usize,
     location: String,
     schema_version: i64,
+    /// The evaluator's lease (holder, until). In memory: DuckDB locks the
+    /// file for one process, so this process's lease is the store's.
+    evaluator: Mutex<Option<(String, chrono::NaiveDateTime)>>,
 }
 
 /// `2GB`, `512MB`, `1.5GiB`: digits, one dot, letters — nothing a statement
@@ -228,6 +231,7 @@ impl EmbeddedWarehouse {
             batch_cells: limits.batch_cells.max(1),
             location,
             schema_version,
+            evaluator: Mutex::new(None),
         }
     }
 
@@ -441,15 +445,29 @@ impl Warehouse for EmbeddedWarehouse {
         now: chrono::NaiveDateTime,
         until: chrono::NaiveDateTime,
     ) -> Result<bool> {
-        let holder = holder.to_string();
-        self.with_conn(move |c, _| watch::take_lease(c, &holder, now, until))
-            .await
+        let mut lease = self
+            .evaluator
+            .lock()
+            .map_err(|_| WarehouseError::Query("the evaluator lease is poisoned".into()))?;
+        let free = match &*lease {
+            None => true,
+            Some((who, expires)) => *expires < now || who == holder,
+        };
+        if free {
+            *lease = Some((holder.to_string(), until));
+        }
+        Ok(free)
     }
 
     async fn release_evaluator_lease(&self, holder: &str) -> Result<()> {
-        let holder = holder.to_string();
-        self.with_conn(move |c, _| watch::release_lease(c, &holder))
-            .await
+        let mut lease = self
+            .evaluator
+            .lock()
+            .map_err(|_| WarehouseError::Query("the evaluator lease is poisoned".into()))?;
+        if lease.as_ref().is_some_and(|(who, _)| who == holder) {
+            *lease = None;
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
-//! Evaluations, alert deliveries and the evaluator's lease: the embedded
-//! store's writes (the reads are shared, `warehouse::sql::watch`).
+//! Evaluations and alert deliveries: the embedded store's writes (the
+//! reads are shared, `warehouse::sql::watch`; the evaluator's lease is in
+//! memory, lib.rs).
 
 use chrono::NaiveDateTime;
 use domain::watch::WatchedCell;
@@ -87,41 +88,6 @@ pub(crate) fn record_delivery(conn: &mut Connection, r: &DeliveryRecord) -> Resu
             r.error,
             r.attempts
         ],
-    )
-    .map_err(query_err)?;
-    Ok(())
-}
-
-/// Takes the evaluator's lease when it is free, expired or already
-/// `holder`'s: whether `holder` has it now.
-pub(crate) fn take_lease(
-    conn: &mut Connection,
-    holder: &str,
-    now: NaiveDateTime,
-    until: NaiveDateTime,
-) -> Result<bool> {
-    let tx = conn.transaction().map_err(query_err)?;
-    tx.execute(
-        "DELETE FROM rollcall_meta.evaluator_lease
-         WHERE name = 'watch' AND (until_at < ? OR holder = ?)",
-        params![now, holder],
-    )
-    .map_err(query_err)?;
-    let taken = tx
-        .execute(
-            "INSERT INTO rollcall_meta.evaluator_lease VALUES ('watch', ?, ?)
-             ON CONFLICT (name) DO NOTHING",
-            params![holder, until],
-        )
-        .map_err(query_err)?;
-    tx.commit().map_err(query_err)?;
-    Ok(taken == 1)
-}
-
-pub(crate) fn release_lease(conn: &mut Connection, holder: &str) -> Result<()> {
-    conn.execute(
-        "DELETE FROM rollcall_meta.evaluator_lease WHERE name = 'watch' AND holder = ?",
-        params![holder],
     )
     .map_err(query_err)?;
     Ok(())

@@ -210,8 +210,9 @@ impl WatchedCell {
 pub struct Observed {
     pub cell: CellCounts,
     pub late: bool,
-    /// Every open entity of the cell (unaccounted or to investigate).
-    pub entities: BTreeSet<String>,
+    /// Every open entity of the cell (unaccounted or to investigate),
+    /// sorted, each once.
+    pub entities: Vec<String>,
 }
 
 impl Observed {
@@ -263,6 +264,11 @@ pub fn compare(
         };
         let previous_names: BTreeSet<&String> =
             was.map(|w| w.entities.iter().collect()).unwrap_or_default();
+        let open_now = |name: &str| {
+            o.entities
+                .binary_search_by(|e| e.as_str().cmp(name))
+                .is_ok()
+        };
         // A list kept in full can be compared name by name; a capped one
         // cannot tell a name it dropped from a new one.
         let comparable = was.is_none_or(|w| w.entities.len() as i64 == w.open_entities);
@@ -279,7 +285,7 @@ pub fn compare(
         let resolved_entities = capped(
             previous_names
                 .iter()
-                .filter(|e| !o.entities.contains(e.as_str()))
+                .filter(|e| !open_now(e.as_str()))
                 .map(|e| (*e).clone()),
         );
         let c = &o.cell;

@@ -36,7 +36,8 @@ pub fn open_entities(d: &Dialect, range: DateRange, processors: &[ProcessorId]) 
     let sql = format!(
         "{marks}
          SELECT d, p, r, f, i FROM per_player
-         WHERE e = 1 AND ((~r) & ((~f) | i) & {all}) <> 0"
+         WHERE e = 1 AND ((~r) & ((~f) | i) & {all}) <> 0
+         ORDER BY d, p"
     );
     b.finish(sql)
 }
