@@ -49,6 +49,8 @@ pub struct JobRunner {
     changes: Option<Arc<dyn crate::cache::Changes>>,
     /// Signalled when a job ends (the server's watcher evaluates then).
     ended: Arc<tokio::sync::Notify>,
+    /// The date ranges of the jobs that ended since the watcher last looked.
+    ended_ranges: Mutex<Vec<(chrono::NaiveDate, chrono::NaiveDate)>>,
 }
 
 /// The cells a re-run request would run, with expected players: the dry run.
@@ -103,6 +105,7 @@ impl JobRunner {
             panic_next: AtomicBool::new(false),
             changes,
             ended: Arc::new(tokio::sync::Notify::new()),
+            ended_ranges: Mutex::new(Vec::new()),
         });
         let worker = Arc::clone(&runner);
         tokio::spawn(async move {
@@ -170,8 +173,26 @@ impl JobRunner {
             self.live().remove(id);
         }
         self.settled();
+        if let Some(range) = self.range_of(id).await {
+            self.ended_ranges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(range);
+        }
         self.ended.notify_one();
         self.busy.store(false, Ordering::SeqCst);
+    }
+
+    /// The first and last date a job's request covers.
+    async fn range_of(&self, id: &str) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+        let job = self.warehouse.job(id).await.ok().flatten()?;
+        let request: BackfillRequest = serde_json::from_str(&job.request).ok()?;
+        Some(request.bounds())
+    }
+
+    /// The date ranges of the jobs that ended since the last call.
+    pub fn take_ended_ranges(&self) -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
+        std::mem::take(&mut *self.ended_ranges.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Signalled once per job that ends (signals coalesce while nobody

@@ -113,7 +113,7 @@ async fn evaluate_holding(
     let (cells, mut entities, (previous, previous_cells)) = tokio::try_join!(
         async { Ok::<_, EngineError>(wh.cell_counts(window, &processors).await?) },
         open_entities_by_cell(wh, window, &processors),
-        previous_evaluation(wh),
+        previous_evaluation(wh, window),
     )?;
     let observed: Vec<Observed> = cells
         .into_iter()
@@ -175,16 +175,42 @@ async fn evaluate_holding(
     })
 }
 
-/// The evaluation run last and the cells it kept.
+/// Evaluations looked back through for a window's baselines.
+const BASELINES_READ: usize = 50;
+
+/// The evaluation run last, and what to compare each date of `window`
+/// with: the cells kept by the newest evaluation whose window covered that
+/// date (evaluations over other windows — a CLI range, a stopped job's —
+/// neither reopen nor hide a cell). A date no evaluation covered has no
+/// baseline: its open cells are new.
 async fn previous_evaluation(
     wh: &dyn Warehouse,
+    window: DateRange,
 ) -> Result<(Option<EvaluationRecord>, Vec<WatchedCell>), EngineError> {
-    let previous = wh.latest_evaluation().await?;
-    let cells = match &previous {
-        Some(p) => wh.evaluation_cells(&p.id).await?,
-        None => Vec::new(),
-    };
-    Ok((previous, cells))
+    let since = NaiveDate::MIN.and_time(chrono::NaiveTime::MIN);
+    let recent = wh.evaluations_since(since, BASELINES_READ).await?;
+    let mut uncovered: std::collections::BTreeSet<NaiveDate> = window.iter().collect();
+    let mut cells = Vec::new();
+    for e in &recent {
+        if uncovered.is_empty() {
+            break;
+        }
+        let covered: std::collections::BTreeSet<NaiveDate> = uncovered
+            .range(e.window_start..=e.window_end)
+            .copied()
+            .collect();
+        if covered.is_empty() {
+            continue;
+        }
+        cells.extend(
+            wh.evaluation_cells(&e.id)
+                .await?
+                .into_iter()
+                .filter(|c| covered.contains(&c.date)),
+        );
+        uncovered.retain(|d| !covered.contains(d));
+    }
+    Ok((recent.into_iter().next(), cells))
 }
 
 /// Per cell, its open entities, sorted: (name, to investigate) —

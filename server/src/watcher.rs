@@ -32,6 +32,15 @@ pub fn spawn(
         let mut trigger = "schedule";
         let mut rerun_on: HashMap<(ProcessorId, NaiveDate), NaiveDate> = HashMap::new();
         loop {
+            // After a job, the dates it touched outside the window too.
+            if trigger == "job" {
+                for (start, end) in jobs.take_ended_ranges() {
+                    let Ok(range) = domain::DateRange::new(start, end, 100_000) else {
+                        continue;
+                    };
+                    evaluate_once(warehouse.as_ref(), Some(range), "job", &public_url).await;
+                }
+            }
             let opts = engine::watch::EvaluateOptions {
                 window: None,
                 as_of: chrono::Utc::now().naive_utc(),
@@ -116,5 +125,26 @@ async fn auto_rerun(
             }
         }
         Err(err) => tracing::warn!(error = %err, "auto re-run not queued"),
+    }
+}
+
+/// One evaluation of `window`, logged (a failure never stops the watcher).
+async fn evaluate_once(
+    wh: &dyn Warehouse,
+    window: Option<domain::DateRange>,
+    trigger: &str,
+    public_url: &str,
+) {
+    let opts = engine::watch::EvaluateOptions {
+        window,
+        as_of: chrono::Utc::now().naive_utc(),
+        trigger: trigger.into(),
+        public_url: public_url.to_string(),
+    };
+    match engine::watch::evaluate(wh, &opts).await {
+        Ok(e) => {
+            tracing::info!(evaluation = %e.record.id, trigger, news = e.news().count(), "evaluated")
+        }
+        Err(e) => tracing::warn!(error = %e, trigger, "evaluation failed"),
     }
 }

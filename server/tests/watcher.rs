@@ -70,7 +70,11 @@ async fn the_server_evaluates_at_start_and_after_each_job() {
     jobs.submit(&raw, engine::Limits::default(), "test")
         .await
         .unwrap();
-    assert_eq!(until_evaluations(wh.as_ref(), 2).await, ["schedule", "job"]);
+    // After the job: its dates, then the rolling window.
+    assert_eq!(
+        until_evaluations(wh.as_ref(), 3).await,
+        ["schedule", "job", "job"]
+    );
     watcher.abort();
 
     // No [watch]: no evaluator.
@@ -175,8 +179,8 @@ async fn auto_rerun_queues_one_job_for_newly_opened_cells_and_reports_it_closed(
         server::watcher::spawn(wh.clone(), &jobs, "http://127.0.0.1:3000".into()).unwrap();
     // The first evaluation opens every cell and queues the re-run; the
     // job's end brings the second, which finds them resolved.
-    let triggers = until_evaluations(wh.as_ref(), 2).await;
-    assert_eq!(triggers, ["schedule", "job"]);
+    let triggers = until_evaluations(wh.as_ref(), 3).await;
+    assert_eq!(triggers, ["schedule", "job", "job"]);
     let auto: Vec<_> = wh
         .jobs(10)
         .await
@@ -185,14 +189,23 @@ async fn auto_rerun_queues_one_job_for_newly_opened_cells_and_reports_it_closed(
         .filter(|j| j.requested_by == "auto-rerun")
         .collect();
     assert_eq!(auto.len(), 1, "one re-run for the cells that opened");
-    let latest = wh.latest_evaluation().await.unwrap().unwrap();
-    let cells = wh.evaluation_cells(&latest.id).await.unwrap();
+    // The first evaluation after the job (over its dates) reports what it
+    // closed; none after it finds anything newly opened.
+    let since = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let evaluations = wh.evaluations_since(since, 10).await.unwrap();
+    let after_job = &evaluations[evaluations.len() - 2];
+    let closed = wh.evaluation_cells(&after_job.id).await.unwrap();
     assert!(
-        cells
+        closed
             .iter()
             .any(|c| c.change == domain::watch::Change::Resolved),
         "the evaluation after the job reports what it closed"
     );
+    let latest = wh.latest_evaluation().await.unwrap().unwrap();
+    let cells = wh.evaluation_cells(&latest.id).await.unwrap();
     assert!(
         cells
             .iter()

@@ -66,9 +66,11 @@ pub(crate) async fn record_evaluation(
         wh.table_name(&schema::EVALUATION_CELLS),
     );
     let keep = timestamp_literal(keep_since);
+    let deliveries = wh.table_name(&schema::ALERT_DELIVERIES);
     let mut body = format!(
         "DELETE FROM {cells_table} WHERE evaluation_id IN (SELECT id FROM {evals} WHERE as_of < {keep});
-         DELETE FROM {evals} WHERE as_of < {keep};\n"
+         DELETE FROM {evals} WHERE as_of < {keep};
+         DELETE FROM {deliveries} WHERE sent_at < {keep};\n"
     );
     body += &staging.copy_sql(wh, &schema::EVALUATIONS);
     if staging.has_rows(&schema::EVALUATION_CELLS) {

@@ -32,6 +32,11 @@ pub(crate) fn record_evaluation(
     )
     .map_err(query_err)?;
     tx.execute(
+        "DELETE FROM rollcall_meta.alert_deliveries WHERE sent_at < ?",
+        params![keep_since],
+    )
+    .map_err(query_err)?;
+    tx.execute(
         "INSERT INTO rollcall_meta.evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             e.id,
@@ -76,8 +81,7 @@ pub(crate) fn record_evaluation(
 
 pub(crate) fn record_delivery(conn: &mut Connection, r: &DeliveryRecord) -> Result<()> {
     conn.execute(
-        "INSERT INTO rollcall_meta.alert_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING",
+        "INSERT OR REPLACE INTO rollcall_meta.alert_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             r.id,
             r.evaluation_id,

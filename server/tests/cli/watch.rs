@@ -212,3 +212,65 @@ fn deadlines_follow_the_watch_time_zone_with_a_fixed_as_of() {
         (true, "worse".to_string())
     );
 }
+
+/// Each date is compared with the newest evaluation that covered it: an
+/// evaluation over another window neither reopens November's cells nor
+/// hides what changed there.
+#[test]
+fn evaluations_over_other_windows_neither_reopen_nor_hide_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.duckdb");
+    let out = rollcall(&db, &["demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let window = |start: &str, end: &str| {
+        let out = rollcall(
+            &db,
+            &[
+                "watch",
+                "--once",
+                "--start-date",
+                start,
+                "--end-date",
+                end,
+                "--format",
+                "json",
+            ],
+        );
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let count = |change: &str| {
+            json["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["change"] == change)
+                .count()
+        };
+        (count("opened"), count("resolved"), count("open"))
+    };
+    // December was never evaluated: its open cells are new.
+    let (opened, _, _) = window("2021-12-01", "2021-12-05");
+    assert!(opened > 0);
+    // November again, after December: compared with the demo's evaluation
+    // of November, nothing is new.
+    let (opened, resolved, open) = window("2021-11-01", "2021-11-30");
+    assert_eq!((opened, resolved), (0, 0));
+    assert!(open > 0);
+    // A re-run of PDC's first days, then December, then November: the
+    // resolutions are still found.
+    let out = rollcall(
+        &db,
+        &[
+            "backfill",
+            "--processor",
+            "PDC",
+            "--start-date",
+            "2021-11-01",
+            "--end-date",
+            "2021-11-03",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    window("2021-12-01", "2021-12-05");
+    let (opened, resolved, _) = window("2021-11-01", "2021-11-30");
+    assert_eq!((opened, resolved), (0, 3));
+}
