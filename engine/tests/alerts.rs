@@ -22,6 +22,11 @@ type Received = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
 
 /// A minimal HTTP/1.1 receiver: reads each request whole, answers 200.
 async fn receiver() -> (String, Received) {
+    receiver_failing(0).await
+}
+
+/// [`receiver`], answering 503 to the first `failing` requests.
+async fn receiver_failing(failing: usize) -> (String, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook?token=abc", listener.local_addr().unwrap());
     let got: Received = Arc::default();
@@ -62,12 +67,17 @@ async fn receiver() -> (String, Received) {
                     .filter_map(|l| l.split_once(':'))
                     .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
                     .collect();
-                into.lock()
-                    .unwrap()
-                    .push((headers, buf[head_end..head_end + length].to_vec()));
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
+                let seen = {
+                    let mut got = into.lock().unwrap();
+                    got.push((headers, buf[head_end..head_end + length].to_vec()));
+                    got.len()
+                };
+                let answer: &[u8] = if seen <= failing {
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                };
+                let _ = socket.write_all(answer).await;
             });
         }
     });
@@ -272,5 +282,54 @@ async fn one_message_per_change_signed_and_none_for_noise() {
     assert_eq!(
         logged.iter().filter(|d| d.http_status == Some(200)).count(),
         3
+    );
+}
+
+/// A channel that answers 503 is tried again (bounded), logged with what
+/// it answered, and never stops the evaluation.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_channel_is_retried_a_bounded_number_of_times_and_logged() {
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba.toml"
+    ))
+    .unwrap();
+    let pipeline = domain::pipeline::Pipeline::parse(&format!(
+        "{shipped}\n[[alert]]\nchannel = \"webhook\"\nurl_env = \"ROLLCALL_TEST_RETRY_URL\"\n"
+    ))
+    .unwrap();
+    let wh = EmbeddedWarehouse::in_memory(Arc::new(pipeline)).unwrap();
+    load_until(&wh, "2021-11-05").await;
+
+    // Two 503s, then 200: delivered on the third attempt.
+    let (url, got) = receiver_failing(2).await;
+    std::env::set_var("ROLLCALL_TEST_RETRY_URL", &url);
+    let first = evaluate(&wh, &options("2021-11-01", "2021-11-01"))
+        .await
+        .unwrap();
+    assert_eq!(got.lock().unwrap().len(), 3);
+    let d = &first.deliveries[0];
+    assert_eq!(
+        (d.http_status, d.attempts, d.error.as_deref()),
+        (Some(200), 3, None)
+    );
+
+    // Always 503: three attempts, then logged as failed; the evaluation
+    // is kept all the same.
+    let (url, got) = receiver_failing(usize::MAX).await;
+    std::env::set_var("ROLLCALL_TEST_RETRY_URL", &url);
+    let second = evaluate(&wh, &options("2021-11-02", "2021-11-02"))
+        .await
+        .unwrap();
+    assert_eq!(got.lock().unwrap().len(), 3, "bounded");
+    let d = &second.deliveries[0];
+    assert_eq!((d.http_status, d.attempts), (Some(503), 3));
+    assert!(
+        d.error.as_deref().unwrap_or_default().contains("503"),
+        "{d:?}"
+    );
+    assert_eq!(
+        wh.latest_evaluation().await.unwrap().map(|e| e.id),
+        Some(second.record.id.clone())
     );
 }

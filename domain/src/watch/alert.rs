@@ -211,3 +211,96 @@ pub fn chat_text(
 pub fn kinds(n: &Newsworthy<'_>) -> Vec<AlertOn> {
     n.now.troubles(n.before).into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::WatchedCell;
+
+    fn cell(day: u32, change: Change, names: &[&str]) -> WatchedCell {
+        let d = NaiveDate::from_ymd_opt(2021, 11, day).unwrap();
+        WatchedCell {
+            processor: crate::ProcessorId::at(1),
+            date: d,
+            expected: 10,
+            records: 7,
+            expected_failures: 0,
+            investigate: 0,
+            unaccounted: if change == Change::Resolved {
+                0
+            } else {
+                names.len() as i64
+            },
+            late: false,
+            change,
+            open_since: d.and_hms_opt(9, 0, 0).unwrap(),
+            entities: names.iter().map(|s| s.to_string()).collect(),
+            open_entities: names.len() as i64,
+            new_entities: Vec::new(),
+            resolved_entities: if change == Change::Resolved {
+                names.iter().map(|s| s.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn a_chat_message_lists_ten_cells_then_how_many_more_each_naming_and_linking() {
+        let pipeline = crate::pipeline::nba();
+        let cells: Vec<WatchedCell> = (1..=12)
+            .map(|day| {
+                cell(
+                    day,
+                    Change::Opened,
+                    &["lebronjames", "stephcurry", "kdurant"],
+                )
+            })
+            .chain([cell(20, Change::Resolved, &["ann"])])
+            .collect();
+        let news: Vec<Newsworthy<'_>> = cells
+            .iter()
+            .map(|c| Newsworthy {
+                now: c,
+                before: None,
+            })
+            .collect();
+        let as_of = NaiveDate::from_ymd_opt(2021, 11, 21)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let text = chat_text(&pipeline, "https://rollcall.example/", as_of, &news);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Rollcall: 12 cells opened or got worse, 1 resolved"
+        );
+        assert_eq!(
+            lines[1],
+            "• PDC 2021-11-01: 3 players unaccounted (opened): lebronjames, stephcurry, kdurant \
+             <https://rollcall.example/?start=2021-11-01&end=2021-11-01&cell=PDC:2021-11-01>"
+        );
+        assert_eq!(
+            lines.len(),
+            12,
+            "a heading, ten cells, and the rest counted"
+        );
+        assert_eq!(lines[11], "… and 3 more");
+        // The webhook carries every cell, each with its resolution time.
+        let body = webhook_body(
+            &pipeline,
+            "https://rollcall.example",
+            "ev-1",
+            as_of,
+            (as_of.date(), as_of.date()),
+            &news,
+        );
+        assert_eq!(body.cells.len(), 13);
+        let resolved = body.cells.last().unwrap();
+        assert_eq!(
+            (resolved.event, resolved.open_for_seconds),
+            ("resolved", Some(24 * 3600))
+        );
+        assert_eq!(resolved.dedup_key, "PDC:2021-11-20");
+    }
+}

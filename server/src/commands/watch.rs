@@ -82,7 +82,13 @@ pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode
         let evaluation = match engine::watch::evaluate(wh.as_ref(), &opts).await {
             Ok(e) => e,
             Err(e) if e.is_input() => return Err(e.into()),
-            Err(e) => return Ok(unreachable(&ServerError::from(e))),
+            Err(e) if cmd.once => return Ok(unreachable(&ServerError::from(e))),
+            // Watching: a failed evaluation is reported, the next one runs.
+            Err(e) => {
+                eprintln!("error: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+                continue;
+            }
         };
         print_evaluation(&pipeline, &evaluation, cmd.format)?;
         if cmd.once {
