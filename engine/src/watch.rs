@@ -34,7 +34,7 @@ pub struct EvaluateOptions {
 }
 
 /// An evaluation as kept, the cells it kept and the one it was compared with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     pub record: EvaluationRecord,
     pub cells: Vec<WatchedCell>,

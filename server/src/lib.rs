@@ -16,6 +16,7 @@ pub mod remote;
 pub mod report;
 pub mod serve;
 pub mod validate;
+pub mod watch_api;
 pub mod watcher;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub instance: Option<Arc<remote::Instance>>,
     /// Rendered pages, kept while the views they show are unchanged.
     pub pages: Option<Arc<page_cache::PageCache>>,
+    /// Where alerts link to (`--public-url`).
+    pub public_url: String,
 }
 
 impl FromRef<AppState> for Option<Arc<page_cache::PageCache>> {
@@ -131,6 +134,15 @@ impl AppState {
             operator,
             instance: None,
             pages,
+            public_url: "http://127.0.0.1:3000".into(),
+        }
+    }
+
+    /// Alerts sent through this server link under `url`.
+    pub fn with_public_url(self, url: String) -> Self {
+        Self {
+            public_url: url,
+            ..self
         }
     }
 
@@ -245,6 +257,11 @@ pub fn router(state: AppState) -> Router {
         .route(remote::INSTANCE_PATH, get(instance_proof))
         .route("/legend", get(legend))
         .route("/changes", get(feed_pages::changes))
+        .route(watch_api::CHANGES_PATH, get(watch_api::changes))
+        .route(
+            watch_api::EVALUATE_PATH,
+            axum::routing::post(watch_api::evaluate),
+        )
         .route("/alerts", get(feed_pages::alerts))
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))

@@ -271,6 +271,47 @@ impl Remote {
         .await
     }
 
+    /// An evaluation by the server (`rollcall watch` beside it).
+    pub async fn evaluate(
+        &self,
+        request: &crate::watch_api::EvaluateRequest,
+    ) -> Result<engine::watch::Evaluation, ServerError> {
+        let body = serde_json::to_string(request).map_err(|e| ServerError::failed("JSON", e))?;
+        self.send(
+            crate::watch_api::EVALUATE_PATH,
+            "application/json",
+            body,
+            |b| serde_json::from_slice(b).ok(),
+        )
+        .await
+    }
+
+    /// The change feed from the server (`rollcall changes` beside it).
+    pub async fn changes(&self, since: &str) -> Result<domain::watch::ChangeFeed, ServerError> {
+        let failed = |message: String| ServerError::Remote {
+            addr: self.base.clone(),
+            message,
+        };
+        let response = self
+            .http
+            .get(format!("{}{}", self.base, crate::watch_api::CHANGES_PATH))
+            .query(&[("since", since)])
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| failed(e.to_string()));
+        }
+        let text = first_line(&String::from_utf8_lossy(&bytes));
+        if status.is_client_error() {
+            Err(ServerError::Input(text))
+        } else {
+            Err(failed(text))
+        }
+    }
+
     pub async fn preview(&self, choices: &RerunChoices) -> Result<Vec<PlannedCell>, ServerError> {
         self.call_json(app::api::PreviewBackfill::PATH, choices, answer)
             .await

@@ -12,6 +12,8 @@ mod serve;
 mod validate;
 mod watch;
 
+pub(crate) use watch::parse_as_of;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -66,6 +66,9 @@ pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode
         _ => None,
     };
     let fixed_as_of = cmd.as_of.as_deref().map(parse_as_of).transpose()?;
+    if let Some(remote) = super::running_server(&config.store).await {
+        return watch_through(&pipeline, &remote, &cmd).await;
+    }
     let wh = match open_store(config, Create::No).await {
         Ok(wh) => wh,
         Err(e) if e.is_input() => return Err(e),
@@ -98,6 +101,42 @@ pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode
                 ExitCode::SUCCESS
             });
         }
+        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+    }
+}
+
+/// `watch` while a server holds the embedded store: the server evaluates
+/// (one evaluator: its lease), the same output and exit codes.
+async fn watch_through(
+    pipeline: &Pipeline,
+    remote: &crate::remote::Remote,
+    cmd: &WatchCmd,
+) -> Result<ExitCode> {
+    let request = crate::watch_api::EvaluateRequest {
+        start: cmd.start_date.clone(),
+        end: cmd.end_date.clone(),
+        as_of: cmd.as_of.clone(),
+    };
+    loop {
+        let evaluation = match remote.evaluate(&request).await {
+            Ok(e) => e,
+            Err(e) if e.is_input() => return Err(e),
+            Err(e) if cmd.once => return Ok(unreachable(&e)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                continue;
+            }
+        };
+        print_evaluation(pipeline, &evaluation, cmd.format)?;
+        if cmd.once {
+            return Ok(if evaluation.open().next().is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+        let every = pipeline.watch.clone().unwrap_or_default().every_secs;
         tokio::time::sleep(std::time::Duration::from_secs(every)).await;
     }
 }
@@ -285,8 +324,13 @@ fn print_evaluation(
 pub(crate) async fn run_changes(config: &Config, cmd: ChangesCmd) -> Result<ExitCode> {
     let since = parse_since(&cmd.since)?;
     let pipeline = config.pipeline();
-    let wh = open_store(config, Create::No).await?;
-    let feed = engine::watch::changes(wh.as_ref(), chrono::Utc::now().naive_utc() - since).await?;
+    let feed = match super::running_server(&config.store).await {
+        Some(remote) => remote.changes(&cmd.since).await?,
+        None => {
+            let wh = open_store(config, Create::No).await?;
+            engine::watch::changes(wh.as_ref(), chrono::Utc::now().naive_utc() - since).await?
+        }
+    };
     match cmd.format {
         Format::Json => {
             #[derive(Serialize)]

@@ -239,3 +239,64 @@ fn an_installed_binary_serves_the_site_installed_beside_it() {
     let _ = server.wait();
     assert_eq!(body, bundle);
 }
+
+/// Issue [M] 1, 2: `watch` and `changes` beside a server holding the
+/// embedded store go through it (DuckDB locks the file for one process):
+/// the same output and exit codes.
+#[test]
+fn watch_and_changes_work_beside_a_server_holding_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.duckdb");
+    let out = rollcall(&db, &["demo", "--days", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("ROLLCALL_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !remote_file_exists(&db) || std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The demo's evaluation is in the feed.
+    let out = rollcall(&db, &["changes", "--since", "1h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("opened "), "{}", stdout(&out));
+    // November's first days have gaps: exit 1, evaluated by the server.
+    let out = rollcall(
+        &db,
+        &[
+            "watch",
+            "--once",
+            "--start-date",
+            "2021-11-01",
+            "--end-date",
+            "2021-11-05",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("open cells:"), "{}", stdout(&out));
+    // Bad input is refused by name, through the server too.
+    let out = rollcall(&db, &["changes", "--since", "forever"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = rollcall(
+        &db,
+        &[
+            "watch",
+            "--once",
+            "--start-date",
+            "2021-11-05",
+            "--end-date",
+            "2021-11-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let _ = server.kill();
+    let _ = server.wait();
+}
