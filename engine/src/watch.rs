@@ -20,6 +20,9 @@ use crate::EngineError;
 /// evaluation is one pass), so a crashed one frees it.
 const LEASE: chrono::Duration = chrono::Duration::minutes(10);
 
+/// How long an evaluation waits for another one to end before it gives up.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What to evaluate.
 #[derive(Debug, Clone)]
 pub struct EvaluateOptions {
@@ -82,11 +85,20 @@ pub async fn evaluate(
         None => default_window(&settings, local_now.date())?,
     };
     let holder = format!("{}-{}", std::process::id(), uuid_like());
-    let now = chrono::Utc::now().naive_utc();
-    if !wh.take_evaluator_lease(&holder, now, now + LEASE).await? {
-        return Err(EngineError::Refused(
-            "another evaluation is running on this store; try again when it ends".into(),
-        ));
+    // Another evaluator running: wait for it (bounded), then evaluate after it.
+    let waited = Instant::now();
+    loop {
+        let now = chrono::Utc::now().naive_utc();
+        if wh.take_evaluator_lease(&holder, now, now + LEASE).await? {
+            break;
+        }
+        if waited.elapsed() >= LEASE_WAIT {
+            return Err(EngineError::Refused(format!(
+                "another evaluation has been running on this store for over {} s; try again when it ends",
+                LEASE_WAIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     let evaluated = evaluate_holding(wh, opts, &settings, window, local_now).await;
     let released = wh.release_evaluator_lease(&holder).await;
