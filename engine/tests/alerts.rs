@@ -333,3 +333,43 @@ async fn a_failing_channel_is_retried_a_bounded_number_of_times_and_logged() {
         Some(second.record.id.clone())
     );
 }
+
+/// Issue [M] 3, 4: a channel `on = ["late"]` hears of a cell once it is
+/// past its deadline, and of nothing before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_cell_alerts_a_channel_on_late() {
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/nba.toml"
+    ))
+    .unwrap();
+    let pipeline = domain::pipeline::Pipeline::parse(&format!(
+        "{}\n[[alert]]\nchannel = \"webhook\"\nurl_env = \"ROLLCALL_TEST_LATE_URL\"\non = [\"late\"]\n",
+        shipped.replacen("min_games = 3\n", "min_games = 3\nexpected_by = \"09:00\"\n", 1)
+    ))
+    .unwrap();
+    let wh = EmbeddedWarehouse::in_memory(Arc::new(pipeline)).unwrap();
+    load_until(&wh, "2021-11-05").await;
+    let (url, got) = receiver().await;
+    std::env::set_var("ROLLCALL_TEST_LATE_URL", &url);
+    let at = |s: &str| EvaluateOptions {
+        as_of: chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap(),
+        ..options("2021-11-05", "2021-11-05")
+    };
+    // Before PDC's deadline (2021-11-06 09:00 UTC): open, but not late —
+    // nothing for a channel on late only.
+    evaluate(&wh, &at("2021-11-06 08:59")).await.unwrap();
+    assert_eq!(got.lock().unwrap().len(), 0);
+    // Past it: PDC 2021-11-05 is late (never run): one message, that cell.
+    evaluate(&wh, &at("2021-11-06 09:00")).await.unwrap();
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let json: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1, "{json}");
+    assert_eq!(
+        (cells[0]["dedup_key"].as_str(), cells[0]["late"].as_bool()),
+        (Some("PDC:2021-11-05"), Some(true))
+    );
+    assert_eq!(cells[0]["event"], "worse");
+}

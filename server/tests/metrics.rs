@@ -81,6 +81,38 @@ async fn metrics_come_from_the_last_evaluation_without_dates_or_entities() {
     })
     .await
     .unwrap();
+    wh.record_delivery(warehouse::DeliveryRecord {
+        id: "d2".into(),
+        evaluation_id: evaluation.record.id.clone(),
+        channel: "slack:SLACK_URL".into(),
+        sent_at: evaluation.record.as_of,
+        cells: 2,
+        http_status: None,
+        error: Some("SLACK_URL is not set <b>".into()),
+        attempts: 0,
+    })
+    .await
+    .unwrap();
+    // /alerts lists both, with how each ended (escaped).
+    let res = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/alerts")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(page.contains("aria-label=\"Alert deliveries\""), "{page}");
+    assert!(
+        page.contains("<td>webhook:HOOK_URL</td>") && page.contains("<td>HTTP 200</td>"),
+        "{page}"
+    );
+    assert!(page.contains("SLACK_URL is not set &lt;b&gt;"), "{page}");
     let scraped = scrape(app).await;
     let summary: domain::watch::Summary = serde_json::from_str(&evaluation.record.summary).unwrap();
     let pdc = &summary["PDC"];
@@ -129,6 +161,14 @@ async fn metrics_come_from_the_last_evaluation_without_dates_or_entities() {
             &scraped,
             "rollcall_alert_deliveries_total",
             &[("channel", "webhook:HOOK_URL"), ("result", "ok")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "rollcall_alert_deliveries_total",
+            &[("channel", "slack:SLACK_URL"), ("result", "failed")]
         ),
         Some(1.0)
     );
