@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 
 use common::{d, load_until};
 use domain::DateRange;
-use engine::backfill::{backfill, BackfillRequest, DateSpec, RunOptions};
 use engine::watch::{evaluate, EvaluateOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warehouse::Warehouse;
@@ -117,23 +116,7 @@ fn options(start: &str, end: &str) -> EvaluateOptions {
 
 async fn run_psza(wh: &dyn Warehouse, start: &str, end: &str) {
     let psza = wh.pipeline().builtin(domain::Builtin::Psza).unwrap();
-    let request = BackfillRequest {
-        processors: vec![psza],
-        dates: DateSpec::Range {
-            start: d(start),
-            end: d(end),
-        },
-        only_gaps: false,
-        legacy: false,
-        stop_on: Default::default(),
-    };
-    let options = RunOptions {
-        resume: false,
-        ..RunOptions::default()
-    };
-    let job = backfill(wh, &request, &options, &(), &Default::default())
-        .await
-        .unwrap();
+    let job = common::backfill_range(wh, &[psza], start, end).await;
     assert_eq!(job.state, warehouse::JobState::Succeeded);
 }
 

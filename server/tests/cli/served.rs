@@ -20,21 +20,7 @@ fn validate_and_backfill_work_beside_a_server_holding_the_store() {
     let db = dir.path().join("served.duckdb");
     let out = rollcall(&db, &["demo", "--days", "30"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .env("ROLLCALL_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !remote_file_exists(&db) || std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (mut server, port) = serve(&db);
     let validate = |db: &Path| {
         rollcall(
             db,
@@ -189,6 +175,27 @@ fn validate_and_backfill_work_beside_a_server_holding_the_store() {
     assert!(!remote_file_exists(&db), "the stale server file is removed");
 }
 
+/// `rollcall serve` on `db` on a free port, once it answers and has written
+/// its server file.
+fn serve(db: &Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let server = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("ROLLCALL_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !remote_file_exists(db) || std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (server, port)
+}
+
 fn remote_file_exists(db: &Path) -> bool {
     server::remote::address_file(db).exists()
 }
@@ -249,21 +256,7 @@ fn watch_and_changes_work_beside_a_server_holding_the_store() {
     let db = dir.path().join("served.duckdb");
     let out = rollcall(&db, &["demo", "--days", "30"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .env("ROLLCALL_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !remote_file_exists(&db) || std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (mut server, _) = serve(&db);
     // The demo's evaluation is in the feed.
     let out = rollcall(&db, &["changes", "--since", "1h"]);
     assert!(out.status.success(), "{}", stderr(&out));
