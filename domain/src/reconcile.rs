@@ -50,6 +50,16 @@ pub struct Mask {
     pub investigate: i64,
 }
 
+impl Mask {
+    /// Open for the processor of `bit` (what a watch names): expected, no
+    /// record, and no failure or a failure to investigate.
+    pub fn open_for(&self, bit: i64) -> bool {
+        self.expected
+            && self.records & bit == 0
+            && (self.failures & bit == 0 || self.investigate & bit != 0)
+    }
+}
+
 /// How many players of a date carry exactly this mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaskCount {

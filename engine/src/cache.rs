@@ -551,8 +551,24 @@ impl Warehouse for CachedWarehouse {
         self.inner.latest_evaluation().await
     }
 
+    async fn watched_cell_counts(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<(Vec<domain::report::CellCounts>, warehouse::reads::OpenSets)> {
+        self.inner.watched_cell_counts(range, processors).await
+    }
+
     async fn evaluation_cells(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {
         self.inner.evaluation_cells(id).await
+    }
+
+    async fn evaluation_cells_by_key(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {
+        self.inner.evaluation_cells_by_key(id).await
+    }
+
+    async fn entity_lists(&self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+        self.inner.entity_lists(keys).await
     }
 
     async fn evaluations_since(

@@ -107,6 +107,17 @@ pub async fn evaluate(
     Ok(evaluation)
 }
 
+/// [`evaluate`] for a person to read (the CLI and its API): every kept
+/// cell with its names, those of unchanged sets read back by key.
+pub async fn evaluate_named(
+    wh: &dyn Warehouse,
+    opts: &EvaluateOptions,
+) -> Result<Evaluation, EngineError> {
+    let mut evaluation = evaluate(wh, opts).await?;
+    read_names(wh, evaluation.cells.iter_mut()).await?;
+    Ok(evaluation)
+}
+
 async fn evaluate_holding(
     wh: &dyn Warehouse,
     opts: &EvaluateOptions,
@@ -119,35 +130,41 @@ async fn evaluate_holding(
     let clock = Instant::now();
     let pipeline = wh.pipeline();
     let processors: Vec<ProcessorId> = pipeline.ids().collect();
-    // Three independent reads, side by side (each store runs them on
-    // connections of their own): the window's cells, its open entities, and
-    // the previous evaluation to compare with.
-    let (cells, mut entities, (previous, previous_cells)) = tokio::try_join!(
-        async { Ok::<_, EngineError>(wh.cell_counts(window, &processors).await?) },
-        open_entities_by_cell(wh, window, &processors),
+    // Two independent reads, side by side: the window's cells with who is
+    // open in each as a fingerprinted set (one statement), and what the
+    // previous evaluations kept (keys, no names).
+    let ((cells, sets), (previous, mut previous_cells)) = tokio::try_join!(
+        async { Ok::<_, EngineError>(wh.watched_cell_counts(window, &processors).await?) },
         previous_evaluation(wh, window),
     )?;
-    let observed: Vec<Observed> = cells
+    let mut observed: Vec<Observed> = cells
         .into_iter()
         .map(|cell| {
             let late = pipeline
                 .spec(cell.processor)
                 .deadline
                 .is_some_and(|d| d.is_late(&cell, local_now));
-            let mut names = entities
-                .remove(&(cell.processor, cell.date))
+            let set = sets
+                .get(&(cell.processor, cell.date))
+                .copied()
                 .unwrap_or_default();
-            if cell.date_level {
-                // A date-level failure accounts for everyone still missing.
-                names.retain(|(_, investigate)| *investigate);
-            }
+            // A date-level failure accounts for everyone still missing:
+            // only those to investigate are named.
+            let open_count = if cell.date_level {
+                set.investigate
+            } else {
+                set.count
+            };
             Observed {
                 late,
-                entities: names.into_iter().map(|(name, _)| name).collect(),
+                open_count,
+                names_key: set.names_key(cell.date_level),
+                entities: None,
                 cell,
             }
         })
         .collect();
+    read_changed_names(wh, window, &processors, &mut observed, &mut previous_cells).await?;
     let mut summary = domain::watch::summarize(pipeline, &observed);
     let kept = compare(&previous_cells, observed, window, opts.as_of);
     domain::watch::note_open(pipeline, &mut summary, &kept);
@@ -166,6 +183,10 @@ async fn evaluate_holding(
     let keep_since = opts.as_of - chrono::Duration::days(i64::from(settings.retention_days));
     wh.record_evaluation(record.clone(), kept.clone(), keep_since)
         .await?;
+    // An alert names who is open: a cell that is news with an unchanged set
+    // (it only became late) has its names read back.
+    let mut kept = kept;
+    read_names(wh, kept.iter_mut().filter(|c| c.change.is_news())).await?;
     let before: BTreeMap<(ProcessorId, NaiveDate), &WatchedCell> = previous_cells
         .iter()
         .map(|c| ((c.processor, c.date), c))
@@ -215,7 +236,7 @@ async fn previous_evaluation(
             continue;
         }
         cells.extend(
-            wh.evaluation_cells(&e.id)
+            wh.evaluation_cells_by_key(&e.id)
                 .await?
                 .into_iter()
                 .filter(|c| covered.contains(&c.date)),
@@ -225,33 +246,168 @@ async fn previous_evaluation(
     Ok((recent.into_iter().next(), cells))
 }
 
+/// Reads the names only where the set changed: for each observed cell
+/// whose set is not the one its baseline kept (another key, or none), its
+/// open entities, and the baseline's list it is compared with; the store
+/// keeps an unchanged set's list already. A cell whose names disagree with
+/// its count (a write landed between the two reads) keeps its list in its
+/// row instead of under the key, so the next evaluation reads it again.
+async fn read_changed_names(
+    wh: &dyn Warehouse,
+    window: DateRange,
+    processors: &[ProcessorId],
+    observed: &mut [Observed],
+    previous: &mut [WatchedCell],
+) -> Result<(), EngineError> {
+    let baseline_keys: HashMap<(ProcessorId, NaiveDate), Option<&str>> = previous
+        .iter()
+        .filter(|c| c.is_open())
+        .map(|c| ((c.processor, c.date), c.names_key.as_deref()))
+        .collect();
+    let unchanged = |o: &Observed| {
+        o.names_key.is_some()
+            && baseline_keys
+                .get(&(o.cell.processor, o.cell.date))
+                .copied()
+                .flatten()
+                == o.names_key.as_deref()
+    };
+    let changed: Vec<usize> = observed
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.open_count > 0 && !unchanged(o))
+        .map(|(i, _)| i)
+        .collect();
+    // The baseline lists compared with: those of cells not unchanged now.
+    let still_same: std::collections::HashSet<(ProcessorId, NaiveDate)> = observed
+        .iter()
+        .filter(|o| unchanged(o))
+        .map(|o| (o.cell.processor, o.cell.date))
+        .collect();
+    let wanted: Vec<String> = previous
+        .iter()
+        .filter(|c| c.entities.is_empty() && !still_same.contains(&(c.processor, c.date)))
+        .filter_map(|c| c.names_key.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let dates: Vec<NaiveDate> = changed.iter().map(|&i| observed[i].cell.date).collect();
+    let span = match (dates.iter().min(), dates.iter().max()) {
+        (Some(&first), Some(&last)) => Some(DateRange::new(first, last, window.days())?),
+        _ => None,
+    };
+    let (mut names, lists) = tokio::try_join!(
+        async {
+            match span {
+                Some(span) => open_entities_by_cell(wh, span, processors).await,
+                None => Ok(HashMap::new()),
+            }
+        },
+        async { Ok::<_, EngineError>(wh.entity_lists(&wanted).await?) },
+    )?;
+    for i in changed {
+        let o = &mut observed[i];
+        let mut list = names
+            .remove(&(o.cell.processor, o.cell.date))
+            .unwrap_or_default();
+        if o.cell.date_level {
+            list.retain(|(_, investigate)| *investigate);
+        }
+        let list: Vec<String> = list.into_iter().map(|(name, _)| name).collect();
+        if list.len() as i64 != o.open_count {
+            o.names_key = None;
+            o.open_count = list.len() as i64;
+        }
+        o.entities = Some(list);
+    }
+    let lists: HashMap<String, Vec<String>> = lists.into_iter().collect();
+    for c in previous.iter_mut() {
+        if let Some(list) = c.names_key.as_ref().and_then(|k| lists.get(k)) {
+            if c.entities.is_empty() {
+                c.entities = list.clone();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills the lists of cells kept by key without them (an unchanged set's
+/// names are the store's): what a person reading the evaluation sees.
+pub async fn read_names<'a>(
+    wh: &dyn Warehouse,
+    cells: impl IntoIterator<Item = &'a mut WatchedCell>,
+) -> Result<(), EngineError> {
+    let mut cells: Vec<&mut WatchedCell> = cells.into_iter().collect();
+    let wanted: Vec<String> = cells
+        .iter()
+        .filter(|c| c.entities.is_empty())
+        .filter_map(|c| c.names_key.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let lists: HashMap<String, Vec<String>> = wh.entity_lists(&wanted).await?.into_iter().collect();
+    for c in cells.iter_mut().filter(|c| c.entities.is_empty()) {
+        if let Some(list) = c.names_key.as_ref().and_then(|k| lists.get(k)) {
+            c.entities = list.clone();
+        }
+    }
+    Ok(())
+}
+
 /// Per cell, its open entities, sorted: (name, to investigate) —
 /// unaccounted when neither a record nor a failure, to investigate when the
 /// failure's category says so. The rows arrive by date then entity, so each
-/// cell's list is built in order, without a search tree.
+/// date's lists are built in order, one per processor, and a name is copied
+/// only for the processors that share it (the last one takes it).
 async fn open_entities_by_cell(
     wh: &dyn Warehouse,
     window: DateRange,
     processors: &[ProcessorId],
 ) -> Result<HashMap<(ProcessorId, NaiveDate), Vec<(String, bool)>>, EngineError> {
+    let rows = wh.open_entities(window, processors).await?;
+    let bits: Vec<i64> = processors.iter().map(|p| mask::processor_bit(*p)).collect();
     let mut out: HashMap<(ProcessorId, NaiveDate), Vec<(String, bool)>> = HashMap::new();
-    let bits: Vec<(ProcessorId, i64)> = processors
-        .iter()
-        .map(|p| (*p, mask::processor_bit(*p)))
-        .collect();
-    for row in wh.open_entities(window, processors).await? {
-        for &(p, bit) in &bits {
+    let mut lists: Vec<Vec<(String, bool)>> = vec![Vec::new(); processors.len()];
+    let mut day: Option<NaiveDate> = None;
+    let mut flush = |day: NaiveDate, lists: &mut Vec<Vec<(String, bool)>>| {
+        for (p, list) in processors.iter().zip(lists.iter_mut()) {
+            if !list.is_empty() {
+                // `append`: rows out of date order lose nothing.
+                out.entry((*p, day)).or_default().append(list);
+            }
+        }
+    };
+    let mut open_for: Vec<(usize, bool)> = Vec::with_capacity(processors.len());
+    for row in rows {
+        if day != Some(row.date) {
+            if let Some(d) = day {
+                flush(d, &mut lists);
+            }
+            day = Some(row.date);
+        }
+        open_for.clear();
+        for (i, &bit) in bits.iter().enumerate() {
             if row.records & bit != 0 {
                 continue;
             }
             let unaccounted = row.failures & bit == 0;
             let investigate = row.investigate & bit != 0;
             if unaccounted || investigate {
-                out.entry((p, row.date))
-                    .or_default()
-                    .push((row.entity.clone(), investigate));
+                open_for.push((i, investigate));
             }
         }
+        if let Some((&(last, investigate), others)) = open_for.split_last() {
+            for &(i, investigate) in others {
+                lists[i].push((row.entity.clone(), investigate));
+            }
+            lists[last].push((row.entity, investigate));
+        }
+    }
+    if let Some(d) = day {
+        flush(d, &mut lists);
     }
     Ok(out)
 }

@@ -41,7 +41,9 @@ pub async fn evaluate(State(state): State<AppState>, Json(r): Json<EvaluateReque
             trigger: "cli".into(),
             public_url: state.public_url.clone(),
         };
-        Ok::<_, ServerError>(engine::watch::evaluate(state.server.warehouse.as_ref(), &opts).await?)
+        Ok::<_, ServerError>(
+            engine::watch::evaluate_named(state.server.warehouse.as_ref(), &opts).await?,
+        )
     };
     match run.await {
         Ok(evaluation) => Json(evaluation).into_response(),

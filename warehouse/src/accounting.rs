@@ -35,6 +35,9 @@ pub struct AccountingRow {
     pub investigate_bits: Option<i64>,
     /// Kind 2: the last run's error (its first characters) when it failed.
     pub error: Option<String>,
+    /// Kind 0 of a fingerprinted reconciliation: the XOR of the group's
+    /// entities' fingerprints.
+    pub fingerprint: Option<i64>,
 }
 
 /// The rows of one reconciliation of `pipeline`'s tables.
@@ -42,6 +45,8 @@ pub struct AccountingRow {
 pub struct Accounting<'p> {
     pipeline: &'p Pipeline,
     masks: Vec<MaskCount>,
+    /// Each mask group's fingerprint (0 when the statement had none).
+    fingerprints: Vec<i64>,
     failures: Vec<FailureGroup>,
     runs: Vec<RunGroup>,
 }
@@ -51,6 +56,7 @@ impl<'p> Accounting<'p> {
         Self {
             pipeline,
             masks: Vec::new(),
+            fingerprints: Vec::new(),
             failures: Vec::new(),
             runs: Vec::new(),
         }
@@ -68,6 +74,7 @@ impl<'p> Accounting<'p> {
                     w if w >= 0 => Ok(w),
                     w => Err(WarehouseError::Query(format!("bad mask word {w}"))),
                 };
+                self.fingerprints.push(row.fingerprint.unwrap_or(0));
                 self.masks.push(MaskCount {
                     date: row.date,
                     mask: Mask {
@@ -106,6 +113,21 @@ impl<'p> Accounting<'p> {
         Ok(())
     }
 
+    /// Who is open in each cell of the selected processors, as
+    /// fingerprinted sets (a fingerprinted statement's rows).
+    pub fn open_sets(
+        &self,
+        selected: &[ProcessorId],
+    ) -> std::collections::HashMap<(ProcessorId, NaiveDate), domain::watch::OpenSet> {
+        let groups: Vec<(MaskCount, i64)> = self
+            .masks
+            .iter()
+            .copied()
+            .zip(self.fingerprints.iter().copied())
+            .collect();
+        domain::watch::open_sets(&groups, selected)
+    }
+
     /// The cells of the selected processors.
     pub fn cells(&self, selected: &[ProcessorId]) -> Vec<CellCounts> {
         cells(
@@ -135,6 +157,7 @@ mod tests {
             failure_bits: Some(0),
             investigate_bits: Some(0),
             error: None,
+            fingerprint: None,
         }
     }
 

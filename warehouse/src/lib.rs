@@ -247,6 +247,16 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
 
     // ---- watching (issue [M]) -----------------------------------------------------
 
+    /// [`Warehouse::cell_counts`] with who is open in each cell as a
+    /// fingerprinted set (`domain::watch::OpenSet`), in one statement.
+    async fn watched_cell_counts(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+    ) -> Result<(Vec<domain::report::CellCounts>, reads::OpenSets)> {
+        reads::watched_cell_counts(self, range, processors).await
+    }
+
     /// The expected entities of the range missing a record of one of
     /// `processors`, with their marks (one statement).
     async fn open_entities(
@@ -259,7 +269,10 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
 
     /// Keeps an evaluation and its cells in one write (applying it twice
     /// keeps it once), deleting evaluations whose `as_of` is before
-    /// `keep_since`.
+    /// `keep_since`. A cell with a `names_key` and its `entities` read keeps
+    /// them under that key (replacing the same list); one with a key and no
+    /// names keeps only the key (the list is the store's already). Lists no
+    /// kept cell refers to any more are deleted.
     async fn record_evaluation(
         &self,
         evaluation: EvaluationRecord,
@@ -272,9 +285,21 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::latest_evaluation(self).await
     }
 
-    /// The cells an evaluation kept.
+    /// The cells an evaluation kept, with their lists of names.
     async fn evaluation_cells(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {
-        reads::evaluation_cells(self, id).await
+        reads::evaluation_cells(self, id, true).await
+    }
+
+    /// The cells an evaluation kept, a list of names only where the row
+    /// holds it (kept before sets had keys): the others have their
+    /// `names_key`, for [`Warehouse::entity_lists`].
+    async fn evaluation_cells_by_key(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {
+        reads::evaluation_cells(self, id, false).await
+    }
+
+    /// The kept lists of names with these keys (unknown keys are left out).
+    async fn entity_lists(&self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+        reads::entity_lists(self, keys).await
     }
 
     /// Evaluations run at or after `since`, newest first, at most `limit`.

@@ -350,12 +350,58 @@ pub async fn latest_evaluation<P: QueryPort + ?Sized>(
         .next())
 }
 
+/// The cells of the range as [`cell_counts`] reads them, and who is open
+/// in each as a fingerprinted set, from the same statement.
+pub async fn watched_cell_counts<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<(Vec<CellCounts>, OpenSets)> {
+    if processors.is_empty() {
+        return Ok(Default::default());
+    }
+    let d = port.dialect();
+    let read = each_row(
+        port,
+        &sql::reconcile_fingerprinted(d, range),
+        sql::accounting_row,
+    )
+    .await?;
+    let mut accounting = Accounting::new(d.pipeline());
+    for row in read {
+        accounting.push(row)?;
+    }
+    Ok((
+        accounting.cells(processors),
+        accounting.open_sets(processors),
+    ))
+}
+
+/// Who is open per (processor, date), as fingerprinted sets.
+pub type OpenSets = std::collections::HashMap<(ProcessorId, NaiveDate), domain::watch::OpenSet>;
+
+pub async fn entity_lists<P: QueryPort + ?Sized>(
+    port: &P,
+    keys: &[String],
+) -> Result<Vec<(String, Vec<String>)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    rows(
+        port,
+        &sql::entity_lists(port.dialect(), keys),
+        sql::entity_list_row,
+    )
+    .await
+}
+
 pub async fn evaluation_cells<P: QueryPort + ?Sized>(
     port: &P,
     id: &str,
+    named: bool,
 ) -> Result<Vec<domain::watch::WatchedCell>> {
     let d = port.dialect();
-    let q = sql::evaluation_cells(d, id);
+    let q = sql::evaluation_cells(d, id, named);
     let read = rows(port, &q, |r| sql::watched_cell_row(d, r)).await?;
     Ok(read.into_iter().map(|(_, c)| c).collect())
 }

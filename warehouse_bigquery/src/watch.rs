@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use domain::watch::WatchedCell;
-use warehouse::sql::names_json;
+use warehouse::sql::{kept_inline, names_json, new_list};
 use warehouse::{DeliveryRecord, EvaluationRecord, Result};
 
 use crate::client::{self, param, Param};
@@ -53,29 +53,57 @@ pub(crate) async fn record_evaluation(
                 Param::Bool(Some(c.late)),
                 Param::Str(Some(c.change.word().into())),
                 Param::Timestamp(Some(c.open_since)),
-                Param::Str(Some(names_json(&c.entities))),
+                Param::Str(Some(kept_inline(c))),
                 Param::Int(Some(c.open_entities)),
                 Param::Str(Some(names_json(&c.new_entities))),
                 Param::Str(Some(names_json(&c.resolved_entities))),
+                Param::Str(c.names_key.clone()),
+            ],
+        );
+    }
+    // One row per key: two processors may share a set.
+    let lists: std::collections::BTreeMap<&str, &[String]> =
+        cells.iter().filter_map(new_list).collect();
+    for (key, list) in lists {
+        staging.push(
+            &schema::EVALUATION_NAMES,
+            &[
+                Param::Str(Some(key.to_string())),
+                Param::Str(Some(names_json(list))),
             ],
         );
     }
     staging.load(wh).await?;
-    let (evals, cells_table) = (
+    let (evals, cells_table, names) = (
         wh.table_name(&schema::EVALUATIONS),
         wh.table_name(&schema::EVALUATION_CELLS),
+        wh.table_name(&schema::EVALUATION_NAMES),
     );
-    let keep = timestamp_literal(keep_since);
-    let deliveries = wh.table_name(&schema::ALERT_DELIVERIES);
-    let mut body = format!(
-        "DELETE FROM {cells_table} WHERE evaluation_id IN (SELECT id FROM {evals} WHERE as_of < {keep});
-         DELETE FROM {evals} WHERE as_of < {keep};
-         DELETE FROM {deliveries} WHERE sent_at < {keep};\n"
-    );
-    body += &staging.copy_sql(wh, &schema::EVALUATIONS);
+    let mut body = staging.copy_sql(wh, &schema::EVALUATIONS);
     if staging.has_rows(&schema::EVALUATION_CELLS) {
         body += &staging.copy_sql(wh, &schema::EVALUATION_CELLS);
     }
+    if staging.has_rows(&schema::EVALUATION_NAMES) {
+        // Kept by key: a list kept again replaces itself.
+        body += &format!(
+            "DELETE FROM {names} WHERE names_key IN (
+                 SELECT names_key FROM {stage} WHERE write_id = '{w}');\n",
+            stage = wh.names.stage(&schema::EVALUATION_NAMES),
+            w = staging.id,
+        );
+        body += &staging.copy_sql(wh, &schema::EVALUATION_NAMES);
+    }
+    // Retention after the new cells are in, so a list they share with an
+    // old evaluation stays.
+    let keep = timestamp_literal(keep_since);
+    let deliveries = wh.table_name(&schema::ALERT_DELIVERIES);
+    body += &format!(
+        "DELETE FROM {cells_table} WHERE evaluation_id IN (SELECT id FROM {evals} WHERE as_of < {keep});
+         DELETE FROM {evals} WHERE as_of < {keep};
+         DELETE FROM {names} WHERE names_key NOT IN (
+             SELECT names_key FROM {cells_table} WHERE names_key IS NOT NULL);
+         DELETE FROM {deliveries} WHERE sent_at < {keep};\n"
+    );
     body += &staging.clear_sql(wh);
     staging.commit(wh, &body).await
 }

@@ -44,9 +44,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "watch",
         sql: include_str!("../migrations/0006_watch.sql"),
     },
+    Migration {
+        version: 7,
+        name: "evaluation_names",
+        sql: include_str!("../migrations/0007_evaluation_names.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 6;
+pub const LATEST_SCHEMA_VERSION: i64 = 7;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

@@ -305,3 +305,74 @@ async fn an_unknown_job_is_not_found_and_nothing_changes() {
     assert!(e.to_string().contains("job-that-never-was"), "{e}");
     assert!(wh.jobs(10).await.unwrap().is_empty());
 }
+
+/// An evaluation kept before sets had keys (schema 6: names in the cell's
+/// row) reads back the same after the migration to keys, with no key, so
+/// the next evaluation compares with its names as kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn cells_kept_before_names_had_keys_read_back_after_the_migration() {
+    use domain::watch::{Change, WatchedCell};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollcall.duckdb");
+    let pipeline = Arc::new(domain::pipeline::nba());
+    let day = NaiveDate::from_ymd_opt(2021, 11, 3).unwrap();
+    let at = day.and_hms_opt(9, 0, 0).unwrap();
+    let cell = WatchedCell {
+        processor: pipeline.builtin(domain::Builtin::Pdc).unwrap(),
+        date: day,
+        expected: 3,
+        records: 1,
+        expected_failures: 0,
+        investigate: 0,
+        unaccounted: 2,
+        late: false,
+        change: Change::Opened,
+        open_since: at,
+        entities: vec!["ann".into(), "bob".into()],
+        open_entities: 2,
+        new_entities: vec!["ann".into(), "bob".into()],
+        resolved_entities: Vec::new(),
+        names_key: None,
+    };
+    let record = warehouse::EvaluationRecord {
+        id: "ev-old".into(),
+        trigger: "test".into(),
+        as_of: at,
+        window_start: day,
+        window_end: day,
+        started_at: at,
+        duration_ms: 1,
+        open_cells: 1,
+        summary: "{}".into(),
+    };
+    {
+        let wh = EmbeddedWarehouse::open(&path, pipeline.clone()).unwrap();
+        wh.record_evaluation(record, vec![cell.clone()], at - chrono::Duration::days(30))
+            .await
+            .unwrap();
+    }
+    // Back to schema 6, as a store made before keys would be.
+    {
+        let conn = duckdb::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE rollcall_meta.evaluation_cells DROP COLUMN names_key;
+             DROP TABLE rollcall_meta.evaluation_names;
+             DELETE FROM rollcall_meta.schema_migrations WHERE version = 7;",
+        )
+        .unwrap();
+    }
+    let wh = EmbeddedWarehouse::open(&path, pipeline).unwrap();
+    assert_eq!(
+        wh.status().await.unwrap().schema_version,
+        LATEST_SCHEMA_VERSION
+    );
+    assert_eq!(
+        wh.evaluation_cells("ev-old").await.unwrap(),
+        std::slice::from_ref(&cell)
+    );
+    assert_eq!(
+        wh.evaluation_cells_by_key("ev-old").await.unwrap(),
+        [cell],
+        "no key: the names are the row's own"
+    );
+}

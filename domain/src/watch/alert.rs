@@ -242,6 +242,7 @@ mod tests {
             } else {
                 Vec::new()
             },
+            names_key: None,
         }
     }
 

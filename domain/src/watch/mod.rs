@@ -175,6 +175,12 @@ pub struct WatchedCell {
     /// not now (each at most [`ENTITIES_KEPT`]).
     pub new_entities: Vec<String>,
     pub resolved_entities: Vec<String>,
+    /// Which set of open entities this is ([`OpenSet::names_key`]): the
+    /// store keeps each set's list once, shared by every evaluation that saw
+    /// it, so an unchanged cell is kept without its names. `entities` may
+    /// then be empty in memory until read back by this key.
+    #[serde(default)]
+    pub names_key: Option<String>,
 }
 
 impl WatchedCell {
@@ -205,19 +211,114 @@ impl WatchedCell {
     }
 }
 
+/// Who is open in one cell as the store counts and fingerprints them in
+/// the reconciliation's own statement, without reading a name: the open
+/// entities, and those to investigate (all a cell with a date-level
+/// failure lists). The fingerprint is the XOR of a per-name hash, so it is
+/// the same for the same set whatever the order, and two sets of the same
+/// size differ in it but for a 1-in-2⁶⁴ chance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenSet {
+    pub count: i64,
+    pub fingerprint: i64,
+    pub investigate: i64,
+    pub investigate_fingerprint: i64,
+}
+
+impl OpenSet {
+    /// The key of the names a cell lists (all its open entities, or with a
+    /// date-level failure only those to investigate); none when it lists no
+    /// one.
+    pub fn names_key(&self, date_level: bool) -> Option<String> {
+        let (count, fingerprint) = if date_level {
+            (self.investigate, self.investigate_fingerprint)
+        } else {
+            (self.count, self.fingerprint)
+        };
+        (count > 0).then(|| format!("{count}-{:016x}", fingerprint as u64))
+    }
+}
+
+/// Each selected processor's [`OpenSet`] per date, from the
+/// reconciliation's masks with their players' fingerprints (XOR).
+pub fn open_sets(
+    masks: &[(crate::reconcile::MaskCount, i64)],
+    selected: &[ProcessorId],
+) -> std::collections::HashMap<(ProcessorId, NaiveDate), OpenSet> {
+    let mut out: std::collections::HashMap<(ProcessorId, NaiveDate), OpenSet> =
+        std::collections::HashMap::new();
+    for (m, fingerprint) in masks {
+        for &p in selected {
+            let bit = crate::reconcile::mask::processor_bit(p);
+            if !m.mask.open_for(bit) {
+                continue;
+            }
+            let set = out.entry((p, m.date)).or_default();
+            set.count += m.players;
+            set.fingerprint ^= fingerprint;
+            if m.mask.investigate & bit != 0 {
+                set.investigate += m.players;
+                set.investigate_fingerprint ^= fingerprint;
+            }
+        }
+    }
+    out
+}
+
 /// A cell's counts at an evaluation, with its open entities and lateness.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub cell: CellCounts,
     pub late: bool,
-    /// Every open entity of the cell (unaccounted or to investigate),
-    /// sorted, each once.
-    pub entities: Vec<String>,
+    /// How many entities the cell lists as open (all its open ones, or
+    /// with a date-level failure those to investigate).
+    pub open_count: i64,
+    /// Their set's key ([`OpenSet::names_key`]).
+    pub names_key: Option<String>,
+    /// Every one of them, sorted, each once; `None` when not read because
+    /// the previous evaluation kept the same set (the same `names_key`).
+    pub entities: Option<Vec<String>>,
 }
 
 impl Observed {
     pub fn is_open(&self) -> bool {
         self.cell.unaccounted > 0 || self.cell.investigate > 0 || self.late
+    }
+}
+
+/// The names only in `before` and those only in `now` (each at most
+/// [`ENTITIES_KEPT`]), by one walk over both sorted, distinct lists: a
+/// season's cells compare 200 names each, so no per-name search.
+fn sorted_differences(before: &[String], now: &[String]) -> (Vec<String>, Vec<String>) {
+    use std::cmp::Ordering;
+    let (mut gone, mut new) = (Vec::new(), Vec::new());
+    let (mut b, mut n) = (before.iter().peekable(), now.iter().peekable());
+    loop {
+        let order = match (b.peek(), n.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(y),
+        };
+        match order {
+            Ordering::Less => push_capped(&mut gone, b.next()),
+            Ordering::Greater => push_capped(&mut new, n.next()),
+            Ordering::Equal => {
+                b.next();
+                n.next();
+            }
+        }
+    }
+    (gone, new)
+}
+
+fn strictly_sorted(names: &[String]) -> bool {
+    names.windows(2).all(|p| p[0] < p[1])
+}
+
+fn push_capped(list: &mut Vec<String>, name: Option<&String>) {
+    if let Some(name) = name.filter(|_| list.len() < ENTITIES_KEPT) {
+        list.push(name.clone());
     }
 }
 
@@ -262,32 +363,40 @@ pub fn compare(
                 }
             }
         };
-        let previous_names: BTreeSet<&String> =
-            was.map(|w| w.entities.iter().collect()).unwrap_or_default();
-        let open_now = |name: &str| {
-            o.entities
-                .binary_search_by(|e| e.as_str().cmp(name))
-                .is_ok()
-        };
-        // A list kept in full can be compared name by name; a capped one
-        // cannot tell a name it dropped from a new one.
-        let comparable = was.is_none_or(|w| w.entities.len() as i64 == w.open_entities);
-        let new_entities = if comparable {
-            capped(
-                o.entities
-                    .iter()
-                    .filter(|e| !previous_names.contains(e))
-                    .cloned(),
-            )
+        // The same set as before: nobody new, nobody resolved, and the
+        // names stay where the store keeps them (read by the key).
+        let same_set = o.names_key.is_some() && was.is_some_and(|w| w.names_key == o.names_key);
+        let (entities, new_entities, resolved_entities) = if same_set {
+            let kept = was.map(|w| w.entities.clone()).unwrap_or_default();
+            (kept, Vec::new(), Vec::new())
         } else {
-            Vec::new()
+            let mut now = o.entities.unwrap_or_default();
+            // Names are compared by walking sorted lists; a store that
+            // ordered them otherwise (a collation) is normalised, not trusted.
+            if !strictly_sorted(&now) {
+                now.sort();
+                now.dedup();
+            }
+            let previous_names: std::borrow::Cow<'_, [String]> = match was {
+                Some(w) if strictly_sorted(&w.entities) => std::borrow::Cow::Borrowed(&w.entities),
+                Some(w) => {
+                    let mut names = w.entities.clone();
+                    names.sort();
+                    names.dedup();
+                    std::borrow::Cow::Owned(names)
+                }
+                None => std::borrow::Cow::Borrowed(&[]),
+            };
+            let (resolved, new) = sorted_differences(&previous_names, &now);
+            // A list kept in full can be compared name by name; a capped
+            // one cannot tell a name it dropped from a new one.
+            let comparable = was.is_none_or(|w| w.entities.len() as i64 == w.open_entities);
+            (
+                capped(now),
+                if comparable { new } else { Vec::new() },
+                resolved,
+            )
         };
-        let resolved_entities = capped(
-            previous_names
-                .iter()
-                .filter(|e| !open_now(e.as_str()))
-                .map(|e| (*e).clone()),
-        );
         let c = &o.cell;
         out.push(WatchedCell {
             processor: c.processor,
@@ -304,10 +413,11 @@ pub fn compare(
                 (Some(w), _) => w.open_since,
                 (None, _) => at,
             },
-            open_entities: o.entities.len() as i64,
-            entities: capped(o.entities),
+            open_entities: o.open_count,
+            entities,
             new_entities,
             resolved_entities,
+            names_key: o.names_key,
         });
     }
     // Open before, and no cell now (its date has no expected entity left):
@@ -326,6 +436,7 @@ pub fn compare(
                 open_entities: 0,
                 new_entities: Vec::new(),
                 resolved_entities: w.entities.clone(),
+                names_key: None,
                 ..(*w).clone()
             });
         }
@@ -604,8 +715,124 @@ mod tests {
         Observed {
             cell,
             late,
-            entities: unaccounted.iter().map(|s| s.to_string()).collect(),
+            open_count: unaccounted.len() as i64,
+            names_key: None,
+            entities: Some(unaccounted.iter().map(|s| s.to_string()).collect()),
         }
+    }
+
+    /// `observed` as the engine hands it over: the set's key from the store,
+    /// the names only when `read`.
+    fn keyed(day: u32, unaccounted: &[&str], key: &str, read: bool) -> Observed {
+        let mut o = observed(day, unaccounted, 0, false);
+        o.names_key = Some(key.to_string());
+        if !read {
+            o.entities = None;
+        }
+        o
+    }
+
+    #[test]
+    fn an_unchanged_set_is_kept_by_its_key_and_a_swap_of_the_same_size_is_named() {
+        let first = compare(
+            &[],
+            vec![keyed(1, &["ann", "bob"], "2-a", true)],
+            window(),
+            t(8),
+        );
+        assert_eq!(first[0].names_key.as_deref(), Some("2-a"));
+        assert_eq!(first[0].entities, ["ann", "bob"]);
+        // The store saw the same set: its names are not read, and nothing
+        // is new or resolved.
+        let mut light = first.clone();
+        light[0].entities.clear();
+        let same = compare(
+            &light,
+            vec![keyed(1, &["ann", "bob"], "2-a", false)],
+            window(),
+            t(9),
+        );
+        assert_eq!(same[0].change, Change::Open);
+        assert_eq!(same[0].open_entities, 2);
+        assert!(
+            same[0].entities.is_empty(),
+            "read back by the key when needed"
+        );
+        assert!(same[0].new_entities.is_empty() && same[0].resolved_entities.is_empty());
+        assert_eq!(same[0].names_key.as_deref(), Some("2-a"));
+        // Two names swapped, the count unchanged: another key, so both
+        // lists are read and the swap is named.
+        let swapped = compare(
+            &first,
+            vec![keyed(1, &["ann", "cy"], "2-b", true)],
+            window(),
+            t(10),
+        );
+        assert_eq!(swapped[0].change, Change::Open);
+        assert_eq!(swapped[0].new_entities, ["cy"]);
+        assert_eq!(swapped[0].resolved_entities, ["bob"]);
+        assert_eq!(swapped[0].entities, ["ann", "cy"]);
+    }
+
+    #[test]
+    fn names_out_of_order_are_sorted_before_they_are_compared() {
+        let first = compare(
+            &[],
+            vec![observed(1, &["cy", "ann"], 0, false)],
+            window(),
+            t(8),
+        );
+        assert_eq!(first[0].entities, ["ann", "cy"]);
+        let mut unsorted = first.clone();
+        unsorted[0].entities = vec!["cy".into(), "ann".into()];
+        let next = compare(
+            &unsorted,
+            vec![observed(1, &["dan", "ann"], 0, false)],
+            window(),
+            t(9),
+        );
+        assert_eq!(next[0].new_entities, ["dan"]);
+        assert_eq!(next[0].resolved_entities, ["cy"]);
+    }
+
+    #[test]
+    fn open_sets_xor_their_groups_and_a_date_level_cell_keys_those_to_investigate() {
+        use crate::reconcile::{mask::processor_bit, Mask, MaskCount};
+        let (a, b) = (ProcessorId::at(0), ProcessorId::at(1));
+        let (bit_a, bit_b) = (processor_bit(a), processor_bit(b));
+        let group = |records, failures, investigate, players| MaskCount {
+            date: d(1),
+            mask: Mask {
+                expected: true,
+                records,
+                failures,
+                investigate,
+            },
+            players,
+        };
+        let masks = [
+            // Missing everywhere.
+            (group(0, 0, 0, 3), 0b0011),
+            // A's record, B's failure to investigate.
+            (group(bit_a, bit_b, bit_b, 2), 0b0100),
+            // An expected failure of A: not open for A, open for B.
+            (group(0, bit_a, 0, 1), 0b1000),
+        ];
+        let sets = open_sets(&masks, &[a, b]);
+        let set_a = sets[&(a, d(1))];
+        assert_eq!((set_a.count, set_a.fingerprint), (3, 0b0011));
+        let set_b = sets[&(b, d(1))];
+        assert_eq!((set_b.count, set_b.fingerprint), (6, 0b1111));
+        assert_eq!(
+            (set_b.investigate, set_b.investigate_fingerprint),
+            (2, 0b0100)
+        );
+        assert_eq!(
+            set_b.names_key(false).as_deref(),
+            Some("6-000000000000000f")
+        );
+        assert_eq!(set_b.names_key(true).as_deref(), Some("2-0000000000000004"));
+        assert_eq!(set_a.names_key(true), None, "no one to investigate");
     }
 
     fn window() -> crate::DateRange {

@@ -389,3 +389,53 @@ async fn evaluations_remember_alike_on_both_stores() {
     let bq = bigquery("w", &nba()).await;
     assert_eq!(watch::watched(&bq).await, want);
 }
+
+/// A BigQuery store made before cells kept their names by key (no
+/// `names_key` column, on the table or its staging twin) gains the column
+/// when opened, and its kept evaluations read back as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bigquery_store_made_before_names_had_keys_gains_the_column() {
+    let prefix = common::unique_prefix("k");
+    let bq = common::bigquery_at(&prefix, &nba()).await.unwrap();
+    load_until(&bq, "2021-11-02").await;
+    let window = DateRange::new(d("2021-11-01"), d("2021-11-02"), 100).unwrap();
+    let opts = |as_of: &str| engine::watch::EvaluateOptions {
+        window: Some(window),
+        as_of: chrono::NaiveDateTime::parse_from_str(as_of, "%Y-%m-%d %H:%M").unwrap(),
+        trigger: "test".into(),
+        public_url: "http://127.0.0.1:3000".into(),
+    };
+    let first = engine::watch::evaluate(&bq, &opts("2021-11-03 08:00"))
+        .await
+        .unwrap();
+    let mut as_kept = bq.evaluation_cells(&first.record.id).await.unwrap();
+    // As an older Rollcall kept them: the names in the cell's row.
+    bq.execute_for_tests(
+        "UPDATE rollcall_meta.evaluation_cells AS c SET entities = n.names
+         FROM rollcall_meta.evaluation_names AS n WHERE n.names_key = c.names_key;",
+    )
+    .await
+    .unwrap();
+    bq.execute_for_tests(
+        "ALTER TABLE rollcall_meta.evaluation_cells DROP COLUMN names_key;
+         ALTER TABLE rollcall_meta.staged_evaluation_cells DROP COLUMN names_key;",
+    )
+    .await
+    .unwrap();
+    let reopened = common::bigquery_at(&prefix, &nba()).await.unwrap();
+    let kept = reopened.evaluation_cells(&first.record.id).await.unwrap();
+    for c in &mut as_kept {
+        c.names_key = None;
+    }
+    assert_eq!(kept, as_kept, "kept before keys: the names in the row");
+    assert!(kept.iter().any(|c| !c.entities.is_empty()));
+    // The next evaluation compares with those names and keeps its own by key.
+    let next = engine::watch::evaluate_named(&reopened, &opts("2021-11-03 09:00"))
+        .await
+        .unwrap();
+    assert_eq!(next.news().count(), 0, "the same gaps: no news");
+    assert!(next.cells.iter().all(|c| c.names_key.is_some()));
+    let mut read = reopened.evaluation_cells(&next.record.id).await.unwrap();
+    read.sort_by_key(|c| (c.processor, c.date));
+    assert_eq!(read, next.cells);
+}

@@ -34,6 +34,11 @@ fn cell_line(wh: &dyn Warehouse, c: &WatchedCell) -> String {
     )
 }
 
+fn sorted(mut cells: Vec<WatchedCell>) -> Vec<WatchedCell> {
+    cells.sort_by_key(|c| (c.processor, c.date));
+    cells
+}
+
 /// What one store shows through the watch operations.
 pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
     load_until(wh, "2021-11-05").await;
@@ -65,6 +70,33 @@ pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
     );
     assert_eq!(second.news().count(), 0, "no news on a repeat");
     assert_eq!(second.open().count(), first.open().count());
+    // Unchanged sets are kept by key, their names not read nor written
+    // again, and read back through the key as they were.
+    assert!(second
+        .cells
+        .iter()
+        .all(|c| c.entities.is_empty() && c.names_key.is_some()));
+    let by_key = sorted(wh.evaluation_cells_by_key(&second.record.id).await.unwrap());
+    let named = sorted(wh.evaluation_cells(&second.record.id).await.unwrap());
+    assert!(by_key.iter().all(|c| c.entities.is_empty()));
+    assert_eq!(
+        sorted(wh.evaluation_cells(&first.record.id).await.unwrap()),
+        sorted(first.cells.clone()),
+        "the first evaluation's cells read back as kept"
+    );
+    assert_eq!(
+        named.iter().map(|c| &c.entities).collect::<Vec<_>>(),
+        sorted(first.cells.clone())
+            .iter()
+            .map(|c| &c.entities)
+            .collect::<Vec<_>>(),
+        "the second reads back, by key, the names the first kept"
+    );
+    let mut named_second = second.clone();
+    engine::watch::read_names(wh, named_second.cells.iter_mut())
+        .await
+        .unwrap();
+    assert_eq!(sorted(named_second.cells), named);
 
     // A backfill of PSZA over two dates: those cells resolve (or keep only
     // their failures to investigate), the rest stay as they were.
@@ -112,6 +144,63 @@ pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
         feed.still_open.len()
     ));
 
+    // One expected player of a date no one ran swapped for another: the
+    // same count, another set. The fingerprint tells, and both names are
+    // reported; the other dates' sets stay kept by key.
+    let date = d("2021-11-04");
+    let mut day = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    day.games.retain(|g| g.game_date == date);
+    day.schedule.retain(|g| g.game_date == date);
+    let gone = crate::common::expected_players("2021-11-04")[0].clone();
+    for g in day.games.iter_mut().filter(|g| g.player_lookup == gone) {
+        g.player_lookup = "zz-swapped-in".into();
+    }
+    wh.load_upstream_rows(day.schedule, day.games)
+        .await
+        .unwrap();
+    let swapped = evaluate(wh, &eval("2021-11-06 10:30")).await.unwrap();
+    let before_swap = sorted(third.cells.clone());
+    for c in &swapped.cells {
+        let was = before_swap
+            .iter()
+            .find(|b| (b.processor, b.date) == (c.processor, c.date))
+            .unwrap();
+        if c.date == date {
+            assert_eq!(c.change, Change::Open, "the count did not change: {c:?}");
+            assert_eq!(c.open_entities, was.open_entities);
+            assert_ne!(c.names_key, was.names_key);
+            assert_eq!(c.resolved_entities, std::slice::from_ref(&gone), "{c:?}");
+            if c.open_entities <= 200 {
+                assert_eq!(c.new_entities, ["zz-swapped-in"], "{c:?}");
+            }
+            assert!(c.entities.contains(&"zz-swapped-in".to_string()) || c.open_entities > 200);
+        } else if c.is_open() && was.is_open() {
+            assert_eq!(c.names_key, was.names_key, "unchanged: {c:?}");
+            assert!(c.new_entities.is_empty() && c.resolved_entities.is_empty());
+        }
+    }
+    out.extend(
+        swapped
+            .cells
+            .iter()
+            .filter(|c| c.date == date)
+            .map(|c| cell_line(wh, c)),
+    );
+    let swapped_away: Vec<String> = before_swap
+        .iter()
+        .filter(|c| c.date == date)
+        .filter_map(|c| c.names_key.clone())
+        .collect();
+    assert!(!swapped_away.is_empty());
+    assert_eq!(
+        wh.entity_lists(&swapped_away).await.unwrap().len(),
+        swapped_away
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        "still kept: earlier evaluations refer to them"
+    );
+
     // Retention: an evaluation a year later deletes those before it.
     let much_later = evaluate(wh, &eval("2022-12-01 08:00")).await.unwrap();
     let kept = wh
@@ -123,6 +212,27 @@ pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
         [&much_later.record.id],
         "older evaluations are deleted past the retention"
     );
+    // With them go the lists no kept cell refers to; the kept cells'
+    // lists stay.
+    assert!(
+        wh.entity_lists(&swapped_away).await.unwrap().is_empty(),
+        "the swapped-away sets' lists are gone"
+    );
+    let still: Vec<String> = much_later
+        .cells
+        .iter()
+        .filter_map(|c| c.names_key.clone())
+        .collect();
+    let mut late_named = much_later.clone();
+    engine::watch::read_names(wh, late_named.cells.iter_mut())
+        .await
+        .unwrap();
+    assert!(late_named
+        .cells
+        .iter()
+        .filter(|c| c.names_key.is_some())
+        .all(|c| !c.entities.is_empty()));
+    assert!(!still.is_empty());
 
     // One evaluator at a time (leases run on the real clock).
     let now = chrono::Utc::now().naive_utc();

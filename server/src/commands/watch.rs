@@ -82,7 +82,7 @@ pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode
             trigger: "cli".into(),
             public_url: config.public_url.clone(),
         };
-        let evaluation = match engine::watch::evaluate(wh.as_ref(), &opts).await {
+        let evaluation = match engine::watch::evaluate_named(wh.as_ref(), &opts).await {
             Ok(e) => e,
             Err(e) if e.is_input() => return Err(e.into()),
             Err(e) if cmd.once => return Ok(unreachable(&ServerError::from(e))),

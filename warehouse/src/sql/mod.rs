@@ -314,6 +314,16 @@ impl Dialect {
         }
     }
 
+    /// A 64-bit hash of a text, the same for the same text in one store
+    /// (what a set of names is fingerprinted with; never compared across
+    /// stores). DuckDB's `hash` is unsigned: halved to fit a BIGINT.
+    pub fn fingerprint(&self, text: &str) -> String {
+        match self.flavor {
+            Flavor::DuckDb => format!("CAST(hash({text}) >> 1 AS BIGINT)"),
+            Flavor::BigQuery => format!("FARM_FINGERPRINT({text})"),
+        }
+    }
+
     /// True when the condition holds for any row of the group.
     pub fn any(&self, condition: &str) -> String {
         match self.flavor {

@@ -16,6 +16,18 @@ use super::*;
 /// Kept small on purpose: DuckDB re-plans a prepared statement that reads
 /// tables on every execution, so planning is paid per call.
 pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
+    reconcile_statement(d, range, false)
+}
+
+/// [`reconcile`] whose mask rows also carry `fp`, the XOR of their
+/// entities' fingerprints ([`Dialect::fingerprint`]): what a watch tells an
+/// unchanged set of open entities by without reading a name
+/// (`domain::watch::open_sets`).
+pub fn reconcile_fingerprinted(d: &Dialect, range: DateRange) -> Query {
+    reconcile_statement(d, range, true)
+}
+
+fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Query {
     let mut b = Builder::new(d);
     let marks = per_entity_marks(&mut b, range);
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
@@ -27,17 +39,22 @@ pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
          runs AS ({latest_runs})
          SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
                 {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3,
-                {null_text} AS s3
+                {null_text} AS s3, {fp} AS fp
          FROM per_player GROUP BY d, e, r, f, i
          UNION ALL
          SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL,
-                NULL
+                NULL, NULL
          FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
          UNION ALL
          SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
-                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END
+                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END, NULL
          FROM runs",
         null_text = d.null(SqlType::Text),
+        fp = if fingerprints {
+            format!("BIT_XOR({})", d.fingerprint("p"))
+        } else {
+            null_int.clone()
+        },
         any_date_level = d.any(&format!("entity_id = {date_level}")),
         started = d.micros("started_at"),
         error_chars = domain::report::LAST_RUN_ERROR_CHARS,
@@ -121,5 +138,6 @@ pub fn accounting_row(r: &mut dyn SqlRow) -> Result<AccountingRow> {
         failure_bits: r.int("k2")?,
         investigate_bits: r.int("k3")?,
         error: r.text("s3")?,
+        fingerprint: r.int("fp")?,
     })
 }

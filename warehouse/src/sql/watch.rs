@@ -11,6 +11,9 @@ pub const EVALUATIONS: &str = "rollcall_meta.evaluations";
 pub const EVALUATION_CELLS: &str = "rollcall_meta.evaluation_cells";
 pub const ALERT_DELIVERIES: &str = "rollcall_meta.alert_deliveries";
 pub const EVALUATOR_LEASE: &str = "rollcall_meta.evaluator_lease";
+/// Each set of open entities' kept list once, by its key
+/// (`domain::watch::OpenSet::names_key`), shared by every cell that saw it.
+pub const EVALUATION_NAMES: &str = "rollcall_meta.evaluation_names";
 
 /// One expected entity of the range that some processor has no record for:
 /// its date, name and the mask words (`domain::reconcile::Mask`).
@@ -105,22 +108,93 @@ pub fn evaluation_row(r: &mut dyn SqlRow) -> Result<EvaluationRecord> {
 
 const CELL_COLUMNS: &str = "c.evaluation_id, c.processor_code, c.cell_date, c.expected, c.records,
      c.expected_failures, c.investigate, c.unaccounted, c.late, c.change, {open_since} AS open_since_us,
-     c.entities, c.open_entities, c.new_entities, c.resolved_entities";
+     {entities} AS entities, c.open_entities, c.new_entities, c.resolved_entities, c.names_key";
 
-fn cell_select(d: &Dialect) -> String {
-    CELL_COLUMNS.replace("{open_since}", &d.micros("c.open_since"))
+/// The cells' columns, their lists of names read through `names_key`
+/// (`named`: joined with [`EVALUATION_NAMES`] as `n`) or left as kept in
+/// the row (empty when a key has them; a list kept before keys existed).
+fn cell_select(d: &Dialect, named: bool) -> String {
+    CELL_COLUMNS
+        .replace("{open_since}", &d.micros("c.open_since"))
+        .replace(
+            "{entities}",
+            if named {
+                "COALESCE(n.names, c.entities)"
+            } else {
+                "c.entities"
+            },
+        )
 }
 
-/// The cells one evaluation kept, by processor then date.
-pub fn evaluation_cells(d: &Dialect, id: &str) -> Query {
+/// The cells table as `c`, with each one's names as `n` when `named`.
+fn cells_from(d: &Dialect, named: bool) -> String {
+    let cells = d.table(EVALUATION_CELLS);
+    if named {
+        format!(
+            "{cells} AS c LEFT JOIN {names} AS n ON n.names_key = c.names_key",
+            names = d.table(EVALUATION_NAMES)
+        )
+    } else {
+        format!("{cells} AS c")
+    }
+}
+
+/// The cells one evaluation kept, by processor then date; `named`: with
+/// their lists of names (otherwise only their keys: what comparing with
+/// an unchanged set needs).
+pub fn evaluation_cells(d: &Dialect, id: &str, named: bool) -> Query {
     let mut b = Builder::new(d);
     let id = b.text("id", Some(id));
     b.finish(format!(
-        "SELECT {cols} FROM {t} AS c WHERE c.evaluation_id = {id}
+        "SELECT {cols} FROM {from} WHERE c.evaluation_id = {id}
          ORDER BY c.processor_code, c.cell_date",
-        cols = cell_select(d),
-        t = d.table(EVALUATION_CELLS),
+        cols = cell_select(d, named),
+        from = cells_from(d, named),
     ))
+}
+
+/// The kept lists of names with these keys. Keys are inlined (a list of
+/// any length has no fixed parameter names), so only keys of the form
+/// `OpenSet::names_key` writes — digits, `-`, hex digits — are asked for.
+pub fn entity_lists(d: &Dialect, keys: &[String]) -> Query {
+    names_by_key(d, "names_key, names", keys)
+}
+
+/// Which of these keys have a kept list (what a write need not keep again).
+pub fn kept_names_keys(d: &Dialect, keys: &[String]) -> Query {
+    names_by_key(d, "names_key", keys)
+}
+
+fn names_by_key(d: &Dialect, columns: &str, keys: &[String]) -> Query {
+    let wanted: Vec<String> = keys
+        .iter()
+        .filter(|k| is_names_key(k))
+        .map(|k| format!("'{k}'"))
+        .collect();
+    Builder::new(d).finish(format!(
+        "SELECT {columns} FROM {t} WHERE names_key IN ({wanted})",
+        t = d.table(EVALUATION_NAMES),
+        wanted = if wanted.is_empty() {
+            d.null(SqlType::Text)
+        } else {
+            wanted.join(", ")
+        },
+    ))
+}
+
+/// `<count>-<16 hex digits>`, as `domain::watch::OpenSet::names_key` writes.
+pub fn is_names_key(k: &str) -> bool {
+    k.split_once('-').is_some_and(|(count, hex)| {
+        !count.is_empty()
+            && count.len() <= 19
+            && count.bytes().all(|b| b.is_ascii_digit())
+            && hex.len() == 16
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+pub fn entity_list_row(r: &mut dyn SqlRow) -> Result<(String, Vec<String>)> {
+    Ok((r.required_text("names_key")?, names(r, "names")?))
 }
 
 /// The news (cells that opened, got worse or resolved) of the evaluations
@@ -130,12 +204,12 @@ pub fn news_since(d: &Dialect, since: NaiveDateTime, limit: usize) -> Query {
     let since = b.int("since", since.and_utc().timestamp_micros());
     let limit = b.int("limit", limit as i64);
     b.finish(format!(
-        "SELECT {cols} FROM {cells} AS c JOIN {evals} AS e ON e.id = c.evaluation_id
+        "SELECT {cols} FROM {cells} JOIN {evals} AS e ON e.id = c.evaluation_id
          WHERE {started} >= {since} AND c.change IN ('opened', 'worse', 'resolved')
          ORDER BY e.started_at DESC, e.id DESC, c.processor_code, c.cell_date
          LIMIT {limit}",
-        cols = cell_select(d),
-        cells = d.table(EVALUATION_CELLS),
+        cols = cell_select(d, true),
+        cells = cells_from(d, true),
         evals = d.table(EVALUATIONS),
         started = d.micros("e.started_at"),
     ))
@@ -172,6 +246,7 @@ pub fn watched_cell_row(d: &Dialect, r: &mut dyn SqlRow) -> Result<(String, Watc
         open_entities: r.int("open_entities")?.unwrap_or(0),
         new_entities: names(r, "new_entities")?,
         resolved_entities: names(r, "resolved_entities")?,
+        names_key: r.text("names_key")?.filter(|k| !k.is_empty()),
     };
     Ok((r.required_text("evaluation_id")?, cell))
 }
@@ -201,6 +276,24 @@ pub fn delivery_row(r: &mut dyn SqlRow) -> Result<DeliveryRecord> {
         error: r.text("error")?,
         attempts: r.int("attempts")?.unwrap_or(0),
     })
+}
+
+/// A cell's list to keep under its key: one it read (a cell whose set is
+/// unchanged has its key only; the store has the list).
+pub fn new_list(c: &WatchedCell) -> Option<(&str, &[String])> {
+    match (&c.names_key, c.entities.is_empty()) {
+        (Some(key), false) => Some((key.as_str(), c.entities.as_slice())),
+        _ => None,
+    }
+}
+
+/// The cell row's own `entities` column: empty when a key has them.
+pub fn kept_inline(c: &WatchedCell) -> String {
+    if c.names_key.is_some() {
+        String::new()
+    } else {
+        names_json(&c.entities)
+    }
 }
 
 /// A list of names as a kept column (JSON).

@@ -123,6 +123,15 @@ pub(crate) async fn ensure(
             wh.bq.query(&wh.names.create_stage(t), vec![]).await?;
         }
     }
+    // A store made before cells kept their names by key.
+    if has(EVALUATION_CELLS.dataset, EVALUATION_CELLS.name)
+        && !live_columns(wh, &EVALUATION_CELLS)
+            .await?
+            .iter()
+            .any(|c| c == "names_key")
+    {
+        add_columns(wh, &EVALUATION_CELLS, &[&"names_key STRING".to_string()]).await?;
+    }
     let shape = warehouse::record::recorded(&wh.pipeline);
     if recorded.as_deref() != Some(shape.as_str()) {
         record_pipeline(wh, shape).await?;

@@ -386,9 +386,23 @@ pub(crate) const EVALUATION_CELLS: TableDef = TableDef {
         ("open_entities", Int),
         ("new_entities", Str),
         ("resolved_entities", Str),
+        // Added after the table first shipped: `ddl::ensure` adds it to a
+        // store made before.
+        ("names_key", Str),
     ],
     partition: None,
     cluster: &["evaluation_id"],
+    staged: true,
+};
+
+/// Each set of open entities' kept list once, by key
+/// (`warehouse::sql::watch::EVALUATION_NAMES`).
+pub(crate) const EVALUATION_NAMES: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "evaluation_names",
+    columns: &[("names_key", Str), ("names", Str)],
+    partition: None,
+    cluster: &["names_key"],
     staged: true,
 };
 
@@ -420,7 +434,7 @@ pub(crate) const EVALUATOR_LEASE: TableDef = TableDef {
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 15] = [
+pub(crate) const TABLES: [&TableDef; 16] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
@@ -434,6 +448,7 @@ pub(crate) const TABLES: [&TableDef; 15] = [
     &PIPELINE_RECORD,
     &EVALUATIONS,
     &EVALUATION_CELLS,
+    &EVALUATION_NAMES,
     &ALERT_DELIVERIES,
     &EVALUATOR_LEASE,
 ];
