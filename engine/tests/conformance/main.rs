@@ -418,7 +418,9 @@ async fn a_bigquery_store_made_before_names_had_keys_gains_the_column() {
     .unwrap();
     bq.execute_for_tests(
         "ALTER TABLE rollcall_meta.evaluation_cells DROP COLUMN names_key;
-         ALTER TABLE rollcall_meta.staged_evaluation_cells DROP COLUMN names_key;",
+         ALTER TABLE rollcall_meta.staged_evaluation_cells DROP COLUMN names_key;
+         DROP TABLE rollcall_meta.evaluation_names;
+         DROP TABLE rollcall_meta.staged_evaluation_names;",
     )
     .await
     .unwrap();

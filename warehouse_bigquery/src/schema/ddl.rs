@@ -102,6 +102,15 @@ pub(crate) async fn ensure(
         &location_name,
     )?;
     check_pipeline_columns(wh, &grown).await?;
+    // A store made before cells kept their names by key has their table
+    // and not the lists' (made below, after the column: a crash between
+    // the two adds the column again, which is a no-op). No extra call when
+    // both exist.
+    if has(EVALUATION_CELLS.dataset, EVALUATION_CELLS.name)
+        && !has(EVALUATION_NAMES.dataset, EVALUATION_NAMES.name)
+    {
+        add_columns(wh, &EVALUATION_CELLS, &[&"names_key STRING".to_string()]).await?;
+    }
     for t in wh.tables.all() {
         if !has(t.dataset, t.name) {
             wh.bq.query(&wh.names.create_table(t), vec![]).await?;
@@ -122,15 +131,6 @@ pub(crate) async fn ensure(
         if t.staged && !has(STAGE_DATASET, &stage_name(t)) {
             wh.bq.query(&wh.names.create_stage(t), vec![]).await?;
         }
-    }
-    // A store made before cells kept their names by key.
-    if has(EVALUATION_CELLS.dataset, EVALUATION_CELLS.name)
-        && !live_columns(wh, &EVALUATION_CELLS)
-            .await?
-            .iter()
-            .any(|c| c == "names_key")
-    {
-        add_columns(wh, &EVALUATION_CELLS, &[&"names_key STRING".to_string()]).await?;
     }
     let shape = warehouse::record::recorded(&wh.pipeline);
     if recorded.as_deref() != Some(shape.as_str()) {
