@@ -2,6 +2,7 @@
 //! no database. Storage reads inputs, the functions here compute, storage writes
 //! outcomes. That keeps every rule unit-testable with hand-built values.
 
+pub mod ack;
 pub mod dates;
 pub mod demo;
 pub mod display;

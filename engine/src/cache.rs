@@ -595,6 +595,44 @@ impl Warehouse for CachedWarehouse {
         self.inner.deliveries(limit).await
     }
 
+    // Acknowledgements change what the reconciliation counts: a write
+    // clears the cached reads (no stale grace: the person who acknowledged
+    // looks next).
+    async fn record_acknowledgements(&self, acks: Vec<domain::ack::Acknowledgement>) -> Result<()> {
+        let out = self.inner.record_acknowledgements(acks).await;
+        self.clear();
+        out
+    }
+
+    async fn end_acknowledgements(
+        &self,
+        ids: Vec<String>,
+        at: NaiveDateTime,
+        by: String,
+        end: domain::ack::AckEnd,
+    ) -> Result<usize> {
+        let out = self.inner.end_acknowledgements(ids, at, by, end).await;
+        self.clear();
+        out
+    }
+
+    async fn acknowledgements(
+        &self,
+        scope: warehouse::sql::AckScope,
+        cell: Option<(ProcessorId, chrono::NaiveDate)>,
+        limit: usize,
+    ) -> Result<Vec<domain::ack::Acknowledgement>> {
+        self.inner.acknowledgements(scope, cell, limit).await
+    }
+
+    async fn acknowledgement(&self, id: &str) -> Result<Option<domain::ack::Acknowledgement>> {
+        self.inner.acknowledgement(id).await
+    }
+
+    async fn changed_acknowledgements(&self, range: DateRange) -> Result<Vec<String>> {
+        self.inner.changed_acknowledgements(range).await
+    }
+
     async fn take_evaluator_lease(
         &self,
         holder: &str,

@@ -2,6 +2,7 @@
 //! validates with `domain` rules and then calls the `Warehouse` trait, so the CLI
 //! and the dashboard's server functions share one code path and one error type.
 
+pub mod acks;
 pub mod alerts;
 pub mod backfill;
 pub mod cache;

@@ -128,6 +128,9 @@ async fn evaluate_holding(
     // Stores keep microseconds.
     let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now().naive_utc(), 6);
     let clock = Instant::now();
+    // An acknowledgement whose entity's state changed ends first: its gap
+    // counts as open again in this evaluation (and alerts).
+    crate::acks::end_changed(wh, chrono::Utc::now().naive_utc()).await?;
     let pipeline = wh.pipeline();
     let processors: Vec<ProcessorId> = pipeline.ids().collect();
     // Two independent reads, side by side: the window's cells with who is
@@ -393,7 +396,7 @@ async fn open_entities_by_cell(
             if row.records & bit != 0 {
                 continue;
             }
-            let unaccounted = row.failures & bit == 0;
+            let unaccounted = row.failures & bit == 0 && row.acknowledged & bit == 0;
             let investigate = row.investigate & bit != 0;
             if unaccounted || investigate {
                 open_for.push((i, investigate));
@@ -413,7 +416,7 @@ async fn open_entities_by_cell(
 }
 
 /// A short random id (evaluation ids, lease holders).
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

@@ -38,6 +38,8 @@ pub struct AccountingRow {
     /// Kind 0 of a fingerprinted reconciliation: the XOR of the group's
     /// entities' fingerprints.
     pub fingerprint: Option<i64>,
+    /// Kind 0: the bits of acknowledgements in force.
+    pub acknowledged_bits: Option<i64>,
 }
 
 /// The rows of one reconciliation of `pipeline`'s tables.
@@ -82,6 +84,7 @@ impl<'p> Accounting<'p> {
                         records: bits(Some(row.key))?,
                         failures: bits(row.failure_bits)?,
                         investigate: bits(row.investigate_bits)?,
+                        acknowledged: bits(row.acknowledged_bits)?,
                     },
                     players: row.count,
                 })
@@ -158,6 +161,7 @@ mod tests {
             investigate_bits: Some(0),
             error: None,
             fingerprint: None,
+            acknowledged_bits: Some(0),
         }
     }
 

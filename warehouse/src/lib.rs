@@ -329,6 +329,42 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::deliveries(self, limit).await
     }
 
+    // ---- acknowledgements (issue [N]) ---------------------------------------------
+
+    /// Keeps acknowledgements (one kept again by id replaces itself).
+    async fn record_acknowledgements(&self, acks: Vec<domain::ack::Acknowledgement>) -> Result<()>;
+
+    /// Ends the acknowledgements of `ids` not ended yet, at `at`, by `by`,
+    /// for `end`; how many it ended (ending one twice ends it once).
+    async fn end_acknowledgements(
+        &self,
+        ids: Vec<String>,
+        at: NaiveDateTime,
+        by: String,
+        end: domain::ack::AckEnd,
+    ) -> Result<usize>;
+
+    /// Kept acknowledgements, newest first (at most `limit`): those in force
+    /// or all, of one cell or every one.
+    async fn acknowledgements(
+        &self,
+        scope: sql::AckScope,
+        cell: Option<(ProcessorId, NaiveDate)>,
+        limit: usize,
+    ) -> Result<Vec<domain::ack::Acknowledgement>> {
+        reads::acknowledgements(self, scope, cell, limit).await
+    }
+
+    async fn acknowledgement(&self, id: &str) -> Result<Option<domain::ack::Acknowledgement>> {
+        reads::acknowledgement(self, id).await
+    }
+
+    /// Acknowledgements in force over the range whose entity's state
+    /// changed since they were made (`sql::changed_acknowledgements`).
+    async fn changed_acknowledgements(&self, range: DateRange) -> Result<Vec<String>> {
+        reads::changed_acknowledgements(self, range).await
+    }
+
     /// Takes the one evaluator's lease until `until` if it is free, expired
     /// (before `now`) or `holder`'s: whether `holder` holds it.
     async fn take_evaluator_lease(

@@ -432,3 +432,34 @@ pub async fn deliveries<P: QueryPort + ?Sized>(
     let q = sql::deliveries(port.dialect(), limit);
     rows(port, &q, sql::delivery_row).await
 }
+
+pub async fn acknowledgements<P: QueryPort + ?Sized>(
+    port: &P,
+    scope: sql::AckScope,
+    cell: Option<(ProcessorId, NaiveDate)>,
+    limit: usize,
+) -> Result<Vec<domain::ack::Acknowledgement>> {
+    let d = port.dialect();
+    let q = sql::acknowledgements(d, scope, cell, limit);
+    rows(port, &q, |r| sql::acknowledgement_row(d, r)).await
+}
+
+pub async fn acknowledgement<P: QueryPort + ?Sized>(
+    port: &P,
+    id: &str,
+) -> Result<Option<domain::ack::Acknowledgement>> {
+    let d = port.dialect();
+    let q = sql::acknowledgement(d, id);
+    Ok(rows(port, &q, |r| sql::acknowledgement_row(d, r))
+        .await?
+        .into_iter()
+        .next())
+}
+
+pub async fn changed_acknowledgements<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+) -> Result<Vec<String>> {
+    let q = sql::changed_acknowledgements(port.dialect(), range);
+    rows(port, &q, |r| r.required_text("id")).await
+}

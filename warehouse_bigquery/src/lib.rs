@@ -12,6 +12,7 @@
 //! - Opening lists each dataset's tables once and creates only what is
 //!   missing (`schema::ensure`).
 
+mod acks;
 mod auth;
 mod client;
 mod jobs;
@@ -341,6 +342,20 @@ impl Warehouse for BigQueryWarehouse {
 
     async fn record_delivery(&self, delivery: warehouse::DeliveryRecord) -> Result<()> {
         watch::record_delivery(self, delivery).await
+    }
+
+    async fn record_acknowledgements(&self, acks: Vec<domain::ack::Acknowledgement>) -> Result<()> {
+        acks::record(self, acks).await
+    }
+
+    async fn end_acknowledgements(
+        &self,
+        ids: Vec<String>,
+        at: chrono::NaiveDateTime,
+        by: String,
+        end: domain::ack::AckEnd,
+    ) -> Result<usize> {
+        acks::end(self, ids, at, by, end).await
     }
 
     async fn take_evaluator_lease(

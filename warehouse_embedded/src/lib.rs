@@ -7,6 +7,7 @@
 //! dashboard's reads. Connections are kept after use: their prepared-statement
 //! caches make the backfill's many small writes cheap.
 
+mod acks;
 mod ddl;
 mod jobs;
 mod migrations;
@@ -436,6 +437,21 @@ impl Warehouse for EmbeddedWarehouse {
 
     async fn record_delivery(&self, delivery: warehouse::DeliveryRecord) -> Result<()> {
         self.with_conn(move |c, _| watch::record_delivery(c, &delivery))
+            .await
+    }
+
+    async fn record_acknowledgements(&self, acks: Vec<domain::ack::Acknowledgement>) -> Result<()> {
+        self.with_conn(move |c, d| acks::record(c, d, &acks)).await
+    }
+
+    async fn end_acknowledgements(
+        &self,
+        ids: Vec<String>,
+        at: chrono::NaiveDateTime,
+        by: String,
+        end: domain::ack::AckEnd,
+    ) -> Result<usize> {
+        self.with_conn(move |c, _| acks::end(c, &ids, at, &by, end))
             .await
     }
 

@@ -49,9 +49,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "evaluation_names",
         sql: include_str!("../migrations/0007_evaluation_names.sql"),
     },
+    Migration {
+        version: 8,
+        name: "acknowledgements",
+        sql: include_str!("../migrations/0008_acknowledgements.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 7;
+pub const LATEST_SCHEMA_VERSION: i64 = 8;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

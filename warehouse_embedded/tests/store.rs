@@ -357,7 +357,8 @@ async fn cells_kept_before_names_had_keys_read_back_after_the_migration() {
         conn.execute_batch(
             "ALTER TABLE rollcall_meta.evaluation_cells DROP COLUMN names_key;
              DROP TABLE rollcall_meta.evaluation_names;
-             DELETE FROM rollcall_meta.schema_migrations WHERE version = 7;",
+             DROP TABLE rollcall_meta.acknowledgements;
+             DELETE FROM rollcall_meta.schema_migrations WHERE version >= 7;",
         )
         .unwrap();
     }

@@ -17,6 +17,7 @@ pub(super) fn marks(c: &CellCounts) -> String {
         CellStatus::NotRun => m.push('∅'),
         CellStatus::Investigate => m.push('!'),
         CellStatus::DepsMissing => m.push('D'),
+        CellStatus::Acknowledged => m.push('◇'),
         _ => {}
     }
     if c.investigate > 0 && c.status() != CellStatus::Investigate {
@@ -45,7 +46,7 @@ pub(super) fn tooltip(c: &CellCounts) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, investigate {}, conflict {}, cascade {}, coverage {}{failed}",
+        "{} {} — {}: expected {}, record {}, failure {}{}, unaccounted {}, acknowledged {}, investigate {}, conflict {}, cascade {}, coverage {}{failed}",
         crate::code(c.processor),
         c.date,
         c.status().code(),
@@ -54,6 +55,7 @@ pub(super) fn tooltip(c: &CellCounts) -> String {
         c.has_failure,
         if c.date_level { " (date-level)" } else { "" },
         c.unaccounted,
+        c.acknowledged,
         c.investigate,
         c.conflict,
         c.cascade,
@@ -161,6 +163,7 @@ mod tests {
             has_failure: 0,
             date_level: false,
             unaccounted: 6,
+            acknowledged: 0,
             investigate: 0,
             runs: 2,
             conflict: 0,

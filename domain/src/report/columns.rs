@@ -98,11 +98,12 @@ impl CellStatus {
             CellStatus::NoGames => 0,
             CellStatus::Ok => 1,
             CellStatus::ExpectedGaps => 2,
-            CellStatus::DepsMissing => 3,
-            CellStatus::NotRun => 4,
-            CellStatus::Investigate => 5,
-            CellStatus::Untracked => 6,
-            CellStatus::RunFailed => 7,
+            CellStatus::Acknowledged => 3,
+            CellStatus::DepsMissing => 4,
+            CellStatus::NotRun => 5,
+            CellStatus::Investigate => 6,
+            CellStatus::Untracked => 7,
+            CellStatus::RunFailed => 8,
         }
     }
 }
@@ -162,6 +163,7 @@ mod tests {
             has_failure: 0,
             date_level: false,
             unaccounted: expected - record,
+            acknowledged: 0,
             investigate: 0,
             runs,
             conflict: 0,

@@ -33,7 +33,7 @@ pub struct DrawnGrid {
 }
 
 /// processor, date, expected, has_record, has_failure, date_level,
-/// unaccounted, investigate, runs, conflict, extra, cascade, and the latest
+/// unaccounted, acknowledged, investigate, runs, conflict, extra, cascade, and the latest
 /// run only when it failed (its status, mark and tooltip).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct DrawnCell(
@@ -49,13 +49,14 @@ struct DrawnCell(
     i64,
     i64,
     i64,
+    i64,
     Option<LastRun>,
 );
 
 /// expected, has_record, has_failure, unaccounted, investigate,
-/// unaccounted in cells never run (as [`Totals`]).
+/// unaccounted in cells never run, acknowledged (as [`Totals`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct DrawnSums(i64, i64, i64, i64, i64, i64);
+struct DrawnSums(i64, i64, i64, i64, i64, i64, i64);
 
 /// processor, first and last date, worst day, sums, dates with anyone
 /// expected, dates with gaps (as [`super::ColumnCell`]).
@@ -84,6 +85,7 @@ impl DrawnCell {
             c.has_failure,
             c.date_level,
             c.unaccounted,
+            c.acknowledged,
             c.investigate,
             c.runs,
             c.conflict,
@@ -104,6 +106,7 @@ impl DrawnCell {
             has_failure,
             date_level,
             unaccounted,
+            acknowledged,
             investigate,
             runs,
             conflict,
@@ -119,6 +122,7 @@ impl DrawnCell {
             has_failure,
             date_level,
             unaccounted,
+            acknowledged,
             investigate,
             runs,
             conflict,
@@ -139,18 +143,28 @@ impl DrawnSums {
             t.unaccounted,
             t.investigate,
             t.unaccounted_not_run,
+            t.acknowledged,
         )
     }
 
     /// The sums back, with their coverage; no per-status cell counts.
     fn totals(&self) -> Totals {
-        let DrawnSums(expected, has_record, has_failure, unaccounted, investigate, not_run) = *self;
+        let DrawnSums(
+            expected,
+            has_record,
+            has_failure,
+            unaccounted,
+            investigate,
+            not_run,
+            acknowledged,
+        ) = *self;
         Totals {
             expected,
             has_record,
             has_failure,
             unaccounted,
             unaccounted_not_run: not_run,
+            acknowledged,
             investigate,
             coverage: Totals::coverage_of(expected, has_record + has_failure),
             cells_by_status: BTreeMap::new(),

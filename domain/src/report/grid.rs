@@ -22,8 +22,13 @@ pub struct CellCounts {
     pub has_failure: i64,
     /// A `DATE_LEVEL` failure exists for the date.
     pub date_level: bool,
-    /// Expected players with neither (0 when `date_level`).
+    /// Expected players with neither (0 when `date_level`), but for those
+    /// an acknowledgement covers.
     pub unaccounted: i64,
+    /// Expected players with neither whom an acknowledgement in force
+    /// covers (`crate::ack`): still unaccounted underneath, counted apart.
+    #[serde(default)]
+    pub acknowledged: i64,
     /// Player-level failures whose category needs investigation.
     pub investigate: i64,
     pub runs: i64,
@@ -99,19 +104,22 @@ pub enum CellStatus {
     Untracked,
     Investigate,
     DepsMissing,
+    /// The only gaps left are acknowledged ones (still gaps, known).
+    Acknowledged,
     ExpectedGaps,
     Ok,
 }
 
 impl CellStatus {
     /// Every status, in declaration order (the legend lists each).
-    pub const ALL: [CellStatus; 8] = [
+    pub const ALL: [CellStatus; 9] = [
         CellStatus::NoGames,
         CellStatus::NotRun,
         CellStatus::RunFailed,
         CellStatus::Untracked,
         CellStatus::Investigate,
         CellStatus::DepsMissing,
+        CellStatus::Acknowledged,
         CellStatus::ExpectedGaps,
         CellStatus::Ok,
     ];
@@ -124,6 +132,7 @@ impl CellStatus {
             CellStatus::Untracked => "UNTRACKED",
             CellStatus::Investigate => "INVESTIGATE",
             CellStatus::DepsMissing => "DEPS_MISSING",
+            CellStatus::Acknowledged => "ACKNOWLEDGED",
             CellStatus::ExpectedGaps => "EXPECTED_GAPS",
             CellStatus::Ok => "OK",
         }
@@ -136,6 +145,7 @@ impl CellStatus {
             CellStatus::Investigate => "failures whose category is not expected (PROCESSING_ERROR, UNKNOWN): look at them",
             CellStatus::NotRun => "entities are expected but no run was ever recorded for the date",
             CellStatus::DepsMissing => "a date-level failure (an upstream had no rows) accounts for everyone",
+            CellStatus::Acknowledged => "the only gaps left are acknowledged (a known upstream gap, retention, ...): still unaccounted, counted apart until the acknowledgement ends",
             CellStatus::ExpectedGaps => "every entity accounted for, some by expected failures (early season, no shots, ...)",
             CellStatus::Ok => "every expected entity has a record",
             CellStatus::NoGames => "nothing expected on the date",
@@ -173,6 +183,7 @@ impl CellCounts {
             && self.has_record == 0
             && self.has_failure == 0
             && !self.date_level
+            && self.acknowledged < self.expected
         {
             CellStatus::NotRun
         } else if self.unaccounted > 0 {
@@ -181,6 +192,8 @@ impl CellCounts {
             CellStatus::Investigate
         } else if self.date_level {
             CellStatus::DepsMissing
+        } else if self.acknowledged > 0 {
+            CellStatus::Acknowledged
         } else if self.has_failure > 0 {
             CellStatus::ExpectedGaps
         } else {
@@ -224,6 +237,9 @@ pub struct Totals {
     /// Of `unaccounted`, those in cells never run (nobody tried yet).
     #[serde(default)]
     pub unaccounted_not_run: i64,
+    /// Unaccounted but acknowledged (counted apart from `unaccounted`).
+    #[serde(default)]
+    pub acknowledged: i64,
     pub investigate: i64,
     pub coverage: f64,
     pub cells_by_status: BTreeMap<String, usize>,
@@ -242,6 +258,7 @@ impl Totals {
                 c.has_failure
             };
             t.unaccounted += c.unaccounted;
+            t.acknowledged += c.acknowledged;
             if c.status() == CellStatus::NotRun {
                 t.unaccounted_not_run += c.unaccounted;
             }

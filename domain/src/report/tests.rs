@@ -174,6 +174,7 @@ fn cell() -> CellCounts {
         has_failure: 0,
         date_level: false,
         unaccounted: 0,
+        acknowledged: 0,
         investigate: 0,
         runs: 1,
         conflict: 0,

@@ -576,8 +576,13 @@ pub struct FeedLine {
 
 /// `since` as typed (`30m`, `24h`, `7d`; up to ten years).
 pub fn parse_since(raw: &str) -> Result<chrono::Duration, crate::DomainError> {
+    parse_span("since", raw)
+}
+
+/// A span as typed for the parameter `name`: `30m`, `24h`, `7d`.
+pub fn parse_span(name: &'static str, raw: &str) -> Result<chrono::Duration, crate::DomainError> {
     let bad = || crate::DomainError::BadParameter {
-        name: "since",
+        name,
         message: format!(
             "{:?}: a duration such as 30m, 24h or 7d",
             raw.chars().take(40).collect::<String>()
@@ -703,6 +708,7 @@ mod tests {
             has_failure: investigate,
             date_level: false,
             unaccounted: unaccounted.len() as i64,
+            acknowledged: 0,
             investigate,
             runs: 1,
             conflict: 0,
@@ -807,6 +813,7 @@ mod tests {
                 records,
                 failures,
                 investigate,
+                acknowledged: 0,
             },
             players,
         };

@@ -400,6 +400,11 @@ impl JobRun<'_> {
                 None => reason,
             });
         }
+        // Acknowledgements of what this job recorded or failed end now, so
+        // its after-counts show them (a failure here fails no job).
+        if let Err(e) = crate::acks::end_changed(self.wh, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %e, "acknowledgements not checked after the job");
+        }
         let mut changes = Vec::new();
         if let Some(mut snapshot) = JobSnapshot::parse(job) {
             let cells: Vec<(ProcessorId, NaiveDate)> = self

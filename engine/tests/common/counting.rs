@@ -128,6 +128,21 @@ impl Warehouse for Counting {
     ) -> warehouse::Result<usize> {
         self.inner.interrupt_stale_jobs(stale_before).await
     }
+    async fn record_acknowledgements(
+        &self,
+        acks: Vec<domain::ack::Acknowledgement>,
+    ) -> warehouse::Result<()> {
+        self.inner.record_acknowledgements(acks).await
+    }
+    async fn end_acknowledgements(
+        &self,
+        ids: Vec<String>,
+        at: chrono::NaiveDateTime,
+        by: String,
+        end: domain::ack::AckEnd,
+    ) -> warehouse::Result<usize> {
+        self.inner.end_acknowledgements(ids, at, by, end).await
+    }
     async fn record_evaluation(
         &self,
         evaluation: warehouse::EvaluationRecord,

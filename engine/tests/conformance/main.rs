@@ -4,6 +4,7 @@
 //! `ROLLCALL_BQ_URL`). All must give the same answers: reconciliation numbers, drill-downs, idempotent re-runs,
 //! resume after an interruption, jobs.
 
+mod acks;
 #[path = "../common/mod.rs"]
 mod common;
 mod loads;
@@ -440,4 +441,14 @@ async fn a_bigquery_store_made_before_names_had_keys_gains_the_column() {
     let mut read = reopened.evaluation_cells(&next.record.id).await.unwrap();
     read.sort_by_key(|c| (c.processor, c.date));
     assert_eq!(read, next.cells);
+}
+
+/// Acknowledgements (issue [N] 1) count apart, leave the lists and the
+/// watch, and end alike on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledgements_count_apart_and_end_alike_on_both_stores() {
+    let embedded = EmbeddedWarehouse::in_memory(nba()).unwrap();
+    let want = acks::acknowledged(&embedded).await;
+    let bq = bigquery("a", &nba()).await;
+    assert_eq!(acks::acknowledged(&bq).await, want);
 }

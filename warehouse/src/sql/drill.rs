@@ -65,7 +65,8 @@ pub fn past_the_end<R, T>(q: &Query, first_rows: &[(R, i64)]) -> Page<T> {
 }
 
 /// Expected players with neither a record nor a failure (player- or
-/// date-level) in the selected cells of the range, optionally narrowed by a
+/// date-level) nor an acknowledgement in force (those are counted apart)
+/// in the selected cells of the range, optionally narrowed by a
 /// player search and paged. Columns: code, date, player, total matching.
 /// `processors` must not be empty.
 pub fn unaccounted(
@@ -82,6 +83,7 @@ pub fn unaccounted(
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let needle = b.text("search", search);
     let page = paging.map(|p| p.bind(&mut b));
+    let acks = super::acks::in_force(&mut b, range, "");
     let records = domain::reconcile::union_per_processor(d.pipeline(), |s| {
         format!(
             "SELECT {bit} AS bit, {c} AS d, {e} AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",
@@ -104,13 +106,16 @@ pub fn unaccounted(
          ),
          recs AS (SELECT DISTINCT bit, d, p FROM ({records}) AS r),
          player_fails AS (SELECT DISTINCT bit, d, entity_id FROM fails WHERE entity_id <> {date_level}),
-         date_fails AS (SELECT DISTINCT bit, d FROM fails WHERE entity_id = {date_level})
+         date_fails AS (SELECT DISTINCT bit, d FROM fails WHERE entity_id = {date_level}),
+         acks AS ({acks})
          SELECT s.code AS code, e.d AS d, e.p AS p, COUNT(*) OVER () AS total
          FROM sel AS s CROSS JOIN expected AS e
          LEFT JOIN recs AS r ON r.bit = s.bit AND r.d = e.d AND r.p = e.p
          LEFT JOIN player_fails AS pf ON pf.bit = s.bit AND pf.d = e.d AND pf.entity_id = e.p
          LEFT JOIN date_fails AS df ON df.bit = s.bit AND df.d = e.d
          WHERE r.p IS NULL AND pf.entity_id IS NULL AND df.d IS NULL
+           AND NOT EXISTS (SELECT 1 FROM acks AS a
+                           WHERE a.bit = s.bit AND a.d = e.d AND (a.p IS NULL OR a.p = e.p))
          ORDER BY e.d, s.bit, e.p{page}",
         sel = selected(d.pipeline(), processors),
         bit = processor_bit_sql(d.pipeline(), "processor_name"),

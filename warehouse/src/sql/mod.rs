@@ -31,6 +31,7 @@ pub use crate::rows::SqlRow;
 use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
 use crate::{FailureFilter, FailureScope, GameDateSummary, Result, WarehouseError};
 
+mod acks;
 mod drill;
 mod jobs;
 mod overview;
@@ -41,6 +42,7 @@ mod trace;
 mod upstream;
 mod watch;
 
+pub use acks::*;
 pub use drill::*;
 pub use jobs::*;
 pub use overview::*;

@@ -39,15 +39,15 @@ fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Que
          runs AS ({latest_runs})
          SELECT {MASK_ROW} AS kind, d, r AS k, COUNT(*) AS n, {null_text} AS s1,
                 {null_text} AS s2, e = 1 AS b, {null_int} AS ts, f AS k2, i AS k3,
-                {null_text} AS s3, {fp} AS fp
-         FROM per_player GROUP BY d, e, r, f, i
+                {null_text} AS s3, {fp} AS fp, a AS k4
+         FROM per_player GROUP BY d, e, r, f, i, a
          UNION ALL
          SELECT {FAILURE_ROW}, d, bit, COUNT(*), category, NULL, {any_date_level}, NULL, NULL, NULL,
-                NULL, NULL
+                NULL, NULL, NULL
          FROM fails WHERE bit IS NOT NULL GROUP BY bit, d, category
          UNION ALL
          SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
-                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END, NULL
+                CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END, NULL, NULL
          FROM runs",
         null_text = d.null(SqlType::Text),
         fp = if fingerprints {
@@ -70,8 +70,9 @@ fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Que
 /// The reconciliation's per-entity marks of a range, as a `WITH` clause
 /// (no trailing comma): `fails` (failure rows with their processor bit and
 /// normalised category) and `per_player` — per (date `d`, entity `p`) the
-/// expected flag `e` and the record, failure and investigate bits `r`,
-/// `f`, `i`. Shared by [`reconcile`] and the watch's open entities, so who
+/// expected flag `e` and the record, failure, investigate and
+/// acknowledged bits `r`, `f`, `i`, `a` (an acknowledgement in force, of the
+/// entity or its whole cell: `acks::in_force`). Shared by [`reconcile`] and the watch's open entities, so who
 /// is open is decided by one text.
 pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String {
     let d = b.d;
@@ -82,7 +83,7 @@ pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String 
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let record_marks = domain::reconcile::union_per_processor(p, |s| {
         format!(
-            "SELECT {c}, {e}, 0, {bit}, 0, 0 FROM {t} WHERE {c} BETWEEN {start} AND {end}",
+            "SELECT {c}, {e}, 0, {bit}, 0, 0, 0 FROM {t} WHERE {c} BETWEEN {start} AND {end}",
             c = s.date_column,
             t = d.table(&s.output_table),
             e = s.entity_column,
@@ -90,23 +91,31 @@ pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String 
         )
     });
     let bit = processor_bit_sql(p, "processor_name");
+    let acks = super::acks::in_force(b, range, "");
     format!(
         "WITH fails AS (
              SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
              FROM {failures}
              WHERE analysis_date BETWEEN {start} AND {end}
          ),
+         acks AS ({acks}),
          marks AS (
-             SELECT {ud} AS d, {ue} AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i
+             SELECT {ud} AS d, {ue} AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i, 0 AS a
              FROM {pgs}
              WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
              UNION ALL {record_marks}
              UNION ALL SELECT d, entity_id, 0, 0, bit,
-                 CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END
+                 CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END, 0
              FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
+             UNION ALL SELECT d, p, 0, 0, 0, 0, bit FROM acks WHERE bit IS NOT NULL AND p IS NOT NULL
+             UNION ALL SELECT u.{ud}, u.{ue}, 0, 0, 0, 0, rc_ack.bit
+             FROM {pgs} AS u JOIN (SELECT d AS rc_ack_d, bit FROM acks WHERE bit IS NOT NULL AND p IS NULL) AS rc_ack
+               ON rc_ack.rc_ack_d = u.{ud}
+             WHERE u.{ud} BETWEEN {start} AND {end}
          ),
          per_player AS (
-             SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i
+             SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i,
+                    BIT_OR(a) AS a
              FROM marks GROUP BY d, p
          )",
         failures = d.failures(),
@@ -139,5 +148,6 @@ pub fn accounting_row(r: &mut dyn SqlRow) -> Result<AccountingRow> {
         investigate_bits: r.int("k3")?,
         error: r.text("s3")?,
         fingerprint: r.int("fp")?,
+        acknowledged_bits: r.int("k4")?,
     })
 }

@@ -24,6 +24,7 @@ pub struct OpenEntityRow {
     pub records: i64,
     pub failures: i64,
     pub investigate: i64,
+    pub acknowledged: i64,
 }
 
 /// The expected entities of the range open for at least one of
@@ -34,12 +35,13 @@ pub fn open_entities(d: &Dialect, range: DateRange, processors: &[ProcessorId]) 
     let mut b = Builder::new(d);
     let marks = per_entity_marks(&mut b, range);
     let all: i64 = processors.iter().map(|p| mask::processor_bit(*p)).sum();
-    // Open for a processor: no record, and no failure or one to
-    // investigate. Entities with only expected failures stay in the store.
+    // Open for a processor: no record, and a failure to investigate or
+    // none and no acknowledgement (`domain::reconcile::Mask::open_for`).
+    // Entities with only expected failures stay in the store.
     let sql = format!(
         "{marks}
-         SELECT d, p, r, f, i FROM per_player
-         WHERE e = 1 AND ((~r) & ((~f) | i) & {all}) <> 0
+         SELECT d, p, r, f, i, a FROM per_player
+         WHERE e = 1 AND ((~r) & ((f & i) | ((~f) & (~a))) & {all}) <> 0
          ORDER BY d, p"
     );
     b.finish(sql)
@@ -52,6 +54,7 @@ pub fn open_entity_row(r: &mut dyn SqlRow) -> Result<OpenEntityRow> {
         records: r.int("r")?.unwrap_or(0),
         failures: r.int("f")?.unwrap_or(0),
         investigate: r.int("i")?.unwrap_or(0),
+        acknowledged: r.int("a")?.unwrap_or(0),
     })
 }
 

@@ -424,6 +424,30 @@ pub(crate) const ALERT_DELIVERIES: TableDef = TableDef {
     staged: true,
 };
 
+/// Acknowledgements (`warehouse::sql::acks::ACKNOWLEDGEMENTS`).
+pub(crate) const ACKNOWLEDGEMENTS: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "acknowledgements",
+    columns: &[
+        ("id", Str),
+        ("processor_code", Str),
+        ("cell_date", Date),
+        ("entity_id", Str),
+        ("reason", Str),
+        ("note", Str),
+        ("ticket_url", Str),
+        ("created_by", Str),
+        ("created_at", Timestamp),
+        ("expires_at", Timestamp),
+        ("ended_at", Timestamp),
+        ("ended_by", Str),
+        ("end_reason", Str),
+    ],
+    partition: None,
+    cluster: &["processor_code", "cell_date"],
+    staged: true,
+};
+
 /// One row while an evaluator runs (`Warehouse::take_evaluator_lease`).
 pub(crate) const EVALUATOR_LEASE: TableDef = TableDef {
     dataset: "rollcall_meta",
@@ -434,7 +458,7 @@ pub(crate) const EVALUATOR_LEASE: TableDef = TableDef {
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 16] = [
+pub(crate) const TABLES: [&TableDef; 17] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
@@ -451,6 +475,7 @@ pub(crate) const TABLES: [&TableDef; 16] = [
     &EVALUATION_NAMES,
     &ALERT_DELIVERIES,
     &EVALUATOR_LEASE,
+    &ACKNOWLEDGEMENTS,
 ];
 
 /// The tables a pipeline adds to the fixed ones above, declared once per

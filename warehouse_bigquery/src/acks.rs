@@ -1,0 +1,94 @@
+//! Acknowledgements on BigQuery: kept through a staged, retry-safe write
+//! (`stage`), ended by one idempotent `UPDATE`; the reads are shared
+//! (`warehouse::sql::acks`).
+
+use chrono::NaiveDateTime;
+use domain::ack::{AckEnd, Acknowledgement};
+use warehouse::Result;
+
+use crate::client::{param, Param};
+use crate::schema;
+use crate::stage::Staging;
+use crate::BigQueryWarehouse;
+
+pub(crate) async fn record(wh: &BigQueryWarehouse, acks: Vec<Acknowledgement>) -> Result<()> {
+    if acks.is_empty() {
+        return Ok(());
+    }
+    let mut staging = Staging::new();
+    for a in &acks {
+        staging.push(
+            &schema::ACKNOWLEDGEMENTS,
+            &[
+                Param::Str(Some(a.id.clone())),
+                Param::Str(Some(wh.pipeline.code(a.processor).to_string())),
+                Param::Date(Some(a.date)),
+                Param::Str(a.entity.clone()),
+                Param::Str(Some(a.reason.code().into())),
+                Param::Str(Some(a.note.clone())),
+                Param::Str(a.ticket_url.clone()),
+                Param::Str(Some(a.created_by.clone())),
+                Param::Timestamp(Some(a.created_at)),
+                Param::Timestamp(Some(a.expires_at)),
+                Param::Timestamp(a.ended_at),
+                Param::Str(a.ended_by.clone()),
+                Param::Str(a.end.map(|e| e.code().to_string())),
+            ],
+        );
+    }
+    staging.load(wh).await?;
+    // Kept by id: one kept again replaces itself.
+    let body = format!(
+        "DELETE FROM {target} WHERE id IN (SELECT id FROM {stage} WHERE write_id = '{w}');\n",
+        target = wh.table_name(&schema::ACKNOWLEDGEMENTS),
+        stage = wh.names.stage(&schema::ACKNOWLEDGEMENTS),
+        w = staging.id,
+    ) + &staging.copy_sql(wh, &schema::ACKNOWLEDGEMENTS)
+        + &staging.clear_sql(wh);
+    staging.commit(wh, &body).await
+}
+
+/// Ends those of `ids` not ended yet: applied twice, the second changes
+/// nothing (`ended_at IS NULL`). How many it ended.
+pub(crate) async fn end(
+    wh: &BigQueryWarehouse,
+    ids: Vec<String>,
+    at: NaiveDateTime,
+    by: String,
+    end: AckEnd,
+) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let table = wh.table_name(&schema::ACKNOWLEDGEMENTS);
+    let before = wh
+        .bq
+        .query(
+            &format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE id IN UNNEST(@ids) AND ended_at IS NULL"
+            ),
+            vec![param("ids", Param::StrArray(ids.clone()))],
+        )
+        .await?;
+    let open = crate::client::result_set(before)?
+        .decode(|r| r.int("n"))?
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(0);
+    wh.bq
+        .query(
+            &format!(
+                "UPDATE {table} SET ended_at = @at, ended_by = @by, end_reason = @end
+                 WHERE id IN UNNEST(@ids) AND ended_at IS NULL"
+            ),
+            vec![
+                param("at", Param::Timestamp(Some(at))),
+                param("by", Param::Str(Some(by))),
+                param("end", Param::Str(Some(end.code().into()))),
+                param("ids", Param::StrArray(ids)),
+            ],
+        )
+        .await?;
+    Ok(usize::try_from(open).unwrap_or(0))
+}
