@@ -184,6 +184,7 @@ pub fn App() -> impl IntoView {
                     // bundle carries none of their code.
                     <a href="/changes" rel="external">"Changes"</a>
                     <a href="/alerts" rel="external">"Alerts"</a>
+                    <a href="/acknowledgements" rel="external">"Known gaps"</a>
                 </nav>
             </header>
             <main class="rc-main">

@@ -249,6 +249,25 @@ impl AckRequest {
     }
 }
 
+/// When those of `acks` over the range and processors expire: the first
+/// and the last (what `validate` says of the gaps it lets pass).
+pub fn expiry_span(
+    acks: &[Acknowledgement],
+    range: crate::DateRange,
+    processors: &[ProcessorId],
+) -> Option<(NaiveDateTime, NaiveDateTime)> {
+    let mine = acks
+        .iter()
+        .filter(|a| range.contains(a.date) && processors.contains(&a.processor))
+        .map(|a| a.expires_at);
+    let (mut first, mut last) = (None::<NaiveDateTime>, None::<NaiveDateTime>);
+    for t in mine {
+        first = Some(first.map_or(t, |f| f.min(t)));
+        last = Some(last.map_or(t, |l| l.max(t)));
+    }
+    first.zip(last)
+}
+
 /// `7d`, `12h`, `30m`: how long until an acknowledgement expires.
 pub fn parse_expiry(raw: &str) -> Result<chrono::Duration, DomainError> {
     crate::watch::parse_span("expires", raw)

@@ -14,21 +14,21 @@ use domain::watch::{Change, FeedLine};
 
 use crate::AppState;
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     html_escape::encode_text(s).into_owned()
 }
 
-fn attribute(s: &str) -> String {
+pub(crate) fn attribute(s: &str) -> String {
     html_escape::encode_double_quoted_attribute(s).into_owned()
 }
 
 /// `2021-11-10 08:30`.
-fn minutes(t: chrono::NaiveDateTime) -> String {
+pub(crate) fn minutes(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The document around a page: the app's stylesheet and header.
-fn document(state: &AppState, title: &str, body: &str) -> String {
+pub(crate) fn document(state: &AppState, title: &str, body: &str) -> String {
     let o = &state.leptos_options;
     let entity = state
         .server
@@ -45,7 +45,8 @@ fn document(state: &AppState, title: &str, body: &str) -> String {
          <header class=\"rc-header\"><a class=\"rc-brand\" href=\"/\">Rollcall</a>\
          <span class=\"rc-tagline\">every expected {entity} answers roll call</span>\
          <nav class=\"rc-nav\" aria-label=\"Main\"><a href=\"/\">Coverage</a><a href=\"/jobs\">Jobs</a>\
-         <a href=\"/changes\">Changes</a><a href=\"/alerts\">Alerts</a></nav></header>\
+         <a href=\"/changes\">Changes</a><a href=\"/alerts\">Alerts</a>\
+         <a href=\"/acknowledgements\">Known gaps</a></nav></header>\
          <main class=\"rc-main\"><h1 class=\"rc-title\">{title}</h1>{body}</main></body></html>",
         title = escape(title),
         pkg = attribute(&o.site_pkg_dir),
@@ -54,7 +55,7 @@ fn document(state: &AppState, title: &str, body: &str) -> String {
     )
 }
 
-fn html(status: StatusCode, page: String) -> Response {
+pub(crate) fn html(status: StatusCode, page: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],

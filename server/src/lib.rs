@@ -2,6 +2,7 @@
 //! app (SSR pages, server functions, static files, `/healthz`), so tests drive it
 //! without a socket.
 
+pub mod ack_pages;
 pub mod auth;
 pub mod bench;
 pub mod commands;
@@ -263,6 +264,24 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(watch_api::evaluate),
         )
         .route("/alerts", get(feed_pages::alerts))
+        .route(
+            ack_pages::ACK_PATH,
+            get(ack_pages::form).post(ack_pages::submit),
+        )
+        .route(ack_pages::LIST_PATH, get(ack_pages::page))
+        .route(
+            ack_pages::REVOKE_PATH,
+            axum::routing::post(ack_pages::revoke),
+        )
+        .route(ack_pages::API_LIST_PATH, get(ack_pages::api_list))
+        .route(
+            ack_pages::API_ACK_PATH,
+            axum::routing::post(ack_pages::api_acknowledge),
+        )
+        .route(
+            ack_pages::API_REVOKE_PATH,
+            axum::routing::post(ack_pages::api_revoke),
+        )
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
         .route("/report.svg", get(report_svg))
@@ -557,6 +576,7 @@ async fn report_csv(State(state): State<AppState>, Query(q): Query<ReportQuery>)
                 false,
                 false,
                 "rollcall",
+                None,
             ),
             Err(r) => return r,
         },

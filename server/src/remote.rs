@@ -288,14 +288,64 @@ impl Remote {
 
     /// The change feed from the server (`rollcall changes` beside it).
     pub async fn changes(&self, since: &str) -> Result<domain::watch::ChangeFeed, ServerError> {
+        self.get_json(crate::watch_api::CHANGES_PATH, &[("since", since)])
+            .await
+    }
+
+    /// Acknowledgements made by the server (`rollcall ack` beside it).
+    pub async fn acknowledge(
+        &self,
+        input: &crate::ack_pages::AckInput,
+    ) -> Result<Vec<domain::ack::Acknowledgement>, ServerError> {
+        let body = serde_json::to_string(input).map_err(|e| ServerError::failed("JSON", e))?;
+        self.send(
+            crate::ack_pages::API_ACK_PATH,
+            "application/json",
+            body,
+            |b| serde_json::from_slice(b).ok(),
+        )
+        .await
+    }
+
+    /// An acknowledgement revoked by the server (`rollcall unack` beside it).
+    pub async fn unacknowledge(
+        &self,
+        input: &crate::ack_pages::RevokeInput,
+    ) -> Result<domain::ack::Acknowledgement, ServerError> {
+        let body = serde_json::to_string(input).map_err(|e| ServerError::failed("JSON", e))?;
+        self.send(
+            crate::ack_pages::API_REVOKE_PATH,
+            "application/json",
+            body,
+            |b| serde_json::from_slice(b).ok(),
+        )
+        .await
+    }
+
+    /// The acknowledgements the server lists (`rollcall ack --list`).
+    pub async fn acknowledgements(
+        &self,
+        all: bool,
+    ) -> Result<Vec<domain::ack::Acknowledgement>, ServerError> {
+        let all = if all { "1" } else { "0" };
+        self.get_json(crate::ack_pages::API_LIST_PATH, &[("all", all)])
+            .await
+    }
+
+    /// A JSON answer to a GET (a 4xx is the caller's input).
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ServerError> {
         let failed = |message: String| ServerError::Remote {
             addr: self.base.clone(),
             message,
         };
         let response = self
             .http
-            .get(format!("{}{}", self.base, crate::watch_api::CHANGES_PATH))
-            .query(&[("since", since)])
+            .get(format!("{}{path}", self.base))
+            .query(query)
             .send()
             .await
             .map_err(|e| failed(e.to_string()))?;

@@ -22,6 +22,12 @@ struct JsonReport<'a> {
     start: String,
     end: String,
     unaccounted: i64,
+    /// Unaccounted but acknowledged: still gaps, counted apart (a clean
+    /// range may have some).
+    acknowledged: i64,
+    /// When the acknowledgements in force over the range expire: the
+    /// first and the last.
+    acknowledgements_expire: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
     investigate: i64,
     clean: bool,
     /// Nobody at all was expected in the range (no universe rows there).
@@ -45,6 +51,7 @@ struct JsonCell<'a> {
     has_failure: i64,
     date_level: bool,
     unaccounted: i64,
+    acknowledged: i64,
     investigate: i64,
     runs: i64,
     conflict: i64,
@@ -69,6 +76,7 @@ impl<'a> JsonCell<'a> {
             has_failure: c.has_failure,
             date_level: c.date_level,
             unaccounted: c.unaccounted,
+            acknowledged: c.acknowledged,
             investigate: c.investigate,
             runs: c.runs,
             conflict: c.conflict,
@@ -82,7 +90,9 @@ impl<'a> JsonCell<'a> {
     }
 }
 
-/// `program` starts the printed re-run commands (`Config::command_prefix`).
+/// `program` starts the printed re-run commands (`Config::command_prefix`);
+/// `expiries`: when the acknowledgements in force over the range expire
+/// (the first and the last), if any.
 pub fn render(
     pipeline: &Pipeline,
     rec: &Reconciliation,
@@ -90,6 +100,7 @@ pub fn render(
     details: bool,
     reconcile: bool,
     program: &str,
+    expiries: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
 ) -> Result<String, ServerError> {
     match format {
         Format::Json => {
@@ -97,6 +108,8 @@ pub fn render(
                 start: rec.range.start().to_string(),
                 end: rec.range.end().to_string(),
                 unaccounted: rec.unaccounted(),
+                acknowledged: rec.acknowledged(),
+                acknowledgements_expire: expiries,
                 investigate: rec.investigate(),
                 clean: rec.is_clean(),
                 nothing_expected: rec.cells.iter().all(|c| c.expected == 0),
@@ -125,6 +138,7 @@ pub fn render(
                 "has_failure",
                 "date_level",
                 "unaccounted",
+                "acknowledged",
                 "investigate",
                 "conflict",
                 "extra",
@@ -142,6 +156,7 @@ pub fn render(
                     c.has_failure.to_string(),
                     c.date_level.to_string(),
                     c.unaccounted.to_string(),
+                    c.acknowledged.to_string(),
                     c.investigate.to_string(),
                     c.conflict.to_string(),
                     c.extra.to_string(),
@@ -157,7 +172,7 @@ pub fn render(
                 .map_err(|e| ServerError::Csv(e.into_error().into()))?;
             String::from_utf8(bytes).map_err(|e| ServerError::failed("CSV output", e))
         }
-        Format::Table => Ok(table(pipeline, rec, details, reconcile, program)),
+        Format::Table => Ok(table(pipeline, rec, details, reconcile, program, expiries)),
     }
 }
 
@@ -167,6 +182,7 @@ fn table(
     details: bool,
     reconcile: bool,
     program: &str,
+    expiries: Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)>,
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -321,6 +337,26 @@ fn table(
                 );
             }
         }
+    }
+    let acknowledged = rec.acknowledged();
+    if acknowledged > 0 {
+        let until = match expiries {
+            Some((first, last)) if first == last => {
+                format!("; they expire {}", first.format("%Y-%m-%d %H:%M UTC"))
+            }
+            Some((first, last)) => format!(
+                "; they expire from {} to {}",
+                first.format("%Y-%m-%d %H:%M"),
+                last.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "\nAcknowledged: {} still unaccounted but known (counted apart, not accounted for){until}. \
+             List them: {program} ack --list",
+            pipeline.universe.count(acknowledged),
+        );
     }
     let cmds = rec.rerun_commands(pipeline, program);
     if !cmds.is_empty() {

@@ -302,6 +302,11 @@ impl Reconciliation {
         self.cells.iter().map(|c| c.unaccounted).sum()
     }
 
+    /// Unaccounted but acknowledged (counted apart: `crate::ack`).
+    pub fn acknowledged(&self) -> i64 {
+        self.cells.iter().map(|c| c.acknowledged).sum()
+    }
+
     /// Of [`Self::unaccounted`], those in cells never run.
     pub fn unaccounted_not_run(&self) -> i64 {
         self.cells

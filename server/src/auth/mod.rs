@@ -228,6 +228,20 @@ impl Operator {
         }
     }
 
+    /// Who a request that passed [`Self::authorize`] is, as far as this
+    /// server can tell (kept on what it makes: an acknowledgement, a job).
+    pub fn who(&self, headers: &HeaderMap) -> String {
+        match self.access {
+            OperatorAccess::TokenRequired => match offered_token(headers) {
+                Some(Offered::Header(_)) => "operator (token)".into(),
+                Some(Offered::Cookie(_)) => "operator (token cookie)".into(),
+                None => "anonymous".into(),
+            },
+            OperatorAccess::OpenOnLoopback => "operator on loopback".into(),
+            OperatorAccess::Disabled => "anonymous".into(),
+        }
+    }
+
     fn authorize(&self, headers: &HeaderMap) -> Result<(), String> {
         match self.access {
             OperatorAccess::OpenOnLoopback if self.is_local(headers) => Ok(()),
@@ -333,6 +347,10 @@ const READ_ONLY: [&str; 10] = [
     app::api::OperatorAccess::PATH,
 ];
 
+/// Plain pages' form posts that change something: mutations like a
+/// server function's (POST only, same origin, the operator role).
+const FORM_MUTATIONS: [&str; 2] = [crate::ack_pages::ACK_PATH, crate::ack_pages::REVOKE_PATH];
+
 /// Refuses by default: a server-function path is a mutation unless it is
 /// on [`READ_ONLY`].
 fn is_mutation(path: &str) -> bool {
@@ -355,7 +373,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response();
     }
     let path = req.uri().path();
-    if !is_mutation(path) && path != TOKEN_PATH {
+    // A page's form that changes something (acknowledge, revoke): its GET
+    // is a page anyone may read, its POST a mutation.
+    let form_mutation = req.method() == Method::POST && FORM_MUTATIONS.contains(&path);
+    if !is_mutation(path) && path != TOKEN_PATH && !form_mutation {
         return next.run(req).await;
     }
     if req.method() != Method::POST {
@@ -367,7 +388,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if let Some(seconds) = state.operator.throttled() {
         return too_many_guesses(seconds);
     }
-    if is_mutation(path) {
+    if is_mutation(path) || form_mutation {
         if let Err(m) = state.operator.authorize(req.headers()) {
             return forbidden(m);
         }

@@ -2,6 +2,7 @@
 //! [`run`]. Exit codes: 0 success, 1 a failure or something to investigate,
 //! 2 bad input (nothing was written) — see `crate::error`.
 
+mod ack;
 mod backfill;
 mod bench;
 mod demo;
@@ -61,6 +62,10 @@ pub enum Command {
     Watch(watch::WatchCmd),
     /// What opened, got worse or resolved across evaluations since a moment (`--since 24h`).
     Changes(watch::ChangesCmd),
+    /// Acknowledge a known gap (unaccounted entities of a cell, or the whole cell) with a reason and an expiry; `--list` shows them. It stays a gap, counted apart.
+    Ack(ack::AckCmd),
+    /// Revoke an acknowledgement: its gap shows as unaccounted again.
+    Unack(ack::UnackCmd),
 }
 
 /// Runs one subcommand with the configuration read once at start-up.
@@ -77,6 +82,8 @@ pub async fn run(mut cli: Cli) -> Result<ExitCode> {
         Command::Pipeline(cmd) => pipeline::run(config, &pipeline, cmd).await,
         Command::Watch(cmd) => watch::run_watch(config, cmd).await,
         Command::Changes(cmd) => watch::run_changes(config, cmd).await,
+        Command::Ack(cmd) => ack::run_ack(config, cmd).await,
+        Command::Unack(cmd) => ack::run_unack(config, cmd).await,
     }
 }
 

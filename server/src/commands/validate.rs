@@ -44,21 +44,31 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
     };
     // Validate the input before touching (or creating) the store.
     request.parse(&config.pipeline(), limits)?;
-    let rec = match running_server(&config.store).await {
-        Some(remote) => {
+    let (rec, acks) = match running_server(&config.store).await {
+        Some(remote) => (
             remote
                 .reconcile(
                     request.start.as_deref().unwrap_or_default(),
                     request.end.as_deref().unwrap_or_default(),
                     request.processors.as_deref(),
                 )
-                .await?
-        }
+                .await?,
+            remote.acknowledgements(false).await?,
+        ),
         None => {
             let wh = open_store(config, Create::No).await?;
-            engine::reconcile::reconcile(wh.as_ref(), limits, &request).await?
+            (
+                engine::reconcile::reconcile(wh.as_ref(), limits, &request).await?,
+                wh.acknowledgements(
+                    warehouse::sql::AckScope::InForce,
+                    None,
+                    engine::acks::LIST_LIMIT,
+                )
+                .await?,
+            )
         }
     };
+    let expiries = domain::ack::expiry_span(&acks, rec.range, &rec.processors);
     print!(
         "{}",
         crate::validate::render(
@@ -68,6 +78,7 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
             cmd.details,
             cmd.reconcile,
             &config.command_prefix(),
+            expiries,
         )?
     );
     let nothing_expected = rec.cells.iter().all(|c| c.expected == 0);

@@ -4,6 +4,7 @@
 //! bad input, validate and backfill, imports, beside a running server,
 //! pipeline files. `common` runs the binary.
 
+mod ack;
 mod bad_input;
 mod common;
 mod import;

@@ -293,3 +293,64 @@ fn watch_and_changes_work_beside_a_server_holding_the_store() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// `ack`, `ack --list` and `unack` go through a server holding the store
+/// (issue [N] 1), which keeps who asked beside its own word for them.
+#[test]
+fn acknowledgements_work_beside_a_server_holding_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.duckdb");
+    let out = rollcall(&db, &["demo", "--days", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut server, _) = serve(&db);
+    let out = rollcall(
+        &db,
+        &[
+            "ack",
+            "--processor",
+            "PDC",
+            "--date",
+            "2021-11-10",
+            "--cell",
+            "--reason",
+            "other",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("going through it"),
+        "{}",
+        stderr(&out)
+    );
+    let made: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let by = made[0]["created_by"].as_str().unwrap();
+    assert!(
+        by.starts_with("cli:") && by.ends_with("(operator on loopback)"),
+        "{by}"
+    );
+    let out = rollcall(&db, &["ack", "--list"]);
+    assert!(stdout(&out).contains("(whole cell)"), "{}", stdout(&out));
+    // Bad input through the server is still exit 2, by name.
+    let out = rollcall(
+        &db,
+        &[
+            "ack",
+            "--processor",
+            "PDC",
+            "--date",
+            "2021-11-10",
+            "--cell",
+            "--reason",
+            "nope",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("reason"), "{}", stderr(&out));
+    let out = rollcall(&db, &["unack", made[0]["id"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("revoked"), "{}", stdout(&out));
+    let _ = server.kill();
+    let _ = server.wait();
+}
