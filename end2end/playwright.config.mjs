@@ -37,6 +37,13 @@ export default defineConfig({
       testMatch: /jobs\.spec\.mjs/,
       dependencies: ['hydrated', 'no-javascript'],
     },
+    // Acknowledges known gaps: after the re-runs, on cells they leave alone.
+    {
+      name: 'acks',
+      use: { javaScriptEnabled: true },
+      testMatch: /acks\.spec\.mjs/,
+      dependencies: ['jobs'],
+    },
     // The same dashboard served from the BigQuery warehouse (the emulator).
     {
       name: 'bigquery',

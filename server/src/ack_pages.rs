@@ -116,13 +116,14 @@ impl AckInput {
     }
 }
 
-/// Makes the acknowledgements `input` asks for, as `who`.
+/// Makes the acknowledgements `input` asks for, as `who` — through the
+/// read cache, whose writes clear it: the pages show them at once.
 async fn make(
     state: &AppState,
     input: &AckInput,
     who: String,
 ) -> Result<Vec<Acknowledgement>, ServerError> {
-    let wh = state.server.warehouse.as_ref();
+    let wh = state.server.views.as_ref();
     let request = input.request(wh.pipeline())?;
     Ok(engine::acks::acknowledge(wh, request, &who, input.at()?).await?)
 }
@@ -164,7 +165,7 @@ pub async fn api_revoke(
 ) -> Response {
     let by = who(&state, &headers, input.by.as_deref());
     let now = chrono::Utc::now().naive_utc();
-    match engine::acks::revoke(state.server.warehouse.as_ref(), input.id.trim(), &by, now).await {
+    match engine::acks::revoke(state.server.views.as_ref(), input.id.trim(), &by, now).await {
         Ok(ack) => Json(ack).into_response(),
         Err(e) => ServerError::from(e).into_response(),
     }
@@ -359,7 +360,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Str
         .unwrap_or_default();
     let by = who(&state, &headers, None);
     let now = chrono::Utc::now().naive_utc();
-    match engine::acks::revoke(state.server.warehouse.as_ref(), id.trim(), &by, now).await {
+    match engine::acks::revoke(state.server.views.as_ref(), id.trim(), &by, now).await {
         Ok(_) => see_other(LIST_PATH),
         Err(e) => {
             let e = ServerError::from(e);
