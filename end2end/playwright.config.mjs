@@ -44,6 +44,17 @@ export default defineConfig({
       testMatch: /acks\.spec\.mjs/,
       dependencies: ['jobs'],
     },
+    // Behind an identity-aware proxy, signed in as a viewer (the proxy's
+    // email header, from 127.0.0.1: a trusted proxy address).
+    {
+      name: 'viewer',
+      use: {
+        javaScriptEnabled: true,
+        baseURL: process.env.ROLLCALL_E2E_VIEWER_URL || 'http://127.0.0.1:3103',
+        extraHTTPHeaders: { 'X-Forwarded-Email': 'val@example.com' },
+      },
+      testMatch: /viewer\.spec\.mjs/,
+    },
     // The same dashboard served from the BigQuery warehouse (the emulator).
     {
       name: 'bigquery',

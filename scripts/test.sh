@@ -90,6 +90,15 @@ if "$rollcall" --pipeline "$workdir/orders-crash/pipeline.toml" --db "$workdir/o
 fi
 serve_and_wait "$workdir/server-orders.log" "127.0.0.1:$orders_port" "${orders[@]}"
 
+# Behind an identity-aware proxy (issue [N] 2): the browser tests send the
+# proxy's email header from 127.0.0.1, as oauth2-proxy would.
+viewer_port="${ROLLCALL_E2E_VIEWER_PORT:-3103}"
+"$rollcall" --db "$workdir/viewer.duckdb" demo --days 30 >/dev/null
+export ROLLCALL_AUTH=proxy ROLLCALL_TRUSTED_PROXIES=127.0.0.1 ROLLCALL_OPERATORS=@ops.example.com
+serve_and_wait "$workdir/server-viewer.log" "127.0.0.1:$viewer_port" --db "$workdir/viewer.duckdb"
+unset ROLLCALL_AUTH ROLLCALL_TRUSTED_PROXIES ROLLCALL_OPERATORS
+
 (cd end2end && ROLLCALL_E2E_URL="http://127.0.0.1:$port" \
   ROLLCALL_E2E_BQ_URL="http://127.0.0.1:$bq_port" \
-  ROLLCALL_E2E_ORDERS_URL="http://127.0.0.1:$orders_port" npx --no-install playwright test)
+  ROLLCALL_E2E_ORDERS_URL="http://127.0.0.1:$orders_port" \
+  ROLLCALL_E2E_VIEWER_URL="http://127.0.0.1:$viewer_port" npx --no-install playwright test)

@@ -217,7 +217,7 @@ pub async fn start_backfill(choices: domain::report::RerunChoices) -> Result<Str
     let state = state()?;
     let job = state
         .jobs
-        .submit(&raw_of(choices), state.limits, "cli")
+        .submit(&raw_of(choices), state.limits, &requested_by("cli"))
         .await?;
     Ok(job.id)
 }
@@ -236,7 +236,7 @@ pub async fn start_rerun(form: RerunForm) -> Result<String, AppError> {
     let state = state()?;
     let job = state
         .jobs
-        .submit(&form.raw()?, state.limits, "dashboard")
+        .submit(&form.raw()?, state.limits, &requested_by("dashboard"))
         .await?;
     leptos_axum::redirect(&format!("/jobs/{}", job.id));
     Ok(job.id)
@@ -274,8 +274,28 @@ pub async fn resume_job(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Who may start jobs on this server (for the pages' note).
+/// What this request may do here, and who it is (for the pages' note and
+/// the Start button).
 #[server(output = crate::wire::Answer)]
-pub async fn operator_access() -> Result<crate::OperatorAccess, AppError> {
-    Ok(state()?.access)
+pub async fn operator_access() -> Result<crate::Access, AppError> {
+    Ok(match crate::caller() {
+        Some(c) => c.access,
+        None => {
+            let access = state()?.access;
+            crate::Access::new(
+                access != crate::OperatorAccess::Disabled,
+                access == crate::OperatorAccess::TokenRequired,
+                access.note(),
+            )
+        }
+    })
+}
+
+/// Who asked, for a job's `requested_by`: `via` and the caller's name.
+#[cfg(feature = "ssr")]
+fn requested_by(via: &str) -> String {
+    match crate::caller() {
+        Some(c) => format!("{via}: {}", c.name),
+        None => via.to_string(),
+    }
 }

@@ -25,6 +25,41 @@ pub enum OperatorAccess {
     Disabled,
 }
 
+/// What this request may do, as the pages show it (issue [N] 2): whether
+/// it may start, cancel and resume jobs and acknowledge gaps, and the note
+/// saying who it is and, when it may not, why — markup the server writes
+/// (with the token form when one helps), so the bundle carries none of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Access {
+    pub may_operate: bool,
+    pub note_html: String,
+}
+
+#[cfg(feature = "ssr")]
+impl Access {
+    /// `note` as a paragraph, and the token form when `token_form`.
+    pub fn new(may_operate: bool, token_form: bool, note: &str) -> Self {
+        let mut note_html = format!("<p>{}</p>", components::text(note));
+        if token_form {
+            note_html.push_str(
+                "<form method=\"POST\" action=\"/operator-token\" class=\"rc-token\">\
+                 <label>Operator token <input type=\"password\" name=\"token\" autocomplete=\"off\"></label>\
+                 <button type=\"submit\">Remember token</button></form>",
+            );
+        }
+        Access {
+            may_operate,
+            note_html,
+        }
+    }
+
+    /// Whether the note offers the token form.
+    pub fn token_form(&self) -> bool {
+        self.note_html.contains("/operator-token")
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl OperatorAccess {
     pub fn note(self) -> &'static str {
         match self {
@@ -41,7 +76,7 @@ impl OperatorAccess {
     }
 }
 #[cfg(feature = "ssr")]
-pub use state::ServerState;
+pub use state::{caller, Caller, ServerState};
 
 use domain::pipeline::Pipeline;
 use domain::{ProcessorId, ProcessorSpec};

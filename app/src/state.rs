@@ -18,3 +18,18 @@ pub struct ServerState {
     /// Enforced by the server's middleware; shown by the pages.
     pub access: OperatorAccess,
 }
+
+/// Who a request is, as the server's middleware found (request extension):
+/// the name kept on what it makes (a job, an acknowledgement) and what the
+/// pages may offer it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub access: crate::Access,
+}
+
+/// The request's caller, when the middleware named one.
+pub fn caller() -> Option<Caller> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+}

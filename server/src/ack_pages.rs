@@ -7,9 +7,11 @@
 
 use std::fmt::Write as _;
 
+use app::Caller;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
+use axum::Extension;
 use domain::ack::{AckReason, AckRequest, Acknowledgement};
 use domain::pipeline::{capitalised, Pipeline};
 use domain::{DateRange, DomainError};
@@ -128,9 +130,10 @@ async fn make(
     Ok(engine::acks::acknowledge(wh, request, &who, input.at()?).await?)
 }
 
-/// The request's person as the server knows them, and what the CLI says.
-fn who(state: &AppState, headers: &HeaderMap, claimed: Option<&str>) -> String {
-    let known = state.operator.who(headers);
+/// The request's person as the server knows them (`auth::guard`), and
+/// what the CLI says.
+fn who(caller: &Caller, claimed: Option<&str>) -> String {
+    let known = caller.name.clone();
     match claimed.map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) => format!("{} ({known})", c.chars().take(100).collect::<String>()),
         None => known,
@@ -140,10 +143,10 @@ fn who(state: &AppState, headers: &HeaderMap, claimed: Option<&str>) -> String {
 /// `POST /api/acknowledge` (JSON): the acknowledgements made.
 pub async fn api_acknowledge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Json(input): Json<AckInput>,
 ) -> Response {
-    let by = who(&state, &headers, input.by.as_deref());
+    let by = who(&caller, input.by.as_deref());
     match make(&state, &input, by).await {
         Ok(acks) => Json(acks).into_response(),
         Err(e) => e.into_response(),
@@ -160,10 +163,10 @@ pub struct RevokeInput {
 /// `POST /api/unacknowledge` (JSON): the acknowledgement, revoked.
 pub async fn api_revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Json(input): Json<RevokeInput>,
 ) -> Response {
-    let by = who(&state, &headers, input.by.as_deref());
+    let by = who(&caller, input.by.as_deref());
     let now = chrono::Utc::now().naive_utc();
     match engine::acks::revoke(state.server.views.as_ref(), input.id.trim(), &by, now).await {
         Ok(ack) => Json(ack).into_response(),
@@ -223,18 +226,27 @@ fn error_box(e: &ServerError) -> String {
     )
 }
 
-/// Who may post, in one sentence (the forms say it before anyone tries).
-fn role_note(state: &AppState) -> &'static str {
-    match state.operator.access {
-        app::OperatorAccess::OpenOnLoopback => "Anyone on this machine may acknowledge (the server listens on loopback).",
-        app::OperatorAccess::TokenRequired => "Acknowledging needs the operator role: enter the operator token on the Jobs page first.",
-        app::OperatorAccess::Disabled => "Acknowledging is disabled: this server has no operator token.",
-    }
+/// Who you are and whether you may post (the forms say it before anyone
+/// tries).
+fn role_note(caller: &Caller) -> String {
+    let lead = if caller.access.token_form() {
+        "<p>Acknowledging needs the operator role: the operator token.</p>"
+    } else {
+        ""
+    };
+    format!(
+        "<div class=\"rc-note\" role=\"note\" aria-label=\"Operator access\">{lead}{}</div>",
+        caller.access.note_html
+    )
 }
 
 /// `GET /acknowledge?processor=P&date=D`: the cell's unaccounted entities
 /// to pick from, the reason, a note, a ticket and the expiry.
-pub async fn form(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+pub async fn form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let wh = state.server.views.as_ref();
     let pipeline = wh.pipeline().clone();
     let title = "Acknowledge a known gap";
@@ -270,12 +282,16 @@ pub async fn form(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     };
     html(
         StatusCode::OK,
-        document(&state, title, &form_body(&state, &pipeline, p, date, &open)),
+        document(
+            &state,
+            title,
+            &form_body(&caller, &pipeline, p, date, &open),
+        ),
     )
 }
 
 fn form_body(
-    state: &AppState,
+    caller: &Caller,
     pipeline: &Pipeline,
     p: domain::ProcessorId,
     date: chrono::NaiveDate,
@@ -286,7 +302,7 @@ fn form_body(
     let mut body = format!(
         "<p>{code} {date}: {n} unaccounted. An acknowledged {entity} is still unaccounted \
          underneath: it is counted apart, and the gap shows again when the acknowledgement \
-         expires, is revoked, or a later run records or fails it.</p><p role=\"note\">{role}</p>\
+         expires, is revoked, or a later run records or fails it.</p>{role}\
          <form method=\"post\" action=\"{ACK_PATH}\" class=\"rc-ackform\">\
          <input type=\"hidden\" name=\"processor\" value=\"{code_attr}\">\
          <input type=\"hidden\" name=\"date\" value=\"{date}\">",
@@ -294,7 +310,7 @@ fn form_body(
         code_attr = attribute(code),
         n = open.len(),
         entity = escape(pipeline.universe.entity()),
-        role = role_note(state),
+        role = role_note(caller),
     );
     if open.is_empty() {
         body.push_str("<p>Nothing to acknowledge: no one is unaccounted in this cell.</p></form>");
@@ -335,9 +351,13 @@ fn form_body(
 }
 
 /// `POST /acknowledge` (the form): made, then to the cell's list.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: String,
+) -> Response {
     let input = AckInput::from_form(&body);
-    let by = who(&state, &headers, None);
+    let by = who(&caller, None);
     match make(&state, &input, by).await {
         Ok(_) => see_other(&format!(
             "{LIST_PATH}?processor={}&date={}",
@@ -353,12 +373,16 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Str
 
 /// `POST /acknowledgements/revoke` (the list's button): revoked, back to
 /// the list.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: String,
+) -> Response {
     let id = form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "id")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let by = who(&state, &headers, None);
+    let by = who(&caller, None);
     let now = chrono::Utc::now().naive_utc();
     match engine::acks::revoke(state.server.views.as_ref(), id.trim(), &by, now).await {
         Ok(_) => see_other(LIST_PATH),
@@ -383,7 +407,11 @@ fn urlencoding(s: &str) -> String {
 
 /// `GET /acknowledgements[?all=1][&processor=P&date=D]`: the
 /// acknowledgements in force (or all), each with Revoke.
-pub async fn page(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let title = "Known gaps";
     let pipeline = state.server.views.pipeline().clone();
     let acks = match list(&state, &q).await {
@@ -393,9 +421,9 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     let now = chrono::Utc::now().naive_utc();
     let mut body = format!(
         "<p>Acknowledged gaps are still gaps: counted apart from the unaccounted ones, never as \
-         accounted for. {}</p><nav class=\"rc-spans\" aria-label=\"Which\">\
+         accounted for.</p>{}<nav class=\"rc-spans\" aria-label=\"Which\">\
          <a href=\"{LIST_PATH}\">In force</a><a href=\"{LIST_PATH}?all=1\">All, with ended ones</a></nav>",
-        role_note(&state)
+        role_note(&caller)
     );
     if acks.is_empty() {
         body.push_str("<p>None.</p>");

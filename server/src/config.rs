@@ -11,6 +11,7 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 use domain::pipeline::Pipeline;
 
+use crate::auth::identity::{self, AuthMode};
 use crate::error::ServerError;
 
 pub const DEFAULT_DB: &str = "data/rollcall.duckdb";
@@ -360,6 +361,32 @@ pub struct ServeArgs {
     /// forwarded request is never treated as local.
     #[arg(long, env = "ROLLCALL_TRUSTED_PROXY")]
     pub trusted_proxy: bool,
+    /// How requests say who they are (issue [N] 2): `token` (the operator
+    /// token only), `proxy` (an identity-aware proxy's email header, believed
+    /// only from `--trusted-proxies`), `iap` (Google IAP's signed assertion).
+    #[arg(long, env = "ROLLCALL_AUTH", value_enum, default_value_t = AuthMode::Token)]
+    pub auth: AuthMode,
+    /// With `--auth proxy`: the proxy's addresses or networks (comma list:
+    /// `127.0.0.1`, `10.0.0.0/8`); the email header from anywhere else is
+    /// refused.
+    #[arg(long, env = "ROLLCALL_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Who may start, cancel and resume jobs and acknowledge gaps behind a
+    /// proxy or IAP (comma list of addresses, or `@domain`); everyone else
+    /// the proxy lets in may read.
+    #[arg(long, env = "ROLLCALL_OPERATORS", value_delimiter = ',')]
+    pub operators: Vec<String>,
+    /// With `--auth iap`: the expected audience
+    /// (`/projects/NUMBER/global/backendServices/ID`).
+    #[arg(long, env = "ROLLCALL_IAP_AUDIENCE")]
+    pub iap_audience: Option<String>,
+    /// With `--auth iap`: where IAP's public keys are (a JWK set, fetched and
+    /// cached an hour).
+    #[arg(long, env = "ROLLCALL_IAP_KEYS_URL", default_value = identity::IAP_KEYS_URL)]
+    pub iap_keys_url: String,
+    /// With `--auth iap`: IAP's keys from a file instead (a JWK set).
+    #[arg(long, env = "ROLLCALL_IAP_KEY_FILE")]
+    pub iap_key_file: Option<PathBuf>,
     /// Most connections open at once (more wait in the listen backlog).
     #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", default_value_t = 512,
           value_parser = clap::value_parser!(u64).range(1..=100_000).map(|v| v as usize))]
@@ -380,6 +407,50 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The `--auth` settings, checked: a proxy needs its addresses, IAP its
+    /// audience; a key file must be a JWK set.
+    pub fn auth(&self) -> Result<identity::Auth, ServerError> {
+        let operators = identity::Operators::parse(&self.operators);
+        let mut auth = identity::Auth {
+            mode: self.auth,
+            operators,
+            ..Default::default()
+        };
+        match self.auth {
+            AuthMode::Token => {}
+            AuthMode::Proxy => {
+                auth.trusted =
+                    identity::parse_networks(&self.trusted_proxies).map_err(ServerError::Input)?;
+                if auth.trusted.is_empty() {
+                    return Err(ServerError::Input(
+                        "--auth proxy needs --trusted-proxies (ROLLCALL_TRUSTED_PROXIES): the \
+                         addresses the proxy connects from"
+                            .into(),
+                    ));
+                }
+            }
+            AuthMode::Iap => {
+                let audience = self
+                    .iap_audience
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| {
+                        ServerError::Input(
+                            "--auth iap needs --iap-audience (ROLLCALL_IAP_AUDIENCE)".into(),
+                        )
+                    })?;
+                let verifier = match &self.iap_key_file {
+                    Some(path) => identity::IapVerifier::from_file(audience, path)
+                        .map_err(ServerError::Input)?,
+                    None => identity::IapVerifier::from_url(audience, &self.iap_keys_url),
+                };
+                auth.iap = Some(std::sync::Arc::new(verifier));
+            }
+        }
+        Ok(auth)
+    }
+
     /// The operator token: from `--operator-token-file`, else the flag or
     /// `ROLLCALL_OPERATOR_TOKEN`. An unreadable or empty file is bad input.
     pub fn operator_token(&self) -> Result<Option<Secret>, ServerError> {
@@ -442,6 +513,48 @@ mod tests {
     }
 
     /// Issue [R] 10: the token can come from a file; a flag is noticed.
+    #[test]
+    fn auth_modes_refuse_what_they_cannot_check() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let auth = |args: &[&str]| {
+            let mut all = vec!["serve"];
+            all.extend(args);
+            <Cli as clap::Parser>::try_parse_from(all)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.serve.auth().map_err(|e| e.to_string()))
+        };
+        assert_eq!(auth(&[]).unwrap().mode, AuthMode::Token);
+        let e = auth(&["--auth", "proxy"]).unwrap_err();
+        assert!(e.contains("--trusted-proxies"), "{e}");
+        let e = auth(&["--auth", "proxy", "--trusted-proxies", "localhost"]).unwrap_err();
+        assert!(e.contains("not an address"), "{e}");
+        let ok = auth(&[
+            "--auth",
+            "proxy",
+            "--trusted-proxies",
+            "127.0.0.1,10.0.0.0/8",
+        ])
+        .unwrap();
+        assert_eq!(ok.trusted.len(), 2);
+        let e = auth(&["--auth", "iap"]).unwrap_err();
+        assert!(e.contains("--iap-audience"), "{e}");
+        let e = auth(&[
+            "--auth",
+            "iap",
+            "--iap-audience",
+            "a",
+            "--iap-key-file",
+            "/nonexistent",
+        ])
+        .unwrap_err();
+        assert!(e.contains("--iap-key-file"), "{e}");
+        assert!(auth(&["--auth", "kerberos"]).is_err());
+    }
+
     #[test]
     fn the_operator_token_comes_from_a_file_and_a_flag_is_noticed() {
         #[derive(clap::Parser)]

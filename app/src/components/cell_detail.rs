@@ -41,7 +41,6 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 <dt>"Has record"</dt><dd>{c.has_record}</dd>
                 <dt>"Has failure"</dt><dd>{c.has_failure}</dd>
                 <dt>"Unaccounted"</dt><dd data-testid="unaccounted-count">{c.unaccounted}</dd>
-                <dt>"Acknowledged"</dt><dd data-testid="acknowledged-count">{c.acknowledged}</dd>
                 <dt>"Investigate"</dt><dd>{c.investigate}</dd>
                 <dt>"Conflict"</dt><dd>{c.conflict}</dd>
                 <dt>"Extra"</dt><dd>{c.extra}</dd>
@@ -101,10 +100,16 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
         unext.map(|o| at_uoffset(o).href()),
     );
     let close = view.with_cell(None).href();
-    let cell_query = format!(
-        "processor={}&date={}",
-        crate::code(detail.processor),
-        detail.date
+    let acks_line = format!(
+        "Acknowledged: <span data-testid=\"acknowledged-count\">{}</span> · \
+         <a href=\"/acknowledge?{q}\" rel=\"external\">Acknowledge…</a> · \
+         <a href=\"/acknowledgements?{q}\" rel=\"external\">Known gaps of this cell</a>",
+        detail.counts.as_ref().map_or(0, |c| c.acknowledged),
+        q = crate::components::attr(&format!(
+            "processor={}&date={}",
+            crate::code(detail.processor),
+            detail.date
+        )),
     );
     let rerun_href = crate::api::RerunForm {
         p: crate::code(detail.processor).to_string(),
@@ -181,12 +186,9 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 <span>{page_label(unaccounted.offset, unaccounted.limit, unaccounted.total)}</span>
                 {unext.map(|h| view! { <A href=h>"Next"</A> })}
             </nav>
-            // Known gaps are served apart (plain server pages, no script).
-            <p class="rc-acks">
-                <a href=format!("/acknowledge?{cell_query}") rel="external">"Acknowledge…"</a>
-                " · "
-                <a href=format!("/acknowledgements?{cell_query}") rel="external">"Known gaps of this cell"</a>
-            </p>
+            // Known gaps are served apart (plain server pages, no script);
+            // static markup, as a string.
+            <p class="rc-acks" inner_html=acks_line></p>
             <h3>"Failures (" {page.total} ")"</h3>
             // Everything else in the view rides along (a new filter starts
             // at the first page of both lists).

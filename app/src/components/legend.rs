@@ -21,7 +21,6 @@ pub fn Legend() -> impl IntoView {
             <span class="rc-mark">"D"</span><span>"date-level failure"</span>
             <span class="rc-mark">"✗"</span><span>"latest run failed (crash, timeout, bad output)"</span>
             <span class="rc-mark">"∅"</span><span>"not run"</span>
-            <span class="rc-mark">"◇"</span><span>"only acknowledged gaps"</span>
             <span class="rc-mark">"≠"</span><span>"conflict (record + failure)"</span>
             <span class="rc-mark">"↯"</span><span>"cascade (upstream missing)"</span>
             // Served apart (`/legend`, plain HTML from the server): the

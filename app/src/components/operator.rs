@@ -1,25 +1,11 @@
 use leptos::prelude::*;
 
-use crate::OperatorAccess;
+use crate::Access;
 
-/// Who may start jobs here, and the form that keeps the operator token in a
-/// cookie (HttpOnly, SameSite=Strict) when one is needed.
+/// Who you are and what you may do here, and the form that keeps the
+/// operator token in a cookie (HttpOnly, SameSite=Strict) when one helps:
+/// markup the server wrote (`Access::new`).
 #[component]
-pub fn OperatorNote(access: OperatorAccess) -> impl IntoView {
-    let form = (access == OperatorAccess::TokenRequired).then(|| {
-        view! {
-            <form method="POST" action="/operator-token" class="rc-token">
-                <label>
-                    "Operator token " <input type="password" name="token" autocomplete="off"/>
-                </label>
-                <button type="submit">"Remember token"</button>
-            </form>
-        }
-    });
-    view! {
-        <aside class="rc-note" role="note" aria-label="Operator access">
-            <p>{access.note()}</p>
-            {form}
-        </aside>
-    }
+pub fn OperatorNote(access: Access) -> impl IntoView {
+    view! { <aside class="rc-note" role="note" aria-label="Operator access" inner_html=access.note_html></aside> }
 }

@@ -27,6 +27,8 @@ pub fn RerunPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="rc-loading">"Planning…"</p> }>
             {move || Suspend::new(async move {
                 let f = form.get_untracked();
+                // A viewer sees the plan, and why Start is off (the note above).
+                let may_operate = access.await.map_or(true, |a| a.may_operate);
                 match preview.await {
                     Err(e) => view! { <ErrorMessage error=e/> }.into_any(),
                     Ok(cells) => {
@@ -93,7 +95,7 @@ pub fn RerunPage() -> impl IntoView {
                                     <input type="hidden" name="form[mode]" value=f.mode.clone().unwrap_or_default()/>
                                     <input type="hidden" name="form[downstream]" value=f.downstream.clone().unwrap_or_default()/>
                                     <input type="hidden" name="form[stop_on]" value=f.stop_on.clone().unwrap_or_default()/>
-                                    <button type="submit" disabled=n == 0>"Start re-run"</button>
+                                    <button type="submit" disabled=n == 0 || !may_operate>"Start re-run"</button>
                                 </PostForm>
                                 <table class="rc-table" aria-label="Cells per processor">
                                     <thead>

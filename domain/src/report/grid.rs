@@ -145,7 +145,7 @@ impl CellStatus {
             CellStatus::Investigate => "failures whose category is not expected (PROCESSING_ERROR, UNKNOWN): look at them",
             CellStatus::NotRun => "entities are expected but no run was ever recorded for the date",
             CellStatus::DepsMissing => "a date-level failure (an upstream had no rows) accounts for everyone",
-            CellStatus::Acknowledged => "the only gaps left are acknowledged (a known upstream gap, retention, ...): still unaccounted, counted apart until the acknowledgement ends",
+            CellStatus::Acknowledged => "(marked ◇) the only gaps left are acknowledged (a known upstream gap, retention, ...): still unaccounted, counted apart until the acknowledgement ends",
             CellStatus::ExpectedGaps => "every entity accounted for, some by expected failures (early season, no shots, ...)",
             CellStatus::Ok => "every expected entity has a record",
             CellStatus::NoGames => "nothing expected on the date",

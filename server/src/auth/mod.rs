@@ -14,13 +14,15 @@
 //! [`MAX_WRONG_TOKENS`] in [`GUESS_WINDOW`], no token is checked (429 with
 //! `Retry-After`) until the window moves on.
 
+pub mod identity;
+
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::{AppError, OperatorAccess};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -95,6 +97,8 @@ pub struct Operator {
     /// A reverse proxy of ours sets `X-Forwarded-For` / `-Proto`.
     trusted_proxy: bool,
     guesses: Arc<Guesses>,
+    /// How requests say who they are, and who the operators are.
+    auth: identity::Auth,
 }
 
 impl std::fmt::Debug for Operator {
@@ -104,6 +108,7 @@ impl std::fmt::Debug for Operator {
             .field("token", &self.token)
             .field("hosts", &self.hosts)
             .field("trusted_proxy", &self.trusted_proxy)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -127,7 +132,88 @@ impl Operator {
             hosts,
             trusted_proxy: false,
             guesses: Arc::default(),
+            auth: identity::Auth::default(),
         }
+    }
+
+    /// Names requests by `auth`'s mode (issue [N] 2). Beyond the token mode
+    /// nobody operates for being on loopback: roles come from who you are
+    /// (`ROLLCALL_OPERATORS`) or the operator token.
+    pub fn with_auth(mut self, auth: identity::Auth) -> Self {
+        if auth.mode != identity::AuthMode::Token {
+            self.access = if self.token.is_some() {
+                OperatorAccess::TokenRequired
+            } else {
+                OperatorAccess::Disabled
+            };
+        }
+        self.auth = auth;
+        self
+    }
+
+    /// Who the request is: a name the proxy or IAP vouched for, or nobody
+    /// in particular; a name from where none may come is refused.
+    pub async fn identify(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<String>, identity::IdentityError> {
+        match self.auth.mode {
+            identity::AuthMode::Token => Ok(None),
+            identity::AuthMode::Proxy => identity::proxy_email(headers, peer, &self.auth.trusted),
+            identity::AuthMode::Iap => {
+                let Some(assertion) = headers.get(identity::IAP_HEADER) else {
+                    return Ok(None);
+                };
+                let assertion = assertion
+                    .to_str()
+                    .map_err(|_| identity::IdentityError::Assertion("not text".into()))?;
+                match &self.auth.iap {
+                    Some(verifier) => verifier.verify(assertion).await.map(Some),
+                    None => Err(identity::IdentityError::Assertion(
+                        "no IAP audience configured".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// A named operator (`ROLLCALL_OPERATORS`).
+    fn is_operator(&self, email: Option<&str>) -> bool {
+        email.is_some_and(|e| self.auth.operators.includes(e))
+    }
+
+    /// The request's caller for the pages and what it makes: its name, and
+    /// what it may do (the token is not checked here: pages only say).
+    pub fn caller(&self, headers: &HeaderMap, email: Option<&str>) -> app::Caller {
+        let name = email.map_or_else(|| self.who(headers), str::to_string);
+        let access = match (self.auth.mode, email) {
+            (identity::AuthMode::Token, _) => app::Access::new(
+                self.access != OperatorAccess::Disabled,
+                self.access == OperatorAccess::TokenRequired,
+                self.access.note(),
+            ),
+            (_, Some(e)) if self.is_operator(Some(e)) => app::Access::new(
+                true,
+                false,
+                &format!(
+                    "Signed in as {e}, an operator: you may start, cancel and resume jobs and acknowledge gaps."
+                ),
+            ),
+            (_, Some(e)) => app::Access::new(
+                false,
+                false,
+                &format!(
+                    "Signed in as {e}, a viewer: starting, cancelling and resuming jobs and acknowledging gaps need the operator role (ROLLCALL_OPERATORS names who has it)."
+                ),
+            ),
+            (_, None) => app::Access::new(
+                false,
+                self.token.is_some(),
+                "Not signed in: reading only. Sign in through the proxy in front of Rollcall; the command line uses the operator token.",
+            ),
+        };
+        app::Caller { name, access }
     }
 
     /// Adds the public host names this server answers to (behind a proxy or
@@ -242,7 +328,29 @@ impl Operator {
         }
     }
 
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), String> {
+    /// May this request change something: the operator token (header or
+    /// cookie) in every mode; a named operator behind a proxy or IAP; on
+    /// loopback with no token in the token mode.
+    fn authorize(&self, headers: &HeaderMap, email: Option<&str>) -> Result<(), String> {
+        if self.auth.mode != identity::AuthMode::Token {
+            if self.is_operator(email) {
+                return Ok(());
+            }
+            let token_ok = match offered_token(headers) {
+                Some(Offered::Header(t)) => self.matches(&t),
+                Some(Offered::Cookie(v)) => self.session_matches(&v),
+                None => false,
+            };
+            if token_ok {
+                return Ok(());
+            }
+            return Err(match email {
+                Some(e) => format!(
+                    "{e} is a viewer: this needs the operator role (ROLLCALL_OPERATORS names who has it)"
+                ),
+                None => "sign in through the proxy in front of Rollcall, or give the operator token".into(),
+            });
+        }
         match self.access {
             OperatorAccess::OpenOnLoopback if self.is_local(headers) => Ok(()),
             OperatorAccess::OpenOnLoopback => Err(
@@ -372,7 +480,24 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         tracing::warn!(%m, "request for a foreign host refused");
         return (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response();
     }
-    let path = req.uri().path();
+    // Who it is, before anything else: a name from where none may come, or
+    // an assertion that does not hold, is refused, not believed.
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let email = match state.operator.identify(req.headers(), peer).await {
+        Ok(email) => email,
+        Err(e) => {
+            tracing::warn!(error = %e, "identity refused");
+            return (StatusCode::UNAUTHORIZED, format!("{e}\n")).into_response();
+        }
+    };
+    let caller = state.operator.caller(req.headers(), email.as_deref());
+    let mut req = req;
+    req.extensions_mut().insert(caller);
+    let path = req.uri().path().to_string();
+    let path = path.as_str();
     // A page's form that changes something (acknowledge, revoke): its GET
     // is a page anyone may read, its POST a mutation.
     let form_mutation = req.method() == Method::POST && FORM_MUTATIONS.contains(&path);
@@ -389,7 +514,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return too_many_guesses(seconds);
     }
     if is_mutation(path) || form_mutation {
-        if let Err(m) = state.operator.authorize(req.headers()) {
+        if let Err(m) = state.operator.authorize(req.headers(), email.as_deref()) {
             return forbidden(m);
         }
     }

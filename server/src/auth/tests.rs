@@ -39,21 +39,23 @@ fn tokens_come_from_header_or_cookie() {
         "0.0.0.0:1".parse().unwrap(),
         Some("s3cret".parse().unwrap()),
     );
-    assert!(op.authorize(&headers(&[(TOKEN_HEADER, "s3cret")])).is_ok());
+    assert!(op
+        .authorize(&headers(&[(TOKEN_HEADER, "s3cret")]), None)
+        .is_ok());
     let cookie = format!("a=b; rollcall_token={}", session_value("s3cret"));
-    assert!(op.authorize(&headers(&[("cookie", &cookie)])).is_ok());
+    assert!(op.authorize(&headers(&[("cookie", &cookie)]), None).is_ok());
     // The cookie holds the derived value, never the token itself.
     assert!(!cookie.contains("s3cret"));
     assert!(op
-        .authorize(&headers(&[("cookie", "rollcall_token=s3cret")]))
+        .authorize(&headers(&[("cookie", "rollcall_token=s3cret")]), None)
         .is_err());
     assert_eq!(
-        op.authorize(&headers(&[(TOKEN_HEADER, "s3cre")]))
+        op.authorize(&headers(&[(TOKEN_HEADER, "s3cre")]), None)
             .unwrap_err(),
         "wrong operator token"
     );
     assert!(op
-        .authorize(&headers(&[]))
+        .authorize(&headers(&[]), None)
         .unwrap_err()
         .contains("required"));
 }
@@ -65,10 +67,14 @@ fn wrong_tokens_past_the_limit_stop_every_check_for_a_while() {
         Some("s3cret".parse().unwrap()),
     );
     for _ in 0..MAX_WRONG_TOKENS - 1 {
-        assert!(op.authorize(&headers(&[(TOKEN_HEADER, "guess")])).is_err());
+        assert!(op
+            .authorize(&headers(&[(TOKEN_HEADER, "guess")]), None)
+            .is_err());
         assert_eq!(op.throttled(), None);
     }
-    assert!(op.authorize(&headers(&[(TOKEN_HEADER, "guess")])).is_err());
+    assert!(op
+        .authorize(&headers(&[(TOKEN_HEADER, "guess")]), None)
+        .is_err());
     let wait = op.throttled().expect("throttled after the limit");
     assert!((1..=GUESS_WINDOW.as_secs()).contains(&wait), "{wait}");
     // A right token does not count.
@@ -78,7 +84,7 @@ fn wrong_tokens_past_the_limit_stop_every_check_for_a_while() {
     );
     for _ in 0..2 * MAX_WRONG_TOKENS {
         assert!(fresh
-            .authorize(&headers(&[(TOKEN_HEADER, "s3cret")]))
+            .authorize(&headers(&[(TOKEN_HEADER, "s3cret")]), None)
             .is_ok());
     }
     assert_eq!(fresh.throttled(), None);
@@ -113,21 +119,24 @@ fn only_our_host_names_are_served() {
 #[test]
 fn forwarded_requests_are_not_local_without_a_trusted_proxy() {
     let lo = Operator::new("127.0.0.1:3000".parse().unwrap(), None);
-    assert!(lo.authorize(&headers(&[])).is_ok());
+    assert!(lo.authorize(&headers(&[]), None).is_ok());
     for h in ["x-forwarded-for", "forwarded", "x-real-ip"] {
         let v = if h == "forwarded" {
             "for=127.0.0.1"
         } else {
             "127.0.0.1"
         };
-        assert!(lo.authorize(&headers(&[(h, v)])).is_err(), "{h}");
+        assert!(lo.authorize(&headers(&[(h, v)]), None).is_err(), "{h}");
     }
     let proxied = lo.clone().with_public_hosts(&[], true);
     assert!(proxied
-        .authorize(&headers(&[("x-forwarded-for", "127.0.0.1")]))
+        .authorize(&headers(&[("x-forwarded-for", "127.0.0.1")]), None)
         .is_ok());
     assert!(proxied
-        .authorize(&headers(&[("x-forwarded-for", "203.0.113.9, 127.0.0.1")]))
+        .authorize(
+            &headers(&[("x-forwarded-for", "203.0.113.9, 127.0.0.1")]),
+            None
+        )
         .is_err());
 }
 

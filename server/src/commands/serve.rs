@@ -80,7 +80,8 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
         );
     }
     let operator = crate::auth::Operator::new(args.addr, args.operator_token()?)
-        .with_public_hosts(&args.public_host, args.trusted_proxy);
+        .with_public_hosts(&args.public_host, args.trusted_proxy)
+        .with_auth(args.auth()?);
     tracing::info!(access = ?operator.access, "operator access");
     // Dashboards poll: repeated views are lookups, at most a second behind a
     // job's writes, fresh once it ends, and at most `cache_max_age` behind
