@@ -89,11 +89,22 @@ impl AckInput {
         })
     }
 
-    /// When it is made: `as_of` or now.
-    fn at(&self) -> Result<chrono::NaiveDateTime, DomainError> {
+    /// When it is made: `as_of` (never later than now: an acknowledgement
+    /// from the future would outlive every run) or now.
+    pub fn at(&self) -> Result<chrono::NaiveDateTime, DomainError> {
+        let now = chrono::Utc::now().naive_utc();
         match self.as_of.as_deref().filter(|s| !s.trim().is_empty()) {
-            Some(raw) => crate::commands::parse_as_of(raw),
-            None => Ok(chrono::Utc::now().naive_utc()),
+            Some(raw) => {
+                let at = crate::commands::parse_as_of(raw)?;
+                if at > now + chrono::Duration::minutes(5) {
+                    return Err(DomainError::BadParameter {
+                        name: "as-of",
+                        message: format!("{at} is in the future"),
+                    });
+                }
+                Ok(at)
+            }
+            None => Ok(now),
         }
     }
 

@@ -155,6 +155,41 @@ async fn behind_a_proxy_the_header_counts_only_from_it_and_viewers_only_read() {
         .is_empty());
     assert!(wh.jobs(10).await.unwrap().is_empty());
 
+    // Someone guessing tokens throttles token checks, not named operators.
+    for _ in 0..12 {
+        send(
+            &app,
+            "POST",
+            "/acknowledge",
+            &ack_form(),
+            "127.0.0.1",
+            &[
+                ("x-forwarded-email", "val@example.com"),
+                ("x-rollcall-token", "guess"),
+            ],
+        )
+        .await;
+    }
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/acknowledge",
+        &ack_form(),
+        "127.0.0.1",
+        &[("x-rollcall-token", "s3cret")],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the token is throttled"
+    );
+    assert!(wh
+        .acknowledgements(AckScope::All, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
     // An operator acts under their own name.
     let (status, body) = send(
         &app,
@@ -183,7 +218,9 @@ async fn behind_a_proxy_the_header_counts_only_from_it_and_viewers_only_read() {
     );
     let jobs = wh.jobs(10).await.unwrap();
     assert_eq!(jobs[0].requested_by, "dashboard: ann@ops.example.com");
-    // The CLI's operator token still works behind the proxy.
+    // The CLI's operator token still works behind the proxy (once the
+    // guesses have aged out of the window).
+    tokio::time::sleep(server::auth::GUESS_WINDOW).await;
     let (status, body) = send(
         &app,
         "POST",

@@ -118,7 +118,7 @@ async fn beyond_loopback_a_start_without_the_token_is_refused_and_writes_nothing
     );
     let jobs = wh.jobs(10).await.unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].requested_by, "dashboard");
+    assert_eq!(jobs[0].requested_by, "dashboard: operator (token cookie)");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -73,6 +73,8 @@ pub enum IdentityError {
     UntrustedHeader { header: &'static str, peer: String },
     #[error("{0}: not an email address")]
     BadEmail(String),
+    #[error("X-Auth-Request-Email and X-Forwarded-Email name different people: refused")]
+    Conflicting,
     #[error("the IAP assertion was refused: {0}")]
     Assertion(String),
 }
@@ -243,12 +245,15 @@ pub fn checked_email(raw: &str) -> Result<String, IdentityError> {
 }
 
 /// The proxy's email header, believed only when the peer is trusted. No
-/// header: nobody in particular.
+/// header: nobody in particular. Both headers naming different people are
+/// refused: a proxy that sets one may pass the other through from the
+/// client.
 pub fn proxy_email(
     headers: &HeaderMap,
     peer: Option<IpAddr>,
     trusted: &[IpNet],
 ) -> Result<Option<String>, IdentityError> {
+    let mut named: Option<(&'static str, String)> = None;
     for name in EMAIL_HEADERS {
         let Some(value) = headers.get(name) else {
             continue;
@@ -263,9 +268,16 @@ pub fn proxy_email(
         let value = value
             .to_str()
             .map_err(|_| IdentityError::BadEmail("(not text)".into()))?;
-        return checked_email(value).map(Some);
+        let email = checked_email(value)?;
+        match &named {
+            Some((_, first)) if !first.eq_ignore_ascii_case(&email) => {
+                return Err(IdentityError::Conflicting)
+            }
+            Some(_) => {}
+            None => named = Some((name, email)),
+        }
     }
-    Ok(None)
+    Ok(named.map(|(_, email)| email))
 }
 
 /// `--trusted-proxies`: addresses or networks (`10.0.0.0/8`, `127.0.0.1`).
@@ -328,6 +340,24 @@ mod tests {
             Err(IdentityError::BadEmail(_))
         ));
         assert!(parse_networks(&["not-an-ip".into()]).is_err());
+        // One header set by the proxy, the other passed through from the
+        // client: refused, whichever comes first.
+        let mut both = HeaderMap::new();
+        both.insert("x-forwarded-email", "val@example.com".parse().unwrap());
+        both.insert(
+            "x-auth-request-email",
+            "ann@ops.example.com".parse().unwrap(),
+        );
+        let peer = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(
+            proxy_email(&both, peer, &trusted),
+            Err(IdentityError::Conflicting)
+        );
+        both.insert("x-auth-request-email", "VAL@example.com".parse().unwrap());
+        assert_eq!(
+            proxy_email(&both, peer, &trusted),
+            Ok(Some("VAL@example.com".into()))
+        );
         assert_eq!(
             checked_email("accounts.google.com:ann@example.com"),
             Ok("ann@example.com".into())

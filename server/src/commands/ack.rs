@@ -108,10 +108,7 @@ pub(crate) async fn run_ack(config: &Config, cmd: AckCmd) -> Result<ExitCode> {
         None => {
             // Checked before the store is opened: bad input writes nothing.
             let request = input.request(&pipeline)?;
-            let at = match input.as_of.as_deref() {
-                Some(raw) => super::parse_as_of(raw)?,
-                None => chrono::Utc::now().naive_utc(),
-            };
+            let at = input.at()?;
             let wh = open_store(config, Create::No).await?;
             engine::acks::acknowledge(wh.as_ref(), request, &me(), at).await?
         }

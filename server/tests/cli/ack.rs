@@ -158,6 +158,17 @@ fn acknowledged_gaps_pass_validate_until_revoked_and_bad_input_writes_nothing() 
             ],
             "as-of",
         ),
+        (
+            vec![
+                "--entity",
+                &players[2],
+                "--reason",
+                "other",
+                "--as-of",
+                "2999-01-01",
+            ],
+            "in the future",
+        ),
     ] {
         let mut full = vec!["ack", "--processor", "PDC", "--date", DAY];
         full.extend(args.iter().copied());
