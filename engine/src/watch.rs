@@ -77,6 +77,15 @@ pub async fn evaluate(
     wh: &dyn Warehouse,
     opts: &EvaluateOptions,
 ) -> Result<Evaluation, EngineError> {
+    evaluate_waiting(wh, opts, LEASE_WAIT).await
+}
+
+/// [`evaluate`], waiting at most `wait` for another evaluator to end.
+pub async fn evaluate_waiting(
+    wh: &dyn Warehouse,
+    opts: &EvaluateOptions,
+    wait: std::time::Duration,
+) -> Result<Evaluation, EngineError> {
     let settings = settings(wh);
     let zone = crate::zone::Zone::named(&settings.timezone)?;
     let local_now = zone.local(opts.as_of);
@@ -92,10 +101,10 @@ pub async fn evaluate(
         if wh.take_evaluator_lease(&holder, now, now + LEASE).await? {
             break;
         }
-        if waited.elapsed() >= LEASE_WAIT {
+        if waited.elapsed() >= wait {
             return Err(EngineError::Refused(format!(
                 "another evaluation has been running on this store for over {} s; try again when it ends",
-                LEASE_WAIT.as_secs()
+                wait.as_secs()
             )));
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;

@@ -18,13 +18,18 @@ use domain::ProcessorId;
 use engine::jobs::JobRunner;
 use warehouse::Warehouse;
 
-/// Starts the evaluator, or nothing when the pipeline has no `[watch]`.
+/// Starts the evaluator. Without a `[watch]` table but with `[[alert]]`
+/// channels, it evaluates only what each job touched (a stopped job's
+/// alert goes out, issue [M] 5); with neither, nothing starts.
 pub fn spawn(
     warehouse: Arc<dyn Warehouse>,
     jobs: &Arc<JobRunner>,
     public_url: String,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let settings = warehouse.pipeline().watch.clone()?;
+    let Some(settings) = warehouse.pipeline().watch.clone() else {
+        return (!warehouse.pipeline().alerts.is_empty())
+            .then(|| after_jobs_only(warehouse, jobs, public_url));
+    };
     let every = Duration::from_secs(settings.every_secs);
     let ended = jobs.job_ended();
     let jobs = Arc::clone(jobs);
@@ -129,6 +134,27 @@ async fn auto_rerun(
 }
 
 /// One evaluation of `window`, logged (a failure never stops the watcher).
+/// Evaluates the dates of each job that ends, and nothing else.
+fn after_jobs_only(
+    warehouse: Arc<dyn Warehouse>,
+    jobs: &Arc<JobRunner>,
+    public_url: String,
+) -> tokio::task::JoinHandle<()> {
+    let ended = jobs.job_ended();
+    let jobs = Arc::clone(jobs);
+    tokio::spawn(async move {
+        loop {
+            ended.notified().await;
+            for (start, end) in jobs.take_ended_ranges() {
+                let Ok(range) = domain::DateRange::new(start, end, 100_000) else {
+                    continue;
+                };
+                evaluate_once(warehouse.as_ref(), Some(range), "job", &public_url).await;
+            }
+        }
+    })
+}
+
 async fn evaluate_once(
     wh: &dyn Warehouse,
     window: Option<domain::DateRange>,

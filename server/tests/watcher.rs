@@ -77,10 +77,62 @@ async fn the_server_evaluates_at_start_and_after_each_job() {
     );
     watcher.abort();
 
-    // No [watch]: no evaluator.
+    // No [watch] and no [[alert]]: no evaluator.
     let plain = Arc::new(EmbeddedWarehouse::in_memory(Arc::new(pipeline(""))).unwrap());
     let jobs = engine::jobs::JobRunner::start(plain.clone());
     assert!(server::watcher::spawn(plain, &jobs, String::new()).is_none());
+}
+
+/// Issue [M] 5: with `[[alert]]` channels and no `[watch]`, a job that stops
+/// itself still has its cells evaluated, so its alert goes out (here to a
+/// channel nobody answers: the delivery is logged with its error).
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_watch_table_a_stopped_job_still_alerts() {
+    std::env::set_var("ROLLCALL_TEST_STOP_HOOK", "http://127.0.0.1:9/hook");
+    let wh = Arc::new(
+        EmbeddedWarehouse::in_memory(Arc::new(pipeline(
+            "[[alert]]\nchannel = \"webhook\"\nurl_env = \"ROLLCALL_TEST_STOP_HOOK\"\non = [\"unaccounted\", \"investigate\"]\n",
+        )))
+        .unwrap(),
+    );
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    wh.load_upstream_rows(season.schedule, season.games)
+        .await
+        .unwrap();
+    let jobs = engine::jobs::JobRunner::start(wh.clone());
+    let watcher = server::watcher::spawn(wh.clone(), &jobs, "http://127.0.0.1:3000".into())
+        .expect("[[alert]] channels start the after-job evaluator");
+    assert!(
+        triggers(wh.as_ref()).await.is_empty(),
+        "nothing on a schedule"
+    );
+    // PDC the legacy way (no failures recorded): unaccounted players, so
+    // the stop rule trips after the first write.
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: "PDC".into(),
+        start: Some("2021-10-19".into()),
+        end: Some("2021-11-03".into()),
+        legacy: true,
+        stop_on: Some("unaccounted".into()),
+        ..Default::default()
+    };
+    jobs.submit(&raw, engine::Limits::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(until_evaluations(wh.as_ref(), 1).await, ["job"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let deliveries = loop {
+        let d = wh.deliveries(10).await.unwrap();
+        if !d.is_empty() || Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(deliveries.len(), 1, "one message for the evaluation");
+    assert!(deliveries[0].error.is_some(), "{deliveries:?}");
+    let job = &wh.jobs(10).await.unwrap()[0];
+    assert_eq!(job.state, warehouse::JobState::Stopped, "{job:?}");
+    watcher.abort();
 }
 
 /// Issue [M] 3: a cell past its deadline and not complete is marked late

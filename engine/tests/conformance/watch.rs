@@ -259,6 +259,30 @@ pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
         waited.err()
     );
     assert!(wh.take_evaluator_lease("b-2", now, until).await.unwrap());
+    // An evaluator that holds on past the wait: refused, nothing kept.
+    let before = wh
+        .evaluations_since(at("2000-01-01 00:00"), 100)
+        .await
+        .unwrap()
+        .len();
+    let refused = engine::watch::evaluate_waiting(
+        wh,
+        &eval("2021-11-06 12:00"),
+        std::time::Duration::from_millis(700),
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(engine::EngineError::Refused(why)) if why.contains("another evaluation")),
+        "{:?}",
+        refused.map(|e| e.record.id)
+    );
+    assert_eq!(
+        wh.evaluations_since(at("2000-01-01 00:00"), 100)
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
     // An expired lease is anyone's.
     let later = until + chrono::Duration::seconds(1);
     assert!(wh
