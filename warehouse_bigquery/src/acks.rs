@@ -38,13 +38,7 @@ pub(crate) async fn record(wh: &BigQueryWarehouse, acks: Vec<Acknowledgement>) -
     }
     staging.load(wh).await?;
     // Kept by id: one kept again replaces itself.
-    let body = format!(
-        "DELETE FROM {target} WHERE id IN (SELECT id FROM {stage} WHERE write_id = '{w}');\n",
-        target = wh.table_name(&schema::ACKNOWLEDGEMENTS),
-        stage = wh.names.stage(&schema::ACKNOWLEDGEMENTS),
-        w = staging.id,
-    ) + &staging.copy_sql(wh, &schema::ACKNOWLEDGEMENTS)
-        + &staging.clear_sql(wh);
+    let body = staging.replace_by_key_sql(wh, &schema::ACKNOWLEDGEMENTS, "id");
     staging.commit(wh, &body).await
 }
 

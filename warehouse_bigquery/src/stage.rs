@@ -172,6 +172,19 @@ impl Staging {
         )
     }
 
+    /// The rows staged for `t` replacing those with the same `key` (a
+    /// write applied again replaces itself), then this write's stage rows
+    /// cleared: a whole commit body.
+    pub fn replace_by_key_sql(&self, wh: &BigQueryWarehouse, t: &TableDef, key: &str) -> String {
+        format!(
+            "DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {stage} WHERE write_id = '{w}');\n",
+            target = wh.names.of(t),
+            stage = wh.names.stage(t),
+            w = self.id,
+        ) + &self.copy_sql(wh, t)
+            + &self.clear_sql(wh)
+    }
+
     /// Deletes this write's stage rows from every table it staged, and any
     /// left there by a write begun before [`STALE_AFTER`] (one statement).
     pub fn clear_sql(&self, wh: &BigQueryWarehouse) -> String {

@@ -125,13 +125,7 @@ pub(crate) async fn record_delivery(wh: &BigQueryWarehouse, r: DeliveryRecord) -
     );
     staging.load(wh).await?;
     // Logged by id: a delivery logged again replaces itself.
-    let body = format!(
-        "DELETE FROM {target} WHERE id IN (SELECT id FROM {stage} WHERE write_id = '{w}');\n",
-        target = wh.table_name(&schema::ALERT_DELIVERIES),
-        stage = wh.names.stage(&schema::ALERT_DELIVERIES),
-        w = staging.id,
-    ) + &staging.copy_sql(wh, &schema::ALERT_DELIVERIES)
-        + &staging.clear_sql(wh);
+    let body = staging.replace_by_key_sql(wh, &schema::ALERT_DELIVERIES, "id");
     staging.commit(wh, &body).await
 }
 

@@ -8,13 +8,11 @@ use domain::ack::{AckEnd, AckReason, AckRequest};
 use domain::report::CellStatus;
 use domain::watch::Change;
 use domain::DateRange;
-use engine::backfill::{backfill, RunOptions};
 use engine::watch::{evaluate, EvaluateOptions};
 use warehouse::sql::AckScope;
 use warehouse::Warehouse;
 
-use crate::common::{d, expected_players, load_until};
-use crate::{fresh, request};
+use crate::common::{backfill_range, d, expected_players, load_until};
 
 fn ask(p: domain::ProcessorId, entities: Option<&[&str]>) -> AckRequest {
     AckRequest {
@@ -155,18 +153,7 @@ pub async fn acknowledged(wh: &dyn Warehouse) -> Vec<String> {
 
     // PSZA runs for the date: p0 gets a record or a failure, so its
     // acknowledgement ends; PDC's whole-cell one stays (PDC did not run).
-    let job = backfill(
-        wh,
-        &request(&[psza], "2021-11-03", "2021-11-03", false),
-        &RunOptions {
-            requested_by: "test".into(),
-            ..fresh()
-        },
-        &(),
-        &std::sync::atomic::AtomicBool::new(false),
-    )
-    .await
-    .unwrap();
+    let job = backfill_range(wh, &[psza], "2021-11-03", "2021-11-03").await;
     assert_eq!(job.state, warehouse::JobState::Succeeded);
     let p0_ack = made
         .iter()
@@ -183,18 +170,7 @@ pub async fn acknowledged(wh: &dyn Warehouse) -> Vec<String> {
     assert_eq!(b.acknowledged, n);
     out.extend([line("after psza ran", &a), line("after psza ran", &b)]);
     // Running the cell itself ends a whole-cell acknowledgement.
-    let job = backfill(
-        wh,
-        &request(&[pdc], "2021-11-03", "2021-11-03", false),
-        &RunOptions {
-            requested_by: "test".into(),
-            ..fresh()
-        },
-        &(),
-        &std::sync::atomic::AtomicBool::new(false),
-    )
-    .await
-    .unwrap();
+    let job = backfill_range(wh, &[pdc], "2021-11-03", "2021-11-03").await;
     assert_eq!(job.state, warehouse::JobState::Succeeded);
     let ended = wh.acknowledgement(&whole[0].id).await.unwrap().unwrap();
     assert_eq!(ended.end, Some(AckEnd::StateChanged));

@@ -5,12 +5,10 @@
 
 use domain::watch::{Change, WatchedCell};
 use domain::DateRange;
-use engine::backfill::{backfill, RunOptions};
 use engine::watch::{evaluate, EvaluateOptions};
 use warehouse::{DeliveryRecord, Warehouse};
 
-use crate::common::{d, load_until};
-use crate::{fresh, request};
+use crate::common::{backfill_range, d, load_until};
 
 fn at(s: &str) -> chrono::NaiveDateTime {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
@@ -101,18 +99,7 @@ pub async fn watched(wh: &dyn Warehouse) -> Vec<String> {
     // A backfill of PSZA over two dates: those cells resolve (or keep only
     // their failures to investigate), the rest stay as they were.
     let psza = wh.pipeline().builtin(domain::Builtin::Psza).unwrap();
-    let job = backfill(
-        wh,
-        &request(&[psza], "2021-11-01", "2021-11-02", false),
-        &RunOptions {
-            requested_by: "test".into(),
-            ..fresh()
-        },
-        &(),
-        &std::sync::atomic::AtomicBool::new(false),
-    )
-    .await
-    .unwrap();
+    let job = backfill_range(wh, &[psza], "2021-11-01", "2021-11-02").await;
     assert_eq!(job.state, warehouse::JobState::Succeeded);
     let third = evaluate(wh, &eval("2021-11-06 10:00")).await.unwrap();
     let news: Vec<&WatchedCell> = third.news().collect();
