@@ -4,33 +4,16 @@
 //! until when and revokes; hostile text is escaped. Driven through the real
 //! router without a socket.
 
-use std::sync::Arc;
+#[path = "support/mod.rs"]
+mod support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use server::auth::identity::Auth;
+use support::{expected_players, upstream_store};
 use warehouse::sql::AckScope;
 use warehouse::Warehouse;
-use warehouse_embedded::EmbeddedWarehouse;
 
 const DAY: &str = "2021-11-03";
-
-async fn store() -> Arc<EmbeddedWarehouse> {
-    let wh = EmbeddedWarehouse::in_memory(Arc::new(domain::pipeline::nba())).unwrap();
-    let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
-    Arc::new(wh)
-}
-
-fn app(wh: &Arc<EmbeddedWarehouse>, addr: &str, token: Option<&str>) -> axum::Router {
-    let addr = addr.parse().unwrap();
-    let options = server::leptos_options("target/site", addr);
-    let operator = server::auth::Operator::new(addr, token.map(|t| t.parse().unwrap()));
-    let state =
-        server::AppState::with_operator(wh.clone(), engine::Limits::default(), options, operator);
-    server::router(state)
-}
 
 async fn send(
     app: &axum::Router,
@@ -39,50 +22,14 @@ async fn send(
     body: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, String, Option<String>) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1:3000")
-        .header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_string());
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        String::from_utf8_lossy(&body).into_owned(),
-        location,
-    )
-}
-
-fn players() -> Vec<String> {
-    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-    let mut p: Vec<String> = domain::demo::generate(domain::demo::DEFAULT_SEED)
-        .games
-        .into_iter()
-        .filter(|g| g.game_date == day && g.is_expected())
-        .map(|g| g.player_lookup)
-        .collect();
-    p.sort();
-    p.dedup();
-    p
+    support::send(app, method, path, body, "127.0.0.1", headers).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_form_acknowledges_for_an_operator_only_and_the_list_revokes() {
-    let wh = store().await;
-    let app = app(&wh, "0.0.0.0:3000", Some("s3cret"));
-    let players = players();
+    let wh = upstream_store().await;
+    let app = support::app(&wh, "0.0.0.0:3000", Some("s3cret"), Auth::default());
+    let players = expected_players(DAY);
 
     // Anyone may read the form: the cell's unaccounted players to pick.
     let (status, page, _) = send(

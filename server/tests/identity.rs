@@ -4,19 +4,17 @@
 //! expiry hold; a viewer may read but neither start a re-run nor
 //! acknowledge; what an operator makes carries their name.
 
-use std::net::SocketAddr;
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine as _;
-use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use server::auth::identity::{Auth, AuthMode, IapVerifier, Operators};
-use tower::ServiceExt;
 use warehouse::sql::AckScope;
 use warehouse::Warehouse;
 use warehouse_embedded::EmbeddedWarehouse;
@@ -24,24 +22,6 @@ use warehouse_embedded::EmbeddedWarehouse;
 const DAY: &str = "2021-11-03";
 const AUDIENCE: &str = "/projects/42/global/backendServices/7";
 
-async fn store() -> Arc<EmbeddedWarehouse> {
-    let wh = EmbeddedWarehouse::in_memory(Arc::new(domain::pipeline::nba())).unwrap();
-    let s = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    wh.load_upstream_rows(s.schedule, s.games).await.unwrap();
-    Arc::new(wh)
-}
-
-fn app(wh: &Arc<EmbeddedWarehouse>, auth: Auth) -> axum::Router {
-    let addr = "0.0.0.0:3000".parse().unwrap();
-    let options = server::leptos_options("target/site", addr);
-    let operator =
-        server::auth::Operator::new(addr, Some("s3cret".parse().unwrap())).with_auth(auth);
-    let state =
-        server::AppState::with_operator(wh.clone(), engine::Limits::default(), options, operator);
-    server::router(state)
-}
-
-/// A request from `peer` with `headers`; status, body.
 async fn send(
     app: &axum::Router,
     method: &str,
@@ -50,33 +30,16 @@ async fn send(
     peer: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1:3000")
-        .header("content-type", "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut req = req.body(Body::from(body.to_string())).unwrap();
-    let peer: SocketAddr = format!("{peer}:50000").parse().unwrap();
-    req.extensions_mut().insert(ConnectInfo(peer));
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let (status, body, _) = support::send(app, method, path, body, peer, headers).await;
+    (status, body)
+}
+
+fn app(wh: &Arc<EmbeddedWarehouse>, auth: Auth) -> axum::Router {
+    support::app(wh, "0.0.0.0:3000", Some("s3cret"), auth)
 }
 
 fn first_player() -> String {
-    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-    let mut p: Vec<String> = domain::demo::generate(domain::demo::DEFAULT_SEED)
-        .games
-        .into_iter()
-        .filter(|g| g.game_date == day && g.is_expected())
-        .map(|g| g.player_lookup)
-        .collect();
-    p.sort();
-    p.remove(0)
+    support::expected_players(DAY).remove(0)
 }
 
 fn ack_form() -> String {
@@ -91,7 +54,7 @@ const START: &str =
 
 #[tokio::test(flavor = "multi_thread")]
 async fn behind_a_proxy_the_header_counts_only_from_it_and_viewers_only_read() {
-    let wh = store().await;
+    let wh = support::upstream_store().await;
     let auth = Auth {
         mode: AuthMode::Proxy,
         trusted: server::auth::identity::parse_networks(&["127.0.0.1".into()]).unwrap(),
@@ -266,7 +229,7 @@ fn assertion(pkcs8: &[u8], kid: &str, audience: &str, expires_in: i64, email: &s
 
 #[tokio::test(flavor = "multi_thread")]
 async fn behind_iap_only_a_valid_assertion_names_anyone() {
-    let wh = store().await;
+    let wh = support::upstream_store().await;
     let (pkcs8, jwk) = key("k1");
     let (other, _) = key("k1");
     let dir = tempfile::tempdir().unwrap();
