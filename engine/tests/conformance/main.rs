@@ -452,3 +452,51 @@ async fn acknowledgements_count_apart_and_end_alike_on_both_stores() {
     let bq = bigquery("a", &nba()).await;
     assert_eq!(acks::acknowledged(&bq).await, want);
 }
+
+/// A whole cell's acknowledgement stops counting as soon as a later run of
+/// the cell is recorded — one Rollcall did not make too — before anything
+/// ends it for good (issue [N] 1), alike on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_outside_rollcall_stops_a_whole_cell_acknowledgement() {
+    let embedded = EmbeddedWarehouse::in_memory(nba()).unwrap();
+    let bq = bigquery("o", &nba()).await;
+    for store in [Store::Embedded(&embedded), Store::BigQuery(&bq)] {
+        let wh = store.warehouse();
+        load_until(wh, "2021-11-03").await;
+        let pdc = wh.pipeline().builtin(domain::Builtin::Pdc).unwrap();
+        let day = DateRange::new(d("2021-11-03"), d("2021-11-03"), 1).unwrap();
+        let request = domain::ack::AckRequest {
+            processor: pdc,
+            date: d("2021-11-03"),
+            entities: None,
+            reason: domain::ack::AckReason::Retention,
+            note: String::new(),
+            ticket_url: None,
+            expires_in: None,
+        };
+        let now = chrono::Utc::now().naive_utc();
+        engine::acks::acknowledge(
+            wh,
+            request,
+            "ops@example.com",
+            now - chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        let cell = wh.cell_counts(day, &[pdc]).await.unwrap()[0].clone();
+        assert!(cell.acknowledged > 0 && cell.unaccounted == 0, "{cell:?}");
+        store
+            .plant(&format!(
+                "INSERT INTO nba_processing.precompute_processor_runs
+                   (run_id, processor_name, analysis_date, status, started_at)
+                 VALUES ('outside-1', 'PDC', DATE '2021-11-03', 'success', TIMESTAMP '{}')",
+                now.format("%Y-%m-%d %H:%M:%S")
+            ))
+            .await;
+        let after = wh.cell_counts(day, &[pdc]).await.unwrap()[0].clone();
+        assert_eq!(after.acknowledged, 0, "{after:?}");
+        assert_eq!(after.unaccounted, cell.acknowledged, "the gap shows again");
+        // The next evaluation ends it for good.
+        assert_eq!(engine::acks::end_changed(wh, now).await.unwrap(), 1);
+    }
+}

@@ -13,17 +13,43 @@ pub const ACKNOWLEDGEMENTS: &str = "rollcall_meta.acknowledgements";
 /// The acknowledgements in force now over the range as rows `(bit, d, p)`:
 /// the processor's bit, the date, the entity (NULL: the whole cell), after
 /// the `leading` columns. "Now" is the moment the query is built (bound, so
-/// a statement stays cached).
+/// a statement stays cached). A whole cell's stops counting as soon as any
+/// later run of the cell is recorded (a run outside Rollcall too), before
+/// anything ends it for good (`changed_acknowledgements`).
 pub(super) fn in_force(b: &mut Builder<'_>, range: DateRange, leading: &str) -> String {
+    in_force_where(b, range, leading, true)
+}
+
+/// [`in_force`]; `later_runs_count`: false to keep whole cells' whatever
+/// ran since (what looks for the ones to end).
+fn in_force_where(
+    b: &mut Builder<'_>,
+    range: DateRange,
+    leading: &str,
+    later_runs_count: bool,
+) -> String {
     let d = b.d;
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let now = b.int("now", chrono::Utc::now().timestamp_micros());
+    let bit = processor_bit_sql(d.pipeline(), "rc_a.processor_code");
+    let not_ran_since = if later_runs_count {
+        format!(
+            "AND (rc_a.entity_id IS NOT NULL OR NOT EXISTS (
+               SELECT 1 FROM {runs} AS rc_r
+               WHERE rc_r.analysis_date = rc_a.cell_date AND rc_r.started_at > rc_a.created_at
+                 AND {run_bit} = {bit}))",
+            run_bit = processor_bit_sql(d.pipeline(), "rc_r.processor_name"),
+            runs = d.table(&d.pipeline().runs_table),
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "SELECT {leading}{bit} AS bit, cell_date AS d, entity_id AS p FROM {t}
-         WHERE ended_at IS NULL AND {expires} > {now} AND cell_date BETWEEN {start} AND {end}",
-        bit = processor_bit_sql(d.pipeline(), "processor_code"),
+        "SELECT {leading}{bit} AS bit, rc_a.cell_date AS d, rc_a.entity_id AS p FROM {t} AS rc_a
+         WHERE rc_a.ended_at IS NULL AND {expires} > {now}
+           AND rc_a.cell_date BETWEEN {start} AND {end} {not_ran_since}",
         t = d.table(ACKNOWLEDGEMENTS),
-        expires = d.micros("expires_at"),
+        expires = d.micros("rc_a.expires_at"),
     )
 }
 
@@ -119,7 +145,12 @@ pub fn acknowledgement_row(d: &Dialect, r: &mut dyn SqlRow) -> Result<Acknowledg
 pub fn changed_acknowledgements(d: &Dialect, range: DateRange) -> Query {
     let mut b = Builder::new(d);
     let marks = per_entity_marks(&mut b, range);
-    let acks = in_force(&mut b, range, "id, created_at, ");
+    let acks = in_force_where(
+        &mut b,
+        range,
+        "rc_a.id AS id, rc_a.created_at AS created_at, ",
+        false,
+    );
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     b.finish(format!(
