@@ -92,6 +92,8 @@ pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String 
     });
     let bit = processor_bit_sql(p, "processor_name");
     let acks = super::acks::in_force(b, range, "");
+    // A whole cell's acknowledgement covers everyone of its date: its bit
+    // joins each entity's marks by date (no second scan of the universe).
     format!(
         "WITH fails AS (
              SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
@@ -108,15 +110,18 @@ pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String 
                  CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END, 0
              FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
              UNION ALL SELECT d, p, 0, 0, 0, 0, bit FROM acks WHERE bit IS NOT NULL AND p IS NOT NULL
-             UNION ALL SELECT u.{ud}, u.{ue}, 0, 0, 0, 0, rc_ack.bit
-             FROM {pgs} AS u JOIN (SELECT d AS rc_ack_d, bit FROM acks WHERE bit IS NOT NULL AND p IS NULL) AS rc_ack
-               ON rc_ack.rc_ack_d = u.{ud}
-             WHERE u.{ud} BETWEEN {start} AND {end}
          ),
          per_player AS (
-             SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i,
-                    BIT_OR(a) AS a
-             FROM marks GROUP BY d, p
+             SELECT g.d, g.p, g.e, g.r, g.f, g.i, g.a | COALESCE(ca.cb, 0) AS a
+             FROM (
+                 SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i,
+                        BIT_OR(a) AS a
+                 FROM marks GROUP BY d, p
+             ) AS g
+             LEFT JOIN (
+                 SELECT d, BIT_OR(bit) AS cb FROM acks
+                 WHERE bit IS NOT NULL AND p IS NULL GROUP BY d
+             ) AS ca ON ca.d = g.d
          )",
         failures = d.failures(),
         pgs = d.table(&u.table),
