@@ -15,6 +15,10 @@ pub const MASK_ROW: i64 = 0;
 pub const FAILURE_ROW: i64 = 1;
 /// Kind 2: the runs of a cell and the latest one.
 pub const RUN_ROW: i64 = 2;
+/// Kind 3: a processor's bit (`key`) whose whole cell of the date an
+/// acknowledgement in force covers, and when the newest was made
+/// (`started_at`): it applies until a later run of the cell.
+pub const ACK_CELL_ROW: i64 = 3;
 
 /// One row as the statement returns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +55,8 @@ pub struct Accounting<'p> {
     fingerprints: Vec<i64>,
     failures: Vec<FailureGroup>,
     runs: Vec<RunGroup>,
+    /// Whole cells acknowledged: (date, processor bit, made at).
+    cell_acks: Vec<(NaiveDate, i64, Option<NaiveDateTime>)>,
 }
 
 impl<'p> Accounting<'p> {
@@ -61,6 +67,7 @@ impl<'p> Accounting<'p> {
             fingerprints: Vec::new(),
             failures: Vec::new(),
             runs: Vec::new(),
+            cell_acks: Default::default(),
         }
     }
 
@@ -107,6 +114,7 @@ impl<'p> Accounting<'p> {
                     error: row.error,
                 }),
             }),
+            ACK_CELL_ROW => self.cell_acks.push((row.date, row.key, row.started_at)),
             other => {
                 return Err(WarehouseError::Query(format!(
                     "unknown reconciliation row kind {other}"
@@ -116,6 +124,37 @@ impl<'p> Accounting<'p> {
         Ok(())
     }
 
+    /// The mask groups, a whole cell's acknowledgement folded into each of
+    /// its date's (it covers everyone of the date) unless a run of the cell
+    /// started after it was made.
+    fn masks(&self) -> Vec<MaskCount> {
+        let mut bits: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
+        for &(date, bit, made) in &self.cell_acks {
+            let ran_since = self.runs.iter().any(|r| {
+                r.date == date
+                    && domain::reconcile::mask::processor_bit(r.processor) == bit
+                    && r.last
+                        .as_ref()
+                        .and_then(|l| l.started_at)
+                        .zip(made)
+                        .is_some_and(|(started, made)| started > made)
+            });
+            if !ran_since {
+                *bits.entry(date).or_default() |= bit;
+            }
+        }
+        self.masks
+            .iter()
+            .map(|m| {
+                let mut m = *m;
+                if let Some(b) = bits.get(&m.date) {
+                    m.mask.acknowledged |= b;
+                }
+                m
+            })
+            .collect()
+    }
+
     /// Who is open in each cell of the selected processors, as
     /// fingerprinted sets (a fingerprinted statement's rows).
     pub fn open_sets(
@@ -123,9 +162,8 @@ impl<'p> Accounting<'p> {
         selected: &[ProcessorId],
     ) -> std::collections::HashMap<(ProcessorId, NaiveDate), domain::watch::OpenSet> {
         let groups: Vec<(MaskCount, i64)> = self
-            .masks
-            .iter()
-            .copied()
+            .masks()
+            .into_iter()
             .zip(self.fingerprints.iter().copied())
             .collect();
         domain::watch::open_sets(&groups, selected)
@@ -136,7 +174,7 @@ impl<'p> Accounting<'p> {
         cells(
             self.pipeline,
             selected,
-            &self.masks,
+            &self.masks(),
             &self.failures,
             &self.runs,
         )
@@ -163,6 +201,45 @@ mod tests {
             fingerprint: None,
             acknowledged_bits: Some(0),
         }
+    }
+
+    #[test]
+    fn a_whole_cell_acknowledgement_covers_its_date_until_a_later_run() {
+        let nba = domain::pipeline::nba();
+        let pdc = nba.builtin(domain::Builtin::Pdc).unwrap();
+        let bit = domain::reconcile::mask::processor_bit(pdc);
+        let made = NaiveDate::from_ymd_opt(2021, 11, 6)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let mut a = Accounting::new(&nba);
+        a.push(row(MASK_ROW, 0)).unwrap();
+        a.push(AccountingRow {
+            started_at: Some(made),
+            ..row(ACK_CELL_ROW, bit)
+        })
+        .unwrap();
+        let cell = a.cells(&[pdc]).remove(0);
+        assert_eq!((cell.unaccounted, cell.acknowledged), (0, 3));
+        // A run of the cell before it was made changes nothing; one after
+        // shows the gap again.
+        let run = |at: NaiveDateTime| AccountingRow {
+            started_at: Some(at),
+            ..row(RUN_ROW, bit)
+        };
+        let mut before = Accounting::new(&nba);
+        before.push(row(MASK_ROW, 0)).unwrap();
+        before
+            .push(AccountingRow {
+                started_at: Some(made),
+                ..row(ACK_CELL_ROW, bit)
+            })
+            .unwrap();
+        before.push(run(made - chrono::Duration::hours(1))).unwrap();
+        assert_eq!(before.cells(&[pdc])[0].acknowledged, 3);
+        a.push(run(made + chrono::Duration::hours(1))).unwrap();
+        let cell = a.cells(&[pdc]).remove(0);
+        assert_eq!((cell.unaccounted, cell.acknowledged), (3, 0));
     }
 
     #[test]

@@ -135,8 +135,28 @@ pub async fn cell_counts<P: QueryPort + ?Sized>(
         return Ok(Vec::new());
     }
     let d = port.dialect();
-    let read = each_row(port, &sql::reconcile(d, range), sql::accounting_row).await?;
-    let mut accounting = Accounting::new(d.pipeline());
+    cells_of(port, &sql::reconcile(d, range), processors).await
+}
+
+/// [`cell_counts`] by the reconciliation before acknowledgements (issue
+/// [N]): what the benchmark runs beside it.
+pub async fn cell_counts_before_acknowledgements<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+    processors: &[ProcessorId],
+) -> Result<Vec<CellCounts>> {
+    let d = port.dialect();
+    let q = sql::reconcile_without_acknowledgements(d, range);
+    cells_of(port, &q, processors).await
+}
+
+async fn cells_of<P: QueryPort + ?Sized>(
+    port: &P,
+    q: &Query,
+    processors: &[ProcessorId],
+) -> Result<Vec<CellCounts>> {
+    let read = each_row(port, q, sql::accounting_row).await?;
+    let mut accounting = Accounting::new(port.dialect().pipeline());
     for row in read {
         accounting.push(row)?;
     }

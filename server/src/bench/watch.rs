@@ -72,7 +72,7 @@ pub async fn watch_bench(output: &Path) -> Result<Vec<Row>> {
         player_dates: 0,
     });
     for (label, range) in [("14 days", fortnight), ("1 season", season)] {
-        let (mut evaluate, mut reconcile) = (Vec::new(), Vec::new());
+        let (mut evaluate, mut reconcile, mut before) = (Vec::new(), Vec::new(), Vec::new());
         let mut cells = 0;
         for _ in 0..RECONCILE_RUNS {
             let t = Instant::now();
@@ -82,6 +82,9 @@ pub async fn watch_bench(output: &Path) -> Result<Vec<Row>> {
             let t = Instant::now();
             wh.cell_counts(range, &all).await?;
             reconcile.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            warehouse::reads::cell_counts_before_acknowledgements(wh.as_ref(), range, &all).await?;
+            before.push(t.elapsed().as_secs_f64());
         }
         rows.push(Row {
             what: format!(
@@ -93,6 +96,17 @@ pub async fn watch_bench(output: &Path) -> Result<Vec<Row>> {
         rows.push(Row {
             what: format!("plain reconcile of the same {label} (floor)"),
             seconds: median(&mut reconcile),
+            player_dates: 0,
+        });
+        // What acknowledgements cost the reconciliation (issue [N]).
+        rows.push(Row {
+            what: format!("plain reconcile of the same {label}"),
+            seconds: median(&mut reconcile.clone()),
+            player_dates: 0,
+        });
+        rows.push(Row {
+            what: "the same reconcile without acknowledgements, as before [N] (floor)".into(),
+            seconds: median(&mut before),
             player_dates: 0,
         });
     }

@@ -21,8 +21,9 @@ pub(super) fn in_force(b: &mut Builder<'_>, range: DateRange, leading: &str) -> 
 }
 
 /// [`in_force`]; `later_runs_count`: false to keep whole cells' whatever
-/// ran since (what looks for the ones to end).
-fn in_force_where(
+/// ran since (what looks for the ones to end, and the reconciliation,
+/// which compares with the cell's runs itself).
+pub(super) fn in_force_where(
     b: &mut Builder<'_>,
     range: DateRange,
     leading: &str,

@@ -28,7 +28,7 @@ use domain::{DateRange, ProcessorId, Runner};
 use crate::rows::missing;
 pub use crate::rows::SqlRow;
 
-use crate::accounting::{AccountingRow, FAILURE_ROW, MASK_ROW, RUN_ROW};
+use crate::accounting::{AccountingRow, ACK_CELL_ROW, FAILURE_ROW, MASK_ROW, RUN_ROW};
 use crate::{FailureFilter, FailureScope, GameDateSummary, Result, WarehouseError};
 
 mod acks;

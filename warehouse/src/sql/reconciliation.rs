@@ -27,9 +27,31 @@ pub fn reconcile_fingerprinted(d: &Dialect, range: DateRange) -> Query {
     reconcile_statement(d, range, true)
 }
 
+/// [`reconcile`] as it was before acknowledgements (issue [N]): for the
+/// benchmark that measures what they cost, side by side.
+pub fn reconcile_without_acknowledgements(d: &Dialect, range: DateRange) -> Query {
+    let mut b = Builder::new(d);
+    let marks = marks_with(&mut b, range, Acks::Not);
+    reconcile_over(b, marks, range, false, false)
+}
+
 fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Query {
     let mut b = Builder::new(d);
-    let marks = per_entity_marks(&mut b, range);
+    // Whole cells' acknowledgements come back as rows of their own (kind
+    // 3), folded into the masks by `Accounting`: cheaper than joining them
+    // onto every entity's marks.
+    let marks = marks_with(&mut b, range, Acks::OfEntities);
+    reconcile_over(b, marks, range, fingerprints, true)
+}
+
+fn reconcile_over(
+    mut b: Builder<'_>,
+    marks: String,
+    range: DateRange,
+    fingerprints: bool,
+    acknowledgements: bool,
+) -> Query {
+    let d = b.d;
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let bit = processor_bit_sql(d.pipeline(), "processor_name");
@@ -48,7 +70,19 @@ fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Que
          UNION ALL
          SELECT {RUN_ROW}, d, bit, n, run_id, status, NULL, {started}, NULL, NULL,
                 CASE WHEN status = 'failed' THEN SUBSTR(error, 1, {error_chars}) END, NULL, NULL
-         FROM runs",
+         FROM runs
+         {cell_acks}",
+        cell_acks = if acknowledgements {
+            format!(
+                "UNION ALL
+                 SELECT {ACK_CELL_ROW}, d, bit, COUNT(*), NULL, NULL, NULL, {made}, NULL,
+                        NULL, NULL, NULL, NULL
+                 FROM acks WHERE bit IS NOT NULL AND p IS NULL GROUP BY d, bit",
+                made = d.micros("MAX(created_at)"),
+            )
+        } else {
+            String::new()
+        },
         null_text = d.null(SqlType::Text),
         fp = if fingerprints {
             format!("BIT_XOR({})", d.fingerprint("p"))
@@ -75,6 +109,22 @@ fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Que
 /// entity or its whole cell: `acks::in_force`). Shared by [`reconcile`] and the watch's open entities, so who
 /// is open is decided by one text.
 pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String {
+    marks_with(b, range, Acks::All)
+}
+
+/// Which acknowledgements the marks carry in `a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acks {
+    /// Of entities and of whole cells (joined by date).
+    All,
+    /// Of entities only: the reconciliation reads whole cells' apart.
+    OfEntities,
+    /// None (`a` is 0): the statement before issue [N], which the benchmark
+    /// runs beside today's to price them.
+    Not,
+}
+
+fn marks_with(b: &mut Builder<'_>, range: DateRange, acks: Acks) -> String {
     let d = b.d;
     let p = d.pipeline();
     let u = &p.universe;
@@ -91,28 +141,28 @@ pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String 
         )
     });
     let bit = processor_bit_sql(p, "processor_name");
-    let acks = super::acks::in_force(b, range, "");
     // A whole cell's acknowledgement covers everyone of its date: its bit
     // joins each entity's marks by date (no second scan of the universe).
-    format!(
-        "WITH fails AS (
-             SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
-             FROM {failures}
-             WHERE analysis_date BETWEEN {start} AND {end}
-         ),
-         acks AS ({acks}),
-         marks AS (
-             SELECT {ud} AS d, {ue} AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i, 0 AS a
-             FROM {pgs}
-             WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
-             UNION ALL {record_marks}
-             UNION ALL SELECT d, entity_id, 0, 0, bit,
-                 CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END, 0
-             FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
-             UNION ALL SELECT d, p, 0, 0, 0, 0, bit FROM acks WHERE bit IS NOT NULL AND p IS NOT NULL
-         ),
-         per_player AS (
-             SELECT g.d, g.p, g.e, g.r, g.f, g.i, g.a | COALESCE(ca.cb, 0) AS a
+    let plain = "SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i,
+                    BIT_OR(a) AS a
+             FROM marks GROUP BY d, p";
+    let entity_acks =
+        "UNION ALL SELECT d, p, 0, 0, 0, 0, bit FROM acks WHERE bit IS NOT NULL AND p IS NOT NULL";
+    let (acks_cte, entity_acks, per_player) = match acks {
+        // A whole cell's acknowledgement applies until a later run of the
+        // cell: `Accounting` compares that with the cell's runs.
+        Acks::OfEntities => (
+            format!(
+                "acks AS ({}),",
+                super::acks::in_force_where(b, range, "rc_a.created_at AS created_at, ", false)
+            ),
+            entity_acks,
+            plain,
+        ),
+        Acks::All => (
+            format!("acks AS ({}),", super::acks::in_force(b, range, "")),
+            entity_acks,
+            "SELECT g.d, g.p, g.e, g.r, g.f, g.i, g.a | COALESCE(ca.cb, 0) AS a
              FROM (
                  SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i,
                         BIT_OR(a) AS a
@@ -121,8 +171,33 @@ pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String 
              LEFT JOIN (
                  SELECT d, BIT_OR(bit) AS cb FROM acks
                  WHERE bit IS NOT NULL AND p IS NULL GROUP BY d
-             ) AS ca ON ca.d = g.d
-         )",
+             ) AS ca ON ca.d = g.d",
+        ),
+        Acks::Not => (
+            String::new(),
+            "",
+            "SELECT d, p, MAX(e) AS e, BIT_OR(r) AS r, BIT_OR(f) AS f, BIT_OR(i) AS i, 0 AS a
+             FROM marks GROUP BY d, p",
+        ),
+    };
+    format!(
+        "WITH fails AS (
+             SELECT {bit} AS bit, analysis_date AS d, entity_id, {NORMALISED_CATEGORY_SQL} AS category
+             FROM {failures}
+             WHERE analysis_date BETWEEN {start} AND {end}
+         ),
+         {acks_cte}
+         marks AS (
+             SELECT {ud} AS d, {ue} AS p, 1 AS e, 0 AS r, 0 AS f, 0 AS i, 0 AS a
+             FROM {pgs}
+             WHERE {ud} BETWEEN {start} AND {end} AND {who_is_expected}
+             UNION ALL {record_marks}
+             UNION ALL SELECT d, entity_id, 0, 0, bit,
+                 CASE WHEN category IN ({expected_categories}) THEN 0 ELSE bit END, 0
+             FROM fails WHERE bit IS NOT NULL AND entity_id <> {date_level}
+             {entity_acks}
+         ),
+         per_player AS ({per_player})",
         failures = d.failures(),
         pgs = d.table(&u.table),
         ud = u.date_column,
