@@ -15,6 +15,8 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// The reconciliation tables as Markdown, for a handoff note.
+    Markdown,
 }
 
 #[derive(Serialize)]
@@ -173,7 +175,81 @@ pub fn render(
             String::from_utf8(bytes).map_err(|e| ServerError::failed("CSV output", e))
         }
         Format::Table => Ok(table(pipeline, rec, details, reconcile, program, expiries)),
+        Format::Markdown => Ok(markdown(pipeline, rec)),
     }
+}
+
+/// The line under a processor's TOTAL: all accounted for, or how many
+/// are not (the original script's words; the Markdown handoff's too).
+fn verdict(pipeline: &Pipeline, t: &domain::report::Totals) -> String {
+    let u = &pipeline.universe;
+    if t.unaccounted == 0 {
+        return format!("All {} accounted for (record or failure)", u.entities());
+    }
+    let never_run = if t.unaccounted_not_run > 0 {
+        format!(" ({} of them in cells never run)", t.unaccounted_not_run)
+    } else {
+        String::new()
+    };
+    format!(
+        "WARNING: {} {} unaccounted for{never_run} - need investigation!",
+        u.count(t.unaccounted),
+        if t.unaccounted == 1 { "is" } else { "are" }
+    )
+}
+
+/// A cell's failures as `validate` counts them: a date-level failure
+/// accounts for everyone without a record.
+fn failures(c: &domain::report::CellCounts) -> i64 {
+    if c.date_level {
+        c.expected - c.has_record
+    } else {
+        c.has_failure
+    }
+}
+
+/// The handoff note's tables (issue [O] 3): per processor `validate
+/// --reconcile`'s columns as Markdown, a TOTAL row, the verdict line.
+fn markdown(pipeline: &Pipeline, rec: &Reconciliation) -> String {
+    let mut s = format!(
+        "## Reconciliation {} to {}\n",
+        rec.range.start(),
+        rec.range.end()
+    );
+    // Text from the pipeline file or a failure row could break a table.
+    let cell_text = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+    for p in &rec.processors {
+        let t = rec.totals(*p);
+        let _ = writeln!(
+            s,
+            "\n### {} ({})\n\n| Date | Expected | Has Record | Has Failure | Unaccounted | Coverage |\n|---|---:|---:|---:|---:|---:|",
+            cell_text(pipeline.code(*p)),
+            cell_text(&pipeline.spec(*p).name)
+        );
+        for c in rec.cells_of(*p) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {:.1}% |",
+                c.date,
+                c.expected,
+                c.has_record,
+                failures(c),
+                c.unaccounted,
+                c.coverage() * 100.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| **TOTAL** | {} | {} | {} | {} | {:.1}% |\n\n{}",
+            t.expected,
+            t.has_record,
+            t.has_failure,
+            t.unaccounted,
+            t.coverage * 100.0,
+            verdict(pipeline, &t)
+        );
+    }
+    s
 }
 
 fn table(
@@ -215,11 +291,7 @@ fn table(
                 "Date", "Expected", "Has Record", "Has Failure", "Unaccounted", "Coverage"
             );
             for c in rec.cells_of(*p) {
-                let failure = if c.date_level {
-                    c.expected - c.has_record
-                } else {
-                    c.has_failure
-                };
+                let failure = failures(c);
                 let _ = writeln!(
                     s,
                     "{:<12} {:>9} {:>11} {:>12} {:>12} {:>8.1}%{}",
@@ -246,22 +318,7 @@ fn table(
                 t.unaccounted,
                 t.coverage * 100.0
             );
-            let u = &pipeline.universe;
-            if t.unaccounted == 0 {
-                let _ = writeln!(s, "All {} accounted for (record or failure)", u.entities());
-            } else {
-                let never_run = if t.unaccounted_not_run > 0 {
-                    format!(" ({} of them in cells never run)", t.unaccounted_not_run)
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(
-                    s,
-                    "WARNING: {} {} unaccounted for{never_run} - need investigation!",
-                    u.count(t.unaccounted),
-                    if t.unaccounted == 1 { "is" } else { "are" }
-                );
-            }
+            let _ = writeln!(s, "{}", verdict(pipeline, &t));
         } else {
             let statuses = t
                 .cells_by_status

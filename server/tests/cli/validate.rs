@@ -343,3 +343,71 @@ fn a_failed_latest_run_is_reported_not_taken_for_a_silent_drop() {
         "{text}"
     );
 }
+
+/// Issue [O] 3: `validate --format markdown` is the handoff note's tables —
+/// per processor `validate --reconcile`'s columns, a TOTAL row, the verdict —
+/// with the numbers `--format json` gives for the same range.
+#[test]
+fn markdown_tables_carry_validate_s_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.duckdb");
+    assert!(rollcall(&db, &["demo"]).status.success());
+    let range = [
+        "validate",
+        "--start-date",
+        "2021-11-05",
+        "--end-date",
+        "2021-11-07",
+        "--processor",
+        "PDC,PCF",
+        "--format",
+    ];
+    let run = |format: &str| {
+        let mut args = range.to_vec();
+        args.push(format);
+        rollcall(&db, &args)
+    };
+    let md = run("markdown");
+    assert_eq!(md.status.code(), Some(1), "gaps: exit 1 as the table does");
+    let md = stdout(&md);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&run("json"))).unwrap();
+    assert!(
+        md.starts_with("## Reconciliation 2021-11-05 to 2021-11-07"),
+        "{md}"
+    );
+    assert!(md.contains("### PDC (PlayerDailyCacheProcessor)"), "{md}");
+    assert!(md.contains("| Date | Expected | Has Record | Has Failure | Unaccounted | Coverage |"));
+    let mut rows = 0;
+    for cell in json["cells"].as_array().unwrap() {
+        let failure = if cell["date_level"].as_bool().unwrap() {
+            cell["expected"].as_i64().unwrap() - cell["has_record"].as_i64().unwrap()
+        } else {
+            cell["has_failure"].as_i64().unwrap()
+        };
+        let line = format!(
+            "| {} | {} | {} | {} | {} | {:.1}% |",
+            cell["date"].as_str().unwrap(),
+            cell["expected"],
+            cell["has_record"],
+            failure,
+            cell["unaccounted"],
+            cell["coverage"].as_f64().unwrap() * 100.0
+        );
+        assert!(md.contains(&line), "{line} in\n{md}");
+        rows += 1;
+    }
+    assert_eq!(rows, 6, "two processors, three dates");
+    for (code, totals) in json["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (&t[0], &t[1]))
+    {
+        let total = format!(
+            "| **TOTAL** | {} | {} | {} | {} |",
+            totals["expected"], totals["has_record"], totals["has_failure"], totals["unaccounted"]
+        );
+        assert!(md.contains(&total), "{code}: {total} in\n{md}");
+    }
+    assert_eq!(md.matches("WARNING: ").count(), 2, "{md}");
+}
