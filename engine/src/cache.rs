@@ -532,8 +532,9 @@ impl Warehouse for CachedWarehouse {
         &self,
         range: DateRange,
         processors: &[ProcessorId],
+        at: NaiveDateTime,
     ) -> Result<Vec<warehouse::sql::OpenEntityRow>> {
-        self.inner.open_entities(range, processors).await
+        self.inner.open_entities(range, processors, at).await
     }
 
     async fn record_evaluation(
@@ -555,8 +556,9 @@ impl Warehouse for CachedWarehouse {
         &self,
         range: DateRange,
         processors: &[ProcessorId],
+        at: NaiveDateTime,
     ) -> Result<(Vec<domain::report::CellCounts>, warehouse::reads::OpenSets)> {
-        self.inner.watched_cell_counts(range, processors).await
+        self.inner.watched_cell_counts(range, processors, at).await
     }
 
     async fn evaluation_cells(&self, id: &str) -> Result<Vec<domain::watch::WatchedCell>> {

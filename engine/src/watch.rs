@@ -146,7 +146,13 @@ async fn evaluate_holding(
     // open in each as a fingerprinted set (one statement), and what the
     // previous evaluations kept (keys, no names).
     let ((cells, sets), (previous, mut previous_cells)) = tokio::try_join!(
-        async { Ok::<_, EngineError>(wh.watched_cell_counts(window, &processors).await?) },
+        // Acknowledgements as in force at the evaluation's clock.
+        async {
+            Ok::<_, EngineError>(
+                wh.watched_cell_counts(window, &processors, opts.as_of)
+                    .await?,
+            )
+        },
         previous_evaluation(wh, window),
     )?;
     let mut observed: Vec<Observed> = cells
@@ -176,7 +182,15 @@ async fn evaluate_holding(
             }
         })
         .collect();
-    read_changed_names(wh, window, &processors, &mut observed, &mut previous_cells).await?;
+    read_changed_names(
+        wh,
+        window,
+        &processors,
+        opts.as_of,
+        &mut observed,
+        &mut previous_cells,
+    )
+    .await?;
     let mut summary = domain::watch::summarize(pipeline, &observed);
     let kept = compare(&previous_cells, observed, window, opts.as_of);
     domain::watch::note_open(pipeline, &mut summary, &kept);
@@ -268,6 +282,7 @@ async fn read_changed_names(
     wh: &dyn Warehouse,
     window: DateRange,
     processors: &[ProcessorId],
+    at: chrono::NaiveDateTime,
     observed: &mut [Observed],
     previous: &mut [WatchedCell],
 ) -> Result<(), EngineError> {
@@ -311,7 +326,7 @@ async fn read_changed_names(
     let (mut names, lists) = tokio::try_join!(
         async {
             match span {
-                Some(span) => open_entities_by_cell(wh, span, processors).await,
+                Some(span) => open_entities_by_cell(wh, span, processors, at).await,
                 None => Ok(HashMap::new()),
             }
         },
@@ -378,8 +393,9 @@ async fn open_entities_by_cell(
     wh: &dyn Warehouse,
     window: DateRange,
     processors: &[ProcessorId],
+    at: chrono::NaiveDateTime,
 ) -> Result<HashMap<(ProcessorId, NaiveDate), Vec<(String, bool)>>, EngineError> {
-    let rows = wh.open_entities(window, processors).await?;
+    let rows = wh.open_entities(window, processors, at).await?;
     let bits: Vec<i64> = processors.iter().map(|p| mask::processor_bit(*p)).collect();
     let mut out: HashMap<(ProcessorId, NaiveDate), Vec<(String, bool)>> = HashMap::new();
     let mut lists: Vec<Vec<(String, bool)>> = vec![Vec::new(); processors.len()];

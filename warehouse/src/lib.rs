@@ -248,23 +248,27 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
     // ---- watching (issue [M]) -----------------------------------------------------
 
     /// [`Warehouse::cell_counts`] with who is open in each cell as a
-    /// fingerprinted set (`domain::watch::OpenSet`), in one statement.
+    /// fingerprinted set (`domain::watch::OpenSet`), in one statement;
+    /// acknowledgements as in force at `at` (an evaluation's clock).
     async fn watched_cell_counts(
         &self,
         range: DateRange,
         processors: &[ProcessorId],
+        at: NaiveDateTime,
     ) -> Result<(Vec<domain::report::CellCounts>, reads::OpenSets)> {
-        reads::watched_cell_counts(self, range, processors).await
+        reads::watched_cell_counts(self, range, processors, at).await
     }
 
     /// The expected entities of the range missing a record of one of
-    /// `processors`, with their marks (one statement).
+    /// `processors`, with their marks (one statement); acknowledgements as
+    /// in force at `at`.
     async fn open_entities(
         &self,
         range: DateRange,
         processors: &[ProcessorId],
+        at: NaiveDateTime,
     ) -> Result<Vec<sql::OpenEntityRow>> {
-        reads::open_entities(self, range, processors).await
+        reads::open_entities(self, range, processors, at).await
     }
 
     /// Keeps an evaluation and its cells in one write (applying it twice

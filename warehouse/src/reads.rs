@@ -352,11 +352,12 @@ pub async fn open_entities<P: QueryPort + ?Sized>(
     port: &P,
     range: DateRange,
     processors: &[ProcessorId],
+    at: chrono::NaiveDateTime,
 ) -> Result<Vec<sql::OpenEntityRow>> {
     if processors.is_empty() {
         return Ok(Vec::new());
     }
-    let q = sql::open_entities(port.dialect(), range, processors);
+    let q = sql::open_entities(port.dialect(), range, processors, at);
     each_row(port, &q, sql::open_entity_row).await
 }
 
@@ -376,6 +377,7 @@ pub async fn watched_cell_counts<P: QueryPort + ?Sized>(
     port: &P,
     range: DateRange,
     processors: &[ProcessorId],
+    at: chrono::NaiveDateTime,
 ) -> Result<(Vec<CellCounts>, OpenSets)> {
     if processors.is_empty() {
         return Ok(Default::default());
@@ -383,7 +385,7 @@ pub async fn watched_cell_counts<P: QueryPort + ?Sized>(
     let d = port.dialect();
     let read = each_row(
         port,
-        &sql::reconcile_fingerprinted(d, range),
+        &sql::reconcile_fingerprinted(d, range, at),
         sql::accounting_row,
     )
     .await?;

@@ -175,5 +175,46 @@ pub async fn acknowledged(wh: &dyn Warehouse) -> Vec<String> {
     let ended = wh.acknowledgement(&whole[0].id).await.unwrap().unwrap();
     assert_eq!(ended.end, Some(AckEnd::StateChanged));
     out.push(line("after pdc ran", &cell(&counts().await, pdc)));
+
+    // On a fixed clock: made 2021-11-04 08:00 for the default 30 days, an
+    // evaluation as of the next day leaves the player out; one after the
+    // expiry reopens the gap, naming them.
+    let pcf = wh.pipeline().builtin(domain::Builtin::Pcf).unwrap();
+    let p3 = players[3].as_str();
+    let made = d("2021-11-04").and_hms_opt(8, 0, 0).unwrap();
+    engine::acks::acknowledge(wh, ask(pcf, Some(&[p3])), "ops@example.com", made)
+        .await
+        .unwrap();
+    let as_of = |when: chrono::NaiveDateTime| EvaluateOptions {
+        as_of: when,
+        ..eval(0)
+    };
+    let pcf_cell = |e: &engine::watch::Evaluation| {
+        e.cells.iter().find(|c| c.processor == pcf).unwrap().clone()
+    };
+    let within = evaluate(wh, &as_of(made + chrono::Duration::days(1)))
+        .await
+        .unwrap();
+    let quiet = pcf_cell(&within);
+    assert_eq!(quiet.unaccounted, n - 1, "{quiet:?}");
+    assert!(
+        !quiet.change.is_news() || quiet.change == Change::Open,
+        "{quiet:?}"
+    );
+    let past = evaluate(wh, &as_of(made + chrono::Duration::days(31)))
+        .await
+        .unwrap();
+    let reopened = pcf_cell(&past);
+    assert_eq!(reopened.unaccounted, n, "{reopened:?}");
+    assert_eq!(reopened.change, Change::Worse, "{reopened:?}");
+    if n <= 200 {
+        assert_eq!(reopened.new_entities, [p3.to_string()]);
+    }
+    out.push(format!(
+        "pcf on a fixed clock: u{} then u{} {}",
+        quiet.unaccounted,
+        reopened.unaccounted,
+        reopened.change.word()
+    ));
     out
 }

@@ -10,14 +10,19 @@ use super::*;
 
 pub const ACKNOWLEDGEMENTS: &str = "rollcall_meta.acknowledgements";
 
-/// The acknowledgements in force now over the range as rows `(bit, d, p)`:
-/// the processor's bit, the date, the entity (NULL: the whole cell), after
-/// the `leading` columns. "Now" is the moment the query is built (bound, so
-/// a statement stays cached). A whole cell's stops counting as soon as any
+/// The acknowledgements in force at `at` over the range as rows `(bit, d,
+/// p)`: the processor's bit, the date, the entity (NULL: the whole cell),
+/// after the `leading` columns. `at` is bound, so a statement stays cached;
+/// the reads pass now, an evaluation its own clock (`--as-of`). A whole cell's stops counting as soon as any
 /// later run of the cell is recorded (a run outside Rollcall too), before
 /// anything ends it for good (`changed_acknowledgements`).
-pub(super) fn in_force(b: &mut Builder<'_>, range: DateRange, leading: &str) -> String {
-    in_force_where(b, range, leading, true)
+pub(super) fn in_force(
+    b: &mut Builder<'_>,
+    range: DateRange,
+    leading: &str,
+    at: NaiveDateTime,
+) -> String {
+    in_force_where(b, range, leading, true, at)
 }
 
 /// [`in_force`]; `later_runs_count`: false to keep whole cells' whatever
@@ -28,10 +33,11 @@ pub(super) fn in_force_where(
     range: DateRange,
     leading: &str,
     later_runs_count: bool,
+    at: NaiveDateTime,
 ) -> String {
     let d = b.d;
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
-    let now = b.int("now", chrono::Utc::now().timestamp_micros());
+    let now = b.int("now", at.and_utc().timestamp_micros());
     let bit = processor_bit_sql(d.pipeline(), "rc_a.processor_code");
     let not_ran_since = if later_runs_count {
         format!(
@@ -145,12 +151,14 @@ pub fn acknowledgement_row(d: &Dialect, r: &mut dyn SqlRow) -> Result<Acknowledg
 /// was made (a whole cell). An id may come more than once.
 pub fn changed_acknowledgements(d: &Dialect, range: DateRange) -> Query {
     let mut b = Builder::new(d);
-    let marks = per_entity_marks(&mut b, range);
+    let now = chrono::Utc::now().naive_utc();
+    let marks = per_entity_marks(&mut b, range, now);
     let acks = in_force_where(
         &mut b,
         range,
         "rc_a.id AS id, rc_a.created_at AS created_at, ",
         false,
+        now,
     );
     let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
     let date_level = b.text("date_level", Some(DATE_LEVEL));

@@ -83,7 +83,7 @@ pub fn unaccounted(
     let date_level = b.text("date_level", Some(DATE_LEVEL));
     let needle = b.text("search", search);
     let page = paging.map(|p| p.bind(&mut b));
-    let acks = super::acks::in_force(&mut b, range, "");
+    let acks = super::acks::in_force(&mut b, range, "", chrono::Utc::now().naive_utc());
     let records = domain::reconcile::union_per_processor(d.pipeline(), |s| {
         format!(
             "SELECT {bit} AS bit, {c} AS d, {e} AS p FROM {t} WHERE {c} BETWEEN {start} AND {end}",

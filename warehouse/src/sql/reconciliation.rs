@@ -1,5 +1,7 @@
 //! The reconciliation of a range: one set-based statement and its rows.
 
+use chrono::NaiveDateTime;
+
 use super::*;
 
 /// The reconciliation of a range as one set-based statement, whatever the
@@ -16,31 +18,36 @@ use super::*;
 /// Kept small on purpose: DuckDB re-plans a prepared statement that reads
 /// tables on every execution, so planning is paid per call.
 pub fn reconcile(d: &Dialect, range: DateRange) -> Query {
-    reconcile_statement(d, range, false)
+    reconcile_statement(d, range, false, chrono::Utc::now().naive_utc())
 }
 
 /// [`reconcile`] whose mask rows also carry `fp`, the XOR of their
 /// entities' fingerprints ([`Dialect::fingerprint`]): what a watch tells an
 /// unchanged set of open entities by without reading a name
 /// (`domain::watch::open_sets`).
-pub fn reconcile_fingerprinted(d: &Dialect, range: DateRange) -> Query {
-    reconcile_statement(d, range, true)
+pub fn reconcile_fingerprinted(d: &Dialect, range: DateRange, at: NaiveDateTime) -> Query {
+    reconcile_statement(d, range, true, at)
 }
 
 /// [`reconcile`] as it was before acknowledgements (issue [N]): for the
 /// benchmark that measures what they cost, side by side.
 pub fn reconcile_without_acknowledgements(d: &Dialect, range: DateRange) -> Query {
     let mut b = Builder::new(d);
-    let marks = marks_with(&mut b, range, Acks::Not);
+    let marks = marks_with(&mut b, range, Acks::Not, chrono::Utc::now().naive_utc());
     reconcile_over(b, marks, range, false, false)
 }
 
-fn reconcile_statement(d: &Dialect, range: DateRange, fingerprints: bool) -> Query {
+fn reconcile_statement(
+    d: &Dialect,
+    range: DateRange,
+    fingerprints: bool,
+    at: NaiveDateTime,
+) -> Query {
     let mut b = Builder::new(d);
     // Whole cells' acknowledgements come back as rows of their own (kind
     // 3), folded into the masks by `Accounting`: cheaper than joining them
     // onto every entity's marks.
-    let marks = marks_with(&mut b, range, Acks::OfEntities);
+    let marks = marks_with(&mut b, range, Acks::OfEntities, at);
     reconcile_over(b, marks, range, fingerprints, true)
 }
 
@@ -108,8 +115,8 @@ fn reconcile_over(
 /// acknowledged bits `r`, `f`, `i`, `a` (an acknowledgement in force, of the
 /// entity or its whole cell: `acks::in_force`). Shared by [`reconcile`] and the watch's open entities, so who
 /// is open is decided by one text.
-pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange) -> String {
-    marks_with(b, range, Acks::All)
+pub(super) fn per_entity_marks(b: &mut Builder<'_>, range: DateRange, at: NaiveDateTime) -> String {
+    marks_with(b, range, Acks::All, at)
 }
 
 /// Which acknowledgements the marks carry in `a`.
@@ -124,7 +131,7 @@ enum Acks {
     Not,
 }
 
-fn marks_with(b: &mut Builder<'_>, range: DateRange, acks: Acks) -> String {
+fn marks_with(b: &mut Builder<'_>, range: DateRange, acks: Acks, at: NaiveDateTime) -> String {
     let d = b.d;
     let p = d.pipeline();
     let u = &p.universe;
@@ -154,13 +161,13 @@ fn marks_with(b: &mut Builder<'_>, range: DateRange, acks: Acks) -> String {
         Acks::OfEntities => (
             format!(
                 "acks AS ({}),",
-                super::acks::in_force_where(b, range, "rc_a.created_at AS created_at, ", false)
+                super::acks::in_force_where(b, range, "rc_a.created_at AS created_at, ", false, at)
             ),
             entity_acks,
             plain,
         ),
         Acks::All => (
-            format!("acks AS ({}),", super::acks::in_force(b, range, "")),
+            format!("acks AS ({}),", super::acks::in_force(b, range, "", at)),
             entity_acks,
             "SELECT g.d, g.p, g.e, g.r, g.f, g.i, g.a | COALESCE(ca.cb, 0) AS a
              FROM (

@@ -31,9 +31,14 @@ pub struct OpenEntityRow {
 /// `processors` (no record, and no failure or one to investigate), from the
 /// reconciliation's own per-entity marks (one statement, whatever the
 /// number of cells).
-pub fn open_entities(d: &Dialect, range: DateRange, processors: &[ProcessorId]) -> Query {
+pub fn open_entities(
+    d: &Dialect,
+    range: DateRange,
+    processors: &[ProcessorId],
+    at: NaiveDateTime,
+) -> Query {
     let mut b = Builder::new(d);
-    let marks = per_entity_marks(&mut b, range);
+    let marks = per_entity_marks(&mut b, range, at);
     let all: i64 = processors.iter().map(|p| mask::processor_bit(*p)).sum();
     // Open for a processor: no record, and a failure to investigate or
     // none and no acknowledgement (`domain::reconcile::Mask::open_for`).
