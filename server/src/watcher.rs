@@ -4,8 +4,8 @@
 //! one evaluator at a time beside a cron-run `rollcall watch`. With
 //! `auto_rerun = true` (issue [M] 5), cells of runnable processors that
 //! newly opened get one gaps-only re-run with downstream, at most once per
-//! cell per day (remembered by this process); the evaluation after that job
-//! says whether it closed them.
+//! cell per day (remembered across restarts: the store's jobs say what was
+//! re-run today); the evaluation after that job says whether it closed them.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -89,6 +89,13 @@ async fn auto_rerun(
     let pipeline = wh.pipeline();
     let today = chrono::Utc::now().date_naive();
     rerun_on.retain(|_, day| *day == today);
+    // A restarted server remembers what the store says it re-ran today.
+    if rerun_on.is_empty() {
+        match rerun_today(wh, today).await {
+            Ok(cells) => rerun_on.extend(cells.into_iter().map(|key| (key, today))),
+            Err(e) => tracing::warn!(error = %e, "today's auto re-runs not read"),
+        }
+    }
     let cells: Vec<(ProcessorId, NaiveDate)> = e
         .cells
         .iter()
@@ -120,7 +127,7 @@ async fn auto_rerun(
         ..Default::default()
     };
     match jobs
-        .submit(&raw, engine::Limits::default(), "auto-rerun")
+        .submit(&raw, engine::Limits::default(), AUTO_RERUN)
         .await
     {
         Ok(job) => {
@@ -133,7 +140,29 @@ async fn auto_rerun(
     }
 }
 
-/// One evaluation of `window`, logged (a failure never stops the watcher).
+/// Who starts the self-healing re-runs (a job's `requested_by`).
+pub const AUTO_RERUN: &str = "auto-rerun";
+
+/// The cells the store's auto re-runs created on `today` (UTC) touched:
+/// at most once per cell per day, across restarts.
+pub async fn rerun_today(
+    wh: &dyn Warehouse,
+    today: NaiveDate,
+) -> warehouse::Result<BTreeSet<(ProcessorId, NaiveDate)>> {
+    let mut cells = BTreeSet::new();
+    for job in wh.jobs(200).await? {
+        if job.requested_by == AUTO_RERUN && job.created_at.date() == today {
+            cells.extend(
+                wh.job_cells(&job.id)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.processor, c.date)),
+            );
+        }
+    }
+    Ok(cells)
+}
+
 /// Evaluates the dates of each job that ends, and nothing else.
 fn after_jobs_only(
     warehouse: Arc<dyn Warehouse>,
@@ -155,6 +184,7 @@ fn after_jobs_only(
     })
 }
 
+/// One evaluation of `window`, logged (a failure never stops the watcher).
 async fn evaluate_once(
     wh: &dyn Warehouse,
     window: Option<domain::DateRange>,

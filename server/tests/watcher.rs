@@ -265,4 +265,20 @@ async fn auto_rerun_queues_one_job_for_newly_opened_cells_and_reports_it_closed(
         "nothing newly opened to re-run again"
     );
     watcher.abort();
+    // A restarted server reads back what was re-run today: those cells are
+    // not re-run again the same day.
+    let remembered = server::watcher::rerun_today(wh.as_ref(), today)
+        .await
+        .unwrap();
+    let job_cells = wh.job_cells(&auto[0].id).await.unwrap();
+    assert!(!job_cells.is_empty());
+    assert!(job_cells
+        .iter()
+        .all(|c| remembered.contains(&(c.processor, c.date))));
+    assert!(
+        server::watcher::rerun_today(wh.as_ref(), today - chrono::Duration::days(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
