@@ -5,6 +5,8 @@
 pub mod api;
 mod components;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod frozen;
 mod pages;
 pub mod palette;
 #[cfg(feature = "ssr")]

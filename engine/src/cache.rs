@@ -627,6 +627,28 @@ impl Warehouse for CachedWarehouse {
         self.inner.acknowledgements(scope, cell, limit).await
     }
 
+    // Snapshots change no reconciliation: nothing cached to clear, and
+    // their reads go to the store (a new one lists at once).
+    async fn record_snapshot(
+        &self,
+        meta: domain::report::SnapshotMeta,
+        body: String,
+    ) -> Result<()> {
+        self.inner.record_snapshot(meta, body).await
+    }
+
+    async fn delete_snapshots_before(&self, before: NaiveDateTime) -> Result<usize> {
+        self.inner.delete_snapshots_before(before).await
+    }
+
+    async fn snapshots(&self, limit: usize) -> Result<Vec<domain::report::SnapshotMeta>> {
+        self.inner.snapshots(limit).await
+    }
+
+    async fn snapshot(&self, id: &str) -> Result<Option<(domain::report::SnapshotMeta, String)>> {
+        self.inner.snapshot(id).await
+    }
+
     async fn acknowledgement(&self, id: &str) -> Result<Option<domain::ack::Acknowledgement>> {
         self.inner.acknowledgement(id).await
     }

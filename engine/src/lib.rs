@@ -13,6 +13,7 @@ pub mod jobs;
 mod overview;
 pub mod reconcile;
 pub mod runners;
+pub mod snapshot;
 pub mod watch;
 mod zone;
 

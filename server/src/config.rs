@@ -59,6 +59,11 @@ pub struct Config {
     #[arg(long, env = "ROLLCALL_PUBLIC_URL", default_value = "http://127.0.0.1:3000",
           global = true, value_parser = public_url)]
     pub public_url: String,
+    /// Snapshots older than this many days are deleted when the next one
+    /// is taken (0: kept until deleted by hand).
+    #[arg(long, env = "ROLLCALL_SNAPSHOT_RETENTION_DAYS", default_value_t = crate::DEFAULT_SNAPSHOT_RETENTION_DAYS,
+          global = true, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub snapshot_retention_days: u32,
 }
 
 /// `--public-url`: an http(s) URL without query or fragment.

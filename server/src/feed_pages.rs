@@ -46,7 +46,7 @@ pub(crate) fn document(state: &AppState, title: &str, body: &str) -> String {
          <span class=\"rc-tagline\">every expected {entity} answers roll call</span>\
          <nav class=\"rc-nav\" aria-label=\"Main\"><a href=\"/\">Coverage</a><a href=\"/jobs\">Jobs</a>\
          <a href=\"/changes\">Changes</a><a href=\"/alerts\">Alerts</a>\
-         <a href=\"/acknowledgements\">Known gaps</a></nav></header>\
+         <a href=\"/acknowledgements\">Known gaps</a><a href=\"/snapshots\">Snapshots</a></nav></header>\
          <main class=\"rc-main\"><h1 class=\"rc-title\">{title}</h1>{body}</main></body></html>",
         title = escape(title),
         pkg = attribute(&o.site_pkg_dir),

@@ -16,6 +16,8 @@ pub mod progress;
 pub mod remote;
 pub mod report;
 pub mod serve;
+pub mod snapshot_file;
+pub mod snapshot_pages;
 pub mod validate;
 pub mod watch_api;
 pub mod watcher;
@@ -46,8 +48,12 @@ pub struct AppState {
     pub instance: Option<Arc<remote::Instance>>,
     /// Rendered pages, kept while the views they show are unchanged.
     pub pages: Option<Arc<page_cache::PageCache>>,
-    /// Where alerts link to (`--public-url`).
+    /// Where alerts and snapshots link to (`--public-url`).
     pub public_url: String,
+    /// Snapshots opened lately, decoded (they never change).
+    pub snapshots: Arc<snapshot_pages::Opened>,
+    /// Snapshots older than this many days go when one is taken (0: kept).
+    pub snapshot_retention_days: u32,
 }
 
 impl FromRef<AppState> for Option<Arc<page_cache::PageCache>> {
@@ -136,6 +142,16 @@ impl AppState {
             instance: None,
             pages,
             public_url: "http://127.0.0.1:3000".into(),
+            snapshots: Arc::default(),
+            snapshot_retention_days: DEFAULT_SNAPSHOT_RETENTION_DAYS,
+        }
+    }
+
+    /// Snapshots older than `days` go when one is taken (0: kept for ever).
+    pub fn with_snapshot_retention(self, days: u32) -> Self {
+        Self {
+            snapshot_retention_days: days,
+            ..self
         }
     }
 
@@ -282,6 +298,19 @@ pub fn router(state: AppState) -> Router {
             ack_pages::API_REVOKE_PATH,
             axum::routing::post(ack_pages::api_revoke),
         )
+        .route(
+            snapshot_pages::LIST_PATH,
+            get(snapshot_pages::list_page).post(snapshot_pages::create),
+        )
+        .route(snapshot_pages::NEW_PATH, get(snapshot_pages::new_form))
+        .route(
+            snapshot_pages::API_PATH,
+            axum::routing::post(snapshot_pages::api_create),
+        )
+        .route("/s/{id}", get(snapshot_pages::page))
+        .route("/s/{id}/compare", get(snapshot_pages::compare_page))
+        .route("/s/{id}/compare.json", get(snapshot_pages::api_compare))
+        .route("/s/{id}/report.html", get(snapshot_pages::report_file))
         .route("/report.csv", get(report_csv))
         .route("/report.png", get(report_png))
         .route("/report.svg", get(report_svg))
@@ -352,6 +381,9 @@ fn assets(options: &LeptosOptions) -> Router {
             },
         ))
 }
+
+/// How long snapshots are kept unless configured (`--snapshot-retention-days`).
+pub const DEFAULT_SNAPSHOT_RETENTION_DAYS: u32 = 365;
 
 /// Longest a request may take end to end (a season's export takes well under
 /// a second); past it the client gets a 503 instead of waiting forever.

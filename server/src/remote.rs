@@ -332,12 +332,52 @@ impl Remote {
             .await
     }
 
+    /// A snapshot taken by the server (`rollcall snapshot` beside it).
+    pub async fn freeze(
+        &self,
+        input: &crate::snapshot_pages::FreezeInput,
+    ) -> Result<domain::report::SnapshotMeta, ServerError> {
+        let body = serde_json::to_string(input).map_err(|e| ServerError::failed("JSON", e))?;
+        self.send(
+            crate::snapshot_pages::API_PATH,
+            "application/json",
+            body,
+            |b| serde_json::from_slice(b).ok(),
+        )
+        .await
+    }
+
+    /// A snapshot compared with now by the server.
+    pub async fn snapshot_compare(
+        &self,
+        id: &str,
+    ) -> Result<domain::report::Comparison, ServerError> {
+        let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        self.get_json(&format!("/s/{id}/compare.json"), &[]).await
+    }
+
+    /// A snapshot's self-contained HTML file, as the server writes it.
+    pub async fn snapshot_file(&self, id: &str) -> Result<String, ServerError> {
+        let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let bytes = self.get(&format!("/s/{id}/report.html"), &[]).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// A JSON answer to a GET (a 4xx is the caller's input).
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, ServerError> {
+        let bytes = self.get(path, query).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ServerError::Remote {
+            addr: self.base.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A GET's body (a 4xx is the caller's input).
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ServerError> {
         let failed = |message: String| ServerError::Remote {
             addr: self.base.clone(),
             message,
@@ -352,7 +392,7 @@ impl Remote {
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| failed(e.to_string()));
+            return Ok(bytes.to_vec());
         }
         let text = first_line(&String::from_utf8_lossy(&bytes));
         if status.is_client_error() {

@@ -369,6 +369,26 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::changed_acknowledgements(self, range).await
     }
 
+    // ---- snapshots (issue [O]) ------------------------------------------------------
+
+    /// Keeps a snapshot's row and body; kept again by id, it replaces
+    /// itself (a retried write leaves one).
+    async fn record_snapshot(&self, meta: domain::report::SnapshotMeta, body: String)
+        -> Result<()>;
+
+    /// Deletes the snapshots taken before `before` (retention); how many.
+    async fn delete_snapshots_before(&self, before: NaiveDateTime) -> Result<usize>;
+
+    /// The newest snapshots, without their bodies (at most `limit`).
+    async fn snapshots(&self, limit: usize) -> Result<Vec<domain::report::SnapshotMeta>> {
+        reads::snapshots(self, limit).await
+    }
+
+    /// One snapshot and its body.
+    async fn snapshot(&self, id: &str) -> Result<Option<(domain::report::SnapshotMeta, String)>> {
+        reads::snapshot(self, id).await
+    }
+
     /// Takes the one evaluator's lease until `until` if it is free, expired
     /// (before `now`) or `holder`'s: whether `holder` holds it.
     async fn take_evaluator_lease(

@@ -485,3 +485,25 @@ pub async fn changed_acknowledgements<P: QueryPort + ?Sized>(
     let q = sql::changed_acknowledgements(port.dialect(), range);
     rows(port, &q, |r| r.required_text("id")).await
 }
+
+pub async fn snapshots<P: QueryPort + ?Sized>(
+    port: &P,
+    limit: usize,
+) -> Result<Vec<domain::report::SnapshotMeta>> {
+    let q = sql::snapshots(port.dialect(), limit);
+    rows(port, &q, sql::snapshot_meta_row).await
+}
+
+pub async fn snapshot<P: QueryPort + ?Sized>(
+    port: &P,
+    id: &str,
+) -> Result<Option<(domain::report::SnapshotMeta, String)>> {
+    let q = sql::snapshot(port.dialect(), id);
+    Ok(rows(port, &q, |r| {
+        let meta = sql::snapshot_meta_row(r)?;
+        Ok((meta, r.text("body")?.unwrap_or_default()))
+    })
+    .await?
+    .into_iter()
+    .next())
+}

@@ -1,6 +1,6 @@
-//! Acknowledgements on BigQuery: kept through a staged, retry-safe write
-//! (`stage`), ended by one idempotent `UPDATE`; the reads are shared
-//! (`warehouse::sql::acks`).
+//! Acknowledgements and snapshots on BigQuery: kept through a staged,
+//! retry-safe write (`stage`), ended or deleted by one idempotent
+//! statement; the reads are shared (`warehouse::sql::acks`, `snapshots`).
 
 use chrono::NaiveDateTime;
 use domain::ack::{AckEnd, Acknowledgement};
@@ -85,4 +85,64 @@ pub(crate) async fn end(
         )
         .await?;
     Ok(usize::try_from(open).unwrap_or(0))
+}
+
+/// Keeps a snapshot through the stage: retried, it leaves one row.
+pub(crate) async fn record_snapshot(
+    wh: &BigQueryWarehouse,
+    meta: domain::report::SnapshotMeta,
+    body: String,
+) -> Result<()> {
+    let mut staging = Staging::new();
+    staging.push(
+        &schema::SNAPSHOTS,
+        &[
+            Param::Str(Some(meta.id.clone())),
+            Param::Timestamp(Some(meta.taken_at)),
+            Param::Str(Some(meta.taken_by.clone())),
+            Param::Str(Some(meta.note.clone())),
+            Param::Date(Some(meta.start)),
+            Param::Date(Some(meta.end)),
+            Param::Str(Some(meta.processors.join(","))),
+            Param::Int(Some(meta.cells)),
+            Param::Int(Some(meta.not_ok)),
+            Param::Int(Some(meta.bytes)),
+            Param::Str(Some(body)),
+        ],
+    );
+    staging.load(wh).await?;
+    let statement = staging.replace_by_key_sql(wh, &schema::SNAPSHOTS, "id");
+    staging.commit(wh, &statement).await
+}
+
+/// Deletes the snapshots taken before `before` (applied twice, the second
+/// deletes nothing); how many.
+pub(crate) async fn delete_snapshots_before(
+    wh: &BigQueryWarehouse,
+    before: NaiveDateTime,
+) -> Result<usize> {
+    let table = wh.table_name(&schema::SNAPSHOTS);
+    let at = || vec![param("before", Param::Timestamp(Some(before)))];
+    let old = wh
+        .bq
+        .query(
+            &format!("SELECT COUNT(*) AS n FROM {table} WHERE taken_at < @before"),
+            at(),
+        )
+        .await?;
+    let n = crate::client::result_set(old)?
+        .decode(|r| r.int("n"))?
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(0);
+    if n > 0 {
+        wh.bq
+            .query(
+                &format!("DELETE FROM {table} WHERE taken_at < @before"),
+                at(),
+            )
+            .await?;
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
 }

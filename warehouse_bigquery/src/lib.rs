@@ -358,6 +358,18 @@ impl Warehouse for BigQueryWarehouse {
         acks::end(self, ids, at, by, end).await
     }
 
+    async fn record_snapshot(
+        &self,
+        meta: domain::report::SnapshotMeta,
+        body: String,
+    ) -> Result<()> {
+        acks::record_snapshot(self, meta, body).await
+    }
+
+    async fn delete_snapshots_before(&self, before: NaiveDateTime) -> Result<usize> {
+        acks::delete_snapshots_before(self, before).await
+    }
+
     async fn take_evaluator_lease(
         &self,
         holder: &str,

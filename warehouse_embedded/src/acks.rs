@@ -1,5 +1,5 @@
-//! Acknowledgements on the embedded store: its writes (the reads are
-//! shared, `warehouse::sql::acks`).
+//! Acknowledgements and snapshots on the embedded store: their writes (the
+//! reads are shared, `warehouse::sql::acks` and `sql::snapshots`).
 
 use chrono::NaiveDateTime;
 use domain::ack::{AckEnd, Acknowledgement};
@@ -68,4 +68,45 @@ pub(crate) fn end(
     }
     tx.commit().map_err(query_err)?;
     Ok(ended)
+}
+
+/// Keeps a snapshot; kept again by id, it replaces itself.
+pub(crate) fn record_snapshot(
+    conn: &mut Connection,
+    meta: &domain::report::SnapshotMeta,
+    body: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO rollcall_meta.snapshots
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            meta.id,
+            meta.taken_at,
+            meta.taken_by,
+            meta.note,
+            meta.start,
+            meta.end,
+            meta.processors.join(","),
+            meta.cells,
+            meta.not_ok,
+            meta.bytes,
+            body,
+        ])
+    })
+    .map_err(query_err)?;
+    Ok(())
+}
+
+/// Deletes the snapshots taken before `before`; how many.
+pub(crate) fn delete_snapshots_before(
+    conn: &mut Connection,
+    before: NaiveDateTime,
+) -> Result<usize> {
+    conn.execute(
+        "DELETE FROM rollcall_meta.snapshots WHERE taken_at < ?",
+        params![before],
+    )
+    .map_err(query_err)
 }

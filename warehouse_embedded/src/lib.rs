@@ -455,6 +455,20 @@ impl Warehouse for EmbeddedWarehouse {
             .await
     }
 
+    async fn record_snapshot(
+        &self,
+        meta: domain::report::SnapshotMeta,
+        body: String,
+    ) -> Result<()> {
+        self.with_conn(move |c, _| acks::record_snapshot(c, &meta, &body))
+            .await
+    }
+
+    async fn delete_snapshots_before(&self, before: chrono::NaiveDateTime) -> Result<usize> {
+        self.with_conn(move |c, _| acks::delete_snapshots_before(c, before))
+            .await
+    }
+
     async fn take_evaluator_lease(
         &self,
         holder: &str,

@@ -54,9 +54,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "acknowledgements",
         sql: include_str!("../migrations/0008_acknowledgements.sql"),
     },
+    Migration {
+        version: 9,
+        name: "snapshots",
+        sql: include_str!("../migrations/0009_snapshots.sql"),
+    },
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 8;
+pub const LATEST_SCHEMA_VERSION: i64 = 9;
 
 /// Brings the database to the latest schema; returns the schema version.
 /// Refuses a database that has tables but was not created by Rollcall, so a

@@ -95,7 +95,8 @@ pub fn CoveragePage() -> impl IntoView {
                                 {format!("{s} – {e}: ")}<strong>{headline}</strong>" "
                                 <CopyLink/>" "
                                 <a href=csv_href>"CSV"</a>" "
-                                <a href=png_href>"PNG"</a>
+                                <a href=png_href>"PNG"</a>" "
+                                <a href=format!("/snapshots/new?{export_query}") rel="external">"Freeze this view"</a>
                             </p>
                             <RerunBar grid=grid.clone() picker=picker/>
                             <Heatmap grid=grid.clone() view=v.clone() picker=picker/>

@@ -194,17 +194,30 @@ pub enum ChangeKind {
     GapClosed,
     /// Still a gap after the job.
     StillOpen,
+    /// Was fine, is a gap now.
+    NewGap,
     /// Was fine, is fine.
     Unchanged,
 }
 
 impl ChangeKind {
+    /// Every kind, worst first (summary lines list them in this order).
+    pub const ALL: [ChangeKind; 6] = [
+        ChangeKind::RunFailed,
+        ChangeKind::NewInvestigate,
+        ChangeKind::NewGap,
+        ChangeKind::StillOpen,
+        ChangeKind::GapClosed,
+        ChangeKind::Unchanged,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             ChangeKind::RunFailed => "run failed",
             ChangeKind::NewInvestigate => "new investigate failures",
             ChangeKind::GapClosed => "gap closed",
             ChangeKind::StillOpen => "still open",
+            ChangeKind::NewGap => "new gap",
             ChangeKind::Unchanged => "unchanged",
         }
     }
@@ -240,6 +253,8 @@ pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellCha
                 ChangeKind::RunFailed
             } else if investigate(&a) > investigate(&b) {
                 ChangeKind::NewInvestigate
+            } else if gap(&a) && !gap(&b) {
+                ChangeKind::NewGap
             } else if gap(&a) {
                 ChangeKind::StillOpen
             } else if gap(&b) {
@@ -281,7 +296,8 @@ impl ChangeTally {
     fn add(&mut self, kind: ChangeKind) {
         match kind {
             ChangeKind::GapClosed => self.closed += 1,
-            ChangeKind::StillOpen => self.still_open += 1,
+            // A job that opened a gap left it open.
+            ChangeKind::StillOpen | ChangeKind::NewGap => self.still_open += 1,
             ChangeKind::NewInvestigate => self.new_investigate += 1,
             ChangeKind::RunFailed => self.failed += 1,
             ChangeKind::Unchanged => self.unchanged += 1,

@@ -7,6 +7,7 @@ mod drawn;
 mod grid;
 mod jobs;
 mod overview;
+mod snapshot;
 mod trace;
 
 pub use cell::*;
@@ -15,6 +16,7 @@ pub use drawn::*;
 pub use grid::*;
 pub use jobs::*;
 pub use overview::*;
+pub use snapshot::*;
 pub use trace::*;
 
 #[cfg(test)]

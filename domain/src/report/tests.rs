@@ -53,6 +53,11 @@ fn before_and_after_are_classified() {
         compare_cells(std::slice::from_ref(&gap), std::slice::from_ref(&gap))[0].kind,
         ChangeKind::StillOpen
     );
+    // Issue [O] 2: fine before, a gap now.
+    assert_eq!(
+        compare_cells(std::slice::from_ref(&ok), std::slice::from_ref(&gap))[0].kind,
+        ChangeKind::NewGap
+    );
     assert_eq!(
         compare_cells(std::slice::from_ref(&ok), &[worse])[0].kind,
         ChangeKind::NewInvestigate

@@ -143,6 +143,19 @@ impl Warehouse for Counting {
     ) -> warehouse::Result<usize> {
         self.inner.end_acknowledgements(ids, at, by, end).await
     }
+    async fn record_snapshot(
+        &self,
+        meta: domain::report::SnapshotMeta,
+        body: String,
+    ) -> warehouse::Result<()> {
+        self.inner.record_snapshot(meta, body).await
+    }
+    async fn delete_snapshots_before(
+        &self,
+        before: chrono::NaiveDateTime,
+    ) -> warehouse::Result<usize> {
+        self.inner.delete_snapshots_before(before).await
+    }
     async fn record_evaluation(
         &self,
         evaluation: warehouse::EvaluationRecord,

@@ -457,7 +457,11 @@ const READ_ONLY: [&str; 10] = [
 
 /// Plain pages' form posts that change something: mutations like a
 /// server function's (POST only, same origin, the operator role).
-const FORM_MUTATIONS: [&str; 2] = [crate::ack_pages::ACK_PATH, crate::ack_pages::REVOKE_PATH];
+const FORM_MUTATIONS: [&str; 3] = [
+    crate::ack_pages::ACK_PATH,
+    crate::ack_pages::REVOKE_PATH,
+    crate::snapshot_pages::LIST_PATH,
+];
 
 /// Refuses by default: a server-function path is a mutation unless it is
 /// on [`READ_ONLY`].

@@ -10,6 +10,7 @@ mod import;
 mod output;
 mod pipeline;
 mod serve;
+mod snapshot;
 mod validate;
 mod watch;
 
@@ -66,6 +67,8 @@ pub enum Command {
     Ack(ack::AckCmd),
     /// Revoke an acknowledgement: its gap shows as unaccounted again.
     Unack(ack::UnackCmd),
+    /// Freeze a view (its reconciliation and what its drill-downs show) and print its link; `--compare ID` compares one with now (exit 1 if a cell differs), `--list` lists them.
+    Snapshot(snapshot::SnapshotCmd),
 }
 
 /// Runs one subcommand with the configuration read once at start-up.
@@ -84,6 +87,7 @@ pub async fn run(mut cli: Cli) -> Result<ExitCode> {
         Command::Changes(cmd) => watch::run_changes(config, cmd).await,
         Command::Ack(cmd) => ack::run_ack(config, cmd).await,
         Command::Unack(cmd) => ack::run_unack(config, cmd).await,
+        Command::Snapshot(cmd) => snapshot::run(config, cmd).await,
     }
 }
 

@@ -94,7 +94,8 @@ pub(crate) async fn run(config: &Config, cmd: ServeCmd) -> Result<()> {
     let state =
         crate::AppState::with_view_cache(warehouse, limits, options, operator, Some(view_cache))
             .with_instance(std::sync::Arc::clone(&instance))
-            .with_public_url(config.public_url.clone());
+            .with_public_url(config.public_url.clone())
+            .with_snapshot_retention(config.snapshot_retention_days);
     let jobs = std::sync::Arc::clone(&state.server.jobs);
     let watcher = crate::watcher::spawn(
         std::sync::Arc::clone(&state.server.warehouse),

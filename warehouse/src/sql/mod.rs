@@ -36,6 +36,7 @@ mod drill;
 mod jobs;
 mod overview;
 mod reconciliation;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 mod trace;
@@ -47,6 +48,7 @@ pub use drill::*;
 pub use jobs::*;
 pub use overview::*;
 pub use reconciliation::*;
+pub use snapshots::*;
 pub use trace::*;
 pub use upstream::*;
 pub use watch::*;

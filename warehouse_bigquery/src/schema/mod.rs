@@ -448,6 +448,29 @@ pub(crate) const ACKNOWLEDGEMENTS: TableDef = TableDef {
     staged: true,
 };
 
+/// Snapshots (`warehouse::sql::snapshots::SNAPSHOTS`): one row each, the
+/// body a string of at most a few hundred kilobytes.
+pub(crate) const SNAPSHOTS: TableDef = TableDef {
+    dataset: "rollcall_meta",
+    name: "snapshots",
+    columns: &[
+        ("id", Str),
+        ("taken_at", Timestamp),
+        ("taken_by", Str),
+        ("note", Str),
+        ("start_date", Date),
+        ("end_date", Date),
+        ("processors", Str),
+        ("cells", Int),
+        ("not_ok", Int),
+        ("bytes", Int),
+        ("body", Str),
+    ],
+    partition: None,
+    cluster: &["id"],
+    staged: true,
+};
+
 /// One row while an evaluator runs (`Warehouse::take_evaluator_lease`).
 pub(crate) const EVALUATOR_LEASE: TableDef = TableDef {
     dataset: "rollcall_meta",
@@ -458,7 +481,7 @@ pub(crate) const EVALUATOR_LEASE: TableDef = TableDef {
     staged: false,
 };
 
-pub(crate) const TABLES: [&TableDef; 17] = [
+pub(crate) const TABLES: [&TableDef; 18] = [
     &SCHEDULE,
     &PLAYER_GAMES,
     &PSZA,
@@ -476,6 +499,7 @@ pub(crate) const TABLES: [&TableDef; 17] = [
     &ALERT_DELIVERIES,
     &EVALUATOR_LEASE,
     &ACKNOWLEDGEMENTS,
+    &SNAPSHOTS,
 ];
 
 /// The tables a pipeline adds to the fixed ones above, declared once per
