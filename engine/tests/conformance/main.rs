@@ -9,6 +9,7 @@ mod acks;
 mod common;
 mod loads;
 mod scenario;
+mod snapshots;
 mod watch;
 
 use common::{bigquery, d, load_until};
@@ -499,4 +500,25 @@ async fn a_run_outside_rollcall_stops_a_whole_cell_acknowledgement() {
         // The next evaluation ends it for good.
         assert_eq!(engine::acks::end_changed(wh, now).await.unwrap(), 1);
     }
+}
+
+/// Snapshots (issue [O]) keep what they showed through a re-run and a
+/// deletion, and compare alike on both stores and through the read cache.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_keep_what_they_showed_alike_on_every_store() {
+    let embedded = EmbeddedWarehouse::in_memory(nba()).unwrap();
+    let want = snapshots::frozen_and_compared(Store::Embedded(&embedded)).await;
+    let beneath = std::sync::Arc::new(EmbeddedWarehouse::in_memory(nba()).unwrap());
+    let hour = std::time::Duration::from_secs(3600);
+    let cache =
+        engine::cache::CachedWarehouse::new(beneath.clone(), hour, std::time::Duration::ZERO);
+    assert_eq!(
+        snapshots::frozen_and_compared(Store::Cached(&cache, &beneath)).await,
+        want
+    );
+    let bq = bigquery("snap", &nba()).await;
+    assert_eq!(
+        snapshots::frozen_and_compared(Store::BigQuery(&bq)).await,
+        want
+    );
 }
