@@ -210,7 +210,7 @@ fn failures(c: &domain::report::CellCounts) -> i64 {
 
 /// The handoff note's tables (issue [O] 3): per processor `validate
 /// --reconcile`'s columns as Markdown, a TOTAL row, the verdict line.
-pub(crate) fn markdown(pipeline: &Pipeline, rec: &Reconciliation) -> String {
+pub fn markdown(pipeline: &Pipeline, rec: &Reconciliation) -> String {
     let mut s = format!(
         "## Reconciliation {} to {}\n",
         rec.range.start(),

@@ -10,5 +10,6 @@ mod common;
 mod import;
 mod pipelines;
 mod served;
+mod snapshot;
 mod validate;
 mod watch;

@@ -51,8 +51,13 @@ pub async fn send(
     let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .header("host", "127.0.0.1:3000")
-        .header("content-type", "application/x-www-form-urlencoded");
+        .header("host", "127.0.0.1:3000");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
