@@ -303,6 +303,7 @@ pub fn router(state: AppState) -> Router {
             get(snapshot_pages::list_page).post(snapshot_pages::create),
         )
         .route(snapshot_pages::NEW_PATH, get(snapshot_pages::new_form))
+        .route(snapshot_pages::API_LIST_PATH, get(snapshot_pages::api_list))
         .route(
             snapshot_pages::API_PATH,
             axum::routing::post(snapshot_pages::api_create),

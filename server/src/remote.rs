@@ -347,6 +347,12 @@ impl Remote {
         .await
     }
 
+    /// The snapshots the server lists (`rollcall snapshot --list`).
+    pub async fn snapshots(&self) -> Result<Vec<domain::report::SnapshotMeta>, ServerError> {
+        self.get_json(crate::snapshot_pages::API_LIST_PATH, &[])
+            .await
+    }
+
     /// A snapshot compared with now by the server.
     pub async fn snapshot_compare(
         &self,

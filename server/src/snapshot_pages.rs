@@ -27,6 +27,8 @@ pub const LIST_PATH: &str = "/snapshots";
 pub const NEW_PATH: &str = "/snapshots/new";
 /// `POST`: freeze (the CLI beside a server), the snapshot's row as JSON.
 pub const API_PATH: &str = "/api/snapshots";
+/// `GET`: the list as JSON (`rollcall snapshot --list` beside a server).
+pub const API_LIST_PATH: &str = "/snapshots.json";
 
 /// Opened snapshots, decoded: they never change, so the last few are kept
 /// (a shared link is opened by a team at once).
@@ -243,6 +245,14 @@ pub async fn api_create(
     match freeze(&state, &input, by).await {
         Ok(meta) => Json(meta).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /snapshots.json`: the newest snapshots' rows.
+pub async fn api_list(State(state): State<AppState>) -> Response {
+    match engine::snapshot::list(state.server.warehouse.as_ref()).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => ServerError::from(e).into_response(),
     }
 }
 

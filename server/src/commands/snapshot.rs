@@ -85,11 +85,7 @@ pub(crate) async fn run(config: &Config, cmd: SnapshotCmd) -> Result<ExitCode> {
     }
     if cmd.list {
         let list = match &remote {
-            Some(_) => {
-                return Err(ServerError::Input(
-                    "the store is served: see its /snapshots page".into(),
-                ))
-            }
+            Some(r) => r.snapshots().await?,
             None => engine::snapshot::list(open_store(config, Create::No).await?.as_ref()).await?,
         };
         match cmd.format {

@@ -351,6 +351,47 @@ fn acknowledgements_work_beside_a_server_holding_the_store() {
     let out = rollcall(&db, &["unack", made[0]["id"].as_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("revoked"), "{}", stdout(&out));
+
+    // `snapshot` (issue [O]) too: frozen by the server, its file written
+    // here, compared and listed through it.
+    let file = dir.path().join("snap.html");
+    let out = rollcall(
+        &db,
+        &[
+            "snapshot",
+            "--start-date",
+            "2021-11-10",
+            "--end-date",
+            "2021-11-12",
+            "--out",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("going through it"),
+        "{}",
+        stderr(&out)
+    );
+    let meta: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let id = meta["id"].as_str().unwrap();
+    assert!(
+        meta["taken_by"]
+            .as_str()
+            .unwrap()
+            .ends_with("(operator on loopback)"),
+        "{meta}"
+    );
+    assert!(std::fs::read_to_string(&file).unwrap().contains("<svg"));
+    let out = rollcall(&db, &["snapshot", "--compare", id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("cells differ"), "{}", stdout(&out));
+    let out = rollcall(&db, &["snapshot", "--compare", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = rollcall(&db, &["snapshot", "--list"]);
+    assert!(stdout(&out).contains(id), "{}", stdout(&out));
     let _ = server.kill();
     let _ = server.wait();
 }
