@@ -96,7 +96,7 @@ pub fn CoveragePage() -> impl IntoView {
                                 <CopyLink/>" "
                                 <a href=csv_href>"CSV"</a>" "
                                 <a href=png_href>"PNG"</a>" "
-                                <a href=format!("/snapshots/new?{export_query}") rel="external">"Freeze this view"</a>
+                                <a href=format!("/snapshots/new?{export_query}") rel="external">"Freeze"</a>
                             </p>
                             <RerunBar grid=grid.clone() picker=picker/>
                             <Heatmap grid=grid.clone() view=v.clone() picker=picker/>
