@@ -44,6 +44,13 @@ export default defineConfig({
       testMatch: /acks\.spec\.mjs/,
       dependencies: ['jobs'],
     },
+    // Freezes views and re-runs one of their cells: after the acknowledgements.
+    {
+      name: 'snapshots',
+      use: { javaScriptEnabled: true },
+      testMatch: /snapshots\.spec\.mjs/,
+      dependencies: ['acks'],
+    },
     // Behind an identity-aware proxy, signed in as a viewer (the proxy's
     // email header, from 127.0.0.1: a trusted proxy address).
     {
