@@ -10,6 +10,7 @@ rollcall="$CARGO_TARGET_DIR/debug/rollcall"
 "$rollcall" bench backfill --output docs/benchmarks.md
 "$rollcall" bench reconcile --output docs/benchmarks.md
 "$rollcall" bench watch --output docs/benchmarks.md
+"$rollcall" bench snapshot --output docs/benchmarks.md
 "$rollcall" bench load --viewers 200 --seconds 30 --output docs/benchmarks.md
 "$rollcall" bench load --pages --viewers 200 --seconds 30 --output docs/benchmarks.md
 bq_pid_file="$(mktemp)"

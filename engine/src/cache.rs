@@ -627,18 +627,23 @@ impl Warehouse for CachedWarehouse {
         self.inner.acknowledgements(scope, cell, limit).await
     }
 
-    // Snapshots change no reconciliation: nothing cached to clear, and
-    // their reads go to the store (a new one lists at once).
+    // Snapshots change no reconciliation, but a write moves the generation
+    // on, so no page rendered before it (the list) is served after it; their
+    // reads go to the store.
     async fn record_snapshot(
         &self,
         meta: domain::report::SnapshotMeta,
         body: String,
     ) -> Result<()> {
-        self.inner.record_snapshot(meta, body).await
+        let out = self.inner.record_snapshot(meta, body).await;
+        self.clear();
+        out
     }
 
     async fn delete_snapshots_before(&self, before: NaiveDateTime) -> Result<usize> {
-        self.inner.delete_snapshots_before(before).await
+        let out = self.inner.delete_snapshots_before(before).await;
+        self.clear();
+        out
     }
 
     async fn snapshots(&self, limit: usize) -> Result<Vec<domain::report::SnapshotMeta>> {

@@ -18,9 +18,11 @@ use warehouse_embedded::EmbeddedWarehouse;
 use crate::error::{Result, ServerError};
 
 mod load;
+mod snapshot;
 mod watch;
 
 pub use load::{load_bench, LoadOptions};
+pub use snapshot::snapshot_bench;
 pub use watch::watch_bench;
 
 pub struct Row {

@@ -138,9 +138,10 @@ async fn freeze(
         retention_days: state.snapshot_retention_days,
     };
     let now = chrono::Utc::now().naive_utc();
-    // The store itself, not the read cache: a snapshot is what is there now.
+    // Through the read cache: what the page showed (the server's own jobs
+    // refresh it), and its write moves the cached pages on.
     Ok(engine::snapshot::freeze(
-        state.server.warehouse.as_ref(),
+        state.server.views.as_ref(),
         state.server.limits,
         &request,
         now,

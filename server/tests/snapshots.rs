@@ -250,6 +250,9 @@ async fn a_snapshot_keeps_what_it_showed_and_compares_with_now() {
 async fn the_api_freezes_for_the_cli_and_names_who_asked() {
     let wh = upstream_store().await;
     let app = support::app(&wh, "127.0.0.1:3000", None, Auth::default());
+    // The list is rendered (and kept by the page cache) before the freeze.
+    let (_, list, _) = send(&app, "GET", "/snapshots", "", &[]).await;
+    assert!(list.contains("None yet"), "{list}");
     let body = r#"{"start":"2021-11-03","end":"2021-11-03","note":"","by":"cli:ana"}"#;
     let (status, answer, _) = send(
         &app,
@@ -264,4 +267,7 @@ async fn the_api_freezes_for_the_cli_and_names_who_asked() {
     assert_eq!(meta.taken_by, "cli:ana (operator on loopback)");
     assert_eq!(meta.processors.len(), 4);
     assert!(meta.not_ok > 0 && meta.bytes > 0, "{meta:?}");
+    // A freeze moves the cached pages on: the list shows it at once.
+    let (_, list, _) = send(&app, "GET", "/snapshots", "", &[]).await;
+    assert!(list.contains(&format!("href=\"/s/{}\"", meta.id)), "{list}");
 }

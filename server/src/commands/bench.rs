@@ -43,6 +43,8 @@ pub enum BenchWhat {
     Load,
     /// An evaluation beside a plain reconciliation (14 days, a season), and a /metrics scrape.
     Watch,
+    /// Freezing a season view beside its reconciliation, its stored size, and /s/{id} beside the live page.
+    Snapshot,
     /// Not a measurement: fills the --db store for the heatmap's scale
     /// measurement (five seasons, every processor of --pipeline).
     ScaleData,
@@ -64,6 +66,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
             bench::load_bench(&cmd.output, options).await?
         }
         BenchWhat::Watch => bench::render_ms(&bench::watch_bench(&cmd.output).await?),
+        BenchWhat::Snapshot => bench::render_ms(&bench::snapshot_bench(&cmd.output).await?),
         BenchWhat::ScaleData => {
             println!(
                 "{}",
