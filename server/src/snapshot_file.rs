@@ -105,13 +105,16 @@ pub fn render(
             i = c.investigate,
         );
         if c.status() == domain::report::CellStatus::NotRun {
-            // Never run: everyone expected is missing; the names add nothing.
-            out.push_str("<p>Never run: everyone expected is unaccounted.</p></details>");
-            continue;
+            out.push_str("<p>Never run: everyone expected is unaccounted.</p>");
         }
         if shown > 0 {
             let names: Vec<String> = d.unaccounted.items.iter().map(|n| escape(n)).collect();
-            let _ = write!(out, "<p>{}</p>", names.join(", "));
+            let _ = write!(
+                out,
+                "<p aria-label=\"Unaccounted {}\">{}</p>",
+                escape(&pipeline.universe.entities()),
+                names.join(", ")
+            );
         }
         out.push_str("</details>");
     }

@@ -244,6 +244,10 @@ async fn a_snapshot_keeps_what_it_showed_and_compares_with_now() {
         file.contains("Never run: everyone expected is unaccounted."),
         "{file}"
     );
+    assert!(
+        file.contains(&format!(">{}, {}, ", players[0], players[1])),
+        "the names, folded: {file}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
