@@ -358,6 +358,7 @@ async fn cells_kept_before_names_had_keys_read_back_after_the_migration() {
             "ALTER TABLE rollcall_meta.evaluation_cells DROP COLUMN names_key;
              DROP TABLE rollcall_meta.evaluation_names;
              DROP TABLE rollcall_meta.acknowledgements;
+             DROP TABLE rollcall_meta.snapshots;
              DELETE FROM rollcall_meta.schema_migrations WHERE version >= 7;",
         )
         .unwrap();
