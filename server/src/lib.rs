@@ -11,6 +11,7 @@ pub mod error;
 pub mod faultproxy;
 pub mod feed_pages;
 pub mod metrics;
+pub mod openlineage;
 pub mod page_cache;
 pub mod progress;
 pub mod remote;

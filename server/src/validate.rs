@@ -19,8 +19,14 @@ pub enum Format {
     Markdown,
 }
 
+/// The version of `validate --format json`'s shape (README, "Orchestrators
+/// call Rollcall"): a field removed or changing meaning bumps it; a field
+/// added does not.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    format_version: u32,
     start: String,
     end: String,
     unaccounted: i64,
@@ -107,6 +113,7 @@ pub fn render(
     match format {
         Format::Json => {
             let report = JsonReport {
+                format_version: JSON_FORMAT_VERSION,
                 start: rec.range.start().to_string(),
                 end: rec.range.end().to_string(),
                 unaccounted: rec.unaccounted(),

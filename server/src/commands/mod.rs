@@ -53,7 +53,7 @@ pub enum Command {
     Backfill(backfill::BackfillCmd),
     /// Load real upstream rows from a file (validated first; all or nothing).
     Import(import::ImportCmd),
-    /// Reconcile: is every expected entity accounted for? Exit 0 if so, 1 if not, 2 on bad input.
+    /// Reconcile: is every expected entity accounted for? Exit 0 if so, 1 if not, 2 on bad input, 3 if the warehouse cannot be reached; `--openlineage-url` also sends OpenLineage events.
     Validate(validate::ValidateCmd),
     /// Check the pipeline file (`--pipeline`) and list its processors; a file error exits 2 as FILE:LINE:COLUMN: message.
     Pipeline(pipeline::PipelineCmd),

@@ -53,7 +53,9 @@ pub struct ChangesCmd {
 }
 
 /// The exit status for "the warehouse could not be reached".
-const UNREACHABLE: u8 = 3;
+/// The exit code when the warehouse cannot be reached (0 clean, 1 gaps, 2
+/// bad input): `watch` and `validate`.
+pub(crate) const UNREACHABLE: u8 = 3;
 
 pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode> {
     let pipeline = config.pipeline();
