@@ -20,13 +20,17 @@ async function freeze(page, view, note) {
   return new URL(page.url()).pathname;
 }
 
-// The summary table's rows as text, per processor.
+// The summary table's numbers per processor, by column heading (the page
+// and the file order their columns differently).
+const COLUMNS = ['Expected', 'Has Record', 'Has Failure', 'Unaccounted', 'Investigate', 'Coverage'];
 async function summary(page) {
-  const rows = page.getByRole('table', { name: 'Reconciliation summary' }).locator('tbody tr');
+  const table = page.getByRole('table', { name: 'Reconciliation summary' });
+  const headings = (await table.locator('thead th').allTextContents()).map((h) => h.trim());
+  const rows = table.locator('tbody tr');
   const out = {};
   for (let i = 0; i < await rows.count(); i++) {
-    const cells = await rows.nth(i).locator('th, td').allTextContents();
-    out[cells[0].trim()] = cells.slice(1, 5).map((c) => c.trim());
+    const cells = (await rows.nth(i).locator('th, td').allTextContents()).map((c) => c.trim());
+    out[cells[0]] = Object.fromEntries(COLUMNS.map((c) => [c, cells[headings.indexOf(c)]]));
   }
   return out;
 }
@@ -95,6 +99,9 @@ test('the HTML file opens with the network off and shows the page\'s numbers', a
   const path = await freeze(page, 'start=2022-03-12&end=2022-03-13', 'for the mail');
   const expected = await summary(page);
   expect(Object.keys(expected)).toEqual(['PSZA', 'PDC', 'PCF', 'MLFS']);
+  for (const row of Object.values(expected)) {
+    for (const c of COLUMNS) expect(row[c], c).toMatch(/^\d+(\.\d)?%?$/);
+  }
   const file = await (await request.get(`${path}/report.html`)).text();
   const dir = mkdtempSync(join(tmpdir(), 'rollcall-snapshot-'));
   const where = join(dir, 'report.html');

@@ -627,23 +627,36 @@ impl Warehouse for CachedWarehouse {
         self.inner.acknowledgements(scope, cell, limit).await
     }
 
-    // Snapshots change no reconciliation, but a write moves the generation
-    // on, so no page rendered before it (the list) is served after it; their
-    // reads go to the store.
+    // Snapshots change no reconciliation: nothing cached to clear (the
+    // list is never a kept page), and their reads go to the store.
     async fn record_snapshot(
         &self,
         meta: domain::report::SnapshotMeta,
         body: String,
     ) -> Result<()> {
-        let out = self.inner.record_snapshot(meta, body).await;
-        self.clear();
-        out
+        self.inner.record_snapshot(meta, body).await
     }
 
     async fn delete_snapshots_before(&self, before: NaiveDateTime) -> Result<usize> {
-        let out = self.inner.delete_snapshots_before(before).await;
-        self.clear();
-        out
+        self.inner.delete_snapshots_before(before).await
+    }
+
+    async fn failure_rows_in_range(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+        cap: i64,
+    ) -> Result<
+        Vec<(
+            ProcessorId,
+            chrono::NaiveDate,
+            domain::report::Page<domain::report::FailureRow>,
+            Option<domain::report::FailureRow>,
+        )>,
+    > {
+        self.inner
+            .failure_rows_in_range(range, processors, cap)
+            .await
     }
 
     async fn snapshots(&self, limit: usize) -> Result<Vec<domain::report::SnapshotMeta>> {

@@ -1,7 +1,8 @@
 //! Snapshots (issue [O]): freeze a view with what its drill-downs show,
 //! open one, and compare it with now. The body is `domain::report::Frozen`
 //! as gzipped JSON in base64 (a season's names repeat from cell to cell:
-//! stored, it is a tenth of its JSON), one row per snapshot in either store.
+//! stored, it is about a twentieth of its JSON), one row per snapshot in
+//! either store.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -9,8 +10,8 @@ use std::io::{Read, Write};
 use base64::Engine as _;
 use chrono::{NaiveDate, NaiveDateTime};
 use domain::report::{
-    frozen_in_detail, CellStatus, Comparison, Frozen, FrozenCell, Page, SnapshotMeta,
-    FROZEN_FAILURES, FROZEN_UNACCOUNTED,
+    frozen_in_detail, CellStatus, ChangeKind, Comparison, FailureRow, Frozen, FrozenCell, Page,
+    SnapshotMeta, FROZEN_FAILURES, FROZEN_UNACCOUNTED,
 };
 use domain::{DateRange, ProcessorId};
 use warehouse::{FailureFilter, FailureScope, Warehouse};
@@ -48,6 +49,15 @@ fn new_id() -> Result<String, EngineError> {
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| EngineError::Internal("no randomness for a snapshot id".into()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn empty<T>(cap: i64) -> Page<T> {
+    Page {
+        items: Vec::new(),
+        total: 0,
+        offset: 0,
+        limit: cap,
+    }
 }
 
 /// Each cell's unaccounted entities, sorted, the first `cap` kept with
@@ -94,37 +104,20 @@ pub async fn freeze(
     let note = domain::report::check_note(&request.note)?;
     let cells = wh.cell_counts(range, &processors).await?;
     let mut unaccounted = unaccounted_by_cell(wh, range, &processors, FROZEN_UNACCOUNTED).await?;
+    // One read for every cell's failure rows, not three per cell (a
+    // season on BigQuery would take minutes).
+    let mut failures: HashMap<(ProcessorId, NaiveDate), (Page<FailureRow>, Option<FailureRow>)> =
+        wh.failure_rows_in_range(range, &processors, FROZEN_FAILURES)
+            .await?
+            .into_iter()
+            .map(|(p, d, rows, date_level)| ((p, d), (rows, date_level)))
+            .collect();
     let mut details = Vec::new();
     for c in cells.iter().filter(|c| frozen_in_detail(c)) {
-        let failures = if c.has_failure > 0 || c.investigate > 0 || c.conflict > 0 {
-            let filter = FailureFilter {
-                limit: FROZEN_FAILURES,
-                scope: FailureScope::Entity,
-                ..FailureFilter::default()
-            };
-            wh.failure_rows(c.processor, c.date, filter).await?
-        } else {
-            Page {
-                items: Vec::new(),
-                total: 0,
-                offset: 0,
-                limit: FROZEN_FAILURES,
-            }
-        };
-        let date_level = if c.date_level {
-            let filter = FailureFilter {
-                limit: 1,
-                scope: FailureScope::DateLevel,
-                ..FailureFilter::default()
-            };
-            wh.failure_rows(c.processor, c.date, filter)
-                .await?
-                .items
-                .into_iter()
-                .next()
-        } else {
-            None
-        };
+        let (failures, date_level) = failures
+            .remove(&(c.processor, c.date))
+            .unwrap_or_else(|| (empty(FROZEN_FAILURES), None));
+        // Few cells' latest run failed: their runs one by one.
         let runs = if c.status() == CellStatus::RunFailed {
             wh.cell_runs(c.processor, c.date).await?
         } else {
@@ -135,12 +128,7 @@ pub async fn freeze(
             date: c.date,
             unaccounted: unaccounted
                 .remove(&(c.processor, c.date))
-                .unwrap_or_else(|| Page {
-                    items: Vec::new(),
-                    total: 0,
-                    offset: 0,
-                    limit: FROZEN_UNACCOUNTED,
-                }),
+                .unwrap_or_else(|| empty(FROZEN_UNACCOUNTED)),
             failures,
             date_level,
             runs,
@@ -249,13 +237,28 @@ pub async fn compare(
     };
     let mut unaccounted =
         unaccounted_by_cell(wh, rec.range, &rec.processors, FROZEN_UNACCOUNTED).await?;
-    Ok(domain::report::compare(meta, frozen, &now, |p, d| {
+    let mut cmp = domain::report::compare(meta, frozen, &now, |p, d| {
         // A cell with nobody unaccounted has no list: an empty one.
-        Some(unaccounted.remove(&(p, d)).unwrap_or(Page {
-            items: Vec::new(),
-            total: 0,
-            offset: 0,
-            limit: FROZEN_UNACCOUNTED,
-        }))
-    }))
+        Some(
+            unaccounted
+                .remove(&(p, d))
+                .unwrap_or_else(|| empty(FROZEN_UNACCOUNTED)),
+        )
+    });
+    // New investigate failures: the entities whose failure rows are new.
+    for diff in &mut cmp.differing {
+        let c = &diff.change;
+        if c.kind != ChangeKind::NewInvestigate {
+            continue;
+        }
+        let filter = FailureFilter {
+            limit: FROZEN_FAILURES,
+            scope: FailureScope::Entity,
+            ..FailureFilter::default()
+        };
+        let now_rows = wh.failure_rows(c.processor, c.date, filter).await?;
+        let then = frozen.detail(c.processor, c.date);
+        diff.new_failures = domain::report::new_failures(then.map(|d| &d.failures), &now_rows);
+    }
+    Ok(cmp)
 }

@@ -197,6 +197,9 @@ fn never_a_page(path: &str) -> bool {
         || path.starts_with("/api/")
         || path.starts_with("/report.")
         || path == "/healthz"
+        // Changes with every freeze, which moves no cached view on.
+        || path == crate::snapshot_pages::LIST_PATH
+        || path == crate::snapshot_pages::API_LIST_PATH
         || path == crate::remote::INSTANCE_PATH
         || path == crate::auth::TOKEN_PATH
 }

@@ -43,6 +43,13 @@ impl Opened {
         kept.iter().find(|s| s.0.id == id).cloned()
     }
 
+    /// After a freeze whose retention may have deleted some.
+    fn forget_all(&self) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.clear();
+        }
+    }
+
     fn keep(&self, s: Arc<(SnapshotMeta, Frozen)>) {
         if let Ok(mut kept) = self.0.lock() {
             kept.retain(|k| k.0.id != s.0.id);
@@ -117,11 +124,20 @@ impl FreezeInput {
     }
 }
 
-/// The request's person as the server knows them, and what the CLI says.
+/// The request's person as the server knows them, and what the CLI says
+/// (one line of at most 100 characters: it is printed and pasted).
 fn who(caller: &Caller, claimed: Option<&str>) -> String {
     let known = caller.name.clone();
-    match claimed.map(str::trim).filter(|c| !c.is_empty()) {
-        Some(c) => format!("{} ({known})", c.chars().take(100).collect::<String>()),
+    let claimed: Option<String> = claimed.map(|c| {
+        c.chars()
+            .filter(|ch| !ch.is_control())
+            .take(100)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    });
+    match claimed.filter(|c| !c.is_empty()) {
+        Some(c) => format!("{c} ({known})"),
         None => known,
     }
 }
@@ -138,15 +154,19 @@ async fn freeze(
         retention_days: state.snapshot_retention_days,
     };
     let now = chrono::Utc::now().naive_utc();
-    // Through the read cache: what the page showed (the server's own jobs
-    // refresh it), and its write moves the cached pages on.
-    Ok(engine::snapshot::freeze(
-        state.server.views.as_ref(),
+    // The store itself, not the read cache: every part of a snapshot is
+    // read from the same place, as it is now.
+    let meta = engine::snapshot::freeze(
+        state.server.warehouse.as_ref(),
         state.server.limits,
         &request,
         now,
     )
-    .await?)
+    .await?;
+    if state.snapshot_retention_days > 0 {
+        state.snapshots.forget_all();
+    }
+    Ok(meta)
 }
 
 fn error_box(what: &str, e: &ServerError) -> String {
@@ -387,6 +407,16 @@ fn banner(meta: &SnapshotMeta, differing: Result<usize, ServerError>) -> String 
     )
 }
 
+/// `&amp;p=…` when the snapshot's view named fewer than every processor.
+fn live_processors(pipeline: &Pipeline, meta: &SnapshotMeta) -> String {
+    if meta.processors.len() >= pipeline.ids().count() {
+        return String::new();
+    }
+    let codes: String =
+        form_urlencoded::byte_serialize(meta.processors.join(",").as_bytes()).collect();
+    format!("&amp;p={}", attribute(&codes))
+}
+
 /// The snapshot's Markdown (its tables, `validate --format markdown`'s,
 /// and its link).
 pub fn markdown(pipeline: &Pipeline, meta: &SnapshotMeta, frozen: &Frozen, link: &str) -> String {
@@ -568,7 +598,8 @@ pub async fn page(
         "<p class=\"rc-headline\">{start} – {end}: <strong>{headline}</strong> \
          <a href=\"/s/{id}/report.html\" download=\"rollcall-snapshot-{id}.html\">HTML file</a> \
          <a href=\"/s/{id}/compare\">Compare with now</a> \
-         <a href=\"/?start={start}&amp;end={end}\">Live view</a></p>",
+         <a href=\"/?start={start}&amp;end={end}{p}\">Live view</a></p>",
+        p = live_processors(&pipeline, meta),
         start = range.start(),
         end = range.end(),
         headline = escape(&domain::report::unaccounted_headline(
@@ -618,12 +649,10 @@ pub async fn report_file(State(state): State<AppState>, Path(id): Path<String>) 
     }
 }
 
+/// Through the read cache, as the banner's count: the two agree.
 async fn comparison(state: &AppState, id: &str) -> Result<Comparison, ServerError> {
     let opened = open(state, id).await?;
-    Ok(
-        engine::snapshot::compare(state.server.warehouse.as_ref(), opened.0.clone(), &opened.1)
-            .await?,
-    )
+    Ok(engine::snapshot::compare(state.server.views.as_ref(), opened.0.clone(), &opened.1).await?)
 }
 
 /// `GET /s/{id}/compare.json`: the comparison (`rollcall snapshot --compare`
@@ -697,7 +726,7 @@ pub async fn compare_page(State(state): State<AppState>, Path(id): Path<String>)
             "<table class=\"rc-table\" aria-label=\"Cells that differ\"><thead><tr>\
              <th scope=\"col\">Cell</th><th scope=\"col\">Then</th><th scope=\"col\">Now</th>\
              <th scope=\"col\">Change</th><th scope=\"col\">Newly unaccounted</th>\
-             <th scope=\"col\">No longer unaccounted</th></tr></thead><tbody>",
+             <th scope=\"col\">No longer unaccounted</th><th scope=\"col\">New failures</th></tr></thead><tbody>",
         );
         for d in &cmp.differing {
             let c = &d.change;
@@ -711,7 +740,7 @@ pub async fn compare_page(State(state): State<AppState>, Path(id): Path<String>)
                 body,
                 "<tr><td><a href=\"/s/{id}?cell={code}:{date}\">{code} {date}</a> \
                  (<a href=\"/?start={date}&amp;end={date}&amp;cell={code}:{date}\">now</a>)</td>\
-                 <td>{then}</td><td>{now}</td><td>{kind}</td><td>{new}{partial}</td><td>{gone}{partial}</td></tr>",
+                 <td>{then}</td><td>{now}</td><td>{kind}</td><td>{new}{partial}</td><td>{gone}{partial}</td><td>{failed}</td></tr>",
                 id = escape(&meta.id),
                 code = escape(code),
                 date = c.date,
@@ -720,6 +749,7 @@ pub async fn compare_page(State(state): State<AppState>, Path(id): Path<String>)
                 kind = c.kind.label(),
                 new = names(&d.newly_unaccounted),
                 gone = names(&d.no_longer_unaccounted),
+                failed = names(&d.new_failures),
             );
         }
         body.push_str("</tbody></table>");
@@ -783,6 +813,9 @@ pub fn comparison_text(pipeline: &Pipeline, cmp: &Comparison) -> String {
                 "      no longer unaccounted{partial}: {}",
                 d.no_longer_unaccounted.join(", ")
             );
+        }
+        if !d.new_failures.is_empty() {
+            let _ = writeln!(s, "      new failures: {}", d.new_failures.join(", "));
         }
     }
     s

@@ -257,7 +257,8 @@ async fn the_api_freezes_for_the_cli_and_names_who_asked() {
     // The list is rendered (and kept by the page cache) before the freeze.
     let (_, list, _) = send(&app, "GET", "/snapshots", "", &[]).await;
     assert!(list.contains("None yet"), "{list}");
-    let body = r#"{"start":"2021-11-03","end":"2021-11-03","note":"","by":"cli:ana"}"#;
+    let body =
+        r#"{"start":"2021-11-03","end":"2021-11-03","note":"","by":"cli:ana\n## forged\u0007"}"#;
     let (status, answer, _) = send(
         &app,
         "POST",
@@ -268,7 +269,8 @@ async fn the_api_freezes_for_the_cli_and_names_who_asked() {
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let meta: domain::report::SnapshotMeta = serde_json::from_str(&answer).unwrap();
-    assert_eq!(meta.taken_by, "cli:ana (operator on loopback)");
+    // One line, no control characters: it is printed and pasted.
+    assert_eq!(meta.taken_by, "cli:ana## forged (operator on loopback)");
     assert_eq!(meta.processors.len(), 4);
     assert!(meta.not_ok > 0 && meta.bytes > 0, "{meta:?}");
     // A freeze moves the cached pages on: the list shows it at once.

@@ -187,6 +187,19 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
     }
 
     /// The runs that wrote the cell, newest first.
+    /// Every cell's failure rows over a range in one read: per cell with
+    /// any, its first `cap` entity rows (with their total) and its
+    /// date-level row (what a snapshot freezes).
+    #[allow(clippy::type_complexity)]
+    async fn failure_rows_in_range(
+        &self,
+        range: DateRange,
+        processors: &[ProcessorId],
+        cap: i64,
+    ) -> Result<Vec<(ProcessorId, NaiveDate, Page<FailureRow>, Option<FailureRow>)>> {
+        reads::failure_rows_in_range(self, range, processors, cap).await
+    }
+
     async fn cell_runs(&self, processor: ProcessorId, date: NaiveDate) -> Result<Vec<RunInfo>> {
         reads::cell_runs(self, processor, date).await
     }

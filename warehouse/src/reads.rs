@@ -214,6 +214,40 @@ pub async fn failure_rows<P: QueryPort + ?Sized>(
     page(port, &q, sql::failure_row, |row| row).await
 }
 
+/// Per cell of the range with any failure rows: its entity rows (the first
+/// `cap`, with their total) and its date-level row.
+pub async fn failure_rows_in_range<P: QueryPort + ?Sized>(
+    port: &P,
+    range: DateRange,
+    processors: &[ProcessorId],
+    cap: i64,
+) -> Result<Vec<(ProcessorId, NaiveDate, Page<FailureRow>, Option<FailureRow>)>> {
+    let d = port.dialect();
+    let q = sql::failure_rows_in_range(d, range, processors, cap);
+    let rows = rows(port, &q, |r| sql::failure_in_range_row(d.pipeline(), r)).await?;
+    let mut out: Vec<(ProcessorId, NaiveDate, Page<FailureRow>, Option<FailureRow>)> = Vec::new();
+    for ((p, date, date_level), row, total) in rows {
+        if !out.last().is_some_and(|c| c.0 == p && c.1 == date) {
+            let empty = Page {
+                items: Vec::new(),
+                total: 0,
+                offset: 0,
+                limit: cap,
+            };
+            out.push((p, date, empty, None));
+        }
+        if let Some(cell) = out.last_mut() {
+            if date_level {
+                cell.3 = Some(row);
+            } else {
+                cell.2.total = total;
+                cell.2.items.push(row);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub async fn cell_runs<P: QueryPort + ?Sized>(
     port: &P,
     processor: ProcessorId,

@@ -237,13 +237,18 @@ pub struct CellChange {
 /// what changed for each, in date then dependency order.
 pub fn compare_cells(before: &[CellCounts], after: &[CellCounts]) -> Vec<CellChange> {
     let key = |c: &CellCounts| (c.date, c.processor.order());
-    let mut keys: Vec<(NaiveDate, usize)> = before.iter().chain(after).map(key).collect();
+    // By key: a snapshot compares a whole season's cells.
+    let by_key = |cells: &[CellCounts]| -> BTreeMap<(NaiveDate, usize), CellCounts> {
+        cells.iter().map(|c| (key(c), c.clone())).collect()
+    };
+    let (mut before, mut after) = (by_key(before), by_key(after));
+    let mut keys: Vec<(NaiveDate, usize)> = before.keys().chain(after.keys()).copied().collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .map(|k| {
-            let b = before.iter().find(|c| key(c) == k).cloned();
-            let a = after.iter().find(|c| key(c) == k).cloned();
+            let b = before.remove(&k);
+            let a = after.remove(&k);
             // Open, not merely a gap: a cell now covered by an expected
             // date-level failure is accounted for, so its gap closed.
             let gap = |c: &Option<CellCounts>| c.as_ref().is_some_and(|c| c.status().is_open());

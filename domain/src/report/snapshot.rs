@@ -179,8 +179,13 @@ pub struct CellDiff {
     pub newly_unaccounted: Vec<String>,
     /// Unaccounted then, not now.
     pub no_longer_unaccounted: Vec<String>,
-    /// Either side's list was cut at its cap: the entity lists are partial.
+    /// Either side's list was cut at its cap: the entity lists cover the
+    /// names up to the shorter one's last.
     pub partial: bool,
+    /// For new investigate failures: the entities with a failure row now
+    /// and none then (of the kept rows).
+    #[serde(default)]
+    pub new_failures: Vec<String>,
 }
 
 /// A snapshot against now: the cells that differ, in date then dependency
@@ -211,10 +216,22 @@ impl Comparison {
     }
 }
 
-/// Whether a cell's reading changed between then and now: its status or
-/// any count a reader compares (a still-open gap that grew differs; one
-/// that stayed the same does not).
+/// Whether a cell differs from then, in the job before/after's words: a
+/// gap closed, a new gap, new investigate failures or a failed run always;
+/// a still-open gap when any count a reader compares moved; a cell fine
+/// then and now never.
 pub fn differs(change: &CellChange) -> bool {
+    match change.kind {
+        ChangeKind::Unchanged => false,
+        ChangeKind::StillOpen => counts_moved(change),
+        ChangeKind::GapClosed
+        | ChangeKind::NewGap
+        | ChangeKind::NewInvestigate
+        | ChangeKind::RunFailed => true,
+    }
+}
+
+fn counts_moved(change: &CellChange) -> bool {
     let key = |c: &Option<CellCounts>| {
         c.as_ref().map(|c| {
             (
@@ -259,6 +276,24 @@ pub fn compare(
     }
 }
 
+/// The entities with a failure row now and none then (`then`: the frozen
+/// rows; none kept: every one is new), sorted.
+pub fn new_failures(then: Option<&Page<FailureRow>>, now: &Page<FailureRow>) -> Vec<String> {
+    let before: BTreeSet<&str> = then
+        .map(|p| p.items.iter().map(|r| r.entity_id.as_str()).collect())
+        .unwrap_or_default();
+    let mut out: Vec<String> = now
+        .items
+        .iter()
+        .map(|r| r.entity_id.as_str())
+        .filter(|e| !before.contains(e))
+        .map(str::to_string)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn entity_diff(
     change: CellChange,
     then: Option<&Page<String>>,
@@ -274,7 +309,19 @@ fn entity_diff(
     let unknown = |p: Option<&Page<String>>, c: &Option<CellCounts>| {
         p.is_none() && c.as_ref().is_some_and(|c| c.unaccounted > 0)
     };
-    let (a, b) = (set(then), set(now));
+    let (mut a, mut b) = (set(then), set(now));
+    // A list cut at its cap says nothing of names past its last: compare
+    // only up to the shorter of the cut lists' last names (lists are sorted).
+    let bound = [then, now]
+        .into_iter()
+        .flatten()
+        .filter(|p| (p.items.len() as i64) < p.total)
+        .filter_map(|p| p.items.last().cloned())
+        .min();
+    if let Some(bound) = &bound {
+        a.retain(|n| n <= bound);
+        b.retain(|n| n <= bound);
+    }
     CellDiff {
         newly_unaccounted: b.difference(&a).cloned().collect(),
         no_longer_unaccounted: a.difference(&b).cloned().collect(),
@@ -282,6 +329,7 @@ fn entity_diff(
             || cut(now)
             || unknown(then, &change.before)
             || unknown(now, &change.after),
+        new_failures: Vec::new(),
         change,
     }
 }
@@ -390,6 +438,93 @@ mod tests {
         assert_eq!(back.differing.len(), 1);
         assert_eq!(back.differing[0].change.kind, ChangeKind::NewGap);
         assert_eq!(back.differing[0].newly_unaccounted, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn lists_cut_at_their_cap_are_compared_only_as_far_as_both_go() {
+        let pipeline = crate::pipeline::nba();
+        let p = pipeline.ids().next().unwrap();
+        let d = NaiveDate::from_ymd_opt(2021, 11, 10).unwrap();
+        let change = CellChange {
+            processor: p,
+            date: d,
+            before: Some(cell(p, d, 10, 4)),
+            after: Some(cell(p, d, 10, 5)),
+            kind: ChangeKind::StillOpen,
+        };
+        // Then: a b c (of 6, cut); now: b c d e (of 5, cut). Past "c"
+        // nothing is known of then: "d" and "e" are not news.
+        let diff = entity_diff(
+            change.clone(),
+            Some(&page(&["a", "b", "c"], 6)),
+            Some(&page(&["b", "c", "d", "e"], 5)),
+        );
+        assert_eq!(diff.no_longer_unaccounted, vec!["a"]);
+        assert!(
+            diff.newly_unaccounted.is_empty(),
+            "{:?}",
+            diff.newly_unaccounted
+        );
+        assert!(diff.partial);
+        // Whole lists compare whole.
+        let diff = entity_diff(
+            change,
+            Some(&page(&["a", "b"], 2)),
+            Some(&page(&["b", "z"], 2)),
+        );
+        assert_eq!(
+            (diff.no_longer_unaccounted, diff.newly_unaccounted),
+            (vec!["a".to_string()], vec!["z".to_string()])
+        );
+        assert!(!diff.partial);
+    }
+
+    #[test]
+    fn a_cell_fine_then_and_now_never_differs_and_a_still_open_one_only_when_it_moved() {
+        let pipeline = crate::pipeline::nba();
+        let p = pipeline.ids().next().unwrap();
+        let d = NaiveDate::from_ymd_opt(2021, 11, 10).unwrap();
+        let change =
+            |before: CellCounts, after: CellCounts| compare_cells(&[before], &[after]).remove(0);
+        let fine = change(cell(p, d, 3, 3), cell(p, d, 4, 4));
+        assert_eq!(fine.kind, ChangeKind::Unchanged);
+        assert!(
+            !differs(&fine),
+            "more expected, all recorded: nothing to say"
+        );
+        assert!(!differs(&change(cell(p, d, 3, 1), cell(p, d, 3, 1))));
+        assert!(
+            differs(&change(cell(p, d, 3, 1), cell(p, d, 3, 2))),
+            "a gap that shrank"
+        );
+        let mut failing = cell(p, d, 3, 3);
+        failing.investigate = 1;
+        assert!(differs(&change(cell(p, d, 3, 3), failing)));
+    }
+
+    #[test]
+    fn new_failures_are_the_entities_without_a_row_then() {
+        let row = |e: &str| FailureRow {
+            entity_id: e.into(),
+            raw_category: "PROCESSING_ERROR".into(),
+            category: crate::FailureCategory::from_key("PROCESSING_ERROR"),
+            reason: String::new(),
+            can_retry: false,
+            upstream_processor: None,
+            upstream_category: None,
+            run_id: None,
+        };
+        let rows = |es: &[&str]| Page {
+            items: es.iter().map(|e| row(e)).collect(),
+            total: es.len() as i64,
+            offset: 0,
+            limit: 100,
+        };
+        assert_eq!(
+            new_failures(Some(&rows(&["a"])), &rows(&["b", "a", "c"])),
+            vec!["b", "c"]
+        );
+        assert_eq!(new_failures(None, &rows(&["a"])), vec!["a"]);
     }
 
     #[test]

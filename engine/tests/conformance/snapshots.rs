@@ -73,6 +73,21 @@ pub async fn frozen_and_compared(store: Store<'_>) -> Vec<String> {
     assert_eq!(frozen_done.unaccounted.total, 0);
     assert_eq!(frozen_done.failures.total, done.has_failure);
     assert!(!frozen_done.failures.items.is_empty());
+    // One read for the range gives what the drill-down's own read gives.
+    let drill = wh
+        .failure_rows(
+            psza,
+            done_day,
+            warehouse::FailureFilter {
+                limit: domain::report::FROZEN_FAILURES,
+                scope: warehouse::FailureScope::Entity,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(frozen_done.failures.items, drill.items);
+    assert_eq!(frozen_done.failures.total, drill.total);
     assert_eq!(
         then.cell(psza, gap_day).unwrap().status(),
         CellStatus::NotRun

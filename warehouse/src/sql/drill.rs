@@ -194,6 +194,65 @@ pub fn failure_rows(d: &Dialect, p: ProcessorId, date: NaiveDate, filter: &Failu
     b.finish(sql)
 }
 
+/// Every cell's failure rows over a range at once, the first `cap` of each
+/// (in [`failure_rows`]' order: category, entity) with the cell's total;
+/// the date-level row of a cell comes first, numbered apart. What a
+/// snapshot freezes in one statement, not three per cell. Columns: `code`,
+/// `d`, `n` (the row's number in its cell), then [`failure_row`]'s.
+pub fn failure_rows_in_range(
+    d: &Dialect,
+    range: DateRange,
+    processors: &[ProcessorId],
+    cap: i64,
+) -> Query {
+    let mut b = Builder::new(d);
+    let (start, end) = (b.date("start", range.start()), b.date("end", range.end()));
+    let date_level = b.text("date_level", Some(DATE_LEVEL));
+    let cap = b.int("cap", cap);
+    let sql = format!(
+        "WITH sel AS ({sel}),
+         matching AS (
+             SELECT s.code AS code, analysis_date AS d, entity_id,
+                    COALESCE(failure_category, '') AS raw_category, {code} AS category,
+                    COALESCE(failure_reason, '') AS reason, COALESCE(can_retry, FALSE) AS can_retry,
+                    upstream_processor, upstream_category, run_id,
+                    entity_id = {date_level} AS date_level
+             FROM {failures} JOIN sel AS s ON {bit} = s.bit
+             WHERE analysis_date BETWEEN {start} AND {end}
+         ),
+         numbered AS (
+             SELECT *, ROW_NUMBER() OVER (PARTITION BY code, d, date_level ORDER BY category, entity_id) AS n,
+                    COUNT(*) OVER (PARTITION BY code, d, date_level) AS total
+             FROM matching
+         )
+         SELECT code, d, n, date_level, entity_id, raw_category, category, reason, can_retry,
+                upstream_processor, upstream_category, run_id, total
+         FROM numbered WHERE n <= {cap}
+         ORDER BY d, code, date_level DESC, n",
+        sel = selected(d.pipeline(), processors),
+        bit = processor_bit_sql(d.pipeline(), "processor_name"),
+        code = category_code_sql(),
+        failures = d.failures(),
+    );
+    b.finish(sql)
+}
+
+/// One row of [`failure_rows_in_range`]: its cell, whether it is the
+/// date-level row, the row and its cell's total.
+pub fn failure_in_range_row(
+    p: &Pipeline,
+    r: &mut dyn SqlRow,
+) -> Result<((ProcessorId, NaiveDate, bool), FailureRow, i64)> {
+    let code = r.text("code")?.unwrap_or_default();
+    let cell = (
+        WarehouseError::stored_processor(p, &code)?,
+        r.required_date("d", "date")?,
+        r.flag("date_level")?.unwrap_or(false),
+    );
+    let (row, total) = failure_row(r)?;
+    Ok((cell, row, total))
+}
+
 /// One row of [`failure_rows`] and the total it reports.
 pub fn failure_row(r: &mut dyn SqlRow) -> Result<(FailureRow, i64)> {
     Ok((
