@@ -176,6 +176,11 @@ fn error_box(what: &str, e: &ServerError) -> String {
     )
 }
 
+/// A page saying what failed, with the error's status.
+fn failed(state: &AppState, title: &str, what: &str, e: &ServerError) -> Response {
+    html(e.status(), document(state, title, &error_box(what, e)))
+}
+
 fn see_other(location: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
@@ -197,10 +202,7 @@ pub async fn new_form(
         Ok(v) => v,
         Err(e) => {
             let e = ServerError::from(e);
-            return html(
-                e.status(),
-                document(&state, title, &error_box("Cannot freeze", &e)),
-            );
+            return failed(&state, title, "Cannot freeze", &e);
         }
     };
     let codes: Vec<&str> = processors.iter().map(|p| pipeline.code(*p)).collect();
@@ -284,10 +286,7 @@ pub async fn list_page(State(state): State<AppState>) -> Response {
         Ok(l) => l,
         Err(e) => {
             let e = ServerError::from(e);
-            return html(
-                e.status(),
-                document(&state, title, &error_box("Something went wrong", &e)),
-            );
+            return failed(&state, title, "Something went wrong", &e);
         }
     };
     let retention = match state.snapshot_retention_days {
@@ -545,23 +544,13 @@ pub async fn page(
     let title = "Snapshot";
     let opened = match open(&state, &id).await {
         Ok(s) => s,
-        Err(e) => {
-            return html(
-                e.status(),
-                document(&state, title, &error_box("No snapshot", &e)),
-            )
-        }
+        Err(e) => return failed(&state, title, "No snapshot", &e),
     };
     let (meta, frozen) = (&opened.0, &opened.1);
     let pipeline = state.server.warehouse.pipeline().clone();
     let range = match sub_range(&frozen.reconciliation.range, &q) {
         Ok(r) => r,
-        Err(e) => {
-            return html(
-                e.status(),
-                document(&state, title, &error_box("Bad request", &e)),
-            )
-        }
+        Err(e) => return failed(&state, title, "Bad request", &e),
     };
     let key = match q.cell.as_deref().filter(|c| !c.trim().is_empty()) {
         None => None,
@@ -569,10 +558,7 @@ pub async fn page(
             Ok(k) => Some(k),
             Err(e) => {
                 let e = ServerError::from(e);
-                return html(
-                    e.status(),
-                    document(&state, title, &error_box("Bad request", &e)),
-                );
+                return failed(&state, title, "Bad request", &e);
             }
         },
     };
@@ -691,12 +677,7 @@ pub async fn compare_page(State(state): State<AppState>, Path(id): Path<String>)
     let title = "Snapshot compared with now";
     let cmp = match comparison(&state, &id).await {
         Ok(c) => c,
-        Err(e) => {
-            return html(
-                e.status(),
-                document(&state, title, &error_box("Cannot compare", &e)),
-            )
-        }
+        Err(e) => return failed(&state, title, "Cannot compare", &e),
     };
     let pipeline = state.server.warehouse.pipeline().clone();
     let meta = &cmp.snapshot;

@@ -12,8 +12,9 @@ use super::{Reconciliation, RunInfo};
 use crate::pipeline::Pipeline;
 use crate::{DateRange, DomainError, ProcessorId};
 
-/// Unaccounted entities kept per frozen cell (the full count is kept).
-pub const FROZEN_UNACCOUNTED: i64 = 200;
+/// Unaccounted entities kept per frozen cell (the full count is kept): as
+/// many as an evaluation keeps.
+pub const FROZEN_UNACCOUNTED: i64 = crate::watch::ENTITIES_KEPT as i64;
 /// Failure rows kept per frozen cell (the full count is kept).
 pub const FROZEN_FAILURES: i64 = 100;
 /// A note's longest length, in characters.

@@ -35,24 +35,7 @@ pub async fn snapshot_bench(output: &Path) -> Result<Vec<Row>> {
         retention_days: 0,
     };
     wh.cell_counts(season, &all).await?;
-    let (mut freeze, mut reconcile) = (Vec::new(), Vec::new());
-    let mut meta = None;
-    for _ in 0..RECONCILE_RUNS {
-        let t = Instant::now();
-        let m = engine::snapshot::freeze(
-            wh.as_ref(),
-            engine::Limits::default(),
-            &request,
-            chrono::Utc::now().naive_utc(),
-        )
-        .await?;
-        freeze.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        wh.cell_counts(season, &all).await?;
-        reconcile.push(t.elapsed().as_secs_f64());
-        meta = Some(m);
-    }
-    let meta = meta.ok_or_else(|| ServerError::Failed("no snapshot taken".into()))?;
+    let (meta, mut freeze, mut reconcile) = freeze_runs(wh.as_ref(), &request, season).await?;
     let (_, frozen) = engine::snapshot::open(wh.as_ref(), &meta.id).await?;
     let json = serde_json::to_vec(&frozen)?.len();
     let mut rows = vec![
@@ -92,24 +75,7 @@ pub async fn snapshot_bench(output: &Path) -> Result<Vec<Row>> {
         &std::sync::atomic::AtomicBool::new(false),
     )
     .await?;
-    let (mut freeze, mut reconcile) = (Vec::new(), Vec::new());
-    let mut ran = None;
-    for _ in 0..RECONCILE_RUNS {
-        let t = Instant::now();
-        let m = engine::snapshot::freeze(
-            wh.as_ref(),
-            engine::Limits::default(),
-            &request,
-            chrono::Utc::now().naive_utc(),
-        )
-        .await?;
-        freeze.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        wh.cell_counts(season, &all).await?;
-        reconcile.push(t.elapsed().as_secs_f64());
-        ran = Some(m);
-    }
-    let ran = ran.ok_or_else(|| ServerError::Failed("no snapshot taken".into()))?;
+    let (ran, mut freeze, mut reconcile) = freeze_runs(wh.as_ref(), &request, season).await?;
     let (_, ran_frozen) = engine::snapshot::open(wh.as_ref(), &ran.id).await?;
     let failure_rows: usize = ran_frozen
         .details
@@ -194,6 +160,30 @@ pub async fn snapshot_bench(output: &Path) -> Result<Vec<Row>> {
     server.abort();
     write_section(output, "snapshot", &render_ms(&rows))?;
     Ok(rows)
+}
+
+/// Freezes `request` [`RECONCILE_RUNS`] times, each beside a plain
+/// reconciliation of `season`: the last snapshot and both timings.
+async fn freeze_runs(
+    wh: &dyn Warehouse,
+    request: &engine::snapshot::FreezeRequest,
+    season: domain::DateRange,
+) -> Result<(domain::report::SnapshotMeta, Vec<f64>, Vec<f64>)> {
+    let all: Vec<ProcessorId> = wh.pipeline().ids().collect();
+    let (mut freeze, mut reconcile) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for _ in 0..RECONCILE_RUNS {
+        let t = Instant::now();
+        let now = chrono::Utc::now().naive_utc();
+        let meta = engine::snapshot::freeze(wh, engine::Limits::default(), request, now).await?;
+        freeze.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        wh.cell_counts(season, &all).await?;
+        reconcile.push(t.elapsed().as_secs_f64());
+        last = Some(meta);
+    }
+    let last = last.ok_or_else(|| ServerError::Failed("no snapshot taken".into()))?;
+    Ok((last, freeze, reconcile))
 }
 
 fn median(v: &mut [f64]) -> f64 {
