@@ -18,9 +18,9 @@ pub const PRODUCER: &str = concat!(
 );
 const RUN_EVENT_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const ASSERTIONS_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-1/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet";
-/// Our own facet's schema: its fields are `validate --format json`'s totals.
+/// Our own facet's schema (docs/openlineage/): `validate --format json`'s totals.
 const COUNTS_SCHEMA: &str =
-    "https://github.com/rollcall/rollcall/blob/main/docs/DESIGN.md#rollcall-accounting-facet";
+    "https://github.com/rollcall/rollcall/blob/main/docs/openlineage/RollcallAccountingFacet.json";
 /// The assertion's name.
 pub const ASSERTION: &str = "rollcall.accounted";
 /// The job namespace the events are filed under.
@@ -105,16 +105,35 @@ pub fn endpoint(raw: &str) -> Result<String, String> {
     Ok(format!("{base}/api/v1/lineage"))
 }
 
-/// Posts each event; the first refusal or transport error is returned.
+/// The endpoint as it may be printed: without a user or password.
+pub fn shown(endpoint: &str) -> String {
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => "the OpenLineage endpoint".into(),
+    }
+}
+
+/// Posts each event; the first refusal or transport error is returned
+/// (its message names the endpoint without credentials).
 pub async fn emit(endpoint: &str, events: &[Value]) -> Result<(), ServerError> {
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
     for event in events {
-        let response = http.post(endpoint).json(event).send().await?;
+        let response = http
+            .post(endpoint)
+            .json(event)
+            .send()
+            .await
+            .map_err(|e| ServerError::Failed(e.without_url().to_string()))?;
         if !response.status().is_success() {
             return Err(ServerError::Failed(format!(
-                "OpenLineage endpoint {endpoint} answered {}",
+                "OpenLineage endpoint {} answered {}",
+                shown(endpoint),
                 response.status()
             )));
         }
@@ -135,5 +154,7 @@ mod tests {
         for bad in ["marquez:5000", "ftp://x", "http://x/?a=1", ""] {
             assert!(endpoint(bad).is_err(), "{bad}");
         }
+        let secret = endpoint("https://ol:s3cret@marquez.example").unwrap();
+        assert_eq!(shown(&secret), "https://marquez.example/api/v1/lineage");
     }
 }

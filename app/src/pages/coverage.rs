@@ -80,8 +80,12 @@ pub fn CoveragePage() -> impl IntoView {
                             "start={s}&end={e}{}",
                             v.processor_list().map(|p| format!("&p={p}")).unwrap_or_default()
                         );
-                        let csv_href = format!("/report.csv?{export_query}");
-                        let png_href = format!("/report.png?{export_query}");
+                        // Static markup as one string: three links hydrate as one node.
+                        let exports = format!(
+                            "<a href=\"/report.csv?{q}\">CSV</a> <a href=\"/report.png?{q}\">PNG</a> \
+                             <a href=\"/snapshots/new?{q}\" rel=\"external\">Freeze</a>",
+                            q = crate::components::attr(&export_query)
+                        );
                         let headline = domain::report::unaccounted_headline(
                             &crate::pipeline().universe,
                             grid.unaccounted(),
@@ -94,9 +98,7 @@ pub fn CoveragePage() -> impl IntoView {
                             <p class="rc-headline">
                                 {format!("{s} – {e}: ")}<strong>{headline}</strong>" "
                                 <CopyLink/>" "
-                                <a href=csv_href>"CSV"</a>" "
-                                <a href=png_href>"PNG"</a>" "
-                                <a href=format!("/snapshots/new?{export_query}") rel="external">"Freeze"</a>
+                                <span inner_html=exports></span>
                             </p>
                             <RerunBar grid=grid.clone() picker=picker/>
                             <Heatmap grid=grid.clone() view=v.clone() picker=picker/>

@@ -86,7 +86,11 @@ pub(crate) async fn run(config: &Config, cmd: ValidateCmd) -> Result<ExitCode> {
         );
         // The verdict stands whatever the lineage server says: a warning.
         match crate::openlineage::emit(&endpoint, &events).await {
-            Ok(()) => eprintln!("{} OpenLineage events sent to {endpoint}", events.len()),
+            Ok(()) => eprintln!(
+                "{} OpenLineage events sent to {}",
+                events.len(),
+                crate::openlineage::shown(&endpoint)
+            ),
             Err(e) => eprintln!("warning: OpenLineage events not sent: {e}"),
         }
     }

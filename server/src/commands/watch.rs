@@ -52,9 +52,9 @@ pub struct ChangesCmd {
     pub format: Format,
 }
 
-/// The exit status for "the warehouse could not be reached".
-/// The exit code when the warehouse cannot be reached (0 clean, 1 gaps, 2
-/// bad input): `watch` and `validate`.
+/// The exit code when the warehouse cannot answer — unreachable, refusing,
+/// or a query that fails (0 clean, 1 gaps, 2 bad input): `watch` and
+/// `validate`.
 pub(crate) const UNREACHABLE: u8 = 3;
 
 pub(crate) async fn run_watch(config: &Config, cmd: WatchCmd) -> Result<ExitCode> {

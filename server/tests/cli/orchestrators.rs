@@ -86,12 +86,14 @@ fn the_json_shape_is_versioned_and_an_unreachable_warehouse_exits_3() {
         "{}",
         stderr(&out)
     );
-    // Bad input stays 2, whatever the warehouse.
-    args.retain(|a| *a != "2021-11-05");
-    args.push("--start-date");
-    args.push("2021-02-30");
-    let out = rollcall(&db, &args);
+    // Bad input stays 2, whatever the warehouse: a date that does not exist.
+    let bad_date: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "2021-11-05" { "2021-02-30" } else { *a })
+        .collect();
+    let out = rollcall(&db, &bad_date);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2021-02-30"), "{}", stderr(&out));
     let mut args = vec!["validate"];
     args.extend(RANGE);
     args.extend(["--openlineage-url", "ftp://marquez"]);
@@ -108,6 +110,11 @@ fn the_json_shape_is_versioned_and_an_unreachable_warehouse_exits_3() {
 #[tokio::test(flavor = "multi_thread")]
 async fn validate_sends_one_openlineage_event_per_processor_with_its_assertion() {
     let (_dir, db) = demo();
+    // PSZA run over the range: accounted for, so its assertion passes.
+    let mut args = vec!["backfill", "--processor", "PSZA"];
+    args.extend(RANGE);
+    let out = rollcall(&db, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
     let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let kept = Arc::clone(&received);
     let receiver = axum::Router::new().route(
@@ -170,8 +177,24 @@ async fn validate_sends_one_openlineage_event_per_processor_with_its_assertion()
         );
         let assertion = &input["inputFacets"]["dataQualityAssertions"]["assertions"][0];
         assert_eq!(assertion["assertion"], "rollcall.accounted");
-        let clean = totals["unaccounted"] == 0 && totals["investigate"] == 0;
+        let failed_run = report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["processor"] == code && !c["failed_run"].is_null());
+        let clean = totals["unaccounted"] == 0 && totals["investigate"] == 0 && !failed_run;
         assert_eq!(assertion["success"], clean, "{code}: {totals}");
+        assert_eq!(
+            event["schemaURL"],
+            "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+        );
+        assert!(event["producer"].as_str().unwrap().starts_with("https://"));
+        assert!(chrono::DateTime::parse_from_rfc3339(event["eventTime"].as_str().unwrap()).is_ok());
+        let facet = &input["inputFacets"]["dataQualityAssertions"];
+        assert!(
+            facet["_producer"].is_string() && facet["_schemaURL"].is_string(),
+            "{facet}"
+        );
         let counts = &input["inputFacets"]["rollcall_accounting"];
         for field in [
             "expected",
@@ -184,12 +207,25 @@ async fn validate_sends_one_openlineage_event_per_processor_with_its_assertion()
             assert_eq!(counts[field], totals[field], "{code} {field}");
         }
     }
-    assert!(events
-        .iter()
-        .any(
-            |e| e["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"][0]["success"]
-                == false
-        ));
+    let success = |code: &str| {
+        events
+            .iter()
+            .find(|e| e["job"]["name"] == format!("validate.{code}"))
+            .map(|e| {
+                e["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"][0]["success"]
+                    .clone()
+            })
+    };
+    assert_eq!(
+        success("PSZA"),
+        Some(serde_json::json!(true)),
+        "PSZA ran over the range"
+    );
+    assert_eq!(
+        success("PDC"),
+        Some(serde_json::json!(false)),
+        "the demo's PDC drops players"
+    );
 
     // A receiver that is gone: a warning, and the same verdict.
     server.abort();
