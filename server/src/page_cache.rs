@@ -197,9 +197,11 @@ fn never_a_page(path: &str) -> bool {
         || path.starts_with("/api/")
         || path.starts_with("/report.")
         || path == "/healthz"
-        // Changes with every freeze, which moves no cached view on.
+        // Change with every freeze (a list, a snapshot retention deleted),
+        // which moves no cached view on; a snapshot is kept decoded anyway.
         || path == crate::snapshot_pages::LIST_PATH
         || path == crate::snapshot_pages::API_LIST_PATH
+        || path.starts_with("/s/")
         || path == crate::remote::INSTANCE_PATH
         || path == crate::auth::TOKEN_PATH
 }

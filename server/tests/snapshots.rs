@@ -277,3 +277,52 @@ async fn the_api_freezes_for_the_cli_and_names_who_asked() {
     let (_, list, _) = send(&app, "GET", "/snapshots", "", &[]).await;
     assert!(list.contains(&format!("href=\"/s/{}\"", meta.id)), "{list}");
 }
+
+/// Retention (issue [O] 1): a freeze deletes snapshots past it, and one
+/// the server had open is gone from its pages too.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_past_their_retention_are_gone_after_the_next_freeze() {
+    let wh = upstream_store().await;
+    let addr = "127.0.0.1:3000".parse().unwrap();
+    let state = server::AppState::with_operator(
+        wh.clone(),
+        engine::Limits::default(),
+        server::leptos_options("target/site", addr),
+        server::auth::Operator::new(addr, None),
+    )
+    .with_snapshot_retention(2);
+    let app = server::router(state);
+    let request = engine::snapshot::FreezeRequest {
+        view: engine::reconcile::ReconcileRequest {
+            start: Some("2021-11-03".into()),
+            end: Some("2021-11-03".into()),
+            processors: None,
+        },
+        note: String::new(),
+        taken_by: "ops".into(),
+        retention_days: 0,
+    };
+    let old_time = chrono::Utc::now().naive_utc() - chrono::Duration::days(3);
+    let old = engine::snapshot::freeze(wh.as_ref(), engine::Limits::default(), &request, old_time)
+        .await
+        .unwrap();
+    // Opened (and kept decoded by the server) while it exists.
+    let (status, _, _) = send(&app, "GET", &format!("/s/{}", old.id), "", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        "/snapshots",
+        "start=2021-11-03&end=2021-11-03",
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let kept = wh.snapshots(10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_ne!(kept[0].id, old.id);
+    let (status, _, _) = send(&app, "GET", &format!("/s/{}", old.id), "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleted by retention");
+    let (_, list, _) = send(&app, "GET", "/snapshots", "", &[]).await;
+    assert!(list.contains("older than 2 days are deleted"), "{list}");
+}
