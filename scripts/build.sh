@@ -14,35 +14,10 @@ cd "$REPO_ROOT"
 wasm_profile=wasm-release
 if [ "${1:-}" = "--dev-wasm" ]; then wasm_profile=dev; fi
 
-log "building the hydrate bundle (wasm32, profile $wasm_profile)"
-# The artifact path comes from cargo's own report: the uplifted
-# `debug/frontend.wasm` is shared by every checkout using this target
-# directory and can be another checkout's build when this one is fresh (its
-# server functions would then have other URLs).
-wasm_file="$(CARGO_TARGET_DIR="$ROLLCALL_WASM_TARGET_DIR" \
-  cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile" \
-    --message-format=json-render-diagnostics |
-  python3 -c '
-import json, sys
-path = ""
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "frontend":
-        path = next((f for f in m["filenames"] if f.endswith(".wasm")), path)
-print(path)
-')"
-[ -n "$wasm_file" ] || { echo "cargo reported no frontend .wasm" >&2; exit 1; }
-
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
-log "wasm-bindgen, content hashes, precompression -> $ROLLCALL_SITE_ROOT/pkg"
-# No wasm-opt: dropping the name and producers sections gives the smallest
-# *compressed* bundle; `wasm-opt -Oz` (npm binaryen 132) shrinks the raw file
-# but grows it by ~8 % under brotli and gzip, and Debian's wasm-opt 108
-# breaks hydration (see ARCHITECTURE.md, build route).
-wasm-bindgen --target web --out-dir "$staging" --out-name rollcall --no-typescript \
-  --remove-name-section --remove-producers-section \
-  "$wasm_file"
+wasm_bundle "$wasm_profile" "$staging"
+log "content hashes, precompression -> $ROLLCALL_SITE_ROOT/pkg"
 cp style/main.css "$staging/rollcall.css"
 hash="$(cat "$staging/rollcall.js" "$staging/rollcall_bg.wasm" "$staging/rollcall.css" |
   sha256sum | cut -c1-16)"

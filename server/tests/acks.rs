@@ -9,21 +9,11 @@ mod support;
 
 use axum::http::StatusCode;
 use server::auth::identity::Auth;
-use support::{expected_players, upstream_store};
+use support::{expected_players, send_local as send, upstream_store};
 use warehouse::sql::AckScope;
 use warehouse::Warehouse;
 
 const DAY: &str = "2021-11-03";
-
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, String, Option<String>) {
-    support::send(app, method, path, body, "127.0.0.1", headers).await
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_form_acknowledges_for_an_operator_only_and_the_list_revokes() {

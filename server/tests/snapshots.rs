@@ -10,18 +10,8 @@ mod support;
 
 use axum::http::StatusCode;
 use server::auth::identity::Auth;
-use support::{expected_players, upstream_store};
+use support::{expected_players, send_local as send, upstream_store};
 use warehouse::Warehouse;
-
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, String, Option<String>) {
-    support::send(app, method, path, body, "127.0.0.1", headers).await
-}
 
 async fn backfill_psza(wh: &dyn Warehouse, date: &str) {
     let psza = wh.pipeline().builtin(domain::Builtin::Psza).unwrap();

@@ -78,6 +78,17 @@ pub async fn send(
     )
 }
 
+/// [`send`] from 127.0.0.1 (the tests' usual peer).
+pub async fn send_local(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, Option<String>) {
+    send(app, method, path, body, "127.0.0.1", headers).await
+}
+
 /// The demo's expected players of `date`, sorted, each once.
 pub fn expected_players(date: &str) -> Vec<String> {
     let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
