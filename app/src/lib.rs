@@ -146,6 +146,7 @@ struct PagePipeline {
     universe_table: String,
     entity_name: String,
     entities_name: String,
+    categories: domain::failure::Taxonomy,
 }
 
 /// The active pipeline's page part as [`wire::PageText`] (base64: safe inside `<script>`).
@@ -157,6 +158,7 @@ fn processors_text() -> String {
         universe_table: p.universe.table.clone(),
         entity_name: p.universe.entity_name.clone(),
         entities_name: p.universe.entities_name.clone(),
+        categories: p.categories.clone(),
     };
     // Serialising plain strings and numbers cannot fail; an empty text is
     // refused by the browser with a message rather than mis-read.
@@ -177,6 +179,7 @@ pub fn install_processors_from_page() -> Result<(), String> {
     pipeline.universe.table = page.universe_table;
     pipeline.universe.entity_name = page.entity_name;
     pipeline.universe.entities_name = page.entities_name;
+    pipeline.categories = page.categories;
     install_pipeline(pipeline)
 }
 

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use crate::failure::{spellings, FailureCategory};
 use crate::pipeline::Pipeline;
 use crate::report::{CellCounts, LastRun};
 use crate::{ProcessorId, ProcessorSpec};
@@ -139,8 +138,10 @@ pub fn cells(
                 *cell
                     .failures_by_category
                     .entry(
-                        FailureCategory::from_key(&f.category_key)
-                            .code()
+                        pipeline
+                            .categories
+                            .code_of_key(&f.category_key)
+                            .0
                             .to_string(),
                     )
                     .or_default() += f.rows;
@@ -268,8 +269,9 @@ pub fn processor_of_bit(pipeline: &Pipeline, bit: i64) -> Option<ProcessorId> {
 
 /// SQL list (`'A', 'B'`) of the normalised spellings that are expected gaps;
 /// any other normalised category needs investigation.
-pub fn expected_spellings_sql() -> String {
-    spellings()
+pub fn expected_spellings_sql(taxonomy: &crate::failure::Taxonomy) -> String {
+    taxonomy
+        .spellings()
         .filter(|(_, _, expected)| *expected)
         .map(|(raw, _, _)| format!("'{raw}'"))
         .collect::<Vec<_>>()

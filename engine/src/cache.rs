@@ -385,6 +385,10 @@ impl Warehouse for CachedWarehouse {
         self.inner.check_expected().await
     }
 
+    async fn check_read_tables(&self) -> Result<()> {
+        self.inner.check_read_tables().await
+    }
+
     async fn player_games(
         &self,
         from: NaiveDate,

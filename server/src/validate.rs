@@ -371,7 +371,7 @@ fn table(
             let cats = c
                 .failures_by_category
                 .iter()
-                .filter(|(k, _)| !domain::FailureCategory::normalise(k).is_expected())
+                .filter(|(k, _)| !pipeline.categories.is_expected_code(k))
                 .map(|(k, v)| format!("{v} {k}"))
                 .collect::<Vec<_>>()
                 .join(", ");

@@ -3,7 +3,8 @@
 //! variant says what kind of failure it is so callers can map it: `NotRollcall`
 //! and `Open` stop start-up with a one-line message; `OtherPipeline` too, and
 //! it is the caller's mistake (a forgotten `--pipeline`: CLI exit 2); `Query` is a real fault
-//! (HTTP 500, CLI exit 1); `Conflict` is a refused request (HTTP 409);
+//! (HTTP 500, CLI exit 1); `Mapped` is a pipeline file whose `[read]`
+//! names a column the team's table lacks (the caller's: exit 2); `Conflict` is a refused request (HTTP 409);
 //! `NotFound` names what the request asked for and the store does not hold
 //! (a job id; HTTP 404); `Repeated` is a load whose rows repeat a key (the
 //! caller's data: the engine names the file's lines).
@@ -28,6 +29,15 @@ pub enum WarehouseError {
     },
     #[error("warehouse query failed: {0}")]
     Query(String),
+    /// A table Rollcall only reads (`[read.failures]`, `[read.runs]`) lacks
+    /// what the pipeline file maps: `key` in `section` names it, so the
+    /// caller can point at the file's line (bad input, exit 2).
+    #[error("[{section}] {key}: {message}")]
+    Mapped {
+        section: &'static str,
+        key: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

@@ -95,6 +95,12 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
         reads::check_expected(self).await
     }
 
+    /// Reads every column `[read.failures]`/`[read.runs]` maps from the
+    /// team's tables (no rows): a missing one is `WarehouseError::Mapped`.
+    async fn check_read_tables(&self) -> Result<()> {
+        reads::check_read_tables(self).await
+    }
+
     /// Box-score rows and schedule rows with `game_date` in `from..=to`.
     async fn player_games(
         &self,

@@ -126,6 +126,83 @@ pub async fn check_expected<P: QueryPort + ?Sized>(port: &P) -> Result<()> {
     rows(port, &q, |r| r.int("n")).await.map(|_| ())
 }
 
+/// [`crate::Warehouse::check_read_tables`]: the mapped tables as the reads
+/// take them, at once; on an error, each mapped column alone, to name it.
+pub async fn check_read_tables<P: QueryPort + ?Sized>(port: &P) -> Result<()> {
+    let d = port.dialect();
+    let p = d.pipeline();
+    if p.read.failures.is_none() && p.read.runs.is_none() {
+        return Ok(());
+    }
+    let Err(whole) = rows(port, &sql::read_tables_probe(d), |r| r.int("n")).await else {
+        return Ok(());
+    };
+    let mut tables: Vec<(&'static str, &str)> = Vec::new();
+    for m in p.mapped_columns() {
+        if !tables.contains(&(m.section, m.table)) {
+            tables.push((m.section, m.table));
+            let table = domain::pipeline::MappedColumn {
+                key: "table",
+                column: "1",
+                ..m.clone()
+            };
+            if let Err(e) = rows(port, &sql::mapped_column_probe(d, &table), |r| r.int("n")).await {
+                return Err(WarehouseError::Mapped {
+                    section: m.section,
+                    key: "table",
+                    message: format!("{} cannot be read: {}", m.table, first_line(&e.to_string())),
+                });
+            }
+        }
+        let q = sql::mapped_column_probe(d, &m);
+        if let Err(e) = rows(port, &q, |r| r.int("n")).await {
+            return Err(WarehouseError::Mapped {
+                section: m.section,
+                key: m.key,
+                message: format!(
+                    "{}.{} cannot be read: {}",
+                    m.table,
+                    m.column,
+                    first_line(&e.to_string())
+                ),
+            });
+        }
+    }
+    for (section, filter) in sql::read_filters(p) {
+        let q = sql::read_filter_probe(d, section);
+        if let Err(e) = rows(port, &q, |r| r.int("n")).await {
+            return Err(WarehouseError::Mapped {
+                section,
+                key: "filter",
+                message: format!("{filter:?} fails: {}", first_line(&e.to_string())),
+            });
+        }
+    }
+    // Every column reads alone, so the mapping's types do not fit (a
+    // `succeeded` that is not a boolean, a date that is not one).
+    Err(WarehouseError::Mapped {
+        section: if p.read.failures.is_some() {
+            "read.failures"
+        } else {
+            "read.runs"
+        },
+        key: "table",
+        message: format!(
+            "its columns do not read as mapped: {}",
+            first_line(&whole.to_string())
+        ),
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
 pub async fn cell_counts<P: QueryPort + ?Sized>(
     port: &P,
     range: DateRange,

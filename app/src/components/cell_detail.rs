@@ -4,8 +4,7 @@ use leptos_router::components::{Form, A};
 
 use crate::view_query::ViewQuery;
 
-fn badge(category: domain::FailureCategory) -> impl IntoView {
-    let expected = category.is_expected();
+fn badge(expected: bool) -> impl IntoView {
     view! {
         <span class=if expected { "rc-badge rc-badge-expected" } else { "rc-badge rc-badge-investigate" }>
             {if expected { "expected" } else { "investigate" }}
@@ -51,7 +50,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                 {c.failures_by_category
                     .into_iter()
                     .map(|(cat, n)| {
-                        let b = badge(domain::FailureCategory::from_key(&cat));
+                        let b = badge(crate::pipeline().categories.is_expected_code(&cat));
                         view! { <li><code>{cat}</code>" " {n} " " {b}</li> }
                     })
                     .collect_view()}
@@ -61,7 +60,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     let date_level = detail.date_level.clone().map(|f| {
         view! {
             <p class="rc-datelevel" role="note">
-                <strong>"Date-level failure: "</strong><code>{f.category.code()}</code>" — " {f.reason}
+                <strong>"Date-level failure: "</strong><code>{crate::pipeline().categories.read(&f.raw_category).0}</code>" — " {f.reason}
             </p>
         }
     });
@@ -215,16 +214,17 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                         .items
                         .into_iter()
                         .map(|f| {
-                            let raw = (f.raw_category != f.category.code()).then(|| format!(" (written as {})", f.raw_category));
+                            let (code, expected) = crate::pipeline().categories.read(&f.raw_category);
+                            let raw = (f.raw_category != code).then(|| format!(" (written as {})", f.raw_category));
                             let upstream = f.upstream_processor.clone().map(|u| {
                                 format!("{u}{}", f.upstream_category.as_deref().map(|c| format!(": {c}")).unwrap_or_default())
                             });
                             let href = trace(&f.entity_id);
-                            let badge_view = badge(f.category);
+                            let badge_view = badge(expected);
                             view! {
                                 <tr>
                                     <td><A href=href>{f.entity_id.clone()}</A></td>
-                                    <td><code>{f.category.code()}</code>{raw}" " {badge_view}</td>
+                                    <td><code>{code}</code>{raw}" " {badge_view}</td>
                                     <td>{f.reason}</td>
                                     <td>{upstream}</td>
                                 </tr>

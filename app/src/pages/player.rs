@@ -58,14 +58,14 @@ pub fn PlayerPage() -> impl IntoView {
                                         let caused_by = link_root
                                             .filter(|r| *r != l.processor)
                                             .map(|r| view! { " " <span class="rc-muted">{format!("(because of {})", crate::code(r))}</span> });
-                                        let expected_badge = matches!(&l.state, TraceState::Failure { category, .. } if category.is_expected())
+                                        let expected_badge = matches!(&l.state, TraceState::Failure { expected: true, .. })
                                             .then(|| view! { " " <span class="rc-badge rc-badge-expected">"expected"</span> });
                                         let key = domain::report::CellKey { processor: l.processor, date: t.date };
                                         let cell = format!("/?start={d}&end={d}&cell={}", key.text(crate::pipeline()), d = t.date);
                                         let (state, detail) = match l.state {
                                             TraceState::Record => ("record".to_string(), String::new()),
-                                            TraceState::Failure { category, reason, upstream_processor, upstream_category } => (
-                                                category.code().to_string(),
+                                            TraceState::Failure { code, reason, upstream_processor, upstream_category, .. } => (
+                                                code,
                                                 format!(
                                                     "{reason}{}",
                                                     upstream_processor

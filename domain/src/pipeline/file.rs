@@ -28,6 +28,10 @@ pub(super) struct FileForm {
     pub(super) watch: Option<super::watching::WatchForm>,
     #[serde(default, rename = "alert")]
     pub(super) alerts: Vec<super::watching::AlertForm>,
+    #[serde(default)]
+    pub(super) read: Option<super::adopt::ReadForm>,
+    #[serde(default)]
+    pub(super) categories: Option<super::adopt::CategoriesForm>,
 }
 
 #[derive(Deserialize)]
@@ -127,12 +131,12 @@ impl Source<'_> {
     }
 
     /// A `dataset.table` name.
-    fn table(&self, s: &Spanned<String>) -> Result<String, DomainError> {
+    pub(super) fn table(&self, s: &Spanned<String>) -> Result<String, DomainError> {
         check_name(s.get_ref(), 2).map_err(|m| self.err(s.span(), m))?;
         Ok(s.get_ref().clone())
     }
 
-    fn column(&self, s: &Spanned<String>) -> Result<String, DomainError> {
+    pub(super) fn column(&self, s: &Spanned<String>) -> Result<String, DomainError> {
         check_name(s.get_ref(), 1).map_err(|m| self.err(s.span(), m))?;
         Ok(s.get_ref().clone())
     }
@@ -199,7 +203,12 @@ impl Pipeline {
         check_table_names(&universe, &processors, &form).map_err(|(m, span)| src.err(span, m))?;
         let watch = super::watching::watch_of(&src, form.watch.as_ref())?;
         let alerts = super::watching::alerts_of(&src, &form.alerts)?;
+        let read = super::adopt::read_of(&src, form.read.as_ref())?;
+        check_read_names(&src, &form, &read, &failures_table, &runs_table)?;
+        let categories = super::adopt::categories_of(&src, form.categories.as_ref())?;
         Ok(Pipeline {
+            read,
+            categories,
             universe,
             default_view,
             failures_table,
@@ -478,4 +487,51 @@ fn view_of(src: &Source, view: Option<&ViewForm>) -> Result<Option<crate::DateRa
     crate::DateRange::new(start, end, crate::DEFAULT_MAX_RANGE_DAYS)
         .map(Some)
         .map_err(|e| src.err(v.start.span(), format!("[view]: {e}")))
+}
+
+/// A table Rollcall only reads is never one it writes: not `[tables]`, a
+/// processor's or Rollcall's own dataset.
+fn check_read_names(
+    src: &Source,
+    form: &FileForm,
+    read: &super::ReadTables,
+    failures_table: &str,
+    runs_table: &str,
+) -> Result<(), DomainError> {
+    let tables = [
+        (
+            "read.failures",
+            read.failures.as_ref().map(|f| f.table.as_str()),
+        ),
+        ("read.runs", read.runs.as_ref().map(|r| r.table.as_str())),
+    ];
+    for (section, table) in tables {
+        let Some(table) = table else { continue };
+        let written = [
+            Some(("[tables] failures", failures_table)),
+            Some(("[tables] runs", runs_table)),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(
+            form.processors
+                .iter()
+                .map(|p| ("an output_table", p.output_table.get_ref().as_str())),
+        )
+        .find(|(_, t)| t.eq_ignore_ascii_case(table));
+        let why = match (written, super::checks::reserved_dataset(table)) {
+            (Some((who, _)), _) => format!(
+                "it is {who}, which Rollcall writes; Rollcall never writes a table it only reads"
+            ),
+            (None, Some(why)) => why.to_string(),
+            (None, None) => continue,
+        };
+        let at = form
+            .read
+            .as_ref()
+            .and_then(|r| r.span_of(section, "table"))
+            .unwrap_or_default();
+        return Err(src.err(at, format!("[{section}] table = {table:?}: {why}")));
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@
 //! through the pipeline it came from (`pipeline.spec(id)`). Nothing below
 //! the pages keeps a process-wide copy, so one process may serve several.
 
+mod adopt;
 mod checks;
 mod file;
 pub mod shape;
@@ -25,6 +26,7 @@ use crate::processor::{
 };
 use crate::DomainError;
 
+pub use adopt::{MappedColumn, ReadFailures, ReadRuns, ReadTables, RunOutcome};
 pub use checks::{check_condition, is_sql_reserved};
 
 /// The pipeline Rollcall ships and uses by default.
@@ -53,6 +55,11 @@ pub struct Pipeline {
     pub watch: Option<crate::watch::WatchSettings>,
     /// `[[alert]]` tables (server-side only: a page carries processors alone).
     pub alerts: Vec<crate::watch::AlertSpec>,
+    /// `[read]`: the team's own failure table and run log, read beside
+    /// `[tables]` and never written.
+    pub read: ReadTables,
+    /// `[categories]`: the team's spellings on top of the built-in taxonomy.
+    pub categories: crate::failure::Taxonomy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

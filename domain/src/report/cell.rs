@@ -91,7 +91,9 @@ pub struct FailureRow {
     pub entity_id: String,
     /// As written by whoever wrote it.
     pub raw_category: String,
-    /// Canonical category after the alias table (`Unknown` if unrecognised).
+    /// Canonical category after the built-in alias table (`Unknown` if
+    /// unrecognised). A pipeline's `[categories]` may read it otherwise:
+    /// pages show `pipeline.categories.read(&raw_category)`.
     pub category: FailureCategory,
     pub reason: String,
     pub can_retry: bool,

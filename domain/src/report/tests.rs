@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::pipeline::shipped;
-use crate::{Builtin, FailureCategory, ProcessorId};
+use crate::{Builtin, ProcessorId};
 
 mod drawn;
 mod trace;

@@ -4,14 +4,17 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::Pipeline;
-use crate::{FailureCategory, ProcessorId};
+use crate::ProcessorId;
 
 /// One processor's answer for one player on one date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TraceState {
     Record,
     Failure {
-        category: FailureCategory,
+        /// The code the pipeline's taxonomy reads the category as.
+        code: String,
+        /// Whether that is an expected gap.
+        expected: bool,
         reason: String,
         upstream_processor: Option<String>,
         upstream_category: Option<String>,
@@ -38,18 +41,27 @@ pub struct TraceFailure {
 impl TraceState {
     /// One processor's answer for the player: a record wins, then the failure
     /// (date-level or the player's own), else unaccounted if they were expected.
-    pub fn of(has_record: bool, failure: Option<TraceFailure>, expected: bool) -> Self {
+    pub fn of(
+        taxonomy: &crate::failure::Taxonomy,
+        has_record: bool,
+        failure: Option<TraceFailure>,
+        expected: bool,
+    ) -> Self {
         match (has_record, failure) {
             (true, _) => TraceState::Record,
             (false, Some(f)) if f.entity_id == crate::processors::DATE_LEVEL => {
                 TraceState::DateLevel { reason: f.reason }
             }
-            (false, Some(f)) => TraceState::Failure {
-                category: FailureCategory::normalise(&f.raw_category),
-                reason: f.reason,
-                upstream_processor: f.upstream_processor,
-                upstream_category: f.upstream_category,
-            },
+            (false, Some(f)) => {
+                let (code, expected) = taxonomy.read(&f.raw_category);
+                TraceState::Failure {
+                    code,
+                    expected,
+                    reason: f.reason,
+                    upstream_processor: f.upstream_processor,
+                    upstream_category: f.upstream_category,
+                }
+            }
             (false, None) if expected => TraceState::Unaccounted,
             (false, None) => TraceState::NotExpected,
         }
@@ -147,7 +159,7 @@ impl PlayerTrace {
     pub fn root_cause(&self, pipeline: &Pipeline) -> Option<ProcessorId> {
         let investigate = self.links.iter().find(|l| match &l.state {
             TraceState::Unaccounted => true,
-            TraceState::Failure { category, .. } => !category.is_expected(),
+            TraceState::Failure { expected, .. } => !expected,
             _ => false,
         });
         if let Some(l) = investigate {
@@ -172,7 +184,7 @@ impl PlayerTrace {
             l.processor == root
                 && match &l.state {
                     TraceState::Unaccounted => true,
-                    TraceState::Failure { category, .. } => !category.is_expected(),
+                    TraceState::Failure { expected, .. } => !expected,
                     _ => false,
                 }
         })

@@ -153,13 +153,54 @@ pub(crate) async fn open_store(config: &Config, create: Create) -> Result<Arc<dy
             )?,
         ),
         WarehouseKind::Bigquery => {
-            return Ok(Arc::new(
+            let wh: Arc<dyn Warehouse> = Arc::new(
                 warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?, pipeline).await?,
-            ))
+            );
+            check_read_tables(config, wh.as_ref()).await?;
+            return Ok(wh);
         }
     };
+    check_read_tables(config, wh.as_ref()).await?;
     interrupt_dead_jobs(wh.as_ref(), None).await?;
     Ok(wh)
+}
+
+/// The team's tables the pipeline maps (`[read]`) must have the mapped
+/// columns: a missing one is bad input at the file's line, before
+/// anything runs.
+async fn check_read_tables(config: &Config, wh: &dyn Warehouse) -> Result<()> {
+    let Err(e) = wh.check_read_tables().await else {
+        return Ok(());
+    };
+    let warehouse::WarehouseError::Mapped { section, key, .. } = &e else {
+        return Err(e.into());
+    };
+    let message = e.to_string();
+    Err(at_the_file_line(config, message, |text, message| {
+        domain::pipeline::Pipeline::at_mapped(text, section, key, message)
+    }))
+}
+
+/// `message` about the pipeline file, as `FILE:LINE:COLUMN: message` at
+/// the place `place` finds in its text (bad input).
+pub(crate) fn at_the_file_line(
+    config: &Config,
+    message: String,
+    place: impl FnOnce(&str, String) -> domain::DomainError,
+) -> ServerError {
+    let Some(path) = &config.pipeline else {
+        return ServerError::Input(message);
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    match place(&text, message) {
+        domain::DomainError::BadPipeline {
+            line,
+            column,
+            message,
+        } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
+        other => ServerError::Input(format!("{name}: {other}")),
+    }
 }
 
 pub(crate) async fn interrupt_dead_jobs(

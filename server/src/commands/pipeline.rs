@@ -11,7 +11,7 @@ use clap::Args;
 use domain::pipeline::Pipeline;
 
 use crate::config::{Config, WarehouseKind};
-use crate::error::{Result, ServerError};
+use crate::error::Result;
 
 #[derive(Debug, Args)]
 pub struct PipelineCmd {}
@@ -51,21 +51,11 @@ async fn check_expected_on_the_store(config: &Config) -> Result<()> {
         "`expected` fails on the store: {}",
         one_line(&e.to_string())
     );
-    Err(match &config.pipeline {
-        Some(path) => {
-            let name = path.display().to_string();
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            match Pipeline::at_expected(&text, message) {
-                domain::DomainError::BadPipeline {
-                    line,
-                    column,
-                    message,
-                } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
-                other => ServerError::Input(format!("{name}: {other}")),
-            }
-        }
-        None => ServerError::Input(message),
-    })
+    Err(super::at_the_file_line(
+        config,
+        message,
+        Pipeline::at_expected,
+    ))
 }
 
 fn one_line(s: &str) -> String {

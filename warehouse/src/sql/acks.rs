@@ -46,7 +46,7 @@ pub(super) fn in_force_where(
                WHERE rc_r.analysis_date = rc_a.cell_date AND rc_r.started_at > rc_a.created_at
                  AND {run_bit} = {bit}))",
             run_bit = processor_bit_sql(d.pipeline(), "rc_r.processor_name"),
-            runs = d.table(&d.pipeline().runs_table),
+            runs = d.runs(),
         )
     } else {
         String::new()
@@ -180,6 +180,6 @@ pub fn changed_acknowledgements(d: &Dialect, range: DateRange) -> Query {
          SELECT ak.id FROM ak JOIN last_runs AS lr ON lr.bit = ak.bit AND lr.d = ak.d
          WHERE ak.p IS NULL AND lr.last > ak.created_at",
         run_bit = processor_bit_sql(d.pipeline(), "processor_name"),
-        runs = d.table(&d.pipeline().runs_table),
+        runs = d.runs(),
     ))
 }

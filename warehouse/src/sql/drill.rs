@@ -187,7 +187,7 @@ pub fn failure_rows(d: &Dialect, p: ProcessorId, date: NaiveDate, filter: &Failu
          FROM matching
          WHERE ({category} IS NULL OR category = {category}) AND {search}
          ORDER BY category, entity_id{page}",
-        code = category_code_sql(),
+        code = d.category_code(),
         failures = d.failures(),
         search = matches_search("entity_id", &needle),
     );
@@ -231,7 +231,7 @@ pub fn failure_rows_in_range(
          ORDER BY d, code, date_level DESC, n",
         sel = selected(d.pipeline(), processors),
         bit = processor_bit_sql(d.pipeline(), "processor_name"),
-        code = category_code_sql(),
+        code = d.category_code(),
         failures = d.failures(),
     );
     b.finish(sql)

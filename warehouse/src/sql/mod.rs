@@ -276,14 +276,124 @@ impl Dialect {
         &self.pipeline.universe
     }
 
-    /// The pipeline's failure table (`[tables] failures`), as named in SQL.
+    /// The failure rows every read takes: the pipeline's failure table
+    /// (`[tables] failures`), and with `[read.failures]` the team's own
+    /// table beside it, its columns under [`FAILURE_COLUMNS`]' names.
     fn failures(&self) -> String {
-        self.table(&self.pipeline.failures_table)
+        let own = self.table(&self.pipeline.failures_table);
+        let Some(f) = &self.pipeline.read.failures else {
+            return own;
+        };
+        let c = |column: &Option<String>, kind| self.cast(column.as_deref(), kind);
+        let text = |column: &str| self.cast(Some(column), ColumnKind::Text);
+        format!(
+            "(SELECT {processor} AS processor_name, {run_id} AS run_id,
+                     CAST({date} AS DATE) AS analysis_date, {entity} AS entity_id,
+                     {category} AS failure_category, {reason} AS failure_reason,
+                     {can_retry} AS can_retry, {upstream} AS upstream_processor,
+                     {no_text} AS upstream_category, {time} AS created_at
+              FROM {team} WHERE {filter}
+              UNION ALL SELECT {columns} FROM {own})",
+            processor = text(&f.processor),
+            run_id = c(&f.run_id, ColumnKind::Text),
+            date = f.date,
+            entity = text(&f.entity),
+            category = text(&f.category),
+            reason = c(&f.reason, ColumnKind::Text),
+            can_retry = c(&f.can_retry, ColumnKind::Bool),
+            upstream = c(&f.upstream, ColumnKind::Text),
+            no_text = self.cast(None, ColumnKind::Text),
+            time = c(&f.time, ColumnKind::Timestamp),
+            team = self.table(&f.table),
+            filter = f
+                .filter
+                .as_deref()
+                .map_or("TRUE".into(), |w| format!("({w})")),
+            columns = FAILURE_COLUMNS.map(|(c, _)| c).join(", "),
+        )
     }
 
-    /// The pipeline's run table (`[tables] runs`), as named in SQL.
+    /// The run rows every read takes: the pipeline's run table (`[tables]
+    /// runs`), and with `[read.runs]` the team's run log beside it, its
+    /// outcome spelled `success`/`failed`/`skipped` (another value as
+    /// written, lower-cased: `running`).
     fn runs(&self) -> String {
-        self.table(&self.pipeline.runs_table)
+        let own = self.table(&self.pipeline.runs_table);
+        let Some(r) = &self.pipeline.read.runs else {
+            return own;
+        };
+        let text = |column: &str| self.cast(Some(column), ColumnKind::Text);
+        let status = match &r.outcome {
+            domain::pipeline::RunOutcome::Status {
+                column,
+                success,
+                failure,
+                skipped,
+            } => {
+                let value = text(column);
+                // The values are checked literals (letters, digits, `_- `).
+                let list = |v: &[String]| {
+                    v.iter()
+                        .map(|v| format!("'{v}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let skipped = if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHEN {value} IN ({}) THEN 'skipped'", list(skipped))
+                };
+                format!(
+                    "CASE WHEN {value} IN ({}) THEN 'success' WHEN {value} IN ({}) THEN 'failed'{skipped}
+                          ELSE LOWER({value}) END",
+                    list(success),
+                    list(failure),
+                )
+            }
+            domain::pipeline::RunOutcome::Succeeded { column } => {
+                format!("CASE WHEN {column} THEN 'success' WHEN NOT {column} THEN 'failed' END")
+            }
+        };
+        let none = |kind| self.cast(None, kind);
+        format!(
+            "(SELECT {run_id} AS run_id, {no_text} AS job_id, {processor} AS processor_name,
+                     CAST({date} AS DATE) AS analysis_date, {status} AS status,
+                     {records} AS records_written, {no_int} AS failures_written,
+                     {no_int} AS expected_count, {no_bool} AS dependency_check_passed,
+                     {no_int} AS duration_ms, {no_text} AS processor_version,
+                     {error} AS error, {time} AS started_at
+              FROM {team} WHERE {filter}
+              UNION ALL SELECT {columns} FROM {own})",
+            run_id = text(&r.run_id),
+            processor = text(&r.processor),
+            date = r.date,
+            records = self.cast(r.records.as_deref(), ColumnKind::Int),
+            error = self.cast(r.error.as_deref(), ColumnKind::Text),
+            time = self.cast(Some(&r.time), ColumnKind::Timestamp),
+            no_text = none(ColumnKind::Text),
+            no_int = none(ColumnKind::Int),
+            no_bool = none(ColumnKind::Bool),
+            team = self.table(&r.table),
+            filter = r
+                .filter
+                .as_deref()
+                .map_or("TRUE".into(), |w| format!("({w})")),
+            columns = RUN_COLUMNS.map(|(c, _)| c).join(", "),
+        )
+    }
+
+    /// `column` as `kind` (a typed NULL for a column the table lacks).
+    fn cast(&self, column: Option<&str>, kind: ColumnKind) -> String {
+        format!(
+            "CAST({} AS {})",
+            column.unwrap_or("NULL"),
+            self.type_name(kind)
+        )
+    }
+
+    /// The pipeline's reading of a `failure_category` column: its code.
+    fn category_code(&self) -> String {
+        category_code_sql(&self.pipeline.categories)
     }
 
     pub fn table(&self, declared: &str) -> String {

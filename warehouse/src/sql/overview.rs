@@ -45,6 +45,19 @@ pub fn counted_tables(p: &Pipeline) -> Vec<(&str, &str)> {
         (p.failures_table.as_str(), "analysis_date"),
         (p.runs_table.as_str(), "analysis_date"),
     ]);
+    // The team's own tables, read beside them.
+    out.extend(
+        p.read
+            .failures
+            .iter()
+            .map(|f| (f.table.as_str(), f.date.as_str())),
+    );
+    out.extend(
+        p.read
+            .runs
+            .iter()
+            .map(|r| (r.table.as_str(), r.date.as_str())),
+    );
     let mut seen = std::collections::HashSet::new();
     out.retain(|(t, _)| seen.insert(*t));
     out
@@ -59,8 +72,19 @@ pub fn table_counts(d: &Dialect, range: DateRange) -> Query {
         .iter()
         .enumerate()
         .map(|(i, (t, c))| {
+            // A team's date column may be a timestamp; ours are dates (a
+            // plain filter keeps BigQuery's partition pruning).
+            let read = [
+                d.pipeline().read.failures.as_ref().map(|f| &f.table),
+                d.pipeline().read.runs.as_ref().map(|r| &r.table),
+            ];
+            let day = if read.into_iter().flatten().any(|r| r == t) {
+                format!("CAST({c} AS DATE)")
+            } else {
+                c.to_string()
+            };
             format!(
-                "SELECT {i} AS k, COUNT(*) AS n FROM {} WHERE {c} BETWEEN {start} AND {end}",
+                "SELECT {i} AS k, COUNT(*) AS n FROM {} WHERE {day} BETWEEN {start} AND {end}",
                 d.table(t)
             )
         })
@@ -135,4 +159,56 @@ pub fn game_date_row(r: &mut dyn SqlRow) -> Result<GameDateSummary> {
         player_rows: r.int("rc_rows")?.unwrap_or(0),
         expected_players: r.int("rc_expected")?.unwrap_or(0),
     })
+}
+
+/// Reads the failure and run rows as every read takes them (the team's
+/// tables mapped beside Rollcall's own), no rows: the mapping's probe.
+pub fn read_tables_probe(d: &Dialect) -> Query {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT * FROM {} WHERE FALSE) AS f
+         CROSS JOIN (SELECT * FROM {} WHERE FALSE) AS r",
+        d.failures(),
+        d.runs(),
+    );
+    Builder::new(d).finish(sql)
+}
+
+/// Reads one mapped column of a team's table (no rows).
+pub fn mapped_column_probe(d: &Dialect, m: &domain::pipeline::MappedColumn<'_>) -> Query {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT {} FROM {} WHERE FALSE) AS probe",
+        m.column,
+        d.table(m.table)
+    );
+    Builder::new(d).finish(sql)
+}
+
+/// The `filter` conditions of `[read]`, by section.
+pub fn read_filters(p: &Pipeline) -> Vec<(&'static str, &str)> {
+    let failures = p.read.failures.as_ref().and_then(|f| f.filter.as_deref());
+    let runs = p.read.runs.as_ref().and_then(|r| r.filter.as_deref());
+    [("read.failures", failures), ("read.runs", runs)]
+        .into_iter()
+        .filter_map(|(s, f)| Some((s, f?)))
+        .collect()
+}
+
+/// Runs a section's `filter` over its table (no rows).
+pub fn read_filter_probe(d: &Dialect, section: &str) -> Query {
+    let p = d.pipeline();
+    let (table, filter) = match section {
+        "read.failures" => p.read.failures.as_ref().map(|f| (&f.table, &f.filter)),
+        _ => p.read.runs.as_ref().map(|r| (&r.table, &r.filter)),
+    }
+    .map_or(("", "TRUE".to_string()), |(t, f)| {
+        (
+            t.as_str(),
+            f.as_deref().map_or("TRUE".into(), |w| format!("({w})")),
+        )
+    });
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {} WHERE {filter} AND FALSE) AS probe",
+        d.table(table)
+    );
+    Builder::new(d).finish(sql)
 }

@@ -209,7 +209,7 @@ fn marks_with(b: &mut Builder<'_>, range: DateRange, acks: Acks, at: NaiveDateTi
         pgs = d.table(&u.table),
         ud = u.date_column,
         ue = u.entity_column,
-        expected_categories = expected_spellings_sql(),
+        expected_categories = expected_spellings_sql(&p.categories),
     )
 }
 

@@ -139,7 +139,7 @@ pub fn trace_links(
                 .map(|(_, f)| f.clone());
             TraceLink {
                 processor: spec.id,
-                state: TraceState::of(has_record, failure, expected),
+                state: TraceState::of(&pipeline.categories, has_record, failure, expected),
                 failed_run: None,
             }
         })

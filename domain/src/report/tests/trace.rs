@@ -14,26 +14,38 @@ fn trace_state_prefers_record_then_failure_then_expectation() {
         upstream_category: None,
     };
     assert_eq!(
-        TraceState::of(true, Some(failure("x")), true),
+        TraceState::of(&Default::default(), true, Some(failure("x")), true),
         TraceState::Record
     );
     assert_eq!(
-        TraceState::of(false, Some(failure(crate::processors::DATE_LEVEL)), true),
+        TraceState::of(
+            &Default::default(),
+            false,
+            Some(failure(crate::processors::DATE_LEVEL)),
+            true
+        ),
         TraceState::DateLevel { reason: "r".into() }
     );
-    match TraceState::of(false, Some(failure("x")), true) {
-        TraceState::Failure { category, .. } => {
-            assert_eq!(category, FailureCategory::MissingUpstream)
+    match TraceState::of(&Default::default(), false, Some(failure("x")), true) {
+        TraceState::Failure { code, expected, .. } => {
+            assert_eq!((code.as_str(), expected), ("MISSING_UPSTREAM", true))
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(TraceState::of(false, None, true), TraceState::Unaccounted);
-    assert_eq!(TraceState::of(false, None, false), TraceState::NotExpected);
+    assert_eq!(
+        TraceState::of(&Default::default(), false, None, true),
+        TraceState::Unaccounted
+    );
+    assert_eq!(
+        TraceState::of(&Default::default(), false, None, false),
+        TraceState::NotExpected
+    );
 }
 
 fn fail(up: Option<&str>) -> TraceState {
     TraceState::Failure {
-        category: FailureCategory::MissingUpstream,
+        code: crate::FailureCategory::MissingUpstream.code().into(),
+        expected: true,
         reason: String::new(),
         upstream_processor: up.map(String::from),
         upstream_category: None,
@@ -51,7 +63,8 @@ fn root_cause_is_the_first_failing_link() {
             TraceLink {
                 processor: crate::pipeline::shipped_id(Builtin::Psza),
                 state: TraceState::Failure {
-                    category: FailureCategory::InsufficientData,
+                    code: crate::FailureCategory::InsufficientData.code().into(),
+                    expected: true,
                     reason: "4 games, need 10".into(),
                     upstream_processor: None,
                     upstream_category: None,
@@ -107,7 +120,8 @@ fn root_cause_is_the_first_failing_link() {
 fn each_link_is_explained_by_its_own_upstreams_only() {
     let [psza, pdc, pcf, mlfs] = Builtin::ALL.map(crate::pipeline::shipped_id);
     let insufficient = TraceState::Failure {
-        category: FailureCategory::InsufficientData,
+        code: crate::FailureCategory::InsufficientData.code().into(),
+        expected: true,
         reason: "4 games, need 10".into(),
         upstream_processor: None,
         upstream_category: None,
