@@ -60,7 +60,7 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
     let date_level = detail.date_level.clone().map(|f| {
         view! {
             <p class="rc-datelevel" role="note">
-                <strong>"Date-level failure: "</strong><code>{crate::pipeline().categories.read(&f.raw_category).0}</code>" — " {f.reason}
+                <strong>"Date-level failure: "</strong><code>{f.code().to_string()}</code>" — " {f.reason}
             </p>
         }
     });
@@ -214,7 +214,8 @@ pub fn CellDetailView(detail: CellDetail, view: ViewQuery) -> impl IntoView {
                         .items
                         .into_iter()
                         .map(|f| {
-                            let (code, expected) = crate::pipeline().categories.read(&f.raw_category);
+                            let code = f.code().to_string();
+                            let expected = crate::pipeline().categories.is_expected_code(&code);
                             let raw = (f.raw_category != code).then(|| format!(" (written as {})", f.raw_category));
                             let upstream = f.upstream_processor.clone().map(|u| {
                                 format!("{u}{}", f.upstream_category.as_deref().map(|c| format!(": {c}")).unwrap_or_default())

@@ -92,14 +92,28 @@ pub struct FailureRow {
     /// As written by whoever wrote it.
     pub raw_category: String,
     /// Canonical category after the built-in alias table (`Unknown` if
-    /// unrecognised). A pipeline's `[categories]` may read it otherwise:
-    /// pages show `pipeline.categories.read(&raw_category)`.
+    /// unrecognised).
     pub category: FailureCategory,
+    /// The code the pipeline's taxonomy reads it as (its `[categories]`
+    /// first); empty in a snapshot taken before them: see [`FailureRow::code`].
+    #[serde(default)]
+    pub code: String,
     pub reason: String,
     pub can_retry: bool,
     pub upstream_processor: Option<String>,
     pub upstream_category: Option<String>,
     pub run_id: Option<String>,
+}
+
+impl FailureRow {
+    /// The code the pipeline reads the row's category as.
+    pub fn code(&self) -> &str {
+        if self.code.is_empty() {
+            self.category.code()
+        } else {
+            &self.code
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -509,6 +509,7 @@ mod tests {
             entity_id: e.into(),
             raw_category: "PROCESSING_ERROR".into(),
             category: crate::FailureCategory::from_key("PROCESSING_ERROR"),
+            code: String::new(),
             reason: String::new(),
             can_retry: false,
             upstream_processor: None,

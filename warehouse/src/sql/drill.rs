@@ -255,11 +255,13 @@ pub fn failure_in_range_row(
 
 /// One row of [`failure_rows`] and the total it reports.
 pub fn failure_row(r: &mut dyn SqlRow) -> Result<(FailureRow, i64)> {
+    let code = r.text("category")?.unwrap_or_default();
     Ok((
         FailureRow {
             entity_id: r.text("entity_id")?.unwrap_or_default(),
             raw_category: r.text("raw_category")?.unwrap_or_default(),
-            category: domain::FailureCategory::from_key(&r.text("category")?.unwrap_or_default()),
+            category: domain::FailureCategory::from_key(&code),
+            code,
             reason: r.text("reason")?.unwrap_or_default(),
             can_retry: r.flag("can_retry")?.unwrap_or(false),
             upstream_processor: r.text("upstream_processor")?,
