@@ -23,6 +23,11 @@ pub enum Runner {
     Command(#[serde(skip)] CommandSpec),
     /// Someone else writes the table; Rollcall only reconciles it.
     Observe,
+    /// Someone else writes the table, and Rollcall re-runs it by starting
+    /// the team's own backfill program (`rerun = [...]`), which writes its
+    /// tables itself: Rollcall records the run, then reconciles what it
+    /// wrote. Server-side only, like a command.
+    Rerun(#[serde(skip)] CommandSpec),
 }
 
 impl Runner {
@@ -31,7 +36,7 @@ impl Runner {
         match self {
             Runner::Builtin(_) => "builtin",
             Runner::Command(_) => "command",
-            Runner::Observe => "observe",
+            Runner::Observe | Runner::Rerun(_) => "observe",
         }
     }
 
@@ -39,7 +44,7 @@ impl Runner {
     /// them); an observed table is only read.
     pub fn runs_here(&self) -> bool {
         match self {
-            Runner::Builtin(_) | Runner::Command(_) => true,
+            Runner::Builtin(_) | Runner::Command(_) | Runner::Rerun(_) => true,
             Runner::Observe => false,
         }
     }
@@ -48,7 +53,24 @@ impl Runner {
     pub fn builtin(&self) -> Option<Builtin> {
         match self {
             Runner::Builtin(b) => Some(*b),
-            Runner::Command(_) | Runner::Observe => None,
+            Runner::Command(_) | Runner::Observe | Runner::Rerun(_) => None,
+        }
+    }
+
+    /// The team's backfill program, for an observed processor that declares one.
+    pub fn rerun(&self) -> Option<&CommandSpec> {
+        match self {
+            Runner::Rerun(c) => Some(c),
+            Runner::Builtin(_) | Runner::Command(_) | Runner::Observe => None,
+        }
+    }
+
+    /// Whether Rollcall writes the processor's table itself (a builtin or a
+    /// command); an observed one, re-run or not, is someone else's.
+    pub fn writes_table(&self) -> bool {
+        match self {
+            Runner::Builtin(_) | Runner::Command(_) => true,
+            Runner::Observe | Runner::Rerun(_) => false,
         }
     }
 
@@ -56,7 +78,7 @@ impl Runner {
     pub fn command(&self) -> Option<&CommandSpec> {
         match self {
             Runner::Command(c) => Some(c),
-            Runner::Builtin(_) | Runner::Observe => None,
+            Runner::Builtin(_) | Runner::Observe | Runner::Rerun(_) => None,
         }
     }
 }
@@ -101,7 +123,8 @@ pub struct CommandSpec {
     /// The command is killed, and its cells fail, after this long (per run).
     pub timeout_seconds: u64,
     /// Dates per run: the command is handed up to this many dates at once
-    /// (`program args… DATE DATE …`; 1: one run per date).
+    /// (`program args… DATE DATE …`; 1: one run per date). A re-run
+    /// program's `rerun_batch_days`: consecutive days per run.
     pub batch_dates: usize,
 }
 

@@ -415,8 +415,8 @@ impl Warehouse for CachedWarehouse {
         self.inner.write_batch()
     }
 
-    async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
-        let out = self.inner.record_failed_runs(runs).await;
+    async fn record_runs(&self, runs: Vec<RunRow>) -> Result<()> {
+        let out = self.inner.record_runs(runs).await;
         self.invalidate();
         out
     }

@@ -105,7 +105,8 @@ pub async fn load_universe_demo(
         .pipeline()
         .processors
         .iter()
-        .filter(|p| p.runner.runs_here())
+        // A team's re-run program is the team's to start, not the demo's.
+        .filter(|p| p.runner.writes_table())
         .map(|p| p.id)
         .collect();
     let mut jobs = Vec::new();

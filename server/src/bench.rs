@@ -336,7 +336,7 @@ pub async fn scale_data(db: &Path, pipeline: Arc<Pipeline>) -> Result<String> {
     full_season_backfill(&wh).await?;
     let mut sql = String::new();
     for spec in &pipeline.processors {
-        if !spec.runner.runs_here() {
+        if !spec.runner.writes_table() {
             sql += &format!(
                 "INSERT INTO {t} ({e}, {c})
                  SELECT DISTINCT player_lookup, game_date FROM nba_analytics.player_game_summary
@@ -358,7 +358,7 @@ pub async fn scale_data(db: &Path, pipeline: Arc<Pipeline>) -> Result<String> {
         pipeline
             .processors
             .iter()
-            .filter(|s| !s.runner.runs_here())
+            .filter(|s| !s.runner.writes_table())
             .count()
     ))
 }

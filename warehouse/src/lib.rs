@@ -144,11 +144,13 @@ pub trait Warehouse: QueryPort + Send + Sync + 'static {
     /// Records a run that could not write (the cell keeps its old rows).
     async fn record_failed_run(&self, run: RunRow, job_id: Option<String>) -> Result<()> {
         let _ = job_id;
-        self.record_failed_runs(vec![run]).await
+        self.record_runs(vec![run]).await
     }
 
-    /// [`Warehouse::record_failed_run`] for many runs (one request).
-    async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()>;
+    /// Appends run rows without a cell write (one request): runs that could
+    /// not write, and the runs of a team's program that wrote its own
+    /// tables (`Runner::Rerun`). Applying it twice appends them once.
+    async fn record_runs(&self, runs: Vec<RunRow>) -> Result<()>;
 
     /// Per (processor, date): expected, records, player failures for expected
     /// players, date-level failure, investigate failures, runs. Set-based.

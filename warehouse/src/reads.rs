@@ -421,7 +421,10 @@ pub async fn upstream_outcomes<P: QueryPort + ?Sized>(
                 })
                 .await?
             }
-            Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => {
+            Runner::Builtin(Builtin::Mlfs)
+            | Runner::Command(_)
+            | Runner::Observe
+            | Runner::Rerun(_) => {
                 return Err(WarehouseError::Query(format!(
                     "{} is not a builtin that others read: its outputs are not read as upstream",
                     pipeline.code(p)

@@ -295,8 +295,8 @@ impl Warehouse for BigQueryWarehouse {
         writes::WRITE_BATCH
     }
 
-    async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
-        writes::record_failed_runs(self, runs).await
+    async fn record_runs(&self, runs: Vec<RunRow>) -> Result<()> {
+        writes::record_runs(self, runs).await
     }
 
     async fn create_job(&self, job: JobRecord, cells: Vec<(ProcessorId, NaiveDate)>) -> Result<()> {

@@ -183,8 +183,9 @@ pub(crate) async fn write_cells(wh: &BigQueryWarehouse, writes: Vec<CellWrite>) 
     staging.commit(wh, &body).await
 }
 
-/// Appends run rows (runs that could not write) in one staged transaction.
-pub(crate) async fn record_failed_runs(wh: &BigQueryWarehouse, runs: Vec<RunRow>) -> Result<()> {
+/// Appends run rows without a cell write (`Warehouse::record_runs`) in one
+/// staged transaction.
+pub(crate) async fn record_runs(wh: &BigQueryWarehouse, runs: Vec<RunRow>) -> Result<()> {
     if runs.is_empty() {
         return Ok(());
     }

@@ -375,8 +375,8 @@ impl Warehouse for EmbeddedWarehouse {
         }
     }
 
-    async fn record_failed_runs(&self, runs: Vec<RunRow>) -> Result<()> {
-        self.with_conn(move |c, d| outputs::record_failed_runs(c, d, &runs))
+    async fn record_runs(&self, runs: Vec<RunRow>) -> Result<()> {
+        self.with_conn(move |c, d| outputs::record_runs(c, d, &runs))
             .await
     }
 

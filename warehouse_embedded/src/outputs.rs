@@ -100,11 +100,7 @@ fn delete_cell(tx: &Transaction, pipeline: &Pipeline, w: &CellWrite) -> Result<(
 
 /// Records runs that could not write; as run rows with the job id they also
 /// mark the job's cells as failed (see `jobs::cell_states`).
-pub(crate) fn record_failed_runs(
-    conn: &mut Connection,
-    d: &Dialect,
-    runs: &[RunRow],
-) -> Result<()> {
+pub(crate) fn record_runs(conn: &mut Connection, d: &Dialect, runs: &[RunRow]) -> Result<()> {
     let tx = conn.transaction().map_err(query_err)?;
     append_runs(&tx, d.pipeline(), runs.iter())?;
     tx.commit().map_err(query_err)

@@ -78,7 +78,7 @@ pub(super) fn check_table_names(
         // A command writes through a staging twin named after its table's last part.
         let staged = match spec.runner {
             Runner::Command(_) => true,
-            Runner::Builtin(_) | Runner::Observe => false,
+            Runner::Builtin(_) | Runner::Observe | Runner::Rerun(_) => false,
         };
         if staged {
             if let Some(other) = twin_of(&twins, &spec.output_table) {
@@ -275,6 +275,59 @@ pub(super) fn command_of(
         timeout_seconds,
         batch_dates,
     })
+}
+
+/// The most consecutive days one run of a team's backfill program may be
+/// handed (`rerun_batch_days`).
+pub const MAX_RERUN_BATCH_DAYS: usize = 366;
+/// Days per run of a team's backfill program unless `rerun_batch_days` says.
+pub const DEFAULT_RERUN_BATCH_DAYS: usize = 31;
+/// What a `rerun` argument may name, filled per run.
+pub const RERUN_PLACEHOLDERS: [&str; 3] = ["{start}", "{end}", "{dates}"];
+
+/// An observed processor's `rerun` program: like a command's, its
+/// arguments may name only [`RERUN_PLACEHOLDERS`], and it is handed
+/// consecutive days, up to `rerun_batch_days` per run.
+pub(super) fn rerun_of(
+    argv: &[String],
+    timeout: Option<&Spanned<u64>>,
+    days: Option<&Spanned<usize>>,
+) -> Result<CommandSpec, (String, Option<Range<usize>>)> {
+    let mut spec = command_of(argv, timeout, None)
+        .map_err(|(m, span)| (m.replace("`command`", "`rerun`"), span))?;
+    for arg in argv {
+        let mut rest = arg.as_str();
+        while let Some(open) = rest.find('{') {
+            let named = RERUN_PLACEHOLDERS
+                .iter()
+                .find(|p| rest[open..].starts_with(**p));
+            let Some(named) = named else {
+                let shown: String = arg.chars().take(60).collect();
+                return Err((
+                    format!(
+                        "`rerun` argument {shown:?}: the placeholders are {}",
+                        RERUN_PLACEHOLDERS.join(", ")
+                    ),
+                    None,
+                ));
+            };
+            rest = &rest[open + named.len()..];
+        }
+    }
+    spec.batch_dates = match days {
+        None => DEFAULT_RERUN_BATCH_DAYS,
+        Some(d) if (1..=MAX_RERUN_BATCH_DAYS).contains(d.get_ref()) => *d.get_ref(),
+        Some(d) => {
+            return Err((
+                format!(
+                    "rerun_batch_days = {}: from 1 to {MAX_RERUN_BATCH_DAYS}",
+                    d.get_ref()
+                ),
+                Some(d.span()),
+            ))
+        }
+    };
+    Ok(spec)
 }
 
 pub(super) fn columns_of(

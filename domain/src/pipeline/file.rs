@@ -89,6 +89,10 @@ pub(super) struct ProcessorForm {
     #[serde(default)]
     pub(super) columns: Option<Spanned<Vec<ColumnForm>>>,
     #[serde(default)]
+    pub(super) rerun: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub(super) rerun_batch_days: Option<Spanned<usize>>,
+    #[serde(default)]
     pub(super) expected_by: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) lag_days: Option<Spanned<u32>>,
@@ -443,21 +447,64 @@ fn processor_of(
                 .map_err(|(m, span)| src.err(span.unwrap_or(argv.span()), m))?,
             )
         }
-        RunsWord::Observe => Runner::Observe,
+        RunsWord::Observe => match &p.rerun {
+            None => Runner::Observe,
+            Some(argv) => Runner::Rerun(
+                super::checks::rerun_of(
+                    argv.get_ref(),
+                    p.timeout_seconds.as_ref(),
+                    p.rerun_batch_days.as_ref(),
+                )
+                .map_err(|(m, span)| src.err(span.unwrap_or(argv.span()), m))?,
+            ),
+        },
     };
     if !matches!(runs, RunsWord::Command) {
         refuse_command_keys(src, p, runs)?;
+    }
+    if !matches!(runs, RunsWord::Observe) {
+        let rerun_keys = [
+            ("rerun", p.rerun.as_ref().map(Spanned::span)),
+            (
+                "rerun_batch_days",
+                p.rerun_batch_days.as_ref().map(Spanned::span),
+            ),
+        ];
+        if let Some((key, span)) = rerun_keys
+            .into_iter()
+            .find_map(|(key, span)| Some((key, span?)))
+        {
+            return Err(src.err(
+                span,
+                format!(
+                    "{code}: `{key}` is for an observed processor (runs = \"observe\"), \
+                     whose team program Rollcall starts to re-run it"
+                ),
+            ));
+        }
+    } else if p.rerun.is_none() {
+        if let Some(days) = &p.rerun_batch_days {
+            return Err(src.err(
+                days.span(),
+                format!("{code}: `rerun_batch_days` needs `rerun = [\"program\", …]`"),
+            ));
+        }
     }
     Ok(spec)
 }
 
 /// A builtin or observed processor declares no command keys.
 fn refuse_command_keys(src: &Source, p: &ProcessorForm, runs: RunsWord) -> Result<(), DomainError> {
+    // An observed processor's `rerun` program has a time limit too.
+    let timed = matches!(runs, RunsWord::Observe) && p.rerun.is_some();
     let keys = [
         ("command", p.command.as_ref().map(Spanned::span)),
         (
             "timeout_seconds",
-            p.timeout_seconds.as_ref().map(Spanned::span),
+            p.timeout_seconds
+                .as_ref()
+                .filter(|_| !timed)
+                .map(Spanned::span),
         ),
         ("batch_dates", p.batch_dates.as_ref().map(Spanned::span)),
         ("columns", p.columns.as_ref().map(Spanned::span)),

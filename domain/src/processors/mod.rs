@@ -112,7 +112,10 @@ impl UpstreamSet {
                 Runner::Builtin(Builtin::Psza) => self.psza = std::mem::take(&mut other.psza),
                 Runner::Builtin(Builtin::Pdc) => self.pdc = std::mem::take(&mut other.pdc),
                 Runner::Builtin(Builtin::Pcf) => self.pcf = std::mem::take(&mut other.pcf),
-                Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => {}
+                Runner::Builtin(Builtin::Mlfs)
+                | Runner::Command(_)
+                | Runner::Observe
+                | Runner::Rerun(_) => {}
             }
         }
     }
@@ -288,7 +291,10 @@ fn date_level_check(
         Runner::Builtin(Builtin::Psza) => up.psza.records.is_empty(),
         Runner::Builtin(Builtin::Pdc) => up.pdc.records.is_empty(),
         Runner::Builtin(Builtin::Pcf) => up.pcf.records.is_empty(),
-        Runner::Builtin(Builtin::Mlfs) | Runner::Command(_) | Runner::Observe => false,
+        Runner::Builtin(Builtin::Mlfs)
+        | Runner::Command(_)
+        | Runner::Observe
+        | Runner::Rerun(_) => false,
     };
     let missing: Vec<ProcessorId> = pipeline
         .spec(processor)

@@ -94,7 +94,14 @@ pub struct Progress {
     /// counted as done, not in this run's throughput.
     #[serde(default)]
     pub players_before: i64,
+    /// The last lines a team's re-run program printed (at most
+    /// [`OUTPUT_LINES`]), for the job page.
+    #[serde(default)]
+    pub output: Vec<String>,
 }
+
+/// How many of a re-run program's last lines a job keeps.
+pub const OUTPUT_LINES: usize = 20;
 
 impl Progress {
     /// Nothing done yet of `cells`.

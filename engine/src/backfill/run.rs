@@ -57,7 +57,11 @@ struct Tally {
 #[derive(Default)]
 struct Computed {
     writes: Vec<CellWrite>,
-    failed_runs: Vec<RunRow>,
+    /// Run rows without a cell write: failed cells', and the cells a
+    /// team's re-run program wrote itself.
+    runs_only: Vec<RunRow>,
+    /// A re-run program's last lines, for the progress.
+    output: Option<Vec<String>>,
     /// What the batch's cells wrote on its last date, kept only if the batch
     /// commits.
     pending: WrittenToday,
@@ -91,6 +95,17 @@ impl JobRun<'_> {
         if cells.is_empty() {
             return self.finish(tally, JobState::Succeeded).await;
         }
+        // A team's re-run program reads its upstreams from the warehouse:
+        // such a job runs processor by processor (each one's cells over
+        // all dates before the next), and a batch holds one processor.
+        let by_processor = cells
+            .iter()
+            .any(|c| self.pipeline().spec(c.processor).runner.rerun().is_some());
+        let mut ordered = cells.to_vec();
+        if by_processor {
+            ordered.sort_by_key(|c| (c.processor.order(), c.date));
+        }
+        let cells = ordered.as_slice();
         let inputs = Inputs::gather(self.wh, cells).await?;
         // Cells with no rows at all (a first backfill): nothing to delete.
         // Read now, after the job started, while it holds its cells
@@ -113,7 +128,17 @@ impl JobRun<'_> {
             if self.cancel.load(Ordering::SeqCst) {
                 return self.finish(tally, JobState::Cancelled).await;
             }
-            let batch = &cells[offset..offset + next_batch(&cells[offset..], limit)];
+            let mut size = next_batch(&cells[offset..], limit);
+            if by_processor {
+                let first = cells[offset].processor;
+                size = size.min(
+                    cells[offset..]
+                        .iter()
+                        .take_while(|c| c.processor == first)
+                        .count(),
+                );
+            }
+            let batch = &cells[offset..offset + size];
             let Some(computed) = self
                 .compute(&inputs, batch, offset, &written, &empty, &tally)
                 .await
@@ -154,7 +179,21 @@ impl JobRun<'_> {
     ) -> Option<Computed> {
         let mut computed = Computed::default();
         let mut pending = written.clone();
-        let Some(mut runner) = Batch::run(self.wh, inputs, batch, self.cancel).await else {
+        // A re-run program's lines reach the job page as they come.
+        let lines: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+        let on_line = |line: String| {
+            let mut kept = lines.lock().unwrap_or_else(|e| e.into_inner());
+            let kept = kept.get_or_insert_with(|| tally.progress.output.clone());
+            kept.push(line);
+            let over = kept.len().saturating_sub(domain::report::OUTPUT_LINES);
+            kept.drain(..over);
+            let mut progress = tally.progress.clone();
+            progress.output = kept.clone();
+            self.sink.update(&progress);
+        };
+        let ran = Batch::run(self.wh, inputs, batch, self.cancel, &on_line).await;
+        computed.output = lines.into_inner().unwrap_or_else(|e| e.into_inner());
+        let Some(mut runner) = ran else {
             computed.cancelled = true;
             return Some(computed);
         };
@@ -177,23 +216,32 @@ impl JobRun<'_> {
                 result: outcome,
                 took,
                 note,
+                started,
             } = runner.cell(cell, &pending).await;
+            let run = RunRow {
+                started_at: started.unwrap_or(started_at),
+                ..self.failed_run(cell, run_id, started_at)
+            };
             // Rounded up: a builtin computes a cell in well under a
             // millisecond, and a run that did work never reads "0 ms".
             let duration_ms = took.as_micros().div_ceil(1000).max(1) as i64;
-            let run = RunRow {
-                duration_ms,
-                ..self.failed_run(cell, run_id, started_at)
-            };
+            let run = RunRow { duration_ms, ..run };
             match outcome {
-                Ok(output) => {
+                // The team's program wrote its tables: the run is the
+                // cell's checkpoint, its rows are read as they are.
+                Ok(None) => computed.runs_only.push(RunRow {
+                    status: RunStatus::Success,
+                    error: note,
+                    ..run
+                }),
+                Ok(Some(output)) => {
                     if !self.request.legacy {
                         pending.absorb(&output);
                     }
                     let run = RunRow { error: note, ..run };
                     computed.writes.push(self.cell_write(output, run, empty));
                 }
-                Err(e) => computed.failed_runs.push(RunRow {
+                Err(e) => computed.runs_only.push(RunRow {
                     error: Some(e),
                     ..run
                 }),
@@ -243,10 +291,14 @@ impl JobRun<'_> {
     ) -> Result<WrittenToday, EngineError> {
         let Computed {
             writes,
-            mut failed_runs,
+            runs_only: mut failed_runs,
+            output,
             pending,
             cancelled: _,
         } = computed;
+        if let Some(output) = output {
+            tally.progress.output = output;
+        }
         let mut written = WrittenToday::default();
         if !writes.is_empty() {
             let categories: Vec<String> = writes
@@ -280,10 +332,10 @@ impl JobRun<'_> {
         if failed_runs.is_empty() {
             return Ok(written);
         }
-        for run in &failed_runs {
+        for run in failed_runs.iter().filter(|r| r.status == RunStatus::Failed) {
             self.count_failure(run, tally);
         }
-        self.wh.record_failed_runs(failed_runs).await?;
+        self.wh.record_runs(failed_runs).await?;
         // A failed cell's upstream outcome must not feed later cells.
         Ok(WrittenToday::default())
     }

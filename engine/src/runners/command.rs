@@ -136,7 +136,7 @@ pub async fn run_batch(
 /// The run row's note when the keeper stopped processes the command left
 /// running after it exited (its last word on stderr).
 #[cfg(target_os = "linux")]
-fn left_running(stderr: &str) -> Option<String> {
+pub(super) fn left_running(stderr: &str) -> Option<String> {
     let line = stderr.lines().rev().find(|l| !l.trim().is_empty())?;
     let count = line.strip_prefix(keeper::LEFT_RUNNING)?.trim();
     Some(format!(
@@ -145,7 +145,7 @@ fn left_running(stderr: &str) -> Option<String> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn left_running(_: &str) -> Option<String> {
+pub(super) fn left_running(_: &str) -> Option<String> {
     None
 }
 
@@ -243,7 +243,7 @@ async fn capture(
 /// Stops a command not yet reaped when dropped: on Linux its keeper, asked
 /// with SIGTERM, stops every process the command started; elsewhere the
 /// group the command leads is killed.
-struct Stop(Option<u32>);
+pub(super) struct Stop(pub(super) Option<u32>);
 
 impl Drop for Stop {
     fn drop(&mut self) {
@@ -293,7 +293,7 @@ async fn read_tail(r: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) -> std
 }
 
 /// The last [`STDERR_TAIL_BYTES`] of what [`read_tail`] kept, as text.
-fn tail_text(kept: &[u8]) -> String {
+pub(super) fn tail_text(kept: &[u8]) -> String {
     let from = kept.len().saturating_sub(STDERR_TAIL_BYTES);
     String::from_utf8_lossy(&kept[from..]).into_owned()
 }

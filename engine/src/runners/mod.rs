@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod command;
 #[cfg(target_os = "linux")]
 mod keeper;
+pub mod rerun;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,12 +25,16 @@ pub(crate) use builtin::WrittenToday;
 
 use crate::EngineError;
 
-/// A cell's outcome: its output or why it failed, the time it took, and
-/// what its run row says besides (a command's leftovers).
+/// A cell's outcome: its output (`None`: a team's program wrote its tables
+/// itself, Rollcall records the run only) or why it failed, the time it
+/// took, and what its run row says besides (a command's leftovers).
 pub(crate) struct Outcome {
-    pub(crate) result: Result<CellOutput, String>,
+    pub(crate) result: Result<Option<CellOutput>, String>,
     pub(crate) took: Duration,
     pub(crate) note: Option<String>,
+    /// When a team's re-run program started: its run row's time, so a row
+    /// the program wrote to its own run log after it counts as later.
+    pub(crate) started: Option<chrono::NaiveDateTime>,
 }
 
 impl Outcome {
@@ -38,6 +43,7 @@ impl Outcome {
             result: Err(why),
             took: Duration::ZERO,
             note: None,
+            started: None,
         }
     }
 }
@@ -63,7 +69,7 @@ impl Inputs {
             match pipeline.spec(c.processor).runner {
                 Runner::Builtin(_) => box_scores = true,
                 Runner::Command(_) => entities = true,
-                Runner::Observe => {}
+                Runner::Observe | Runner::Rerun(_) => {}
             }
         }
         let (first, last) = (
@@ -101,14 +107,20 @@ impl<'a> Batch<'a> {
     /// runs of up to its `batch_dates` (they read no outcome of Rollcall's).
     /// `None` when the job is cancelled meanwhile: the command running then
     /// is stopped with what it started, and the batch is left as it was.
+    /// A team's re-run programs run here too, over their cells' days;
+    /// each line they print goes to `on_line`. (A job with such a program
+    /// runs processor by processor, so its upstreams are written by then:
+    /// `backfill::plan`.)
     pub(crate) async fn run(
         wh: &'a dyn Warehouse,
         inputs: &'a Inputs,
         batch: &[PlannedCell],
         cancel: &AtomicBool,
+        on_line: &(dyn Fn(String) + Sync),
     ) -> Option<Batch<'a>> {
-        let commanded =
+        let mut commanded =
             run_commands(wh.pipeline(), batch, &inputs.expected_entities, cancel).await?;
+        commanded.extend(run_reruns(wh.pipeline(), batch, cancel, on_line).await?);
         Some(Batch {
             wh,
             inputs,
@@ -127,18 +139,25 @@ impl<'a> Batch<'a> {
                 let started = Instant::now();
                 let out = builtin::run(self.wh, b, &self.inputs.index, cell, written).await;
                 Outcome {
-                    result: out.map_err(|e| e.to_string()),
+                    result: out.map(Some).map_err(|e| e.to_string()),
                     took: started.elapsed(),
                     note: None,
+                    started: None,
                 }
             }
-            Runner::Command(_) => self
+            Runner::Command(_) | Runner::Rerun(_) => self
                 .commanded
                 .remove(&(cell.processor, cell.date))
                 .unwrap_or_else(|| {
                     Outcome::failed(format!(
-                        "{} {}: the command gave no outcome",
-                        spec.code, cell.date
+                        "{} {}: the {} gave no outcome",
+                        spec.code,
+                        cell.date,
+                        if spec.runner.rerun().is_some() {
+                            "re-run program"
+                        } else {
+                            "command"
+                        }
                     ))
                 }),
             Runner::Observe => Outcome::failed(format!(
@@ -194,9 +213,10 @@ async fn run_commands(
                     for cell in ran.cells {
                         let date = cell.date;
                         let outcome = Outcome {
-                            result: Ok(cell),
+                            result: Ok(Some(cell)),
                             took: share,
                             note: ran.note.clone(),
+                            started: None,
                         };
                         out.insert((p, date), outcome);
                     }
@@ -214,6 +234,70 @@ async fn run_commands(
                         out.insert((p, *d), outcome);
                     }
                 }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The batch's cells of observed processors that declare a `rerun`
+/// program: per processor its days of the batch as runs of consecutive
+/// days (`rerun_batch_days`), in the pipeline's order. A run that exits 0
+/// is each of its cells' checkpoint; one that fails fails them all.
+async fn run_reruns(
+    pipeline: &Pipeline,
+    batch: &[PlannedCell],
+    cancel: &AtomicBool,
+    on_line: &(dyn Fn(String) + Sync),
+) -> Option<HashMap<(ProcessorId, NaiveDate), Outcome>> {
+    let mut out = HashMap::new();
+    let mut days: BTreeMap<ProcessorId, Vec<NaiveDate>> = BTreeMap::new();
+    for c in batch {
+        if pipeline.spec(c.processor).runner.rerun().is_some() {
+            days.entry(c.processor).or_default().push(c.date);
+        }
+    }
+    for (p, mut days) in days {
+        let spec = pipeline.spec(p);
+        let Some(program) = spec.runner.rerun() else {
+            continue;
+        };
+        days.sort();
+        days.dedup();
+        for span in rerun::spans(&days, program.batch_dates) {
+            on_line(format!(
+                "{}: {} {}",
+                spec.code,
+                program.program,
+                rerun::fill(&program.args, &span).join(" ")
+            ));
+            let started = Instant::now();
+            let started_at = chrono::Utc::now().naive_utc();
+            let result = tokio::select! {
+                result = rerun::run_span(spec, program, &span, &pipeline.directory, on_line) => result,
+                () = cancelled(cancel) => return None,
+            };
+            let share = started.elapsed() / span.len().max(1) as u32;
+            let (result, note) = match result {
+                Ok(note) => (Ok(None), note),
+                Err(e) => {
+                    let message = match span.len() {
+                        1 => EngineError::from(e).to_string(),
+                        n => format!("{} (one run over {n} days)", EngineError::from(e)),
+                    };
+                    (Err(message), None)
+                }
+            };
+            for day in &span {
+                out.insert(
+                    (p, *day),
+                    Outcome {
+                        result: result.clone(),
+                        took: share,
+                        note: note.clone(),
+                        started: Some(started_at),
+                    },
+                );
             }
         }
     }

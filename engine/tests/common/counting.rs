@@ -93,8 +93,8 @@ impl Warehouse for Counting {
     fn write_batch(&self) -> warehouse::WriteBatch {
         self.inner.write_batch()
     }
-    async fn record_failed_runs(&self, runs: Vec<warehouse::RunRow>) -> warehouse::Result<()> {
-        self.inner.record_failed_runs(runs).await
+    async fn record_runs(&self, runs: Vec<warehouse::RunRow>) -> warehouse::Result<()> {
+        self.inner.record_runs(runs).await
     }
     async fn create_job(
         &self,

@@ -312,3 +312,144 @@ async fn a_mapped_column_the_team_table_lacks_is_named() {
         "{e:?}"
     );
 }
+
+/// The shipped pipeline plus TEAM: observed, downstream of PDC, re-run by
+/// the team's program (`sh -c SCRIPT`, its placeholders filled per run).
+fn with_team_job(script: &str, extra: &str) -> (Arc<Pipeline>, P) {
+    let text = format!(
+        r#"{}
+[[processor]]
+code = "TEAM"
+name = "TeamCacheJob"
+output_table = "team_precompute.team_cache"
+date_column = "cache_date"
+entity_column = "player_lookup"
+depends_on = ["PDC"]
+runs = "observe"
+rerun = ["sh", "-c", {script:?}, "job"]
+rerun_batch_days = 2
+{extra}
+"#,
+        domain::pipeline::NBA_PIPELINE
+    );
+    let pipeline = Arc::new(Pipeline::parse(&text).unwrap());
+    let team = pipeline.processor("TEAM").unwrap();
+    (pipeline, team)
+}
+
+/// Re-runs PDC and its downstream (TEAM among them) over three days.
+async fn rerun(
+    wh: &dyn Warehouse,
+) -> (engine::backfill::JobSummary, Vec<domain::report::Progress>) {
+    struct Kept(std::sync::Mutex<Vec<domain::report::Progress>>);
+    impl engine::backfill::ProgressSink for Kept {
+        fn update(&self, p: &domain::report::Progress) {
+            self.0.lock().unwrap().push(p.clone());
+        }
+    }
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: "PDC".into(),
+        downstream: true,
+        start: Some("2021-11-01".into()),
+        end: Some("2021-11-03".into()),
+        ..Default::default()
+    };
+    let request =
+        engine::backfill::BackfillRequest::parse(wh.pipeline(), &raw, Default::default()).unwrap();
+    let kept = Kept(Default::default());
+    let summary = engine::backfill::backfill(
+        wh,
+        &request,
+        &Default::default(),
+        &kept,
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .await
+    .unwrap();
+    (summary, kept.0.into_inner().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_program_is_re_run_after_its_upstreams_its_lines_on_the_job_page() {
+    let (pipeline, team) = with_team_job(r#"echo "team job {start}..{end}"; echo careful >&2"#, "");
+    let wh = EmbeddedWarehouse::in_memory(Arc::clone(&pipeline)).unwrap();
+    load_until(&wh, "2021-11-03").await;
+    let (summary, progress) = rerun(&wh).await;
+    assert_eq!(
+        summary.state,
+        warehouse::JobState::Succeeded,
+        "{:?}",
+        summary.error
+    );
+    // Two runs of the program: two days, then one (rerun_batch_days = 2).
+    let output = &progress.last().unwrap().output;
+    for line in [
+        "team job 2021-11-01..2021-11-02",
+        "team job 2021-11-03..2021-11-03",
+        "careful",
+    ] {
+        assert!(output.iter().any(|l| l == line), "{line}: {output:?}");
+    }
+    assert!(
+        output.iter().any(|l| l.starts_with("TEAM: sh -c")),
+        "each run is announced: {output:?}"
+    );
+    // Lines reached the sink while the job ran, not only at its end.
+    assert!(progress.iter().any(|p| p.output.len() == 1), "{progress:?}");
+    // The run is the cell's checkpoint, after every upstream cell was written.
+    let pdc = pipeline.processor("PDC").unwrap();
+    let mut last_upstream = None;
+    for day in ["2021-11-01", "2021-11-02", "2021-11-03"] {
+        let runs = wh.cell_runs(pdc, d(day)).await.unwrap();
+        last_upstream = last_upstream.max(runs.iter().filter_map(|r| r.started_at).max());
+        let runs = wh.cell_runs(team, d(day)).await.unwrap();
+        assert_eq!(runs.len(), 1, "{day}: {runs:?}");
+        assert_eq!(runs[0].status.as_str(), "success");
+        assert_eq!(runs[0].job_id.as_deref(), Some(summary.job_id.as_str()));
+        assert!(
+            runs[0].started_at > last_upstream && last_upstream.is_some(),
+            "{day}: TEAM ran before PDC was written"
+        );
+    }
+    // Rollcall never wrote the team's table: TEAM's cells are as they were.
+    let range = DateRange::new(d("2021-11-01"), d("2021-11-03"), 10).unwrap();
+    for c in wh.cell_counts(range, &[team]).await.unwrap() {
+        assert_eq!((c.has_record, c.extra), (0, 0), "{c:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_program_that_fails_or_hangs_fails_its_cells_with_its_last_words() {
+    for (script, extra, said) in [
+        (
+            "echo 'Traceback: boom' >&2; exit 3",
+            "",
+            "exit status: 3; stderr: Traceback: boom",
+        ),
+        (
+            "echo started; sleep 30",
+            "timeout_seconds = 1",
+            "timed out after 1 s",
+        ),
+    ] {
+        let (pipeline, team) = with_team_job(script, extra);
+        let wh = EmbeddedWarehouse::in_memory(Arc::clone(&pipeline)).unwrap();
+        load_until(&wh, "2021-11-03").await;
+        let started = std::time::Instant::now();
+        let (summary, _) = rerun(&wh).await;
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{script}: the timeout stopped it"
+        );
+        assert_eq!(summary.state, warehouse::JobState::Failed, "{script}");
+        let runs = wh.cell_runs(team, d("2021-11-02")).await.unwrap();
+        assert_eq!(runs[0].status.as_str(), "failed", "{script}");
+        let error = runs[0].error.clone().unwrap_or_default();
+        assert!(error.contains(said), "{script}: {error}");
+        assert!(
+            summary.error.as_deref().unwrap_or("").contains("TEAM"),
+            "{:?}",
+            summary.error
+        );
+    }
+}

@@ -89,6 +89,7 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
         let runs = match &s.runner {
             domain::Runner::Builtin(b) => format!("builtin {b}"),
             domain::Runner::Command(_) | domain::Runner::Observe => s.runner.name().to_string(),
+            domain::Runner::Rerun(_) => "observe+rerun".to_string(),
         };
         let ups: Vec<&str> = s
             .depends_on

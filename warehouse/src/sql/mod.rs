@@ -224,7 +224,7 @@ pub fn pipeline_table(spec: &ProcessorSpec) -> Option<PipelineTable<'_>> {
             columns: command_columns(spec),
             exact: true,
         }),
-        Runner::Observe => Some(PipelineTable {
+        Runner::Observe | Runner::Rerun(_) => Some(PipelineTable {
             columns: observed_columns(spec),
             exact: false,
         }),

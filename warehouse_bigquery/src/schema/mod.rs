@@ -586,7 +586,7 @@ impl PipelineTables {
             Runner::Builtin(Builtin::Pdc) => Ok(&PDC),
             Runner::Builtin(Builtin::Pcf) => Ok(&PCF),
             Runner::Builtin(Builtin::Mlfs) => Ok(&MLFS),
-            Runner::Command(_) | Runner::Observe => self
+            Runner::Command(_) | Runner::Observe | Runner::Rerun(_) => self
                 .outputs
                 .iter()
                 .find(|(id, t)| *id == p && t.staged)
