@@ -71,6 +71,16 @@ export default defineConfig({
       },
       testMatch: /bigquery\.spec\.mjs/,
     },
+    // A team's own warehouse adopted in place (pipelines/nba-in-place) on
+    // the emulator: its tables read as they are, its program re-run.
+    {
+      name: 'in-place',
+      use: {
+        javaScriptEnabled: true,
+        baseURL: process.env.ROLLCALL_E2E_INPLACE_URL || 'http://127.0.0.1:3104',
+      },
+      testMatch: /inplace\.spec\.mjs/,
+    },
     // Another pipeline (pipelines/orders), its commands run by the server.
     {
       name: 'orders',

@@ -43,6 +43,12 @@ if [ "${ROLLCALL_SETUP_BQ:-0}" = 1 ] && [ ! -x "$ROLLCALL_BQ_VENV/bin/bqemulator
   "$ROLLCALL_BQ_VENV/bin/pip" install -q bqemulator==1.4.0 duckdb==1.5.5 numpy \
     duckdb-extensions==1.5.5 duckdb-extension-spatial==1.5.5
 fi
+# The in-place example's team scripts (pipelines/nba-in-place) talk to the
+# emulator through Google's own client, from the same venv.
+if [ "${ROLLCALL_SETUP_BQ:-0}" = 1 ] && ! "$ROLLCALL_BQ_VENV/bin/python" -c 'import google.cloud.bigquery' 2>/dev/null; then
+  log "installing google-cloud-bigquery 3.47.0 into $ROLLCALL_BQ_VENV"
+  "$ROLLCALL_BQ_VENV/bin/pip" install -q google-cloud-bigquery==3.47.0
+fi
 # The emulator loads DuckDB's spatial extension from $HOME/.duckdb: put the
 # bundled copy there (idempotent, no network).
 if [ "${ROLLCALL_SETUP_BQ:-0}" = 1 ]; then

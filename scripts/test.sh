@@ -90,6 +90,23 @@ if "$rollcall" --pipeline "$workdir/orders-crash/pipeline.toml" --db "$workdir/o
 fi
 serve_and_wait "$workdir/server-orders.log" "127.0.0.1:$orders_port" "${orders[@]}"
 
+# A team's warehouse adopted in place (issue [P] 4, pipelines/nba-in-place;
+# README's walk-through): the team's tables made by its own Python (Google's
+# client, from the emulator's venv), the box scores, the team's first and
+# faulty backfill; the server starts the team's program on a re-run.
+inplace_port="${ROLLCALL_E2E_INPLACE_PORT:-3104}"
+inplace=(--pipeline "$REPO_ROOT/pipelines/nba-in-place/pipeline.toml" --warehouse bigquery
+         --project local-proj --dataset-prefix inplace_ --bq-auth none --bigquery-url "$ROLLCALL_BQ_URL")
+(
+  export PATH="$ROLLCALL_BQ_VENV/bin:$PATH" TEAM_BQ_URL="$ROLLCALL_BQ_URL" TEAM_DATASET_PREFIX=inplace_
+  cd "$REPO_ROOT/pipelines/nba-in-place"
+  python3 team_tables.py >/dev/null
+  "$rollcall" "${inplace[@]}" demo --days 12 >/dev/null
+  python3 pdc_backfill.py --start-date 2021-10-19 --end-date 2021-10-30 --faults >/dev/null
+)
+PATH="$ROLLCALL_BQ_VENV/bin:$PATH" TEAM_BQ_URL="$ROLLCALL_BQ_URL" TEAM_DATASET_PREFIX=inplace_ \
+  serve_and_wait "$workdir/server-inplace.log" "127.0.0.1:$inplace_port" "${inplace[@]}"
+
 # Behind an identity-aware proxy (issue [N] 2): the browser tests send the
 # proxy's email header from 127.0.0.1, as oauth2-proxy would.
 viewer_port="${ROLLCALL_E2E_VIEWER_PORT:-3103}"
@@ -101,4 +118,5 @@ unset ROLLCALL_AUTH ROLLCALL_TRUSTED_PROXIES ROLLCALL_OPERATORS
 (cd end2end && ROLLCALL_E2E_URL="http://127.0.0.1:$port" \
   ROLLCALL_E2E_BQ_URL="http://127.0.0.1:$bq_port" \
   ROLLCALL_E2E_ORDERS_URL="http://127.0.0.1:$orders_port" \
-  ROLLCALL_E2E_VIEWER_URL="http://127.0.0.1:$viewer_port" npx --no-install playwright test)
+  ROLLCALL_E2E_VIEWER_URL="http://127.0.0.1:$viewer_port" \
+  ROLLCALL_E2E_INPLACE_URL="http://127.0.0.1:$inplace_port" npx --no-install playwright test)

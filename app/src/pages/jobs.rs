@@ -300,6 +300,11 @@ fn JobDetail(
         {bar("Overall progress".into(), p.cells_done, p.cells_total)}
         {job.error.clone().map(|e| view! { <p class="rc-error" role="alert">{e}</p> })}
         {controls}
+        // A team's re-run program's last lines, as it prints them.
+        {(!p.output.is_empty()).then(|| view! {
+            <h2>"Program output"</h2>
+            <pre class="rc-output" aria-label="Program output">{p.output.join("\n")}</pre>
+        })}
         <h2>"Per processor"</h2>
         <ul class="rc-per-proc">{per_processor}</ul>
         <h2>"Failures by category so far"</h2>

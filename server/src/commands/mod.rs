@@ -120,6 +120,17 @@ pub(crate) enum Create {
 /// does that, and only for jobs whose lease ran out (a CLI backfill running
 /// beside the server renews its lease and stays `running`).
 pub(crate) async fn open_store(config: &Config, create: Create) -> Result<Arc<dyn Warehouse>> {
+    let wh = open_unchecked(config, create).await?;
+    check_read_tables(config, wh.as_ref()).await?;
+    if config.store.warehouse == WarehouseKind::Embedded {
+        interrupt_dead_jobs(wh.as_ref(), None).await?;
+    }
+    Ok(wh)
+}
+
+/// [`open_store`] without its checks of the team's tables (`rollcall
+/// pipeline` runs them itself, after saying whether the store opens).
+pub(crate) async fn open_unchecked(config: &Config, create: Create) -> Result<Arc<dyn Warehouse>> {
     let store = &config.store;
     let pipeline = config.pipeline();
     if store.warehouse == WarehouseKind::Embedded && create == Create::No && !store.db.exists() {
@@ -152,23 +163,17 @@ pub(crate) async fn open_store(config: &Config, create: Create) -> Result<Arc<dy
                 },
             )?,
         ),
-        WarehouseKind::Bigquery => {
-            let wh: Arc<dyn Warehouse> = Arc::new(
-                warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?, pipeline).await?,
-            );
-            check_read_tables(config, wh.as_ref()).await?;
-            return Ok(wh);
-        }
+        WarehouseKind::Bigquery => Arc::new(
+            warehouse_bigquery::BigQueryWarehouse::open(store.bigquery()?, pipeline).await?,
+        ),
     };
-    check_read_tables(config, wh.as_ref()).await?;
-    interrupt_dead_jobs(wh.as_ref(), None).await?;
     Ok(wh)
 }
 
 /// The team's tables the pipeline maps (`[read]`) must have the mapped
 /// columns: a missing one is bad input at the file's line, before
 /// anything runs.
-async fn check_read_tables(config: &Config, wh: &dyn Warehouse) -> Result<()> {
+pub(crate) async fn check_read_tables(config: &Config, wh: &dyn Warehouse) -> Result<()> {
     let Err(e) = wh.check_read_tables().await else {
         return Ok(());
     };

@@ -23,6 +23,9 @@ pub async fn run(config: &Config, pipeline: &Pipeline, _cmd: PipelineCmd) -> Res
     );
     check_expected_on_the_store(config).await?;
     print!("{}", describe(&source, pipeline));
+    if let Some(caveat) = store_caveat(pipeline, config.store.warehouse) {
+        println!("{caveat}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -37,13 +40,14 @@ async fn check_expected_on_the_store(config: &Config) -> Result<()> {
     if !exists {
         return Ok(());
     }
-    let wh = match super::open_store(config, super::Create::No).await {
+    let wh = match super::open_unchecked(config, super::Create::No).await {
         Ok(wh) => wh,
         Err(e) => {
             eprintln!("note: `expected` not checked against the store: {e}");
             return Ok(());
         }
     };
+    super::check_read_tables(config, wh.as_ref()).await?;
     let Err(e) = wh.check_expected().await else {
         return Ok(());
     };
@@ -136,6 +140,71 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
                 },
             );
         }
+        if let Some(c) = s.runner.rerun() {
+            let _ = writeln!(
+                out,
+                "       rerun: {} {}  (in {}, {} days per run, timeout {} s)",
+                c.program,
+                c.args.join(" "),
+                if p.directory.is_empty() {
+                    "."
+                } else {
+                    p.directory.as_str()
+                },
+                c.batch_dates,
+                c.timeout_seconds,
+            );
+        }
+    }
+    if let Some(f) = &p.read.failures {
+        let _ = writeln!(
+            out,
+            "reads     {} as failures (entity {}, date {}, category {}){}",
+            f.table,
+            f.entity,
+            f.date,
+            f.category,
+            f.filter
+                .as_ref()
+                .map(|w| format!(" where {w}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(r) = &p.read.runs {
+        let _ = writeln!(
+            out,
+            "reads     {} as runs (date {}, run {}, time {})",
+            r.table, r.date, r.run_id, r.time
+        );
+    }
+    for (spelling, code, expected) in p.categories.declared() {
+        let _ = writeln!(
+            out,
+            "category  {spelling} = {code} ({})",
+            if expected { "expected" } else { "investigate" }
+        );
     }
     out
+}
+
+/// What the store means for a team's re-run programs: the embedded file is
+/// locked by the Rollcall process that opened it, so a program cannot
+/// write into it (None where the store can be shared).
+pub fn store_caveat(p: &Pipeline, warehouse: WarehouseKind) -> Option<String> {
+    let programs: Vec<&str> = p
+        .processors
+        .iter()
+        .filter(|s| s.runner.rerun().is_some())
+        .map(|s| s.code.as_str())
+        .collect();
+    if programs.is_empty() || warehouse != WarehouseKind::Embedded {
+        return None;
+    }
+    Some(format!(
+        "note: {} re-run by the team's own program, which writes its tables itself; \
+         the embedded store is one DuckDB file that the Rollcall process holds locked, \
+         so such a program cannot write into it: use BigQuery (--warehouse bigquery), \
+         where Rollcall and the team's jobs share the datasets",
+        programs.join(", ")
+    ))
 }

@@ -8,6 +8,7 @@ mod ack;
 mod bad_input;
 mod common;
 mod import;
+mod in_place;
 mod orchestrators;
 mod pipelines;
 mod served;
