@@ -1,8 +1,10 @@
 //! `rollcall pipeline`: the pipeline file was read and validated at start-up
 //! (`Config::install_pipeline`, which reports a file error as
 //! `FILE:LINE:COLUMN: message`, exit 2); this prints what it declares, and
-//! runs its `expected` condition on the store when there is one (a typo
-//! fails here, at the file's line, not later in a backfill).
+//! when there is a store checks there what only the store can tell — the
+//! team's tables `[read]` maps and the `expected` condition — so a typo fails
+//! here, at the file's line, not later in a backfill. A team's re-run program
+//! on the embedded store is said to be unable to write into it.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;

@@ -163,6 +163,38 @@ fn the_teams_pipeline_is_observed_then_re_run_until_its_gaps_close() {
         "{json}"
     );
 
+    // A mapped column the team's table lacks: every subcommand stops at
+    // the mapping's line, the pipeline check first.
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(example().join("pipeline.toml")).unwrap();
+    std::fs::write(
+        &typo,
+        text.replacen("entity = \"entity_id\"", "entity = \"entity_idx\"", 1),
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .position(|l| l == "entity = \"entity_id\"")
+        .unwrap()
+        + 1;
+    for args in [
+        &["pipeline"][..],
+        &["validate", "--start-date", START, "--end-date", END],
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+        cmd.arg("--pipeline").arg(&typo).args(&flags).args(args);
+        team_env(&mut cmd, &prefix);
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("pipeline.toml:{line}:"))
+                && stderr(&out).contains("entity_idx"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+
     // `rollcall pipeline` says what it reads and how it re-runs.
     let out = rollcall(&flags, &prefix, &["pipeline"]);
     ok("pipeline", &out);

@@ -371,3 +371,129 @@ fn two_pipelines_live_side_by_side() {
     assert!(orders.processor("PDC").is_err());
     assert!(nba.builtin(Builtin::Pdc).is_some() && orders.builtin(Builtin::Pdc).is_none());
 }
+
+/// The in-place example: a team's tables mapped, its spellings declared,
+/// its backfill program behind the re-run button.
+const IN_PLACE: &str = include_str!("../../../../pipelines/nba-in-place/pipeline.toml");
+
+#[test]
+fn a_teams_tables_spellings_and_program_are_read_from_the_file() {
+    let p = Pipeline::parse(IN_PLACE).unwrap();
+    let f = p.read.failures.as_ref().unwrap();
+    assert_eq!(
+        (f.table.as_str(), f.entity.as_str(), f.upstream.as_deref()),
+        ("nba_processing.precompute_failures", "entity_id", None)
+    );
+    let r = p.read.runs.as_ref().unwrap();
+    assert!(
+        matches!(&r.outcome, RunOutcome::Status { failure, .. } if failure == &["failed", "partial"])
+    );
+    assert_eq!(
+        p.categories.read("circuit_breaker_active"),
+        ("CIRCUIT_BREAKER_ACTIVE".into(), true)
+    );
+    let pdc = p.spec(p.processor("PDC").unwrap());
+    let rerun = pdc.runner.rerun().unwrap();
+    assert_eq!((rerun.batch_dates, rerun.timeout_seconds), (14, 600));
+    assert!(pdc.runner.runs_here() && !pdc.runner.writes_table());
+    let mapped: Vec<&str> = p.mapped_columns().iter().map(|m| m.column).collect();
+    assert!(
+        mapped.contains(&"data_date") && mapped.contains(&"status"),
+        "{mapped:?}"
+    );
+}
+
+#[test]
+fn a_teams_mapping_spelling_or_program_that_cannot_work_is_refused_at_its_line() {
+    for (old, new, needle, said) in [
+        (
+            r#"table = "nba_processing.precompute_failures""#,
+            r#"table = "rollcall_own.failures""#,
+            "table = \"rollcall_own.failures\"",
+            "Rollcall never writes a table it only reads",
+        ),
+        (
+            r#"entity = "entity_id""#,
+            r#"entity = "entity id""#,
+            "entity id",
+            "not an identifier",
+        ),
+        (
+            r#"filter = "resolution_status IS NULL OR resolution_status <> 'RESOLVED'""#,
+            r#"filter = "1 = 1; DROP TABLE x""#,
+            "DROP TABLE",
+            "`filter` must be one SQL condition",
+        ),
+        (
+            r#"success_values = ["success"]"#,
+            r#"success_values = ["it's"]"#,
+            "it's",
+            "success_values",
+        ),
+        (
+            r#"failure_values = ["failed", "partial"]"#,
+            "",
+            "status = \"status\"",
+            "needs success_values and failure_values",
+        ),
+        (
+            r#"status = "status""#,
+            r#"status = "status"
+succeeded = "ok""#,
+            "status = \"status\"",
+            "not both",
+        ),
+        (
+            r#"EXPECTED_INCOMPLETE = "expected""#,
+            r#"PROCESSING_ERROR = "expected""#,
+            "PROCESSING_ERROR",
+            "meaning is fixed",
+        ),
+        (
+            r#"EXPECTED_INCOMPLETE = "expected""#,
+            r#"EXPECTED_INCOMPLETE = "sometimes""#,
+            "sometimes",
+            "\"expected\", \"investigate\"",
+        ),
+        (
+            r#""--end-date", "{end}"]"#,
+            r#""--end-date", "{finish}"]"#,
+            "{finish}",
+            "the placeholders are {start}, {end}, {dates}",
+        ),
+        (
+            "rerun_batch_days = 14",
+            "rerun_batch_days = 400",
+            "rerun_batch_days",
+            "from 1 to 366",
+        ),
+        (
+            r#"rerun = ["python3", "pdc_backfill.py", "--start-date", "{start}", "--end-date", "{end}"]"#,
+            "",
+            "timeout_seconds",
+            "`timeout_seconds` is only for runs = \"command\"",
+        ),
+    ] {
+        assert!(IN_PLACE.contains(old), "{old}");
+        let text = IN_PLACE.replacen(old, new, 1);
+        let e = refused(&text);
+        assert!(e.message.contains(said), "{new}: {e:?}");
+        assert_eq!(e.line, line_of(&text, needle), "{new}: {e:?}");
+    }
+    let text = IN_PLACE
+        .replacen(r#"rerun = ["python3", "pdc_backfill.py", "--start-date", "{start}", "--end-date", "{end}"]"#, "", 1)
+        .replacen("timeout_seconds = 600", "", 1);
+    let e = refused(&text);
+    assert!(e.message.contains("needs `rerun"), "{e:?}");
+    assert_eq!(e.line, line_of(&text, "rerun_batch_days"));
+    // `rerun` is only for an observed processor.
+    let text = with(
+        "min_games = 3\nruns = \"builtin\"",
+        "min_games = 3\nruns = \"builtin\"\nrerun = [\"x\"]",
+    );
+    let e = refused(&text);
+    assert!(
+        e.message.contains("`rerun` is for an observed processor"),
+        "{e:?}"
+    );
+}
