@@ -83,10 +83,21 @@ def failure(run_id, day, entity, category, reason, now, games=None):
 
 
 def insert(bq, name, rows):
-    if rows:
-        errors = bq.insert_rows_json(team_bq.table(name), rows)
-        if errors:
-            raise SystemExit(f"insert into {name} failed: {errors[:3]}")
+    """DML, not streaming inserts: a re-run deletes the day's rows again, and
+    BigQuery refuses DML over rows still in a streaming buffer."""
+    _, columns = team_bq.SCHEMAS[name]
+    for chunk in range(0, len(rows), 200):
+        part = rows[chunk:chunk + 200]
+        values, params = [], []
+        for i, row in enumerate(part):
+            names = []
+            for column, ty in columns:
+                key = f"{column}_{i}"
+                names.append(f"@{key}")
+                params.append(bigquery.ScalarQueryParameter(key, ty, row.get(column)))
+            values.append(f"({', '.join(names)})")
+        sql = f"INSERT INTO `{team_bq.table(name)}` ({', '.join(c for c, _ in columns)}) VALUES {', '.join(values)}"
+        bq.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
 
 
 def backfill_day(bq, day, faults, first_day):

@@ -153,6 +153,11 @@ pub fn check_condition(condition: &str) -> Result<(), String> {
     if condition.trim().is_empty() {
         return why("it is empty");
     }
+    // BigQuery escapes quotes with a backslash, DuckDB does not: a string
+    // this check and one of them would end in different places is refused.
+    if condition.contains('\\') {
+        return why("no backslash");
+    }
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     let mut chars = condition.chars().peekable();

@@ -157,28 +157,14 @@ async fn capture(
     directory: &str,
 ) -> Result<(Vec<u8>, String), CommandError> {
     let day_args: Vec<String> = dates.iter().map(|(d, _)| d.to_string()).collect();
-    let mut program = Command::new(&cmd.program);
-    // The command's keeper leads a process group of its own (a terminal's
-    // Ctrl-C reaches Rollcall, which stops it), and keeps the command's
-    // processes on a leash (keeper.rs).
-    #[cfg(unix)]
-    program.process_group(0);
-    #[cfg(target_os = "linux")]
-    keeper::install(&mut program);
+    let mut program = team_program(cmd, spec, directory, &day_args);
     let mut child = program
         .args(&cmd.args)
         .args(&day_args)
-        .current_dir(if directory.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(directory)
-        })
         .env(
             "ROLLCALL_DATE",
             day_args.first().cloned().unwrap_or_default(),
         )
-        .env("ROLLCALL_DATES", day_args.join(","))
-        .env("ROLLCALL_PROCESSOR", &spec.code)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -238,6 +224,33 @@ async fn capture(
             Ok((out, stderr))
         }
     }
+}
+
+/// A team's program as Rollcall starts it (a command or a re-run
+/// program): in the pipeline file's directory, with `ROLLCALL_DATES` and
+/// `ROLLCALL_PROCESSOR`; its keeper leads a process group of its own (a
+/// terminal's Ctrl-C reaches Rollcall, which stops it) and keeps the
+/// program's processes on a leash (keeper.rs).
+pub(super) fn team_program(
+    cmd: &CommandSpec,
+    spec: &ProcessorSpec,
+    directory: &str,
+    days: &[String],
+) -> Command {
+    let mut program = Command::new(&cmd.program);
+    #[cfg(unix)]
+    program.process_group(0);
+    #[cfg(target_os = "linux")]
+    keeper::install(&mut program);
+    program
+        .current_dir(if directory.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(directory)
+        })
+        .env("ROLLCALL_DATES", days.join(","))
+        .env("ROLLCALL_PROCESSOR", &spec.code);
+    program
 }
 
 /// Stops a command not yet reaped when dropped: on Linux its keeper, asked

@@ -110,7 +110,7 @@ impl<'a> Batch<'a> {
     /// A team's re-run programs run here too, over their cells' days;
     /// each line they print goes to `on_line`. (A job with such a program
     /// runs processor by processor, so its upstreams are written by then:
-    /// `backfill::plan`.)
+    /// `JobRun::run` in backfill/run.rs.)
     pub(crate) async fn run(
         wh: &'a dyn Warehouse,
         inputs: &'a Inputs,
@@ -222,10 +222,7 @@ async fn run_commands(
                     }
                 }
                 Err(e) => {
-                    let message = match run.len() {
-                        1 => EngineError::from(e).to_string(),
-                        n => format!("{} (one run over {n} dates)", EngineError::from(e)),
-                    };
+                    let message = run_failed(e, run.len(), "dates");
                     for d in run {
                         let outcome = Outcome {
                             took: share,
@@ -280,13 +277,7 @@ async fn run_reruns(
             let share = started.elapsed() / span.len().max(1) as u32;
             let (result, note) = match result {
                 Ok(note) => (Ok(None), note),
-                Err(e) => {
-                    let message = match span.len() {
-                        1 => EngineError::from(e).to_string(),
-                        n => format!("{} (one run over {n} days)", EngineError::from(e)),
-                    };
-                    (Err(message), None)
-                }
+                Err(e) => (Err(run_failed(e, span.len(), "days")), None),
             };
             for day in &span {
                 out.insert(
@@ -302,6 +293,14 @@ async fn run_reruns(
         }
     }
     Some(out)
+}
+
+/// Why each cell of a failed run of `n` of them failed.
+fn run_failed(e: command::CommandError, n: usize, unit: &str) -> String {
+    match n {
+        1 => EngineError::from(e).to_string(),
+        n => format!("{} (one run over {n} {unit})", EngineError::from(e)),
+    }
 }
 
 /// Resolves once `cancel` is set (looked at every tenth of a second).

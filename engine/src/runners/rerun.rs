@@ -7,19 +7,16 @@
 //! directory, a process group of its own under the keeper, stopped at its
 //! `timeout_seconds` or when the job is cancelled.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use domain::processor::{CommandSpec, ProcessorSpec};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
-use tokio::process::Command;
 
-#[cfg(target_os = "linux")]
-use super::keeper;
-
-use super::command::{left_running, tail_text, CommandError, Stop, STDERR_TAIL_BYTES};
+use super::command::{
+    left_running, tail_text, team_program, CommandError, Stop, STDERR_TAIL_BYTES,
+};
 
 /// The longest output line kept for the job page.
 pub const MAX_LINE_CHARS: usize = 500;
@@ -70,21 +67,9 @@ pub async fn run_span(
     directory: &str,
     on_line: &(dyn Fn(String) + Sync),
 ) -> Result<Option<String>, CommandError> {
-    let mut command = Command::new(&program.program);
-    #[cfg(unix)]
-    command.process_group(0);
-    #[cfg(target_os = "linux")]
-    keeper::install(&mut command);
     let all: Vec<String> = days.iter().map(ToString::to_string).collect();
-    let mut child = command
+    let mut child = team_program(program, spec, directory, &all)
         .args(fill(&program.args, days))
-        .current_dir(if directory.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(directory)
-        })
-        .env("ROLLCALL_DATES", all.join(","))
-        .env("ROLLCALL_PROCESSOR", &spec.code)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

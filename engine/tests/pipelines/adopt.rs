@@ -141,9 +141,9 @@ fn team_rows(name: &dyn Fn(&str) -> String, ty: &dyn Fn(ColumnKind) -> String) -
             "INSERT INTO {runs} VALUES \
              ('PlayerDailyCacheProcessor', 'r1', 'success', DATE '2021-11-02', \
               TIMESTAMP '2021-11-02 10:00:00', TIMESTAMP '2021-11-02 10:05:00', 5, NULL), \
-             ('PlayerDailyCacheProcessor', 'r2', 'partial', DATE '2021-11-03', \
+             ('PlayerDailyCacheProcessor', 'r2', 'PARTIAL', DATE '2021-11-03', \
               TIMESTAMP '2021-11-03 10:00:00', TIMESTAMP '2021-11-03 10:05:00', 0, 'timeout'), \
-             ('PlayerDailyCacheProcessor', 'r3', 'running', DATE '2021-11-01', \
+             ('PlayerDailyCacheProcessor', 'r3', 'Running', DATE '2021-11-01', \
               TIMESTAMP '2021-11-01 10:00:00', NULL, NULL, NULL)"
         ),
     ]
@@ -241,7 +241,7 @@ async fn a_teams_own_tables_are_read_as_they_are_alike_on_both_stores() {
             && next.contains("dl true runs 1 last Some(\"failed\")")
             && next.contains("\"CIRCUIT_BREAKER_ACTIVE\": 1")
             && next.contains("\"MISSING_DEPENDENCIES\": 1"),
-        "a date-level row covers the date; `partial` is a failed run: {next}"
+        "a date-level row covers the date; `PARTIAL` is a failed run: {next}"
     );
     let first = on_embedded
         .iter()
@@ -249,7 +249,7 @@ async fn a_teams_own_tables_are_read_as_they_are_alike_on_both_stores() {
         .unwrap();
     assert!(
         first.contains("last Some(\"running\")"),
-        "another word is kept: {first}"
+        "another word is kept, lower-cased: {first}"
     );
     let rows = drill(&embedded, &pipeline, cache).await;
     assert!(
@@ -452,4 +452,83 @@ async fn a_team_program_that_fails_or_hangs_fails_its_cells_with_its_last_words(
             summary.error
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_log_with_a_success_boolean_is_read_alike_on_both_stores() {
+    // The older run log, `precompute_processor_runs`: `success` BOOL, `run_date`.
+    let text = ADOPTED.replace(
+        r#"table = "team_reference.processor_run_history"
+processor = "processor_name"
+date = "data_date"
+run_id = "run_id"
+time = "started_at"
+status = "status"
+success_values = ["success"]
+failure_values = ["failed", "partial"]
+skipped_values = ["skipped"]
+records = "records_processed"
+error = "errors""#,
+        r#"table = "team_processing.precompute_processor_runs"
+processor = "processor_name"
+date = "analysis_date"
+run_id = "run_id"
+time = "run_date"
+succeeded = "success""#,
+    );
+    assert_ne!(text, ADOPTED);
+    let (pipeline, cache) = install(&text);
+    let rows = |name: &dyn Fn(&str) -> String, ty: &dyn Fn(ColumnKind) -> String| {
+        let runs = name("team_processing.precompute_processor_runs");
+        let mut sql = team_rows(name, ty);
+        sql.push(format!(
+            "CREATE TABLE {runs} (processor_name {t}, run_id {t}, run_date {ts}, success {b}, \
+             analysis_date DATE, records_processed {i})",
+            t = ty(ColumnKind::Text),
+            ts = ty(ColumnKind::Timestamp),
+            b = ty(ColumnKind::Bool),
+            i = ty(ColumnKind::Int),
+        ));
+        sql.push(format!(
+            "INSERT INTO {runs} VALUES \
+             ('PlayerDailyCacheProcessor', 'a', TIMESTAMP '2021-11-02 09:00:00', TRUE, DATE '2021-11-02', 5), \
+             ('PlayerDailyCacheProcessor', 'b', TIMESTAMP '2021-11-03 09:00:00', FALSE, DATE '2021-11-03', 0)"
+        ));
+        sql
+    };
+    let last_runs = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                l.split(" last ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let embedded = EmbeddedWarehouse::in_memory(Arc::clone(&pipeline)).unwrap();
+    load_until(&embedded, "2021-11-03").await;
+    let d_ = embedded.dialect();
+    for sql in rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
+        embedded.execute_batch_for_tests(&sql).unwrap();
+    }
+    embedded.check_read_tables().await.unwrap();
+    let on_embedded = reconcile(&embedded, cache).await;
+    assert_eq!(
+        last_runs(on_embedded.clone()),
+        ["None", "Some(\"success\")", "Some(\"failed\")"],
+        "{on_embedded:?}"
+    );
+    let bq = bigquery("adoptb", &pipeline).await;
+    load_until(&bq, "2021-11-03").await;
+    let d_ = bq.dialect();
+    for sql in rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
+        bq.execute_for_tests(&sql).await.unwrap();
+    }
+    bq.check_read_tables().await.unwrap();
+    assert_eq!(reconcile(&bq, cache).await, on_embedded);
 }

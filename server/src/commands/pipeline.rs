@@ -91,6 +91,11 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
         p.failures_table,
         p.runs_table,
     );
+    let directory = if p.directory.is_empty() {
+        "."
+    } else {
+        p.directory.as_str()
+    };
     for s in &p.processors {
         let runs = match &s.runner {
             domain::Runner::Builtin(b) => format!("builtin {b}"),
@@ -129,11 +134,7 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
                 "       command: {} {} DATE  (in {}, timeout {} s)  columns: {}",
                 c.program,
                 c.args.join(" "),
-                if p.directory.is_empty() {
-                    "."
-                } else {
-                    p.directory.as_str()
-                },
+                directory,
                 c.timeout_seconds,
                 if columns.is_empty() {
                     "-".to_string()
@@ -148,11 +149,7 @@ pub fn describe(source: &str, p: &Pipeline) -> String {
                 "       rerun: {} {}  (in {}, {} days per run, timeout {} s)",
                 c.program,
                 c.args.join(" "),
-                if p.directory.is_empty() {
-                    "."
-                } else {
-                    p.directory.as_str()
-                },
+                directory,
                 c.batch_dates,
                 c.timeout_seconds,
             );

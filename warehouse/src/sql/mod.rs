@@ -330,11 +330,12 @@ impl Dialect {
                 failure,
                 skipped,
             } => {
-                let value = text(column);
-                // The values are checked literals (letters, digits, `_- `).
+                let value = format!("UPPER({})", text(column));
+                // The values are checked literals (letters, digits, `_- `),
+                // compared without case (`Failed` is `failed`).
                 let list = |v: &[String]| {
                     v.iter()
-                        .map(|v| format!("'{v}'"))
+                        .map(|v| format!("'{}'", v.to_uppercase()))
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -345,9 +346,10 @@ impl Dialect {
                 };
                 format!(
                     "CASE WHEN {value} IN ({}) THEN 'success' WHEN {value} IN ({}) THEN 'failed'{skipped}
-                          ELSE LOWER({value}) END",
+                          ELSE LOWER({raw}) END",
                     list(success),
                     list(failure),
+                    raw = text(column),
                 )
             }
             domain::pipeline::RunOutcome::Succeeded { column } => {

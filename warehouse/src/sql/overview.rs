@@ -212,3 +212,8 @@ pub fn read_filter_probe(d: &Dialect, section: &str) -> Query {
     );
     Builder::new(d).finish(sql)
 }
+
+/// A query every store answers when it can answer at all.
+pub fn one_probe(d: &Dialect) -> Query {
+    Builder::new(d).finish("SELECT 1 AS n".into())
+}

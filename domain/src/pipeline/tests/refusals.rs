@@ -425,6 +425,12 @@ fn a_teams_mapping_spelling_or_program_that_cannot_work_is_refused_at_its_line()
             "`filter` must be one SQL condition",
         ),
         (
+            r#"filter = "resolution_status IS NULL OR resolution_status <> 'RESOLVED'""#,
+            r#"filter = "x = '\\'')) AS p; DELETE FROM d.t WHERE TRUE; SELECT 1 --'""#,
+            "DELETE FROM",
+            "no backslash",
+        ),
+        (
             r#"success_values = ["success"]"#,
             r#"success_values = ["it's"]"#,
             "it's",
