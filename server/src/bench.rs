@@ -17,10 +17,12 @@ use warehouse_embedded::EmbeddedWarehouse;
 
 use crate::error::{Result, ServerError};
 
+mod adopt;
 mod load;
 mod snapshot;
 mod watch;
 
+pub use adopt::adopt_bench;
 pub use load::{load_bench, LoadOptions};
 pub use snapshot::snapshot_bench;
 pub use watch::watch_bench;

@@ -186,7 +186,7 @@ async fn freeze_runs(
     Ok((last, freeze, reconcile))
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(super) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }

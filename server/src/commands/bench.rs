@@ -45,6 +45,8 @@ pub enum BenchWhat {
     Watch,
     /// Freezing a season view beside its reconciliation, its stored size, and /s/{id} beside the live page.
     Snapshot,
+    /// A season's reconciliation reading a team's tables through `[read]` beside Rollcall's own.
+    Adopt,
     /// Not a measurement: fills the --db store for the heatmap's scale
     /// measurement (five seasons, every processor of --pipeline).
     ScaleData,
@@ -67,6 +69,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCmd) -> Result<ExitCode> {
         }
         BenchWhat::Watch => bench::render_ms(&bench::watch_bench(&cmd.output).await?),
         BenchWhat::Snapshot => bench::render_ms(&bench::snapshot_bench(&cmd.output).await?),
+        BenchWhat::Adopt => bench::render_ms(&bench::adopt_bench(&cmd.output).await?),
         BenchWhat::ScaleData => {
             println!(
                 "{}",
