@@ -198,34 +198,14 @@ async fn late_cells_are_marked_on_the_heatmap() {
 /// reports them resolved; a later evaluation queues nothing more.
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_rerun_queues_one_job_for_newly_opened_cells_and_reports_it_closed() {
-    // Two days of box scores ending the day before yesterday (the window is
-    // relative to today): the demo's 2021-11-09 and -10, moved.
     let today = chrono::Utc::now().date_naive();
-    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
-    let moved: Vec<domain::game::PlayerGame> = season
-        .games
-        .into_iter()
-        .filter_map(|mut g| {
-            let back = match g.game_date.to_string().as_str() {
-                "2021-11-09" => 3,
-                "2021-11-10" => 2,
-                _ => return None,
-            };
-            let old = g.game_date.format("%Y%m%d").to_string();
-            g.game_date = today - chrono::Duration::days(back);
-            g.game_id = g
-                .game_id
-                .replacen(&old, &g.game_date.format("%Y%m%d").to_string(), 1);
-            Some(g)
-        })
-        .collect();
     let wh = Arc::new(
         EmbeddedWarehouse::in_memory(Arc::new(pipeline(
             "[watch]\nwindow_days = 7\nevery = \"1h\"\nauto_rerun = true\n",
         )))
         .unwrap(),
     );
-    wh.load_upstream_rows(Vec::new(), moved).await.unwrap();
+    load_two_recent_days(wh.as_ref(), today).await;
     let jobs = engine::jobs::JobRunner::start(wh.clone());
     let watcher =
         server::watcher::spawn(wh.clone(), &jobs, "http://127.0.0.1:3000".into()).unwrap();
@@ -281,4 +261,89 @@ async fn auto_rerun_queues_one_job_for_newly_opened_cells_and_reports_it_closed(
             .unwrap()
             .is_empty()
     );
+}
+
+/// Two days of box scores ending the day before yesterday (a watch window
+/// is relative to today): the demo's 2021-11-09 and -10, moved.
+async fn load_two_recent_days(wh: &dyn Warehouse, today: chrono::NaiveDate) {
+    let season = domain::demo::generate(domain::demo::DEFAULT_SEED);
+    let moved: Vec<domain::game::PlayerGame> = season
+        .games
+        .into_iter()
+        .filter_map(|mut g| {
+            let back = match g.game_date.to_string().as_str() {
+                "2021-11-09" => 3,
+                "2021-11-10" => 2,
+                _ => return None,
+            };
+            let old = g.game_date.format("%Y%m%d").to_string();
+            g.game_date = today - chrono::Duration::days(back);
+            g.game_id = g
+                .game_id
+                .replacen(&old, &g.game_date.format("%Y%m%d").to_string(), 1);
+            Some(g)
+        })
+        .collect();
+    wh.load_upstream_rows(Vec::new(), moved).await.unwrap();
+}
+
+/// Issue [P] 3: [M]'s self-healing starts a team's `rerun` program like any
+/// processor of the re-run (after its upstream), over the days that opened.
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_rerun_starts_a_teams_rerun_program() {
+    let today = chrono::Utc::now().date_naive();
+    let dir = tempfile::tempdir().unwrap();
+    let said = dir.path().join("ran.txt");
+    let team = format!(
+        r#"[watch]
+window_days = 7
+every = "1h"
+auto_rerun = true
+
+[[processor]]
+code = "TEAM"
+name = "TeamCacheJob"
+output_table = "team_precompute.team_cache"
+date_column = "cache_date"
+entity_column = "player_lookup"
+depends_on = ["PDC"]
+runs = "observe"
+rerun = ["sh", "-c", "echo healed {{start}}..{{end}} >> {}"]
+"#,
+        said.display()
+    );
+    let wh = Arc::new(EmbeddedWarehouse::in_memory(Arc::new(pipeline(&team))).unwrap());
+    load_two_recent_days(wh.as_ref(), today).await;
+    let jobs = engine::jobs::JobRunner::start(wh.clone());
+    let watcher =
+        server::watcher::spawn(wh.clone(), &jobs, "http://127.0.0.1:3000".into()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !said.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (first, last) = (
+        today - chrono::Duration::days(3),
+        today - chrono::Duration::days(2),
+    );
+    let text = std::fs::read_to_string(&said).unwrap_or_default();
+    assert_eq!(
+        text.trim(),
+        format!("healed {first}..{last}"),
+        "one run over both days"
+    );
+    let auto = wh
+        .jobs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.requested_by == "auto-rerun")
+        .expect("the auto re-run");
+    let team = wh.pipeline().processor("TEAM").unwrap();
+    let cells = wh.job_cells(&auto.id).await.unwrap();
+    assert_eq!(
+        cells.iter().filter(|c| c.processor == team).count(),
+        2,
+        "{cells:?}"
+    );
+    watcher.abort();
 }

@@ -532,3 +532,39 @@ succeeded = "success""#,
     bq.check_read_tables().await.unwrap();
     assert_eq!(reconcile(&bq, cache).await, on_embedded);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_stops_a_team_program_and_records_nothing_of_its_run() {
+    let (pipeline, team) = with_team_job("echo started; sleep 30", "");
+    let wh = EmbeddedWarehouse::in_memory(Arc::clone(&pipeline)).unwrap();
+    load_until(&wh, "2021-11-03").await;
+    let raw = engine::backfill::RawBackfillRequest {
+        processors: "TEAM".into(),
+        start: Some("2021-11-01".into()),
+        end: Some("2021-11-03".into()),
+        ..Default::default()
+    };
+    let request =
+        engine::backfill::BackfillRequest::parse(&pipeline, &raw, Default::default()).unwrap();
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let started = std::time::Instant::now();
+    let summary = engine::backfill::backfill(&wh, &request, &Default::default(), &(), &cancel)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "the cancel did not wait for the program"
+    );
+    assert_eq!(summary.state, warehouse::JobState::Cancelled);
+    for day in ["2021-11-01", "2021-11-02", "2021-11-03"] {
+        assert!(
+            wh.cell_runs(team, d(day)).await.unwrap().is_empty(),
+            "{day}"
+        );
+    }
+}
