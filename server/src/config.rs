@@ -114,14 +114,7 @@ impl Config {
             Some(path) => {
                 let name = path.display().to_string();
                 let text = read_pipeline_file(path, &name)?;
-                let pipeline = Pipeline::parse(&text).map_err(|e| match e {
-                    domain::DomainError::BadPipeline {
-                        line,
-                        column,
-                        message,
-                    } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
-                    other => ServerError::Input(format!("{name}: {other}")),
-                })?;
+                let pipeline = Pipeline::parse(&text).map_err(|e| in_file(&name, e))?;
                 // Commands run beside their pipeline file, wherever Rollcall starts.
                 let directory = path
                     .parent()
@@ -503,6 +496,18 @@ impl std::str::FromStr for Secret {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Secret(s.to_string()))
+    }
+}
+
+/// A pipeline file's error as `FILE:LINE:COLUMN: message` (bad input).
+pub(crate) fn in_file(name: &str, e: domain::DomainError) -> ServerError {
+    match e {
+        domain::DomainError::BadPipeline {
+            line,
+            column,
+            message,
+        } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
+        other => ServerError::Input(format!("{name}: {other}")),
     }
 }
 

@@ -149,6 +149,36 @@ fn team_rows(name: &dyn Fn(&str) -> String, ty: &dyn Fn(ColumnKind) -> String) -
     ]
 }
 
+type Rows = dyn Fn(&dyn Fn(&str) -> String, &dyn Fn(ColumnKind) -> String) -> Vec<String>;
+
+/// An embedded store of `pipeline` with the box scores and the team's rows.
+async fn planted_embedded(pipeline: &Arc<Pipeline>, rows: &Rows) -> EmbeddedWarehouse {
+    let wh = EmbeddedWarehouse::in_memory(Arc::clone(pipeline)).unwrap();
+    load_until(&wh, "2021-11-03").await;
+    let d_ = wh.dialect();
+    for sql in rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
+        wh.execute_batch_for_tests(&sql).unwrap();
+    }
+    wh.check_read_tables().await.unwrap();
+    wh
+}
+
+/// The same on BigQuery (the emulator), in datasets of `tag`.
+async fn planted_bigquery(
+    tag: &str,
+    pipeline: &Arc<Pipeline>,
+    rows: &Rows,
+) -> warehouse_bigquery::BigQueryWarehouse {
+    let bq = bigquery(tag, pipeline).await;
+    load_until(&bq, "2021-11-03").await;
+    let d_ = bq.dialect();
+    for sql in rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
+        bq.execute_for_tests(&sql).await.unwrap();
+    }
+    bq.check_read_tables().await.unwrap();
+    bq
+}
+
 fn answers(cells: &[domain::report::CellCounts]) -> Vec<String> {
     cells
         .iter()
@@ -203,13 +233,7 @@ async fn a_teams_own_tables_are_read_as_they_are_alike_on_both_stores() {
     let (pipeline, cache) = install(ADOPTED);
     let players = expected_players("2021-11-02");
 
-    let embedded = EmbeddedWarehouse::in_memory(Arc::clone(&pipeline)).unwrap();
-    load_until(&embedded, "2021-11-03").await;
-    let d_ = embedded.dialect();
-    for sql in team_rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
-        embedded.execute_batch_for_tests(&sql).unwrap();
-    }
-    embedded.check_read_tables().await.unwrap();
+    let embedded = planted_embedded(&pipeline, &team_rows).await;
     let on_embedded = reconcile(&embedded, cache).await;
     let day = on_embedded
         .iter()
@@ -260,13 +284,7 @@ async fn a_teams_own_tables_are_read_as_they_are_alike_on_both_stores() {
         "{rows:?}"
     );
 
-    let bq = bigquery("adopt", &pipeline).await;
-    load_until(&bq, "2021-11-03").await;
-    let d_ = bq.dialect();
-    for sql in team_rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
-        bq.execute_for_tests(&sql).await.unwrap();
-    }
-    bq.check_read_tables().await.unwrap();
+    let bq = planted_bigquery("adopt", &pipeline, &team_rows).await;
     assert_eq!(reconcile(&bq, cache).await, on_embedded);
     assert_eq!(drill(&bq, &pipeline, cache).await, rows);
     // Never altered: the team's table keeps its 16 columns and its rows
@@ -510,26 +528,14 @@ succeeded = "success""#,
             })
             .collect()
     };
-    let embedded = EmbeddedWarehouse::in_memory(Arc::clone(&pipeline)).unwrap();
-    load_until(&embedded, "2021-11-03").await;
-    let d_ = embedded.dialect();
-    for sql in rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
-        embedded.execute_batch_for_tests(&sql).unwrap();
-    }
-    embedded.check_read_tables().await.unwrap();
+    let embedded = planted_embedded(&pipeline, &rows).await;
     let on_embedded = reconcile(&embedded, cache).await;
     assert_eq!(
         last_runs(on_embedded.clone()),
         ["None", "Some(\"success\")", "Some(\"failed\")"],
         "{on_embedded:?}"
     );
-    let bq = bigquery("adoptb", &pipeline).await;
-    load_until(&bq, "2021-11-03").await;
-    let d_ = bq.dialect();
-    for sql in rows(&|t| d_.table(t), &|k| d_.type_name(k).to_string()) {
-        bq.execute_for_tests(&sql).await.unwrap();
-    }
-    bq.check_read_tables().await.unwrap();
+    let bq = planted_bigquery("adoptb", &pipeline, &rows).await;
     assert_eq!(reconcile(&bq, cache).await, on_embedded);
 }
 

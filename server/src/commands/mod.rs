@@ -198,14 +198,7 @@ pub(crate) fn at_the_file_line(
     };
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    match place(&text, message) {
-        domain::DomainError::BadPipeline {
-            line,
-            column,
-            message,
-        } => ServerError::Input(format!("{name}:{line}:{column}: {message}")),
-        other => ServerError::Input(format!("{name}: {other}")),
-    }
+    crate::config::in_file(&name, place(&text, message))
 }
 
 pub(crate) async fn interrupt_dead_jobs(
