@@ -475,25 +475,20 @@ async fn a_team_program_that_fails_or_hangs_fails_its_cells_with_its_last_words(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_log_with_a_success_boolean_is_read_alike_on_both_stores() {
     // The older run log, `precompute_processor_runs`: `success` BOOL, `run_date`.
-    let text = ADOPTED.replace(
-        r#"table = "team_reference.processor_run_history"
-processor = "processor_name"
-date = "data_date"
-run_id = "run_id"
-time = "started_at"
-status = "status"
-success_values = ["success"]
-failure_values = ["failed", "partial"]
-skipped_values = ["skipped"]
-records = "records_processed"
-error = "errors""#,
-        r#"table = "team_processing.precompute_processor_runs"
+    let (head, rest) = ADOPTED.split_once("[read.runs]\n").unwrap();
+    let tail = &rest[rest.find("[categories]").unwrap()..];
+    let text = format!(
+        r#"{head}[read.runs]
+table = "team_processing.precompute_processor_runs"
 processor = "processor_name"
 date = "analysis_date"
 run_id = "run_id"
 time = "run_date"
-succeeded = "success""#,
+succeeded = "success"
+
+{tail}"#
     );
+
     assert_ne!(text, ADOPTED);
     let (pipeline, cache) = install(&text);
     let rows = |name: &dyn Fn(&str) -> String, ty: &dyn Fn(ColumnKind) -> String| {
